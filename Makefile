@@ -1,0 +1,48 @@
+# Quick start: `make demo` (creates .venv, installs, runs the example job) and `make test`.
+# Both install what they need, including Debian packages when run as root.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := iverilog verilator openssh-server postgresql chromium chromium-driver
+EXAMPLES := $(wildcard examples/*.yaml)
+
+.PHONY: demo test lint format sysdeps bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# System packages the integration tests drive for real (simulators, sshd, PostgreSQL,
+# headless Chromium). Installed only when missing and when we are root.
+sysdeps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "warning: missing Debian packages:$$missing (run as root or install them)"; fi; \
+	fi
+
+demo: $(STAMP)
+	@for f in $(EXAMPLES); do echo; echo "=== dse estimate $$f"; $(BIN)/dse estimate $$f || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy dse cost_models runners benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: $(STAMP) sysdeps lint
+	$(BIN)/pytest -q --timeout=900
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/published.py
+	$(BIN)/python benchmarks/model_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""Vectorised analytical cost models of FPGA accelerators for LLM inference.
+
+Pure functions of (workload, platform, design points as arrays); imports nothing else of
+the project. Two architecture families: ``spatial`` (dataflow, seed paper A) and
+``temporal`` (overlay: EdgeLLM / FlightLLM / DFX). See ``docs/models.md``.
+
+.. code-block:: python
+
+    import cost_models
+    df = cost_models.evaluate("gpt2-medium", "u280", {"m_ffn": 1024}, arch="spatial")
+"""
+
+from cost_models._errors import InputError, did_you_mean
+from cost_models._evaluate import ARCHS, COLUMNS, VIOLATIONS, evaluate
+from cost_models._gpu import GpuResult, gpu_baseline
+from cost_models._platform import (
+    RESOURCES,
+    Gpu,
+    Memory,
+    Platform,
+    Resources,
+    list_platforms,
+    load_platform,
+)
+from cost_models._points import GROUPS, QUANTS, Param, normalise, param_specs
+from cost_models._workload import (
+    SUPPORTED_MODEL_TYPES,
+    ModelShape,
+    Workload,
+    list_presets,
+    load_shape_file,
+    load_workload,
+    preset_shape,
+    shape_from_hf,
+)
+
+__all__ = [
+    "ARCHS", "COLUMNS", "GROUPS", "QUANTS", "RESOURCES", "SUPPORTED_MODEL_TYPES", "VIOLATIONS",
+    "Gpu", "GpuResult", "InputError", "Memory", "ModelShape", "Param", "Platform", "Resources",
+    "Workload", "did_you_mean", "evaluate", "gpu_baseline", "list_platforms", "list_presets",
+    "load_platform", "load_shape_file", "load_workload", "normalise", "param_specs",
+    "preset_shape", "shape_from_hf",
+]

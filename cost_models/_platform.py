@@ -1,0 +1,264 @@
+"""Platforms: FPGA boards and GPU baselines, loaded from ``cost_models/platforms/*.yaml``.
+
+Every number in those files carries its source in a comment; this module only checks that
+each field is present and sensible and turns the file into frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cost_models._errors import InputError, did_you_mean
+
+PLATFORMS_DIR = Path(__file__).resolve().parent / "platforms"
+RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
+
+
+@dataclass(frozen=True)
+class Resources:
+    lut: float
+    ff: float
+    dsp: float
+    bram36: float
+    uram: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {r: float(getattr(self, r)) for r in RESOURCES}
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Off-chip memory seen as channels (HBM pseudo-channels or DDR channels)."""
+
+    kind: str
+    channels: int
+    channel_gbps: float
+    channel_capacity_gb: float
+    stacks: int
+    eff_local: float
+    eff_global: float
+    pj_per_byte: float
+
+    @property
+    def peak_gbps(self) -> float:
+        return self.channels * self.channel_gbps
+
+    @property
+    def channels_per_stack(self) -> int:
+        return max(1, self.channels // max(1, self.stacks))
+
+
+@dataclass(frozen=True)
+class Power:
+    static_w: float
+    lut_uw_per_mhz: float
+    ff_uw_per_mhz: float
+    dsp_uw_per_mhz: float
+    bram36_uw_per_mhz: float
+    uram_uw_per_mhz: float
+
+
+@dataclass(frozen=True)
+class Platform:
+    """An FPGA board: resources (total, per SLR, shell), memory, clock, links, power."""
+
+    name: str
+    part: str
+    family: str
+    dsp_kind: str
+    resources: Resources
+    slrs: tuple[Resources, ...]
+    shell: Resources
+    shell_slr: int
+    sll_per_boundary: int
+    memory: Memory
+    host_memory: Memory | None
+    clock_max_mhz: float
+    clock_default_mhz: float
+    fmax_vs_util: tuple[tuple[float, float], ...]
+    link_count: int
+    link_gbps: float
+    link_efficiency: float
+    power: Power
+    source: str
+
+    @property
+    def kind(self) -> str:
+        return "fpga"
+
+    def available(self) -> Resources:
+        """What a kernel can use: device totals minus the shell."""
+        t, s = self.resources, self.shell
+        return Resources(*(getattr(t, r) - getattr(s, r) for r in RESOURCES))
+
+    def slr_available(self) -> tuple[Resources, ...]:
+        out = []
+        for i, slr in enumerate(self.slrs):
+            if i == self.shell_slr:
+                out.append(Resources(*(getattr(slr, r) - getattr(self.shell, r) for r in RESOURCES)))
+            else:
+                out.append(slr)
+        return tuple(out)
+
+    def fmax_estimate(self, util: np.ndarray) -> np.ndarray:
+        """Achievable clock (MHz) for a design whose most-used resource is at ``util``."""
+        xs = np.array([p[0] for p in self.fmax_vs_util])
+        ys = np.array([p[1] for p in self.fmax_vs_util])
+        return np.interp(np.clip(util, 0.0, 1.0), xs, ys)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """A GPU roofline baseline."""
+
+    name: str
+    memory_gbps: float
+    dense_fp16_tflops: float
+    board_power_w: float
+    memory_gb: float
+    mem_efficiency: float
+    compute_efficiency: float
+    kernel_overhead_us: float
+    kernels_per_layer: int
+    source: str
+
+    @property
+    def kind(self) -> str:
+        return "gpu"
+
+
+class _Reader:
+    """Reads one YAML mapping, naming the file and dotted key in every error."""
+
+    def __init__(self, data: Mapping[str, Any], source: str, prefix: str = "") -> None:
+        self.data, self.source, self.prefix = data, source, prefix
+
+    def key(self, k: str) -> str:
+        return f"{self.prefix}{k}"
+
+    def number(self, k: str, minimum: float = 0.0, strict: bool = False) -> float:
+        if k not in self.data:
+            raise InputError(self.source, self.key(k), "missing; a number is required",
+                             did_you_mean(k, [str(x) for x in self.data]))
+        v = self.data[k]
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise InputError(self.source, self.key(k), f"expected a number, got {v!r}")
+        if v < minimum or (strict and v == minimum):
+            op = ">" if strict else "≥"
+            raise InputError(self.source, self.key(k), f"expected a number {op} {minimum}, got {v}")
+        return float(v)
+
+    def text(self, k: str) -> str:
+        v = self.data.get(k)
+        if not isinstance(v, str) or not v:
+            raise InputError(self.source, self.key(k), f"expected a non-empty string, got {v!r}")
+        return v
+
+    def sub(self, k: str) -> _Reader:
+        v = self.data.get(k)
+        if not isinstance(v, Mapping):
+            raise InputError(self.source, self.key(k), "expected a mapping")
+        return _Reader(v, self.source, f"{self.key(k)}.")
+
+    def resources(self) -> Resources:
+        return Resources(*(self.number(r) for r in RESOURCES))
+
+    def memory(self) -> Memory:
+        # Host DDR only needs channels, bandwidth and capacity; DDR4 defaults fill the rest
+        # (≈ 80 % of peak on sequential bursts, ≈ 15 pJ/bit: Malladi et al., ISCA 2012).
+        eff = self.sub("efficiency") if "efficiency" in self.data else None
+        return Memory(
+            kind=str(self.data.get("kind", "ddr")), channels=int(self.number("channels", 1)),
+            channel_gbps=self.number("channel_gbps", 0, strict=True),
+            channel_capacity_gb=self.number("channel_capacity_gb", 0, strict=True),
+            stacks=int(self.data.get("stacks", 1)),
+            eff_local=eff.number("local", 0, strict=True) if eff else 0.8,
+            eff_global=eff.number("global", 0, strict=True) if eff else 0.8,
+            pj_per_byte=self.number("pj_per_byte", 0) if "pj_per_byte" in self.data else 120.0,
+        )
+
+
+def list_platforms() -> list[str]:
+    return sorted(p.stem for p in PLATFORMS_DIR.glob("*.yaml"))
+
+
+def _read_yaml(path: Path, source: str) -> Mapping[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "(file)"
+        raise InputError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(data, Mapping):
+        raise InputError(source, "(top level)", "expected a mapping of platform fields")
+    return data
+
+
+def load_platform(name_or_path: str | Path) -> Platform | Gpu:
+    """Load a platform by name (``u280``) or by path to a YAML file of the same form."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = PLATFORMS_DIR / f"{name_or_path}.yaml"
+        if not path.is_file():
+            raise InputError("platform", "platform", f"unknown platform {str(name_or_path)!r}; "
+                             f"expected one of {', '.join(list_platforms())} or a YAML path",
+                             did_you_mean(str(name_or_path), list_platforms()))
+    elif not path.is_file():
+        raise InputError(str(path), "platform", "file not found")
+    source = str(path)
+    data = _read_yaml(path, source)
+    r = _Reader(data, source)
+    version = data.get("version")
+    if version != 1:
+        raise InputError(source, "version", f"expected 1, got {version!r}")
+    kind = data.get("kind")
+    if kind == "gpu":
+        return Gpu(
+            name=r.text("name"), memory_gbps=r.number("memory_gbps", 0, True),
+            dense_fp16_tflops=r.number("dense_fp16_tflops", 0, True),
+            board_power_w=r.number("board_power_w", 0, True), memory_gb=r.number("memory_gb", 0),
+            mem_efficiency=r.number("mem_efficiency", 0, True),
+            compute_efficiency=r.number("compute_efficiency", 0, True),
+            kernel_overhead_us=r.number("kernel_overhead_us"),
+            kernels_per_layer=int(r.number("kernels_per_layer")), source=source,
+        )
+    if kind != "fpga":
+        raise InputError(source, "kind", f"expected 'fpga' or 'gpu', got {kind!r}")
+    slrs_raw = data.get("slrs")
+    if not isinstance(slrs_raw, list) or not slrs_raw:
+        raise InputError(source, "slrs", "expected a non-empty list of per-SLR resources")
+    slrs = tuple(_Reader(s, source, f"slrs[{i}].").resources() for i, s in enumerate(slrs_raw))
+    shell = r.sub("shell")
+    clock = r.sub("clock")
+    curve = clock.data.get("fmax_vs_util")
+    if (not isinstance(curve, list) or len(curve) < 2
+            or not all(isinstance(p, list) and len(p) == 2 for p in curve)):
+        raise InputError(source, "clock.fmax_vs_util", "expected a list of [utilisation, MHz] pairs")
+    link = r.sub("link")
+    power = r.sub("power")
+    host = data.get("host_memory")
+    platform = Platform(
+        name=r.text("name"), part=r.text("part"), family=r.text("family"),
+        dsp_kind=r.text("dsp_kind"), resources=r.sub("resources").resources(),
+        slrs=slrs, shell=shell.resources(), shell_slr=int(shell.number("slr")),
+        sll_per_boundary=int(r.number("sll_per_boundary")), memory=r.sub("memory").memory(),
+        host_memory=None if host is None else _Reader(host, source, "host_memory.").memory(),
+        clock_max_mhz=clock.number("max_mhz", 0, True),
+        clock_default_mhz=clock.number("default_mhz", 0, True),
+        fmax_vs_util=tuple((float(a), float(b)) for a, b in curve),
+        link_count=int(link.number("count")), link_gbps=link.number("gbps"),
+        link_efficiency=link.number("efficiency"),
+        power=Power(*(power.number(k) for k in (
+            "static_w", "lut_uw_per_mhz", "ff_uw_per_mhz", "dsp_uw_per_mhz",
+            "bram36_uw_per_mhz", "uram_uw_per_mhz"))),
+        source=source,
+    )
+    if platform.shell_slr >= len(slrs):
+        raise InputError(source, "shell.slr", f"expected an SLR index below {len(slrs)}")
+    return platform

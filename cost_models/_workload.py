@@ -1,0 +1,312 @@
+"""Workloads: a transformer's shape plus the inference scenario it is run in.
+
+A shape comes from a Hugging Face ``config.json`` (any of the key conventions in
+``_HF_KEYS``), a preset name (``cost_models/workloads/<name>.json``) or a short YAML mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from cost_models._errors import InputError, did_you_mean
+
+PRESETS_DIR = Path(__file__).resolve().parent / "workloads"
+
+FFN_KINDS = ("gelu", "swiglu")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The shape fields of a transformer that cost depends on.
+
+    ``head_dim * n_heads`` need not equal ``d_model`` (ChatGLM sets ``kv_channels``).
+    ``n_kv_heads < n_heads`` is grouped-query attention (1 = multi-query).
+    """
+
+    name: str
+    d_model: int
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    head_dim: int
+    d_ffn: int
+    ffn: str  # "gelu": two matrices; "swiglu": gate, up and down
+    vocab: int
+    causal: bool = True
+    max_positions: int = 2048
+
+    @property
+    def d_q(self) -> int:
+        """Width of the query projection output (all heads)."""
+        return self.n_heads * self.head_dim
+
+    @property
+    def d_kv(self) -> int:
+        """Width of the key (or value) projection output (all KV heads)."""
+        return self.n_kv_heads * self.head_dim
+
+    @property
+    def ffn_matrices(self) -> int:
+        return 3 if self.ffn == "swiglu" else 2
+
+    def params_per_layer(self) -> int:
+        """Weights of one layer's matrices (biases and norms are negligible here)."""
+        attn = self.d_model * self.d_q * 2 + self.d_model * self.d_kv * 2
+        return attn + self.ffn_matrices * self.d_model * self.d_ffn
+
+    def params_total(self, lm_head: bool = True) -> int:
+        return self.n_layers * self.params_per_layer() + (self.vocab * self.d_model if lm_head else 0)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A model shape and the scenario: batch, prompt length, tokens generated.
+
+    Decode figures are reported at ``kv_len`` (default: the mean KV length over the
+    generation, ``prompt_len + gen_len / 2``; per-token cost is linear in KV length, so
+    the mean is exact for memory- or compute-bound layers).
+    """
+
+    model: ModelShape
+    batch: int = 1
+    prompt_len: int = 512
+    gen_len: int = 512
+    lm_head: bool = True
+    kv_len_override: int | None = field(default=None)
+
+    @property
+    def kv_len(self) -> int:
+        if self.kv_len_override is not None:
+            return self.kv_len_override
+        return self.prompt_len + self.gen_len // 2
+
+    @property
+    def max_kv_len(self) -> int:
+        return max(self.prompt_len + self.gen_len, self.kv_len)
+
+    def with_(self, **changes: Any) -> Workload:
+        return replace(self, **changes)
+
+
+# Per model_type: our field -> the config.json key holding it (first one present wins).
+_HF_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
+    "gpt2": {
+        "d_model": ("n_embd",), "n_layers": ("n_layer",), "n_heads": ("n_head",),
+        "d_ffn": ("n_inner",), "vocab": ("vocab_size",), "max_positions": ("n_positions",),
+    },
+    "bert": {
+        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",), "d_ffn": ("intermediate_size",),
+        "vocab": ("vocab_size",), "max_positions": ("max_position_embeddings",),
+    },
+    "gpt_neox": {
+        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",), "d_ffn": ("intermediate_size",),
+        "vocab": ("vocab_size",), "max_positions": ("max_position_embeddings",),
+    },
+    "llama": {
+        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",), "n_kv_heads": ("num_key_value_heads",),
+        "head_dim": ("head_dim",), "d_ffn": ("intermediate_size",), "vocab": ("vocab_size",),
+        "max_positions": ("max_position_embeddings",),
+    },
+    "chatglm": {
+        "d_model": ("hidden_size",), "n_layers": ("num_layers",),
+        "n_heads": ("num_attention_heads",), "n_kv_heads": ("multi_query_group_num",),
+        "head_dim": ("kv_channels",), "d_ffn": ("ffn_hidden_size",),
+        "vocab": ("padded_vocab_size", "vocab_size"), "max_positions": ("seq_length",),
+    },
+    "opt": {
+        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",), "d_ffn": ("ffn_dim",), "vocab": ("vocab_size",),
+        "max_positions": ("max_position_embeddings",),
+    },
+}
+# Same conventions as llama (GQA + SwiGLU).
+for _alias in ("qwen2", "mistral", "qwen3", "gemma"):
+    _HF_KEYS[_alias] = _HF_KEYS["llama"]
+
+_SWIGLU_TYPES = {"llama", "qwen2", "mistral", "qwen3", "gemma", "chatglm"}
+_ENCODER_TYPES = {"bert"}
+SUPPORTED_MODEL_TYPES = tuple(sorted(_HF_KEYS))
+
+
+def _positive_int(value: object, source: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InputError(source, key, f"expected a positive integer, got {value!r}")
+    if value <= 0:
+        raise InputError(source, key, f"expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> ModelShape:
+    """Build a :class:`ModelShape` from a Hugging Face ``config.json`` mapping."""
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str):
+        raise InputError(source, "model_type", "expected a string naming the architecture, "
+                         f"one of {', '.join(SUPPORTED_MODEL_TYPES)}")
+    if model_type not in _HF_KEYS:
+        raise InputError(
+            source, "model_type",
+            f"unknown model type {model_type!r}; expected one of {', '.join(SUPPORTED_MODEL_TYPES)}",
+            did_you_mean(model_type, SUPPORTED_MODEL_TYPES),
+        )
+    keys = _HF_KEYS[model_type]
+    raw: dict[str, Any] = {}
+    for ours, candidates in keys.items():
+        for cand in candidates:
+            if config.get(cand) is not None:
+                raw[ours] = (cand, config[cand])
+                break
+
+    def need(ours: str) -> int:
+        if ours not in raw:
+            wanted = " or ".join(repr(c) for c in keys[ours])
+            raise InputError(source, keys[ours][0], f"missing; a {model_type} config needs {wanted}")
+        cand, value = raw[ours]
+        return _positive_int(value, source, cand)
+
+    def maybe(ours: str, default: int) -> int:
+        return need(ours) if ours in raw else default
+
+    d_model = need("d_model")
+    n_heads = need("n_heads")
+    n_kv = maybe("n_kv_heads", n_heads)
+    if model_type == "chatglm" and not config.get("multi_query_attention", False):
+        n_kv = n_heads
+    if n_heads % n_kv:
+        raise InputError(source, keys["n_kv_heads"][0],
+                         f"{n_kv} KV heads must divide {n_heads} attention heads")
+    head_dim = maybe("head_dim", d_model // n_heads)
+    d_ffn = maybe("d_ffn", 4 * d_model)  # gpt2's n_inner = null means 4 × n_embd
+    return ModelShape(
+        name=name or str(config.get("_name_or_path", model_type)),
+        d_model=d_model,
+        n_layers=need("n_layers"),
+        n_heads=n_heads,
+        n_kv_heads=n_kv,
+        head_dim=head_dim,
+        d_ffn=d_ffn,
+        ffn="swiglu" if model_type in _SWIGLU_TYPES else "gelu",
+        vocab=need("vocab"),
+        causal=model_type not in _ENCODER_TYPES,
+        max_positions=maybe("max_positions", 2048),
+    )
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
+
+
+def load_shape_file(path: str | Path) -> ModelShape:
+    """Load a Hugging Face ``config.json`` from disk."""
+    p = Path(path)
+    try:
+        config = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise InputError(str(p), "hf_config", "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(str(p), f"line {exc.lineno}", f"not valid JSON: {exc.msg}") from None
+    if not isinstance(config, dict):
+        raise InputError(str(p), "(top level)", "expected a JSON object")
+    return shape_from_hf(config, str(p), name=p.stem if p.stem != "config" else p.parent.name)
+
+
+def preset_shape(name: str, source: str = "workload") -> ModelShape:
+    """A model shipped under ``cost_models/workloads/``, e.g. ``gpt2-medium``."""
+    path = PRESETS_DIR / f"{name}.json"
+    if not path.is_file():
+        raise InputError(source, "model", f"unknown model preset {name!r}; expected one of "
+                         f"{', '.join(list_presets())} or an hf_config path",
+                         did_you_mean(name, list_presets()))
+    shape = load_shape_file(path)
+    return replace(shape, name=name)
+
+
+_SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_ffn", "ffn",
+               "vocab", "causal", "max_positions", "name")
+
+
+def shape_from_mapping(spec: Mapping[str, Any], source: str) -> ModelShape:
+    """Build a shape from the short YAML form (``d_model``, ``n_layers``, ... keys)."""
+    for key in spec:
+        if key not in _SHAPE_KEYS:
+            raise InputError(source, f"shape.{key}", f"unknown key; expected one of "
+                             f"{', '.join(_SHAPE_KEYS)}", did_you_mean(str(key), _SHAPE_KEYS))
+    ints: dict[str, int] = {}
+    for key in ("d_model", "n_layers", "n_heads", "d_ffn", "vocab"):
+        if key not in spec:
+            raise InputError(source, f"shape.{key}", "missing; a positive integer is required")
+        ints[key] = _positive_int(spec[key], source, f"shape.{key}")
+    n_kv = _positive_int(spec.get("n_kv_heads", ints["n_heads"]), source, "shape.n_kv_heads")
+    head_dim = _positive_int(spec.get("head_dim", ints["d_model"] // ints["n_heads"]), source,
+                             "shape.head_dim")
+    ffn = spec.get("ffn", "gelu")
+    if ffn not in FFN_KINDS:
+        raise InputError(source, "shape.ffn", f"expected one of {', '.join(FFN_KINDS)}, got {ffn!r}",
+                         did_you_mean(str(ffn), FFN_KINDS))
+    if ints["n_heads"] % n_kv:
+        raise InputError(source, "shape.n_kv_heads", f"{n_kv} must divide n_heads={ints['n_heads']}")
+    return ModelShape(
+        name=str(spec.get("name", "custom")), d_model=ints["d_model"], n_layers=ints["n_layers"],
+        n_heads=ints["n_heads"], n_kv_heads=n_kv, head_dim=head_dim, d_ffn=ints["d_ffn"],
+        ffn=str(ffn), vocab=ints["vocab"], causal=bool(spec.get("causal", True)),
+        max_positions=_positive_int(spec.get("max_positions", 2048), source, "shape.max_positions"),
+    )
+
+
+_WORKLOAD_KEYS = ("model", "hf_config", "shape", "batch", "prompt_len", "gen_len", "kv_len",
+                  "lm_head")
+
+
+def load_workload(spec: Mapping[str, Any], source: str = "workload",
+                  base_dir: Path | None = None) -> Workload:
+    """Build a :class:`Workload` from a config's ``workload:`` mapping.
+
+    Exactly one of ``model`` (preset name), ``hf_config`` (path, relative to ``base_dir``)
+    or ``shape`` (mapping) names the model.
+    """
+    for key in spec:
+        if key not in _WORKLOAD_KEYS:
+            raise InputError(source, f"workload.{key}", f"unknown key; expected one of "
+                             f"{', '.join(_WORKLOAD_KEYS)}", did_you_mean(str(key), _WORKLOAD_KEYS))
+    given = [k for k in ("model", "hf_config", "shape") if k in spec]
+    if len(given) != 1:
+        raise InputError(source, "workload", "name the model with exactly one of 'model' "
+                         f"(a preset: {', '.join(list_presets())}), 'hf_config' (a config.json "
+                         f"path) or 'shape' (a mapping); got {given or 'none'}")
+    if "model" in spec:
+        shape = preset_shape(str(spec["model"]), source)
+    elif "hf_config" in spec:
+        path = Path(str(spec["hf_config"]))
+        if base_dir is not None and not path.is_absolute():
+            path = base_dir / path
+        shape = load_shape_file(path)
+    else:
+        if not isinstance(spec["shape"], Mapping):
+            raise InputError(source, "workload.shape", "expected a mapping of shape fields")
+        shape = shape_from_mapping(spec["shape"], source)
+
+    def opt_int(key: str, default: int, minimum: int = 1) -> int:
+        value = spec.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InputError(source, f"workload.{key}",
+                             f"expected an integer ≥ {minimum}, got {value!r}")
+        return value
+
+    kv = spec.get("kv_len")
+    lm_head = spec.get("lm_head", True)
+    if not isinstance(lm_head, bool):
+        raise InputError(source, "workload.lm_head", f"expected true or false, got {lm_head!r}")
+    return Workload(
+        model=shape,
+        batch=opt_int("batch", 1),
+        prompt_len=opt_int("prompt_len", 512),
+        gen_len=opt_int("gen_len", 512, minimum=0),
+        lm_head=lm_head,
+        kv_len_override=None if kv is None else opt_int("kv_len", 1),
+    )

@@ -1,0 +1,138 @@
+"""The study config: one YAML file saying workload, platform, architecture and design.
+
+Loading goes YAML (with line numbers) -> ``--set`` overrides -> validation of every
+section -> a frozen :class:`StudyConfig`; code past this point never sees raw dicts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import cost_models as cm
+from dse.config._yaml import LocatedYaml, load_yaml
+from dse.errors import ConfigError
+
+TOP_KEYS = ("version", "name", "description", "workload", "platform", "arch", "baseline",
+            "design")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study config."""
+
+    name: str
+    source: str
+    workload: cm.Workload
+    platform: cm.Platform
+    arch: str
+    baseline: cm.Gpu | None
+    design: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``a.b=value`` -> ``("a.b", value)`` with ``value`` read as a YAML scalar."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError("--set", text, "expected KEY=VALUE with a dotted key, e.g. "
+                          "design.m_ffn=1024")
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else ""
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _apply_override(doc: LocatedYaml, key: str, value: Any) -> None:
+    parts = key.split(".")
+    if parts[0] not in TOP_KEYS:
+        raise ConfigError("--set", key, f"unknown top-level key {parts[0]!r}; expected one of "
+                          f"{', '.join(TOP_KEYS)}", hint=cm.did_you_mean(parts[0], TOP_KEYS))
+    node = doc.data
+    for part in parts[:-1]:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[parts[-1]] = value
+    doc.lines.pop(key, None)
+
+
+def _from_input_error(doc: LocatedYaml, exc: cm.InputError, section: str) -> ConfigError:
+    """Re-home a cost-model error onto the config file and line it came from."""
+    key = exc.key if exc.key.startswith(f"{section}.") or section == "" else f"{section}.{exc.key}"
+    if exc.source not in ("", "design point", "workload", "platform", doc.source):
+        # The error is inside another file the config points at (a config.json, a platform).
+        return ConfigError(exc.source, exc.key, exc.expected, hint=exc.hint)
+    return doc.error(key, exc.expected, exc.hint)
+
+
+def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
+    """Load and validate a study config, applying ``--set KEY=VALUE`` overrides.
+
+    Raises:
+        ConfigError: naming the file, line, key and what was expected.
+    """
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error("(top level)", "expected a mapping with workload, platform, arch, design")
+    raw = copy.deepcopy(doc.data)
+    for text in overrides:
+        key, value = parse_override(text)
+        _apply_override(doc, key, value)
+    data: dict[str, Any] = doc.data
+    for key in data:
+        if key not in TOP_KEYS:
+            raise doc.error(str(key), f"unknown key; expected one of {', '.join(TOP_KEYS)}",
+                            cm.did_you_mean(str(key), TOP_KEYS))
+    if data.get("version", 1) != 1:
+        raise doc.error("version", f"expected 1, got {data.get('version')!r}")
+    for key in ("workload", "platform"):
+        if key not in data:
+            raise doc.error(key, "missing; required")
+    if not isinstance(data["workload"], Mapping):
+        raise doc.error("workload", "expected a mapping (model / hf_config / shape, batch, ...)")
+    base = Path(doc.source).parent
+    try:
+        workload = cm.load_workload(data["workload"], source=doc.source, base_dir=base)
+    except cm.InputError as exc:
+        raise _from_input_error(doc, exc, "") from None
+    try:
+        platform_name = data["platform"]
+        if isinstance(platform_name, str) and platform_name.endswith((".yaml", ".yml")):
+            platform_name = str(base / platform_name)
+        platform = cm.load_platform(str(platform_name))
+    except cm.InputError as exc:
+        if exc.source == "platform":
+            raise doc.error("platform", exc.expected, exc.hint) from None
+        raise ConfigError(exc.source, exc.key, exc.expected, hint=exc.hint) from None
+    if not isinstance(platform, cm.Platform):
+        raise doc.error("platform", f"{platform.name} is a GPU; design points need an FPGA "
+                        "platform (put GPUs under baseline:)")
+    arch = data.get("arch", "spatial")
+    if arch not in cm.ARCHS:
+        raise doc.error("arch", f"expected one of {', '.join(cm.ARCHS)}, got {arch!r}",
+                        cm.did_you_mean(str(arch), cm.ARCHS))
+    baseline: cm.Gpu | None = None
+    if data.get("baseline", "a100") is not None:
+        try:
+            g = cm.load_platform(str(data.get("baseline", "a100")))
+        except cm.InputError as exc:
+            raise doc.error("baseline", exc.expected, exc.hint) from None
+        if not isinstance(g, cm.Gpu):
+            raise doc.error("baseline", f"{g.name} is an FPGA; expected a GPU (a100, h100, v100s)")
+        baseline = g
+    design = data.get("design") or {}
+    if not isinstance(design, Mapping):
+        raise doc.error("design", "expected a mapping of design parameters")
+    try:
+        cm.normalise(dict(design), arch, platform)
+    except cm.InputError as exc:
+        raise _from_input_error(doc, exc, "design") from None
+    name = str(data.get("name") or Path(doc.source).stem)
+    return StudyConfig(name, doc.source, workload, platform, arch, baseline, dict(design), raw)
