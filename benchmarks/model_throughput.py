@@ -15,9 +15,9 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as the figure claims
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import cost_models as cm  # noqa: E402
+import cost_models as cm
 
 
 def random_points(arch: str, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -28,15 +28,28 @@ def random_points(arch: str, n: int, rng: np.random.Generator) -> dict[str, np.n
         "sparsity": rng.choice(np.array(["none", "nm", "log"]), n),
         "density_ffn": rng.uniform(0.1, 1.0, n),
         "density_qk": rng.uniform(0.1, 1.0, n),
-        "hbm_ch_wqkv": rng.integers(1, 33, n), "hbm_ch_wffn": rng.integers(1, 33, n),
+        "hbm_ch_wqkv": rng.integers(1, 33, n),
+        "hbm_ch_wffn": rng.integers(1, 33, n),
         "hbm_ch_kv": rng.integers(1, 9, n),
         "hbm_placement": rng.choice(np.array(["local", "global"]), n),
     }
     if arch == "spatial":
-        return {**common, "m_qkv": pow2(5, 10), "m_attn": pow2(3, 8), "m_ffn": pow2(6, 12),
-                "layers_per_fpga": rng.integers(1, 9, n), "tile_tokens": pow2(0, 8)}
-    return {**common, "cores": rng.integers(1, 4, n), "mv_k": pow2(3, 7), "mv_n": pow2(4, 8),
-            "mm_n": pow2(5, 8), "overlap": rng.random(n) < 0.8}
+        return {
+            **common,
+            "m_qkv": pow2(5, 10),
+            "m_attn": pow2(3, 8),
+            "m_ffn": pow2(6, 12),
+            "layers_per_fpga": rng.integers(1, 9, n),
+            "tile_tokens": pow2(0, 8),
+        }
+    return {
+        **common,
+        "cores": rng.integers(1, 4, n),
+        "mv_k": pow2(3, 7),
+        "mv_n": pow2(4, 8),
+        "mm_n": pow2(5, 8),
+        "overlap": rng.random(n) < 0.8,
+    }
 
 
 def main() -> None:
@@ -55,8 +68,10 @@ def main() -> None:
             med = statistics.median(times)
             rate = n / med
             worst = min(worst, rate)
-            print(f"{arch:8s} {model:12s} n={n:>9,d} median {med * 1e3:8.1f} ms "
-                  f"-> {rate:>12,.0f} points/s  (feasible {df.feasible.mean():.1%})")
+            print(
+                f"{arch:8s} {model:12s} n={n:>9,d} median {med * 1e3:8.1f} ms "
+                f"-> {rate:>12,.0f} points/s  (feasible {df.feasible.mean():.1%})"
+            )
     print(f"points_per_s={worst:.0f}")
 
 

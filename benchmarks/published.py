@@ -36,48 +36,132 @@ class Design:
 
 
 DFX = Design(
-    "DFX", "gpt2-medium", "u280", "temporal",
-    {"quant": "fp16", "freq_mhz": 200, "cores": 1, "mm_t": 1, "mm_k": 16, "mm_n": 64,
-     "mv_k": 16, "mv_n": 64, "tile_tokens": 1, "sfu_lanes": 64, "hbm_placement": "global",
-     "hbm_ch_wqkv": 32, "hbm_ch_wo": 32, "hbm_ch_wffn": 32, "hbm_ch_kv": 32, "hbm_ch_act": 32},
-    {"engine": "MPU d×l = 64×16 FP16 multipliers, VPU 64 wide (DFX §IV)",
-     "clock": "200 MHz (DFX)",
-     "memory": "one DMA striping all 32 HBM channels, 512 bit at 200 MHz (DFX §IV): global",
-     "prefill": "tokens processed one at a time by the GEMV-shaped MPU: no weight reuse"},
+    "DFX",
+    "gpt2-medium",
+    "u280",
+    "temporal",
+    {
+        "quant": "fp16",
+        "freq_mhz": 200,
+        "cores": 1,
+        "mm_t": 1,
+        "mm_k": 16,
+        "mm_n": 64,
+        "mv_k": 16,
+        "mv_n": 64,
+        "tile_tokens": 1,
+        "sfu_lanes": 64,
+        "hbm_placement": "global",
+        "hbm_ch_wqkv": 32,
+        "hbm_ch_wo": 32,
+        "hbm_ch_wffn": 32,
+        "hbm_ch_kv": 32,
+        "hbm_ch_act": 32,
+    },
+    {
+        "engine": "MPU d×l = 64×16 FP16 multipliers, VPU 64 wide (DFX §IV)",
+        "clock": "200 MHz (DFX)",
+        "memory": "one DMA striping all 32 HBM channels, 512 bit at 200 MHz (DFX §IV): global",
+        "prefill": "tokens processed one at a time by the GEMV-shaped MPU: no weight reuse",
+    },
     {"prompt_len": 32, "gen_len": 32},
 )
 FLIGHTLLM = Design(
-    "FlightLLM", "llama-2-7b", "u280", "temporal",
-    {"quant": "w8a8", "kv_bits": 16, "quant_group": 0, "freq_mhz": 225, "cores": 3,
-     "mm_t": 2, "mm_k": 16, "mm_n": 128, "mv_k": 16, "mv_n": 64, "sfu_lanes": 16,
-     "sparsity": "nm", "nm_m": 16, "density_qk": 0.3, "hbm_placement": "local",
-     "hbm_ch_wqkv": 32, "hbm_ch_wo": 32, "hbm_ch_wffn": 32, "hbm_ch_kv": 32, "hbm_ch_act": 1},
-    {"engine": "profiler config: MM 2×16×128, MV 64×16×1, SFU 16, 225 MHz; one core per "
-               "SLR (SLR_NUM)",
-     "weights": "compiler IR: int8 weights, q/k_proj sparse_ratio 0.7, others dense; N:M, M=16",
-     "memory": "weights spread over all 32 PCs, each port within its own PCs (demo info.yaml)"},
+    "FlightLLM",
+    "llama-2-7b",
+    "u280",
+    "temporal",
+    {
+        "quant": "w8a8",
+        "kv_bits": 16,
+        "quant_group": 0,
+        "freq_mhz": 225,
+        "cores": 3,
+        "mm_t": 2,
+        "mm_k": 16,
+        "mm_n": 128,
+        "mv_k": 16,
+        "mv_n": 64,
+        "sfu_lanes": 16,
+        "sparsity": "nm",
+        "nm_m": 16,
+        "density_qk": 0.3,
+        "hbm_placement": "local",
+        "hbm_ch_wqkv": 32,
+        "hbm_ch_wo": 32,
+        "hbm_ch_wffn": 32,
+        "hbm_ch_kv": 32,
+        "hbm_ch_act": 1,
+    },
+    {
+        "engine": "profiler config: MM 2×16×128, MV 64×16×1, SFU 16, 225 MHz; one core per "
+        "SLR (SLR_NUM)",
+        "weights": "compiler IR: int8 weights, q/k_proj sparse_ratio 0.7, others dense; N:M, M=16",
+        "memory": "weights spread over all 32 PCs, each port within its own PCs (demo info.yaml)",
+    },
 )
 EDGELLM = Design(
-    "EdgeLLM", "chatglm2-6b", "vcu128", "temporal",
-    {"quant": "w4a16", "quant_group": 128, "freq_mhz": 280, "cores": 1, "mm_t": 1,
-     "mm_k": 64, "mm_n": 64, "mv_k": 64, "mv_n": 64, "attn_macs": 1024, "sfu_lanes": 16,
-     "sparsity": "log", "density_qk": 0.5, "density_vo": 0.5, "density_ffn": 0.5,
-     "axi_port_bits": 256, "hbm_placement": "local", "hbm_ch_wqkv": 32, "hbm_ch_wo": 32,
-     "hbm_ch_wffn": 32, "hbm_ch_kv": 32, "hbm_ch_act": 1},
-    {"engine": "FP16×INT4 engine 4096 MACs/cycle, FP16 attention engine 1024 (TCAS-I 2025)",
-     "clock": "280 MHz matrix/HBM clock", "memory": "32 AXI ports × 256 bit",
-     "weights": "INT4, FP16 scale per 128, log-scale sparsity 50 % (3.125 bits/weight)"},
+    "EdgeLLM",
+    "chatglm2-6b",
+    "vcu128",
+    "temporal",
+    {
+        "quant": "w4a16",
+        "quant_group": 128,
+        "freq_mhz": 280,
+        "cores": 1,
+        "mm_t": 1,
+        "mm_k": 64,
+        "mm_n": 64,
+        "mv_k": 64,
+        "mv_n": 64,
+        "attn_macs": 1024,
+        "sfu_lanes": 16,
+        "sparsity": "log",
+        "density_qk": 0.5,
+        "density_vo": 0.5,
+        "density_ffn": 0.5,
+        "axi_port_bits": 256,
+        "hbm_placement": "local",
+        "hbm_ch_wqkv": 32,
+        "hbm_ch_wo": 32,
+        "hbm_ch_wffn": 32,
+        "hbm_ch_kv": 32,
+        "hbm_ch_act": 1,
+    },
+    {
+        "engine": "FP16×INT4 engine 4096 MACs/cycle, FP16 attention engine 1024 (TCAS-I 2025)",
+        "clock": "280 MHz matrix/HBM clock",
+        "memory": "32 AXI ports × 256 bit",
+        "weights": "INT4, FP16 scale per 128, log-scale sparsity 50 % (3.125 bits/weight)",
+    },
 )
 SEED_A = Design(
-    "Seed A (spatial)", "gpt2-medium", "u280", "spatial",
-    {"quant": "w4a8", "freq_mhz": 250, "layers_per_fpga": 1, "m_qkv": 128, "m_attn": 128,
-     "m_ffn": 128, "hbm_placement": "local", "hbm_ch_wqkv": 3, "hbm_ch_wo": 1,
-     "hbm_ch_wffn": 2, "hbm_ch_kv": 1, "hbm_ch_act": 1},
-    {"clock": "kernel_frequency 250 (allo-pldi24-artifact)",
-     "memory": "one HBM channel per weight matrix, HBM[1-6] (same artifact)",
-     "compute": "8×8 systolic blocks, two int4 weights per DSP: 128 MACs/cycle per kernel "
-                "(same artifact)",
-     "lm_head": "not in the seed's kernel set: computed on the host"},
+    "Seed A (spatial)",
+    "gpt2-medium",
+    "u280",
+    "spatial",
+    {
+        "quant": "w4a8",
+        "freq_mhz": 250,
+        "layers_per_fpga": 1,
+        "m_qkv": 128,
+        "m_attn": 128,
+        "m_ffn": 128,
+        "hbm_placement": "local",
+        "hbm_ch_wqkv": 3,
+        "hbm_ch_wo": 1,
+        "hbm_ch_wffn": 2,
+        "hbm_ch_kv": 1,
+        "hbm_ch_act": 1,
+    },
+    {
+        "clock": "kernel_frequency 250 (allo-pldi24-artifact)",
+        "memory": "one HBM channel per weight matrix, HBM[1-6] (same artifact)",
+        "compute": "8×8 systolic blocks, two int4 weights per DSP: 128 MACs/cycle per kernel "
+        "(same artifact)",
+        "lm_head": "not in the seed's kernel set: computed on the host",
+    },
     {"prompt_len": 32, "gen_len": 32, "lm_head": False},
 )
 
@@ -96,35 +180,92 @@ def _a100(design: Design, **wl: Any) -> float:
 
 
 ROWS = [
-    Row("DFX", "decode tokens/s, 1×U280, 32 in/32 out", 185.19,
+    Row(
+        "DFX",
+        "decode tokens/s, 1×U280, 32 in/32 out",
+        185.19,
         "DFX (MICRO'22) via StreamTensor/CODO tables (secondary)",
-        lambda: float(DFX.evaluate()["decode_tokens_per_s"])),
-    Row("DFX", "time to first token (ms), 32 in", 177.2,
-        "same table (secondary)", lambda: 1e3 * float(DFX.evaluate()["prefill_latency_s"])),
-    Row("FlightLLM", "decode tokens/s (board demo, Fig. 1)", 55.0,
+        lambda: float(DFX.evaluate()["decode_tokens_per_s"]),
+    ),
+    Row(
+        "DFX",
+        "time to first token (ms), 32 in",
+        177.2,
+        "same table (secondary)",
+        lambda: 1e3 * float(DFX.evaluate()["prefill_latency_s"]),
+    ),
+    Row(
+        "FlightLLM",
+        "decode tokens/s (board demo, Fig. 1)",
+        55.0,
         "FlightLLM (FPGA'24) Fig. 1; flightllm_test_demo README",
-        lambda: float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"])),
-    Row("FlightLLM", "decode ms/token at KV 128", 17.5, "demo re-run (published.md)",
-        lambda: 1e3 * float(FLIGHTLLM.evaluate(prompt_len=128, kv_len=128)
-                            ["decode_latency_s_per_token"])),
-    Row("FlightLLM", "decode ms/token at KV 512", 18.99, "demo re-run (published.md)",
-        lambda: 1e3 * float(FLIGHTLLM.evaluate(prompt_len=512, kv_len=512)
-                            ["decode_latency_s_per_token"])),
-    Row("FlightLLM", "HBM bandwidth utilisation (%)", 65.9, "FlightLLM (FPGA'24) §6",
-        lambda: 100 * float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["hbm_bw_util"])),
-    Row("EdgeLLM", "decode throughput vs A100 (×)", 1.91, "EdgeLLM TCAS-I 2025 abstract",
-        lambda: _a100(EDGELLM, prompt_len=128, gen_len=256)),
-    Row("EdgeLLM", "decode tokens/s (sparse, peak)", 85.8,
+        lambda: float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"]),
+    ),
+    Row(
+        "FlightLLM",
+        "decode ms/token at KV 128",
+        17.5,
+        "demo re-run (published.md)",
+        lambda: (
+            1e3
+            * float(FLIGHTLLM.evaluate(prompt_len=128, kv_len=128)["decode_latency_s_per_token"])
+        ),
+    ),
+    Row(
+        "FlightLLM",
+        "decode ms/token at KV 512",
+        18.99,
+        "demo re-run (published.md)",
+        lambda: (
+            1e3
+            * float(FLIGHTLLM.evaluate(prompt_len=512, kv_len=512)["decode_latency_s_per_token"])
+        ),
+    ),
+    Row(
+        "FlightLLM",
+        "HBM bandwidth utilisation (%)",
+        65.9,
+        "FlightLLM (FPGA'24) §6",
+        lambda: 100 * float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["hbm_bw_util"]),
+    ),
+    Row(
+        "EdgeLLM",
+        "decode throughput vs A100 (×)",
+        1.91,
+        "EdgeLLM TCAS-I 2025 abstract",
+        lambda: _a100(EDGELLM, prompt_len=128, gen_len=256),
+    ),
+    Row(
+        "EdgeLLM",
+        "decode tokens/s (sparse, peak)",
+        85.8,
         "EdgeLLM journal, sparse scheme (secondary: translation)",
-        lambda: float(EDGELLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"])),
-    Row("Seed A (spatial)", "decode tokens/s, GPT-2 medium W4A8", 204.05,
+        lambda: float(EDGELLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"]),
+    ),
+    Row(
+        "Seed A (spatial)",
+        "decode tokens/s, GPT-2 medium W4A8",
+        204.05,
         "arXiv 2312.15159 via StreamTensor/CODO tables (secondary)",
-        lambda: float(SEED_A.evaluate()["decode_tokens_per_s"])),
-    Row("Seed A (spatial)", "decode speed-up vs A100 (×)", 1.9, "arXiv 2312.15159 abstract",
-        lambda: _a100(SEED_A)),
-    Row("Seed A (spatial)", "prefill speed-up vs DFX (×)", 2.2, "arXiv 2312.15159 abstract",
-        lambda: float(DFX.evaluate()["prefill_latency_s"])
-        / float(SEED_A.evaluate()["prefill_latency_s"])),
+        lambda: float(SEED_A.evaluate()["decode_tokens_per_s"]),
+    ),
+    Row(
+        "Seed A (spatial)",
+        "decode speed-up vs A100 (×)",
+        1.9,
+        "arXiv 2312.15159 abstract",
+        lambda: _a100(SEED_A),
+    ),
+    Row(
+        "Seed A (spatial)",
+        "prefill speed-up vs DFX (×)",
+        2.2,
+        "arXiv 2312.15159 abstract",
+        lambda: (
+            float(DFX.evaluate()["prefill_latency_s"])
+            / float(SEED_A.evaluate()["prefill_latency_s"])
+        ),
+    ),
 ]
 
 
@@ -135,18 +276,25 @@ def main() -> None:
         print(f"    point: {d.point}")
         for k, v in d.sources.items():
             print(f"    {k}: {v}")
-    rows = []
+    rows: list[dict[str, object]] = []
     for r in ROWS:
         pred = r.predict()
         err = (pred - r.published) / r.published
-        rows.append({"design": r.design, "figure": r.figure, "published": r.published,
-                     "predicted": round(pred, 3), "error_%": round(100 * err, 1),
-                     "source": r.source})
+        rows.append(
+            {
+                "design": r.design,
+                "figure": r.figure,
+                "published": r.published,
+                "predicted": round(pred, 3),
+                "error_%": round(100 * err, 1),
+                "source": r.source,
+            }
+        )
     df = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.max_colwidth", 60):
         print()
         print(df.to_string(index=False))
-    errs = [abs(r["error_%"]) for r in rows]
+    errs = [abs(float(r["error_%"])) for r in rows]  # type: ignore[arg-type]
     print(f"\nmedian_abs_error_%={statistics.median(errs):.1f} max_abs_error_%={max(errs):.1f}")
 
 

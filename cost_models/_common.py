@@ -29,12 +29,17 @@ def dsp_table(dsp_kind: str) -> dict[str, np.ndarray]:
         from cost_models._errors import InputError, did_you_mean
 
         kinds = [k for k in data if k != "version"]
-        raise InputError(str(DATA_DIR / "dsp_kinds.yaml"), dsp_kind,
-                         f"unknown DSP kind; expected one of {', '.join(kinds)}",
-                         did_you_mean(dsp_kind, kinds))
+        raise InputError(
+            str(DATA_DIR / "dsp_kinds.yaml"),
+            dsp_kind,
+            f"unknown DSP kind; expected one of {', '.join(kinds)}",
+            did_you_mean(dsp_kind, kinds),
+        )
     entry = data[dsp_kind]
-    return {key: np.array([float(entry[key][q]) for q in QUANTS])
-            for key in ("macs_per_dsp", "lut_per_mac", "ff_per_mac")}
+    return {
+        key: np.array([float(entry[key][q]) for q in QUANTS])
+        for key in ("macs_per_dsp", "lut_per_mac", "ff_per_mac")
+    }
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ def precision(p: Arrays) -> Precision:
 
 
 def densities(p: Arrays) -> dict[str, np.ndarray]:
-    """Effective kept fraction per operator class, snapped to what the structure can express.
+    """Kept fraction per operator class, snapped to what the structure can express.
 
     N:M keeps ``round(d·M)`` of every M (at least 1); log-scale structured sparsity keeps
     ``2^-k`` (nearest power of two); ``none`` keeps everything.
@@ -72,22 +77,36 @@ def densities(p: Arrays) -> dict[str, np.ndarray]:
     return out
 
 
+def _sparse_bits(p: Arrays, prec: Precision, density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    kind = p["sparsity"]
+    idx = np.select(
+        [kind == 1, kind == 2], [np.ceil(np.log2(p["nm_m"])), 1.0 + np.log2(1.0 / density)], 0.0
+    )
+    idx = np.where(density >= 1.0, 0.0, idx)
+    integer_weights = prec.w_bits < 16
+    scale = np.where(
+        integer_weights & (p["quant_group"] > 0), 16.0 / np.maximum(p["quant_group"], 1), 0.0
+    )
+    return density * (prec.w_bits + idx) + scale, prec.w_bits + scale
+
+
 def weight_bits(p: Arrays, prec: Precision, density: np.ndarray) -> np.ndarray:
     """Stored bits per *original* weight: kept values, their indices and quantisation scales.
 
     Index bits per kept weight: N:M stores ``log2 M`` (position inside the group);
     log-scale structured stores ``1 + log2(1/d)``, which reproduces EdgeLLM's reported
     effective widths (4.125 / 3.125 / 1.875 / 1.125 bits at 0 / 50 / 75 / 87.5 % sparsity
-    with INT4 and one FP16 scale per 128 weights).
+    with INT4 and one FP16 scale per 128 weights). Where the indices cost more than the
+    zeros save, the tensor is stored dense instead (see :func:`compute_density`).
     """
-    kind = p["sparsity"]
-    idx = np.select([kind == 1, kind == 2],
-                    [np.ceil(np.log2(p["nm_m"])), 1.0 + np.log2(1.0 / density)], 0.0)
-    idx = np.where(density >= 1.0, 0.0, idx)
-    integer_weights = prec.w_bits < 16
-    scale = np.where(integer_weights & (p["quant_group"] > 0),
-                     16.0 / np.maximum(p["quant_group"], 1), 0.0)
-    return density * (prec.w_bits + idx) + scale
+    sparse, dense = _sparse_bits(p, prec, density)
+    return np.minimum(sparse, dense)
+
+
+def compute_density(p: Arrays, prec: Precision, density: np.ndarray) -> np.ndarray:
+    """Fraction of MACs executed: zeros are skipped only when the tensor is stored sparse."""
+    sparse, dense = _sparse_bits(p, prec, density)
+    return np.where(sparse < dense, density, 1.0)
 
 
 @dataclass(frozen=True)
@@ -110,8 +129,14 @@ def layer_ops(w: Workload) -> list[Op]:
         Op("k", "wqkv", m.d_model, m.d_kv, m.d_model * m.d_kv, "qk"),
         Op("v", "wqkv", m.d_model, m.d_kv, m.d_model * m.d_kv, "vo"),
         Op("o", "wo", m.d_q, m.d_model, m.d_q * m.d_model, "vo"),
-        Op("ffn_up", "wffn", m.d_model, m.d_ffn * (m.ffn_matrices - 1),
-           m.d_model * m.d_ffn * (m.ffn_matrices - 1), "ffn"),
+        Op(
+            "ffn_up",
+            "wffn",
+            m.d_model,
+            m.d_ffn * (m.ffn_matrices - 1),
+            m.d_model * m.d_ffn * (m.ffn_matrices - 1),
+            "ffn",
+        ),
         Op("ffn_down", "wffn", m.d_ffn, m.d_model, m.d_ffn * m.d_model, "ffn"),
     ]
     return ops
@@ -158,8 +183,15 @@ def channels(p: Arrays, platform: Any) -> Channels:
         total = total + n
     distinct = np.minimum(total, mem.channels)
     eff_all = np.where(local, mem.eff_local, mem.eff_global)
-    return Channels(bw, cap, distinct * per_ch * eff_all, mem.peak_gbps * 1e9, count, distinct,
-                    mem.channel_capacity_gb * 1e9)
+    return Channels(
+        bw,
+        cap,
+        distinct * per_ch * eff_all,
+        mem.peak_gbps * 1e9,
+        count,
+        distinct,
+        mem.channel_capacity_gb * 1e9,
+    )
 
 
 def memory_time(bytes_by_group: dict[str, np.ndarray], ch: Channels) -> np.ndarray:

@@ -12,7 +12,7 @@ from cost_models._common import Channels, channels
 from cost_models._errors import InputError
 from cost_models._gpu import GpuResult, gpu_baseline
 from cost_models._platform import RESOURCES, Gpu, Platform, load_platform
-from cost_models._points import normalise
+from cost_models._points import as_columns, normalise_columns, param_specs
 from cost_models._spatial import BOUNDS, evaluate_spatial
 from cost_models._temporal import evaluate_temporal
 from cost_models._workload import Workload, preset_shape
@@ -24,19 +24,41 @@ ARCHS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
 
 # The columns every architecture returns (DESIGN.md "Interfaces worth keeping stable").
 COLUMNS = (
-    "prefill_latency_s", "prefill_tokens_per_s", "decode_latency_s_per_token",
-    "decode_tokens_per_s", "decode_bytes_per_token", "hbm_bw_gbps", "hbm_bw_util",
-    *RESOURCES, *(f"{r}_util" for r in RESOURCES), "power_w", "energy_per_token_j",
-    "achievable_clock_mhz", "n_fpga", "gpu_decode_tokens_per_s", "decode_speedup_vs_gpu",
-    "prefill_speedup_vs_gpu", "energy_ratio_vs_gpu", "bound_prefill", "bound_decode",
-    "feasible", "violations",
+    "prefill_latency_s",
+    "prefill_tokens_per_s",
+    "decode_latency_s_per_token",
+    "decode_tokens_per_s",
+    "decode_bytes_per_token",
+    "hbm_bw_gbps",
+    "hbm_bw_util",
+    *RESOURCES,
+    *(f"{r}_util" for r in RESOURCES),
+    "power_w",
+    "energy_per_token_j",
+    "achievable_clock_mhz",
+    "n_fpga",
+    "gpu_decode_tokens_per_s",
+    "decode_speedup_vs_gpu",
+    "prefill_speedup_vs_gpu",
+    "energy_ratio_vs_gpu",
+    "bound_prefill",
+    "bound_decode",
+    "feasible",
+    "violations",
 )
 
 # Each violation is one bit of a mask; masks map to readable text once per distinct mask.
 VIOLATIONS = (
-    "lut over device", "ff over device", "dsp over device", "bram36 over device",
-    "uram over device", "slr over capacity", "sll crossings exceed wires",
-    "clock above achievable", "memory capacity exceeded", "no inter-FPGA link",
+    "lut over device",
+    "ff over device",
+    "dsp over device",
+    "bram36 over device",
+    "uram over device",
+    "slr over capacity",
+    "sll crossings exceed wires",
+    "clock above achievable",
+    "memory capacity exceeded",
+    "no inter-FPGA link",
 )
 
 
@@ -44,14 +66,23 @@ def _resolve(workload: Workload | str, platform: Platform | str) -> tuple[Worklo
     wl = Workload(model=preset_shape(workload)) if isinstance(workload, str) else workload
     plat = load_platform(platform) if isinstance(platform, str) else platform
     if isinstance(plat, Gpu):
-        raise InputError(plat.source, "kind", "this is a GPU baseline; design points need an "
-                         "FPGA platform (use it as baseline= instead)")
+        raise InputError(
+            plat.source,
+            "kind",
+            "this is a GPU baseline; design points need an "
+            "FPGA platform (use it as baseline= instead)",
+        )
     return wl, plat
 
 
-def evaluate(workload: Workload | str, platform: Platform | str, points: Any,
-             arch: str = "spatial", baseline: Gpu | str | None = "a100",
-             detail: bool = False) -> pd.DataFrame:
+def evaluate(
+    workload: Workload | str,
+    platform: Platform | str,
+    points: Any,
+    arch: str = "spatial",
+    baseline: Gpu | str | None = "a100",
+    detail: bool = False,
+) -> pd.DataFrame:
     """Score design points; one output row per input row.
 
     Args:
@@ -68,25 +99,57 @@ def evaluate(workload: Workload | str, platform: Platform | str, points: Any,
         InputError: unknown parameter or value out of range, naming the key.
     """
     wl, plat = _resolve(workload, platform)
-    p, n = normalise(points, arch, plat)
-    ch = channels(p, plat)
-    r = ARCHS[arch](p, wl, plat, ch)
+    specs = param_specs(arch, plat)
+    raw, n = as_columns(points)
     gpu: GpuResult | None = None
     if baseline is not None:
         g = load_platform(baseline) if isinstance(baseline, str) else baseline
         if not isinstance(g, Gpu):
             raise InputError(str(baseline), "baseline", "expected a GPU platform (a100, h100, ...)")
         gpu = gpu_baseline(wl, g)
-    cols = _columns(r, p, wl, plat, ch, gpu, n)
-    if detail:
-        for k, v in r.items():
-            if k not in cols:
-                cols[k] = np.broadcast_to(v, (n,))
-    return pd.DataFrame(cols)
+    # Work in cache-sized chunks: each numpy temporary then stays in L2 instead of
+    # streaming megabytes through memory (≈3× faster at 10^6 points).
+    merged: dict[str, np.ndarray] = {}
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        chunk = {
+            k: v[lo:hi] if isinstance(v, np.ndarray) and v.ndim == 1 else v for k, v in raw.items()
+        }
+        pc = normalise_columns(chunk, hi - lo, specs, arch)
+        ch = channels(pc, plat)
+        r = ARCHS[arch](pc, wl, plat, ch)
+        cols = _columns(r, pc, wl, plat, ch, gpu, hi - lo)
+        if detail:
+            for k, v in r.items():
+                if k not in cols:
+                    cols[k] = np.broadcast_to(v, (hi - lo,))
+        if lo == 0:
+            merged = {k: np.empty(n, dtype=np.asarray(v).dtype) for k, v in cols.items()}
+        for k, v in cols.items():
+            merged[k][lo:hi] = v
+    frame: dict[str, Any] = dict(merged)
+    frame["bound_prefill"] = _bounds(merged["bound_prefill"])
+    frame["bound_decode"] = _bounds(merged["bound_decode"])
+    frame["violations"] = _describe(merged["violations"])
+    return pd.DataFrame(frame, copy=False)
 
 
-def _columns(r: dict[str, np.ndarray], p: dict[str, np.ndarray], w: Workload, plat: Platform,
-             ch: Channels, gpu: GpuResult | None, n: int) -> dict[str, Any]:
+CHUNK = 65536
+
+
+def _bounds(codes: np.ndarray) -> Any:
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(BOUNDS)))
+
+
+def _columns(
+    r: dict[str, np.ndarray],
+    p: dict[str, np.ndarray],
+    w: Workload,
+    plat: Platform,
+    ch: Channels,
+    gpu: GpuResult | None,
+    n: int,
+) -> dict[str, Any]:
     c: dict[str, Any] = {}
     b = w.batch
     c["prefill_latency_s"] = r["prefill_latency_s"]
@@ -109,7 +172,9 @@ def _columns(r: dict[str, np.ndarray], p: dict[str, np.ndarray], w: Workload, pl
         util_max = np.maximum(util_max, np.where(np.isfinite(u), u, 1.0))
         mask |= (u > 1.0).astype(np.int64) << i
     mask |= _slr_violation(r, plat).astype(np.int64) << 5
-    mask |= (r["sll_bits"] > plat.sll_per_boundary).astype(np.int64) << 6 if len(plat.slrs) > 1 else 0
+    mask |= (
+        (r["sll_bits"] > plat.sll_per_boundary).astype(np.int64) << 6 if len(plat.slrs) > 1 else 0
+    )
     fmax = plat.fmax_estimate(util_max)
     c["achievable_clock_mhz"] = fmax
     mask |= (p["freq_mhz"] > fmax).astype(np.int64) << 7
@@ -119,9 +184,17 @@ def _columns(r: dict[str, np.ndarray], p: dict[str, np.ndarray], w: Workload, pl
     # Power per FPGA: static + activity of each resource at the clock + memory traffic.
     pw = plat.power
     mhz = p["freq_mhz"]
-    dyn = mhz * 1e-6 * (r["lut"] * pw.lut_uw_per_mhz + r["ff"] * pw.ff_uw_per_mhz
-                        + r["dsp"] * pw.dsp_uw_per_mhz + r["bram36"] * pw.bram36_uw_per_mhz
-                        + r["uram"] * pw.uram_uw_per_mhz)
+    dyn = (
+        mhz
+        * 1e-6
+        * (
+            r["lut"] * pw.lut_uw_per_mhz
+            + r["ff"] * pw.ff_uw_per_mhz
+            + r["dsp"] * pw.dsp_uw_per_mhz
+            + r["bram36"] * pw.bram36_uw_per_mhz
+            + r["uram"] * pw.uram_uw_per_mhz
+        )
+    )
     mem_w = r["decode_bytes_per_token"] * tps * plat.memory.pj_per_byte * 1e-12
     power = n_fpga * (pw.static_w + dyn) + mem_w
     c["power_w"] = power
@@ -133,15 +206,17 @@ def _columns(r: dict[str, np.ndarray], p: dict[str, np.ndarray], w: Workload, pl
         c["prefill_speedup_vs_gpu"] = gpu.prefill_latency_s / r["prefill_latency_s"]
         c["energy_ratio_vs_gpu"] = gpu.energy_per_token_j(b) / c["energy_per_token_j"]
     else:
-        for k in ("gpu_decode_tokens_per_s", "decode_speedup_vs_gpu", "prefill_speedup_vs_gpu",
-                  "energy_ratio_vs_gpu"):
+        for k in (
+            "gpu_decode_tokens_per_s",
+            "decode_speedup_vs_gpu",
+            "prefill_speedup_vs_gpu",
+            "energy_ratio_vs_gpu",
+        ):
             c[k] = np.full(n, np.nan)
-    bounds = pd.CategoricalDtype(list(BOUNDS))
     for phase in ("prefill", "decode"):
-        codes = np.broadcast_to(r[f"bound_{phase}"], (n,)).astype(np.int64)
-        c[f"bound_{phase}"] = pd.Categorical.from_codes(codes, dtype=bounds)
+        c[f"bound_{phase}"] = np.broadcast_to(r[f"bound_{phase}"], (n,)).astype(np.int64)
     c["feasible"] = mask == 0
-    c["violations"] = _describe(mask)
+    c["violations"] = mask  # turned into text once, after the chunks are merged
     for k, v in c.items():
         if isinstance(v, np.ndarray) and v.shape != (n,):
             c[k] = np.broadcast_to(v, (n,)).copy()
@@ -159,7 +234,9 @@ def _slr_violation(r: dict[str, np.ndarray], plat: Platform) -> np.ndarray:
     for i, slr in enumerate(slrs):
         here = units // k + (i < units % k)
         for res in RESOURCES:
-            need = here * r[f"{res}_per_layer"] + (r[f"{res}_fixed"] if i == plat.shell_slr else 0.0)
+            need = here * r[f"{res}_per_layer"] + (
+                r[f"{res}_fixed"] if i == plat.shell_slr else 0.0
+            )
             bad |= need > getattr(slr, res) + 1e-9
     return bad
 
@@ -175,7 +252,10 @@ def _capacity_violation(r: dict[str, np.ndarray], ch: Channels) -> np.ndarray:
     return bad | (total > ch.distinct * ch.channel_capacity)
 
 
-def _describe(mask: np.ndarray) -> pd.Categorical:
-    uniq, inv = np.unique(mask, return_inverse=True)
-    labels = ["; ".join(v for i, v in enumerate(VIOLATIONS) if (int(m) >> i) & 1) for m in uniq]
-    return pd.Categorical.from_codes(inv.reshape(-1), categories=labels)
+def _describe(mask: np.ndarray) -> Any:
+    """Violation bit masks -> readable text, computed once per distinct mask (O(n))."""
+    present = np.flatnonzero(np.bincount(mask, minlength=1))
+    lookup = np.zeros(present[-1] + 1, dtype=np.int64)
+    lookup[present] = np.arange(len(present))
+    labels = ["; ".join(v for i, v in enumerate(VIOLATIONS) if (int(m) >> i) & 1) for m in present]
+    return pd.Categorical.from_codes(lookup[mask], categories=pd.Index(labels))

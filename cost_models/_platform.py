@@ -101,7 +101,9 @@ class Platform:
         out = []
         for i, slr in enumerate(self.slrs):
             if i == self.shell_slr:
-                out.append(Resources(*(getattr(slr, r) - getattr(self.shell, r) for r in RESOURCES)))
+                out.append(
+                    Resources(*(getattr(slr, r) - getattr(self.shell, r) for r in RESOURCES))
+                )
             else:
                 out.append(slr)
         return tuple(out)
@@ -144,8 +146,12 @@ class _Reader:
 
     def number(self, k: str, minimum: float = 0.0, strict: bool = False) -> float:
         if k not in self.data:
-            raise InputError(self.source, self.key(k), "missing; a number is required",
-                             did_you_mean(k, [str(x) for x in self.data]))
+            raise InputError(
+                self.source,
+                self.key(k),
+                "missing; a number is required",
+                did_you_mean(k, [str(x) for x in self.data]),
+            )
         v = self.data[k]
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise InputError(self.source, self.key(k), f"expected a number, got {v!r}")
@@ -174,7 +180,8 @@ class _Reader:
         # (≈ 80 % of peak on sequential bursts, ≈ 15 pJ/bit: Malladi et al., ISCA 2012).
         eff = self.sub("efficiency") if "efficiency" in self.data else None
         return Memory(
-            kind=str(self.data.get("kind", "ddr")), channels=int(self.number("channels", 1)),
+            kind=str(self.data.get("kind", "ddr")),
+            channels=int(self.number("channels", 1)),
             channel_gbps=self.number("channel_gbps", 0, strict=True),
             channel_capacity_gb=self.number("channel_capacity_gb", 0, strict=True),
             stacks=int(self.data.get("stacks", 1)),
@@ -206,9 +213,13 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
     if path.suffix not in (".yaml", ".yml"):
         path = PLATFORMS_DIR / f"{name_or_path}.yaml"
         if not path.is_file():
-            raise InputError("platform", "platform", f"unknown platform {str(name_or_path)!r}; "
-                             f"expected one of {', '.join(list_platforms())} or a YAML path",
-                             did_you_mean(str(name_or_path), list_platforms()))
+            raise InputError(
+                "platform",
+                "platform",
+                f"unknown platform {str(name_or_path)!r}; "
+                f"expected one of {', '.join(list_platforms())} or a YAML path",
+                did_you_mean(str(name_or_path), list_platforms()),
+            )
     elif not path.is_file():
         raise InputError(str(path), "platform", "file not found")
     source = str(path)
@@ -220,13 +231,16 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
     kind = data.get("kind")
     if kind == "gpu":
         return Gpu(
-            name=r.text("name"), memory_gbps=r.number("memory_gbps", 0, True),
+            name=r.text("name"),
+            memory_gbps=r.number("memory_gbps", 0, True),
             dense_fp16_tflops=r.number("dense_fp16_tflops", 0, True),
-            board_power_w=r.number("board_power_w", 0, True), memory_gb=r.number("memory_gb", 0),
+            board_power_w=r.number("board_power_w", 0, True),
+            memory_gb=r.number("memory_gb", 0),
             mem_efficiency=r.number("mem_efficiency", 0, True),
             compute_efficiency=r.number("compute_efficiency", 0, True),
             kernel_overhead_us=r.number("kernel_overhead_us"),
-            kernels_per_layer=int(r.number("kernels_per_layer")), source=source,
+            kernels_per_layer=int(r.number("kernels_per_layer")),
+            source=source,
         )
     if kind != "fpga":
         raise InputError(source, "kind", f"expected 'fpga' or 'gpu', got {kind!r}")
@@ -237,26 +251,48 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
     shell = r.sub("shell")
     clock = r.sub("clock")
     curve = clock.data.get("fmax_vs_util")
-    if (not isinstance(curve, list) or len(curve) < 2
-            or not all(isinstance(p, list) and len(p) == 2 for p in curve)):
-        raise InputError(source, "clock.fmax_vs_util", "expected a list of [utilisation, MHz] pairs")
+    if (
+        not isinstance(curve, list)
+        or len(curve) < 2
+        or not all(isinstance(p, list) and len(p) == 2 for p in curve)
+    ):
+        raise InputError(
+            source, "clock.fmax_vs_util", "expected a list of [utilisation, MHz] pairs"
+        )
     link = r.sub("link")
     power = r.sub("power")
     host = data.get("host_memory")
     platform = Platform(
-        name=r.text("name"), part=r.text("part"), family=r.text("family"),
-        dsp_kind=r.text("dsp_kind"), resources=r.sub("resources").resources(),
-        slrs=slrs, shell=shell.resources(), shell_slr=int(shell.number("slr")),
-        sll_per_boundary=int(r.number("sll_per_boundary")), memory=r.sub("memory").memory(),
+        name=r.text("name"),
+        part=r.text("part"),
+        family=r.text("family"),
+        dsp_kind=r.text("dsp_kind"),
+        resources=r.sub("resources").resources(),
+        slrs=slrs,
+        shell=shell.resources(),
+        shell_slr=int(shell.number("slr")),
+        sll_per_boundary=int(r.number("sll_per_boundary")),
+        memory=r.sub("memory").memory(),
         host_memory=None if host is None else _Reader(host, source, "host_memory.").memory(),
         clock_max_mhz=clock.number("max_mhz", 0, True),
         clock_default_mhz=clock.number("default_mhz", 0, True),
         fmax_vs_util=tuple((float(a), float(b)) for a, b in curve),
-        link_count=int(link.number("count")), link_gbps=link.number("gbps"),
+        link_count=int(link.number("count")),
+        link_gbps=link.number("gbps"),
         link_efficiency=link.number("efficiency"),
-        power=Power(*(power.number(k) for k in (
-            "static_w", "lut_uw_per_mhz", "ff_uw_per_mhz", "dsp_uw_per_mhz",
-            "bram36_uw_per_mhz", "uram_uw_per_mhz"))),
+        power=Power(
+            *(
+                power.number(k)
+                for k in (
+                    "static_w",
+                    "lut_uw_per_mhz",
+                    "ff_uw_per_mhz",
+                    "dsp_uw_per_mhz",
+                    "bram36_uw_per_mhz",
+                    "uram_uw_per_mhz",
+                )
+            )
+        ),
         source=source,
     )
     if platform.shell_slr >= len(slrs):

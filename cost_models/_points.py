@@ -52,14 +52,31 @@ def _common(platform: Any) -> list[Param]:
     ch = platform.memory.channels
     weights_ch = max(1, ch - max(1, ch // 8) - 1) if ch > 2 else 1
     return [
-        Param("freq_mhz", "float", 10, platform.clock_max_mhz, default=platform.clock_default_mhz,
-              doc="kernel clock target"),
+        Param(
+            "freq_mhz",
+            "float",
+            10,
+            platform.clock_max_mhz,
+            default=platform.clock_default_mhz,
+            doc="kernel clock target",
+        ),
         Param("quant", "cat", choices=QUANTS, doc="weight × activation precision"),
         Param("kv_bits", "int", 4, 16, doc="KV-cache precision (default: activation bits)"),
-        Param("quant_group", "int", 0, 1 << 20, default=128,
-              doc="weights per FP16 scale (0 = per-channel scales, negligible)"),
-        Param("sparsity", "cat", choices=SPARSITY_KINDS, default="none",
-              doc="weight sparsity structure: N:M or log-scale structured"),
+        Param(
+            "quant_group",
+            "int",
+            0,
+            1 << 20,
+            default=128,
+            doc="weights per FP16 scale (0 = per-channel scales, negligible)",
+        ),
+        Param(
+            "sparsity",
+            "cat",
+            choices=SPARSITY_KINDS,
+            default="none",
+            doc="weight sparsity structure: N:M or log-scale structured",
+        ),
         Param("nm_m", "int", 2, 64, default=16, doc="group size M of N:M sparsity"),
         Param("density_qk", "float", 0.01, 1, default=1.0, doc="kept fraction of Wq, Wk"),
         Param("density_vo", "float", 0.01, 1, default=1.0, doc="kept fraction of Wv, Wo"),
@@ -69,52 +86,112 @@ def _common(platform: Any) -> list[Param]:
         Param("hbm_ch_wffn", "int", 1, ch, default=weights_ch, doc="channels for FFN + LM head"),
         Param("hbm_ch_kv", "int", 1, ch, default=max(1, ch // 8), doc="channels for KV cache"),
         Param("hbm_ch_act", "int", 1, ch, default=1, doc="channels for activations"),
-        Param("hbm_placement", "cat", choices=PLACEMENTS, default="local",
-              doc="local: each port owns its channels; global: ports reach all via the switch"),
+        Param(
+            "hbm_placement",
+            "cat",
+            choices=PLACEMENTS,
+            default="local",
+            doc="local: each port owns its channels; global: ports reach all via the switch",
+        ),
         Param("axi_port_bits", "int", 32, 1024, default=512, doc="width of each memory port"),
         Param("tp", "int", 1, 64, default=1, doc="tensor-parallel FPGAs"),
         Param("pp", "int", 1, 64, default=1, doc="pipeline-parallel FPGAs"),
-        Param("host_overhead_us", "float", 0, 1e6, default=0.0,
-              doc="host work per generated token (sampling, embedding, CPU ops)"),
+        Param(
+            "host_overhead_us",
+            "float",
+            0,
+            1e6,
+            default=0.0,
+            doc="host work per generated token (sampling, embedding, CPU ops)",
+        ),
     ]
 
 
 def spatial_params(platform: Any) -> list[Param]:
     mem = "uram" if platform.resources.uram > 0 else "bram"
-    return [*_common(platform),
-            Param("m_qkv", "int", 1, 1 << 20, default=256, doc="MACs/cycle of each of Wq, Wo (Wk, Wv scaled by d_kv/d_q)"),
-            Param("m_attn", "int", 1, 1 << 20, default=64, doc="MACs/cycle of each attention matmul"),
-            Param("m_ffn", "int", 1, 1 << 20, default=512, doc="MACs/cycle of each FFN matrix"),
-            Param("layers_per_fpga", "int", 1, 1024, default=2, doc="C: layers resident per FPGA"),
-            Param("weight_storage", "cat", choices=WEIGHT_STORAGE, default="auto"),
-            Param("weight_mem", "cat", choices=MEMS, default=mem),
-            Param("kv_mem", "cat", choices=MEMS, default=mem),
-            Param("tile_tokens", "int", 1, 1 << 16, default=64,
-                  doc="tokens that reuse one streamed weight tile in prefill"),
-            Param("fifo_depth", "int", 2, 1 << 16, default=32)]
+    return [
+        *_common(platform),
+        Param(
+            "m_qkv",
+            "int",
+            1,
+            1 << 20,
+            default=256,
+            doc="MACs/cycle of each of Wq, Wo (Wk, Wv scaled by d_kv/d_q)",
+        ),
+        Param("m_attn", "int", 1, 1 << 20, default=64, doc="MACs/cycle of each attention matmul"),
+        Param("m_ffn", "int", 1, 1 << 20, default=512, doc="MACs/cycle of each FFN matrix"),
+        Param("layers_per_fpga", "int", 1, 1024, default=2, doc="C: layers resident per FPGA"),
+        Param("weight_storage", "cat", choices=WEIGHT_STORAGE, default="auto"),
+        Param("weight_mem", "cat", choices=MEMS, default=mem),
+        Param("kv_mem", "cat", choices=MEMS, default=mem),
+        Param(
+            "tile_tokens",
+            "int",
+            1,
+            1 << 16,
+            default=64,
+            doc="tokens that reuse one streamed weight tile in prefill",
+        ),
+        Param("fifo_depth", "int", 2, 1 << 16, default=32),
+    ]
 
 
 def temporal_params(platform: Any) -> list[Param]:
-    return [*_common(platform),
-            Param("cores", "int", 1, 64, default=len(platform.slrs),
-                  doc="engine instances (default: one per SLR)"),
-            Param("mm_t", "int", 1, 4096, default=2, doc="matrix-matrix mode: tokens in parallel"),
-            Param("mm_k", "int", 1, 4096, default=16, doc="matrix-matrix mode: reduction lanes"),
-            Param("mm_n", "int", 1, 4096, default=128, doc="matrix-matrix mode: output columns"),
-            Param("mv_k", "int", 1, 4096, default=16, doc="matrix-vector mode: reduction lanes"),
-            Param("mv_n", "int", 1, 4096, default=64, doc="matrix-vector mode: output rows"),
-            Param("unified_engine", "bool", default=True,
-                  doc="MM and MV modes share multipliers (FlightLLM) instead of two engines"),
-            Param("attn_macs", "int", 0, 1 << 20, default=0,
-                  doc="MACs/cycle of a separate FP16 attention engine (0: use the main engine)"),
-            Param("sfu_lanes", "int", 1, 4096, default=16, doc="non-linear unit elements/cycle"),
-            Param("overlap", "bool", default=True, doc="weight loads overlap compute"),
-            Param("tile_tokens", "int", 1, 1 << 16, default=128,
-                  doc="tokens that reuse one loaded weight tile in prefill"),
-            Param("layer_overhead_cycles", "int", 0, 1 << 24, default=200,
-                  doc="fixed cycles per layer: instruction dispatch, barriers"),
-            Param("act_onchip", "bool", default=True,
-                  doc="activations stay on chip (FlightLLM's always-on-chip decode)")]
+    return [
+        *_common(platform),
+        Param(
+            "cores",
+            "int",
+            1,
+            64,
+            default=len(platform.slrs),
+            doc="engine instances (default: one per SLR)",
+        ),
+        Param("mm_t", "int", 1, 4096, default=2, doc="matrix-matrix mode: tokens in parallel"),
+        Param("mm_k", "int", 1, 4096, default=16, doc="matrix-matrix mode: reduction lanes"),
+        Param("mm_n", "int", 1, 4096, default=128, doc="matrix-matrix mode: output columns"),
+        Param("mv_k", "int", 1, 4096, default=16, doc="matrix-vector mode: reduction lanes"),
+        Param("mv_n", "int", 1, 4096, default=64, doc="matrix-vector mode: output rows"),
+        Param(
+            "unified_engine",
+            "bool",
+            default=True,
+            doc="MM and MV modes share multipliers (FlightLLM) instead of two engines",
+        ),
+        Param(
+            "attn_macs",
+            "int",
+            0,
+            1 << 20,
+            default=0,
+            doc="MACs/cycle of a separate FP16 attention engine (0: use the main engine)",
+        ),
+        Param("sfu_lanes", "int", 1, 4096, default=16, doc="non-linear unit elements/cycle"),
+        Param("overlap", "bool", default=True, doc="weight loads overlap compute"),
+        Param(
+            "tile_tokens",
+            "int",
+            1,
+            1 << 16,
+            default=128,
+            doc="tokens that reuse one loaded weight tile in prefill",
+        ),
+        Param(
+            "layer_overhead_cycles",
+            "int",
+            0,
+            1 << 24,
+            default=200,
+            doc="fixed cycles per layer: instruction dispatch, barriers",
+        ),
+        Param(
+            "act_onchip",
+            "bool",
+            default=True,
+            doc="activations stay on chip (FlightLLM's always-on-chip decode)",
+        ),
+    ]
 
 
 ARCH_PARAMS = {"spatial": spatial_params, "temporal": temporal_params}
@@ -123,13 +200,17 @@ ARCH_DEFAULT_QUANT = {"spatial": "w8a8", "temporal": "w4a16"}
 
 def param_specs(arch: str, platform: Any) -> dict[str, Param]:
     if arch not in ARCH_PARAMS:
-        raise InputError("arch", "arch", f"unknown architecture {arch!r}; expected one of "
-                         f"{', '.join(ARCH_PARAMS)}", did_you_mean(arch, ARCH_PARAMS))
+        raise InputError(
+            "arch",
+            "arch",
+            f"unknown architecture {arch!r}; expected one of {', '.join(ARCH_PARAMS)}",
+            did_you_mean(arch, ARCH_PARAMS),
+        )
     specs = {p.name: p for p in ARCH_PARAMS[arch](platform)}
     return specs
 
 
-def _as_columns(points: Any) -> tuple[dict[str, Any], int]:
+def as_columns(points: Any) -> tuple[dict[str, Any], int]:
     if isinstance(points, pd.DataFrame):
         return {str(c): points[c].to_numpy() for c in points.columns}, len(points)
     if isinstance(points, Mapping):
@@ -142,40 +223,77 @@ def _as_columns(points: Any) -> tuple[dict[str, Any], int]:
     if isinstance(points, Sequence):
         frame = pd.DataFrame(list(points))
         return {str(c): frame[c].to_numpy() for c in frame.columns}, len(frame)
-    raise InputError("design point", "(points)", "expected a mapping, a list of mappings or a "
-                     f"DataFrame, got {type(points).__name__}")
+    raise InputError(
+        "design point",
+        "(points)",
+        f"expected a mapping, a list of mappings or a DataFrame, got {type(points).__name__}",
+    )
 
 
-def normalise(points: Any, arch: str, platform: Any, source: str = "design point"
-              ) -> tuple[dict[str, np.ndarray], int]:
+def normalise(
+    points: Any, arch: str, platform: Any, source: str = "design point"
+) -> tuple[dict[str, np.ndarray], int]:
     """Validate and fill a batch of design points; return ``(columns, n)``.
 
     Categorical parameters come back as ``int64`` codes into their ``choices``; booleans as
     ``bool``; everything else as ``float64``.
     """
     specs = param_specs(arch, platform)
-    cols, n = _as_columns(points)
+    cols, n = as_columns(points)
+    return normalise_columns(cols, n, specs, arch, source), n
+
+
+def normalise_columns(
+    cols: Mapping[str, Any],
+    n: int,
+    specs: Mapping[str, Param],
+    arch: str,
+    source: str = "design point",
+) -> dict[str, np.ndarray]:
+    """:func:`normalise` for columns already split out of the input (scalars broadcast)."""
     for key in cols:
         if key not in specs:
-            raise InputError(source, key, f"unknown {arch} design parameter; expected one of "
-                             f"{', '.join(sorted(specs))}", did_you_mean(key, specs))
+            raise InputError(
+                source,
+                key,
+                f"unknown {arch} design parameter; expected one of {', '.join(sorted(specs))}",
+                did_you_mean(key, specs),
+            )
     out: dict[str, np.ndarray] = {}
     for name, spec in specs.items():
-        raw = cols.get(name, spec.default)
-        if raw is None and name == "quant":
-            raw = ARCH_DEFAULT_QUANT[arch]
+        default = spec.default
+        if name == "quant":
+            default = ARCH_DEFAULT_QUANT[arch]
+        raw = cols.get(name, default)
         if raw is None:
-            continue  # derived below (kv_bits)
+            continue  # kv_bits: derived from the activation precision below
         arr = np.asarray(raw)
         if arr.ndim == 0:
             arr = np.full(n, arr.item())
         elif len(arr) != n:
-            raise InputError(source, name, f"expected {n} values like the other columns, "
-                             f"got {len(arr)}")
+            raise InputError(
+                source, name, f"expected {n} values like the other columns, got {len(arr)}"
+            )
+        if arr.dtype == object or arr.dtype.kind == "f":
+            # Rows that leave a parameter out (NaN/None in a frame of dicts) take its default.
+            missing = pd.isna(arr)
+            if missing.any():
+                if name == "kv_bits":
+                    fill = QUANT_A_BITS[out["quant"]]
+                    arr = np.where(missing, fill, arr).astype(np.float64)
+                else:
+                    arr = arr.astype(object)
+                    arr[missing] = default
+                    arr = np.array(arr.tolist())
         out[name] = _check(spec, arr, source)
     if "kv_bits" not in out:
         out["kv_bits"] = QUANT_A_BITS[out["quant"]]
-    return out, n
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar -> Python scalar, so messages read ``'int3'`` not ``np.str_('int3')``."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _check(spec: Param, arr: np.ndarray, source: str) -> np.ndarray:
@@ -184,24 +302,31 @@ def _check(spec: Param, arr: np.ndarray, source: str) -> np.ndarray:
             codes = arr.astype(np.int64)
             bad = (codes < 0) | (codes >= len(spec.choices))
         else:
-            codes = pd.Categorical(arr, categories=list(spec.choices)).codes.astype(np.int64)
+            # One vectorised comparison per choice: far cheaper than a pandas Categorical
+            # over a million strings.
+            codes = np.full(arr.shape, -1, dtype=np.int64)
+            for i, choice in enumerate(spec.choices):
+                codes[arr == choice] = i
             bad = codes < 0
         if bad.any():
-            value = arr[np.argmax(bad)]
-            raise InputError(source, spec.name, f"expected {spec.expected()}, got {value!r}",
-                             did_you_mean(str(value), spec.choices))
+            value = _plain(arr[np.argmax(bad)])
+            raise InputError(
+                source,
+                spec.name,
+                f"expected {spec.expected()}, got {value!r}",
+                did_you_mean(str(value), spec.choices),
+            )
         return codes
     if spec.kind == "bool":
         if arr.dtype == bool:
             return arr
         if arr.dtype.kind in "iuf" and np.isin(arr, (0, 1)).all():
             return arr.astype(bool)
-        raise InputError(source, spec.name, f"expected true or false, got {arr[0]!r}")
+        raise InputError(source, spec.name, f"expected true or false, got {_plain(arr[0])!r}")
     try:
         values = arr.astype(np.float64)
     except (TypeError, ValueError):
-        raise InputError(source, spec.name, f"expected {spec.expected()}, got "
-                         f"{arr[0]!r}") from None
+        raise InputError(source, spec.name, f"expected {spec.expected()}, got {arr[0]!r}") from None
     bad = ~np.isfinite(values)
     if spec.low is not None:
         bad |= values < spec.low
@@ -210,6 +335,7 @@ def _check(spec: Param, arr: np.ndarray, source: str) -> np.ndarray:
     if spec.kind == "int":
         bad |= values != np.round(values)
     if bad.any():
-        raise InputError(source, spec.name, f"expected {spec.expected()}, got "
-                         f"{arr[np.argmax(bad)]!r}")
+        raise InputError(
+            source, spec.name, f"expected {spec.expected()}, got {_plain(arr[np.argmax(bad)])!r}"
+        )
     return values

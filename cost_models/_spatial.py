@@ -17,6 +17,7 @@ from cost_models._common import (
     DATA_DIR,
     Arrays,
     Channels,
+    compute_density,
     densities,
     dsp_table,
     memory_time,
@@ -46,7 +47,7 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     m = w.model
     lg = logic()
     prec = precision(p)
-    dens = densities(p)
+    kept = densities(p)
     f = p["freq_mhz"] * 1e6
     tp, pp = p["tp"], p["pp"]
     n_layers = float(m.n_layers)
@@ -57,7 +58,8 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     b = w.batch
 
     # Bits stored per original weight, per class; weight bytes per layer and tensor group.
-    bits = {c: weight_bits(p, prec, dens[c]) for c in ("qk", "vo", "ffn")}
+    bits = {c: weight_bits(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
+    dens = {c: compute_density(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
     w_qkv = (d * dq + d * dkv) * bits["qk"] / 8 + d * dkv * bits["vo"] / 8
     w_o = dq * d * bits["vo"] / 8
     w_ffn = nffn * d * dffn * bits["ffn"] / 8
@@ -75,8 +77,9 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     budget = np.where(p["weight_mem"] == MEMS.index("uram"), avail.uram, avail.bram36)
     storage = p["weight_storage"]
     fits = (passes == 1) & (resident_blocks <= 0.8 * budget)
-    onchip = np.where(storage == WEIGHT_STORAGE.index("auto"), fits,
-                      storage == WEIGHT_STORAGE.index("onchip"))
+    onchip = np.where(
+        storage == WEIGHT_STORAGE.index("auto"), fits, storage == WEIGHT_STORAGE.index("onchip")
+    )
     kv_onchip = passes == 1
 
     link = _link_bw(platform)
@@ -96,14 +99,19 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
         act_moved = np.where(passes > 1, 2 * tokens * d * prec.a_bits / 8 / (layers * pp), 0.0)
         streamed = np.where(onchip, 0.0, reuse / tp)
         by_group = {
-            "wqkv": w_qkv * streamed, "wo": w_o * streamed, "wffn": w_ffn * streamed,
+            "wqkv": w_qkv * streamed,
+            "wo": w_o * streamed,
+            "wffn": w_ffn * streamed,
             "kv": np.where(kv_onchip & (phase == "decode"), 0.0, kv_moved / tp),
             "act": act_moved,
         }
         t_mem = memory_time(by_group, ch) * f
         comm = tokens * d * prec.a_bits / 8
-        t_comm = (np.where(tp > 1, 4 * (tp - 1) / tp * comm, 0.0)
-                  + np.where(pp > 1, comm / layers, 0.0)) / link * f
+        t_comm = (
+            (np.where(tp > 1, 4 * (tp - 1) / tp * comm, 0.0) + np.where(pp > 1, comm / layers, 0.0))
+            / link
+            * f
+        )
         t_comp = np.maximum.reduce([t_qkv, t_o, t_a, t_f])
         stage = np.maximum.reduce([t_comp, t_mem, t_comm])
         cycles = passes * t_qkv + n_layers * stage
@@ -117,8 +125,14 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
             seconds = seconds + p["host_overhead_us"] * 1e-6
         out[f"{phase}_latency_s"] = seconds
         out[f"bound_{phase}"] = np.select([stage == t_comm, stage == t_mem], [2, 1], 0)
-        per_layer = {"qkv": t_qkv, "o_proj": t_o, "attention": t_a, "ffn": t_f,
-                     "memory": t_mem, "link": t_comm}
+        per_layer = {
+            "qkv": t_qkv,
+            "o_proj": t_o,
+            "attention": t_a,
+            "ffn": t_f,
+            "memory": t_mem,
+            "link": t_comm,
+        }
         for name, t in per_layer.items():
             out[f"op_{phase}_{name}_s"] = n_layers * t / f
         out[f"op_{phase}_lm_head_s"] = np.maximum(t_lm_c, t_lm_m) / f
@@ -128,8 +142,22 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
             for g, v in by_group.items():
                 out[f"bytes_{g}"] = v * n_layers * tp
 
-    _resources(out, p, w, platform, prec, dens, ch, layers, onchip, kv_onchip, mw, banks,
-               resident_blocks, passes)
+    _resources(
+        out,
+        p,
+        w,
+        platform,
+        prec,
+        dens,
+        ch,
+        layers,
+        onchip,
+        kv_onchip,
+        mw,
+        banks,
+        resident_blocks,
+        passes,
+    )
     out["weight_bytes_per_fpga"] = (w_layer * n_layers / pp + w_lm) / tp
     out["group_bytes_wqkv"] = w_qkv * n_layers / (tp * pp)
     out["group_bytes_wo"] = w_o * n_layers / (tp * pp)
@@ -143,10 +171,22 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     return out
 
 
-def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, dens: Any,
-               ch: Channels, layers: np.ndarray, onchip: np.ndarray, kv_onchip: np.ndarray,
-               mw: np.ndarray, banks: np.ndarray, resident_blocks: np.ndarray,
-               passes: np.ndarray) -> None:
+def _resources(
+    out: Arrays,
+    p: Arrays,
+    w: Workload,
+    platform: Any,
+    prec: Any,
+    dens: Any,
+    ch: Channels,
+    layers: np.ndarray,
+    onchip: np.ndarray,
+    kv_onchip: np.ndarray,
+    mw: np.ndarray,
+    banks: np.ndarray,
+    resident_blocks: np.ndarray,
+    passes: np.ndarray,
+) -> None:
     """Per-FPGA LUT/FF/DSP/BRAM36/URAM, also per layer for the per-SLR check."""
     m = w.model
     lg = logic()
@@ -163,11 +203,19 @@ def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, de
     fifo_width = prec.a_bits * np.maximum(1.0, p["m_qkv"] / m.d_model) * 8
     fifo_bits = fifo_width * p["fifo_depth"]
     shallow = p["fifo_depth"] <= lg["srl_max_depth"]
-    lut_layer = (mw * (tab["lut_per_mac"][q] + mux_lut) + 2 * ma * tab["lut_per_mac"][aq]
-                 + kernels * lg["kernel_control"]["lut"] + nl_lanes * lg["nonlinear_lane"]["lut"]
-                 + np.where(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0))
-    ff_layer = (mw * tab["ff_per_mac"][q] + 2 * ma * tab["ff_per_mac"][aq]
-                + kernels * lg["kernel_control"]["ff"] + nl_lanes * lg["nonlinear_lane"]["ff"])
+    lut_layer = (
+        mw * (tab["lut_per_mac"][q] + mux_lut)
+        + 2 * ma * tab["lut_per_mac"][aq]
+        + kernels * lg["kernel_control"]["lut"]
+        + nl_lanes * lg["nonlinear_lane"]["lut"]
+        + np.where(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0)
+    )
+    ff_layer = (
+        mw * tab["ff_per_mac"][q]
+        + 2 * ma * tab["ff_per_mac"][aq]
+        + kernels * lg["kernel_control"]["ff"]
+        + nl_lanes * lg["nonlinear_lane"]["ff"]
+    )
     dsp_layer = dsp_layer + nl_lanes * lg["nonlinear_lane"]["dsp"]
 
     # Block RAM per layer: weight tiles or resident weights, KV buffer, deep FIFOs.
@@ -189,10 +237,20 @@ def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, de
     port = lg["memory_port"]
     # Every kernel owns the ports of its group (local) or one port per group (global).
     ports = np.where(p["hbm_placement"] == 0, sum(ch.count.values()), float(len(ch.count)))
-    per_layer = {"lut": lut_layer, "ff": ff_layer, "dsp": dsp_layer, "bram36": bram_layer,
-                 "uram": uram_layer}
-    fixed = {"lut": ports * port["lut"], "ff": ports * port["ff"], "dsp": 0.0 * layers,
-             "bram36": ports * port["bram36"], "uram": 0.0 * layers}
+    per_layer = {
+        "lut": lut_layer,
+        "ff": ff_layer,
+        "dsp": dsp_layer,
+        "bram36": bram_layer,
+        "uram": uram_layer,
+    }
+    fixed = {
+        "lut": ports * port["lut"],
+        "ff": ports * port["ff"],
+        "dsp": 0.0 * layers,
+        "bram36": ports * port["bram36"],
+        "uram": 0.0 * layers,
+    }
     for r, v in per_layer.items():
         out[r] = layers * v + fixed[r]
         out[f"{r}_per_layer"] = v

@@ -15,6 +15,7 @@ import numpy as np
 from cost_models._common import (
     Arrays,
     Channels,
+    compute_density,
     densities,
     dsp_table,
     layer_ops,
@@ -28,15 +29,15 @@ from cost_models._workload import Workload
 
 def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arrays:
     m = w.model
-    lg = logic()
     prec = precision(p)
-    dens = densities(p)
+    kept = densities(p)
     f = p["freq_mhz"] * 1e6
     tp, pp, cores = p["tp"], p["pp"], p["cores"]
     b = w.batch
     n_layers = float(m.n_layers)
     link = _link_bw(platform)
     attn_sep = p["attn_macs"] > 0
+    dens = {c: compute_density(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
     out: Arrays = {}
     ops = layer_ops(w)
     group_bytes = {g: np.zeros_like(f) for g in ("wqkv", "wo", "wffn")}
@@ -58,9 +59,8 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
         for op in ops:
             dn = dens[op.cls]
             out_per_fpga = op.out / tp
-            comp = (np.ceil(tokens / e_t) * np.ceil(op.red * dn / e_k)
-                    * np.ceil(out_per_fpga / e_n))
-            wbytes = op.weights * weight_bits(p, prec, dn) / 8 / tp
+            comp = np.ceil(tokens / e_t) * np.ceil(op.red * dn / e_k) * np.ceil(out_per_fpga / e_n)
+            wbytes = op.weights * weight_bits(p, prec, kept[op.cls]) / 8 / tp
             loads = np.ceil(tokens / p["tile_tokens"]) if phase == "prefill" else 1.0
             moved = wbytes * loads
             mem = memory_time({op.group: moved}, ch) * f
@@ -76,9 +76,12 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
         heads = m.n_heads / tp
         a_rate_main = e_k * e_n * e_t
         a_macs = 2 * b * seq * kv_len * m.head_dim * heads
-        a_comp = np.where(attn_sep, a_macs / (np.maximum(p["attn_macs"], 1) * cores),
-                          2 * b * heads * np.ceil(seq / e_t) * np.ceil(kv_len / e_n)
-                          * np.ceil(m.head_dim / e_k) + 0 * a_rate_main)
+        a_comp = np.where(
+            attn_sep,
+            a_macs / (np.maximum(p["attn_macs"], 1) * cores),
+            2 * b * heads * np.ceil(seq / e_t) * np.ceil(kv_len / e_n) * np.ceil(m.head_dim / e_k)
+            + 0 * a_rate_main,
+        )
         kv_moved = b * (seq if phase == "prefill" else kv_len) * 2 * m.d_kv * prec.kv_bits / 8 / tp
         a_mem = memory_time({"kv": kv_moved}, ch) * f
         a_t = np.where(p["overlap"], np.maximum(a_comp, a_mem), a_comp + a_mem)
@@ -86,8 +89,10 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
         act = np.where(p["act_onchip"], 0.0, 4 * tokens * max(m.d_model, m.d_ffn) * prec.a_bits / 8)
         act_t = memory_time({"act": act / tp}, ch) * f
         # Non-linear work: two norms, softmax (three passes), activation, two residual adds.
-        nl_elems = tokens * (2 * 3 * m.d_model + 2 * m.d_model + m.d_ffn * (m.ffn_matrices - 1)) \
+        nl_elems = (
+            tokens * (2 * 3 * m.d_model + 2 * m.d_model + m.d_ffn * (m.ffn_matrices - 1))
             + 3 * b * seq * kv_len * heads
+        )
         nl = nl_elems / (p["sfu_lanes"] * cores)
         comm = tokens * m.d_model * prec.a_bits / 8
         t_comm = np.where(tp > 1, 4 * (tp - 1) / tp * comm / link * f, 0.0)
@@ -109,15 +114,23 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
         seconds = cycles / f
         if phase == "decode":
             seconds = seconds + p["host_overhead_us"] * 1e-6
-            out["decode_bytes_per_token"] = (n_layers * (bytes_layer + kv_moved + act / tp) * tp) / b
+            out["decode_bytes_per_token"] = (
+                n_layers * (bytes_layer + kv_moved + act / tp) * tp
+            ) / b
             out["bytes_kv"] = n_layers * kv_moved * tp
         out[f"{phase}_latency_s"] = seconds
         mem_total = mem_cycles_sum + a_mem
         comp_total = comp_cycles_sum + a_comp
         fixed = nl + t_comm + p["layer_overhead_cycles"]
         out[f"bound_{phase}"] = np.select(
-            [fixed > np.maximum(mem_total, comp_total), t_comm >= np.maximum(mem_total, comp_total),
-             mem_total >= comp_total], [3, 2, 1], 0)
+            [
+                fixed > np.maximum(mem_total, comp_total),
+                t_comm >= np.maximum(mem_total, comp_total),
+                mem_total >= comp_total,
+            ],
+            [3, 2, 1],
+            0,
+        )
         for name, t in breakdown.items():
             out[f"op_{phase}_{name}_s"] = n_layers * t / f
         out[f"op_{phase}_lm_head_s"] = lm_t / f
@@ -128,16 +141,20 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
     out["group_bytes_wo"] = group_bytes["wo"] * n
     out["group_bytes_wffn"] = group_bytes["wffn"] * n
     out["group_bytes_kv"] = b * w.max_kv_len * 2 * m.d_kv * prec.kv_bits / 8 * n / tp
-    out["group_bytes_act"] = np.where(p["act_onchip"], 0.0,
-                                      4 * b * w.prompt_len * max(m.d_model, m.d_ffn) * prec.a_bits / 8 / tp)
-    out["weight_bytes_per_fpga"] = out["group_bytes_wqkv"] + out["group_bytes_wo"] + out["group_bytes_wffn"]
+    out["group_bytes_act"] = np.where(
+        p["act_onchip"], 0.0, 4 * b * w.prompt_len * max(m.d_model, m.d_ffn) * prec.a_bits / 8 / tp
+    )
+    out["weight_bytes_per_fpga"] = (
+        out["group_bytes_wqkv"] + out["group_bytes_wo"] + out["group_bytes_wffn"]
+    )
     out["n_fpga"] = tp * pp
     out["weights_onchip"] = np.zeros_like(f, dtype=bool)
     return out
 
 
-def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, dens: Any,
-               ch: Any) -> None:
+def _resources(
+    out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, dens: Any, ch: Any
+) -> None:
     m = w.model
     lg = logic()
     tab = dsp_table(platform.dsp_kind)
@@ -151,13 +168,24 @@ def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, de
     group = np.where(p["sparsity"] == 1, p["nm_m"], 8.0)
     mux_lut = np.where(sparse, prec.a_bits * np.ceil((group - 1) / 3), 0.0)
     nl = p["sfu_lanes"]
-    dsp = cores * (np.ceil(macs / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
-                   + nl * lg["nonlinear_lane"]["dsp"])
+    dsp = cores * (
+        np.ceil(macs / tab["macs_per_dsp"][q])
+        + np.ceil(attn / tab["macs_per_dsp"][aq])
+        + nl * lg["nonlinear_lane"]["dsp"]
+    )
     ctl = lg["kernel_control"]
-    lut = cores * (macs * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
-                   + nl * lg["nonlinear_lane"]["lut"] + 4 * ctl["lut"])
-    ff = cores * (macs * tab["ff_per_mac"][q] + attn * tab["ff_per_mac"][aq]
-                  + nl * lg["nonlinear_lane"]["ff"] + 4 * ctl["ff"])
+    lut = cores * (
+        macs * (tab["lut_per_mac"][q] + mux_lut)
+        + attn * tab["lut_per_mac"][aq]
+        + nl * lg["nonlinear_lane"]["lut"]
+        + 4 * ctl["lut"]
+    )
+    ff = cores * (
+        macs * tab["ff_per_mac"][q]
+        + attn * tab["ff_per_mac"][aq]
+        + nl * lg["nonlinear_lane"]["ff"]
+        + 4 * ctl["ff"]
+    )
     # Buffers: double-buffered weight tiles feeding the engine's operand ports, KV tiles,
     # and an activation buffer for a prompt (URAM where the device has it).
     idx_bits = np.where(sparse, np.ceil(np.log2(group)), 0.0)
@@ -165,7 +193,9 @@ def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, de
     w_banks = np.ceil(w_port_bits / lg["port_bits"])  # ping and pong share a bank's depth
     kv_banks = 2 * np.ceil(np.maximum(p["mv_k"], 1) * prec.kv_bits / lg["port_bits"])
     act_bits = 2 * w.batch * w.prompt_len * max(m.d_model, m.d_ffn) * prec.a_bits / p["tp"]
-    act_bits = np.where(p["act_onchip"], act_bits, 2 * p["mm_t"] * max(m.d_model, m.d_ffn) * prec.a_bits)
+    act_bits = np.where(
+        p["act_onchip"], act_bits, 2 * p["mm_t"] * max(m.d_model, m.d_ffn) * prec.a_bits
+    )
     has_uram = platform.resources.uram > 0
     act_blocks = np.ceil(act_bits / (lg["uram_bits"] if has_uram else lg["bram36_bits"]))
     port = lg["memory_port"]
@@ -174,16 +204,20 @@ def _resources(out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, de
     out["lut"] = lut + ports * port["lut"]
     out["ff"] = ff + ports * port["ff"]
     out["dsp"] = dsp
-    out["bram36"] = cores * (w_banks + kv_banks) + ports * port["bram36"] + (
-        0.0 if has_uram else act_blocks)
+    out["bram36"] = (
+        cores * (w_banks + kv_banks) + ports * port["bram36"] + (0.0 if has_uram else act_blocks)
+    )
     out["uram"] = act_blocks if has_uram else 0.0 * lut
     out["macs_per_cycle"] = cores * (macs + attn)
     # A core wider than an SLR is sliced across SLRs, so the per-SLR check deals at least
     # one slice to every SLR; memory ports stay with the shell's SLR.
     units = np.maximum(cores, len(platform.slrs))
     for r in ("lut", "ff", "dsp", "bram36", "uram"):
-        fixed = {"lut": ports * port["lut"], "ff": ports * port["ff"],
-                 "bram36": ports * port["bram36"]}.get(r, 0.0 * lut)
+        fixed = {
+            "lut": ports * port["lut"],
+            "ff": ports * port["ff"],
+            "bram36": ports * port["bram36"],
+        }.get(r, 0.0 * lut)
         if r == "uram" and has_uram:
             fixed = act_blocks
         out[f"{r}_fixed"] = fixed

@@ -59,7 +59,9 @@ class ModelShape:
         return attn + self.ffn_matrices * self.d_model * self.d_ffn
 
     def params_total(self, lm_head: bool = True) -> int:
-        return self.n_layers * self.params_per_layer() + (self.vocab * self.d_model if lm_head else 0)
+        return self.n_layers * self.params_per_layer() + (
+            self.vocab * self.d_model if lm_head else 0
+        )
 
 
 @dataclass(frozen=True)
@@ -95,34 +97,55 @@ class Workload:
 # Per model_type: our field -> the config.json key holding it (first one present wins).
 _HF_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "gpt2": {
-        "d_model": ("n_embd",), "n_layers": ("n_layer",), "n_heads": ("n_head",),
-        "d_ffn": ("n_inner",), "vocab": ("vocab_size",), "max_positions": ("n_positions",),
+        "d_model": ("n_embd",),
+        "n_layers": ("n_layer",),
+        "n_heads": ("n_head",),
+        "d_ffn": ("n_inner",),
+        "vocab": ("vocab_size",),
+        "max_positions": ("n_positions",),
     },
     "bert": {
-        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
-        "n_heads": ("num_attention_heads",), "d_ffn": ("intermediate_size",),
-        "vocab": ("vocab_size",), "max_positions": ("max_position_embeddings",),
+        "d_model": ("hidden_size",),
+        "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",),
+        "d_ffn": ("intermediate_size",),
+        "vocab": ("vocab_size",),
+        "max_positions": ("max_position_embeddings",),
     },
     "gpt_neox": {
-        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
-        "n_heads": ("num_attention_heads",), "d_ffn": ("intermediate_size",),
-        "vocab": ("vocab_size",), "max_positions": ("max_position_embeddings",),
+        "d_model": ("hidden_size",),
+        "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",),
+        "d_ffn": ("intermediate_size",),
+        "vocab": ("vocab_size",),
+        "max_positions": ("max_position_embeddings",),
     },
     "llama": {
-        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
-        "n_heads": ("num_attention_heads",), "n_kv_heads": ("num_key_value_heads",),
-        "head_dim": ("head_dim",), "d_ffn": ("intermediate_size",), "vocab": ("vocab_size",),
+        "d_model": ("hidden_size",),
+        "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",),
+        "n_kv_heads": ("num_key_value_heads",),
+        "head_dim": ("head_dim",),
+        "d_ffn": ("intermediate_size",),
+        "vocab": ("vocab_size",),
         "max_positions": ("max_position_embeddings",),
     },
     "chatglm": {
-        "d_model": ("hidden_size",), "n_layers": ("num_layers",),
-        "n_heads": ("num_attention_heads",), "n_kv_heads": ("multi_query_group_num",),
-        "head_dim": ("kv_channels",), "d_ffn": ("ffn_hidden_size",),
-        "vocab": ("padded_vocab_size", "vocab_size"), "max_positions": ("seq_length",),
+        "d_model": ("hidden_size",),
+        "n_layers": ("num_layers",),
+        "n_heads": ("num_attention_heads",),
+        "n_kv_heads": ("multi_query_group_num",),
+        "head_dim": ("kv_channels",),
+        "d_ffn": ("ffn_hidden_size",),
+        "vocab": ("padded_vocab_size", "vocab_size"),
+        "max_positions": ("seq_length",),
     },
     "opt": {
-        "d_model": ("hidden_size",), "n_layers": ("num_hidden_layers",),
-        "n_heads": ("num_attention_heads",), "d_ffn": ("ffn_dim",), "vocab": ("vocab_size",),
+        "d_model": ("hidden_size",),
+        "n_layers": ("num_hidden_layers",),
+        "n_heads": ("num_attention_heads",),
+        "d_ffn": ("ffn_dim",),
+        "vocab": ("vocab_size",),
         "max_positions": ("max_position_embeddings",),
     },
 }
@@ -147,12 +170,17 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
     """Build a :class:`ModelShape` from a Hugging Face ``config.json`` mapping."""
     model_type = config.get("model_type")
     if not isinstance(model_type, str):
-        raise InputError(source, "model_type", "expected a string naming the architecture, "
-                         f"one of {', '.join(SUPPORTED_MODEL_TYPES)}")
+        raise InputError(
+            source,
+            "model_type",
+            f"expected a string naming the architecture, one of {', '.join(SUPPORTED_MODEL_TYPES)}",
+        )
     if model_type not in _HF_KEYS:
         raise InputError(
-            source, "model_type",
-            f"unknown model type {model_type!r}; expected one of {', '.join(SUPPORTED_MODEL_TYPES)}",
+            source,
+            "model_type",
+            f"unknown model type {model_type!r}; "
+            f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}",
             did_you_mean(model_type, SUPPORTED_MODEL_TYPES),
         )
     keys = _HF_KEYS[model_type]
@@ -166,7 +194,9 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
     def need(ours: str) -> int:
         if ours not in raw:
             wanted = " or ".join(repr(c) for c in keys[ours])
-            raise InputError(source, keys[ours][0], f"missing; a {model_type} config needs {wanted}")
+            raise InputError(
+                source, keys[ours][0], f"missing; a {model_type} config needs {wanted}"
+            )
         cand, value = raw[ours]
         return _positive_int(value, source, cand)
 
@@ -179,8 +209,9 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
     if model_type == "chatglm" and not config.get("multi_query_attention", False):
         n_kv = n_heads
     if n_heads % n_kv:
-        raise InputError(source, keys["n_kv_heads"][0],
-                         f"{n_kv} KV heads must divide {n_heads} attention heads")
+        raise InputError(
+            source, keys["n_kv_heads"][0], f"{n_kv} KV heads must divide {n_heads} attention heads"
+        )
     head_dim = maybe("head_dim", d_model // n_heads)
     d_ffn = maybe("d_ffn", 4 * d_model)  # gpt2's n_inner = null means 4 × n_embd
     return ModelShape(
@@ -220,51 +251,93 @@ def preset_shape(name: str, source: str = "workload") -> ModelShape:
     """A model shipped under ``cost_models/workloads/``, e.g. ``gpt2-medium``."""
     path = PRESETS_DIR / f"{name}.json"
     if not path.is_file():
-        raise InputError(source, "model", f"unknown model preset {name!r}; expected one of "
-                         f"{', '.join(list_presets())} or an hf_config path",
-                         did_you_mean(name, list_presets()))
+        raise InputError(
+            source,
+            "model",
+            f"unknown model preset {name!r}; expected one of "
+            f"{', '.join(list_presets())} or an hf_config path",
+            did_you_mean(name, list_presets()),
+        )
     shape = load_shape_file(path)
     return replace(shape, name=name)
 
 
-_SHAPE_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "head_dim", "d_ffn", "ffn",
-               "vocab", "causal", "max_positions", "name")
+_SHAPE_KEYS = (
+    "d_model",
+    "n_layers",
+    "n_heads",
+    "n_kv_heads",
+    "head_dim",
+    "d_ffn",
+    "ffn",
+    "vocab",
+    "causal",
+    "max_positions",
+    "name",
+)
 
 
 def shape_from_mapping(spec: Mapping[str, Any], source: str) -> ModelShape:
     """Build a shape from the short YAML form (``d_model``, ``n_layers``, ... keys)."""
     for key in spec:
         if key not in _SHAPE_KEYS:
-            raise InputError(source, f"shape.{key}", f"unknown key; expected one of "
-                             f"{', '.join(_SHAPE_KEYS)}", did_you_mean(str(key), _SHAPE_KEYS))
+            raise InputError(
+                source,
+                f"shape.{key}",
+                f"unknown key; expected one of {', '.join(_SHAPE_KEYS)}",
+                did_you_mean(str(key), _SHAPE_KEYS),
+            )
     ints: dict[str, int] = {}
     for key in ("d_model", "n_layers", "n_heads", "d_ffn", "vocab"):
         if key not in spec:
             raise InputError(source, f"shape.{key}", "missing; a positive integer is required")
         ints[key] = _positive_int(spec[key], source, f"shape.{key}")
     n_kv = _positive_int(spec.get("n_kv_heads", ints["n_heads"]), source, "shape.n_kv_heads")
-    head_dim = _positive_int(spec.get("head_dim", ints["d_model"] // ints["n_heads"]), source,
-                             "shape.head_dim")
+    head_dim = _positive_int(
+        spec.get("head_dim", ints["d_model"] // ints["n_heads"]), source, "shape.head_dim"
+    )
     ffn = spec.get("ffn", "gelu")
     if ffn not in FFN_KINDS:
-        raise InputError(source, "shape.ffn", f"expected one of {', '.join(FFN_KINDS)}, got {ffn!r}",
-                         did_you_mean(str(ffn), FFN_KINDS))
+        raise InputError(
+            source,
+            "shape.ffn",
+            f"expected one of {', '.join(FFN_KINDS)}, got {ffn!r}",
+            did_you_mean(str(ffn), FFN_KINDS),
+        )
     if ints["n_heads"] % n_kv:
-        raise InputError(source, "shape.n_kv_heads", f"{n_kv} must divide n_heads={ints['n_heads']}")
+        raise InputError(
+            source, "shape.n_kv_heads", f"{n_kv} must divide n_heads={ints['n_heads']}"
+        )
     return ModelShape(
-        name=str(spec.get("name", "custom")), d_model=ints["d_model"], n_layers=ints["n_layers"],
-        n_heads=ints["n_heads"], n_kv_heads=n_kv, head_dim=head_dim, d_ffn=ints["d_ffn"],
-        ffn=str(ffn), vocab=ints["vocab"], causal=bool(spec.get("causal", True)),
+        name=str(spec.get("name", "custom")),
+        d_model=ints["d_model"],
+        n_layers=ints["n_layers"],
+        n_heads=ints["n_heads"],
+        n_kv_heads=n_kv,
+        head_dim=head_dim,
+        d_ffn=ints["d_ffn"],
+        ffn=str(ffn),
+        vocab=ints["vocab"],
+        causal=bool(spec.get("causal", True)),
         max_positions=_positive_int(spec.get("max_positions", 2048), source, "shape.max_positions"),
     )
 
 
-_WORKLOAD_KEYS = ("model", "hf_config", "shape", "batch", "prompt_len", "gen_len", "kv_len",
-                  "lm_head")
+_WORKLOAD_KEYS = (
+    "model",
+    "hf_config",
+    "shape",
+    "batch",
+    "prompt_len",
+    "gen_len",
+    "kv_len",
+    "lm_head",
+)
 
 
-def load_workload(spec: Mapping[str, Any], source: str = "workload",
-                  base_dir: Path | None = None) -> Workload:
+def load_workload(
+    spec: Mapping[str, Any], source: str = "workload", base_dir: Path | None = None
+) -> Workload:
     """Build a :class:`Workload` from a config's ``workload:`` mapping.
 
     Exactly one of ``model`` (preset name), ``hf_config`` (path, relative to ``base_dir``)
@@ -272,13 +345,21 @@ def load_workload(spec: Mapping[str, Any], source: str = "workload",
     """
     for key in spec:
         if key not in _WORKLOAD_KEYS:
-            raise InputError(source, f"workload.{key}", f"unknown key; expected one of "
-                             f"{', '.join(_WORKLOAD_KEYS)}", did_you_mean(str(key), _WORKLOAD_KEYS))
+            raise InputError(
+                source,
+                f"workload.{key}",
+                f"unknown key; expected one of {', '.join(_WORKLOAD_KEYS)}",
+                did_you_mean(str(key), _WORKLOAD_KEYS),
+            )
     given = [k for k in ("model", "hf_config", "shape") if k in spec]
     if len(given) != 1:
-        raise InputError(source, "workload", "name the model with exactly one of 'model' "
-                         f"(a preset: {', '.join(list_presets())}), 'hf_config' (a config.json "
-                         f"path) or 'shape' (a mapping); got {given or 'none'}")
+        raise InputError(
+            source,
+            "workload",
+            "name the model with exactly one of 'model' "
+            f"(a preset: {', '.join(list_presets())}), 'hf_config' (a config.json "
+            f"path) or 'shape' (a mapping); got {given or 'none'}",
+        )
     if "model" in spec:
         shape = preset_shape(str(spec["model"]), source)
     elif "hf_config" in spec:
@@ -294,8 +375,9 @@ def load_workload(spec: Mapping[str, Any], source: str = "workload",
     def opt_int(key: str, default: int, minimum: int = 1) -> int:
         value = spec.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise InputError(source, f"workload.{key}",
-                             f"expected an integer ≥ {minimum}, got {value!r}")
+            raise InputError(
+                source, f"workload.{key}", f"expected an integer ≥ {minimum}, got {value!r}"
+            )
         return value
 
     kv = spec.get("kv_len")

@@ -13,8 +13,12 @@ from rich.console import Console
 import cost_models as cm
 from dse.errors import DseError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Design-space exploration for FPGA accelerators of LLM inference.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Design-space exploration for FPGA accelerators of LLM inference.",
+)
 report_app = typer.Typer(no_args_is_help=True, help="Tool report parsing.")
 app.add_typer(report_app, name="report")
 console = Console()
@@ -24,8 +28,9 @@ err_console = Console(stderr=True)
 @app.command()
 def estimate(
     config: Annotated[Path, typer.Argument(help="study config YAML")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="override KEY=VALUE "
-                                                   "(dotted key), repeatable")] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="override KEY=VALUE (dotted key), repeatable")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Score the config's design point with the cost model and show the breakdown."""
@@ -33,8 +38,14 @@ def estimate(
     from dse.config import load_config
 
     cfg = load_config(config, set_ or [])
-    df = cm.evaluate(cfg.workload, cfg.platform, dict(cfg.design), arch=cfg.arch,
-                     baseline=cfg.baseline, detail=True)
+    df = cm.evaluate(
+        cfg.workload,
+        cfg.platform,
+        dict(cfg.design),
+        arch=cfg.arch,
+        baseline=cfg.baseline,
+        detail=True,
+    )
     p, _ = cm.normalise(dict(cfg.design), cfg.arch, cfg.platform)
     row = df.iloc[0]
     for k in ("freq_mhz", *(f"hbm_ch_{g}" for g in cm.GROUPS)):
@@ -58,8 +69,10 @@ def models() -> None:
     """List the model presets (Hugging Face shapes) shipped in cost_models/workloads."""
     for name in cm.list_presets():
         s = cm.preset_shape(name)
-        typer.echo(f"{name:22s} layers={s.n_layers:3d} d={s.d_model:5d} heads={s.n_heads}/"
-                   f"{s.n_kv_heads} ffn={s.d_ffn} {s.ffn} params={s.params_total() / 1e9:.2f}B")
+        typer.echo(
+            f"{name:22s} layers={s.n_layers:3d} d={s.d_model:5d} heads={s.n_heads}/"
+            f"{s.n_kv_heads} ffn={s.d_ffn} {s.ffn} params={s.params_total() / 1e9:.2f}B"
+        )
 
 
 @report_app.command("parse")

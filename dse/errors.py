@@ -19,9 +19,16 @@ class ConfigError(DseError, ValueError):
         hint: "did you mean ..." or a fix.
     """
 
-    def __init__(self, source: str, key: str, expected: str, line: int | None = None,
-                 hint: str = "") -> None:
-        self.source, self.key, self.line, self.expected, self.hint = source, key, line, expected, hint
+    def __init__(
+        self, source: str, key: str, expected: str, line: int | None = None, hint: str = ""
+    ) -> None:
+        self.source, self.key, self.line, self.expected, self.hint = (
+            source,
+            key,
+            line,
+            expected,
+            hint,
+        )
         where = f"{source}:{line}" if line else source
         msg = f"{where}: {key}: {expected}"
         if hint:

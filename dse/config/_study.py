@@ -18,8 +18,7 @@ import cost_models as cm
 from dse.config._yaml import LocatedYaml, load_yaml
 from dse.errors import ConfigError
 
-TOP_KEYS = ("version", "name", "description", "workload", "platform", "arch", "baseline",
-            "design")
+TOP_KEYS = ("version", "name", "description", "workload", "platform", "arch", "baseline", "design")
 
 
 @dataclass(frozen=True)
@@ -40,8 +39,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     """``a.b=value`` -> ``("a.b", value)`` with ``value`` read as a YAML scalar."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError("--set", text, "expected KEY=VALUE with a dotted key, e.g. "
-                          "design.m_ffn=1024")
+        raise ConfigError(
+            "--set", text, "expected KEY=VALUE with a dotted key, e.g. design.m_ffn=1024"
+        )
     try:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
@@ -52,8 +52,12 @@ def parse_override(text: str) -> tuple[str, Any]:
 def _apply_override(doc: LocatedYaml, key: str, value: Any) -> None:
     parts = key.split(".")
     if parts[0] not in TOP_KEYS:
-        raise ConfigError("--set", key, f"unknown top-level key {parts[0]!r}; expected one of "
-                          f"{', '.join(TOP_KEYS)}", hint=cm.did_you_mean(parts[0], TOP_KEYS))
+        raise ConfigError(
+            "--set",
+            key,
+            f"unknown top-level key {parts[0]!r}; expected one of {', '.join(TOP_KEYS)}",
+            hint=cm.did_you_mean(parts[0], TOP_KEYS),
+        )
     node = doc.data
     for part in parts[:-1]:
         if not isinstance(node.get(part), dict):
@@ -88,8 +92,11 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     data: dict[str, Any] = doc.data
     for key in data:
         if key not in TOP_KEYS:
-            raise doc.error(str(key), f"unknown key; expected one of {', '.join(TOP_KEYS)}",
-                            cm.did_you_mean(str(key), TOP_KEYS))
+            raise doc.error(
+                str(key),
+                f"unknown key; expected one of {', '.join(TOP_KEYS)}",
+                cm.did_you_mean(str(key), TOP_KEYS),
+            )
     if data.get("version", 1) != 1:
         raise doc.error("version", f"expected 1, got {data.get('version')!r}")
     for key in ("workload", "platform"):
@@ -101,7 +108,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     try:
         workload = cm.load_workload(data["workload"], source=doc.source, base_dir=base)
     except cm.InputError as exc:
-        raise _from_input_error(doc, exc, "") from None
+        raise _from_input_error(doc, exc, "workload") from None
     try:
         platform_name = data["platform"]
         if isinstance(platform_name, str) and platform_name.endswith((".yaml", ".yml")):
@@ -112,12 +119,18 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
             raise doc.error("platform", exc.expected, exc.hint) from None
         raise ConfigError(exc.source, exc.key, exc.expected, hint=exc.hint) from None
     if not isinstance(platform, cm.Platform):
-        raise doc.error("platform", f"{platform.name} is a GPU; design points need an FPGA "
-                        "platform (put GPUs under baseline:)")
+        raise doc.error(
+            "platform",
+            f"{platform.name} is a GPU; design points need an FPGA "
+            "platform (put GPUs under baseline:)",
+        )
     arch = data.get("arch", "spatial")
     if arch not in cm.ARCHS:
-        raise doc.error("arch", f"expected one of {', '.join(cm.ARCHS)}, got {arch!r}",
-                        cm.did_you_mean(str(arch), cm.ARCHS))
+        raise doc.error(
+            "arch",
+            f"expected one of {', '.join(cm.ARCHS)}, got {arch!r}",
+            cm.did_you_mean(str(arch), cm.ARCHS),
+        )
     baseline: cm.Gpu | None = None
     if data.get("baseline", "a100") is not None:
         try:

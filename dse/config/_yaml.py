@@ -56,8 +56,12 @@ def load_yaml(path: str | Path) -> LocatedYaml:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(source, "(syntax)", f"not valid YAML: {problem}",
-                          mark.line + 1 if mark is not None else None) from None
+        raise ConfigError(
+            source,
+            "(syntax)",
+            f"not valid YAML: {problem}",
+            mark.line + 1 if mark is not None else None,
+        ) from None
     lines: dict[str, int] = {}
     if node is not None:
         _walk(node, "", lines)

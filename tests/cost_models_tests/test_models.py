@@ -1,0 +1,228 @@
+"""The analytical models: hand-computed cases, physical properties, pinned reference numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cost_models as cm
+
+# Wide memory so the seed's closed form (compute only) applies: weights resident on chip.
+BALANCED_BASE = {"quant": "w8a8", "freq_mhz": 200, "weight_storage": "onchip"}
+
+
+def test_seed_balanced_closed_form_equals_full_model() -> None:
+    """Seed A: with M_qkv = (d/l)·M_a = (d/d_ffn)·M_f every stage takes l·d²/M cycles and
+    T_prefill = N·(1 + 1/C)·l·d² / (M·freq)."""
+    shape = cm.ModelShape(
+        "toy",
+        d_model=256,
+        n_layers=8,
+        n_heads=4,
+        n_kv_heads=4,
+        head_dim=64,
+        d_ffn=1024,
+        ffn="gelu",
+        vocab=1000,
+    )
+    seq, m, c = 64, 128, 4
+    w = cm.Workload(shape, batch=1, prompt_len=seq, gen_len=0, lm_head=False)
+    point = {
+        **BALANCED_BASE,
+        "m_qkv": m,
+        "m_attn": m * seq // 256,
+        "m_ffn": m * 1024 // 256,
+        "layers_per_fpga": c,
+        "hbm_ch_kv": 8,
+    }
+    row = cm.evaluate(w, "u280", point, arch="spatial").iloc[0]
+    closed = 8 * (1 + 1 / c) * seq * 256**2 / (m * 200e6)
+    assert row.prefill_latency_s == pytest.approx(closed, rel=1e-12)
+    assert row.bound_prefill == "compute"
+
+
+def test_decode_matches_seed_formula_when_memory_bound() -> None:
+    """Decode of a streamed spatial design: N·T_mem with T_mem the slowest weight group."""
+    w = cm.Workload(cm.preset_shape("gpt2-medium"), prompt_len=32, gen_len=0, lm_head=False)
+    pt = {
+        "quant": "w8a8",
+        "freq_mhz": 250,
+        "layers_per_fpga": 1,
+        "m_qkv": 4096,
+        "m_attn": 4096,
+        "m_ffn": 4096,
+        "hbm_ch_wqkv": 3,
+        "hbm_ch_wo": 1,
+        "hbm_ch_wffn": 2,
+        "hbm_ch_kv": 1,
+        "hbm_ch_act": 1,
+        "quant_group": 0,
+    }
+    row = cm.evaluate(w, "u280", pt, arch="spatial", detail=True).iloc[0]
+    ffn_bytes = 2 * 1024 * 4096  # two int8 matrices per layer on 2 channels
+    t_mem = ffn_bytes / (2 * 14.375e9 * 0.7)
+    assert row.bound_decode == "memory"
+    startup = 1024 * 1024 / 4096 / 250e6 * 24  # one pass start-up per layer (C = 1)
+    assert row.decode_latency_s_per_token == pytest.approx(24 * t_mem + startup, rel=1e-9)
+
+
+POINT_STRATEGY = st.fixed_dictionaries(
+    {
+        "quant": st.sampled_from(cm.QUANTS),
+        "freq_mhz": st.floats(100, 400),
+        "m_qkv": st.sampled_from([16, 64, 256, 1024]),
+        "m_attn": st.sampled_from([8, 32, 128]),
+        "m_ffn": st.sampled_from([64, 256, 1024, 4096]),
+        "layers_per_fpga": st.integers(1, 24),
+        "hbm_ch_wffn": st.integers(1, 32),
+        "hbm_ch_wqkv": st.integers(1, 32),
+        "hbm_placement": st.sampled_from(["local", "global"]),
+        "sparsity": st.sampled_from(["none", "nm", "log"]),
+        "density_ffn": st.floats(0.05, 1.0),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(POINT_STRATEGY, st.sampled_from(["m_qkv", "m_attn", "m_ffn", "layers_per_fpga"]))
+def test_more_parallelism_is_never_slower_spatial(point: dict, knob: str) -> None:
+    more = {**point, knob: point[knob] * 2}
+    df = cm.evaluate("gpt2-medium", "u280", [point, more], arch="spatial")
+    for col in ("prefill_latency_s", "decode_latency_s_per_token"):
+        assert df[col][1] <= df[col][0] * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["mv_k", "mv_n", "mm_t", "mm_k", "mm_n", "cores", "sfu_lanes"]),
+    st.integers(1, 64),
+    st.sampled_from(cm.QUANTS),
+)
+def test_more_parallelism_is_never_slower_temporal(knob: str, value: int, quant: str) -> None:
+    base = {knob: value, "quant": quant}
+    df = cm.evaluate("llama-2-7b", "u280", [base, {**base, knob: value + 1}], arch="temporal")
+    for col in ("prefill_latency_s", "decode_latency_s_per_token"):
+        assert df[col][1] <= df[col][0] * (1 + 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["nm", "log"]),
+    st.floats(0.02, 1.0),
+    st.floats(0.02, 1.0),
+    st.sampled_from(["spatial", "temporal"]),
+    st.sampled_from(cm.QUANTS),
+)
+def test_more_sparsity_never_moves_more_bytes(
+    kind: str, d1: float, d2: float, arch: str, quant: str
+) -> None:
+    lo, hi = sorted((d1, d2))
+    pts = [
+        {"sparsity": kind, "quant": quant, **{f"density_{c}": d for c in ("qk", "vo", "ffn")}}
+        for d in (lo, hi)
+    ]
+    df = cm.evaluate("llama-2-7b", "u280", pts, arch=arch)
+    assert df.decode_bytes_per_token[0] <= df.decode_bytes_per_token[1] * (1 + 1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(POINT_STRATEGY)
+def test_decode_never_beats_bandwidth_over_bytes(point: dict) -> None:
+    row = cm.evaluate("gpt2-medium", "u280", point, arch="spatial").iloc[0]
+    roof = row.hbm_bw_gbps * 1e9 / row.decode_bytes_per_token
+    assert row.decode_tokens_per_s <= roof * (1 + 1e-9)
+    assert row.hbm_bw_util <= 1.0
+
+
+def test_temporal_decode_respects_roofline_on_random_points() -> None:
+    rng = np.random.default_rng(1)
+    n = 2000
+    pts = {
+        "cores": rng.integers(1, 4, n),
+        "mv_k": 2 ** rng.integers(2, 7, n),
+        "mv_n": 2 ** rng.integers(3, 8, n),
+        "hbm_ch_wffn": rng.integers(1, 33, n),
+        "hbm_ch_kv": rng.integers(1, 9, n),
+        "quant": rng.choice(np.array(cm.QUANTS), n),
+    }
+    df = cm.evaluate("llama-2-7b", "u280", pts, arch="temporal")
+    roof = df.hbm_bw_gbps * 1e9 / df.decode_bytes_per_token
+    assert (df.decode_tokens_per_s <= roof * (1 + 1e-9)).all()
+
+
+def test_gqa_shrinks_kv_bytes() -> None:
+    mha = cm.ModelShape("mha", 4096, 32, 32, 32, 128, 11008, "swiglu", 32000)
+    gqa = cm.ModelShape("gqa", 4096, 32, 32, 8, 128, 11008, "swiglu", 32000)
+    rows = [
+        cm.evaluate(cm.Workload(s), "u280", {}, arch="temporal", detail=True).iloc[0]
+        for s in (mha, gqa)
+    ]
+    assert rows[1].bytes_kv == pytest.approx(rows[0].bytes_kv / 4)
+    assert rows[1].decode_bytes_per_token < rows[0].decode_bytes_per_token
+
+
+@pytest.mark.parametrize(
+    ("arch", "point", "violation"),
+    [
+        ("spatial", {"m_ffn": 1 << 17}, "dsp over device"),
+        ("spatial", {"m_qkv": 1 << 15, "quant": "fp16"}, "lut over device"),
+        (
+            "spatial",
+            {"weight_storage": "onchip", "layers_per_fpga": 24, "weight_mem": "bram"},
+            "bram36 over device",
+        ),
+        ("spatial", {"weight_storage": "onchip", "layers_per_fpga": 24}, "uram over device"),
+        ("temporal", {"freq_mhz": 449, "mv_n": 1024, "mv_k": 32}, "clock above achievable"),
+        ("temporal", {"quant": "fp16", "hbm_ch_wffn": 1}, "memory capacity exceeded"),
+        ("temporal", {"mm_n": 4096, "mm_k": 64, "cores": 1, "quant": "w8a8"}, "slr over capacity"),
+    ],
+)
+def test_overuse_is_infeasible_and_named(arch: str, point: dict, violation: str) -> None:
+    row = cm.evaluate("llama-2-7b", "u280", point, arch=arch).iloc[0]
+    assert not row.feasible
+    assert violation in row.violations
+
+
+def test_unknown_or_bad_design_parameter() -> None:
+    with pytest.raises(
+        cm.InputError,
+        match=r"^design point: m_fnn: unknown spatial design "
+        r"parameter.*did you mean 'm_ffn'",
+    ):
+        cm.evaluate("gpt2", "u280", {"m_fnn": 3})
+    with pytest.raises(cm.InputError, match=r"quant: expected one of .*got 'int3'"):
+        cm.evaluate("gpt2", "u280", {"quant": "int3"})
+    with pytest.raises(cm.InputError, match=r"m_ffn: expected an integer in \[1, "):
+        cm.evaluate("gpt2", "u280", {"m_ffn": 2.5})
+
+
+def test_batch_of_points_equals_one_by_one() -> None:
+    pts = [{"m_ffn": 256}, {"m_ffn": 1024, "quant": "w4a8"}, {"layers_per_fpga": 4}]
+    batch = cm.evaluate("gpt2-medium", "u280", pd.DataFrame(pts), arch="spatial")
+    for i, pt in enumerate(pts):
+        one = cm.evaluate("gpt2-medium", "u280", pt, arch="spatial")
+        for col in cm.COLUMNS:
+            assert batch[col][i] == one[col][0]
+
+
+# Regression pins on the encoded published designs (benchmarks/published.py): a change to
+# any constant shows up here and must be explained in docs/models.md.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+
+@pytest.mark.parametrize(
+    ("design", "tokens_per_s"),
+    [("DFX", 199.3614), ("FLIGHTLLM", 51.4679), ("EDGELLM", 79.7859), ("SEED_A", 168.2190)],
+)
+def test_pinned_reference_designs(design: str, tokens_per_s: float) -> None:
+    import published
+
+    d = getattr(published, design)
+    wl = {"prompt_len": 128, "gen_len": 256} if design in ("FLIGHTLLM", "EDGELLM") else {}
+    assert d.evaluate(**wl)["decode_tokens_per_s"] == pytest.approx(tokens_per_s, rel=1e-4)

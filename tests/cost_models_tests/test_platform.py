@@ -1,0 +1,51 @@
+"""Platform data files: every one loads, totals agree with per-SLR figures, errors are clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import cost_models as cm
+
+
+@pytest.mark.parametrize("name", ["u280", "u55c", "vcu128", "vhk158", "ecp5-85"])
+def test_fpga_platforms_are_consistent(name: str) -> None:
+    p = cm.load_platform(name)
+    assert isinstance(p, cm.Platform)
+    for r in cm.RESOURCES:
+        assert sum(getattr(s, r) for s in p.slrs) == pytest.approx(
+            getattr(p.resources, r), rel=1e-3
+        )
+        assert getattr(p.available(), r) <= getattr(p.resources, r)
+    assert p.memory.channels >= 1 and p.memory.peak_gbps > 0
+
+
+def test_u280_figures_from_the_reference() -> None:
+    p = cm.load_platform("u280")
+    assert isinstance(p, cm.Platform)
+    assert p.resources.lut == 1_303_680 and p.resources.dsp == 9024
+    assert p.memory.channels == 32 and p.memory.peak_gbps == pytest.approx(460)
+    assert p.available().lut == 1_303_680 - 107_629  # the xdma shell's reservation
+
+
+@pytest.mark.parametrize("name", ["a100", "h100", "v100s"])
+def test_gpus(name: str) -> None:
+    assert isinstance(cm.load_platform(name), cm.Gpu)
+
+
+def test_unknown_platform_suggests() -> None:
+    with pytest.raises(cm.InputError, match=r"unknown platform 'u28'.*did you mean 'u280'"):
+        cm.load_platform("u28")
+
+
+def test_bad_platform_file_names_file_and_key(tmp_path: Path) -> None:
+    src = (cm._platform.PLATFORMS_DIR / "u280.yaml").read_text()
+    bad = tmp_path / "board.yaml"
+    bad.write_text(src.replace("channel_gbps: 14.375", "channel_gbps: -1"))
+    with pytest.raises(
+        cm.InputError,
+        match=r"board\.yaml: memory\.channel_gbps: expected a "
+        r"number > 0, got -1",
+    ):
+        cm.load_platform(bad)
