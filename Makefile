@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := iverilog verilator openssh-server postgresql chromium chromium-driver
+APT_PACKAGES := iverilog verilator
 EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: demo test lint format sysdeps bench clean
@@ -15,8 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# System packages the integration tests drive for real (simulators, sshd, PostgreSQL,
-# headless Chromium). Installed only when missing and when we are root.
+# System packages the tests drive for real (HDL simulators for the RTL templates).
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

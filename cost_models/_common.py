@@ -90,23 +90,20 @@ def _sparse_bits(p: Arrays, prec: Precision, density: np.ndarray) -> tuple[np.nd
     return density * (prec.w_bits + idx) + scale, prec.w_bits + scale
 
 
-def weight_bits(p: Arrays, prec: Precision, density: np.ndarray) -> np.ndarray:
-    """Stored bits per *original* weight: kept values, their indices and quantisation scales.
+def weight_storage(
+    p: Arrays, prec: Precision, density: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stored bits per *original* weight, and the fraction of MACs executed.
 
     Index bits per kept weight: N:M stores ``log2 M`` (position inside the group);
     log-scale structured stores ``1 + log2(1/d)``, which reproduces EdgeLLM's reported
     effective widths (4.125 / 3.125 / 1.875 / 1.125 bits at 0 / 50 / 75 / 87.5 % sparsity
     with INT4 and one FP16 scale per 128 weights). Where the indices cost more than the
-    zeros save, the tensor is stored dense instead (see :func:`compute_density`).
+    zeros save, the tensor is stored dense and its zeros are multiplied like any weight.
     """
     sparse, dense = _sparse_bits(p, prec, density)
-    return np.minimum(sparse, dense)
-
-
-def compute_density(p: Arrays, prec: Precision, density: np.ndarray) -> np.ndarray:
-    """Fraction of MACs executed: zeros are skipped only when the tensor is stored sparse."""
-    sparse, dense = _sparse_bits(p, prec, density)
-    return np.where(sparse < dense, density, 1.0)
+    pays = sparse < dense
+    return np.where(pays, sparse, dense), np.where(pays, density, 1.0)
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,11 @@ from cost_models._common import (
     DATA_DIR,
     Arrays,
     Channels,
-    compute_density,
     densities,
     dsp_table,
     memory_time,
     precision,
-    weight_bits,
+    weight_storage,
 )
 from cost_models._points import MEMS, WEIGHT_STORAGE
 from cost_models._workload import Workload
@@ -58,8 +57,9 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     b = w.batch
 
     # Bits stored per original weight, per class; weight bytes per layer and tensor group.
-    bits = {c: weight_bits(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
-    dens = {c: compute_density(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
+    stored = {c: weight_storage(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
+    bits = {c: s[0] for c, s in stored.items()}
+    dens = {c: s[1] for c, s in stored.items()}
     w_qkv = (d * dq + d * dkv) * bits["qk"] / 8 + d * dkv * bits["vo"] / 8
     w_o = dq * d * bits["vo"] / 8
     w_ffn = nffn * d * dffn * bits["ffn"] / 8

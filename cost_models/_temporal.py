@@ -15,13 +15,12 @@ import numpy as np
 from cost_models._common import (
     Arrays,
     Channels,
-    compute_density,
     densities,
     dsp_table,
     layer_ops,
     memory_time,
     precision,
-    weight_bits,
+    weight_storage,
 )
 from cost_models._spatial import _link_bw, logic
 from cost_models._workload import Workload
@@ -37,7 +36,9 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
     n_layers = float(m.n_layers)
     link = _link_bw(platform)
     attn_sep = p["attn_macs"] > 0
-    dens = {c: compute_density(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
+    stored = {c: weight_storage(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
+    bits = {c: s[0] for c, s in stored.items()}
+    dens = {c: s[1] for c, s in stored.items()}
     out: Arrays = {}
     ops = layer_ops(w)
     group_bytes = {g: np.zeros_like(f) for g in ("wqkv", "wo", "wffn")}
@@ -60,7 +61,7 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
             dn = dens[op.cls]
             out_per_fpga = op.out / tp
             comp = np.ceil(tokens / e_t) * np.ceil(op.red * dn / e_k) * np.ceil(out_per_fpga / e_n)
-            wbytes = op.weights * weight_bits(p, prec, kept[op.cls]) / 8 / tp
+            wbytes = op.weights * bits[op.cls] / 8 / tp
             loads = np.ceil(tokens / p["tile_tokens"]) if phase == "prefill" else 1.0
             moved = wbytes * loads
             mem = memory_time({op.group: moved}, ch) * f
