@@ -1,0 +1,1 @@
+"""Tests for the design templates in ``templates/`` and their loader ``runners._templates``."""
