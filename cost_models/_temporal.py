@@ -75,13 +75,11 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
                 group_bytes[op.group] = group_bytes[op.group] + wbytes
         # Attention: QK^T then scores·V per head, on the attention engine or the main one.
         heads = m.n_heads / tp
-        a_rate_main = e_k * e_n * e_t
         a_macs = 2 * b * seq * kv_len * m.head_dim * heads
         a_comp = np.where(
             attn_sep,
             a_macs / (np.maximum(p["attn_macs"], 1) * cores),
-            2 * b * heads * np.ceil(seq / e_t) * np.ceil(kv_len / e_n) * np.ceil(m.head_dim / e_k)
-            + 0 * a_rate_main,
+            2 * b * heads * np.ceil(seq / e_t) * np.ceil(kv_len / e_n) * np.ceil(m.head_dim / e_k),
         )
         kv_moved = b * (seq if phase == "prefill" else kv_len) * 2 * m.d_kv * prec.kv_bits / 8 / tp
         a_mem = memory_time({"kv": kv_moved}, ch) * f
