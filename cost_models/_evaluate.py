@@ -92,8 +92,8 @@ def evaluate(
             DataFrame of design parameters; missing parameters take their defaults.
         arch: ``"spatial"`` or ``"temporal"``.
         baseline: GPU to compare against (name, :class:`Gpu`, or None for no ratios).
-        detail: also return the per-operator breakdown (``op_<phase>_<op>_s``) and the
-            intermediate figures the CLI shows.
+        detail: also return the resolved design parameters, the per-operator breakdown
+            (``op_<phase>_<op>_s``) and the intermediate figures the CLI shows.
 
     Raises:
         InputError: unknown parameter or value out of range, naming the key.
@@ -120,7 +120,9 @@ def evaluate(
         r = ARCHS[arch](pc, wl, plat, ch)
         cols = _columns(r, pc, wl, plat, ch, gpu, hi - lo)
         if detail:
-            for k, v in r.items():
+            # The resolved design parameters (defaults filled, categoricals as codes) too,
+            # so a caller can show what was evaluated without normalising again.
+            for k, v in {**pc, **r}.items():
                 if k not in cols:
                     cols[k] = np.broadcast_to(v, (hi - lo,))
         if lo == 0:

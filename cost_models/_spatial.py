@@ -141,6 +141,7 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
             out["decode_bytes_per_token"] = total / b
             for g, v in by_group.items():
                 out[f"bytes_{g}"] = v * n_layers * tp
+            out["bytes_wffn"] = out["bytes_wffn"] + w_lm  # the LM head lives with the FFN
 
     _resources(
         out,

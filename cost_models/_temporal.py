@@ -117,6 +117,7 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
                 n_layers * (bytes_layer + kv_moved + act / tp) * tp
             ) / b
             out["bytes_kv"] = n_layers * kv_moved * tp
+            out["bytes_act"] = n_layers * act
         out[f"{phase}_latency_s"] = seconds
         mem_total = mem_cycles_sum + a_mem
         comp_total = comp_cycles_sum + a_comp
@@ -134,6 +135,8 @@ def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Ar
             out[f"op_{phase}_{name}_s"] = n_layers * t / f
         out[f"op_{phase}_lm_head_s"] = lm_t / f
 
+    for g, per_layer in group_bytes.items():  # off-chip weight bytes per decoded token
+        out[f"bytes_{g}"] = per_layer * n_layers * tp
     _resources(out, p, w, platform, prec, dens, ch)
     n = n_layers / pp
     out["group_bytes_wqkv"] = group_bytes["wqkv"] * n

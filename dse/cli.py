@@ -46,10 +46,7 @@ def estimate(
         baseline=cfg.baseline,
         detail=True,
     )
-    p, _ = cm.normalise(dict(cfg.design), cfg.arch, cfg.platform)
     row = df.iloc[0]
-    for k in ("freq_mhz", *(f"hbm_ch_{g}" for g in cm.GROUPS)):
-        row[k] = float(p[k][0])
     if as_json:
         typer.echo(json.dumps({"config": cfg.source, "name": cfg.name, **to_json(row)}))
     else:

@@ -156,6 +156,14 @@ def test_temporal_decode_respects_roofline_on_random_points() -> None:
     assert (df.decode_tokens_per_s <= roof * (1 + 1e-9)).all()
 
 
+@pytest.mark.parametrize("arch", ["spatial", "temporal"])
+def test_channel_map_bytes_add_up_to_bytes_per_token(arch: str) -> None:
+    w = cm.Workload(cm.preset_shape("llama-2-7b"), batch=2)
+    r = cm.evaluate(w, "u280", {"hbm_ch_kv": 2}, arch=arch, detail=True).iloc[0]
+    total = sum(r[f"bytes_{g}"] for g in cm.GROUPS)
+    assert total == pytest.approx(r.decode_bytes_per_token * w.batch, rel=1e-12)
+
+
 def test_gqa_shrinks_kv_bytes() -> None:
     mha = cm.ModelShape("mha", 4096, 32, 32, 32, 128, 11008, "swiglu", 32000)
     gqa = cm.ModelShape("gqa", 4096, 32, 32, 8, 128, 11008, "swiglu", 32000)
