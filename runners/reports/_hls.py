@@ -21,7 +21,7 @@ from runners.reports._text import (
 from runners.reports._vivado_util import failfast_checks
 
 # HLS resource column -> our key. BRAM_18K counts 18 Kb halves; ``bram36`` is derived.
-_RESOURCE_KEYS = {
+RESOURCE_KEYS = {
     "BRAM_18K": "bram18",
     "BRAM": "bram18",
     "DSP48E": "dsp",
@@ -117,7 +117,7 @@ def _utilization_table(header: list[str], rows: list[list[str]], values: Values)
         if suffix is None:
             continue
         for column, cell in zip(header[1:], row[1:], strict=False):
-            key = _RESOURCE_KEYS.get(column)
+            key = RESOURCE_KEYS.get(column)
             if key:
                 values[f"{key}{suffix}"] = to_number(cell)
     _add_bram36(values)
@@ -180,8 +180,8 @@ def parse_csynth_summary(lines: Sequence[str]) -> Values:
                 values[key] = None if cell == "-" else cell
             else:
                 values[key] = to_ns(cell)
-        elif column in _RESOURCE_KEYS:
-            key = _RESOURCE_KEYS[column]
+        elif column in RESOURCE_KEYS:
+            key = RESOURCE_KEYS[column]
             match = _PCT_RE.match(cell)
             values[key] = to_number(match.group(1) if match else cell)
             if match:

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from runners.reports._hls import hls_timing_verdict
+from runners.reports._hls import RESOURCE_KEYS, hls_timing_verdict
 from runners.reports._model import Values
 from runners.reports._text import ns_to_mhz, to_float, to_ns, to_number, version_of
 
-# Resource tags; DSP48E up to 2020.1, DSP from 2020.2. Child order varies, so look up by name.
-_RESOURCE_TAGS = {
-    "BRAM_18K": "bram18",
-    "BRAM": "bram18",
-    "DSP48E": "dsp",
-    "DSP": "dsp",
-    "FF": "ff",
-    "LUT": "lut",
-    "URAM": "uram",
-    "SRL": "srl",
-    "CLB": "clb",
-}
+# Resource tags: the text report's names (DSP48E up to 2020.1, DSP from 2020.2) plus two
+# only the XML carries. Child order varies, so look up by name.
+_RESOURCE_TAGS = {**RESOURCE_KEYS, "SRL": "srl", "CLB": "clb"}
 
 
 def _text(root: ET.Element, path: str) -> str | None:
