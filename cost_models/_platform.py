@@ -6,6 +6,7 @@ each field is present and sensible and turns the file into frozen dataclasses.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,7 +223,14 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
             )
     elif not path.is_file():
         raise InputError(str(path), "platform", "file not found")
-    source = str(path)
+    # evaluate() resolves platforms by name on every call (a sweep calls it per batch);
+    # parse each file once, and again only when it changes on disk.
+    return _load_file(str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
+    path = Path(source)
     data = _read_yaml(path, source)
     r = _Reader(data, source)
     version = data.get("version")
