@@ -53,6 +53,9 @@ def random_points(arch: str, n: int, rng: np.random.Generator) -> dict[str, np.n
 
 
 def main() -> None:
+    # Wall-clock figures: other work on the machine lowers them, so say how busy it was.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} cores, 1-min load average {load:.2f}")
     rng = np.random.default_rng(0)
     cases = [("spatial", "gpt2-medium"), ("temporal", "llama-2-7b")]
     worst = float("inf")

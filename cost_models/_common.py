@@ -17,8 +17,33 @@ import yaml
 from cost_models._points import GROUPS, PLACEMENTS, QUANT_A_BITS, QUANT_W_BITS, QUANTS
 from cost_models._workload import Workload
 
-Arrays = dict[str, np.ndarray]
+# Per-point values by name: numpy arrays, or scalars where every point shares the value.
+Arrays = dict[str, Any]
 DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+_SQRT_HALF = float(np.sqrt(0.5))
+_POW2_NEG = np.exp2(-np.arange(64.0))  # 2^-i
+
+
+def uniform(x: Any) -> bool:
+    """True for a value shared by every point (a scalar rather than a per-point array)."""
+    return not isinstance(x, np.ndarray) or x.ndim == 0
+
+
+def sel(cond: Any, a: Any, b: Any) -> Any:
+    """``np.where`` that, for a condition shared by every point, just picks a branch.
+
+    With a zero branch it multiplies by the condition instead (half the cost of
+    ``np.where``, exact for the finite values the models produce).
+    """
+    if uniform(cond):
+        return a if cond else b
+    if uniform(b) and b == 0:
+        return a * cond
+    if uniform(a) and a == 0:
+        return b * ~cond
+    return np.where(cond, a, b)
 
 
 @cache
@@ -54,11 +79,13 @@ class Precision:
     attn_quant: np.ndarray
 
 
+# Attention's quant row per quant code: FP16 activations -> fp16, else w8a8.
+_ATTN_QUANT = np.where(QUANT_A_BITS >= 16, QUANTS.index("fp16"), QUANTS.index("w8a8"))
+
+
 def precision(p: Arrays) -> Precision:
     q = p["quant"]
-    a_bits = QUANT_A_BITS[q]
-    attn_q = np.where(a_bits >= 16, QUANTS.index("fp16"), QUANTS.index("w8a8"))
-    return Precision(q, QUANT_W_BITS[q], a_bits, p["kv_bits"], attn_q)
+    return Precision(q, QUANT_W_BITS[q], QUANT_A_BITS[q], p["kv_bits"], _ATTN_QUANT[q])
 
 
 def densities(p: Arrays) -> dict[str, np.ndarray]:
@@ -106,6 +133,68 @@ def weight_storage(
     return np.where(pays, sparse, dense), np.where(pays, density, 1.0)
 
 
+def sparse_weights(p: Arrays, prec: Precision) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per sparsity class: stored bits per original weight and the fraction of MACs executed.
+
+    The same numbers as :func:`densities` + :func:`weight_storage`, in one pass with the
+    shared terms computed once (this runs for every design point).
+    """
+    kind = p["sparsity"]
+    w_bits = prec.w_bits
+    group = p["quant_group"]
+    if uniform(group):  # the usual case: per-quant tables, one lookup per point
+        scale_q = np.where((QUANT_W_BITS < 16) & (group > 0), 16.0 / max(group, 1), 0.0)
+        scale, dense = scale_q[prec.quant], (QUANT_W_BITS + scale_q)[prec.quant]
+    else:
+        scale = sel((w_bits < 16) & (group > 0), 16.0 / np.maximum(group, 1), 0.0)
+        dense = w_bits + scale
+    if uniform(kind) and kind == 0:
+        return {c: dense for c in ("qk", "vo", "ffn")}, {c: 1.0 for c in ("qk", "vo", "ffn")}
+    nm_m = p["nm_m"]
+    is_nm, is_log = kind == 1, kind == 2
+    only_nm = uniform(kind) and kind == 1
+    nm_idx = np.ceil(np.log2(nm_m))
+    bits: dict[str, Any] = {}
+    dens: dict[str, Any] = {}
+    for cls in ("qk", "vo", "ffn"):
+        d = p[f"density_{cls}"]
+        if uniform(d) and d >= 1.0:  # nothing pruned: indices could only add bits
+            bits[cls], dens[cls] = dense, 1.0
+            continue
+        nm = np.fmax(np.round(d * nm_m), 1.0)
+        nm /= nm_m
+        if only_nm:
+            kept, idx = nm, nm_idx
+        else:
+            # Log-scale keeps the nearest power of two, 2^e with e = round(log2 d): from
+            # d = m·2^k (m in [0.5, 1)), e = k - 1 when m < √½ else k. Densities are in
+            # [0.01, 1], so -e is in [0, 7] and 2^e a table lookup.
+            mant, k = np.frexp(d)
+            e = k - (mant < _SQRT_HALF)
+            kept = sel(is_nm, nm, sel(is_log, _POW2_NEG[-e], 1.0))
+            # index bits per kept weight: log2 M (N:M), 1 + log2(1/kept) = 1 - e (log)
+            idx = sel(is_nm, nm_idx, 1.0 - e)
+        sparse = kept * (w_bits + idx)
+        sparse += scale
+        pays = sparse < dense
+        bits[cls] = np.where(pays, sparse, dense)
+        dens[cls] = np.where(pays, kept, 1.0)
+    return bits, dens
+
+
+def sparse_group_terms(p: Arrays) -> tuple[Any, Any]:
+    """Per point, for the sparse datapath's operand multiplexer: LUT6 levels of its M:1
+    mux, ⌈(M−1)/3⌉, and index bits, ⌈log2 M⌉; M = nm_m for N:M, 8 otherwise."""
+    kind, nm_m = p["sparsity"], p["nm_m"]
+    if uniform(nm_m):
+        g = float(nm_m)
+        mux = np.array([3.0, np.ceil((g - 1) / 3), 3.0])
+        idx = np.array([3.0, np.ceil(np.log2(g)), 3.0])
+        return mux[kind], idx[kind]
+    group = sel(kind == 1, nm_m, 8.0)
+    return np.ceil((group - 1) / 3), np.ceil(np.log2(group))
+
+
 @dataclass(frozen=True)
 class Op:
     """One matrix operator of a layer: shape of one token's work and its weights."""
@@ -150,6 +239,7 @@ class Channels:
     count: dict[str, np.ndarray]
     distinct: np.ndarray
     channel_capacity: float
+    requested: Any = 0.0  # Σ channel counts over groups (ports of a local mapping)
 
 
 def channels(p: Arrays, platform: Any) -> Channels:
@@ -166,36 +256,33 @@ def channels(p: Arrays, platform: Any) -> Channels:
     mem = platform.memory
     freq = p["freq_mhz"] * 1e6
     per_ch = np.minimum(mem.channel_gbps * 1e9, p["axi_port_bits"] / 8.0 * freq)
-    local = p["hbm_placement"] == PLACEMENTS.index("local")
-    start = np.zeros_like(per_ch)
+    eff = sel(p["hbm_placement"] == PLACEMENTS.index("local"), mem.eff_local, mem.eff_global)
+    ch_bw = per_ch * eff  # what one channel delivers
+    ch_cap = mem.channel_capacity_gb * 1e9
     bw, cap, count = {}, {}, {}
-    total = np.zeros_like(per_ch)
+    total: Any = 0.0
     for g in GROUPS:
-        n = np.minimum(p[f"hbm_ch_{g}"], mem.channels)
-        eff = np.where(local, mem.eff_local, mem.eff_global)
-        bw[g] = n * per_ch * eff
-        cap[g] = n * mem.channel_capacity_gb * 1e9
+        n = p[f"hbm_ch_{g}"]  # validated to at most the device's channels
+        bw[g] = n * ch_bw
+        cap[g] = n * ch_cap
         count[g] = n
-        start = start + n
         total = total + n
     distinct = np.minimum(total, mem.channels)
-    eff_all = np.where(local, mem.eff_local, mem.eff_global)
-    return Channels(
-        bw,
-        cap,
-        distinct * per_ch * eff_all,
-        mem.peak_gbps * 1e9,
-        count,
-        distinct,
-        mem.channel_capacity_gb * 1e9,
-    )
+    return Channels(bw, cap, distinct * ch_bw, mem.peak_gbps * 1e9, count, distinct, ch_cap, total)
 
 
-def memory_time(bytes_by_group: dict[str, np.ndarray], ch: Channels) -> np.ndarray:
+def memory_time(bytes_by_group: dict[str, Any], ch: Channels) -> Any:
     """Seconds to move concurrent streams: each group at its own bandwidth, and all of
-    them together no faster than the distinct channels they cover (contention)."""
-    t = np.zeros_like(ch.union_bw)
-    total = np.zeros_like(ch.union_bw)
+    them together no faster than the distinct channels they cover (contention).
+
+    A single stream is just ``bytes / bw(group)``: a group never covers more channels than
+    the union of all groups, so the contention term cannot bind.
+    """
+    if len(bytes_by_group) == 1:
+        ((g, b),) = bytes_by_group.items()
+        return b / ch.bw[g]
+    t: Any = 0.0
+    total: Any = 0.0
     for g, b in bytes_by_group.items():
         t = np.maximum(t, b / ch.bw[g])
         total = total + b

@@ -111,9 +111,38 @@ class Platform:
 
     def fmax_estimate(self, util: np.ndarray) -> np.ndarray:
         """Achievable clock (MHz) for a design whose most-used resource is at ``util``."""
-        xs = np.array([p[0] for p in self.fmax_vs_util])
-        ys = np.array([p[1] for p in self.fmax_vs_util])
-        return np.interp(np.clip(util, 0.0, 1.0), xs, ys)
+        # Utilisation is never negative, and past a curve that ends at or before 1 the last
+        # value holds anyway: then clipping at 1 changes nothing and is skipped.
+        if self.fmax_vs_util and self.fmax_vs_util[-1][0] <= 1.0:
+            return interp(util, self.fmax_vs_util)
+        return interp(np.clip(util, 0.0, 1.0), self.fmax_vs_util)
+
+
+def interp(x: Any, points: tuple[tuple[float, float], ...]) -> Any:
+    """``np.interp(x, xs, ys)`` for a short curve, bit for bit, without its binary search.
+
+    The segment of each x is counted with one comparison per inner breakpoint and its value
+    is ``slope·(x − x_j) + y_j`` as numpy computes it; for the four or five points of a
+    clock curve this is ≈3× cheaper than ``np.interp`` (branchy search per element).
+    """
+    xs, ys, slopes = _curve(points)
+    if len(xs) < 2 or np.ndim(x) == 0 or not (np.diff(xs) > 0).all():
+        return np.interp(x, xs, ys)
+    j = np.zeros(np.shape(x), dtype=np.intp)
+    for k in range(1, len(xs) - 1):
+        j += x >= xs[k]
+    y = slopes[j] * (x - xs[j]) + ys[j]
+    # np.interp's ends: the first value left of the curve, the last at and right of it.
+    return np.where(x < xs[0], ys[0], np.where(x >= xs[-1], ys[-1], y))
+
+
+@functools.lru_cache(maxsize=64)
+def _curve(points: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xs = np.array([p[0] for p in points], dtype=np.float64)
+    ys = np.array([p[1] for p in points], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):  # repeated x: np.interp handles it
+        slopes = np.diff(ys) / np.diff(xs) if len(xs) > 1 else np.zeros(0)
+    return xs, ys, np.append(slopes, 0.0)
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ from cost_models._common import (
     DATA_DIR,
     Arrays,
     Channels,
-    densities,
     dsp_table,
     memory_time,
     precision,
-    weight_storage,
+    sel,
+    sparse_group_terms,
+    sparse_weights,
+    uniform,
 )
 from cost_models._points import MEMS, WEIGHT_STORAGE
 from cost_models._workload import Workload
@@ -42,11 +44,23 @@ def _link_bw(platform: Any) -> float:
     return bw if bw > 0 else float("inf")
 
 
-def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arrays:
+def _bound(stage: Any, t_mem: Any, t_comm: Any) -> Any:
+    """Code into ``BOUNDS`` of what sets the stage time: link, memory, else compute."""
+    if uniform(t_comm) and t_comm == 0:
+        return (
+            (stage == t_mem).astype(np.int64)
+            if isinstance(stage, np.ndarray)
+            else int(stage == t_mem)
+        )
+    return np.where(stage == t_comm, 2, np.where(stage == t_mem, 1, 0))
+
+
+def evaluate_spatial(
+    p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool = True
+) -> Arrays:
     m = w.model
     lg = logic()
     prec = precision(p)
-    kept = densities(p)
     f = p["freq_mhz"] * 1e6
     tp, pp = p["tp"], p["pp"]
     n_layers = float(m.n_layers)
@@ -57,9 +71,7 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     b = w.batch
 
     # Bits stored per original weight, per class; weight bytes per layer and tensor group.
-    stored = {c: weight_storage(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
-    bits = {c: s[0] for c, s in stored.items()}
-    dens = {c: s[1] for c, s in stored.items()}
+    bits, dens = sparse_weights(p, prec)
     w_qkv = (d * dq + d * dkv) * bits["qk"] / 8 + d * dkv * bits["vo"] / 8
     w_o = dq * d * bits["vo"] / 8
     w_ffn = nffn * d * dffn * bits["ffn"] / 8
@@ -67,81 +79,129 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
     w_lm = (m.vocab * d * prec.w_bits / 8) if w.lm_head else 0.0
 
     # On-chip weights need every layer resident (one pass) and room in the chosen memory.
-    mem_bits = np.where(p["weight_mem"] == MEMS.index("uram"), lg["uram_bits"], lg["bram36_bits"])
+    uram_w = p["weight_mem"] == MEMS.index("uram")
+    mem_bits = sel(uram_w, lg["uram_bits"], lg["bram36_bits"])
     mw = mk * (2 + 2 * dkv / dq) + nffn * mf  # weight-operand MACs/cycle of one layer
     sparse = (dens["qk"] < 1) | (dens["vo"] < 1) | (dens["ffn"] < 1)
-    wbits_cycle = mw * (prec.w_bits + np.where(sparse, 4.0, 0.0))  # operand (+ index) bits/cycle
+    wbits_cycle = mw * (prec.w_bits + sel(sparse, 4.0, 0.0))  # operand (+ index) bits/cycle
     banks = np.ceil(wbits_cycle / lg["port_bits"])
     resident_blocks = layers * np.ceil(w_layer * 8 / tp / (banks * mem_bits)) * banks
     avail = platform.available()
-    budget = np.where(p["weight_mem"] == MEMS.index("uram"), avail.uram, avail.bram36)
+    budget = sel(uram_w, avail.uram, avail.bram36)
     storage = p["weight_storage"]
-    fits = (passes == 1) & (resident_blocks <= 0.8 * budget)
-    onchip = np.where(
+    one_pass = passes == 1
+    fits = one_pass & (resident_blocks <= 0.8 * budget)
+    onchip = sel(
         storage == WEIGHT_STORAGE.index("auto"), fits, storage == WEIGHT_STORAGE.index("onchip")
     )
-    kv_onchip = passes == 1
+    kv_onchip = one_pass
+
+    # Cycles per token of each stage (zeros skipped when stored sparse, work split over tp).
+    # The Wk/Wv kernels are sized d_kv/d_q of M_k, so q, k and v finish together.
+    per_mk = d * dq / (mk * tp)
+    u_qkv = per_mk * np.maximum(dens["qk"], dens["vo"])
+    u_o = per_mk * dens["vo"]
+    u_a = dq / (ma * tp)  # per token and KV entry
+    u_f = d * dffn * dens["ffn"] / (mf * tp)
+
+    # Weight streams of one layer: each group at its channels' pace, all of them together
+    # at the pace of the channels they cover (memory_time, factored by the reuse count);
+    # KV entries and activations scale with the tokens a phase moves.
+    bw = ch.bw
+    t_w = np.maximum(np.maximum(w_qkv / bw["wqkv"], w_o / bw["wo"]), w_ffn / bw["wffn"])
+    kv_entry = 2 * dkv * prec.kv_bits / 8  # bytes of one token's K and V
+    kv_tok = kv_entry / tp  # per FPGA
+    a_bits = prec.a_bits
+    # Between passes a token's activations go off chip and back.
+    act_tok = sel(passes > 1, 2 * d * a_bits / 8 / (layers * pp), 0.0)
+    no_act = uniform(act_tok) and act_tok == 0
 
     link = _link_bw(platform)
+    single = uniform(tp) and uniform(pp) and tp == 1 and pp == 1
+    # LM head on the FFN kernels after the last pass: logits of the last token only; its
+    # weights always stream.
+    t_lm_c = b * d * m.vocab / (mf * nffn * tp) if w.lm_head else 0.0
+    t_lm = np.maximum(t_lm_c, memory_time({"wffn": w_lm / tp}, ch) * f)
     out: Arrays = {}
     for phase in ("prefill", "decode"):
-        seq_tokens = w.prompt_len if phase == "prefill" else 1
-        kv_len = w.prompt_len if phase == "prefill" else w.kv_len + 1
+        prefill = phase == "prefill"
+        seq_tokens = w.prompt_len if prefill else 1
+        kv_len = w.prompt_len if prefill else w.kv_len + 1
         tokens = b * seq_tokens
-        t_q = tokens * d * dq * dens["qk"] / (mk * tp)
-        t_v = tokens * d * dq * dens["vo"] / (mk * tp)  # Wk/Wv kernels are sized d_kv/d_q of M_k
-        t_qkv = np.maximum(t_q, t_v)
-        t_o = tokens * dq * d * dens["vo"] / (mk * tp)
-        t_a = b * seq_tokens * kv_len * dq / (ma * tp)
-        t_f = tokens * d * dffn * dens["ffn"] / (mf * tp)
-        reuse = np.ceil(tokens / p["tile_tokens"])
-        kv_moved = b * (seq_tokens if phase == "prefill" else kv_len) * 2 * dkv * prec.kv_bits / 8
-        act_moved = np.where(passes > 1, 2 * tokens * d * prec.a_bits / 8 / (layers * pp), 0.0)
-        streamed = np.where(onchip, 0.0, reuse / tp)
-        by_group = {
-            "wqkv": w_qkv * streamed,
-            "wo": w_o * streamed,
-            "wffn": w_ffn * streamed,
-            "kv": np.where(kv_onchip & (phase == "decode"), 0.0, kv_moved / tp),
-            "act": act_moved,
-        }
-        t_mem = memory_time(by_group, ch) * f
-        comm = tokens * d * prec.a_bits / 8
-        t_comm = (
-            (np.where(tp > 1, 4 * (tp - 1) / tp * comm, 0.0) + np.where(pp > 1, comm / layers, 0.0))
-            / link
-            * f
-        )
-        t_comp = np.maximum.reduce([t_qkv, t_o, t_a, t_f])
-        stage = np.maximum.reduce([t_comp, t_mem, t_comm])
-        cycles = passes * t_qkv + n_layers * stage
-        # LM head on the FFN kernels after the last pass: logits of the last token only.
-        lm_tokens = b
-        t_lm_c = lm_tokens * d * m.vocab / (mf * nffn * tp) if w.lm_head else 0.0 * f
-        t_lm_m = memory_time({"wffn": w_lm / tp + 0.0 * f}, ch) * f  # LM head always streams
-        cycles = cycles + np.maximum(t_lm_c, t_lm_m)
+        t_qkv = tokens * u_qkv
+        t_o = tokens * u_o
+        t_a = (b * seq_tokens * kv_len) * u_a
+        t_f = tokens * u_f
+        tile = p["tile_tokens"]
+        reuse = 1.0 if tokens == 1 else np.ceil(tokens / tile)  # tile_tokens >= 1
+        streamed = sel(onchip, 0.0, reuse / tp)
+        kv_group = (b * (seq_tokens if prefill else kv_len)) * kv_tok
+        if not prefill:  # all layers resident: the seed's on-chip KV buffer holds them
+            kv_group = sel(kv_onchip, 0.0, kv_group)
+        act_moved = 0.0 if no_act else tokens * act_tok
+        t_move = np.maximum(streamed * t_w, kv_group / bw["kv"])
+        total = streamed * w_layer + kv_group
+        if not no_act:
+            t_move = np.maximum(t_move, act_moved / bw["act"])
+            total = total + act_moved
+        t_mem = np.maximum(t_move, total / ch.union_bw) * f
+        if single:
+            t_comm: Any = 0.0
+        else:
+            comm = tokens * d * a_bits / 8
+            t_comm = (
+                (sel(tp > 1, 4 * (tp - 1) / tp * comm, 0.0) + sel(pp > 1, comm / layers, 0.0))
+                / link
+                * f
+            )
+        t_comp = np.maximum(np.maximum(t_qkv, t_o), np.maximum(t_a, t_f))
+        stage = np.maximum(t_comp, t_mem)
+        if not single:
+            stage = np.maximum(stage, t_comm)
+        cycles = passes * t_qkv + n_layers * stage + t_lm
+        if prefill:
+            # Prefill kernels are systolic arrays that hand a tile of tile_tokens tokens on
+            # only once its whole output row is done (the next matmul reduces over it), so
+            # the chain attention -> o -> ffn_up -> ffn_down also pays one tile through each
+            # stage it is not bound by: (Σ t_i - max t_i) / tiles per layer. Decode kernels
+            # are GEMVs that stream each output element on, so decode has no such fill.
+            chain = t_a + t_o + 2 * t_f
+            fill = (chain - np.maximum(np.maximum(t_a, t_o), t_f)) / reuse
+            cycles = cycles + n_layers * fill
         seconds = cycles / f
-        if phase == "decode":
+        if not prefill:
             seconds = seconds + p["host_overhead_us"] * 1e-6
         out[f"{phase}_latency_s"] = seconds
-        out[f"bound_{phase}"] = np.select([stage == t_comm, stage == t_mem], [2, 1], 0)
-        per_layer = {
-            "qkv": t_qkv,
-            "o_proj": t_o,
-            "attention": t_a,
-            "ffn": t_f,
-            "memory": t_mem,
-            "link": t_comm,
-        }
-        for name, t in per_layer.items():
-            out[f"op_{phase}_{name}_s"] = n_layers * t / f
-        out[f"op_{phase}_lm_head_s"] = np.maximum(t_lm_c, t_lm_m) / f
-        if phase == "decode":
-            total = sum(by_group.values()) * n_layers * tp + w_lm
-            out["decode_bytes_per_token"] = total / b
-            for g, v in by_group.items():
-                out[f"bytes_{g}"] = v * n_layers * tp
-            out["bytes_wffn"] = out["bytes_wffn"] + w_lm  # the LM head lives with the FFN
+        out[f"bound_{phase}"] = _bound(stage, t_mem, t_comm)
+        if detail:
+            per_layer = {
+                "qkv": t_qkv,
+                "o_proj": t_o,
+                "attention": t_a,
+                "ffn": t_f,
+                "memory": t_mem,
+                "link": t_comm,
+            }
+            if prefill:
+                per_layer["pipeline_fill"] = fill
+            for name, t in per_layer.items():
+                out[f"op_{phase}_{name}_s"] = n_layers * t / f
+            out[f"op_{phase}_lm_head_s"] = t_lm / f
+        if not prefill:
+            scale = n_layers * tp
+            # ``total``: every group's bytes of one layer, as moved above.
+            out["decode_bytes_per_token"] = (total * scale + w_lm) / b
+            if detail:
+                by_group = {
+                    "wqkv": w_qkv * streamed,
+                    "wo": w_o * streamed,
+                    "wffn": w_ffn * streamed,
+                    "kv": kv_group,
+                    "act": act_moved,
+                }
+                for g, v in by_group.items():
+                    out[f"bytes_{g}"] = v * scale
+                out["bytes_wffn"] = out["bytes_wffn"] + w_lm  # the LM head lives with the FFN
 
     _resources(
         out,
@@ -149,26 +209,26 @@ def evaluate_spatial(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arr
         w,
         platform,
         prec,
-        dens,
+        sparse,
         ch,
         layers,
         onchip,
-        kv_onchip,
         mw,
-        banks,
         resident_blocks,
-        passes,
     )
-    out["weight_bytes_per_fpga"] = (w_layer * n_layers / pp + w_lm) / tp
-    out["group_bytes_wqkv"] = w_qkv * n_layers / (tp * pp)
-    out["group_bytes_wo"] = w_o * n_layers / (tp * pp)
+    per_fpga = n_layers / (tp * pp)
+    if detail:
+        out["weight_bytes_per_fpga"] = (w_layer * n_layers / pp + w_lm) / tp
+    out["group_bytes_wqkv"] = w_qkv * per_fpga
+    out["group_bytes_wo"] = w_o * per_fpga
     out["group_bytes_wffn"] = (w_ffn * n_layers / pp + w_lm) / tp
-    out["group_bytes_kv"] = b * w.max_kv_len * 2 * dkv * prec.kv_bits / 8 * n_layers / (tp * pp)
-    out["group_bytes_act"] = 4 * b * w.prompt_len * max(d, dffn) * prec.a_bits / 8 / tp
+    out["group_bytes_kv"] = b * w.max_kv_len * kv_entry * per_fpga
+    out["group_bytes_act"] = 4 * b * w.prompt_len * max(d, dffn) * a_bits / 8 / tp
     out["n_fpga"] = tp * pp
-    out["macs_per_cycle"] = layers * (mw + 2 * ma)
     out["layers_built"] = layers
-    out["weights_onchip"] = onchip
+    if detail:
+        out["macs_per_cycle"] = layers * (mw + 2 * ma)
+        out["weights_onchip"] = onchip
     return out
 
 
@@ -178,15 +238,12 @@ def _resources(
     w: Workload,
     platform: Any,
     prec: Any,
-    dens: Any,
+    sparse: Any,
     ch: Channels,
-    layers: np.ndarray,
-    onchip: np.ndarray,
-    kv_onchip: np.ndarray,
-    mw: np.ndarray,
-    banks: np.ndarray,
-    resident_blocks: np.ndarray,
-    passes: np.ndarray,
+    layers: Any,
+    onchip: Any,
+    mw: Any,
+    resident_blocks: Any,
 ) -> None:
     """Per-FPGA LUT/FF/DSP/BRAM36/URAM, also per layer for the per-SLR check."""
     m = w.model
@@ -194,50 +251,57 @@ def _resources(
     tab = dsp_table(platform.dsp_kind)
     ma = p["m_attn"]
     q, aq = prec.quant, prec.attn_quant
-    sparse = (dens["qk"] < 1) | (dens["vo"] < 1) | (dens["ffn"] < 1)
-    group = np.where(p["sparsity"] == 1, p["nm_m"], 8.0)
-    mux_lut = np.where(sparse, prec.a_bits * np.ceil((group - 1) / 3), 0.0)  # M:1 operand mux
+    a_bits = prec.a_bits
+    mux_levels, _ = sparse_group_terms(p)
+    mux_lut = sel(sparse, a_bits * mux_levels, 0.0)  # M:1 operand mux
 
-    dsp_layer = np.ceil(mw / tab["macs_per_dsp"][q]) + np.ceil(2 * ma / tab["macs_per_dsp"][aq])
     kernels = 4 + 2 + m.ffn_matrices
-    nl_lanes = lg["nonlinear_units_per_layer"] * np.maximum(1.0, np.ceil(p["m_qkv"] / m.d_model))
-    fifo_width = prec.a_bits * np.maximum(1.0, p["m_qkv"] / m.d_model) * 8
+    nl_ctl = lg["nonlinear_lane"]
+    ctl = lg["kernel_control"]
+    wide = np.fmax(p["m_qkv"] / m.d_model, 1.0)
+    nl_lanes = lg["nonlinear_units_per_layer"] * np.ceil(wide)
+    fifo_width = a_bits * wide * 8
     fifo_bits = fifo_width * p["fifo_depth"]
     shallow = p["fifo_depth"] <= lg["srl_max_depth"]
+    attn_macs = 2 * ma
+    dsp_layer = (
+        np.ceil(mw / tab["macs_per_dsp"][q])
+        + np.ceil(attn_macs / tab["macs_per_dsp"][aq])
+        + nl_lanes * nl_ctl["dsp"]
+    )
     lut_layer = (
         mw * (tab["lut_per_mac"][q] + mux_lut)
-        + 2 * ma * tab["lut_per_mac"][aq]
-        + kernels * lg["kernel_control"]["lut"]
-        + nl_lanes * lg["nonlinear_lane"]["lut"]
-        + np.where(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0)
+        + attn_macs * tab["lut_per_mac"][aq]
+        + kernels * ctl["lut"]
+        + nl_lanes * nl_ctl["lut"]
+        + sel(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0)
     )
+    # A streamed weight tile is 2·ΣM_i·b_W bits (seed): two words deep, so it lives in
+    # registers next to the multipliers rather than in block RAM.
     ff_layer = (
         mw * tab["ff_per_mac"][q]
-        + 2 * ma * tab["ff_per_mac"][aq]
-        + kernels * lg["kernel_control"]["ff"]
-        + nl_lanes * lg["nonlinear_lane"]["ff"]
+        + attn_macs * tab["ff_per_mac"][aq]
+        + kernels * ctl["ff"]
+        + nl_lanes * nl_ctl["ff"]
+        + sel(onchip, 0.0, 2 * mw * prec.w_bits)
     )
-    dsp_layer = dsp_layer + nl_lanes * lg["nonlinear_lane"]["dsp"]
 
     # Block RAM per layer: weight tiles or resident weights, KV buffer, deep FIFOs.
     uram_w = p["weight_mem"] == MEMS.index("uram")
-    resident = np.where(onchip, resident_blocks / layers, 0.0)
-    # A streamed weight tile is 2·ΣM_i·b_W bits (seed): two words deep, so it lives in
-    # registers next to the multipliers rather than in block RAM.
-    tile_ff = np.where(onchip, 0.0, 2 * mw * prec.w_bits)
-    kv_bits = 4 * w.max_kv_len * m.d_kv * prec.kv_bits / p["tp"]  # seed: K and V, double-buffered
+    resident = sel(onchip, resident_blocks / layers, 0.0)
+    kv_bits = 4 * w.max_kv_len * m.d_kv * prec.kv_bits / p["tp"]  # seed: K, V double-buffered
     kv_banks = 2 * np.ceil(ma * prec.kv_bits / lg["port_bits"])
     uram_kv = p["kv_mem"] == MEMS.index("uram")
-    kv_cap = np.where(uram_kv, lg["uram_bits"], lg["bram36_bits"])
+    kv_cap = sel(uram_kv, lg["uram_bits"], lg["bram36_bits"])
     kv_blocks = np.ceil(kv_bits / (kv_banks * kv_cap)) * kv_banks
-    fifo_bram = np.where(shallow, 0.0, 8 * np.ceil(fifo_bits / 8 / lg["bram36_bits"]))
-    ff_layer = ff_layer + tile_ff
-    bram_layer = np.where(uram_w, 0.0, resident) + np.where(uram_kv, 0.0, kv_blocks) + fifo_bram
-    uram_layer = np.where(uram_w, resident, 0.0) + np.where(uram_kv, kv_blocks, 0.0)
+    fifo_bram = sel(shallow, 0.0, 8 * np.ceil(fifo_bits / 8 / lg["bram36_bits"]))
+    bram_layer = sel(uram_w, 0.0, resident) + sel(uram_kv, 0.0, kv_blocks) + fifo_bram
+    uram_layer = sel(uram_w, resident, 0.0) + sel(uram_kv, kv_blocks, 0.0)
 
     port = lg["memory_port"]
     # Every kernel owns the ports of its group (local) or one port per group (global).
-    ports = np.where(p["hbm_placement"] == 0, sum(ch.count.values()), float(len(ch.count)))
+    local = p["hbm_placement"] == 0
+    ports = sel(local, ch.requested, float(len(ch.count)))
     per_layer = {
         "lut": lut_layer,
         "ff": ff_layer,
@@ -248,9 +312,9 @@ def _resources(
     fixed = {
         "lut": ports * port["lut"],
         "ff": ports * port["ff"],
-        "dsp": 0.0 * layers,
+        "dsp": 0.0,
         "bram36": ports * port["bram36"],
-        "uram": 0.0 * layers,
+        "uram": 0.0,
     }
     for r, v in per_layer.items():
         out[r] = layers * v + fixed[r]

@@ -15,147 +15,268 @@ import numpy as np
 from cost_models._common import (
     Arrays,
     Channels,
-    densities,
     dsp_table,
     layer_ops,
-    memory_time,
     precision,
-    weight_storage,
+    sel,
+    sparse_group_terms,
+    sparse_weights,
+    uniform,
 )
 from cost_models._spatial import _link_bw, logic
 from cost_models._workload import Workload
 
 
-def evaluate_temporal(p: Arrays, w: Workload, platform: Any, ch: Channels) -> Arrays:
+def _ceil_div(a: Any, b: Any) -> Any:
+    return np.ceil(a / b)
+
+
+def _scaled(r: dict[str, Any], steps: float) -> dict[str, Any]:
+    """A pass repeated ``steps`` times (serial prefill: one generation step per token)."""
+    return {
+        **r,
+        "cycles": steps * r["cycles"],
+        "lm_t": steps * r["lm_t"],
+        "breakdown": {k: steps * v for k, v in r["breakdown"].items()},
+    }
+
+
+def evaluate_temporal(
+    p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool = True
+) -> Arrays:
     m = w.model
     prec = precision(p)
-    kept = densities(p)
     f = p["freq_mhz"] * 1e6
     tp, pp, cores = p["tp"], p["pp"], p["cores"]
     b = w.batch
+    l_in = w.prompt_len
     n_layers = float(m.n_layers)
     link = _link_bw(platform)
     attn_sep = p["attn_macs"] > 0
-    stored = {c: weight_storage(p, prec, kept[c]) for c in ("qk", "vo", "ffn")}
-    bits = {c: s[0] for c, s in stored.items()}
-    dens = {c: s[1] for c, s in stored.items()}
+    overlap = p["overlap"]
+    bits, dens = sparse_weights(p, prec)
     out: Arrays = {}
     ops = layer_ops(w)
-    group_bytes = {g: np.zeros_like(f) for g in ("wqkv", "wo", "wffn")}
+    # f / bandwidth: cycles per byte of each group (memory_time of one stream, in cycles).
+    cpb = {g: f / bw for g, bw in ch.bw.items()}
+    per_bit = {c: bits[c] / 8 / tp for c in ("qk", "vo", "ffn")}
+    wbytes = {op.name: op.weights * per_bit[op.cls] for op in ops}
+    # Cycles to stream each operator's weights once, and all of them (for the bound).
+    mem_once = {op.name: wbytes[op.name] * cpb[op.group] for op in ops}
+    mem_layer_once = sum(mem_once.values())
+    # Operators of one shape (same reduction, outputs, weights, sparsity class and memory
+    # group) cost the same; each shape is computed once.
+    shapes: dict[tuple[float, str, float, str, float], list[str]] = {}
+    for op in ops:
+        shapes.setdefault((op.red, op.cls, op.out, op.group, op.weights), []).append(op.name)
+    heads = m.n_heads / tp
+    kv_entry = 2 * m.d_kv * prec.kv_bits / 8 / tp  # bytes of one token's K and V per FPGA
+    mv_n = p["mv_n"] * cores
+    lm_bytes = m.vocab * m.d_model * prec.w_bits / 8 / tp
+    lm_mem = lm_bytes * cpb["wffn"] if w.lm_head else 0.0
+    serial = p["prefill_serial"]
+    all_serial = uniform(serial) and bool(serial)
+    overlap_all = uniform(overlap) and bool(overlap)
 
-    for phase in ("prefill", "decode"):
-        seq = w.prompt_len if phase == "prefill" else 1
-        kv_len = w.prompt_len if phase == "prefill" else w.kv_len + 1
-        tokens = b * seq
-        # Engine shape in this phase: (tokens, reduction, outputs) handled per cycle.
-        if phase == "prefill":
-            e_t, e_k, e_n = p["mm_t"], p["mm_k"], p["mm_n"] * cores
+    def step(
+        tokens: Any,
+        seq: Any,
+        kv_len: Any,
+        e_t: Any,
+        e_k: Any,
+        e_n: Any,
+        loads: Any,
+        kv_tokens: Any,
+    ) -> dict[str, Any]:
+        """Cycles of one pass through the model for ``tokens`` tokens (``seq`` per sequence)
+        whose attention spans ``kv_len`` entries, on an engine of e_t × e_k × e_n; weights
+        are loaded ``loads`` times and K/V of ``kv_tokens`` tokens move off chip."""
+        once = uniform(loads) and loads == 1
+        overlapped: Any = 0.0  # Σ max(compute, memory): engines hide the loads
+        comp_sum: Any = 0.0
+        breakdown: dict[str, Any] = {}
+        t_rows = _ceil_div(tokens, e_t)
+        reds: dict[tuple[float, str], Any] = {}
+        outs: dict[float, Any] = {}
+        for (red, cls, out_dim, _, _), names in shapes.items():
+            # Padding to the engine shape counts: ⌈T/e_t⌉·⌈red·dens/e_k⌉·⌈out/e_n⌉.
+            if (red, cls) not in reds:
+                reds[red, cls] = _ceil_div(red * dens[cls], e_k)
+            if out_dim not in outs:
+                outs[out_dim] = _ceil_div(out_dim / tp, e_n)
+            comp = reds[red, cls] * outs[out_dim]
+            if not (uniform(t_rows) and t_rows == 1):
+                comp = comp * t_rows
+            mem = mem_once[names[0]] if once else mem_once[names[0]] * loads
+            t = np.maximum(comp, mem)
+            k = len(names)  # operators of identical shape (q and k without GQA) count alike
+            overlapped = overlapped + (t if k == 1 else k * t)
+            comp_sum = comp_sum + (comp if k == 1 else k * comp)
+            if detail:
+                for name in names:
+                    breakdown[name] = sel(overlap, t, comp + mem)
+        # Without overlap each operator takes compute + memory.
+        if overlap_all:
+            layer_cycles = overlapped
         else:
-            e_t, e_k, e_n = 1.0 + 0 * f, p["mv_k"], p["mv_n"] * cores
-        layer_cycles = np.zeros_like(f)
-        mem_cycles_sum = np.zeros_like(f)
-        comp_cycles_sum = np.zeros_like(f)
-        bytes_layer = np.zeros_like(f)
-        breakdown: dict[str, np.ndarray] = {}
-        for op in ops:
-            dn = dens[op.cls]
-            out_per_fpga = op.out / tp
-            comp = np.ceil(tokens / e_t) * np.ceil(op.red * dn / e_k) * np.ceil(out_per_fpga / e_n)
-            wbytes = op.weights * bits[op.cls] / 8 / tp
-            loads = np.ceil(tokens / p["tile_tokens"]) if phase == "prefill" else 1.0
-            moved = wbytes * loads
-            mem = memory_time({op.group: moved}, ch) * f
-            t = np.where(p["overlap"], np.maximum(comp, mem), comp + mem)
-            layer_cycles = layer_cycles + t
-            mem_cycles_sum += mem
-            comp_cycles_sum += comp
-            bytes_layer = bytes_layer + moved
-            breakdown[op.name] = t
-            if phase == "decode":
-                group_bytes[op.group] = group_bytes[op.group] + wbytes
+            mem_sum = mem_layer_once if once else mem_layer_once * loads
+            layer_cycles = sel(overlap, overlapped, comp_sum + mem_sum)
         # Attention: QK^T then scores·V per head, on the attention engine or the main one.
-        heads = m.n_heads / tp
-        a_macs = 2 * b * seq * kv_len * m.head_dim * heads
-        a_comp = np.where(
+        a_comp = sel(
             attn_sep,
-            a_macs / (np.maximum(p["attn_macs"], 1) * cores),
-            2 * b * heads * np.ceil(seq / e_t) * np.ceil(kv_len / e_n) * np.ceil(m.head_dim / e_k),
+            2 * b * seq * kv_len * m.head_dim * heads / (np.maximum(p["attn_macs"], 1) * cores),
+            2
+            * b
+            * heads
+            * _ceil_div(seq, e_t)
+            * _ceil_div(kv_len, e_n)
+            * _ceil_div(m.head_dim, e_k),
         )
-        kv_moved = b * (seq if phase == "prefill" else kv_len) * 2 * m.d_kv * prec.kv_bits / 8 / tp
-        a_mem = memory_time({"kv": kv_moved}, ch) * f
-        a_t = np.where(p["overlap"], np.maximum(a_comp, a_mem), a_comp + a_mem)
-        breakdown["attention"] = a_t
-        act = np.where(p["act_onchip"], 0.0, 4 * tokens * max(m.d_model, m.d_ffn) * prec.a_bits / 8)
-        act_t = memory_time({"act": act / tp}, ch) * f
+        kv_moved = b * kv_tokens * kv_entry
+        a_mem = kv_moved * cpb["kv"]
+        a_t = (
+            np.maximum(a_comp, a_mem)
+            if overlap_all
+            else sel(overlap, np.maximum(a_comp, a_mem), a_comp + a_mem)
+        )
+        act_onchip = p["act_onchip"]
+        if uniform(act_onchip) and act_onchip:
+            act: Any = 0.0
+            act_t: Any = 0.0
+        else:
+            act = sel(act_onchip, 0.0, 4 * tokens * max(m.d_model, m.d_ffn) * prec.a_bits / 8)
+            act_t = act / tp * cpb["act"]
         # Non-linear work: two norms, softmax (three passes), activation, two residual adds.
         nl_elems = (
             tokens * (2 * 3 * m.d_model + 2 * m.d_model + m.d_ffn * (m.ffn_matrices - 1))
             + 3 * b * seq * kv_len * heads
         )
         nl = nl_elems / (p["sfu_lanes"] * cores)
-        comm = tokens * m.d_model * prec.a_bits / 8
-        t_comm = np.where(tp > 1, 4 * (tp - 1) / tp * comm / link * f, 0.0)
-        breakdown["nonlinear"] = nl
-        breakdown["link"] = t_comm
-        breakdown["overhead"] = p["layer_overhead_cycles"] + act_t
-        per_layer = layer_cycles + a_t + nl + t_comm + p["layer_overhead_cycles"] + act_t
-        cycles = n_layers * per_layer + np.where(pp > 1, (pp - 1) * comm / link * f, 0.0)
-        lm_t = np.zeros_like(f)
+        if uniform(tp) and uniform(pp) and tp == 1 and pp == 1:
+            t_comm: Any = 0.0
+            pp_comm: Any = 0.0
+        else:
+            comm = tokens * m.d_model * prec.a_bits / 8
+            t_comm = sel(tp > 1, 4 * (tp - 1) / tp * comm / link * f, 0.0)
+            pp_comm = sel(pp > 1, (pp - 1) * comm / link * f, 0.0)
+        overhead = p["layer_overhead_cycles"]
+        per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t
+        lm_t: Any = 0.0
         if w.lm_head:
-            lm_comp = np.ceil(b / e_t) * np.ceil(m.d_model / e_k) * np.ceil(m.vocab / tp / e_n)
-            lm_bytes = m.vocab * m.d_model * prec.w_bits / 8 / tp
-            lm_mem = memory_time({"wffn": lm_bytes + 0 * f}, ch) * f
-            lm_t = np.where(p["overlap"], np.maximum(lm_comp, lm_mem), lm_comp + lm_mem)
-            if phase == "decode":
-                group_bytes["wffn"] = group_bytes["wffn"] + lm_bytes / n_layers
-                bytes_layer = bytes_layer + lm_bytes / n_layers
-        cycles = cycles + lm_t
-        seconds = cycles / f
-        if phase == "decode":
-            seconds = seconds + p["host_overhead_us"] * 1e-6
-            out["decode_bytes_per_token"] = (
-                n_layers * (bytes_layer + kv_moved + act / tp) * tp
-            ) / b
-            out["bytes_kv"] = n_layers * kv_moved * tp
-            out["bytes_act"] = n_layers * act
-        out[f"{phase}_latency_s"] = seconds
-        mem_total = mem_cycles_sum + a_mem
-        comp_total = comp_cycles_sum + a_comp
-        fixed = nl + t_comm + p["layer_overhead_cycles"]
-        out[f"bound_{phase}"] = np.select(
-            [
-                fixed > np.maximum(mem_total, comp_total),
-                t_comm >= np.maximum(mem_total, comp_total),
-                mem_total >= comp_total,
-            ],
-            [3, 2, 1],
-            0,
-        )
-        for name, t in breakdown.items():
-            out[f"op_{phase}_{name}_s"] = n_layers * t / f
-        out[f"op_{phase}_lm_head_s"] = lm_t / f
+            lm_comp = _ceil_div(b, e_t) * _ceil_div(m.d_model, e_k) * _ceil_div(m.vocab / tp, e_n)
+            lm_t = (
+                np.maximum(lm_comp, lm_mem)
+                if overlap_all
+                else sel(overlap, np.maximum(lm_comp, lm_mem), lm_comp + lm_mem)
+            )
+        cycles = n_layers * per_layer + pp_comm + lm_t
+        mem_total = (mem_layer_once if once else mem_layer_once * loads) + a_mem
+        comp_total = comp_sum + a_comp
+        top = np.maximum(mem_total, comp_total)
+        mem_bound = mem_total >= comp_total
+        if uniform(t_comm) and t_comm == 0:
+            bound = np.where(nl + overhead > top, 3, mem_bound)
+        else:
+            fixed = nl + t_comm + overhead
+            bound = np.where(fixed > top, 3, np.where(t_comm >= top, 2, mem_bound))
+        if detail:
+            breakdown["attention"] = a_t
+            breakdown["nonlinear"] = nl
+            breakdown["link"] = t_comm
+            breakdown["overhead"] = overhead + act_t
+        return {
+            "cycles": cycles,
+            "bound": bound,
+            "breakdown": breakdown,
+            "lm_t": lm_t,
+            "kv_moved": kv_moved,
+            "act": act,
+        }
 
-    for g, per_layer in group_bytes.items():  # off-chip weight bytes per decoded token
-        out[f"bytes_{g}"] = per_layer * n_layers * tp
-    _resources(out, p, w, platform, prec, dens, ch)
+    mv = (1.0, p["mv_k"], mv_n)
+    # Prefill. Batched: the whole prompt as one matrix-matrix pass, weights loaded once per
+    # tile of tile_tokens tokens, the LM head for the last token only. Serial (DFX): every
+    # prompt token is one generation step in matrix-vector mode — the same instruction
+    # stream, LM head included — at KV lengths 1..l, i.e. l steps at the mean KV length.
+    mean_kv = (l_in + 1) / 2
+    if all_serial:
+        pre = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv), l_in)
+    else:
+        tokens = b * l_in
+        pre = step(
+            tokens,
+            l_in,
+            l_in,
+            p["mm_t"],
+            p["mm_k"],
+            p["mm_n"] * cores,
+            _ceil_div(tokens, p["tile_tokens"]),
+            l_in,
+        )
+        if not uniform(serial) or serial:
+            ser = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv), l_in)
+            pre = {
+                "cycles": np.where(serial, ser["cycles"], pre["cycles"]),
+                "bound": np.where(serial, ser["bound"], pre["bound"]),
+                "lm_t": np.where(serial, ser["lm_t"], pre["lm_t"]),
+                "breakdown": {
+                    k: np.where(serial, v, pre["breakdown"][k]) for k, v in ser["breakdown"].items()
+                },
+            }
+    out["prefill_latency_s"] = pre["cycles"] / f
+    out["bound_prefill"] = pre["bound"]
+
+    kv_len = w.kv_len + 1
+    dec = step(b, 1, kv_len, *mv, 1.0, kv_len)
+    # Off-chip weight bytes per decoded token and layer, per group (the LM head's share
+    # counted with the FFN group).
+    lm_dec = lm_bytes / n_layers if w.lm_head else 0.0
+    group_bytes: dict[str, Any] = {g: 0.0 for g in ("wqkv", "wo", "wffn")}
+    for op in ops:
+        group_bytes[op.group] = group_bytes[op.group] + wbytes[op.name]
+    group_bytes["wffn"] = group_bytes["wffn"] + lm_dec
+    bytes_layer = group_bytes["wqkv"] + group_bytes["wo"] + group_bytes["wffn"]
+    out["decode_latency_s"] = dec["cycles"] / f + p["host_overhead_us"] * 1e-6
+    out["bound_decode"] = dec["bound"]
+    kv_moved, act = dec["kv_moved"], dec["act"]
+    act_fpga = act if uniform(act) and act == 0 else act / tp
+    out["decode_bytes_per_token"] = (n_layers * (bytes_layer + kv_moved + act_fpga) * tp) / b
+    if detail:
+        for phase, r in (("prefill", pre), ("decode", dec)):
+            for name, t in r["breakdown"].items():
+                out[f"op_{phase}_{name}_s"] = n_layers * t / f
+            out[f"op_{phase}_lm_head_s"] = r["lm_t"] / f
+        out["bytes_kv"] = n_layers * kv_moved * tp
+        out["bytes_act"] = n_layers * act
+        for g, per_layer in group_bytes.items():
+            out[f"bytes_{g}"] = per_layer * n_layers * tp
+    _resources(out, p, w, platform, prec, dens, ch, detail)
     n = n_layers / pp
     out["group_bytes_wqkv"] = group_bytes["wqkv"] * n
     out["group_bytes_wo"] = group_bytes["wo"] * n
     out["group_bytes_wffn"] = group_bytes["wffn"] * n
-    out["group_bytes_kv"] = b * w.max_kv_len * 2 * m.d_kv * prec.kv_bits / 8 * n / tp
-    out["group_bytes_act"] = np.where(
-        p["act_onchip"], 0.0, 4 * b * w.prompt_len * max(m.d_model, m.d_ffn) * prec.a_bits / 8 / tp
+    out["group_bytes_kv"] = b * w.max_kv_len * kv_entry * n
+    out["group_bytes_act"] = sel(
+        p["act_onchip"], 0.0, 4 * b * l_in * max(m.d_model, m.d_ffn) * prec.a_bits / 8 / tp
     )
-    out["weight_bytes_per_fpga"] = (
-        out["group_bytes_wqkv"] + out["group_bytes_wo"] + out["group_bytes_wffn"]
-    )
+    if detail:
+        out["weight_bytes_per_fpga"] = (
+            out["group_bytes_wqkv"] + out["group_bytes_wo"] + out["group_bytes_wffn"]
+        )
+        out["weights_onchip"] = False
     out["n_fpga"] = tp * pp
-    out["weights_onchip"] = np.zeros_like(f, dtype=bool)
     return out
 
 
 def _resources(
-    out: Arrays, p: Arrays, w: Workload, platform: Any, prec: Any, dens: Any, ch: Any
+    out: Arrays,
+    p: Arrays,
+    w: Workload,
+    platform: Any,
+    prec: Any,
+    dens: Any,
+    ch: Any,
+    detail: bool = True,
 ) -> None:
     m = w.model
     lg = logic()
@@ -164,65 +285,66 @@ def _resources(
     cores = p["cores"]
     mm = p["mm_t"] * p["mm_k"] * p["mm_n"]
     mv = p["mv_k"] * p["mv_n"]
-    macs = np.where(p["unified_engine"], np.maximum(mm, mv), mm + mv)  # per core
+    macs = sel(p["unified_engine"], np.maximum(mm, mv), mm + mv)  # per core
     attn = p["attn_macs"]
     sparse = (dens["qk"] < 1) | (dens["vo"] < 1) | (dens["ffn"] < 1)
-    group = np.where(p["sparsity"] == 1, p["nm_m"], 8.0)
-    mux_lut = np.where(sparse, prec.a_bits * np.ceil((group - 1) / 3), 0.0)
+    mux_levels, index_bits = sparse_group_terms(p)
+    mux_lut = sel(sparse, prec.a_bits * mux_levels, 0.0)
     nl = p["sfu_lanes"]
+    nl_lane = lg["nonlinear_lane"]
     dsp = cores * (
         np.ceil(macs / tab["macs_per_dsp"][q])
         + np.ceil(attn / tab["macs_per_dsp"][aq])
-        + nl * lg["nonlinear_lane"]["dsp"]
+        + nl * nl_lane["dsp"]
     )
     ctl = lg["kernel_control"]
     lut = cores * (
         macs * (tab["lut_per_mac"][q] + mux_lut)
         + attn * tab["lut_per_mac"][aq]
-        + nl * lg["nonlinear_lane"]["lut"]
+        + nl * nl_lane["lut"]
         + 4 * ctl["lut"]
     )
     ff = cores * (
         macs * tab["ff_per_mac"][q]
         + attn * tab["ff_per_mac"][aq]
-        + nl * lg["nonlinear_lane"]["ff"]
+        + nl * nl_lane["ff"]
         + 4 * ctl["ff"]
     )
     # Buffers: double-buffered weight tiles feeding the engine's operand ports, KV tiles,
     # and an activation buffer for a prompt (URAM where the device has it).
-    idx_bits = np.where(sparse, np.ceil(np.log2(group)), 0.0)
+    idx_bits = sel(sparse, index_bits, 0.0)
     w_port_bits = np.maximum(p["mm_k"] * p["mm_n"], mv) * (prec.w_bits + idx_bits)
     w_banks = np.ceil(w_port_bits / lg["port_bits"])  # ping and pong share a bank's depth
-    kv_banks = 2 * np.ceil(np.maximum(p["mv_k"], 1) * prec.kv_bits / lg["port_bits"])
-    act_bits = 2 * w.batch * w.prompt_len * max(m.d_model, m.d_ffn) * prec.a_bits / p["tp"]
-    act_bits = np.where(
-        p["act_onchip"], act_bits, 2 * p["mm_t"] * max(m.d_model, m.d_ffn) * prec.a_bits
+    kv_banks = 2 * np.ceil(p["mv_k"] * prec.kv_bits / lg["port_bits"])  # mv_k >= 1
+    wide = max(m.d_model, m.d_ffn) * prec.a_bits
+    act_bits = sel(
+        p["act_onchip"], 2 * w.batch * w.prompt_len * wide / p["tp"], 2 * p["mm_t"] * wide
     )
     has_uram = platform.resources.uram > 0
     act_blocks = np.ceil(act_bits / (lg["uram_bits"] if has_uram else lg["bram36_bits"]))
     port = lg["memory_port"]
     # Engines reach memory through one port per distinct channel (local) or per core (global).
-    ports = np.where(p["hbm_placement"] == 0, ch.distinct, cores)
-    out["lut"] = lut + ports * port["lut"]
-    out["ff"] = ff + ports * port["ff"]
+    ports = sel(p["hbm_placement"] == 0, ch.distinct, cores)
+    fixed = {
+        "lut": ports * port["lut"],
+        "ff": ports * port["ff"],
+        "dsp": 0.0,
+        "bram36": ports * port["bram36"],
+        "uram": act_blocks if has_uram else 0.0,
+    }
+    out["lut"] = lut + fixed["lut"]
+    out["ff"] = ff + fixed["ff"]
     out["dsp"] = dsp
-    out["bram36"] = (
-        cores * (w_banks + kv_banks) + ports * port["bram36"] + (0.0 if has_uram else act_blocks)
-    )
-    out["uram"] = act_blocks if has_uram else 0.0 * lut
-    out["macs_per_cycle"] = cores * (macs + attn)
+    bram = cores * (w_banks + kv_banks) + fixed["bram36"]
+    out["bram36"] = bram if has_uram else bram + act_blocks
+    out["uram"] = act_blocks if has_uram else 0.0
+    if detail:
+        out["macs_per_cycle"] = cores * (macs + attn)
     # A core wider than an SLR is sliced across SLRs, so the per-SLR check deals at least
     # one slice to every SLR; memory ports stay with the shell's SLR.
     units = np.maximum(cores, len(platform.slrs))
     for r in ("lut", "ff", "dsp", "bram36", "uram"):
-        fixed = {
-            "lut": ports * port["lut"],
-            "ff": ports * port["ff"],
-            "bram36": ports * port["bram36"],
-        }.get(r, 0.0 * lut)
-        if r == "uram" and has_uram:
-            fixed = act_blocks
-        out[f"{r}_fixed"] = fixed
-        out[f"{r}_per_layer"] = (out[r] - fixed) / units
+        out[f"{r}_fixed"] = fixed[r]
+        out[f"{r}_per_layer"] = (out[r] - fixed[r]) / units
     out["layers_built"] = units
-    out["sll_bits"] = 0.0 * lut + prec.a_bits * np.maximum(p["mv_n"], p["mm_n"])
+    out["sll_bits"] = prec.a_bits * np.maximum(p["mv_n"], p["mm_n"])

@@ -6,6 +6,7 @@ A shape comes from a Hugging Face ``config.json`` (any of the key conventions in
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -258,8 +259,13 @@ def preset_shape(name: str, source: str = "workload") -> ModelShape:
             f"{', '.join(list_presets())} or an hf_config path",
             did_you_mean(name, list_presets()),
         )
-    shape = load_shape_file(path)
-    return replace(shape, name=name)
+    return _preset(name, str(path), path.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _preset(name: str, path: str, mtime_ns: int) -> ModelShape:
+    """Parsed once per change on disk (ModelShape is frozen, so sharing it is safe)."""
+    return replace(load_shape_file(path), name=name)
 
 
 _SHAPE_KEYS = (

@@ -49,3 +49,25 @@ def test_bad_platform_file_names_file_and_key(tmp_path: Path) -> None:
         r"number > 0, got -1",
     ):
         cm.load_platform(bad)
+
+
+def test_clock_curve_interpolation_matches_numpy_bit_for_bit() -> None:
+    """The search-free interpolation behind ``fmax_estimate`` equals ``np.interp``, at and
+    next to every breakpoint too, for every platform's curve."""
+    import numpy as np
+
+    from cost_models._platform import interp
+
+    rng = np.random.default_rng(0)
+    for name in cm.list_platforms():
+        p = cm.load_platform(name)
+        if not isinstance(p, cm.Platform):
+            continue
+        xs = np.array([x for x, _ in p.fmax_vs_util])
+        ys = np.array([y for _, y in p.fmax_vs_util])
+        u = np.concatenate(
+            [rng.uniform(0.0, 1.5, 5000), xs, np.nextafter(xs, 2.0), np.nextafter(xs, -2.0)]
+        )
+        u = u[u >= 0]
+        np.testing.assert_array_equal(interp(u, p.fmax_vs_util), np.interp(u, xs, ys))
+        np.testing.assert_array_equal(p.fmax_estimate(u), np.interp(np.clip(u, 0.0, 1.0), xs, ys))
