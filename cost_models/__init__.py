@@ -23,6 +23,7 @@ from cost_models._platform import (
     load_platform,
 )
 from cost_models._points import GROUPS, QUANTS, Param, normalise, param_specs
+from cost_models._units import UNITS, Unit, unit_features, unit_resources
 from cost_models._workload import (
     SUPPORTED_MODEL_TYPES,
     ModelShape,
@@ -41,6 +42,7 @@ __all__ = [
     "QUANTS",
     "RESOURCES",
     "SUPPORTED_MODEL_TYPES",
+    "UNITS",
     "VIOLATIONS",
     "Gpu",
     "GpuResult",
@@ -50,6 +52,7 @@ __all__ = [
     "Param",
     "Platform",
     "Resources",
+    "Unit",
     "Workload",
     "did_you_mean",
     "evaluate",
@@ -63,4 +66,6 @@ __all__ = [
     "param_specs",
     "preset_shape",
     "shape_from_hf",
+    "unit_features",
+    "unit_resources",
 ]

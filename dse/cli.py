@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 import cost_models as cm
+from dse.cli_build import register as register_build
 from dse.errors import DseError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 report_app = typer.Typer(no_args_is_help=True, help="Tool report parsing.")
 app.add_typer(report_app, name="report")
+register_build(app)  # dse build, dse templates (dse/cli_build.py)
 console = Console()
 err_console = Console(stderr=True)
 

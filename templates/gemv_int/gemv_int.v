@@ -9,19 +9,21 @@
 //   modulo 2^ACCBITS (two's complement), exactly like numpy int64 arithmetic masked to
 //   ACCBITS bits.
 //
-// WBITS = 4 uses DSP packing: lanes 2i and 2i+1 share one multiplier. The two weights are
-// packed into one 17-bit signed operand  P = w_hi * 2^12 + w_lo  and multiplied by x once:
-//   P * x = (w_hi * x) * 2^12 + (w_lo * x).
-// An int4 * int8 product lies in [-1016, 1024], which fits a 12-bit signed field, so the low
-// 12 bits of P*x read as a signed number are exactly lo = w_lo * x. When lo is negative it
-// has borrowed 2^12 from the upper part, hence the correction:
-//   w_hi * x = (P*x >>> 12) + bit11(P*x).
-// The 17 x 8 multiply fits one DSP48E2 (27 x 18), so two int4 MACs cost one DSP. An odd last
-// lane (LANES = 1) uses a plain multiply.
+// DSP packing: lanes 2i and 2i+1 share one multiplier, because both multiply the same
+// activation x. The two weights are packed into one signed operand
+//   P = w_hi * 2^S + w_lo      (S = 12 for int4, 18 for int8)
+// and multiplied by x once:  P * x = (w_hi * x) * 2^S + (w_lo * x).
+// A weight*int8 product needs PW = WBITS + 8 signed bits (int4: [-1016, 1024]; int8:
+// [-16256, 16384]), which fits the S-bit field, so the low PW bits of P*x read as a signed
+// number are exactly lo = w_lo * x. When lo is negative it has borrowed 2^S from the upper
+// part, hence the correction:  w_hi * x = (P*x >>> S) + bit(S-1) of P*x.
+// P is 17 bits (int4) or 27 bits (int8) and x is 8 bits, so each pair fits one DSP48E2
+// (27 x 18): two MACs per DSP at either precision (AMD WP486 describes the int8 case).
+// An odd last lane uses a plain multiply.
 `timescale 1ns / 1ps
 module gemv_int #(
     parameter LANES   = 8,   // MAC lanes (output rows per pass)
-    parameter WBITS   = 8,   // signed weight width: 8, or 4 with DSP packing
+    parameter WBITS   = 8,   // signed weight width: 4 or 8 (both DSP-packed)
     parameter ACCBITS = 32   // accumulator / result width
 ) (
     input  wire                     clk,
@@ -34,7 +36,9 @@ module gemv_int #(
     output wire [LANES*ACCBITS-1:0] out_y
 );
     localparam PW    = WBITS + 8;                      // exact product width
-    localparam PAIRS = (WBITS == 4) ? LANES / 2 : 0;   // packed lane pairs
+    localparam SH    = (WBITS == 4) ? 12 : 18;         // field offset of the high weight
+    localparam PK    = WBITS + SH + 1;                 // packed operand width (17 or 27)
+    localparam PAIRS = LANES / 2;                      // packed lane pairs
 
     // Stage 1: register the beat (keeps the multiplier inputs on DSP A/B registers).
     reg                   v1, l1;
@@ -61,14 +65,15 @@ module gemv_int #(
     genvar i;
     generate
         for (i = 0; i < PAIRS; i = i + 1) begin : pair
-            wire [3:0] w_lo = w1[(2*i)*4 +: 4];
-            wire [3:0] w_hi = w1[(2*i+1)*4 +: 4];
-            // P = w_hi * 2^12 + w_lo, both sign-extended to 17 bits first.
-            wire signed [16:0] packed_w = {w_hi[3], w_hi, 12'd0} + {{13{w_lo[3]}}, w_lo};
-            wire signed [24:0] pp = packed_w * x1;
-            wire [12:0] hi = pp[24:12] + {12'd0, pp[11]};   // borrow correction
-            assign prod[(2*i)*PW +: PW]   = pp[11:0];
-            assign prod[(2*i+1)*PW +: PW] = hi[11:0];
+            wire [WBITS-1:0] w_lo = w1[(2*i)*WBITS +: WBITS];
+            wire [WBITS-1:0] w_hi = w1[(2*i+1)*WBITS +: WBITS];
+            // P = w_hi * 2^SH + w_lo, both sign-extended to PK bits first.
+            wire signed [PK-1:0] packed_w = {w_hi[WBITS-1], w_hi, {SH{1'b0}}}
+                                          + {{(PK-WBITS){w_lo[WBITS-1]}}, w_lo};
+            wire signed [PK+7:0] pp = packed_w * x1;
+            wire [PK+7-SH:0] hi = pp[PK+7:SH] + {{(PK+7-SH){1'b0}}, pp[SH-1]};  // borrow fix
+            assign prod[(2*i)*PW +: PW]   = pp[PW-1:0];
+            assign prod[(2*i+1)*PW +: PW] = hi[PW-1:0];
         end
         for (i = 2 * PAIRS; i < LANES; i = i + 1) begin : plain
             wire signed [WBITS-1:0] w = w1[i*WBITS +: WBITS];

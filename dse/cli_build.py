@@ -1,0 +1,234 @@
+"""``dse build`` and ``dse templates``: one real build of a design point, template listings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dse.errors import ConfigError, StudyNotFound
+
+templates_app = typer.Typer(no_args_is_help=True, help="Hardware templates.")
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``build`` and ``templates`` to the ``dse`` app."""
+    app.command("build")(build_cmd)
+    app.add_typer(templates_app, name="templates")
+
+
+def default_flow(family: str, part: str) -> str:
+    """The open flow for a platform: ECP5 -> ``ecp5``, Xilinx parts -> ``yosys-xilinx``."""
+    return "ecp5" if family.lower() == "ecp5" or part.upper().startswith("LFE5") else "yosys-xilinx"
+
+
+def parse_point(text: str) -> dict[str, Any]:
+    """``--point``: a JSON object, or ``@file.json``."""
+    source = "--point"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(source, "(json)", f"expected a JSON object: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, "(json)", f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def trial_point(spec: str, results: Path) -> dict[str, Any]:
+    """``STUDY:N`` -> trial N's design point from ``results/<STUDY>/optuna.db``."""
+    study_name, sep, number = spec.rpartition(":")
+    if not sep or not study_name or not number.isdigit():
+        raise ConfigError("--trial", spec, "expected STUDY:N, e.g. smollm-ecp5:12")
+    db = results / study_name / "optuna.db"
+    if not db.is_file():
+        known = sorted(p.parent.name for p in results.glob("*/optuna.db"))
+        raise StudyNotFound(
+            f"--trial {spec}: no study storage at {db} (studies under {results}: "
+            f"{', '.join(known) or 'none'})"
+        )
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{db}")
+    except KeyError:
+        raise StudyNotFound(f"--trial {spec}: {db} has no study named '{study_name}'") from None
+    trials = [t for t in study.get_trials(deepcopy=False) if t.number == int(number)]
+    if not trials:
+        count = len(study.get_trials(deepcopy=False))
+        raise StudyNotFound(
+            f"--trial {spec}: study '{study_name}' has no trial {number} "
+            f"(it has trials 0..{count - 1})"
+            if count
+            else f"--trial {spec}: study '{study_name}' has no trials yet"
+        )
+    point = trials[0].user_attrs.get("point")
+    return dict(point) if isinstance(point, Mapping) else dict(trials[0].params)
+
+
+def _check_keys(extra: Mapping[str, Any], template: Any, known: set[str], source: str) -> None:
+    """Reject point keys that neither the template nor the cost model knows (typos)."""
+    import cost_models as cm
+
+    ours = {p.name for p in template.parameters.values()}
+    ours |= {p.point_key for p in template.parameters.values() if p.point_key}
+    ours |= set(template.context)
+    for key in extra:
+        if key not in ours and key not in known:
+            listed = ", ".join(
+                f"{p.name} ({p.point_key})" if p.point_key else p.name
+                for p in template.parameters.values()
+            )
+            raise ConfigError(
+                source,
+                key,
+                f"not a parameter of template '{template.name}' (parameters: {listed}) "
+                "nor a design key of the config",
+                hint=cm.did_you_mean(key, sorted(ours | known)),
+            )
+
+
+def build_cmd(
+    config: Annotated[Path, typer.Argument(help="study config YAML")],
+    point: Annotated[
+        str | None, typer.Option("--point", help="JSON object merged over design:, or @file")
+    ] = None,
+    trial: Annotated[
+        str | None, typer.Option("--trial", help="STUDY:N - build trial N of a stored study")
+    ] = None,
+    template: Annotated[str, typer.Option(help="template to build")] = "llm_top",
+    flow: Annotated[
+        str | None, typer.Option(help="yosys-xilinx | ecp5 | vivado | vitis-hls | vitis-link")
+    ] = None,
+    part: Annotated[str | None, typer.Option(help="part (default: the platform's)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="rebuild even if cached")] = False,
+    results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Build one design point of CONFIG locally and print the result."""
+    import cost_models as cm
+    from dse.config import load_config
+    from runners import build, get_toolchain, load_template
+
+    if point is not None and trial is not None:
+        raise ConfigError("--point/--trial", "(options)", "give one of --point or --trial")
+    cfg = load_config(config)
+    tpl = load_template(template)
+    design = dict(cfg.design)
+    if trial is not None:
+        extra = trial_point(trial, results)
+        source = f"--trial {trial}"
+    else:
+        extra = parse_point(point) if point is not None else {}
+        source = "--point"
+    known = set(design) | set(cm.param_specs(cfg.arch, cfg.platform))
+    _check_keys(extra, tpl, known, source)
+    merged = {**design, **extra}
+    plat_part = str(getattr(cfg.platform, "part", "") or "")
+    chosen_flow = flow or default_flow(str(getattr(cfg.platform, "family", "")), plat_part)
+    toolchain = get_toolchain(chosen_flow)
+    # The platform's part suits only a flow for its vendor; otherwise the flow's default.
+    same_vendor = plat_part.upper().startswith("LFE5") == (chosen_flow == "ecp5")
+    chosen_part = part or (
+        plat_part
+        if plat_part and same_vendor and chosen_flow != "vitis-link"
+        else toolchain.default_part
+    )
+    res = build(
+        tpl,
+        merged,
+        chosen_flow,
+        part=chosen_part,
+        cache_root=results / "builds",
+        force=force,
+    )
+    if as_json:
+        typer.echo(res.to_json().strip())
+    else:
+        _render(res)
+    if not res.ok:
+        raise typer.Exit(1)
+
+
+def _render(res: Any) -> None:
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold")
+    head.add_column()
+    status = "[green]ok[/]" if res.ok else f"[red]failed[/] ({res.failure_class})"
+    rows = [
+        ("status", status + ("  [dim](cached)[/]" if res.cached else "")),
+        ("template", res.template),
+        ("flow", f"{res.flow}  ({res.fidelity})"),
+        ("part", res.part),
+        ("params", ", ".join(f"{k}={v}" for k, v in res.params.items())),
+        ("bundle", res.bundle_hash[:16]),
+        ("result dir", res.result_dir),
+        ("duration", f"{res.duration_s:.1f} s on {res.host}"),
+    ]
+    if res.first_error:
+        rows.append(("first error", res.first_error))
+    for key, value in rows:
+        head.add_row(key, str(value))
+    console.print(head)
+    if res.metrics:
+        table = Table(title="metrics", title_justify="left")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in res.metrics.items():
+            table.add_row(key, "-" if value is None else str(value))
+        console.print(table)
+    if res.artefacts:
+        for name, rel in res.artefacts.items():
+            console.print(f"{name}: {Path(res.result_dir) / rel}")
+    if not res.ok and res.log_tail:
+        console.print("[dim]" + "\n".join(res.log_tail[-15:]) + "[/]", highlight=False)
+
+
+@templates_app.command("list")
+def templates_list() -> None:
+    """List the templates: name, kind, flows, description."""
+    from runners import list_templates
+
+    table = Table()
+    for col in ("name", "kind", "flows", "description"):
+        table.add_column(col)
+    for t in list_templates():
+        table.add_row(t.name, t.kind, ", ".join(t.flows), t.description)
+    console.print(table)
+
+
+@templates_app.command("show")
+def templates_show(name: Annotated[str, typer.Argument(help="template name")]) -> None:
+    """Show a template's parameters, constraints, sources and flows."""
+    from runners import load_template
+
+    t = load_template(name)
+    console.print(f"[bold]{t.name}[/] ({t.kind}) - {t.description}", highlight=False)
+    console.print(f"top: {t.top}\nflows: {', '.join(t.flows)}", highlight=False)
+    console.print(f"sources: {', '.join(t.sources)}", highlight=False)
+    # One line per parameter (not a table) so nothing wraps and the output greps well.
+    typer.echo("parameters:")
+    width = max((len(p.name) for p in t.parameters.values()), default=0)
+    for p in t.parameters.values():
+        key = f"  point_key={p.point_key}" if p.point_key else ""
+        typer.echo(
+            f"  {p.name:{width}s}  {p.type:4s} {p.allowed()}  default={p.default}{key}"
+            + (f"  - {p.doc}" if p.doc else "")
+        )
+    for expr, why in t.constraints:
+        console.print(f"constraint: {expr}" + (f"  ({why})" if why else ""), highlight=False)
+    for key, default in t.context.items():
+        console.print(f"context: {key} (default {default!r})", highlight=False)

@@ -1,0 +1,144 @@
+"""``vivado``: non-project Vivado synthesis + implementation of an RTL template.
+
+``prepare`` renders ``templates/vivado`` (``build.tcl``, ``clocks.xdc``) next to the
+design's sources: the template's top, the part, the clock target and the resolved
+parameters (as ``synth_design -generic``) all travel in the TCL file. One step:
+``vivado -mode batch -source build.tcl -log vivado.log -nojournal``. ``parse`` reads
+``reports/utilization.rpt`` and ``reports/timing_summary.rpt`` with ``runners.reports``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from runners._executor import Command
+from runners._result import BuildResult, tail
+from runners.toolchains._base import (
+    RESOURCE_KEYS,
+    Toolchain,
+    clock_target_mhz,
+    existing,
+    read_report,
+    read_text,
+    render_script,
+    result,
+    tool_metrics,
+)
+
+if TYPE_CHECKING:
+    from runners._bundle import Bundle
+
+REPORT_DIR = "reports"
+DEFAULT_CLOCK_MHZ = 300.0
+_TIMING_KEYS = ("wns_ns", "tns_ns", "whs_ns", "ths_ns", "failing_endpoints", "timing_met")
+
+
+class Vivado(Toolchain):
+    """AMD Vivado (batch, non-project): routed utilisation and timing."""
+
+    name = "vivado"
+    description = "Vivado synth/opt/place/route: routed utilisation, WNS, Fmax"
+    fidelity = "place_route"
+    default_part = "xcu280-fsvh2892-2L-e"
+    programs: ClassVar[Mapping[str, tuple[str, ...]]] = {"vivado": ("-version",)}
+    step_timeout_s = 12 * 3600.0
+
+    def options(self, point: Mapping[str, object]) -> dict[str, Any]:
+        """Clock target in MHz (``clock_mhz`` or ``freq_mhz``, default 300)."""
+        return {"clock_mhz": round(clock_target_mhz(point, DEFAULT_CLOCK_MHZ))}
+
+    def prepare(self, bundle: Bundle) -> list[Command]:
+        """Render ``build.tcl`` + ``clocks.xdc``; one Vivado batch step."""
+        script_point = {
+            **{k: v for k, v in bundle.point.items() if k.endswith("_directive")},
+            "TOP": bundle.template.top,
+            "PART": bundle.part,
+            "CLOCK_MHZ": bundle.options["clock_mhz"],
+            "REPORT_DIR": REPORT_DIR,
+            "sources": bundle.source_files(".v", ".sv", ".vhd", ".vhdl"),
+            "generics": dict(bundle.params),
+        }
+        render_script("vivado", script_point, bundle.folder)
+        argv = (
+            "vivado",
+            "-mode",
+            "batch",
+            "-source",
+            "build.tcl",
+            "-log",
+            "vivado.log",
+            "-nojournal",
+        )
+        return [Command("vivado", argv, "vivado.out", timeout_s=self.step_timeout_s)]
+
+    def parse(self, workdir: Path) -> BuildResult:
+        """Routed utilisation and timing; ``timing_not_met`` when WNS < 0."""
+        util = read_report(workdir / REPORT_DIR / "utilization.rpt")
+        timing = read_report(workdir / REPORT_DIR / "timing_summary.rpt")
+        log = read_report(workdir / "vivado.log")
+        reports = existing(
+            workdir,
+            {
+                "utilization": f"{REPORT_DIR}/utilization.rpt",
+                "timing_summary": f"{REPORT_DIR}/timing_summary.rpt",
+                "post_synth_utilization": f"{REPORT_DIR}/post_synth_util.rpt",
+                "log": "vivado.log",
+                "script": "build.tcl",
+            },
+        )
+        top = next((p.name for p in (workdir / REPORT_DIR).glob("*.bit")), None)
+        artefacts = existing(
+            workdir,
+            {
+                "checkpoint": f"{REPORT_DIR}/post_route.dcp",
+                **({"bitstream": f"{REPORT_DIR}/{top}"} if top else {}),
+            },
+        )
+        metrics = tool_metrics(util, RESOURCE_KEYS) | tool_metrics(timing, _TIMING_KEYS)
+        target_ns = 1000.0 / float(_clock_of(workdir))
+        metrics["target_clock_ns"] = round(target_ns, 3)
+        wns = metrics.get("wns_ns")
+        if isinstance(wns, int | float):
+            # Fmax the routed design would reach: the period shrinks (or grows) by the WNS.
+            metrics["fmax_mhz"] = round(1000.0 / (target_ns - wns), 1)
+        log_tail = tail(read_text(workdir / "vivado.log"))
+        failure = log.values.get("failure_class") if log is not None else None
+        if util is None or timing is None:
+            first = log.values.get("first_error") if log is not None else None
+            return result(
+                "failed",
+                metrics=metrics,
+                failure_class=str(failure) if failure not in (None, "none") else "tool_error",
+                first_error=str(first) if first else "Vivado wrote no utilisation/timing report",
+                log_tail=log_tail,
+                reports=reports,
+                fidelity=self.fidelity,
+            )
+        if metrics.get("timing_met") is False:
+            return result(
+                "failed",
+                metrics=metrics,
+                failure_class="timing_not_met",
+                first_error=f"WNS {wns} ns at {metrics['target_clock_ns']} ns target",
+                log_tail=log_tail,
+                reports=reports,
+                artefacts=artefacts,
+                fidelity=self.fidelity,
+            )
+        return result(
+            "ok",
+            metrics=metrics,
+            log_tail=log_tail,
+            reports=reports,
+            artefacts=artefacts,
+            fidelity=self.fidelity,
+        )
+
+
+def _clock_of(workdir: Path) -> float:
+    """The clock target the bundle was rendered with (``vivado.params.json``)."""
+    meta = json.loads((workdir / "vivado.params.json").read_text(encoding="utf-8"))
+    return float(meta["params"]["CLOCK_MHZ"])
