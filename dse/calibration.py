@@ -1,0 +1,149 @@
+"""Calibration: correct the cost model with what real builds measured.
+
+A build measures a template at a point (LUT, FF, DSP, BRAM, Fmax); the cost model predicted
+the same quantities for the same thing (``cost_models.unit_resources`` for the template's
+units, the platform's clock curve for Fmax). Per metric and flow, the corrections are fitted
+in log space, because model errors are multiplicative (a LUT rate 20 % off is 20 % off at
+every size):
+
+- with fewer than ``SLOPE_MIN_POINTS`` observations, a pure scale: the median of
+  ``log(measured / predicted)`` (robust to one bad build);
+- with more, a Theil-Sen line ``log m = a + b log p`` (the median of pairwise slopes, then the
+  median intercept), which also corrects an error that grows with size; the slope is clamped
+  to [0.5, 2] so a few points cannot produce a wild extrapolation.
+
+``apply_corrections`` rescales the model's columns of a batch of design points (``lut`` and
+``lut_util`` together, ``achievable_clock_mhz``, ...) and re-checks feasibility for them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+SLOPE_MIN_POINTS = 5
+SLOPE_RANGE = (0.5, 2.0)
+# Measured metric -> the model column it corrects. ``fmax_mhz`` (place and route) and
+# ``estimated_clock_mhz`` (synthesis estimate) both correct the achievable clock.
+METRIC_COLUMNS = {
+    "lut": "lut",
+    "ff": "ff",
+    "dsp": "dsp",
+    "bram36": "bram36",
+    "uram": "uram",
+    "fmax_mhz": "achievable_clock_mhz",
+    "estimated_clock_mhz": "achievable_clock_mhz",
+}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One measured value next to the model's prediction of the same quantity."""
+
+    metric: str
+    flow: str
+    template: str
+    predicted: float
+    measured: float
+
+
+@dataclass(frozen=True)
+class Correction:
+    """``corrected = exp(intercept) * predicted ** slope`` for one metric and flow."""
+
+    metric: str
+    flow: str
+    intercept: float
+    slope: float
+    n: int
+    spread: float  # median absolute deviation of the log residuals after correcting
+    method: str  # "scale" | "theil-sen"
+
+    def __call__(self, predicted: np.ndarray | float) -> np.ndarray:
+        p = np.maximum(np.asarray(predicted, dtype=float), 1e-12)
+        return np.exp(self.intercept) * p**self.slope
+
+    @property
+    def scale_at_one(self) -> float:
+        """The multiplicative correction for a prediction of 1 (the pure-scale factor)."""
+        return math.exp(self.intercept)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-able record."""
+        return asdict(self)
+
+
+def fit_corrections(observations: Iterable[Observation]) -> dict[tuple[str, str], Correction]:
+    """Fit one correction per (metric, flow); observations with non-positive values are skipped."""
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for ob in observations:
+        if ob.metric in METRIC_COLUMNS and ob.predicted > 0 and ob.measured > 0:
+            groups[(ob.metric, ob.flow)].append((math.log(ob.predicted), math.log(ob.measured)))
+    out: dict[tuple[str, str], Correction] = {}
+    for (metric, flow), pairs in groups.items():
+        lp, lm = np.array(pairs).T
+        if len(pairs) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
+            slope, method = 1.0, "scale"
+        else:
+            i, j = np.triu_indices(len(lp), 1)
+            dx = lp[j] - lp[i]
+            ok = np.abs(dx) > 1e-9
+            slope = float(np.median((lm[j] - lm[i])[ok] / dx[ok]))
+            slope = float(np.clip(slope, *SLOPE_RANGE))
+            method = "theil-sen"
+        intercept = float(np.median(lm - slope * lp))
+        resid = lm - (intercept + slope * lp)
+        spread = float(np.median(np.abs(resid - np.median(resid))))
+        out[(metric, flow)] = Correction(metric, flow, intercept, slope, len(pairs), spread, method)
+    return out
+
+
+def apply_corrections(
+    df: pd.DataFrame,
+    corrections: Mapping[tuple[str, str], Correction],
+    flow: str,
+    freq_mhz: np.ndarray | float | None = None,
+) -> pd.DataFrame:
+    """Return a copy of ``evaluate``'s output with ``flow``'s corrections applied.
+
+    Resource columns and their ``*_util`` scale together; a resource pushed over the device
+    makes the point infeasible (``violations`` says "<res> over device (calibrated)"). When
+    the clock is corrected and ``freq_mhz`` is given, a design clock above the corrected
+    achievable clock does the same.
+    """
+    out = df.copy()
+    newly = pd.Series("", index=out.index)
+    chosen: dict[str, Correction] = {}
+    for (metric, cflow), corr in corrections.items():
+        column = METRIC_COLUMNS.get(metric)
+        if cflow != flow or column is None or column not in out:
+            continue
+        if column in chosen and metric != "fmax_mhz":
+            continue  # place and route wins over a synthesis estimate of the clock
+        chosen[column] = corr
+    for column, corr in chosen.items():
+        before = out[column].to_numpy(dtype=float)
+        after = corr(before)
+        out[column] = after
+        util = f"{column}_util"
+        if util in out:
+            ratio = np.divide(after, before, out=np.ones_like(after), where=before > 0)
+            out[util] = out[util].to_numpy(dtype=float) * ratio
+            over = out[util].to_numpy() > 1.0
+            newly = newly.where(~over, newly + f"; {column} over device (calibrated)")
+        elif column == "achievable_clock_mhz" and freq_mhz is not None:
+            over = np.asarray(freq_mhz, dtype=float) > after
+            newly = newly.where(~over, newly + "; clock above achievable (calibrated)")
+    bad = newly != ""
+    if "feasible" in out and bad.any():
+        out["feasible"] = out["feasible"].to_numpy(dtype=bool) & ~bad.to_numpy()
+        if "violations" in out:
+            base = out["violations"].astype(str).replace("nan", "")
+            joined = (base + newly).str.lstrip("; ")
+            out["violations"] = joined.where(bad, out["violations"].astype(str))
+    return out
