@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := iverilog verilator g++
+APT_PACKAGES := iverilog verilator g++ postgresql
 EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: demo test lint format sysdeps bench clean
@@ -24,8 +24,17 @@ sysdeps:
 	  else echo "warning: missing Debian packages:$$missing (run as root or install them)"; fi; \
 	fi
 
+DEMO_SWEEP := examples/gpt2-medium-u280-spatial.yaml
+DEMO_STUDY := gpt2-medium-u280-spatial
+
 demo: $(STAMP)
 	@for f in $(EXAMPLES); do echo; echo "=== dse estimate $$f"; $(BIN)/dse estimate $$f || exit 1; done
+	@echo; echo "=== dse sweep $(DEMO_SWEEP) (2,000 trials; a rerun continues the same study)"
+	@$(BIN)/dse sweep $(DEMO_SWEEP) --trials 2000 --resume
+	@echo; echo "=== dse pareto $(DEMO_STUDY)"
+	@$(BIN)/dse pareto $(DEMO_STUDY)
+	@echo; echo "results: results/$(DEMO_STUDY)/optuna.db (optuna-dashboard sqlite:///results/$(DEMO_STUDY)/optuna.db;" \
+	  "dse status; dse export $(DEMO_STUDY) --format csv)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -42,6 +51,7 @@ test: $(STAMP) sysdeps lint
 bench: $(STAMP)
 	$(BIN)/python benchmarks/published.py
 	$(BIN)/python benchmarks/model_throughput.py
+	$(BIN)/python benchmarks/resource_model_vs_synth.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import cost_models as cm
 from dse.cli_build import register as register_build
+from dse.cli_sweep import register as register_sweep
 from dse.errors import DseError
 
 app = typer.Typer(
@@ -23,6 +25,7 @@ app = typer.Typer(
 report_app = typer.Typer(no_args_is_help=True, help="Tool report parsing.")
 app.add_typer(report_app, name="report")
 register_build(app)  # dse build, dse templates (dse/cli_build.py)
+register_sweep(app)  # dse sweep, status, pareto, export (dse/cli_sweep.py)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -95,9 +98,12 @@ def report_parse(
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the Typer app, turning expected errors into one line + exit 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        # With standalone_mode=False click returns (not raises) a typer.Exit's code.
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except (DseError, cm.InputError) as exc:
-        err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except Exception as exc:
         from click.exceptions import ClickException, Exit
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError:  # pragma: no cover - runners is part of the package
             raise exc from None
         if isinstance(exc, RunnerError):
-            err_console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             sys.exit(2)
         raise
 

@@ -15,15 +15,46 @@ from typing import Any
 import yaml
 
 import cost_models as cm
+from dse.config._space import (
+    STUDY_NAME,
+    Budget,
+    Constraints,
+    Objective,
+    SamplerSpec,
+    parse_sections,
+)
 from dse.config._yaml import LocatedYaml, load_yaml
 from dse.errors import ConfigError
+from dse.space import SearchSpace
 
-TOP_KEYS = ("version", "name", "description", "workload", "platform", "arch", "baseline", "design")
+TOP_KEYS = (
+    "version",
+    "name",
+    "description",
+    "workload",
+    "platform",
+    "arch",
+    "baseline",
+    "design",
+    "space",
+    "derived",
+    "objectives",
+    "constraints",
+    "budget",
+    "sampler",
+    "seed",
+    "batch_size",
+    "storage",
+)
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A validated study config."""
+    """A validated study config.
+
+    ``raw`` is the file as written; ``resolved`` is the document after ``--set`` overrides
+    (what a sweep records in its study so a resume can check it runs the same study).
+    """
 
     name: str
     source: str
@@ -33,6 +64,20 @@ class StudyConfig:
     baseline: cm.Gpu | None
     design: dict[str, Any]
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    space: SearchSpace = field(default_factory=SearchSpace)
+    objectives: tuple[Objective, ...] = ()
+    constraints: Constraints = field(default_factory=Constraints)
+    budget: Budget | None = None
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    seed: int = 0
+    batch_size: int | None = None
+    storage: str | None = None
+    resolved: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def derived(self) -> dict[str, str]:
+        """Derived parameter name -> expression text."""
+        return {name: expr.text for name, expr in self.space.derived}
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -148,4 +193,29 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     except cm.InputError as exc:
         raise _from_input_error(doc, exc, "design") from None
     name = str(data.get("name") or Path(doc.source).stem)
-    return StudyConfig(name, doc.source, workload, platform, arch, baseline, dict(design), raw)
+    if not STUDY_NAME.match(name):
+        raise doc.error(
+            "name",
+            f"expected letters, digits, '.', '_' or '-' (it names the study and its results "
+            f"folder), got {name!r}",
+        )
+    sections = parse_sections(doc, data, arch, platform, baseline is not None)
+    return StudyConfig(
+        name,
+        doc.source,
+        workload,
+        platform,
+        arch,
+        baseline,
+        dict(design),
+        raw,
+        space=sections.space,
+        objectives=sections.objectives,
+        constraints=sections.constraints,
+        budget=sections.budget,
+        sampler=sections.sampler,
+        seed=sections.seed,
+        batch_size=sections.batch_size,
+        storage=sections.storage,
+        resolved=copy.deepcopy(data),
+    )

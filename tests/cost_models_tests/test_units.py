@@ -55,7 +55,7 @@ def test_shipped_coefficients_predict_positive_logic(unit: str, kind: str) -> No
 def test_unknown_unit_and_missing_parameter_are_clear_errors() -> None:
     with pytest.raises(cm.InputError, match="did you mean 'gemv'"):
         cm.unit_resources("gemvv", {}, "dsp48e2")
-    with pytest.raises(cm.InputError, match="gemv.acc_bits"):
+    with pytest.raises(cm.InputError, match=r"gemv\.acc_bits"):
         cm.unit_resources("gemv", {"lanes": 4, "w_bits": 8}, "dsp48e2")
     with pytest.raises(cm.InputError, match="dsp kind"):
         cm.unit_resources("gemv", {"lanes": 4, "w_bits": 8, "acc_bits": 32}, "dsp99")

@@ -1,0 +1,228 @@
+"""``dse sweep``, ``dse status``, ``dse pareto``, ``dse export``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dse.errors import DseError
+
+console = Console()
+err_console = Console(stderr=True)
+
+_SET = typer.Option("--set", help="override KEY=VALUE (dotted key), repeatable")
+_STORAGE = typer.Option(
+    "--storage", help="Optuna RDB URL (default sqlite:///results/<study>/optuna.db)"
+)
+_RESULTS = typer.Option("--results", help="results folder holding <study>/optuna.db")
+
+
+def sweep(
+    config: Annotated[Path, typer.Argument(help="study config YAML")],
+    trials: Annotated[
+        int | None, typer.Option("--trials", min=1, help="total trials the study should reach")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.001, help="stop after S seconds")
+    ] = None,
+    storage: Annotated[str | None, _STORAGE] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="continue the study if it exists (else create it)")
+    ] = False,
+    set_: Annotated[list[str] | None, _SET] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Search the config's space: batched ask/tell over the cost model, persisted per batch.
+
+    Ctrl-C finishes and saves the batch in flight; `--resume` continues exactly where the
+    study stopped (same seed -> same trials as an uninterrupted run).
+    """
+    from dse.config import load_config
+    from dse.sweep import run_sweep
+
+    cfg = load_config(config, set_ or [])
+    s = run_sweep(
+        cfg,
+        trials=trials,
+        timeout_s=timeout,
+        storage=storage,
+        resume=resume,
+        progress=not quiet and sys.stderr.isatty(),
+    )
+    where = f"study {s.study_name!r} in {s.storage_url}"
+    typer.echo(
+        f"{where}: {s.n_trials:,} trials ({s.n_new:,} new: {s.n_evaluated:,} evaluated, "
+        f"{s.n_duplicates:,} duplicates) in {s.elapsed_s:.1f} s = {s.trials_per_s:,.0f} "
+        f"trials/s; {s.n_feasible:,} feasible, Pareto front {s.pareto_size}"
+    )
+    if s.load_s > 0.05:
+        typer.echo(f"resumed {s.n_trials - s.n_new:,} trials in {s.load_s:.2f} s")
+    if s.interrupted:
+        err_console.print(
+            f"interrupted: {s.n_trials:,} trials saved; continue with "
+            f"`dse sweep {config} --resume`",
+            highlight=False,
+        )
+        sys.exit(130)  # the shell's code for "stopped by SIGINT"
+
+
+def status(
+    study: Annotated[str | None, typer.Argument(help="study name (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    storage: Annotated[str | None, _STORAGE] = None,
+) -> None:
+    """Trials, feasible share, Pareto size, best per objective and last update."""
+    from dse.sweep._read import list_studies, load_study_data
+
+    if study is None:
+        found = _studies_in(storage) if storage else [name for name, _ in list_studies(results)]
+        if not found and not as_json:
+            typer.echo(f"no studies under {results}/ (run `dse sweep CONFIG`)")
+            return
+        summaries = [load_study_data(n, storage, results, full=False).summary() for n in found]
+    else:
+        summaries = [load_study_data(study, storage, results, full=False).summary()]
+    if as_json:
+        typer.echo(json.dumps(summaries if study is None else summaries[0]))
+        return
+    table = Table("study", "trials", "feasible", "Pareto", "best", "last update", box=None)
+    for s in summaries:
+        best = "; ".join(
+            f"{m} {b['direction'][:3]} {_fmt(b['value'])} (#{b['trial']})"
+            for m, b in s["best"].items()
+            if b is not None
+        )
+        share = s["feasible"] / s["trials"] if s["trials"] else 0.0
+        table.add_row(
+            s["study"],
+            f"{s['trials']:,}",
+            f"{s['feasible']:,} ({share:.0%})",
+            str(s["pareto_size"]),
+            best or "-",
+            s["last_update"] or "-",
+        )
+    _wide().print(table)
+
+
+def pareto(
+    study: Annotated[str, typer.Argument(help="study name")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON rows")] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="every trial on the front, not one per objective value")
+    ] = False,
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    storage: Annotated[str | None, _STORAGE] = None,
+) -> None:
+    """The Pareto-optimal feasible trials with their objectives and parameters.
+
+    Trials reaching the same objective values with other parameters are shown once (the
+    first, with a `ties` count) unless --all is given.
+    """
+    from dse.sweep._read import load_study_data
+
+    data = load_study_data(study, storage, results)
+    front = data.pareto(collapse=not show_all)
+    ties = [] if show_all else ["ties"]
+    cols = ["number", *data.objectives, *ties, *(f"param_{p}" for p in data.params)]
+    cols = [c for c in cols if c in front.columns]
+    if as_json:
+        rows = [
+            {k: _json_value(v) for k, v in r.items()} for r in front[cols].to_dict(orient="records")
+        ]
+        typer.echo(json.dumps({"study": study, "objectives": data.objectives, "front": rows}))
+        return
+    table = Table(*(c.removeprefix("param_") for c in cols), box=None)
+    for r in front[cols].itertuples(index=False):
+        table.add_row(*(_fmt(v) for v in r))
+    out = _wide()
+    out.print(table)
+    n = int(front["ties"].sum()) if not show_all and len(front) else len(front)
+    out.print(
+        f"{len(front)} Pareto-optimal points ({n} trials) of {len(data.frame):,} trials "
+        f"({', '.join(f'{m} {d}' for m, d in zip(data.objectives, data.directions, strict=True))});"
+        " "
+        f"storage {data.url}",
+        highlight=False,
+    )
+
+
+def export(
+    study: Annotated[str, typer.Argument(help="study name")],
+    fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="output file")] = None,
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    storage: Annotated[str | None, _STORAGE] = None,
+) -> None:
+    """One row per trial: number, params, objectives, feasibility, key metrics."""
+    from dse.sweep._read import load_study_data
+
+    if fmt not in ("csv", "parquet"):
+        raise DseError(f"--format: expected csv or parquet, got {fmt!r}")
+    data = load_study_data(study, storage, results)
+    out = output or Path(results) / study / f"{study}.{fmt}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df = data.frame.copy()
+    df.insert(3, "pareto", df["number"].isin(data.pareto()["number"]))
+    if "datetime_complete" in df:
+        df["datetime_complete"] = df["datetime_complete"].astype(str)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    typer.echo(f"wrote {len(df):,} trials of {study!r} to {out}")
+
+
+def _wide() -> Console:
+    # Piped output (make demo, logs) would otherwise be cut to 80 columns.
+    return console if console.is_terminal else Console(width=200)
+
+
+def _studies_in(storage: str) -> list[str]:
+    from dse.sweep import TrialStore
+
+    store = TrialStore(storage, create=False)
+    try:
+        return store.study_names()
+    finally:
+        store.close()
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "-"
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _json_value(v: Any) -> Any:
+    if hasattr(v, "item"):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    return v
+
+
+def register(app: typer.Typer) -> None:
+    """Add the sweep commands to the ``dse`` app."""
+    app.command("sweep")(sweep)
+    app.command("status")(status)
+    app.command("pareto")(pareto)
+    app.command("export")(export)

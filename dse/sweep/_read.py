@@ -1,0 +1,163 @@
+"""Reading studies back for ``dse status``, ``dse pareto`` and ``dse export``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from optuna.trial import TrialState
+
+from dse.errors import StudyNotFound
+from dse.pareto import pareto_mask
+from dse.sweep._engine import CONSTRAINTS_KEY
+from dse.sweep._store import TrialStore, default_storage, sqlite_path
+
+
+@dataclass
+class StudyData:
+    """One study as a table: one row per trial, in trial-number order."""
+
+    name: str
+    url: str
+    objectives: list[str]
+    directions: list[str]
+    params: list[str]  # design names of the searched parameters
+    frame: pd.DataFrame
+    last_update: dt.datetime | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def pareto(self, *, collapse: bool = False) -> pd.DataFrame:
+        """Feasible, non-duplicate trials on the Pareto front, best first objective first.
+
+        ``collapse``: one row per distinct objective vector (its first trial), with ``ties``
+        counting the trials that reach the same values with other parameters.
+        """
+        df = self.frame
+        pool = df[(df["state"] == "COMPLETE") & df["feasible"] & df["duplicate_of"].isna()]
+        if pool.empty:
+            return pool.assign(ties=pd.Series(dtype=np.int64)) if collapse else pool
+        mask = pareto_mask(pool[self.objectives].to_numpy(np.float64), self.directions)
+        front = pool[mask].sort_values(
+            [*self.objectives, "number"],
+            ascending=[d == "minimize" for d in self.directions] + [True],
+            kind="stable",
+        )
+        if collapse:
+            ties = front.groupby(self.objectives, sort=False)["number"].transform("size")
+            front = front.assign(ties=ties).drop_duplicates(self.objectives, keep="first")
+        return front
+
+    def summary(self) -> dict[str, Any]:
+        df = self.frame
+        ok = df[(df["state"] == "COMPLETE") & df["feasible"]]
+        best: dict[str, Any] = {}
+        for m, d in zip(self.objectives, self.directions, strict=True):
+            if ok.empty:
+                best[m] = None
+                continue
+            col = ok[m].to_numpy(np.float64)
+            pos = int(np.argmax(col) if d == "maximize" else np.argmin(col))
+            best[m] = {
+                "value": float(col[pos]),
+                "trial": int(ok["number"].iloc[pos]),
+                "direction": d,
+            }
+        return {
+            "study": self.name,
+            "storage": self.url,
+            "trials": len(df),
+            "complete": int((df["state"] == "COMPLETE").sum()),
+            "failed": int((df["state"] == "FAIL").sum()),
+            "feasible": len(ok),
+            "pareto_size": len(self.pareto()),
+            "best": best,
+            "last_update": self.last_update.isoformat(timespec="seconds")
+            if self.last_update
+            else None,
+        }
+
+
+def list_studies(results: str | Path = "results") -> list[tuple[str, str]]:
+    """(study name, storage URL) of every study in ``results/*/optuna.db``."""
+    out: list[tuple[str, str]] = []
+    for db in sorted(Path(results).glob("*/optuna.db")):
+        url = f"sqlite:///{db}"
+        store = TrialStore(url, create=False)
+        try:
+            out += [(name, url) for name in store.study_names()]
+        finally:
+            store.close()
+    return out
+
+
+def resolve_storage(study: str, storage: str | None, results: str | Path = "results") -> str:
+    if storage:
+        return storage
+    url = default_storage(study, results)
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        known = [n for n, _ in list_studies(results)]
+        hint = f"; studies under {results}/: {', '.join(known)}" if known else ""
+        raise StudyNotFound(
+            f"study {study!r}: no {path} (run `dse sweep` first, or pass --storage URL){hint}"
+        )
+    return url
+
+
+def load_study_data(
+    study: str, storage: str | None = None, results: str | Path = "results", *, full: bool = True
+) -> StudyData:
+    """Read a study (``full``: with every design point and metric) into a DataFrame."""
+    url = resolve_storage(study, storage, results)
+    store = TrialStore(url, create=False)
+    try:
+        sid = store.study_id(study)
+        if sid is None:
+            existing = store.study_names()
+            raise StudyNotFound(
+                f"study {study!r} is not in {url} (it holds: {', '.join(existing) or 'nothing'})"
+            )
+        attrs = store.study_user_attrs(sid)
+        keys = None if full else ("duplicate_of",)
+        got = store.load(sid, user_attrs=keys)
+        last = store.last_complete(sid)
+    finally:
+        store.close()
+    objectives = list(attrs.get("dse:objectives") or [])
+    directions = list(attrs.get("dse:directions") or [])
+    names: dict[str, str] = dict(attrs.get("dse:params") or {})
+    rows: list[dict[str, Any]] = []
+    for t in got.trials:
+        cons = t.system_attrs.get(CONSTRAINTS_KEY) or []
+        complete = t.state == TrialState.COMPLETE
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "feasible": bool(complete and all(c <= 0 for c in cons)),
+            "duplicate_of": t.user_attrs.get("duplicate_of"),
+        }
+        for k, m in enumerate(objectives):
+            row[m] = t.values[k] if t.values is not None else np.nan
+        if full:
+            point = t.user_attrs.get("point") or {}
+            for opt_name, name in names.items():
+                row[f"param_{name}"] = point.get(name, t.params.get(opt_name))
+            for k, v in point.items():
+                if k not in names.values():
+                    row[f"point_{k}"] = v
+            for k, v in (t.user_attrs.get("metrics") or {}).items():
+                if k not in objectives:
+                    row[f"metric_{k}"] = v
+            if "error" in t.user_attrs:
+                row["error"] = t.user_attrs["error"]
+            row["datetime_complete"] = t.datetime_complete
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["number", "state", "feasible", "duplicate_of", *objectives])
+    frame["duplicate_of"] = frame["duplicate_of"].astype("Int64")
+    return StudyData(study, url, objectives, directions, list(names.values()), frame, last, attrs)
