@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := iverilog verilator g++ postgresql
+APT_PACKAGES := iverilog verilator g++ postgresql openssh-server
 EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: demo test lint format sysdeps bench clean

@@ -27,16 +27,41 @@ from runners.toolchains import (
     list_toolchains,
 )
 
+# Loaded on first use: these pull in fabric/paramiko and Ray, which plain builds do not need.
+_LAZY = {
+    "SSHExecutor": "runners._ssh",
+    "BuildFarm": "runners.dispatch",
+    "Inventory": "runners.hosts",
+    "Host": "runners.hosts",
+    "HostsFileError": "runners.hosts",
+    "load_hosts": "runners.hosts",
+    "check_hosts": "runners.hostcheck",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'runners' has no attribute '{name}'")
+
+
 __all__ = [
     "TEMPLATES_ROOT",
     "TOOLCHAINS",
+    "BuildFarm",
     "BuildResult",
     "Bundle",
     "Command",
     "Executor",
+    "Host",
+    "HostsFileError",
+    "Inventory",
     "LocalExecutor",
     "ReportParseError",
     "RunnerError",
+    "SSHExecutor",
     "StepResult",
     "Template",
     "TemplateError",
@@ -47,10 +72,12 @@ __all__ = [
     "UnknownToolchain",
     "build",
     "cached_result",
+    "check_hosts",
     "content_hash",
     "get_toolchain",
     "list_templates",
     "list_toolchains",
+    "load_hosts",
     "load_template",
     "make_bundle",
     "render_template",

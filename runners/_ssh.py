@@ -1,0 +1,377 @@
+"""``SSHExecutor``: run a bundle's commands on a build host reached over SSH (fabric).
+
+One ``run`` = connect, upload the bundle folder as one tar archive (sftp), unpack it in
+``<workdir>/<bundle hash>/``, run each command there, fetch the folder back as one archive
+and unpack it over the local folder, so ``build(..., executor=SSHExecutor(host))`` leaves the
+same result folder as a local build.
+
+Safety: argv words are ``shlex.quote``d (parameters travel in the bundle's files, never on a
+command line); each step runs under ``setsid`` + ``timeout -s TERM -k 10``, so on timeout the
+whole remote process group is killed; unknown host keys are refused unless the host entry
+opts in (``accept_unknown_host_keys``), which pins the key into its known_hosts file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import posixpath
+import re
+import shlex
+import socket
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import paramiko
+from fabric import Config, Connection
+
+from runners._executor import Command, StepResult
+from runners.hosts import Host
+
+# Seconds between SIGTERM and SIGKILL for a remote step that overran its timeout.
+_KILL_GRACE_S = 10
+# Exit statuses of GNU timeout: 124 after SIGTERM did it, 128+9 when SIGKILL was needed.
+_TIMEOUT_STATUSES = (124, 137)
+_HASH_RE = re.compile(r"[0-9a-f]{64}")
+
+
+class HostUnavailable(Exception):
+    """The host could not be reached or the connection broke (a transient failure)."""
+
+
+class _PinOnFirstUse(paramiko.MissingHostKeyPolicy):
+    """Accept an unknown host key and append it to the pinned known_hosts file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: Any) -> None:
+        client.get_host_keys().add(hostname, key.get_name(), key)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write(f"{hostname} {key.get_name()} {key.get_base64()}\n")
+
+
+def connect(host: Host, ssh_config: str | None = None) -> Connection:
+    """An open fabric ``Connection`` to ``host`` with its host-key policy applied.
+
+    Raises ``HostUnavailable`` with the reason (refused, timed out, unknown host key, ...).
+    """
+    if host.ssh is None:
+        raise ValueError(f"host '{host.name}' is not an SSH host")
+    target = host.ssh
+    config = Config(runtime_ssh_path=ssh_config) if ssh_config else Config()
+    kwargs: dict[str, Any] = {"allow_agent": False}
+    if target.key:
+        kwargs |= {"key_filename": [target.key], "look_for_keys": False}
+    gateway = None
+    if target.jump:
+        gateway = Connection(
+            target.jump, config=config, connect_timeout=int(target.connect_timeout_s)
+        )
+        _apply_host_key_policy(gateway, host)
+    conn = Connection(
+        target.host,
+        user=target.user,
+        port=target.port,
+        config=config,
+        connect_kwargs=kwargs,
+        connect_timeout=max(1, int(target.connect_timeout_s)),
+        gateway=gateway,
+    )
+    _apply_host_key_policy(conn, host)
+    try:
+        conn.open()
+    except paramiko.BadHostKeyException as exc:
+        raise HostUnavailable(
+            f"host '{host.name}': host key of {exc.hostname} does not match the pinned key in "
+            f"{known_hosts_path(conn, host)} (possible man-in-the-middle; fix known_hosts)"
+        ) from None
+    except paramiko.SSHException as exc:
+        text = str(exc)
+        if "not found in known_hosts" in text:
+            raise HostUnavailable(
+                f"host '{host.name}': unknown host key for {_where(conn)}, refused (pin it in "
+                f"{known_hosts_path(conn, host)} with ssh-keyscan, or set "
+                "ssh.accept_unknown_host_keys: true in hosts.yaml)"
+            ) from None
+        raise HostUnavailable(f"host '{host.name}' ({_where(conn)}): {text}") from None
+    except (OSError, EOFError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise HostUnavailable(
+            f"host '{host.name}' ({_where(conn)}): cannot connect: {reason}"
+        ) from None
+    return conn
+
+
+def known_hosts_path(conn: Connection, host: Host) -> Path:
+    """The known_hosts file used for ``host``: its entry, the SSH config's, or ~/.ssh's."""
+    assert host.ssh is not None
+    if host.ssh.known_hosts:
+        return Path(host.ssh.known_hosts)
+    configured = conn.ssh_config.get("userknownhostsfile")
+    first = str(configured).split()[0] if configured else "~/.ssh/known_hosts"
+    return Path(first).expanduser()
+
+
+def _apply_host_key_policy(conn: Connection, host: Host) -> None:
+    assert host.ssh is not None
+    path = known_hosts_path(conn, host)
+    if path.is_file():
+        conn.client.load_host_keys(str(path))
+    if host.ssh.accept_unknown_host_keys:
+        conn.client.set_missing_host_key_policy(_PinOnFirstUse(path))
+    else:
+        conn.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+
+
+def _where(conn: Connection) -> str:
+    return f"{conn.user}@{conn.host}:{conn.port}"
+
+
+def remote_line(host: Host, command: Command, workdir: str, timeout_s: float) -> str:
+    """The shell line that runs ``command`` on ``host`` (every argv word quoted).
+
+    The tool runs in a new session (``setsid``) under ``timeout``, which signals the whole
+    process group on expiry; its output goes to the remote log, which ``tail`` streams back.
+    A missing program exits 127 with a message naming the host, before anything starts.
+    """
+    q = shlex.quote
+    cwd = posixpath.normpath(posixpath.join(workdir, command.cwd))
+    log = q(command.log)
+    argv = " ".join(q(a) for a in command.argv)
+    setup = _setup_line(host.setup)
+    missing = (
+        f"program {command.argv[0]} not found on host {host.name} after setup "
+        "(install it there or fix setup: in hosts.yaml)"
+    )
+    return (
+        f"cd {q(cwd)} || exit 126; "
+        + (f"{{ {setup} ; }} >/dev/null 2>&1 </dev/null; " if setup else "")
+        + f"if ! command -v {q(command.argv[0])} >/dev/null 2>&1; then "
+        f"echo {q('ERROR: ' + missing)} > {log}; cat {log}; exit 127; fi; "
+        f": > {log}; "
+        f"setsid -w timeout -s TERM -k {_KILL_GRACE_S} {timeout_s:g} {argv} "
+        f"> {log} 2>&1 < /dev/null & pid=$!; "
+        f"tail -n +1 -s 0.2 --pid=$pid -f {log}; wait $pid"
+    )
+
+
+def _setup_line(setup: str | None) -> str:
+    if not setup or not setup.strip():
+        return ""
+    text = setup.strip()
+    # A bare path to a script is sourced (Vivado's settings64.sh); anything else is a shell
+    # line written by whoever owns hosts.yaml (never by a design point).
+    if " " not in text and text.endswith(".sh"):
+        return f". {shlex.quote(text)}"
+    return text
+
+
+@dataclass
+class SSHExecutor:
+    """Run commands on an SSH build host (see the module docstring for the sequence).
+
+    ``keep_remote`` leaves ``<workdir>/<hash>/`` on the host after fetching (for debugging);
+    ``step_timeout_s`` caps every command's own timeout.
+    """
+
+    target: Host
+    ssh_config: str | None = None
+    keep_remote: bool = False
+    step_timeout_s: float | None = None
+    host: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.target.ssh is None:
+            raise ValueError(f"host '{self.target.name}' has no ssh: entry")
+        self.host = self.target.name
+
+    def run(self, workdir: Path, commands: Sequence[Command]) -> list[StepResult]:
+        """Upload, run ``commands`` in order (stop at the first failure), fetch back."""
+        workdir = Path(workdir)
+        results: list[StepResult] = []
+        if not commands:
+            return results
+        remote = f"{self.target.workdir.rstrip('/')}/{_bundle_id(workdir)}"
+        t0 = time.monotonic()
+        try:
+            conn = connect(self.target, self.ssh_config)
+        except HostUnavailable as exc:
+            return [_host_error(workdir, commands[0], str(exc), time.monotonic() - t0)]
+        try:
+            try:
+                self._upload(conn, workdir, remote)
+            except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
+                msg = f"host '{self.host}': upload to {remote} failed: {_reason(exc)}"
+                return [_host_error(workdir, commands[0], msg, time.monotonic() - t0)]
+            for command in commands:
+                result = self._run_one(conn, workdir, remote, command)
+                results.append(result)
+                if not result.ok:
+                    break
+            try:
+                self._fetch(conn, workdir, remote)
+            except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
+                if results and results[-1].failure_class is not None:
+                    return results  # already failed for a host reason; keep that message
+                last = results[-1] if results else None
+                msg = f"host '{self.host}': fetching results from {remote} failed: {_reason(exc)}"
+                dur = last.duration_s if last else 0.0
+                cmd = commands[len(results) - 1] if results else commands[0]
+                results[-1:] = [_host_error(workdir, cmd, msg, dur)]
+        finally:
+            with contextlib.suppress(Exception):
+                conn.close()
+        return results
+
+    def _upload(self, conn: Connection, workdir: Path, remote: str) -> None:
+        q = shlex.quote
+        with tempfile.TemporaryDirectory(prefix="dse-ssh-") as tmp:
+            archive = Path(tmp) / "bundle.tar.gz"
+            with tarfile.open(archive, "w:gz") as tar:
+                for path in sorted(workdir.iterdir()):
+                    tar.add(path, arcname=path.name)
+            remote_tar = f"{remote}.upload.tar.gz"
+            _checked(conn, f"mkdir -p {q(self.target.workdir)}", self.host)
+            conn.put(str(archive), remote_tar)
+        _checked(
+            conn,
+            f"rm -rf {q(remote)} && mkdir -p {q(remote)} && tar -xzf {q(remote_tar)} -C {q(remote)}"
+            f" && rm -f {q(remote_tar)}",
+            self.host,
+        )
+
+    def _fetch(self, conn: Connection, workdir: Path, remote: str) -> None:
+        q = shlex.quote
+        remote_tar = f"{remote}.result.tar.gz"
+        _checked(conn, f"tar -czf {q(remote_tar)} -C {q(remote)} .", self.host)
+        with tempfile.TemporaryDirectory(prefix="dse-ssh-") as tmp:
+            local_tar = Path(tmp) / "result.tar.gz"
+            conn.get(remote_tar, str(local_tar))
+            with tarfile.open(local_tar, "r:gz") as tar:
+                # The "data" filter refuses absolute paths, .. and device files from the host.
+                tar.extractall(workdir, filter="data")
+        cleanup = f"rm -f {q(remote_tar)}" + ("" if self.keep_remote else f"; rm -rf {q(remote)}")
+        conn.run(cleanup, hide=True, warn=True, in_stream=False)
+
+    def _run_one(
+        self, conn: Connection, workdir: Path, remote: str, command: Command
+    ) -> StepResult:
+        timeout_s = command.timeout_s
+        if self.step_timeout_s is not None:
+            timeout_s = min(timeout_s, self.step_timeout_s)
+        log_rel = (Path(command.cwd) / command.log).as_posix()
+        log_path = workdir / log_rel
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        line = remote_line(self.target, command, f"{remote}", timeout_s)
+        start = time.monotonic()
+        with log_path.open("wb") as log:
+            stream = _BytesToFile(log)
+            try:
+                res = conn.run(
+                    f"bash -c {shlex.quote(line)}",
+                    hide=True,
+                    warn=True,
+                    out_stream=stream,
+                    err_stream=stream,
+                    in_stream=False,
+                    # A backstop only: the remote `timeout` ends the step first.
+                    timeout=timeout_s + _KILL_GRACE_S + 60,
+                )
+                code: int | None = res.exited
+            except Exception as exc:  # invoke/paramiko raise many types when a link dies
+                elapsed = time.monotonic() - start
+                msg = (
+                    f"host '{self.host}': connection lost during step '{command.name}': "
+                    + _reason(exc)
+                )
+                log.write(f"\nERROR: {msg}\n".encode())
+                return StepResult(
+                    command.name, command.argv, log_rel, None, elapsed, "host_error", msg
+                )
+        elapsed = time.monotonic() - start
+        if code is None or code < 0 or not conn.is_connected:
+            msg = f"host '{self.host}': connection lost during step '{command.name}'"
+            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+        if code in _TIMEOUT_STATUSES and elapsed >= timeout_s * 0.95:
+            msg = (
+                f"step '{command.name}' timed out after {timeout_s:g} s on host '{self.host}'; "
+                "its remote process group was killed"
+            )
+            return StepResult(command.name, command.argv, log_rel, None, elapsed, "timeout", msg)
+        if code == 127:
+            msg = (
+                f"step '{command.name}': program '{command.argv[0]}' not found on host "
+                f"'{self.host}' after setup (install it there, or fix setup: in hosts.yaml)"
+            )
+            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+        if code == 126:
+            msg = f"host '{self.host}': cannot enter the build folder {remote}/{command.cwd}"
+            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+        return StepResult(command.name, command.argv, log_rel, code, elapsed)
+
+
+class _BytesToFile(io.TextIOBase):
+    """invoke writes decoded text to ``out_stream``; forward it to a binary log as it comes."""
+
+    def __init__(self, sink: IO[bytes]) -> None:
+        self.sink = sink
+        self.lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            self.sink.write(text.encode("utf-8", errors="replace"))
+            self.sink.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        with self.lock:
+            self.sink.flush()
+
+
+def _checked(conn: Connection, line: str, host: str) -> None:
+    res = conn.run(line, hide=True, warn=True, in_stream=False)
+    if res.exited != 0:
+        raise HostUnavailable(f"`{line}` exited {res.exited}: {res.stderr.strip()[-300:]}")
+
+
+def _bundle_id(workdir: Path) -> str:
+    """The bundle hash from the build folder's name, else a digest of its file list."""
+    found = _HASH_RE.search(workdir.name)
+    if found:
+        return found.group(0)
+    h = hashlib.sha256()
+    for p in sorted(workdir.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(workdir).as_posix().encode() + p.read_bytes())
+    return h.hexdigest()
+
+
+def _host_error(workdir: Path, command: Command, message: str, elapsed: float) -> StepResult:
+    log_rel = (Path(command.cwd) / command.log).as_posix()
+    path = workdir / log_rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(f"ERROR: {message}\n")
+    return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", message)
+
+
+def _reason(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def local_identity() -> str:
+    """This machine's hostname (used for ``local: true`` hosts)."""
+    return socket.gethostname()
+
+
+__all__ = ["HostUnavailable", "SSHExecutor", "connect", "remote_line"]

@@ -1,0 +1,467 @@
+"""``BuildFarm``: builds dispatched through Ray to the hosts of a ``hosts.yaml``.
+
+Concurrency is capped twice, by the same numbers: every host's slots per flow become a Ray
+custom resource ``slot:<host>:<flow>`` and every licence pool a resource ``licence:<pool>``
+that each build task requests, and the farm's dispatcher thread only hands a task to Ray when
+its own count says a slot and a licence are free (so a queued build is not pinned to a busy
+host while another one idles). A ``slot:<host>:<flow>`` resource exists only on the node
+that advertises it, which is how a build for a ``ray_node`` host lands on that node (run
+there with ``LocalExecutor``); SSH and ``local`` hosts are driven from the local node.
+
+Outcomes: a deterministic failure (over-utilisation, synthesis error, timing not met) is
+final; a transient one (host unreachable, licence, timeout, disk, tool crash) is retried
+after an exponential backoff on another host offering the flow, up to ``max_attempts``. Each
+attempt is appended to ``<cache_root>/journal.jsonl`` the moment it ends (the build cache
+has already written ``result.json``/``attempt.json`` atomically).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from runners._build import DEFAULT_CACHE_ROOT, build
+from runners._errors import RunnerError
+from runners._executor import Command, Executor, LocalExecutor, StepResult
+from runners._result import BuildResult
+from runners._ssh import SSHExecutor
+from runners._templates import Template
+from runners.hosts import Host, Inventory
+
+JOURNAL = "journal.jsonl"
+
+
+class FarmError(RunnerError):
+    """The farm cannot run as configured (missing Ray resources, no host for a flow)."""
+
+
+def slot_resource(host: str, flow: str) -> str:
+    """Ray custom resource name for one build slot of ``flow`` on ``host``."""
+    return f"slot:{host}:{flow}"
+
+
+def licence_resource(pool: str) -> str:
+    """Ray custom resource name for one seat of licence pool ``pool``."""
+    return f"licence:{pool}"
+
+
+def farm_resources(inventory: Inventory, *, hosts: list[Host] | None = None) -> dict[str, float]:
+    """Custom resources a node must advertise for ``hosts`` (default: all) and the pools.
+
+    A local instance started by ``BuildFarm`` advertises all of them; on a cluster, pass each
+    ``ray_node`` host's share to ``ray start --resources`` on that node (see docs/farm.md).
+    """
+    res: dict[str, float] = {}
+    for h in inventory.hosts if hosts is None else hosts:
+        for flow in h.flows:
+            res[slot_resource(h.name, flow)] = float(h.slots_for(flow))
+    for pool, seats in inventory.licence_pools.items():
+        res[licence_resource(pool)] = float(seats)
+    return res
+
+
+def executor_for(
+    host: Host, ssh_config: str | None = None, step_timeout_s: float | None = None
+) -> Executor:
+    """The executor that runs builds for ``host`` (SSH, or local on this machine/node)."""
+    inner: Executor
+    if host.ssh is not None:
+        inner = SSHExecutor(host, ssh_config=ssh_config)
+    else:
+        inner = LocalExecutor(env=setup_env(host.setup), host=host.name)
+    return _Capped(inner, step_timeout_s) if step_timeout_s is not None else inner
+
+
+def setup_env(setup: str | None) -> dict[str, str]:
+    """Environment variables a local host's ``setup`` line sets or changes (run once, in bash)."""
+    if not setup:
+        return {}
+    import subprocess
+
+    done = subprocess.run(
+        ["bash", "-c", f"{setup} >/dev/null 2>&1 </dev/null; env -0"],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    env = dict(
+        item.split("=", 1)
+        for item in done.stdout.decode(errors="replace").split("\0")
+        if "=" in item
+    )
+    return {
+        k: v for k, v in env.items() if os.environ.get(k) != v and k not in ("_", "SHLVL", "PWD")
+    }
+
+
+@dataclass
+class _Capped:
+    """An executor whose every step timeout is at most ``cap`` seconds."""
+
+    inner: Executor
+    cap: float
+    host: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.host = self.inner.host
+
+    def run(self, workdir: Path, commands: Sequence[Command]) -> list[StepResult]:
+        capped = [replace(c, timeout_s=min(c.timeout_s, self.cap)) for c in commands]
+        return self.inner.run(workdir, capped)
+
+
+def _build_task(
+    host_json: dict[str, Any],
+    ssh_config: str | None,
+    template: Template | str,
+    point: dict[str, Any],
+    flow: str,
+    part: str | None,
+    cache_root: str,
+    force: bool,
+    step_timeout_s: float | None,
+) -> dict[str, Any]:
+    """Body of the Ray task: one build attempt on one host, with wall-clock bounds."""
+    host = Host.model_validate(host_json)
+    start = time.time()
+    res = build(
+        template,
+        point,
+        flow,
+        part=part,
+        cache_root=cache_root,
+        executor=executor_for(host, ssh_config, step_timeout_s),
+        force=force,
+    )
+    return {"result": res.to_json(), "start": start, "end": time.time()}
+
+
+@dataclass
+class _Job:
+    id: int
+    template: Template | str
+    point: dict[str, Any]
+    flow: str
+    part: str | None
+    force: bool
+    future: Future[BuildResult]
+    attempt: int = 0
+    due: float = 0.0
+    tried: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Running:
+    job: _Job
+    host: Host
+    pool: str | None
+    submitted: float
+
+
+class BuildFarm:
+    """Dispatch builds to the hosts of ``inventory`` through Ray.
+
+    ``ray_address=None`` starts a local Ray instance (or uses the one this process already
+    has) advertising ``farm_resources(inventory)``; an address joins a cluster, which must
+    already advertise them. ``step_timeout_s`` caps every tool step (tests, quick sweeps).
+
+    Example::
+
+        with BuildFarm(load_hosts("hosts.yaml")) as farm:
+            futures = [farm.submit("gemv_int", {"lanes": n}, "yosys-xilinx") for n in (2, 4)]
+            for res in farm.results():
+                print(res.host, res.status, res.metrics.get("lut"))
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        ray_address: str | None = None,
+        cache_root: Path | str = DEFAULT_CACHE_ROOT,
+        journal: Path | str | None = None,
+        max_attempts: int = 3,
+        backoff_s: float = 2.0,
+        step_timeout_s: float | None = None,
+        num_cpus: int | None = None,
+    ) -> None:
+        import ray
+
+        self.inventory = inventory
+        self.cache_root = Path(cache_root).resolve()
+        self.cache_root.mkdir(parents=True, exist_ok=True)
+        self.journal = Path(journal) if journal is not None else self.cache_root / JOURNAL
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_s = backoff_s
+        self.step_timeout_s = step_timeout_s
+        self._started_ray = False
+        if not ray.is_initialized():
+            if ray_address is None:
+                ray.init(
+                    address=None,
+                    num_cpus=num_cpus or os.cpu_count() or 1,
+                    resources=farm_resources(inventory),
+                    include_dashboard=False,
+                    log_to_driver=False,
+                )
+                self._started_ray = True
+            else:
+                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+        self._check_cluster()
+        self._remote = ray.remote(num_cpus=0, max_retries=0)(_build_task)
+        self._lock = threading.Condition()
+        self._pending: list[_Job] = []
+        self._running: dict[Any, _Running] = {}
+        self._done: list[Future[BuildResult]] = []
+        self._ids = itertools.count()
+        self._down_until: dict[str, float] = {}
+        self._stop = False
+        self._thread = threading.Thread(target=self._loop, name="build-farm", daemon=True)
+        self._thread.start()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def submit(
+        self,
+        template: Template | str,
+        point: Mapping[str, Any],
+        flow: str,
+        *,
+        part: str | None = None,
+        force: bool = False,
+    ) -> Future[BuildResult]:
+        """Queue one build; the future resolves to its final ``BuildResult`` (after retries)."""
+        if not self.inventory.hosts_for(flow):
+            offered = sorted({f for h in self.inventory.hosts for f in h.flows})
+            raise FarmError(
+                f"{self.inventory.source or 'hosts'}: no host offers flow '{flow}' "
+                f"(flows offered: {', '.join(offered)})"
+            )
+        fut: Future[BuildResult] = Future()
+        job = _Job(next(self._ids), template, dict(point), flow, part, force, fut)
+        with self._lock:
+            self._pending.append(job)
+            self._lock.notify_all()
+        return fut
+
+    def results(self, timeout: float | None = None) -> Iterator[BuildResult]:
+        """Final results of every build submitted so far, in the order they complete."""
+        with self._lock:
+            futures = [j.future for j in self._pending] + [
+                r.job.future for r in self._running.values()
+            ]
+            futures += self._done
+            self._done = []
+        for fut in as_completed(set(futures), timeout=timeout):
+            yield fut.result()
+
+    def shutdown(self) -> None:
+        """Stop dispatching (running Ray tasks finish); stop Ray if this farm started it."""
+        with self._lock:
+            self._stop = True
+            self._lock.notify_all()
+        self._thread.join(timeout=10)
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+
+    def __enter__(self) -> BuildFarm:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- dispatcher ------------------------------------------------------------------------
+
+    def _check_cluster(self) -> None:
+        import ray
+
+        have = ray.cluster_resources()
+        missing = {k: v for k, v in farm_resources(self.inventory).items() if have.get(k, 0) < 1}
+        if missing:
+            raise FarmError(
+                "the Ray cluster does not advertise the farm's resources "
+                f"{json.dumps(missing)}; start the nodes with `ray start --resources` "
+                "(see docs/farm.md), or let BuildFarm start a local instance"
+            )
+
+    def _loop(self) -> None:
+        import ray
+
+        while True:
+            with self._lock:
+                if self._stop:
+                    return
+                self._dispatch()
+                refs = list(self._running)
+                if not refs:
+                    wait_s = self._next_due() - time.monotonic() if self._pending else None
+                    self._lock.wait(timeout=None if wait_s is None else max(0.05, wait_s))
+                    continue
+            ready, _ = ray.wait(refs, num_returns=1, timeout=0.2)
+            for ref in ready:
+                self._finish(ref)
+
+    def _next_due(self) -> float:
+        return min((j.due for j in self._pending), default=time.monotonic() + 1.0)
+
+    def _dispatch(self) -> None:
+        now = time.monotonic()
+        for job in list(self._pending):
+            if job.due > now:
+                continue
+            host = self._choose(job, now)
+            if host is None:
+                continue
+            pool = host.licences.get(job.flow)
+            resources = {slot_resource(host.name, job.flow): 1.0}
+            if pool is not None:
+                resources[licence_resource(pool)] = 1.0
+            ref = self._remote.options(resources=resources).remote(
+                host.model_dump(),
+                self.inventory.ssh_config,
+                job.template,
+                job.point,
+                job.flow,
+                job.part,
+                str(self.cache_root),
+                job.force,
+                self.step_timeout_s,
+            )
+            job.attempt += 1
+            job.tried.append(host.name)
+            self._pending.remove(job)
+            self._running[ref] = _Running(job, host, pool, time.time())
+
+    def _choose(self, job: _Job, now: float) -> Host | None:
+        busy_slots: dict[tuple[str, str], int] = {}
+        busy_pools: dict[str, int] = {}
+        for r in self._running.values():
+            key = (r.host.name, r.job.flow)
+            busy_slots[key] = busy_slots.get(key, 0) + 1
+            if r.pool is not None:
+                busy_pools[r.pool] = busy_pools.get(r.pool, 0) + 1
+        candidates = self.inventory.hosts_for(job.flow)
+        # After a transient failure prefer hosts this build has not failed on, and hosts not
+        # recently seen failing; fall back to them when nothing else offers the flow.
+        fresh = [h for h in candidates if h.name not in job.tried]
+        healthy = [h for h in (fresh or candidates) if self._down_until.get(h.name, 0) <= now]
+        pick_from = healthy or fresh or candidates
+        best: Host | None = None
+        best_free = 0
+        for h in pick_from:
+            free = h.slots_for(job.flow) - busy_slots.get((h.name, job.flow), 0)
+            pool = h.licences.get(job.flow)
+            if pool is not None and busy_pools.get(pool, 0) >= self.inventory.licence_pools[pool]:
+                continue
+            if free > best_free:
+                best, best_free = h, free
+        return best
+
+    def _finish(self, ref: Any) -> None:
+        import ray
+
+        with self._lock:
+            run = self._running.pop(ref)
+        job = run.job
+        try:
+            out = ray.get(ref)
+            res = BuildResult.from_json(out["result"])
+            start, end = float(out["start"]), float(out["end"])
+        except Exception as exc:  # the task itself died (worker crash, lost node, bad input)
+            start, end = run.submitted, time.time()
+            if _is_bad_input(exc):
+                self._journal(job, run.host.name, None, start, end, final=True, error=str(exc))
+                job.future.set_exception(_unwrap(exc))
+                return
+            res = BuildResult(
+                "failed",
+                job.flow,
+                job.template if isinstance(job.template, str) else job.template.name,
+                job.part or "",
+                params=dict(job.point),
+                failure_class="host_error",
+                first_error=f"build task on host '{run.host.name}' died: {_unwrap(exc)}",
+                host=run.host.name,
+            )
+        retry = not res.deterministic and job.attempt < self.max_attempts
+        if not res.deterministic and res.failure_class == "host_error":
+            self._down_until[run.host.name] = time.monotonic() + self.backoff_s * 4
+        self._journal(job, run.host.name, res, start, end, final=not retry)
+        if retry:
+            with self._lock:
+                job.due = time.monotonic() + self.backoff_s * 2 ** (job.attempt - 1)
+                self._pending.append(job)
+                self._lock.notify_all()
+        else:
+            job.future.set_result(res)
+
+    def _journal(
+        self,
+        job: _Job,
+        host: str,
+        res: BuildResult | None,
+        start: float,
+        end: float,
+        *,
+        final: bool,
+        error: str | None = None,
+    ) -> None:
+        record = {
+            "job": job.id,
+            "attempt": job.attempt,
+            "final": final,
+            "host": host,
+            "flow": job.flow,
+            "template": job.template if isinstance(job.template, str) else job.template.name,
+            "point": job.point,
+            "start": round(start, 6),
+            "end": round(end, 6),
+            "status": res.status if res else "error",
+            "failure_class": res.failure_class if res else "input_error",
+            "first_error": res.first_error if res else error,
+            "bundle_hash": res.bundle_hash if res else "",
+            "result_dir": res.result_dir if res else "",
+            "cached": res.cached if res else False,
+        }
+        line = json.dumps(record, sort_keys=True, default=str) + "\n"
+        # One write() on an O_APPEND descriptor: a reader never sees half a line from us.
+        fd = os.open(self.journal, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+def _is_bad_input(exc: BaseException) -> bool:
+    """A template/toolchain error inside the task: the same on every host, so not retried."""
+    return isinstance(_unwrap(exc), RunnerError)
+
+
+def read_journal(path: Path | str) -> list[dict[str, Any]]:
+    """Records of a farm journal (a torn last line from a crash is skipped)."""
+    out: list[dict[str, Any]] = []
+    p = Path(path)
+    if not p.is_file():
+        return out
+    for line in p.read_text(encoding="utf-8").splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
