@@ -101,6 +101,11 @@ def _check_keys(extra: Mapping[str, Any], template: Any, known: set[str], source
             )
 
 
+def _default(param: Any, platform: Any) -> Any:
+    """A cost-model parameter's default (some defaults are functions of the platform)."""
+    return param.default(platform) if callable(param.default) else param.default
+
+
 def build_cmd(
     config: Annotated[Path, typer.Argument(help="study config YAML")],
     point: Annotated[
@@ -134,14 +139,17 @@ def build_cmd(
     else:
         extra = parse_point(point) if point is not None else {}
         source = "--point"
-    known = set(design) | set(cm.param_specs(cfg.arch, cfg.platform))
-    _check_keys(extra, tpl, known, source)
-    merged = {**design, **extra}
+    specs = cm.param_specs(cfg.arch, cfg.platform)
+    _check_keys(extra, tpl, set(design) | set(specs), source)
+    # Keys the config leaves out take the cost model's defaults, as in `dse estimate`, so a
+    # template's derive: rules see the same point the model scored (e.g. sparsity "none").
+    defaults = {k: _default(p, cfg.platform) for k, p in specs.items()}
+    merged = {**{k: v for k, v in defaults.items() if v is not None}, **design, **extra}
     plat_part = str(getattr(cfg.platform, "part", "") or "")
     chosen_flow = flow or default_flow(str(getattr(cfg.platform, "family", "")), plat_part)
     toolchain = get_toolchain(chosen_flow)
     # The platform's part suits only a flow for its vendor; otherwise the flow's default.
-    same_vendor = plat_part.upper().startswith("LFE5") == (chosen_flow == "ecp5")
+    same_vendor = plat_part.upper().startswith("LFE5") == (chosen_flow in ("ecp5", "yosys-ecp5"))
     chosen_part = part or (
         plat_part
         if plat_part and same_vendor and chosen_flow != "vitis-link"

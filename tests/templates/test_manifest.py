@@ -202,6 +202,9 @@ def test_derive_maps_cost_model_keys_onto_template_parameters() -> None:
     assert (params["HAS_SPARSE"], params["SP_M"], params["SP_N"]) == (1, 8, 4)
     # A template key given explicitly wins over its derivation.
     assert top.resolve_params({**point, "lanes": 2})["GEMV_LANES"] == 2
+    # A dense point switches the sparse unit off and keeps its parameters valid.
+    dense = top.resolve_params({**point, "sparsity": "none", "nm_m": 16, "density_ffn": 1.0})
+    assert (dense["HAS_SPARSE"], dense["SP_N"], dense["SP_M"]) == (0, 2, 4)
     # A derivation naming a key the point lacks is skipped: the default applies.
     assert top.resolve_params({"mv_n": 16})["SP_N"] == top.parameters["SP_N"].default
 
