@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -148,8 +149,13 @@ def unit_coefficients() -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     return {k: v for k, v in doc.items() if k != "version"}
 
 
+@cache
+def _dsp_kinds() -> dict[str, object]:
+    return dict(yaml.safe_load((_DATA / "dsp_kinds.yaml").read_text(encoding="utf-8")))
+
+
 def _dsp_table(dsp_kind: str) -> Mapping[str, float]:
-    kinds = yaml.safe_load((_DATA / "dsp_kinds.yaml").read_text(encoding="utf-8"))
+    kinds: dict[str, Any] = _dsp_kinds()
     if dsp_kind not in kinds or dsp_kind == "version":
         known = [k for k in kinds if k != "version"]
         raise InputError("dsp kind", dsp_kind, f"one of {known}", did_you_mean(dsp_kind, known))
