@@ -26,8 +26,8 @@ from runners.toolchains._base import (
     read_report,
     read_text,
     render_script,
-    result,
     tool_metrics,
+    vendor_result,
 )
 from runners.toolchains._vitis_hls import DEFAULT_CLOCK_MHZ, VitisHls
 
@@ -136,35 +136,14 @@ class VitisLink(VitisHls):
             rel["timing_summary"] = timing_files[0].relative_to(workdir).as_posix()
         reports = {**hls.reports, **existing(workdir, rel)}
         artefacts = {**hls.artefacts, **existing(workdir, {"xclbin": XCLBIN})}
-        log_tail = tail(read_text(workdir / "vpp_link.log"))
-        failure = log.values.get("failure_class") if log is not None else None
-        if "xclbin" not in artefacts or util is None:
-            first = log.values.get("first_error") if log is not None else None
-            return result(
-                "failed",
-                metrics=metrics,
-                failure_class=str(failure) if failure not in (None, "none") else "tool_error",
-                first_error=str(first) if first else f"v++ wrote no {XCLBIN} or no routed report",
-                log_tail=log_tail,
-                reports=reports,
-                fidelity=self.fidelity,
-            )
-        if metrics.get("timing_met") is False:
-            return result(
-                "failed",
-                metrics=metrics,
-                failure_class="timing_not_met",
-                first_error=f"WNS {metrics.get('wns_ns')} ns after linking",
-                log_tail=log_tail,
-                reports=reports,
-                artefacts=artefacts,
-                fidelity=self.fidelity,
-            )
-        return result(
-            "ok",
+        return vendor_result(
+            complete="xclbin" in artefacts and util is not None,
             metrics=metrics,
-            log_tail=log_tail,
+            log=log,
+            log_tail=tail(read_text(workdir / "vpp_link.log")),
             reports=reports,
             artefacts=artefacts,
+            missing=f"v++ wrote no {XCLBIN} or no routed report",
+            timing_error=f"WNS {metrics.get('wns_ns')} ns after linking",
             fidelity=self.fidelity,
         )

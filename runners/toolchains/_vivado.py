@@ -24,8 +24,8 @@ from runners.toolchains._base import (
     read_report,
     read_text,
     render_script,
-    result,
     tool_metrics,
+    vendor_result,
 )
 
 if TYPE_CHECKING:
@@ -104,36 +104,15 @@ class Vivado(Toolchain):
         if isinstance(wns, int | float):
             # Fmax the routed design would reach: the period shrinks (or grows) by the WNS.
             metrics["fmax_mhz"] = round(1000.0 / (target_ns - wns), 1)
-        log_tail = tail(read_text(workdir / "vivado.log"))
-        failure = log.values.get("failure_class") if log is not None else None
-        if util is None or timing is None:
-            first = log.values.get("first_error") if log is not None else None
-            return result(
-                "failed",
-                metrics=metrics,
-                failure_class=str(failure) if failure not in (None, "none") else "tool_error",
-                first_error=str(first) if first else "Vivado wrote no utilisation/timing report",
-                log_tail=log_tail,
-                reports=reports,
-                fidelity=self.fidelity,
-            )
-        if metrics.get("timing_met") is False:
-            return result(
-                "failed",
-                metrics=metrics,
-                failure_class="timing_not_met",
-                first_error=f"WNS {wns} ns at {metrics['target_clock_ns']} ns target",
-                log_tail=log_tail,
-                reports=reports,
-                artefacts=artefacts,
-                fidelity=self.fidelity,
-            )
-        return result(
-            "ok",
+        return vendor_result(
+            complete=util is not None and timing is not None,
             metrics=metrics,
-            log_tail=log_tail,
+            log=log,
+            log_tail=tail(read_text(workdir / "vivado.log")),
             reports=reports,
             artefacts=artefacts,
+            missing="Vivado wrote no utilisation/timing report",
+            timing_error=f"WNS {wns} ns at {metrics['target_clock_ns']} ns target",
             fidelity=self.fidelity,
         )
 
