@@ -14,6 +14,11 @@ every size):
 
 ``apply_corrections`` rescales the model's columns of a batch of design points (``lut`` and
 ``lut_util`` together, ``achievable_clock_mhz``, ...) and re-checks feasibility for them.
+
+What a template builds is the design's datapath, not the platform shell around it (memory
+ports, controllers: the models' ``<resource>_fixed`` columns), so for resources the
+prediction paired with a measurement is the model's value *minus its fixed part*, and the
+correction rescales only that part: ``corrected = fixed + correction(total - fixed)``.
 """
 
 from __future__ import annotations
@@ -111,10 +116,11 @@ def apply_corrections(
 ) -> pd.DataFrame:
     """Return a copy of ``evaluate``'s output with ``flow``'s corrections applied.
 
-    Resource columns and their ``*_util`` scale together; a resource pushed over the device
-    makes the point infeasible (``violations`` says "<res> over device (calibrated)"). When
-    the clock is corrected and ``freq_mhz`` is given, a design clock above the corrected
-    achievable clock does the same.
+    Resource columns and their ``*_util`` scale together (only the part above a
+    ``<resource>_fixed`` column when ``df`` has one, i.e. from ``evaluate(detail=True)``);
+    a resource pushed over the device makes the point infeasible (``violations`` says
+    "<res> over device (calibrated)"). When the clock is corrected and ``freq_mhz`` is
+    given, a design clock above the corrected achievable clock does the same.
     """
     out = df.copy()
     newly = pd.Series("", index=out.index)
@@ -128,7 +134,9 @@ def apply_corrections(
         chosen[column] = corr
     for column, corr in chosen.items():
         before = out[column].to_numpy(dtype=float)
-        after = corr(before)
+        fixed_col = f"{column}_fixed"
+        fixed = out[fixed_col].to_numpy(dtype=float) if fixed_col in out else 0.0
+        after = fixed + corr(np.maximum(before - fixed, 0.0))
         out[column] = after
         util = f"{column}_util"
         if util in out:

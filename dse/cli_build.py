@@ -23,11 +23,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(templates_app, name="templates")
 
 
-def default_flow(family: str, part: str) -> str:
-    """The open flow for a platform: ECP5 -> ``ecp5``, Xilinx parts -> ``yosys-xilinx``."""
-    return "ecp5" if family.lower() == "ecp5" or part.upper().startswith("LFE5") else "yosys-xilinx"
-
-
 def parse_point(text: str) -> dict[str, Any]:
     """``--point``: a JSON object, or ``@file.json``."""
     source = "--point"
@@ -79,33 +74,6 @@ def trial_point(spec: str, results: Path) -> dict[str, Any]:
     return dict(point) if isinstance(point, Mapping) else dict(trials[0].params)
 
 
-def _check_keys(extra: Mapping[str, Any], template: Any, known: set[str], source: str) -> None:
-    """Reject point keys that neither the template nor the cost model knows (typos)."""
-    import cost_models as cm
-
-    ours = {p.name for p in template.parameters.values()}
-    ours |= {p.point_key for p in template.parameters.values() if p.point_key}
-    ours |= set(template.context)
-    for key in extra:
-        if key not in ours and key not in known:
-            listed = ", ".join(
-                f"{p.name} ({p.point_key})" if p.point_key else p.name
-                for p in template.parameters.values()
-            )
-            raise ConfigError(
-                source,
-                key,
-                f"not a parameter of template '{template.name}' (parameters: {listed}) "
-                "nor a design key of the config",
-                hint=cm.did_you_mean(key, sorted(ours | known)),
-            )
-
-
-def _default(param: Any, platform: Any) -> Any:
-    """A cost-model parameter's default (some defaults are functions of the platform)."""
-    return param.default(platform) if callable(param.default) else param.default
-
-
 def build_cmd(
     config: Annotated[Path, typer.Argument(help="study config YAML")],
     point: Annotated[
@@ -124,42 +92,25 @@ def build_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Build one design point of CONFIG locally and print the result."""
-    import cost_models as cm
+    from dse.buildspec import resolve_build
     from dse.config import load_config
-    from runners import build, get_toolchain, load_template
+    from runners import build
 
     if point is not None and trial is not None:
         raise ConfigError("--point/--trial", "(options)", "give one of --point or --trial")
     cfg = load_config(config)
-    tpl = load_template(template)
-    design = dict(cfg.design)
     if trial is not None:
         extra = trial_point(trial, results)
         source = f"--trial {trial}"
     else:
         extra = parse_point(point) if point is not None else {}
         source = "--point"
-    specs = cm.param_specs(cfg.arch, cfg.platform)
-    _check_keys(extra, tpl, set(design) | set(specs), source)
-    # Keys the config leaves out take the cost model's defaults, as in `dse estimate`, so a
-    # template's derive: rules see the same point the model scored (e.g. sparsity "none").
-    defaults = {k: _default(p, cfg.platform) for k, p in specs.items()}
-    merged = {**{k: v for k, v in defaults.items() if v is not None}, **design, **extra}
-    plat_part = str(getattr(cfg.platform, "part", "") or "")
-    chosen_flow = flow or default_flow(str(getattr(cfg.platform, "family", "")), plat_part)
-    toolchain = get_toolchain(chosen_flow)
-    # The platform's part suits only a flow for its vendor; otherwise the flow's default.
-    same_vendor = plat_part.upper().startswith("LFE5") == (chosen_flow in ("ecp5", "yosys-ecp5"))
-    chosen_part = part or (
-        plat_part
-        if plat_part and same_vendor and chosen_flow != "vitis-link"
-        else toolchain.default_part
-    )
+    spec = resolve_build(cfg, extra, template=template, flow=flow, part=part, source=source)
     res = build(
-        tpl,
-        merged,
-        chosen_flow,
-        part=chosen_part,
+        spec.template,
+        spec.point,
+        spec.flow,
+        part=spec.part,
         cache_root=results / "builds",
         force=force,
     )

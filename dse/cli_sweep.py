@@ -40,16 +40,29 @@ def sweep(
     ] = False,
     set_: Annotated[list[str] | None, _SET] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    builds: Annotated[
+        bool, typer.Option("--builds/--no-builds", help="run the config's build: policy")
+    ] = True,
+    hosts: Annotated[
+        Path | None, typer.Option("--hosts", help="hosts.yaml for builds (default: build.hosts)")
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="join this Ray cluster for builds")
+    ] = None,
+    results: Annotated[Path, _RESULTS] = Path("results"),
 ) -> None:
     """Search the config's space: batched ask/tell over the cost model, persisted per batch.
 
     Ctrl-C finishes and saves the batch in flight; `--resume` continues exactly where the
-    study stopped (same seed -> same trials as an uninterrupted run).
+    study stopped (same seed -> same trials as an uninterrupted run). With a `build:`
+    section, promising trials are built while the search runs and calibrate the model.
     """
     from dse.config import load_config
     from dse.sweep import run_sweep
 
     cfg = load_config(config, set_ or [])
+    if hosts is not None and not hosts.is_file():
+        raise DseError(f"--hosts {hosts}: no such file")
     s = run_sweep(
         cfg,
         trials=trials,
@@ -57,6 +70,11 @@ def sweep(
         storage=storage,
         resume=resume,
         progress=not quiet and sys.stderr.isatty(),
+        builds=builds,
+        hosts=hosts,
+        ray_address=ray_address,
+        cache_root=results / "builds",
+        log=None if quiet else lambda line: err_console.print(line, highlight=False),
     )
     where = f"study {s.study_name!r} in {s.storage_url}"
     typer.echo(
@@ -66,6 +84,8 @@ def sweep(
     )
     if s.load_s > 0.05:
         typer.echo(f"resumed {s.n_trials - s.n_new:,} trials in {s.load_s:.2f} s")
+    if s.builds is not None:
+        _print_builds(s.builds)
     if s.interrupted:
         err_console.print(
             f"interrupted: {s.n_trials:,} trials saved; continue with "
@@ -73,6 +93,52 @@ def sweep(
             highlight=False,
         )
         sys.exit(130)  # the shell's code for "stopped by SIGINT"
+
+
+def _print_builds(b: Any) -> None:
+    """Predicted vs measured per build, and the calibration's error before/after."""
+    typer.echo(
+        f"builds: {b.requested} requested, {b.done} done, {b.failed} failed"
+        + (f", {b.unfinished} unfinished (re-queued by --resume)" if b.unfinished else "")
+    )
+    metrics = [
+        m
+        for m in ("lut", "ff", "dsp", "fmax_mhz", "estimated_clock_mhz")
+        if any(r.measured and m in r.measured for r in b.rows)
+    ]
+    if b.rows:
+        table = Table("build", "trial", "host", "state", *metrics, box=None)
+        from dse.calibration import METRIC_COLUMNS
+
+        for r in b.rows:
+            cells = []
+            for m in metrics:
+                got = (r.measured or {}).get(m)
+                pred = r.predicted.get(METRIC_COLUMNS[m])
+                cells.append("-" if got is None else f"{_fmt(got)} / {_fmt(pred) if pred else '?'}")
+            state = r.state if r.state != "failed" else f"failed ({r.failure_class})"
+            table.add_row(str(r.build_id), str(r.trial_number), r.host or "-", state, *cells)
+        typer.echo("measured / predicted (raw model):")
+        console.print(table)
+    if b.errors:
+        table = Table("metric", "flow", "builds", "error before", "after", "correction", box=None)
+        for (metric, flow), (before, after) in sorted(b.errors.items()):
+            c = b.corrections.get((metric, flow))
+            how = (
+                f"x{c.scale_at_one:.3g}"
+                if c and c.method == "scale"
+                else (f"{c.scale_at_one:.3g}*p^{c.slope:.2f}" if c else "-")
+            )
+            table.add_row(
+                metric,
+                flow,
+                str(c.n if c else "-"),
+                f"{math.expm1(before):.1%}",
+                f"{math.expm1(after):.1%}",
+                how,
+            )
+        typer.echo("calibration (median |measured/predicted - 1|, in-sample):")
+        console.print(table)
 
 
 def status(

@@ -35,6 +35,7 @@ _LAZY = {
     "Host": "runners.hosts",
     "HostsFileError": "runners.hosts",
     "load_hosts": "runners.hosts",
+    "local_inventory": "runners.hosts",
     "check_hosts": "runners.hostcheck",
 }
 
@@ -79,6 +80,7 @@ __all__ = [
     "list_toolchains",
     "load_hosts",
     "load_template",
+    "local_inventory",
     "make_bundle",
     "render_template",
     "templates_root",

@@ -17,12 +17,13 @@ has already written ``result.json``/``attempt.json`` atomically).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -153,6 +154,7 @@ class _Job:
     part: str | None
     force: bool
     future: Future[BuildResult]
+    on_start: Callable[[str, int], None] | None = None
     attempt: int = 0
     due: float = 0.0
     tried: list[str] = field(default_factory=list)
@@ -237,8 +239,13 @@ class BuildFarm:
         *,
         part: str | None = None,
         force: bool = False,
+        on_start: Callable[[str, int], None] | None = None,
     ) -> Future[BuildResult]:
-        """Queue one build; the future resolves to its final ``BuildResult`` (after retries)."""
+        """Queue one build; the future resolves to its final ``BuildResult`` (after retries).
+
+        ``on_start(host, attempt)`` is called (from the dispatcher thread, outside its lock)
+        each time an attempt is handed to a host.
+        """
         if not self.inventory.hosts_for(flow):
             offered = sorted({f for h in self.inventory.hosts for f in h.flows})
             raise FarmError(
@@ -246,7 +253,7 @@ class BuildFarm:
                 f"(flows offered: {', '.join(offered)})"
             )
         fut: Future[BuildResult] = Future()
-        job = _Job(next(self._ids), template, dict(point), flow, part, force, fut)
+        job = _Job(next(self._ids), template, dict(point), flow, part, force, fut, on_start)
         with self._lock:
             self._pending.append(job)
             self._lock.notify_all()
@@ -301,12 +308,21 @@ class BuildFarm:
             with self._lock:
                 if self._stop:
                     return
-                self._dispatch()
+                started = self._dispatch()
                 refs = list(self._running)
-                if not refs:
+            for job, host in started:
+                if job.on_start is not None:
+                    # A listener's failure (say, its database is busy) must not stop the farm.
+                    with contextlib.suppress(Exception):
+                        job.on_start(host, job.attempt)
+            if not refs:
+                with self._lock:
+                    if self._stop:
+                        return
+                    # Re-checked under the lock, so a submit since the dispatch is not missed.
                     wait_s = self._next_due() - time.monotonic() if self._pending else None
                     self._lock.wait(timeout=None if wait_s is None else max(0.05, wait_s))
-                    continue
+                continue
             ready, _ = ray.wait(refs, num_returns=1, timeout=0.2)
             for ref in ready:
                 self._finish(ref)
@@ -314,7 +330,8 @@ class BuildFarm:
     def _next_due(self) -> float:
         return min((j.due for j in self._pending), default=time.monotonic() + 1.0)
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> list[tuple[_Job, str]]:
+        started: list[tuple[_Job, str]] = []
         now = time.monotonic()
         for job in list(self._pending):
             if job.due > now:
@@ -341,6 +358,8 @@ class BuildFarm:
             job.tried.append(host.name)
             self._pending.remove(job)
             self._running[ref] = _Running(job, host, pool, time.time())
+            started.append((job, host.name))
+        return started
 
     def _choose(self, job: _Job, now: float) -> Host | None:
         busy_slots: dict[tuple[str, str], int] = {}

@@ -9,7 +9,7 @@ working example.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,20 @@ class Inventory(_Model):
     def hosts_for(self, flow: str) -> list[Host]:
         """Hosts that offer ``flow``, in file order."""
         return [h for h in self.hosts if flow in h.flows]
+
+
+def local_inventory(
+    flows: Sequence[str], slots: int = 1, workdir: str = "/tmp/dse-builds"
+) -> Inventory:
+    """An inventory of this machine alone (``local``), ``slots`` concurrent builds per flow."""
+    host = Host(
+        name="local",
+        local=True,
+        workdir=workdir,
+        flows=tuple(flows),
+        slots={f: max(1, slots) for f in flows},
+    )
+    return Inventory(hosts=(host,), source="<local>")
 
 
 def load_hosts(path: Path | str) -> Inventory:

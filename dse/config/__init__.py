@@ -1,5 +1,6 @@
 """Study config loading and validation."""
 
+from dse.config._build import BuildPolicy
 from dse.config._space import (
     METRICS,
     SAMPLERS,
@@ -16,6 +17,7 @@ __all__ = [
     "METRICS",
     "SAMPLERS",
     "Budget",
+    "BuildPolicy",
     "Constraints",
     "LocatedYaml",
     "Objective",

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 import cost_models as cm
+from dse.config._build import BuildPolicy, parse_build
 from dse.config._space import (
     STUDY_NAME,
     Budget,
@@ -45,6 +46,7 @@ TOP_KEYS = (
     "seed",
     "batch_size",
     "storage",
+    "build",
 )
 
 
@@ -72,6 +74,7 @@ class StudyConfig:
     seed: int = 0
     batch_size: int | None = None
     storage: str | None = None
+    build: BuildPolicy | None = None
     resolved: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -217,5 +220,6 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
         seed=sections.seed,
         batch_size=sections.batch_size,
         storage=sections.storage,
+        build=parse_build(doc, data.get("build"), base),
         resolved=copy.deepcopy(data),
     )

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from dse.config import StudyConfig
 from dse.errors import DseError
 from dse.pareto import pareto_mask
 from dse.space import SearchSpace, is_numeric, point_key
+from dse.sweep._buildloop import BuildLoop, BuildSummary
 from dse.sweep._history import HistoryStorage, memory_study
 from dse.sweep._store import TrialStore, default_storage
 
@@ -99,6 +101,7 @@ class SweepSummary:
     n_duplicates: int = 0
     load_s: float = 0.0
     interrupted: bool = False
+    builds: BuildSummary | None = None
 
 
 @dataclass
@@ -110,6 +113,7 @@ class _Seen:
     constraints: list[list[float]] = field(default_factory=list)
     metrics: list[dict[str, Any] | None] = field(default_factory=list)
     feasible: list[bool] = field(default_factory=list)
+    version: list[int] = field(default_factory=list)  # calibration a trial was scored under
 
 
 def fingerprint(cfg: StudyConfig) -> str:
@@ -235,6 +239,11 @@ class Sweep:
         timeout_s: float | None,
         storage: str | None,
         resume: bool,
+        builds: bool = True,
+        hosts: Path | None = None,
+        ray_address: str | None = None,
+        cache_root: Path | str = "results/builds",
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if not cfg.space:
             raise DseError(
@@ -274,6 +283,16 @@ class Sweep:
         # In-memory trial id -> database trial id (to persist GA parent caches portably).
         self.db_ids: list[int] = []
         self.saved_attrs: set[str] = set()
+        # Builds (``build:``): created after load(), which they need; see _buildloop.
+        self.want_builds = builds and cfg.build is not None
+        self.hosts, self.ray_address, self.cache_root, self.log = (
+            hosts,
+            ray_address,
+            cache_root,
+            log,
+        )
+        self.builds: BuildLoop | None = None
+        self.calib_version = 0
 
     # -- study ---------------------------------------------------------------------------
 
@@ -347,15 +366,25 @@ class Sweep:
         s.metrics.append(metrics)
         ok = t.state == TrialState.COMPLETE and all(c <= 0 for c in cons)
         s.feasible.append(ok)
+        s.version.append(self.calib_version)
         if t.state == TrialState.COMPLETE:
             gen = t.system_attrs.get(_ga_key(self.cfg.sampler.name))
             if gen is not None:
                 self.generations[gen] = self.generations.get(gen, 0) + 1
             key = point_key(t.params)
-            if key not in s.first:
+            if not self._cached(key) and not duplicate:
                 s.first[key] = idx
                 return ok and t.values is not None and not duplicate
         return False
+
+    def _cached(self, key: tuple[Any, ...]) -> bool:
+        """A point scored under the current calibration (its values can be reused)."""
+        idx = self.seen.first.get(key)
+        return idx is not None and self.seen.version[idx] == self.calib_version
+
+    def calibration_changed(self) -> None:
+        """The build loop refitted the model: points scored before are scored again."""
+        self.calib_version += 1
 
     def _grow_front(self, values: np.ndarray) -> None:
         if len(values) == 0:
@@ -448,7 +477,7 @@ class Sweep:
         new_rows: list[int] = []
         first_in_batch: dict[tuple[Any, ...], int] = {}
         for i, k in enumerate(keys):
-            if k not in self.seen.first and k not in first_in_batch:
+            if not self._cached(k) and k not in first_in_batch:
                 first_in_batch[k] = i
                 new_rows.append(i)
         scored = self._score([sampled[i] for i in new_rows])
@@ -475,6 +504,8 @@ class Sweep:
                     derived = self._derive_one(sampled[i])
                     attrs["duplicate_of"] = idx
             attrs["point"] = _jsonable({**self.cfg.design, **sampled[i], **derived})
+            if self.builds is not None:
+                attrs["calibration"] = self.calib_version  # which model scored it
             if error is not None or values is None:
                 attrs["error"] = error or "not evaluated"
                 study.tell(t, state=TrialState.FAIL)
@@ -542,9 +573,18 @@ class Sweep:
             for k, v in {**cols, **derived}.items():
                 point[k] = v[ok]
             cfg = self.cfg
+            # Corrections rescale resources above their fixed part, which only detail=True has.
+            detail = self.builds is not None and bool(self.builds.corrections)
             df = cm.evaluate(
-                cfg.workload, cfg.platform, point, arch=cfg.arch, baseline=cfg.baseline
+                cfg.workload,
+                cfg.platform,
+                point,
+                arch=cfg.arch,
+                baseline=cfg.baseline,
+                detail=detail,
             )
+            if self.builds is not None:
+                df = self.builds.correct(df, point)
             values = df[self.metrics].to_numpy(np.float64)
             cons = cfg.constraints.evaluate(df)
             feasible_cols = [m for m in self._metric_columns() if m in df.columns]
@@ -571,6 +611,16 @@ class Sweep:
 
     def run(self, progress: bool = True) -> SweepSummary:
         load_s = self.load()
+        if self.want_builds:
+            assert self.cfg.build is not None
+            self.builds = BuildLoop(
+                self,
+                self.cfg.build,
+                hosts=self.hosts,
+                ray_address=self.ray_address,
+                cache_root=self.cache_root,
+                log=self.log,
+            )
         n_start = len(self.seen.values)
         t0 = time.perf_counter()
         n_eval = n_dup = n_new = 0
@@ -600,9 +650,12 @@ class Sweep:
                 n_eval += ev
                 n_dup += dup
                 bar(n_new, t0)
+                if self.builds is not None:
+                    self.builds.after_batch()
                 if len(ids) < len(done):
                     break  # other workers filled the budget
-        elapsed = time.perf_counter() - t0
+            elapsed = time.perf_counter() - t0
+            builds = self.builds.finish(self.stop) if self.builds is not None else None
         return SweepSummary(
             n_trials=self.store.count(self.study_id),
             n_new=n_new,
@@ -615,7 +668,9 @@ class Sweep:
             n_evaluated=n_eval,
             n_duplicates=n_dup,
             load_s=load_s,
-            interrupted=self.stop.is_set() and n_start + n_new < (self.target or math.inf),
+            interrupted=self.stop.is_set()
+            and (n_start + n_new < (self.target or math.inf) or bool(builds and builds.unfinished)),
+            builds=builds,
         )
 
 
@@ -627,17 +682,37 @@ def run_sweep(
     storage: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    builds: bool = True,
+    hosts: Path | None = None,
+    ray_address: str | None = None,
+    cache_root: Path | str = "results/builds",
+    log: Callable[[str], None] | None = None,
 ) -> SweepSummary:
     """Run (or continue, with ``resume``) the study of ``cfg`` until its budget is spent.
 
     ``trials`` is the study's total: a resumed or shared study stops at that many trials.
+    With a ``build:`` section (and ``builds``), promising trials are built while the search
+    runs (:mod:`dse.sweep._buildloop`) on this machine, the hosts of ``hosts`` (default:
+    ``build.hosts``) or a Ray cluster at ``ray_address``; ``log`` receives one line per
+    round and per finished build.
 
     Raises:
         StudyExists: the study has trials and ``resume`` is False.
         StudyMismatch: ``resume`` with a config that scores points differently.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sweep = Sweep(cfg, trials=trials, timeout_s=timeout_s, storage=storage, resume=resume)
+    sweep = Sweep(
+        cfg,
+        trials=trials,
+        timeout_s=timeout_s,
+        storage=storage,
+        resume=resume,
+        builds=builds,
+        hosts=hosts,
+        ray_address=ray_address,
+        cache_root=cache_root,
+        log=log,
+    )
     try:
         return sweep.run(progress)
     finally:

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 
 from dse.errors import StudyNotFound
 from dse.pareto import pareto_mask
+from dse.sweep._builds import builds_frame, calibrations_frame
 from dse.sweep._engine import CONSTRAINTS_KEY
 from dse.sweep._store import TrialStore, default_storage, sqlite_path
 
@@ -152,6 +153,10 @@ def load_study_data(
             for k, v in (t.user_attrs.get("metrics") or {}).items():
                 if k not in objectives:
                     row[f"metric_{k}"] = v
+            for k, v in (t.user_attrs.get("measured") or {}).items():
+                row[f"measured_{k}"] = v
+            if "build" in t.user_attrs:
+                row["build_status"] = (t.user_attrs["build"] or {}).get("status")
             if "error" in t.user_attrs:
                 row["error"] = t.user_attrs["error"]
             row["datetime_complete"] = t.datetime_complete
@@ -161,3 +166,24 @@ def load_study_data(
         frame = pd.DataFrame(columns=["number", "state", "feasible", "duplicate_of", *objectives])
     frame["duplicate_of"] = frame["duplicate_of"].astype("Int64")
     return StudyData(study, url, objectives, directions, list(names.values()), frame, last, attrs)
+
+
+def load_builds(
+    study: str, storage: str | None = None, results: str | Path = "results"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(builds, calibrations) of a study: ``dse_builds`` and ``dse_calibrations`` rows.
+
+    Builds: one row per requested build with ``state`` (queued, running, done, failed),
+    ``host``, ``flow``, ``failure_class``, ``queued_at``/``started_at``/``finished_at`` (Unix
+    seconds), ``params``/``predicted``/``measured`` (dicts) and ``result_dir``. Both frames are
+    empty (with their columns) for a study that never built anything.
+    """
+    url = resolve_storage(study, storage, results)
+    store = TrialStore(url, create=False)
+    try:
+        sid = store.study_id(study)
+        if sid is None:
+            raise StudyNotFound(f"study {study!r} is not in {url}")
+        return builds_frame(store.reader, sid), calibrations_frame(store.reader, sid)
+    finally:
+        store.close()

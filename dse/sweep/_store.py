@@ -209,6 +209,14 @@ class TrialStore:
                 out.update({tid: json.loads(v) for tid, v in rows})
         return out
 
+    def trial_numbers(self, trial_ids: Sequence[int]) -> dict[int, int]:
+        """trial id -> trial number."""
+        with self.reader.connect() as conn:
+            rows = conn.execute(
+                sa.select(_T.c.trial_id, _T.c.number).where(_T.c.trial_id.in_(list(trial_ids)))
+            )
+            return {int(t): int(n) for t, n in rows}
+
     def count(self, study_id: int) -> int:
         with self.reader.connect() as conn:
             return int(

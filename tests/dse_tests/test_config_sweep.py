@@ -215,6 +215,37 @@ BAD = [
         [],
         r"study\.yaml:9: space\.m_qkv\.low: missing; a pow2 parameter needs low and high",
     ),
+    (
+        BASE + "build: {flow: ecp6}\n",
+        [],
+        r"study\.yaml:26: build\.flow: template 'llm_top' builds with .*; got 'ecp6'.*"
+        r"did you mean 'ecp5'",
+    ),
+    (
+        BASE + "build: {evry: 10}\n",
+        [],
+        r"study\.yaml:26: build\.evry: unknown key.*did you mean 'every'",
+    ),
+    (
+        BASE + "build: {top_k: 0}\n",
+        [],
+        r"study\.yaml:26: build\.top_k: expected an integer >= 1, got 0",
+    ),
+    (
+        BASE + "build: {at_end: false}\n",
+        [],
+        r"study\.yaml:26: build: builds nothing: set every:",
+    ),
+    (
+        BASE + "build: {hosts: nowhere.yaml}\n",
+        [],
+        r"study\.yaml:26: build\.hosts: no such file: .*nowhere\.yaml",
+    ),
+    (
+        BASE + "build: {template: llm_tpo}\n",
+        [],
+        r"study\.yaml:26: build\.template: expected one of .*did you mean 'llm_top'",
+    ),
 ]
 
 

@@ -1,0 +1,150 @@
+"""The ``build:`` section of a study config: which trials of a sweep get built, and how.
+
+```yaml
+build:
+  flow: yosys-ecp5        # default: the platform's open flow (ecp5 / yosys-xilinx)
+  template: llm_top       # default llm_top
+  every: 200              # a round of candidates every 200 trials (omit: only at the end)
+  at_end: true            # and a last round when the search ends
+  top_k: 4                # candidates per round: best predicted Pareto rank, kept diverse
+  diversity: 0.05         # min distance between picks in normalised objective space
+  max_concurrent: 2       # builds running at once (local host; a hosts file sets its own)
+  budget: 20              # builds in total over the study
+  hosts: farm/hosts.yaml  # build hosts (relative to this file); omit: this machine
+  calibrate: true         # correct the model with what the builds measured
+  step_timeout_s: 3600    # per tool step
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cost_models as cm
+from dse.config._yaml import LocatedYaml
+
+_BUILD_KEYS = (
+    "flow",
+    "template",
+    "every",
+    "at_end",
+    "top_k",
+    "diversity",
+    "max_concurrent",
+    "budget",
+    "hosts",
+    "calibrate",
+    "step_timeout_s",
+)
+
+
+@dataclass(frozen=True)
+class BuildPolicy:
+    """When and what a sweep builds (see the module docstring for the YAML)."""
+
+    flow: str | None = None
+    template: str = "llm_top"
+    every: int | None = None
+    at_end: bool = True
+    top_k: int = 4
+    diversity: float = 0.05
+    max_concurrent: int = 2
+    budget: int = 20
+    hosts: Path | None = None
+    calibrate: bool = True
+    step_timeout_s: float | None = None
+
+
+def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
+    """Validate ``build:``; None when the section is absent (the sweep builds nothing)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise doc.error("build", "expected a mapping (flow, every, top_k, budget, ...)")
+    for k in raw:
+        if k not in _BUILD_KEYS:
+            raise doc.error(
+                f"build.{k}",
+                f"unknown key; expected one of {', '.join(_BUILD_KEYS)}",
+                cm.did_you_mean(str(k), _BUILD_KEYS),
+            )
+
+    def integer(key: str, low: int, default: int | None) -> int | None:
+        v = raw.get(key, default)
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise doc.error(f"build.{key}", f"expected an integer >= {low}, got {v!r}")
+        return int(v)
+
+    def flag(key: str, default: bool) -> bool:
+        v = raw.get(key, default)
+        if not isinstance(v, bool):
+            raise doc.error(f"build.{key}", f"expected true or false, got {v!r}")
+        return v
+
+    template = raw.get("template", "llm_top")
+    flow = raw.get("flow")
+    _check_template(doc, template, flow)
+    diversity = raw.get("diversity", 0.05)
+    if isinstance(diversity, bool) or not isinstance(diversity, int | float) or diversity < 0:
+        raise doc.error("build.diversity", f"expected a number >= 0, got {diversity!r}")
+    timeout = raw.get("step_timeout_s")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
+        raise doc.error("build.step_timeout_s", f"expected seconds > 0, got {timeout!r}")
+    hosts = raw.get("hosts")
+    hosts_path: Path | None = None
+    if hosts is not None:
+        if not isinstance(hosts, str) or not hosts:
+            raise doc.error("build.hosts", f"expected the path of a hosts.yaml, got {hosts!r}")
+        hosts_path = Path(hosts).expanduser()
+        if not hosts_path.is_absolute():
+            hosts_path = base / hosts_path
+        if not hosts_path.is_file():
+            raise doc.error("build.hosts", f"no such file: {hosts_path}")
+    every = integer("every", 1, None)
+    at_end = flag("at_end", True)
+    if every is None and not at_end:
+        raise doc.error(
+            "build", "builds nothing: set every: (trials between rounds) and/or at_end: true"
+        )
+    return BuildPolicy(
+        flow=flow,
+        template=str(template),
+        every=every,
+        at_end=at_end,
+        top_k=integer("top_k", 1, 4) or 4,
+        diversity=float(diversity),
+        max_concurrent=integer("max_concurrent", 1, 2) or 2,
+        budget=integer("budget", 0, 20) or 0,
+        hosts=hosts_path,
+        calibrate=flag("calibrate", True),
+        step_timeout_s=None if timeout is None else float(timeout),
+    )
+
+
+def _check_template(doc: LocatedYaml, template: Any, flow: Any) -> None:
+    from runners import TOOLCHAINS, list_templates
+
+    names = [t.name for t in list_templates()]
+    if not isinstance(template, str) or template not in names:
+        raise doc.error(
+            "build.template",
+            f"expected one of {', '.join(names)}, got {template!r}",
+            cm.did_you_mean(str(template), names),
+        )
+    if flow is None:
+        return
+    offered = next(t.flows for t in list_templates() if t.name == template)
+    if not isinstance(flow, str) or flow not in offered:
+        known = f" (flows: {', '.join(TOOLCHAINS)})" if flow not in TOOLCHAINS else ""
+        raise doc.error(
+            "build.flow",
+            f"template {template!r} builds with {', '.join(offered)}; got {flow!r}{known}",
+            cm.did_you_mean(str(flow), list(offered)),
+        )

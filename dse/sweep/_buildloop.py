@@ -1,0 +1,575 @@
+"""The build loop of ``dse sweep``: real builds of promising trials while the search runs.
+
+A study config with a ``build:`` section (:class:`dse.config.BuildPolicy`) makes the sweep
+multi-fidelity. Every ``every`` trials (and once more at the end) a *round* picks up to
+``top_k`` candidates and hands them to a :class:`runners.dispatch.BuildFarm` (this machine,
+or the hosts of a ``hosts.yaml``, through Ray); the search goes on while they build. After
+each batch the loop collects finished builds:
+
+- the measured values go to the ``dse_builds`` table and onto their trial
+  (``user_attrs["measured"]``, see :mod:`dse.sweep._builds`);
+- calibration (``dse.calibration``) refits one correction per measured metric from every
+  build so far (predicted = the model's raw value at the trial's point), and every point
+  scored afterwards goes through the corrected model;
+- a build that proves its point infeasible (over-utilisation or timing failure in the tool,
+  or measured resources over the config's ``max_util``) marks its *neighbourhood*
+  infeasible: any later point whose template parameters are all at least as large (a
+  template's parameters are sizes: lanes, rows, bits) and, for a timing failure, whose clock
+  target is at least as high.
+
+**Picking candidates.** The feasible trials are sorted into Pareto layers by their (corrected)
+predicted objectives; within a layer the NSGA-II crowding distance orders them, extremes
+first. A candidate is skipped when its build (template parameters, flow options, part) was
+already requested, or when it lies within ``diversity`` of a build already picked, in
+objective space normalised to [0, 1] per objective.
+
+**Crash safety.** Every build is a row whose state is committed as it changes; a sweep
+resumed after a kill queues the rows it finds ``queued``/``running`` again, and the build
+cache returns at once the ones that had finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+import cost_models as cm
+from dse.buildspec import BuildSpec, choose_flow, choose_part, resolve_build
+from dse.calibration import (
+    METRIC_COLUMNS,
+    Correction,
+    Observation,
+    apply_corrections,
+    fit_corrections,
+)
+from dse.config import BuildPolicy
+from dse.errors import DseError
+from dse.pareto import pareto_mask, to_minimize
+from dse.sweep._builds import FINAL_STATES, BuildRow, BuildsTable
+
+if TYPE_CHECKING:
+    from dse.sweep._engine import Sweep
+
+# What a build measures, and the model columns predicted for the same quantities.
+MEASURED_KEYS = ("lut", "ff", "dsp", "bram36", "uram", "fmax_mhz", "estimated_clock_mhz")
+PREDICTED_KEYS = (*cm.RESOURCES, *(f"{r}_util" for r in cm.RESOURCES), "achievable_clock_mhz")
+INFEASIBLE_FAILURES = ("over_utilization", "timing_not_met", "routing_congestion")
+POLL_S = 0.5
+
+
+class BuildLoopError(DseError):
+    """The build loop cannot run as configured (no Ray, unknown flow on the hosts, ...)."""
+
+
+@dataclass(frozen=True)
+class Cone:
+    """The neighbourhood a measured-infeasible build rules out (see the module docstring)."""
+
+    template: str
+    params: dict[str, Any]
+    clock_mhz: float | None  # set for a timing failure: only clocks >= this are ruled out
+    why: str
+
+    def covers(self, params: Mapping[str, Any], clock_mhz: float | None) -> bool:
+        for k, v in self.params.items():
+            q = params.get(k)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                if not isinstance(q, int | float) or q < v:
+                    return False
+            elif q != v:
+                return False
+        if self.clock_mhz is not None:
+            return clock_mhz is not None and clock_mhz >= self.clock_mhz
+        return True
+
+
+@dataclass
+class BuildSummary:
+    """What the loop did, for the CLI's closing table."""
+
+    requested: int = 0
+    done: int = 0
+    failed: int = 0
+    unfinished: int = 0
+    rows: list[BuildRow] = field(default_factory=list)
+    corrections: dict[tuple[str, str], Correction] = field(default_factory=dict)
+    errors: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+
+
+def spec_key(spec: BuildSpec, params: Mapping[str, Any]) -> str:
+    """Identity of a build: same key, same bundle (template parameters, flow options, part)."""
+    from runners import get_toolchain
+
+    facts = {
+        "template": spec.template,
+        "params": dict(params),
+        "options": get_toolchain(spec.flow).options(spec.point),
+        "flow": spec.flow,
+        "part": spec.part,
+    }
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def observations(rows: list[BuildRow]) -> list[Observation]:
+    """(predicted, measured) pairs of every finished build with a measurement."""
+    out = []
+    for r in rows:
+        if r.state != "done" or not r.measured:
+            continue
+        for metric, value in r.measured.items():
+            column = METRIC_COLUMNS.get(metric)
+            pred = r.predicted.get(column) if column else None
+            if isinstance(value, int | float) and isinstance(pred, int | float):
+                out.append(Observation(metric, r.flow, r.template, float(pred), float(value)))
+    return out
+
+
+def calibration_errors(
+    obs: list[Observation], corrections: Mapping[tuple[str, str], Correction]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (metric, flow): median |log(measured/predicted)| before and after correcting."""
+    groups: dict[tuple[str, str], list[Observation]] = {}
+    for ob in obs:
+        if ob.predicted > 0 and ob.measured > 0:
+            groups.setdefault((ob.metric, ob.flow), []).append(ob)
+    out = {}
+    for key, items in groups.items():
+        p = np.array([o.predicted for o in items])
+        m = np.array([o.measured for o in items])
+        before = float(np.median(np.abs(np.log(m / p))))
+        corr = corrections.get(key)
+        after = float(np.median(np.abs(np.log(m / corr(p))))) if corr else before
+        out[key] = (before, after)
+    return out
+
+
+class BuildLoop:
+    """Builds for one :class:`~dse.sweep._engine.Sweep` (created by it when ``build:`` is set)."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        policy: BuildPolicy,
+        *,
+        hosts: Path | None = None,
+        ray_address: str | None = None,
+        cache_root: Path | str = "results/builds",
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        cfg = sweep.cfg
+        self.sweep, self.policy = sweep, policy
+        self.flow = choose_flow(cfg, policy.flow)
+        self.part = choose_part(cfg, self.flow, None)
+        self.hosts = hosts or policy.hosts
+        self.ray_address = ray_address
+        self.cache_root = Path(cache_root)
+        self.log = log or (lambda msg: None)
+        self.table = BuildsTable(sweep.store.engine, sweep.store.reader)
+        self.study_id = sweep.study_id
+        self.farm: Any = None
+        self.queue: list[int] = []  # build ids not yet handed to the farm
+        self.flying: dict[int, Future[Any]] = {}
+        self.rows = {r.build_id: r for r in self.table.rows(self.study_id)}
+        self.keys = {r.spec_key for r in self.rows.values()}
+        self.cones: list[Cone] = []
+        self.corrections: dict[tuple[str, str], Correction] = {}
+        for r in self.rows.values():
+            if r.state in FINAL_STATES:
+                self._learn(r)
+        self._refit(save=False)
+        self.round = max((r.round for r in self.rows.values()), default=-1) + 1
+        # Builds a killed sweep left behind are queued again (the cache serves finished ones).
+        left = [r.build_id for r in self.rows.values() if r.state not in FINAL_STATES]
+        self.table.requeued(left)
+        self.queue.extend(left)
+        n = len(sweep.seen.values)
+        self.next_round = None if policy.every is None else (n // policy.every + 1) * policy.every
+
+    # -- the sweep's hooks ---------------------------------------------------------------
+
+    def after_batch(self) -> None:
+        """Collect finished builds, start a round when due, keep the farm busy."""
+        self._collect()
+        n = len(self.sweep.seen.values)
+        if self.next_round is not None and n >= self.next_round:
+            assert self.policy.every is not None
+            self.next_round = (n // self.policy.every + 1) * self.policy.every
+            self.pick_round()
+        self._feed()
+
+    def finish(self, stop: Any) -> BuildSummary:
+        """The last round (``at_end``), then wait for every build unless ``stop`` is set."""
+        try:
+            self._collect()
+            if self.policy.at_end and not stop.is_set():
+                self.pick_round()
+            while (self.queue or self.flying) and not stop.is_set():
+                self._feed()
+                self._collect()
+                time.sleep(POLL_S)
+            self._collect()
+        finally:
+            if self.farm is not None:
+                self.farm.shutdown()
+                self.farm = None
+        rows = self.table.rows(self.study_id)
+        return BuildSummary(
+            requested=len(rows),
+            done=sum(r.state == "done" for r in rows),
+            failed=sum(r.state == "failed" for r in rows),
+            unfinished=sum(r.state not in FINAL_STATES for r in rows),
+            rows=rows,
+            corrections=dict(self.corrections),
+            errors=calibration_errors(observations(rows), self.corrections),
+        )
+
+    def correct(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        """The model's output for a batch, corrected and with measured infeasibility applied."""
+        if self.corrections:
+            df = apply_corrections(df, self.corrections, self.flow, _freq(point, len(df)))
+        if self.cones:
+            df = self._apply_cones(df, point)
+        return df
+
+    # -- rounds --------------------------------------------------------------------------
+
+    def pick_round(self) -> list[int]:
+        """Queue this round's candidates; returns their build ids."""
+        budget_left = self.policy.budget - len(self.rows)
+        want = min(self.policy.top_k, budget_left)
+        if want <= 0:
+            return []
+        seen = self.sweep.seen
+        idx = np.array(
+            [i for i, ok in enumerate(seen.feasible) if ok and seen.values[i] is not None],
+            dtype=np.int64,
+        )
+        idx = idx[[self.sweep.db_ids[i] >= 0 for i in idx]] if len(idx) else idx
+        if len(idx) == 0:
+            self.log(f"build round {self.round}: no feasible trial yet")
+            return []
+        values = np.array([seen.values[i] for i in idx], dtype=np.float64)
+        u = to_minimize(values, self.sweep.directions)
+        lo, hi = u.min(axis=0), u.max(axis=0)
+        norm = (u - lo) / np.where(hi > lo, hi - lo, 1.0)
+        picked_pos: list[np.ndarray] = []
+        for r in self.rows.values():
+            obj = r.predicted.get("objectives")
+            if isinstance(obj, list) and len(obj) == u.shape[1]:
+                v = to_minimize(np.array([obj], dtype=np.float64), self.sweep.directions)[0]
+                picked_pos.append((v - lo) / np.where(hi > lo, hi - lo, 1.0))
+        chosen: list[int] = []
+        radius = self.policy.diversity * math.sqrt(u.shape[1])
+        for order in _layers(u, want * 50):
+            points = self._points([int(idx[j]) for j in order])
+            for j in order:
+                i = int(idx[j])
+                point = points.get(i)
+                if point is None:
+                    continue
+                if any(np.linalg.norm(norm[j] - p) < radius for p in picked_pos):
+                    continue
+                bid = self._request(i, point, values[j], f"rank {len(chosen)} round {self.round}")
+                if bid is None:
+                    continue
+                chosen.append(bid)
+                picked_pos.append(norm[j])
+                if len(chosen) >= want:
+                    break
+            if len(chosen) >= want:
+                break
+        self.log(
+            f"build round {self.round}: {len(chosen)} candidate(s) queued "
+            f"({len(self.rows)}/{self.policy.budget} of the build budget)"
+        )
+        self.round += 1
+        return chosen
+
+    def _points(self, indices: list[int]) -> dict[int, dict[str, Any]]:
+        ids = [self.sweep.db_ids[i] for i in indices]
+        got = self.sweep.store.user_attr(ids, "point")
+        return {i: got[t] for i, t in zip(indices, ids, strict=True) if t in got}
+
+    def _request(
+        self, index: int, point: Mapping[str, Any], objectives: np.ndarray, reason: str
+    ) -> int | None:
+        cfg = self.sweep.cfg
+        try:
+            spec = resolve_build(
+                cfg,
+                point,
+                template=self.policy.template,
+                flow=self.flow,
+                part=self.part,
+                check_keys=False,
+            )
+            params = spec.template_params()
+        except Exception as exc:  # a point the template cannot express is not a candidate
+            self.log(f"trial index {index}: not buildable ({exc})")
+            return None
+        key = spec_key(spec, params)
+        if key in self.keys:
+            return None
+        predicted = self._predict(spec.point)
+        predicted["objectives"] = [float(v) for v in objectives]
+        trial_id = self.sweep.db_ids[index]
+        number = self.sweep.store.trial_numbers([trial_id]).get(trial_id)
+        bid = self.table.add(
+            self.study_id,
+            trial_number=number,
+            trial_id=trial_id,
+            spec_key=key,
+            template=spec.template,
+            flow=spec.flow,
+            part=spec.part,
+            params=params,
+            point=spec.point,
+            predicted=predicted,
+            reason=reason,
+            round=self.round,
+        )
+        self.keys.add(key)
+        self.rows[bid] = self.table.rows(self.study_id, build_ids=[bid])[0]
+        self.queue.append(bid)
+        return bid
+
+    def _predict(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """The raw (uncorrected) model values a build measures, at ``point``.
+
+        Resources are the datapath's share (total minus the ``_fixed`` shell part, which no
+        template builds); ``<r>_fixed`` and ``<r>_util`` (of the total) are kept beside them.
+        """
+        cfg = self.sweep.cfg
+        df = cm.evaluate(
+            cfg.workload, cfg.platform, dict(point), arch=cfg.arch, baseline=None, detail=True
+        )
+        row = df.iloc[0]
+        out = {k: float(row[k]) for k in PREDICTED_KEYS if k in df.columns}
+        for r in cm.RESOURCES:
+            fixed = float(row[f"{r}_fixed"]) if f"{r}_fixed" in df.columns else 0.0
+            out[f"{r}_fixed"] = fixed
+            out[r] = max(out[r] - fixed, 0.0)
+        return out
+
+    # -- the farm ------------------------------------------------------------------------
+
+    def _get_farm(self) -> Any:
+        if self.farm is None:
+            from runners.dispatch import BuildFarm
+            from runners.hosts import load_hosts, local_inventory
+
+            if self.hosts is not None:
+                inventory = load_hosts(self.hosts)
+            else:
+                inventory = local_inventory([self.flow], slots=self.policy.max_concurrent)
+            try:
+                self.farm = BuildFarm(
+                    inventory,
+                    ray_address=self.ray_address,
+                    cache_root=self.cache_root,
+                    step_timeout_s=self.policy.step_timeout_s,
+                )
+            except Exception as exc:
+                raise BuildLoopError(f"cannot start the build farm: {exc}") from exc
+        return self.farm
+
+    def _feed(self) -> None:
+        while self.queue and len(self.flying) < self.policy.max_concurrent:
+            bid = self.queue.pop(0)
+            row = self.rows[bid]
+
+            def started(host: str, attempt: int, bid: int = bid, table: Any = self.table) -> None:
+                table.started(bid, host, attempt)
+
+            self.flying[bid] = self._get_farm().submit(
+                row.template, row.point, row.flow, part=row.part, on_start=started
+            )
+
+    def _collect(self) -> None:
+        for bid, fut in list(self.flying.items()):
+            if not fut.done():
+                continue
+            del self.flying[bid]
+            row = self.rows[bid]
+            try:
+                res = fut.result()
+            except Exception as exc:  # bad input for the template: the same on every host
+                res = _input_failure(row, exc)
+            measured = {
+                k: float(v)
+                for k in MEASURED_KEYS
+                if isinstance(v := res.metrics.get(k), int | float) and not isinstance(v, bool)
+            }
+            self.table.finished(bid, res, measured or None)
+            row = self.table.rows(self.study_id, build_ids=[bid])[0]
+            self.rows[bid] = row
+            self._report(row, res)
+            self._learn(row)
+            self._refit(save=True)
+
+    def _report(self, row: BuildRow, res: Any) -> None:
+        parts = []
+        for metric, value in (row.measured or {}).items():
+            column = METRIC_COLUMNS.get(metric)
+            pred = row.predicted.get(column) if column else None
+            if pred:
+                parts.append(f"{metric} {value:g} (model {pred:.4g})")
+        what = ", ".join(parts) if res.ok else f"{res.failure_class}: {res.first_error or ''}"
+        self.log(
+            f"build {row.build_id} trial {row.trial_number} {row.state} on {res.host or '?'}"
+            f"{' (cached)' if res.cached else ''}: {what}"
+        )
+
+    # -- learning ------------------------------------------------------------------------
+
+    def _learn(self, row: BuildRow) -> None:
+        clock = _clock_target(row.point)
+        if row.state == "failed" and row.failure_class in INFEASIBLE_FAILURES:
+            timing = row.failure_class == "timing_not_met"
+            self.cones.append(
+                Cone(
+                    row.template,
+                    row.params,
+                    clock if timing else None,
+                    f"measured {row.failure_class} (trial {row.trial_number})",
+                )
+            )
+        elif row.state == "done" and row.measured:
+            caps = self.sweep.cfg.constraints.max_util
+            for r, cap in caps.items():
+                m, pu = row.measured.get(r), row.predicted.get(f"{r}_util")
+                total = row.predicted.get(r, 0.0) + row.predicted.get(f"{r}_fixed", 0.0)
+                # Measured datapath + the shell part the template does not build, over the
+                # device's capacity (the model's total / its utilisation).
+                fixed = row.predicted.get(f"{r}_fixed", 0.0)
+                if isinstance(m, int | float) and total and pu and (m + fixed) * pu / total > cap:
+                    self.cones.append(
+                        Cone(
+                            row.template,
+                            row.params,
+                            None,
+                            f"measured {r} over {cap:g} of the device (trial {row.trial_number})",
+                        )
+                    )
+                    break
+
+    def _refit(self, *, save: bool) -> None:
+        if not self.policy.calibrate:
+            return
+        rows = list(self.rows.values())
+        obs = observations(rows)
+        fitted = fit_corrections(obs)
+        if fitted == self.corrections:
+            return
+        self.corrections = fitted
+        self.sweep.calibration_changed()
+        if save:
+            done = sum(r.state == "done" for r in rows)
+            self.table.save_calibration(
+                self.study_id, fitted, done, calibration_errors(obs, fitted)
+            )
+
+    def _apply_cones(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
+        from runners import load_template
+
+        tpl = load_template(self.policy.template)
+        n = len(df)
+        freq = _freq(point, n)
+        bad = np.zeros(n, dtype=bool)
+        why = [""] * n
+        for i in range(n):
+            row = {k: _at(v, i) for k, v in point.items()}
+            try:
+                params = tpl.resolve_params(row)
+            except Exception:
+                continue
+            clock = None if freq is None else float(np.asarray(freq)[i])
+            for cone in self.cones:
+                if cone.template == tpl.name and cone.covers(params, clock):
+                    bad[i], why[i] = True, cone.why
+                    break
+        if not bad.any():
+            return df
+        out = df.copy()
+        out["feasible"] = out["feasible"].to_numpy(dtype=bool) & ~bad
+        base = out["violations"].astype(str).replace("nan", "")
+        extra = pd.Series(why, index=out.index)
+        joined = (base + "; " + extra).str.strip("; ")
+        out["violations"] = joined.where(bad, out["violations"].astype(str))
+        return out
+
+
+def _layers(u: np.ndarray, limit: int) -> list[np.ndarray]:
+    """Row indices of ``u`` (minimise all) by Pareto layer, each in crowding order."""
+    out: list[np.ndarray] = []
+    remaining = np.arange(len(u))
+    taken = 0
+    directions = ["minimize"] * u.shape[1]
+    while len(remaining) and taken < limit:
+        mask = pareto_mask(u[remaining], directions)
+        layer = remaining[mask]
+        out.append(layer[np.argsort(-_crowding(u[layer]), kind="stable")])
+        taken += len(layer)
+        remaining = remaining[~mask]
+    return out
+
+
+def _crowding(v: np.ndarray) -> np.ndarray:
+    n, m = v.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for k in range(m):
+        order = np.argsort(v[:, k], kind="stable")
+        span = v[order[-1], k] - v[order[0], k]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (v[order[2:], k] - v[order[:-2], k]) / span
+    return dist
+
+
+def _clock_target(point: Mapping[str, Any]) -> float | None:
+    for key in ("clock_mhz", "freq_mhz"):
+        v = point.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+            return float(v)
+    return None
+
+
+def _freq(point: Mapping[str, Any], n: int) -> np.ndarray | None:
+    v = point.get("freq_mhz")
+    if v is None:
+        return None
+    arr = np.asarray(v, dtype=np.float64)
+    return np.broadcast_to(arr, (n,)) if arr.ndim == 0 else arr
+
+
+def _at(v: Any, i: int) -> Any:
+    if isinstance(v, np.ndarray):
+        x = v[i] if v.ndim else v
+        return x.item() if isinstance(x, np.generic) else x
+    return v
+
+
+def _input_failure(row: BuildRow, exc: BaseException) -> Any:
+    from runners import BuildResult
+
+    return BuildResult(
+        "failed",
+        row.flow,
+        row.template,
+        row.part,
+        params=row.params,
+        failure_class="tool_error",
+        first_error=f"cannot build this point: {exc}",
+    )

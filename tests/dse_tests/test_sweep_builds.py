@@ -1,0 +1,178 @@
+"""``dse sweep`` with a ``build:`` policy, with real parts: OpenSSH sshd build hosts on
+127.0.0.1, a local Ray instance, real Yosys builds, SQLite. One sweep per scenario."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import cost_models as cm
+from dse.config import load_config
+from dse.sweep import load_builds, load_study_data, run_sweep
+from dse.sweep._buildloop import Cone
+from tests.runners.farm_fixtures import SSHD, SshFarm
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "smollm-135m-ecp5.yaml"
+
+
+def study_yaml(tmp: Path, name: str, build: dict[str, Any], trials: int = 96) -> Path:
+    """The ECP5 example with a small searched engine (Yosys takes seconds per build)."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["name"] = name
+    for key in ("mv_n", "mm_k", "mm_n"):
+        doc["design"].pop(key)
+    doc["space"] = {
+        "freq_mhz": {"type": "float", "low": 40, "high": 120},
+        "mv_n": {"type": "pow2", "low": 2, "high": 8},
+        "mm_n": {"type": "pow2", "low": 1, "high": 4},
+        "mm_k": {"type": "pow2", "low": 1, "high": 2},
+    }
+    doc["budget"] = {"trials": trials}
+    doc["batch_size"] = 16
+    doc["build"] = build
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshFarm]:
+    if not Path(SSHD).exists():
+        pytest.skip("openssh-server not installed")
+    farm = SshFarm.start(tmp_path_factory.mktemp("sshd"), 2)
+    try:
+        yield farm
+    finally:
+        farm.stop()
+
+
+def test_sweep_builds_on_ssh_hosts_and_calibration_changes_the_model(
+    sshd: SshFarm, tmp_path: Path
+) -> None:
+    hosts = tmp_path / "hosts.yaml"
+    hosts.write_text(yaml.safe_dump(sshd.inventory()))
+    path = study_yaml(
+        tmp_path,
+        "farm-sweep",
+        {"flow": "yosys-ecp5", "every": 32, "top_k": 2, "budget": 4, "hosts": str(hosts)},
+    )
+    cfg = load_config(path)
+    lines: list[str] = []
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    opts: dict[str, Any] = {
+        "storage": url,
+        "progress": False,
+        "cache_root": tmp_path / "builds",
+        "log": lines.append,
+    }
+    # The search outruns Yosys, so the corrected model shows on the resumed half: it starts
+    # from the calibration the first half's builds left in the study.
+    first = run_sweep(cfg, trials=64, **opts)
+    assert first.builds is not None and first.builds.done >= 2, lines
+    s = run_sweep(cfg, trials=96, resume=True, **opts)
+    assert s.n_trials == 96 and s.builds is not None
+    assert s.builds.done == s.builds.requested == 4, lines
+    builds, calibrations = load_builds(cfg.name, url)
+    assert set(builds["state"]) == {"done"} and set(builds["host"]) <= {"b1", "b2"}
+    assert builds["spec_key"].is_unique  # the policy never builds the same bundle twice
+    for _, b in builds.iterrows():
+        assert b["measured"]["lut"] > 0 and b["measured"]["dsp"] >= 1
+        assert b["predicted"]["lut"] > 0 and b["started_at"] <= b["finished_at"]
+    # One fit per finished build with a new measurement, the error shrinking in-sample.
+    lut = calibrations[calibrations["metric"] == "lut"]
+    assert len(lut) >= 2 and (lut["error_after"] < lut["error_before"]).all()
+
+    data = load_study_data(cfg.name, url)
+    frame = data.frame
+    built = frame[frame["build_status"].notna()]
+    assert sorted(built["number"]) == sorted(builds["trial_number"])
+    assert (built["measured_lut"] > 0).all()
+    # Trials scored before the first fit carry the raw model; later ones the corrected one.
+    store = sqlite3.connect(tmp_path / "study.db")
+    rows = store.execute(
+        "SELECT t.number, a.value_json FROM trial_user_attributes a "
+        "JOIN trials t USING (trial_id) WHERE a.key = 'calibration'"
+    ).fetchall()
+    version = {n: json.loads(v) for n, v in rows}
+    assert version[0] == 0 and min(v for n, v in version.items() if n >= 64) >= 1
+    early = frame[(frame["number"].map(version) == 0) & (frame["state"] == "COMPLETE")].iloc[0]
+    late = frame[(frame["number"].map(version) >= 1) & (frame["state"] == "COMPLETE")].iloc[-1]
+    for row, same in ((early, True), (late, False)):
+        point = {k[len("point_") :]: v for k, v in row.items() if k.startswith("point_")}
+        point.update({p: row[f"param_{p}"] for p in data.params})
+        raw = cm.evaluate(cfg.workload, cfg.platform, point, arch=cfg.arch)
+        model = float(raw["lut_util"].iloc[0])
+        assert (abs(row["metric_lut_util"] - model) < 1e-9) == same, (row["number"], model)
+
+
+def test_measured_infeasible_rules_out_its_neighbourhood() -> None:
+    failed = Cone("llm_top", {"GEMV_LANES": 4, "SYS_MT": 2, "HAS_SOFTMAX": True}, None, "why")
+    assert failed.covers({"GEMV_LANES": 8, "SYS_MT": 2, "HAS_SOFTMAX": True}, None)
+    assert not failed.covers({"GEMV_LANES": 2, "SYS_MT": 4, "HAS_SOFTMAX": True}, None)
+    assert not failed.covers({"GEMV_LANES": 8, "SYS_MT": 2, "HAS_SOFTMAX": False}, None)
+    timing = Cone("llm_top", {"GEMV_LANES": 4}, 100.0, "why")
+    assert timing.covers({"GEMV_LANES": 4}, 120.0)
+    assert not timing.covers({"GEMV_LANES": 4}, 90.0)
+
+
+def test_resume_after_kill_requeues_running_builds_and_loses_none(tmp_path: Path) -> None:
+    """kill -9 while builds run; --resume finishes them without a second row or rebuild."""
+    path = study_yaml(
+        tmp_path,
+        "killed",
+        {"flow": "yosys-ecp5", "every": 16, "top_k": 2, "budget": 3, "max_concurrent": 1},
+        trials=48,
+    )
+    db = tmp_path / "results" / "killed" / "optuna.db"
+    argv = [
+        sys.executable,
+        "-m",
+        "dse.cli",
+        "sweep",
+        str(path),
+        "--results",
+        str(tmp_path / "results"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        running = []
+        while time.monotonic() < deadline and not running:
+            time.sleep(0.5)
+            if db.exists():
+                with sqlite3.connect(db) as conn:
+                    try:
+                        running = conn.execute(
+                            "SELECT build_id FROM dse_builds WHERE state = 'running'"
+                        ).fetchall()
+                    except sqlite3.OperationalError:
+                        continue
+        assert running, "no build started"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with sqlite3.connect(db) as conn:
+        before = dict(conn.execute("SELECT build_id, state FROM dse_builds").fetchall())
+    assert "running" in before.values()
+    done = subprocess.run(
+        [*argv, "--resume", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    builds, _ = load_builds("killed", None, tmp_path / "results")
+    assert set(builds["build_id"]) >= set(before)  # the killed rows were kept
+    assert len(builds) == 3 and set(builds["state"]) == {"done"}, builds[["state", "first_error"]]
+    assert builds["spec_key"].is_unique
+    assert "builds: 3 requested, 3 done, 0 failed" in done.stdout
