@@ -98,7 +98,7 @@ def resolve_build(
     specs = cm.param_specs(cfg.arch, cfg.platform)
     if check_keys:
         _check_keys(point, tpl, set(cfg.design) | set(specs), source)
-    merged = {**model_defaults(cfg), **cfg.design, **point}
+    merged = {**model_defaults(cfg), **cfg.point, **point}
     chosen = choose_flow(cfg, flow)
     if chosen not in tpl.flows:
         raise ConfigError(

@@ -113,6 +113,7 @@ def apply_corrections(
     corrections: Mapping[tuple[str, str], Correction],
     flow: str,
     freq_mhz: np.ndarray | float | None = None,
+    clock_margin: float = 0.0,
 ) -> pd.DataFrame:
     """Return a copy of ``evaluate``'s output with ``flow``'s corrections applied.
 
@@ -120,7 +121,9 @@ def apply_corrections(
     ``<resource>_fixed`` column when ``df`` has one, i.e. from ``evaluate(detail=True)``);
     a resource pushed over the device makes the point infeasible (``violations`` says
     "<res> over device (calibrated)"). When the clock is corrected and ``freq_mhz`` is
-    given, a design clock above the corrected achievable clock does the same.
+    given, a design clock above the corrected achievable clock does the same;
+    ``clock_margin`` (e.g. 0.05) lowers the corrected clock by that share first, a guard
+    band for place and route's run-to-run spread.
     """
     out = df.copy()
     newly = pd.Series("", index=out.index)
@@ -137,6 +140,8 @@ def apply_corrections(
         fixed_col = f"{column}_fixed"
         fixed = out[fixed_col].to_numpy(dtype=float) if fixed_col in out else 0.0
         after = fixed + corr(np.maximum(before - fixed, 0.0))
+        if column == "achievable_clock_mhz":
+            after = after * (1.0 - clock_margin)
         out[column] = after
         util = f"{column}_util"
         if util in out:

@@ -48,7 +48,7 @@ def estimate(
     df = cm.evaluate(
         cfg.workload,
         cfg.platform,
-        dict(cfg.design),
+        cfg.point,
         arch=cfg.arch,
         baseline=cfg.baseline,
         detail=True,

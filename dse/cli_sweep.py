@@ -96,49 +96,57 @@ def sweep(
 
 
 def _print_builds(b: Any) -> None:
-    """Predicted vs measured per build, and the calibration's error before/after."""
+    """Measured vs predicted per build, and the calibration's error before/after."""
+    from dse.calibration import METRIC_COLUMNS
+
     typer.echo(
         f"builds: {b.requested} requested, {b.done} done, {b.failed} failed"
         + (f", {b.unfinished} unfinished (re-queued by --resume)" if b.unfinished else "")
     )
-    metrics = [
+    shown = [
         m
         for m in ("lut", "ff", "dsp", "fmax_mhz", "estimated_clock_mhz")
         if any(r.measured and m in r.measured for r in b.rows)
     ]
     if b.rows:
-        table = Table("build", "trial", "host", "state", *metrics, box=None)
-        from dse.calibration import METRIC_COLUMNS
-
+        table = Table("build", "trial", "host", "result", *shown, box=None)
         for r in b.rows:
             cells = []
-            for m in metrics:
+            for m in shown:
                 got = (r.measured or {}).get(m)
                 pred = r.predicted.get(METRIC_COLUMNS[m])
-                cells.append("-" if got is None else f"{_fmt(got)} / {_fmt(pred) if pred else '?'}")
-            state = r.state if r.state != "failed" else f"failed ({r.failure_class})"
-            table.add_row(str(r.build_id), str(r.trial_number), r.host or "-", state, *cells)
-        typer.echo("measured / predicted (raw model):")
+                cells.append("-" if got is None else f"{_short(got)}/{_short(pred)}")
+            result = "ok" if r.state == "done" else r.failure_class or r.state
+            table.add_row(str(r.build_id), str(r.trial_number), r.host or "-", result, *cells)
+        typer.echo("measured/model (raw model; resources are its datapath share):")
         console.print(table)
     if b.errors:
         table = Table("metric", "flow", "builds", "error before", "after", "correction", box=None)
         for (metric, flow), (before, after) in sorted(b.errors.items()):
             c = b.corrections.get((metric, flow))
-            how = (
-                f"x{c.scale_at_one:.3g}"
-                if c and c.method == "scale"
-                else (f"{c.scale_at_one:.3g}*p^{c.slope:.2f}" if c else "-")
-            )
+            if c is None:
+                how = "-"
+            elif c.method == "scale":
+                how = f"x{c.scale_at_one:.3g}"
+            else:
+                how = f"{c.scale_at_one:.3g}*p^{c.slope:.2f}"
             table.add_row(
                 metric,
                 flow,
                 str(c.n if c else "-"),
-                f"{math.expm1(before):.1%}",
-                f"{math.expm1(after):.1%}",
+                f"{math.expm1(before):.0%}",
+                f"{math.expm1(after):.0%}",
                 how,
             )
-        typer.echo("calibration (median |measured/predicted - 1|, in-sample):")
+        typer.echo("calibration (median |measured/model - 1| over the builds):")
         console.print(table)
+
+
+def _short(x: Any) -> str:
+    """2262 -> 2.26k; 36.204 -> 36.2; None -> ?"""
+    if not isinstance(x, int | float):
+        return "?"
+    return f"{x / 1e3:.3g}k" if abs(x) >= 1e3 else f"{x:.3g}"
 
 
 def status(

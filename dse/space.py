@@ -55,6 +55,8 @@ class ParamSpec:
     log: bool = False
     choices: tuple[Scalar, ...] = ()
     when: Expr | None = field(default=None, compare=False)
+    # The value `dse estimate` and `dse build` use when no trial chose one (not searched).
+    default: Scalar | None = field(default=None, compare=False)
 
     @property
     def optuna_name(self) -> str:

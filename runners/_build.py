@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -135,6 +136,12 @@ def _step_failure(bundle: Bundle, step: StepResult | None) -> BuildResult:
     else:
         failure, first, lines = toolchain.classify(bundle.folder, step.log)
         first = first or f"step '{step.name}' exited with status {step.returncode}"
+        sig = _killed_by(step.returncode)
+        if sig is not None and failure == "tool_error":
+            # Killed from outside (an operator, the OOM killer, a reboot): the host's doing,
+            # not the design's, so it must not be cached as the point's verdict.
+            failure = "host_error"
+            first = f"step '{step.name}' was killed by {sig}; {first}"
     return BuildResult(
         "failed", "", "", "", failure_class=failure, first_error=first, log_tail=lines
     )
@@ -166,3 +173,13 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _killed_by(returncode: int | None) -> str | None:
+    """The signal that ended a step: negative codes locally, 128+N through a remote shell."""
+    if returncode is None:
+        return None
+    n = -returncode if returncode < 0 else returncode - 128 if 128 < returncode < 160 else 0
+    if n in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP):
+        return signal.Signals(n).name
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import numbers
 from collections.abc import Mapping
@@ -21,9 +22,22 @@ ParamValue = int | str
 _EXPR_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
 
 
-def expr_names(expr: str) -> set[str]:
+def expr_names(expr: str) -> frozenset[str]:
     """Names an expression reads (raises ``jinja2.TemplateSyntaxError`` when malformed)."""
-    return set(jinja2.meta.find_undeclared_variables(_EXPR_ENV.parse(f"{{{{{expr}}}}}")))
+    return _expr_names(expr)
+
+
+# Parsing and compiling a Jinja expression takes about a millisecond; a sweep's build loop
+# resolves template parameters for thousands of points, so each expression is done once.
+@functools.lru_cache(maxsize=4096)
+def _expr_names(expr: str) -> frozenset[str]:
+    return frozenset(jinja2.meta.find_undeclared_variables(_EXPR_ENV.parse(f"{{{{{expr}}}}}")))
+
+
+@functools.lru_cache(maxsize=4096)
+def compiled_expr(expr: str) -> Any:
+    """The sandboxed callable of an expression (``compiled_expr(e)(**names)``), cached."""
+    return _EXPR_ENV.compile_expression(expr, undefined_to_none=False)
 
 
 def _show(value: object) -> str:
@@ -130,7 +144,7 @@ class Template:
             if key in point or not expr_names(expr) <= point.keys():
                 continue
             try:
-                out[key] = _EXPR_ENV.compile_expression(expr, undefined_to_none=False)(**point)
+                out[key] = compiled_expr(expr)(**point)
             except (jinja2.TemplateError, ArithmeticError, LookupError, TypeError) as exc:
                 raise TemplateError(
                     f"template '{self.name}': derive.{key} = {expr!r} failed on the design "
@@ -162,7 +176,7 @@ class Template:
                 )
             out[p.name] = value
         for expr, why in self.constraints:
-            if not _EXPR_ENV.compile_expression(expr, undefined_to_none=False)(**out):
+            if not compiled_expr(expr)(**out):
                 names = expr_names(expr)
                 shown = ", ".join(f"{n}={_show(out[n])}" for n in sorted(names))
                 because = f" ({why})" if why else ""
@@ -179,7 +193,7 @@ class Template:
         """
 
         def value(expr: str) -> Any:
-            return _EXPR_ENV.compile_expression(expr, undefined_to_none=False)(**params)
+            return compiled_expr(expr)(**params)
 
         return [
             (term.unit, {k: int(value(e)) for k, e in term.params})

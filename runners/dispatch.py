@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import os
 import threading
 import time
@@ -213,10 +214,18 @@ class BuildFarm:
                     resources=farm_resources(inventory),
                     include_dashboard=False,
                     log_to_driver=False,
+                    # Ray's INFO/WARNING start-up lines (token auth is on by default) would
+                    # interleave with the sweep's progress; its errors still show.
+                    logging_level=logging.ERROR,
                 )
                 self._started_ray = True
             else:
-                ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+                ray.init(
+                    address=ray_address,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                )
         self._check_cluster()
         self._remote = ray.remote(num_cpus=0, max_retries=0)(_build_task)
         self._lock = threading.Condition()

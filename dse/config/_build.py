@@ -8,10 +8,12 @@ build:
   at_end: true            # and a last round when the search ends
   top_k: 4                # candidates per round: best predicted Pareto rank, kept diverse
   diversity: 0.05         # min distance between picks in normalised objective space
+  wait: false             # true: the search pauses until a round's builds are in
   max_concurrent: 2       # builds running at once (local host; a hosts file sets its own)
   budget: 20              # builds in total over the study
   hosts: farm/hosts.yaml  # build hosts (relative to this file); omit: this machine
   calibrate: true         # correct the model with what the builds measured
+  clock_margin: 0.05      # the calibrated clock is lowered by this share (a guard band)
   step_timeout_s: 3600    # per tool step
 ```
 """
@@ -33,10 +35,12 @@ _BUILD_KEYS = (
     "at_end",
     "top_k",
     "diversity",
+    "wait",
     "max_concurrent",
     "budget",
     "hosts",
     "calibrate",
+    "clock_margin",
     "step_timeout_s",
 )
 
@@ -51,10 +55,12 @@ class BuildPolicy:
     at_end: bool = True
     top_k: int = 4
     diversity: float = 0.05
+    wait: bool = False
     max_concurrent: int = 2
     budget: int = 20
     hosts: Path | None = None
     calibrate: bool = True
+    clock_margin: float = 0.05
     step_timeout_s: float | None = None
 
 
@@ -92,6 +98,9 @@ def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
     diversity = raw.get("diversity", 0.05)
     if isinstance(diversity, bool) or not isinstance(diversity, int | float) or diversity < 0:
         raise doc.error("build.diversity", f"expected a number >= 0, got {diversity!r}")
+    margin = raw.get("clock_margin", 0.05)
+    if isinstance(margin, bool) or not isinstance(margin, int | float) or not 0 <= margin < 0.5:
+        raise doc.error("build.clock_margin", f"expected a share in [0, 0.5), got {margin!r}")
     timeout = raw.get("step_timeout_s")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
@@ -120,10 +129,12 @@ def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
         at_end=at_end,
         top_k=integer("top_k", 1, 4) or 4,
         diversity=float(diversity),
+        wait=flag("wait", False),
         max_concurrent=integer("max_concurrent", 1, 2) or 2,
         budget=integer("budget", 0, 20) or 0,
         hosts=hosts_path,
         calibrate=flag("calibrate", True),
+        clock_margin=float(margin),
         step_timeout_s=None if timeout is None else float(timeout),
     )
 

@@ -11,7 +11,7 @@ import difflib
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,10 @@ _NOT_NUMERIC = ("bound_prefill", "bound_decode", "feasible", "violations")
 METRICS = tuple(c for c in cm.COLUMNS if c not in _NOT_NUMERIC)
 _GPU_METRICS = tuple(c for c in METRICS if "gpu" in c)
 _PARAM_KEYS = {
-    "int": ("type", "low", "high", "step", "log", "when"),
-    "pow2": ("type", "low", "high", "when"),
-    "float": ("type", "low", "high", "step", "log", "when"),
-    "categorical": ("type", "choices", "when"),
+    "int": ("type", "low", "high", "step", "log", "when", "default"),
+    "pow2": ("type", "low", "high", "when", "default"),
+    "float": ("type", "low", "high", "step", "log", "when", "default"),
+    "categorical": ("type", "choices", "when", "default"),
 }
 _CONSTRAINT_KEYS = ("max_util", "min_clock_mhz", "feasible", "max", "min")
 _BUDGET_KEYS = ("trials", "timeout_s")
@@ -238,6 +238,27 @@ def _parse_space(
 
 
 def _parse_param(doc: LocatedYaml, key: str, name: str, entry: Any, known: set[str]) -> ParamSpec:
+    spec = _parse_domain(doc, key, name, entry, known)
+    if not isinstance(entry, Mapping) or entry.get("default") is None:
+        return spec
+    value = entry["default"]
+    if spec.type == "categorical":
+        ok = value in spec.choices
+        expected = f"one of its choices {list(spec.choices)}"
+    else:
+        assert spec.low is not None and spec.high is not None
+        ok = _is_number(value) and spec.low <= value <= spec.high
+        if spec.type in ("int", "pow2"):
+            ok = ok and _is_int(value)
+        if spec.type == "pow2":
+            ok = ok and not int(value) & (int(value) - 1)
+        expected = f"a value of type {spec.type} in [{spec.low:g}, {spec.high:g}]"
+    if not ok:
+        raise doc.error(f"{key}.default", f"expected {expected}, got {value!r}")
+    return replace(spec, default=value)
+
+
+def _parse_domain(doc: LocatedYaml, key: str, name: str, entry: Any, known: set[str]) -> ParamSpec:
     if isinstance(entry, list):
         entry = {"type": "categorical", "choices": entry}  # shorthand: a list of choices
     if not isinstance(entry, Mapping):

@@ -78,6 +78,13 @@ class StudyConfig:
     resolved: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
+    def point(self) -> dict[str, Any]:
+        """The one design ``dse estimate`` scores: ``design:`` plus the ``default:`` of each
+        searched parameter that has one (the others take the cost model's defaults)."""
+        defaults = {p.name: p.default for p in self.space.params if p.default is not None}
+        return {**self.design, **defaults}
+
+    @property
     def derived(self) -> dict[str, str]:
         """Derived parameter name -> expression text."""
         return {name: expr.text for name, expr in self.space.derived}

@@ -21,7 +21,12 @@ each batch the loop collects finished builds:
 predicted objectives; within a layer the NSGA-II crowding distance orders them, extremes
 first. A candidate is skipped when its build (template parameters, flow options, part) was
 already requested, or when it lies within ``diversity`` of a build already picked, in
-objective space normalised to [0, 1] per objective.
+objective space normalised to [0, 1] per objective. Hardware not built yet (template
+parameters) comes first; the same hardware at another clock only fills what is left.
+
+**Waiting.** By default the search goes on while a round builds, which suits long sweeps;
+with ``wait: true`` it pauses until the round's builds are in, so every later trial is
+scored by the model they calibrated (a cheap model and a handful of builds).
 
 **Crash safety.** Every build is a row whose state is committed as it changes; a sweep
 resumed after a kill queues the rows it finds ``queued``/``running`` again, and the build
@@ -44,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 import cost_models as cm
-from dse.buildspec import BuildSpec, choose_flow, choose_part, resolve_build
+from dse.buildspec import BuildSpec, choose_flow, choose_part, model_defaults, resolve_build
 from dse.calibration import (
     METRIC_COLUMNS,
     Correction,
@@ -121,10 +126,14 @@ def spec_key(spec: BuildSpec, params: Mapping[str, Any]) -> str:
 
 
 def observations(rows: list[BuildRow]) -> list[Observation]:
-    """(predicted, measured) pairs of every finished build with a measurement."""
+    """(predicted, measured) pairs of every finished build with a measurement.
+
+    A failed build counts too when it measured something: a run of place and route that
+    missed its clock target measured the real Fmax and resources all the same.
+    """
     out = []
     for r in rows:
-        if r.state != "done" or not r.measured:
+        if r.state not in FINAL_STATES or not r.measured:
             continue
         for metric, value in r.measured.items():
             column = METRIC_COLUMNS.get(metric)
@@ -170,6 +179,12 @@ class BuildLoop:
         self.sweep, self.policy = sweep, policy
         self.flow = choose_flow(cfg, policy.flow)
         self.part = choose_part(cfg, self.flow, None)
+        # Checks template and flow once; loading a template is slow, so it is kept.
+        resolve_build(cfg, {}, template=policy.template, flow=self.flow, part=self.part)
+        from runners import load_template
+
+        self.template = load_template(policy.template)
+        self.base = {**model_defaults(cfg), **cfg.design}
         self.hosts = hosts or policy.hosts
         self.ray_address = ray_address
         self.cache_root = Path(cache_root)
@@ -181,6 +196,7 @@ class BuildLoop:
         self.flying: dict[int, Future[Any]] = {}
         self.rows = {r.build_id: r for r in self.table.rows(self.study_id)}
         self.keys = {r.spec_key for r in self.rows.values()}
+        self.hw = {_hw_key(r.template, r.params) for r in self.rows.values()}
         self.cones: list[Cone] = []
         self.corrections: dict[tuple[str, str], Correction] = {}
         for r in self.rows.values():
@@ -204,8 +220,16 @@ class BuildLoop:
         if self.next_round is not None and n >= self.next_round:
             assert self.policy.every is not None
             self.next_round = (n // self.policy.every + 1) * self.policy.every
-            self.pick_round()
+            if self.pick_round() and self.policy.wait:
+                self._drain()
         self._feed()
+
+    def _drain(self) -> None:
+        """``wait: true``: run this round's builds to the end before searching on."""
+        while (self.queue or self.flying) and not self.sweep.stop.is_set():
+            self._feed()
+            self._collect()
+            time.sleep(POLL_S)
 
     def finish(self, stop: Any) -> BuildSummary:
         """The last round (``at_end``), then wait for every build unless ``stop`` is set."""
@@ -222,6 +246,9 @@ class BuildLoop:
             if self.farm is not None:
                 self.farm.shutdown()
                 self.farm = None
+        if self.corrections or self.cones:
+            n = self.sweep.rescore_stored()
+            self.log(f"calibration: {n:,} trials re-scored with the final model")
         rows = self.table.rows(self.study_id)
         return BuildSummary(
             requested=len(rows),
@@ -236,7 +263,13 @@ class BuildLoop:
     def correct(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
         """The model's output for a batch, corrected and with measured infeasibility applied."""
         if self.corrections:
-            df = apply_corrections(df, self.corrections, self.flow, _freq(point, len(df)))
+            df = apply_corrections(
+                df,
+                self.corrections,
+                self.flow,
+                _freq(point, len(df)),
+                clock_margin=self.policy.clock_margin,
+            )
         if self.cones:
             df = self._apply_cones(df, point)
         return df
@@ -250,8 +283,16 @@ class BuildLoop:
         if want <= 0:
             return []
         seen = self.sweep.seen
+        # Trials scored by the current (calibrated) model, when there are any: one the raw
+        # model thought feasible may be what the last builds just ruled out.
+        version = self.sweep.calib_version
+        current = any(v == version for v in seen.version)
         idx = np.array(
-            [i for i, ok in enumerate(seen.feasible) if ok and seen.values[i] is not None],
+            [
+                i
+                for i, ok in enumerate(seen.feasible)
+                if ok and seen.values[i] is not None and (not current or seen.version[i] == version)
+            ],
             dtype=np.int64,
         )
         idx = idx[[self.sweep.db_ids[i] >= 0 for i in idx]] if len(idx) else idx
@@ -270,24 +311,22 @@ class BuildLoop:
                 picked_pos.append((v - lo) / np.where(hi > lo, hi - lo, 1.0))
         chosen: list[int] = []
         radius = self.policy.diversity * math.sqrt(u.shape[1])
-        for order in _layers(u, want * 50):
-            points = self._points([int(idx[j]) for j in order])
-            for j in order:
-                i = int(idx[j])
-                point = points.get(i)
-                if point is None:
-                    continue
-                if any(np.linalg.norm(norm[j] - p) < radius for p in picked_pos):
-                    continue
-                bid = self._request(i, point, values[j], f"rank {len(chosen)} round {self.round}")
-                if bid is None:
-                    continue
-                chosen.append(bid)
-                picked_pos.append(norm[j])
-                if len(chosen) >= want:
-                    break
-            if len(chosen) >= want:
-                break
+        layers = _layers(u, want * 50)
+        # First pass: hardware not built yet; second: the same hardware at another clock.
+        for new_hw in (True, False):
+            for rank, order in enumerate(layers):
+                points = self._points([int(idx[j]) for j in order])
+                for j in order:
+                    point = points.get(int(idx[j]))
+                    if point is None or len(chosen) >= want:
+                        continue
+                    if any(np.linalg.norm(norm[j] - p) < radius for p in picked_pos):
+                        continue
+                    why = f"Pareto layer {rank}, round {self.round}"
+                    bid = self._request(int(idx[j]), point, values[j], why, new_hw=new_hw)
+                    if bid is not None:
+                        chosen.append(bid)
+                        picked_pos.append(norm[j])
         self.log(
             f"build round {self.round}: {len(chosen)} candidate(s) queued "
             f"({len(self.rows)}/{self.policy.budget} of the build budget)"
@@ -301,24 +340,23 @@ class BuildLoop:
         return {i: got[t] for i, t in zip(indices, ids, strict=True) if t in got}
 
     def _request(
-        self, index: int, point: Mapping[str, Any], objectives: np.ndarray, reason: str
+        self,
+        index: int,
+        point: Mapping[str, Any],
+        objectives: np.ndarray,
+        reason: str,
+        *,
+        new_hw: bool = False,
     ) -> int | None:
-        cfg = self.sweep.cfg
+        spec = BuildSpec(self.template.name, {**self.base, **point}, self.flow, self.part)
         try:
-            spec = resolve_build(
-                cfg,
-                point,
-                template=self.policy.template,
-                flow=self.flow,
-                part=self.part,
-                check_keys=False,
-            )
-            params = spec.template_params()
+            params = self.template.resolve_params(spec.point)
         except Exception as exc:  # a point the template cannot express is not a candidate
             self.log(f"trial index {index}: not buildable ({exc})")
             return None
         key = spec_key(spec, params)
-        if key in self.keys:
+        hw = _hw_key(spec.template, params)
+        if key in self.keys or (new_hw and hw in self.hw):
             return None
         predicted = self._predict(spec.point)
         predicted["objectives"] = [float(v) for v in objectives]
@@ -339,6 +377,7 @@ class BuildLoop:
             round=self.round,
         )
         self.keys.add(key)
+        self.hw.add(hw)
         self.rows[bid] = self.table.rows(self.study_id, build_ids=[bid])[0]
         self.queue.append(bid)
         return bid
@@ -410,12 +449,16 @@ class BuildLoop:
                 for k in MEASURED_KEYS
                 if isinstance(v := res.metrics.get(k), int | float) and not isinstance(v, bool)
             }
+            if "fmax_mhz" in measured:  # place and route: its synthesis estimate is redundant
+                measured.pop("estimated_clock_mhz", None)
             self.table.finished(bid, res, measured or None)
             row = self.table.rows(self.study_id, build_ids=[bid])[0]
             self.rows[bid] = row
             self._report(row, res)
+            cones = len(self.cones)
             self._learn(row)
-            self._refit(save=True)
+            if self._refit(save=True) or len(self.cones) > cones:
+                self.sweep.calibration_changed()  # the sampler's history is scored again
 
     def _report(self, row: BuildRow, res: Any) -> None:
         parts = []
@@ -424,7 +467,9 @@ class BuildLoop:
             pred = row.predicted.get(column) if column else None
             if pred:
                 parts.append(f"{metric} {value:g} (model {pred:.4g})")
-        what = ", ".join(parts) if res.ok else f"{res.failure_class}: {res.first_error or ''}"
+        what = ", ".join(parts)
+        if not res.ok:
+            what = f"{res.failure_class}: {res.first_error or ''}" + (f"; {what}" if what else "")
         self.log(
             f"build {row.build_id} trial {row.trial_number} {row.state} on {res.host or '?'}"
             f"{' (cached)' if res.cached else ''}: {what}"
@@ -463,32 +508,31 @@ class BuildLoop:
                     )
                     break
 
-    def _refit(self, *, save: bool) -> None:
+    def _refit(self, *, save: bool) -> bool:
+        """Fit the corrections again; True when they changed."""
         if not self.policy.calibrate:
-            return
+            return False
         rows = list(self.rows.values())
         obs = observations(rows)
         fitted = fit_corrections(obs)
         if fitted == self.corrections:
-            return
+            return False
         self.corrections = fitted
-        self.sweep.calibration_changed()
         if save:
-            done = sum(r.state == "done" for r in rows)
+            measured = sum(bool(r.measured) for r in rows if r.state in FINAL_STATES)
             self.table.save_calibration(
-                self.study_id, fitted, done, calibration_errors(obs, fitted)
+                self.study_id, fitted, measured, calibration_errors(obs, fitted)
             )
+        return True
 
     def _apply_cones(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
-        from runners import load_template
-
-        tpl = load_template(self.policy.template)
+        tpl = self.template
         n = len(df)
         freq = _freq(point, n)
         bad = np.zeros(n, dtype=bool)
         why = [""] * n
         for i in range(n):
-            row = {k: _at(v, i) for k, v in point.items()}
+            row = {**self.base, **{k: _at(v, i) for k, v in point.items()}}
             try:
                 params = tpl.resolve_params(row)
             except Exception:
@@ -507,6 +551,11 @@ class BuildLoop:
         joined = (base + "; " + extra).str.strip("; ")
         out["violations"] = joined.where(bad, out["violations"].astype(str))
         return out
+
+
+def _hw_key(template: str, params: Mapping[str, Any]) -> str:
+    """The hardware of a build: its template parameters without the flow's options."""
+    return json.dumps([template, dict(params)], sort_keys=True, default=str)
 
 
 def _layers(u: np.ndarray, limit: int) -> list[np.ndarray]:

@@ -383,8 +383,71 @@ class Sweep:
         return idx is not None and self.seen.version[idx] == self.calib_version
 
     def calibration_changed(self) -> None:
-        """The build loop refitted the model: points scored before are scored again."""
+        """The build loop refitted the model: the history is scored again under it.
+
+        The sampler learns from its history, so trials the raw model called feasible at a
+        clock the builds have shown unreachable would keep it searching there.
+        """
         self.calib_version += 1
+        self.rescore_memory()
+
+    def rescore_memory(self) -> None:
+        """Re-score every complete in-memory trial with the current model (values,
+        constraints, feasibility, the front); memory trial ``i`` is ``self.seen`` entry ``i``.
+        """
+        trials = self.mem_storage.get_all_trials(self.memory._study_id, deepcopy=False)
+        done = [t for t in trials if t.state == TrialState.COMPLETE]
+        if not done:
+            return
+        rows = [self.space.decode(t.params) for t in done]
+        s = self.seen
+        front: list[list[float]] = []
+        for t, (vals, cons, metrics, _, error) in zip(done, self._score(rows), strict=True):
+            i = t.number
+            if error is not None or vals is None:
+                continue  # keeps its old values; the model cannot score it now
+            t.values = vals
+            if self.constraint_names:
+                t.system_attrs[CONSTRAINTS_KEY] = cons
+            s.values[i], s.constraints[i], s.metrics[i] = vals, cons, metrics
+            s.feasible[i] = all(c <= 0 for c in cons)
+            s.version[i] = self.calib_version
+            if s.feasible[i] and s.first.get(point_key(t.params)) == i:
+                front.append(vals)
+        self.front = np.empty((0, len(self.metrics)))
+        self._grow_front(np.asarray(front, dtype=np.float64).reshape(-1, len(self.metrics)))
+
+    def rescore_stored(self) -> int:
+        """Score every complete trial in storage again with the current model; store it.
+
+        A calibrated sweep scored its early trials with the raw model; at its end the whole
+        study is put under the final calibration, so its front (``dse pareto``, ``dse
+        promote best:``, the dashboard, Optuna's own tools) means the same thing for every
+        trial. Returns the number of trials rewritten.
+        """
+        got = self.store.load(self.study_id, user_attrs=("point",))
+        todo = [
+            (tid, t)
+            for tid, t in zip(got.trial_ids, got.trials, strict=True)
+            if t.state == TrialState.COMPLETE and isinstance(t.user_attrs.get("point"), dict)
+        ]
+        if not todo:
+            return 0
+        names = [p.name for p in self.space.params]
+        rows = [
+            {n: t.user_attrs["point"][n] for n in names if t.user_attrs["point"].get(n) is not None}
+            for _, t in todo
+        ]
+        ids, values, cons, attrs = [], [], [], []
+        for (tid, _), (vals, con, metrics, _, error) in zip(todo, self._score(rows), strict=True):
+            if error is not None or vals is None:
+                continue  # a point the model can no longer score keeps its old values
+            ids.append(tid)
+            values.append(vals)
+            cons.append(con)
+            attrs.append({"metrics": metrics, "calibration": self.calib_version})
+        self.store.rescore(ids, values, cons if self.constraint_names else None, attrs)
+        return len(ids)
 
     def _grow_front(self, values: np.ndarray) -> None:
         if len(values) == 0:
@@ -621,6 +684,8 @@ class Sweep:
                 cache_root=self.cache_root,
                 log=self.log,
             )
+            if self.builds.corrections or self.builds.cones:
+                self.calibration_changed()  # a resumed study: its history, calibrated
         n_start = len(self.seen.values)
         t0 = time.perf_counter()
         n_eval = n_dup = n_new = 0

@@ -238,6 +238,58 @@ class TrialStore:
 
     # -- writing -------------------------------------------------------------------------
 
+    def rescore(
+        self,
+        trial_ids: Sequence[int],
+        values: Sequence[Sequence[float]],
+        constraints: Sequence[Sequence[float]] | None,
+        user_attrs: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Overwrite complete trials' objective values, constraints and some user attributes.
+
+        For a calibrated sweep, whose last model re-scores the trials the earlier ones scored
+        (``dse.sweep._buildloop``); one transaction, so readers see all or nothing.
+        """
+        if not trial_ids:
+            return
+        ids = list(trial_ids)
+        keys = sorted({k for a in user_attrs for k in a})
+        with self.engine.begin() as conn:
+            for lo in range(0, len(ids), 500):
+                chunk = ids[lo : lo + 500]
+                conn.execute(sa.delete(_V).where(_V.c.trial_id.in_(chunk)))
+                if constraints is not None:
+                    conn.execute(
+                        sa.delete(_SA).where(_SA.c.trial_id.in_(chunk), _SA.c.key == "constraints")
+                    )
+                if keys:
+                    conn.execute(
+                        sa.delete(_UA).where(_UA.c.trial_id.in_(chunk), _UA.c.key.in_(keys))
+                    )
+            rows = []
+            for tid, vals in zip(ids, values, strict=True):
+                for k, v in enumerate(vals):
+                    stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+                    rows.append(
+                        {"trial_id": tid, "objective": k, "value": stored, "value_type": kind}
+                    )
+            conn.execute(sa.insert(_V), rows)
+            if constraints is not None:
+                conn.execute(
+                    sa.insert(_SA),
+                    [
+                        {"trial_id": tid, "key": "constraints", "value_json": json.dumps(list(c))}
+                        for tid, c in zip(ids, constraints, strict=True)
+                    ],
+                )
+            attrs = [
+                {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+                for tid, a in zip(ids, user_attrs, strict=True)
+                for k, v in a.items()
+            ]
+            if attrs:
+                conn.execute(sa.insert(_UA), attrs)
+
     def append(
         self,
         study_id: int,

@@ -81,6 +81,7 @@ class Ecp5(Toolchain):
     """Open ECP5 flow: real utilisation, Fmax and a bitstream."""
 
     name = "ecp5"
+    deliverable = ("bitstream", ".bit")
     description = "Yosys synth_ecp5 + nextpnr-ecp5 + ecppack: utilisation, Fmax, .bit"
     fidelity = "bitstream"
     default_part = "LFE5U-85F-6BG381C"
@@ -188,7 +189,7 @@ class Ecp5(Toolchain):
                 "failed",
                 metrics=metrics,
                 failure_class="timing_not_met",
-                first_error=f"achieved Fmax {fmax} MHz is below the {target} MHz target",
+                first_error=f"achieved Fmax {fmax} MHz is below the {_mhz(target)} MHz target",
                 reports=reports,
                 artefacts=artefacts,
                 fidelity=self.fidelity,
@@ -196,3 +197,8 @@ class Ecp5(Toolchain):
         return result(
             "ok", metrics=metrics, reports=reports, artefacts=artefacts, fidelity=self.fidelity
         )
+
+
+def _mhz(value: object) -> object:
+    """A clock for a message: 70.77, not 70.77359771728516."""
+    return round(value, 2) if isinstance(value, float) else value

@@ -216,6 +216,12 @@ BAD = [
         r"study\.yaml:9: space\.m_qkv\.low: missing; a pow2 parameter needs low and high",
     ),
     (
+        sub("low: 1, high: 4}", "low: 1, high: 4, default: 9}"),
+        [],
+        r"study\.yaml:11: space\.layers_per_fpga\.default: expected a value of type int "
+        r"in \[1, 4\], got 9",
+    ),
+    (
         BASE + "build: {flow: ecp6}\n",
         [],
         r"study\.yaml:26: build\.flow: template 'llm_top' builds with .*; got 'ecp6'.*"

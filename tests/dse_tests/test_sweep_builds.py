@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 import cost_models as cm
+from dse.calibration import apply_corrections
 from dse.config import load_config
-from dse.sweep import load_builds, load_study_data, run_sweep
-from dse.sweep._buildloop import Cone
+from dse.sweep import BuildsTable, TrialStore, load_builds, load_study_data, run_sweep
+from dse.sweep._buildloop import Cone, observations
 from tests.runners.farm_fixtures import SSHD, SshFarm
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,7 +34,7 @@ def study_yaml(tmp: Path, name: str, build: dict[str, Any], trials: int = 96) ->
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["name"] = name
     for key in ("mv_n", "mm_k", "mm_n"):
-        doc["design"].pop(key)
+        doc["design"].pop(key, None)
     doc["space"] = {
         "freq_mhz": {"type": "float", "low": 40, "high": 120},
         "mv_n": {"type": "pow2", "low": 2, "high": 8},
@@ -99,22 +101,35 @@ def test_sweep_builds_on_ssh_hosts_and_calibration_changes_the_model(
     built = frame[frame["build_status"].notna()]
     assert sorted(built["number"]) == sorted(builds["trial_number"])
     assert (built["measured_lut"] > 0).all()
-    # Trials scored before the first fit carry the raw model; later ones the corrected one.
+    # The resumed half was scored with the calibrated model as it ran...
     store = sqlite3.connect(tmp_path / "study.db")
     rows = store.execute(
         "SELECT t.number, a.value_json FROM trial_user_attributes a "
         "JOIN trials t USING (trial_id) WHERE a.key = 'calibration'"
     ).fetchall()
     version = {n: json.loads(v) for n, v in rows}
-    assert version[0] == 0 and min(v for n, v in version.items() if n >= 64) >= 1
-    early = frame[(frame["number"].map(version) == 0) & (frame["state"] == "COMPLETE")].iloc[0]
-    late = frame[(frame["number"].map(version) >= 1) & (frame["state"] == "COMPLETE")].iloc[-1]
-    for row, same in ((early, True), (late, False)):
+    assert min(version.values()) >= 1 and len(version) == 96
+    # ...and at the end every trial, the first included, carries the final calibrated model:
+    # the latest corrections applied to the raw model, which they change.
+    table = BuildsTable(sa.create_engine(url))
+    corrections = table.latest_corrections(first_study_id(url))
+    assert ("lut", "yosys-ecp5") in corrections
+    for number in (0, 95):
+        row = frame[frame["number"] == number].iloc[0]
         point = {k[len("point_") :]: v for k, v in row.items() if k.startswith("point_")}
         point.update({p: row[f"param_{p}"] for p in data.params})
-        raw = cm.evaluate(cfg.workload, cfg.platform, point, arch=cfg.arch)
-        model = float(raw["lut_util"].iloc[0])
-        assert (abs(row["metric_lut_util"] - model) < 1e-9) == same, (row["number"], model)
+        raw = cm.evaluate(cfg.workload, cfg.platform, point, arch=cfg.arch, detail=True)
+        fixed = apply_corrections(raw, corrections, "yosys-ecp5", point["freq_mhz"])
+        assert abs(row["metric_lut_util"] - float(raw["lut_util"].iloc[0])) > 1e-6
+        assert row["metric_lut_util"] == pytest.approx(float(fixed["lut_util"].iloc[0]))
+
+
+def first_study_id(url: str) -> int:
+    store = TrialStore(url, create=False)
+    try:
+        return int(store.study_id("farm-sweep") or -1)
+    finally:
+        store.close()
 
 
 def test_measured_infeasible_rules_out_its_neighbourhood() -> None:
@@ -176,3 +191,20 @@ def test_resume_after_kill_requeues_running_builds_and_loses_none(tmp_path: Path
     assert len(builds) == 3 and set(builds["state"]) == {"done"}, builds[["state", "first_error"]]
     assert builds["spec_key"].is_unique
     assert "builds: 3 requested, 3 done, 0 failed" in done.stdout
+
+
+def test_a_build_that_missed_timing_still_calibrates_the_clock() -> None:
+    from dse.sweep._builds import BuildRow
+
+    def row(state: str, fmax: float, failure: str | None) -> BuildRow:
+        return BuildRow(
+            1, 1, 0, "k", "llm_top", "ecp5", "LFE5UM5G-85F", {}, {}, state,
+            {"achievable_clock_mhz": 86.0, "lut": 4000.0}, {"fmax_mhz": fmax, "lut": 1800.0},
+            0, failure_class=failure,
+        )  # fmt: skip
+
+    obs = observations([row("failed", 36.9, "timing_not_met"), row("queued", 99.0, None)])
+    assert [(o.metric, o.predicted, o.measured) for o in obs] == [
+        ("fmax_mhz", 86.0, 36.9),
+        ("lut", 4000.0, 1800.0),
+    ]

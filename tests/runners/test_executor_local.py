@@ -66,3 +66,10 @@ def test_missing_program_is_a_host_error(tmp_path: Path) -> None:
     assert result.failure_class == "host_error"
     assert result.message is not None and "no-such-tool-dse-test" in result.message
     assert "not found" in (tmp_path / "synth.log").read_text()
+
+
+def test_a_step_killed_by_a_signal_is_the_hosts_doing() -> None:
+    from runners._build import _killed_by
+
+    assert _killed_by(-15) == "SIGTERM" and _killed_by(137) == "SIGKILL"
+    assert _killed_by(1) is None and _killed_by(0) is None and _killed_by(None) is None
