@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := iverilog verilator g++ postgresql openssh-server
+APT_PACKAGES := iverilog verilator g++ postgresql openssh-server chromium chromium-driver
 EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: demo test lint format sysdeps bench clean
@@ -26,6 +26,9 @@ sysdeps:
 
 DEMO_SWEEP := examples/gpt2-medium-u280-spatial.yaml
 DEMO_STUDY := gpt2-medium-u280-spatial
+BUILD_SWEEP := examples/smollm-135m-ecp5.yaml
+BUILD_STUDY := smollm-135m-ecp5
+DEMO_RELEASE := smollm-135m-ecp5-demo
 
 demo: $(STAMP)
 	@for f in $(EXAMPLES); do echo; echo "=== dse estimate $$f"; $(BIN)/dse estimate $$f || exit 1; done
@@ -33,8 +36,15 @@ demo: $(STAMP)
 	@$(BIN)/dse sweep $(DEMO_SWEEP) --trials 2000 --resume
 	@echo; echo "=== dse pareto $(DEMO_STUDY)"
 	@$(BIN)/dse pareto $(DEMO_STUDY)
-	@echo; echo "results: results/$(DEMO_STUDY)/optuna.db (optuna-dashboard sqlite:///results/$(DEMO_STUDY)/optuna.db;" \
-	  "dse status; dse export $(DEMO_STUDY) --format csv)"
+	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; real ECP5 builds calibrate the model)"
+	@$(BIN)/dse sweep $(BUILD_SWEEP) --resume
+	@echo; echo "=== dse promote $(BUILD_STUDY) best:decode_tokens_per_s --name $(DEMO_RELEASE)"
+	@if [ -d results/releases/$(DEMO_RELEASE) ]; then echo "release $(DEMO_RELEASE) exists (a rerun); verifying it"; \
+	  else $(BIN)/dse promote $(BUILD_STUDY) best:decode_tokens_per_s --name $(DEMO_RELEASE) || exit 1; fi
+	@$(BIN)/dse release verify $(DEMO_RELEASE)
+	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY) (dse status;" \
+	  "dse pareto STUDY; dse export STUDY --format csv; optuna-dashboard sqlite:///results/STUDY/optuna.db)," \
+	  "builds in results/builds/, the release in results/releases/$(DEMO_RELEASE)/"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

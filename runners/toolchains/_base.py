@@ -52,6 +52,9 @@ class Toolchain(abc.ABC):
     # template kinds this flow builds
     kinds: ClassVar[tuple[str, ...]] = ("rtl",)
     step_timeout_s: ClassVar[float] = 4 * 3600.0
+    # A flow that ends in a flashable file: (its ``BuildResult.artefacts`` key, file suffix).
+    # ``dse promote`` publishes only such flows.
+    deliverable: ClassVar[tuple[str, str] | None] = None
 
     def accepts(self, template: Template) -> bool:
         """True when this flow can build ``template`` (its manifest lists the flow)."""

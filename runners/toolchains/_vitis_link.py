@@ -43,6 +43,7 @@ class VitisLink(VitisHls):
     """Vitis HLS + ``v++ --link``: routed kernel on a platform, ``.xclbin``."""
 
     name = "vitis-link"
+    deliverable = ("xclbin", ".xclbin")
     description = "Vitis HLS + v++ --link: routed utilisation and timing on a platform, .xclbin"
     fidelity = "bitstream"
     default_part = "xilinx_u280_gen3x16_xdma_1_202211_1"

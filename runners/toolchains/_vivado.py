@@ -40,6 +40,7 @@ class Vivado(Toolchain):
     """AMD Vivado (batch, non-project): routed utilisation and timing."""
 
     name = "vivado"
+    deliverable = ("bitstream", ".bit")
     description = "Vivado synth/opt/place/route: routed utilisation, WNS, Fmax"
     fidelity = "place_route"
     default_part = "xcu280-fsvh2892-2L-e"

@@ -1,0 +1,271 @@
+"""``dse promote`` and ``dse release list | show | verify`` (library: ``dse.release``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from dse.release import Release
+
+release_app = typer.Typer(no_args_is_help=True, help="Published releases (results/releases/).")
+console = Console()
+err_console = Console(stderr=True)
+_RESULTS = typer.Option("--results", help="results root holding <study>/, builds/, releases/")
+_JSON = typer.Option("--json", help="print one JSON object")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``promote`` and ``release`` to the ``dse`` app."""
+    app.command("promote")(promote_cmd)
+    app.add_typer(release_app, name="release")
+
+
+def promote_cmd(
+    study: Annotated[str, typer.Argument(help="study name (see `dse status`)")],
+    trial: Annotated[str, typer.Argument(help="trial number, or best:<objective metric>")],
+    name: Annotated[str, typer.Option("--name", help="release name (results/releases/NAME)")],
+    flow: Annotated[
+        str | None, typer.Option(help="ecp5 | vivado | vitis-link (default: the platform's)")
+    ] = None,
+    template: Annotated[str | None, typer.Option(help="template (default llm_top)")] = None,
+    part: Annotated[str | None, typer.Option(help="part (default: the platform's)")] = None,
+    hosts: Annotated[
+        Path | None, typer.Option("--hosts", help="hosts.yaml: build on the farm (docs/farm.md)")
+    ] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="build on this host of --hosts only")
+    ] = None,
+    allow_timing_failure: Annotated[
+        bool,
+        typer.Option("--allow-timing-failure", help="publish even if timing is not met"),
+    ] = False,
+    ray_address: Annotated[
+        str | None, typer.Option("--ray-address", help="join this Ray cluster (with --hosts)")
+    ] = None,
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    storage: Annotated[
+        str | None,
+        typer.Option(help="Optuna RDB URL (default sqlite:///results/<study>/optuna.db)"),
+    ] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Build a trial at bitstream fidelity and publish it, read-only, with its provenance.
+
+    Exit status: 0 published, 1 the build failed or missed timing (nothing published),
+    2 bad input (unknown study/trial/metric/host, bad or taken name).
+    """
+    from dse.release import ReleaseBuildFailed, promote
+
+    def log(msg: str) -> None:
+        if not as_json:
+            err_console.print(f"[dim]{escape(msg)}[/]", highlight=False)
+
+    try:
+        rel = promote(
+            study,
+            trial,
+            name,
+            flow=flow,
+            template=template,
+            part=part,
+            hosts=hosts,
+            host=host,
+            allow_timing_failure=allow_timing_failure,
+            results=results,
+            storage=storage,
+            ray_address=ray_address,
+            log=log,
+        )
+    except ReleaseBuildFailed as exc:
+        err_console.print(f"[red]not published:[/] {escape(str(exc))}", highlight=False)
+        if exc.result.log_tail and not as_json:
+            err_console.print(escape("\n".join(exc.result.log_tail[-10:])), style="dim")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps({"name": rel.name, "path": str(rel.path), **rel.manifest}))
+        return
+    _summary(rel)
+
+
+@release_app.command("list")
+def release_list(
+    results: Annotated[Path, _RESULTS] = Path("results"), as_json: Annotated[bool, _JSON] = False
+) -> None:
+    """One row per release: study, trial, flow, timing, host, created."""
+    from dse.release import list_releases
+
+    rels = list_releases(results)
+    if as_json:
+        typer.echo(json.dumps([_row(r) for r in rels]))
+        return
+    if not rels:
+        typer.echo(f"no releases under {results}/releases (run `dse promote STUDY TRIAL --name N`)")
+        return
+    table = Table()
+    for col in ("name", "study", "trial", "flow", "timing", "fmax MHz", "host", "created"):
+        table.add_column(col)
+    for r in rels:
+        if r.error:
+            table.add_row(r.name, f"[red]{escape(r.error)}[/]", "", "", "", "", "", "")
+            continue
+        table.add_row(
+            r.name,
+            r.study,
+            str(r.trial),
+            r.flow,
+            _timing(r.timing_met),
+            _fmt(r.measured.get("fmax_mhz")),
+            r.host,
+            r.created_at,
+        )
+    console.print(table)
+
+
+@release_app.command("show")
+def release_show(
+    name: Annotated[str, typer.Argument(help="release name")],
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """The release's manifest: trial, parameters, predicted vs measured, provenance."""
+    from dse.release import load_release
+
+    rel = load_release(results, name)
+    if as_json:
+        typer.echo(json.dumps(rel.manifest))
+        return
+    _summary(rel)
+    m = rel.manifest
+    table = Table(title="predicted vs measured (*_util as fractions)", title_justify="left")
+    for col in ("metric", "predicted", "measured"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    pred, meas = rel.predicted, rel.measured
+    for key in [k for k in meas if k in pred] + [k for k in meas if k not in pred]:
+        table.add_row(key, _fmt(pred.get(key)), _fmt(_measured(key, meas.get(key))))
+    console.print(table)
+    typer.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in rel.parameters.items()))
+    for prog, version in (m.get("tool_versions") or {}).items():
+        typer.echo(f"tool {prog}: {version}")
+    for tpl, info in (m.get("templates") or {}).items():
+        typer.echo(f"template {tpl}: sha256 {info.get('digest', '?')}")
+    typer.echo(f"files: {len(m.get('files') or {})} (check them with `dse release verify {name}`)")
+
+
+@release_app.command("verify")
+def release_verify(
+    name: Annotated[str, typer.Argument(help="release name")],
+    results: Annotated[Path, _RESULTS] = Path("results"),
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
+    """Recompute every checksum; exit 1 naming each changed, missing or extra file."""
+    from dse.release import verify_release
+
+    rep = verify_release(results, name)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "name": rep.name,
+                    "ok": rep.ok,
+                    "checked": rep.checked,
+                    "changed": rep.changed,
+                    "missing": rep.missing,
+                    "extra": rep.extra,
+                }
+            )
+        )
+    elif rep.ok:
+        typer.echo(f"release {name}: ok, {rep.checked} files match manifest.json")
+    else:
+        for label, paths in (
+            ("changed", rep.changed),
+            ("missing", rep.missing),
+            ("extra", rep.extra),
+        ):
+            for p in paths:
+                typer.echo(f"{label}: {rep.path / p}")
+        typer.echo(
+            f"release {name}: FAILED, {len(rep.changed)} changed, {len(rep.missing)} missing, "
+            f"{len(rep.extra)} extra of {rep.checked} files"
+        )
+    if not rep.ok:
+        raise typer.Exit(1)
+
+
+def _summary(rel: Release) -> None:
+    m = rel.manifest
+    build = m.get("build") or {}
+    project = m.get("project") or {}
+    commit = project.get("commit")
+    rows = [
+        ("release", escape(str(rel.path))),
+        ("bitstream", escape(str(rel.bitstream))),
+        ("study", f"{rel.study}  trial {rel.trial}  ({(m.get('trial') or {}).get('selector')})"),
+        ("build", f"{build.get('template')} / {rel.flow} / {build.get('part')}"),
+        (
+            "timing",
+            _timing(rel.timing_met)
+            + f"  fmax {_fmt(rel.measured.get('fmax_mhz'))} MHz"
+            + f" (target {_fmt(rel.measured.get('target_clock_mhz'))} MHz)",
+        ),
+        (
+            "host",
+            f"{rel.host}, {build.get('duration_s')} s"
+            + (" (cached build)" if build.get("cached") else ""),
+        ),
+        (
+            "commit",
+            "not a git checkout"
+            if commit is None
+            else f"{commit[:12]}" + (" (dirty tree)" if project.get("dirty") else ""),
+        ),
+        ("created", rel.created_at),
+    ]
+    head = Table(show_header=False, box=None, pad_edge=False)
+    head.add_column(style="bold")
+    head.add_column()
+    for key, value in rows:
+        head.add_row(key, value)
+    console.print(head)
+
+
+def _row(r: Release) -> dict[str, Any]:
+    return {
+        "name": r.name,
+        "path": str(r.path),
+        "error": r.error,
+        "study": r.study,
+        "trial": r.trial,
+        "flow": r.flow,
+        "timing_met": r.timing_met,
+        "fmax_mhz": r.measured.get("fmax_mhz"),
+        "host": r.host,
+        "created_at": r.created_at,
+    }
+
+
+def _measured(key: str, value: Any) -> Any:
+    """Tool reports give utilisation in percent (as the tools print it), the cost model as a
+    fraction: show both as fractions so the columns compare."""
+    if key.endswith("_util") and isinstance(value, int | float) and not isinstance(value, bool):
+        return value / 100.0
+    return value
+
+
+def _timing(met: bool | None) -> str:
+    return {True: "[green]met[/]", False: "[red]NOT met[/]"}.get(met, "n/a")  # type: ignore[arg-type]
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

