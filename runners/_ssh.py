@@ -1,7 +1,7 @@
 """``SSHExecutor``: run a bundle's commands on a build host reached over SSH (fabric).
 
-One ``run`` = connect, upload the bundle folder as one tar archive (sftp), unpack it in
-``<workdir>/<bundle hash>/``, run each command there, fetch the folder back as one archive
+One ``run`` = connect, stream the bundle folder as one tar.gz into a remote ``tar -x`` in
+``<workdir>/<bundle hash>/``, run each command there, stream the folder back the same way
 and unpack it over the local folder, so ``build(..., executor=SSHExecutor(host))`` leaves the
 same result folder as a local build.
 
@@ -21,7 +21,6 @@ import re
 import shlex
 import socket
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -234,34 +233,25 @@ class SSHExecutor:
         return results
 
     def _upload(self, conn: Connection, workdir: Path, remote: str) -> None:
+        """One remote command: the bundle's tar.gz arrives on stdin and is unpacked."""
         q = shlex.quote
-        with tempfile.TemporaryDirectory(prefix="dse-ssh-") as tmp:
-            archive = Path(tmp) / "bundle.tar.gz"
-            with tarfile.open(archive, "w:gz") as tar:
-                for path in sorted(workdir.iterdir()):
-                    tar.add(path, arcname=path.name)
-            remote_tar = f"{remote}.upload.tar.gz"
-            _checked(conn, f"mkdir -p {q(self.target.workdir)}", self.host)
-            conn.put(str(archive), remote_tar)
-        _checked(
-            conn,
-            f"rm -rf {q(remote)} && mkdir -p {q(remote)} && tar -xzf {q(remote_tar)} -C {q(remote)}"
-            f" && rm -f {q(remote_tar)}",
-            self.host,
-        )
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for path in sorted(workdir.iterdir()):
+                tar.add(path, arcname=path.name)
+        line = f"rm -rf {q(remote)} && mkdir -p {q(remote)} && tar -xzf - -C {q(remote)}"
+        _exec(conn, line, self.host, stdin=buf.getvalue())
 
     def _fetch(self, conn: Connection, workdir: Path, remote: str) -> None:
+        """One remote command: the build folder comes back as a tar.gz on stdout."""
         q = shlex.quote
-        remote_tar = f"{remote}.result.tar.gz"
-        _checked(conn, f"tar -czf {q(remote_tar)} -C {q(remote)} .", self.host)
-        with tempfile.TemporaryDirectory(prefix="dse-ssh-") as tmp:
-            local_tar = Path(tmp) / "result.tar.gz"
-            conn.get(remote_tar, str(local_tar))
-            with tarfile.open(local_tar, "r:gz") as tar:
-                # The "data" filter refuses absolute paths, .. and device files from the host.
-                tar.extractall(workdir, filter="data")
-        cleanup = f"rm -f {q(remote_tar)}" + ("" if self.keep_remote else f"; rm -rf {q(remote)}")
-        conn.run(cleanup, hide=True, warn=True, in_stream=False)
+        line = f"tar -czf - -C {q(remote)} ."
+        if not self.keep_remote:
+            line += f" && rm -rf {q(remote)}"
+        data = _exec(conn, line, self.host)
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+            # The "data" filter refuses absolute paths, .. and device files from the host.
+            tar.extractall(workdir, filter="data")
 
     def _run_one(
         self, conn: Connection, workdir: Path, remote: str, command: Command
@@ -338,10 +328,42 @@ class _BytesToFile(io.TextIOBase):
             self.sink.flush()
 
 
-def _checked(conn: Connection, line: str, host: str) -> None:
-    res = conn.run(line, hide=True, warn=True, in_stream=False)
-    if res.exited != 0:
-        raise HostUnavailable(f"`{line}` exited {res.exited}: {res.stderr.strip()[-300:]}")
+def _exec(conn: Connection, line: str, host: str, stdin: bytes = b"") -> bytes:
+    """Run ``line`` on one channel (``stdin`` sent, then closed); its stdout, as bytes.
+
+    Bulk transfers go through the channel itself: one round trip each way instead of an
+    sftp session plus the commands around it. ``HostUnavailable`` when it exits non-zero.
+    """
+    conn.open()
+    transport = conn.client.get_transport()
+    if transport is None:
+        raise HostUnavailable(f"host '{host}': no SSH transport")
+    chan = transport.open_session()
+    try:
+        chan.exec_command(line)
+        if stdin:
+            chan.sendall(stdin)
+        chan.shutdown_write()
+        out = io.BytesIO()
+        err = io.BytesIO()
+        while True:
+            if chan.recv_ready():
+                out.write(chan.recv(1 << 16))
+            elif chan.recv_stderr_ready():
+                err.write(chan.recv_stderr(1 << 16))
+            elif chan.exit_status_ready() and not chan.recv_ready():
+                break
+            else:
+                time.sleep(0.005)
+        while chan.recv_stderr_ready():
+            err.write(chan.recv_stderr(1 << 16))
+        status = chan.recv_exit_status()
+    finally:
+        chan.close()
+    if status != 0:
+        text = err.getvalue().decode(errors="replace").strip()[-300:]
+        raise HostUnavailable(f"`{line}` exited {status}: {text}")
+    return out.getvalue()
 
 
 def _bundle_id(workdir: Path) -> str:

@@ -21,8 +21,10 @@ each batch the loop collects finished builds:
 predicted objectives; within a layer the NSGA-II crowding distance orders them, extremes
 first. A candidate is skipped when its build (template parameters, flow options, part) was
 already requested, or when it lies within ``diversity`` of a build already picked, in
-objective space normalised to [0, 1] per objective. Hardware not built yet (template
-parameters) comes first; the same hardware at another clock only fills what is left.
+objective space normalised to [0, 1] per objective (the builds so far placed by the current
+model). Hardware not built yet (template parameters) comes first, then new hardware the
+model cannot tell apart from a pick (ties hide what the model is blind to), and the same
+hardware at another clock only fills what is left.
 
 **Waiting.** By default the search goes on while a round builds, which suits long sweeps;
 with ``wait: true`` it pauses until the round's builds are in, so every later trial is
@@ -300,33 +302,42 @@ class BuildLoop:
             self.log(f"build round {self.round}: no feasible trial yet")
             return []
         values = np.array([seen.values[i] for i in idx], dtype=np.float64)
+        built = np.array(self._current_objectives(list(self.rows.values())), dtype=np.float64)
         u = to_minimize(values, self.sweep.directions)
-        lo, hi = u.min(axis=0), u.max(axis=0)
-        norm = (u - lo) / np.where(hi > lo, hi - lo, 1.0)
-        picked_pos: list[np.ndarray] = []
-        for r in self.rows.values():
-            obj = r.predicted.get("objectives")
-            if isinstance(obj, list) and len(obj) == u.shape[1]:
-                v = to_minimize(np.array([obj], dtype=np.float64), self.sweep.directions)[0]
-                picked_pos.append((v - lo) / np.where(hi > lo, hi - lo, 1.0))
-        chosen: list[int] = []
-        radius = self.policy.diversity * math.sqrt(u.shape[1])
         layers = _layers(u, want * 50)
-        # First pass: hardware not built yet; second: the same hardware at another clock.
-        for new_hw in (True, False):
-            for rank, order in enumerate(layers):
-                points = self._points([int(idx[j]) for j in order])
-                for j in order:
-                    point = points.get(int(idx[j]))
-                    if point is None or len(chosen) >= want:
-                        continue
-                    if any(np.linalg.norm(norm[j] - p) < radius for p in picked_pos):
-                        continue
-                    why = f"Pareto layer {rank}, round {self.round}"
-                    bid = self._request(int(idx[j]), point, values[j], why, new_hw=new_hw)
-                    if bid is not None:
-                        chosen.append(bid)
-                        picked_pos.append(norm[j])
+        rank_of = {int(j): r for r, layer in enumerate(layers) for j in layer}
+        # Candidates' points come from the database a Pareto layer at a time, on demand.
+        points: dict[int, dict[str, Any]] = {}
+        fetched: set[int] = set()
+        specs: dict[int, tuple[BuildSpec, dict[str, Any]] | None] = {}
+
+        def keys(j: int) -> tuple[str, str] | None:
+            if rank_of[j] not in fetched:
+                fetched.add(rank_of[j])
+                points.update(self._points([int(idx[k]) for k in layers[rank_of[j]]]))
+            if j not in specs:
+                point = points.get(int(idx[j]))
+                specs[j] = None if point is None else self._spec(point)
+            got = specs[j]
+            return None if got is None else (spec_key(*got), _hw_key(got[0].template, got[1]))
+
+        picks = choose(
+            u,
+            to_minimize(built, self.sweep.directions) if len(built) else built,
+            want,
+            self.policy.diversity,
+            keys,
+            self.keys,
+            self.hw,
+            layers=layers,
+        )
+        chosen = []
+        for j in picks:
+            got = specs[j]
+            assert got is not None  # choose() only picks rows with keys
+            spec, params = got
+            why = f"Pareto layer {rank_of.get(j, -1)}, round {self.round}"
+            chosen.append(self._request(int(idx[j]), spec, params, values[j], why))
         self.log(
             f"build round {self.round}: {len(chosen)} candidate(s) queued "
             f"({len(self.rows)}/{self.policy.budget} of the build budget)"
@@ -334,30 +345,37 @@ class BuildLoop:
         self.round += 1
         return chosen
 
+    def _current_objectives(self, rows: list[BuildRow]) -> list[list[float]]:
+        """The current model's objectives at the builds' points (unscorable ones skipped)."""
+        if not rows:
+            return []
+        names = [p.name for p in self.sweep.space.params]
+        sampled = [{n: r.point[n] for n in names if r.point.get(n) is not None} for r in rows]
+        return [vals for vals, *_ in self.sweep._score(sampled) if vals is not None]
+
     def _points(self, indices: list[int]) -> dict[int, dict[str, Any]]:
         ids = [self.sweep.db_ids[i] for i in indices]
         got = self.sweep.store.user_attr(ids, "point")
         return {i: got[t] for i, t in zip(indices, ids, strict=True) if t in got}
 
+    def _spec(self, point: Mapping[str, Any]) -> tuple[BuildSpec, dict[str, Any]] | None:
+        """The build of a trial's point and its template parameters (None: not buildable)."""
+        spec = BuildSpec(self.template.name, {**self.base, **point}, self.flow, self.part)
+        try:
+            return spec, self.template.resolve_params(spec.point)
+        except Exception as exc:  # a point the template cannot express is not a candidate
+            self.log(f"not buildable: {exc}")
+            return None
+
     def _request(
         self,
         index: int,
-        point: Mapping[str, Any],
+        spec: BuildSpec,
+        params: dict[str, Any],
         objectives: np.ndarray,
         reason: str,
-        *,
-        new_hw: bool = False,
-    ) -> int | None:
-        spec = BuildSpec(self.template.name, {**self.base, **point}, self.flow, self.part)
-        try:
-            params = self.template.resolve_params(spec.point)
-        except Exception as exc:  # a point the template cannot express is not a candidate
-            self.log(f"trial index {index}: not buildable ({exc})")
-            return None
-        key = spec_key(spec, params)
-        hw = _hw_key(spec.template, params)
-        if key in self.keys or (new_hw and hw in self.hw):
-            return None
+    ) -> int:
+        """Record a queued build of trial ``index`` (``choose`` already took its keys)."""
         predicted = self._predict(spec.point)
         predicted["objectives"] = [float(v) for v in objectives]
         trial_id = self.sweep.db_ids[index]
@@ -366,7 +384,7 @@ class BuildLoop:
             self.study_id,
             trial_number=number,
             trial_id=trial_id,
-            spec_key=key,
+            spec_key=spec_key(spec, params),
             template=spec.template,
             flow=spec.flow,
             part=spec.part,
@@ -376,8 +394,6 @@ class BuildLoop:
             reason=reason,
             round=self.round,
         )
-        self.keys.add(key)
-        self.hw.add(hw)
         self.rows[bid] = self.table.rows(self.study_id, build_ids=[bid])[0]
         self.queue.append(bid)
         return bid
@@ -551,6 +567,56 @@ class BuildLoop:
         joined = (base + "; " + extra).str.strip("; ")
         out["violations"] = joined.where(bad, out["violations"].astype(str))
         return out
+
+
+def choose(
+    u: np.ndarray,
+    built: np.ndarray,
+    want: int,
+    diversity: float,
+    keys: Callable[[int], tuple[str, str] | None],
+    taken_specs: set[str],
+    taken_hw: set[str],
+    *,
+    layers: list[np.ndarray] | None = None,
+) -> list[int]:
+    """The build policy's choice: up to ``want`` rows of ``u`` (objectives, all minimised).
+
+    ``built`` holds the objectives of the builds so far (same orientation); ``keys(j)`` gives
+    row ``j``'s (build key, hardware key), or None when it cannot be built. Rows go by Pareto
+    layer, crowding order within a layer; a row is skipped when its build key is taken, and
+    in the passes that ask for it when its hardware is taken or it lies within ``diversity``
+    (objective space normalised to [0, 1], scaled by sqrt(#objectives)) of a build or pick.
+    Passes: new hardware, spread; new hardware, not spread (rows the model cannot tell
+    apart may differ in what it is blind to); any hardware, spread. ``taken_specs`` and
+    ``taken_hw`` are updated with the picks.
+    """
+    if len(u) == 0 or want <= 0:
+        return []
+    lo, hi = u.min(axis=0), u.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    norm = (u - lo) / span
+    placed = [(b - lo) / span for b in built]
+    radius = diversity * math.sqrt(u.shape[1])
+    layers = layers if layers is not None else _layers(u, want * 50)
+    chosen: list[int] = []
+    for new_hw, spread in ((True, True), (True, False), (False, True)):
+        for layer in layers:
+            for j in (int(k) for k in layer):
+                if len(chosen) >= want:
+                    return chosen
+                if j in chosen:
+                    continue
+                if spread and any(np.linalg.norm(norm[j] - p) < radius for p in placed):
+                    continue
+                got = keys(j)
+                if got is None or got[0] in taken_specs or (new_hw and got[1] in taken_hw):
+                    continue
+                chosen.append(j)
+                taken_specs.add(got[0])
+                taken_hw.add(got[1])
+                placed.append(norm[j])
+    return chosen
 
 
 def _hw_key(template: str, params: Mapping[str, Any]) -> str:
