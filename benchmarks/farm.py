@@ -80,8 +80,13 @@ def start_ray(inventories: Sequence[Inventory]) -> float:
         for k, v in farm_resources(inv).items():
             res[k] = max(res.get(k, 0.0), v)
     t0 = time.perf_counter()
+    # As BuildFarm sizes it: builds request no CPU, the count only sizes the idle-worker pool.
+    slots = max(int(sum(v for k, v in res.items() if k.startswith("slot:"))), 1)
     ray.init(
-        num_cpus=os.cpu_count() or 1, resources=res, include_dashboard=False, log_to_driver=False
+        num_cpus=max(os.cpu_count() or 1, slots),
+        resources=res,
+        include_dashboard=False,
+        log_to_driver=False,
     )
     return time.perf_counter() - t0
 

@@ -111,6 +111,41 @@ def connect(host: Host, ssh_config: str | None = None) -> Connection:
     return conn
 
 
+class _Pool:
+    """Open connections kept per host between builds in this process (a Ray worker runs
+    build after build): the SSH handshake and key exchange are paid once, not per build.
+    A connection that saw a host error is closed, never reused."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: dict[tuple[str, str | None], list[Connection]] = {}
+
+    def take(self, host: Host, ssh_config: str | None) -> tuple[Connection, bool]:
+        """A kept connection (True) or a new one (False)."""
+        key = (host.model_dump_json(), ssh_config)
+        while True:
+            with self.lock:
+                conn = self.idle.get(key, []).pop() if self.idle.get(key) else None
+            if conn is None:
+                return connect(host, ssh_config), False
+            transport = conn.client.get_transport() if conn.is_connected else None
+            if transport is not None and transport.is_active():
+                return conn, True
+            with contextlib.suppress(Exception):
+                conn.close()
+
+    def give(self, host: Host, ssh_config: str | None, conn: Connection, healthy: bool) -> None:
+        if not healthy:
+            with contextlib.suppress(Exception):
+                conn.close()
+            return
+        with self.lock:
+            self.idle.setdefault((host.model_dump_json(), ssh_config), []).append(conn)
+
+
+_POOL = _Pool()
+
+
 def known_hosts_path(conn: Connection, host: Host) -> Path:
     """The known_hosts file used for ``host``: its entry, the SSH config's, or ~/.ssh's."""
     assert host.ssh is not None
@@ -203,12 +238,22 @@ class SSHExecutor:
         remote = f"{self.target.workdir.rstrip('/')}/{_bundle_id(workdir)}"
         t0 = time.monotonic()
         try:
-            conn = connect(self.target, self.ssh_config)
+            conn, reused = _POOL.take(self.target, self.ssh_config)
         except HostUnavailable as exc:
             return [_host_error(workdir, commands[0], str(exc), time.monotonic() - t0)]
+        healthy = False
         try:
             try:
-                self._upload(conn, workdir, remote)
+                try:
+                    self._upload(conn, workdir, remote)
+                except (OSError, paramiko.SSHException, EOFError):
+                    if not reused:
+                        raise
+                    # A kept connection the host has since dropped: one fresh try.
+                    with contextlib.suppress(Exception):
+                        conn.close()
+                    conn = connect(self.target, self.ssh_config)
+                    self._upload(conn, workdir, remote)
             except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
                 msg = f"host '{self.host}': upload to {remote} failed: {_reason(exc)}"
                 return [_host_error(workdir, commands[0], msg, time.monotonic() - t0)]
@@ -227,9 +272,10 @@ class SSHExecutor:
                 dur = last.duration_s if last else 0.0
                 cmd = commands[len(results) - 1] if results else commands[0]
                 results[-1:] = [_host_error(workdir, cmd, msg, dur)]
+                return results
+            healthy = not any(r.failure_class == "host_error" for r in results)
         finally:
-            with contextlib.suppress(Exception):
-                conn.close()
+            _POOL.give(self.target, self.ssh_config, conn, healthy)
         return results
 
     def _upload(self, conn: Connection, workdir: Path, remote: str) -> None:

@@ -210,7 +210,9 @@ class BuildFarm:
             if ray_address is None:
                 ray.init(
                     address=None,
-                    num_cpus=num_cpus or os.cpu_count() or 1,
+                    # Builds request no CPU; the count sizes Ray's idle-worker pool, which
+                    # must hold one warm worker per slot (see _warm_up).
+                    num_cpus=num_cpus or max(os.cpu_count() or 1, _slots(inventory)),
                     resources=farm_resources(inventory),
                     include_dashboard=False,
                     log_to_driver=False,
@@ -228,6 +230,7 @@ class BuildFarm:
                 )
         self._check_cluster()
         self._remote = ray.remote(num_cpus=0, max_retries=0)(_build_task)
+        _warm_up(_slots(inventory))
         self._lock = threading.Condition()
         self._pending: list[_Job] = []
         self._running: dict[Any, _Running] = {}
@@ -469,6 +472,24 @@ class BuildFarm:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _slots(inventory: Inventory) -> int:
+    return sum(h.slots_for(f) for h in inventory.hosts for f in h.flows)
+
+
+def _idle(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _warm_up(workers: int) -> None:
+    """Start ``workers`` Ray worker processes now, so no host's first build waits ~1 s for
+    one (overlapping tasks force distinct workers; Ray keeps them idle for reuse)."""
+    import ray
+
+    task = ray.remote(num_cpus=0)(_idle)
+    ray.get([task.remote(0.3) for _ in range(max(1, workers))])
 
 
 def _unwrap(exc: BaseException) -> BaseException:

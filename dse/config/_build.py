@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import cost_models as cm
+from dse.config._space import _check_keys
 from dse.config._yaml import LocatedYaml
 
 _BUILD_KEYS = (
@@ -70,13 +71,7 @@ def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
         return None
     if not isinstance(raw, Mapping):
         raise doc.error("build", "expected a mapping (flow, every, top_k, budget, ...)")
-    for k in raw:
-        if k not in _BUILD_KEYS:
-            raise doc.error(
-                f"build.{k}",
-                f"unknown key; expected one of {', '.join(_BUILD_KEYS)}",
-                cm.did_you_mean(str(k), _BUILD_KEYS),
-            )
+    _check_keys(doc, "build", raw, _BUILD_KEYS)
 
     def integer(key: str, low: int, default: int | None) -> int | None:
         v = raw.get(key, default)
