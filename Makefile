@@ -49,7 +49,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dse cost_models runners benchmarks
+	$(BIN)/mypy dse cost_models runners benchmarks app
 
 format: $(STAMP)
 	$(BIN)/ruff format .

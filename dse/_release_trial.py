@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import cost_models as cm
-from dse.errors import StudyNotFound
 from dse.release import ReleaseError
 
 
@@ -27,20 +26,9 @@ class StudyTrial:
 
 def select_trial(study: str, selector: str, storage: str | None, results: Path) -> StudyTrial:
     """Trial ``selector`` (a number, or ``best:<metric>``) of ``study``, with its point."""
-    from dse.sweep import TrialStore
-    from dse.sweep._read import load_study_data, resolve_storage
+    from dse.sweep._read import load_study_data, open_study
 
-    url = resolve_storage(study, storage, results)
-    store = TrialStore(url, create=False)
-    try:
-        sid = store.study_id(study)
-        if sid is None:
-            names = store.study_names()
-            hint = cm.did_you_mean(study, names)
-            raise StudyNotFound(
-                f"study {study!r} is not in {url} (it holds: {', '.join(names) or 'nothing'})"
-                + (f"; {hint}" if hint else "")
-            )
+    with open_study(study, storage, results) as (store, sid, url):
         attrs = store.study_user_attrs(sid)
         objectives = list(attrs.get("dse:objectives") or [])
         if selector.startswith("best:"):
@@ -72,8 +60,6 @@ def select_trial(study: str, selector: str, storage: str | None, results: Path) 
                 f"TRIAL {selector!r}: study {study!r} has no trial {number} ({have})"
             ) from None
         trial = store.rdb.get_trial(tid)
-    finally:
-        store.close()
     if trial.state.name != "COMPLETE":
         why = trial.user_attrs.get("error")
         raise ReleaseError(

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 import cost_models as cm
 from dse.cli_build import register as register_build
+from dse.cli_dashboard import register as register_dashboard
 from dse.cli_hosts import register as register_hosts
 from dse.cli_release import register as register_release
 from dse.cli_sweep import register as register_sweep
@@ -27,6 +28,7 @@ app = typer.Typer(
 report_app = typer.Typer(no_args_is_help=True, help="Tool report parsing.")
 app.add_typer(report_app, name="report")
 register_build(app)  # dse build, dse templates (dse/cli_build.py)
+register_dashboard(app)  # dse dashboard (dse/cli_dashboard.py)
 register_hosts(app)  # dse hosts check (dse/cli_hosts.py)
 register_release(app)  # dse promote, dse release list/show/verify (dse/cli_release.py)
 register_sweep(app)  # dse sweep, status, pareto, export (dse/cli_sweep.py)

@@ -117,6 +117,7 @@ def _print_builds(b: Any) -> None:
                 pred = r.predicted.get(METRIC_COLUMNS[m])
                 cells.append("-" if got is None else f"{_short(got)}/{_short(pred)}")
             result = "ok" if r.state == "done" else r.failure_class or r.state
+            result = _SHORT_FAILURE.get(result, result)
             table.add_row(str(r.build_id), str(r.trial_number), r.host or "-", result, *cells)
         typer.echo("measured/model (raw model; resources are its datapath share):")
         console.print(table)
@@ -140,6 +141,14 @@ def _print_builds(b: Any) -> None:
             )
         typer.echo("calibration (median |measured/model - 1| over the builds):")
         console.print(table)
+
+
+_SHORT_FAILURE = {  # so the table fits 80 columns
+    "timing_not_met": "timing",
+    "over_utilization": "over-util",
+    "routing_congestion": "routing",
+    "host_error": "host",
+}
 
 
 def _short(x: Any) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import numpy as np
 import pandas as pd
 from optuna.trial import TrialState
 
+import cost_models as cm
 from dse.errors import StudyNotFound
 from dse.pareto import pareto_mask
 from dse.sweep._builds import builds_frame, calibrations_frame
@@ -109,25 +112,40 @@ def resolve_storage(study: str, storage: str | None, results: str | Path = "resu
     return url
 
 
-def load_study_data(
-    study: str, storage: str | None = None, results: str | Path = "results", *, full: bool = True
-) -> StudyData:
-    """Read a study (``full``: with every design point and metric) into a DataFrame."""
+@contextlib.contextmanager
+def open_study(
+    study: str, storage: str | None = None, results: str | Path = "results"
+) -> Iterator[tuple[TrialStore, int, str]]:
+    """``(store, study id, url)`` of an existing study; closes the store afterwards.
+
+    Raises:
+        StudyNotFound: no storage for it, or the storage holds no study of that name.
+    """
     url = resolve_storage(study, storage, results)
     store = TrialStore(url, create=False)
     try:
         sid = store.study_id(study)
         if sid is None:
-            existing = store.study_names()
+            names = store.study_names()
+            hint = cm.did_you_mean(study, names)
             raise StudyNotFound(
-                f"study {study!r} is not in {url} (it holds: {', '.join(existing) or 'nothing'})"
+                f"study {study!r} is not in {url} (it holds: {', '.join(names) or 'nothing'})"
+                + (f"; {hint}" if hint else "")
             )
+        yield store, sid, url
+    finally:
+        store.close()
+
+
+def load_study_data(
+    study: str, storage: str | None = None, results: str | Path = "results", *, full: bool = True
+) -> StudyData:
+    """Read a study (``full``: with every design point and metric) into a DataFrame."""
+    with open_study(study, storage, results) as (store, sid, url):
         attrs = store.study_user_attrs(sid)
         keys = None if full else ("duplicate_of",)
         got = store.load(sid, user_attrs=keys)
         last = store.last_complete(sid)
-    finally:
-        store.close()
     objectives = list(attrs.get("dse:objectives") or [])
     directions = list(attrs.get("dse:directions") or [])
     names: dict[str, str] = dict(attrs.get("dse:params") or {})
@@ -178,12 +196,5 @@ def load_builds(
     seconds), ``params``/``predicted``/``measured`` (dicts) and ``result_dir``. Both frames are
     empty (with their columns) for a study that never built anything.
     """
-    url = resolve_storage(study, storage, results)
-    store = TrialStore(url, create=False)
-    try:
-        sid = store.study_id(study)
-        if sid is None:
-            raise StudyNotFound(f"study {study!r} is not in {url}")
+    with open_study(study, storage, results) as (store, sid, _):
         return builds_frame(store.reader, sid), calibrations_frame(store.reader, sid)
-    finally:
-        store.close()

@@ -1,0 +1,1 @@
+"""The dashboard's pages: each file is a Streamlit page script run by ``app/main.py``."""

@@ -1,0 +1,111 @@
+"""Releases: the published releases, their manifests and verify status; promote a design.
+
+Reads ``<results>/releases`` through ``dse.release``. When that module cannot be imported
+(an older install) the page says so and the promote action is hidden.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app import _data, _ui
+
+st.title("Releases")
+src = _ui.source()
+try:
+    from dse import release as rel
+except ImportError as exc:  # promote not available in this install
+    st.info(f"Releases need `dse.release`, which this install does not have ({exc}).")
+    st.stop()
+
+releases = rel.list_releases(src.results)
+if not releases:
+    st.info(
+        f"No releases under {rel.releases_root(src.results)} yet. Promote a design below or "
+        "with `dse promote STUDY TRIAL --name NAME`."
+    )
+else:
+    rows = []
+    for r in releases:
+        rows.append(
+            {
+                "release": r.name,
+                "study": r.study,
+                "trial": r.trial,
+                "flow": r.flow,
+                "host": r.host,
+                "timing met": r.timing_met,
+                "created": r.created_at,
+                "error": r.error or "",
+            }
+        )
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="releases_table")
+    names = [r.name for r in releases]
+    name = st.selectbox("Release", names, key="releases_pick")
+    chosen = releases[names.index(name)]
+    if chosen.error:
+        st.error(chosen.error)
+    else:
+        try:
+            report = rel.verify_release(src.results, name)
+        except rel.ReleaseError as exc:
+            st.error(str(exc))
+        else:
+            if report.ok:
+                st.success(f"Verified: all {report.checked} files match their sha256.")
+            else:
+                st.error(
+                    f"Verify FAILED: changed {report.changed or '-'}, missing "
+                    f"{report.missing or '-'}, not in the manifest {report.extra or '-'}"
+                )
+        if chosen.bitstream is not None:
+            st.markdown(f"Bitstream: `{chosen.bitstream}`")
+        a, b = st.columns(2)
+        a.markdown("Parameters")
+        a.json(chosen.parameters, expanded=True)
+        b.markdown("Measured")
+        b.json(chosen.measured, expanded=True)
+        with st.expander("manifest.json"):
+            st.json(chosen.manifest, expanded=1)
+
+st.subheader("Promote a design")
+picked = _ui.pick_study()
+if picked is None:
+    st.stop()
+study, url = picked
+data = _ui.load(url, study)
+front = data.frame[_data.front_mask(data)]
+default = int(st.session_state.get(_ui.TRIAL_KEY, front["number"].iloc[0] if len(front) else 0))
+with st.form("promote"):
+    c = st.columns(3)
+    trial = int(c[0].number_input("Trial", min_value=0, value=default, step=1, key="promote_trial"))
+    name_in = c[1].text_input("Release name", value=f"{study}-t{trial}", key="promote_name")
+    flows = list(rel.RELEASE_FLOWS)
+    flow = c[2].selectbox("Flow", flows, index=0, key="promote_flow")
+    st.caption(
+        "Builds the trial at bitstream fidelity here (this can take minutes) and publishes "
+        f"it read-only under {rel.releases_root(src.results)}/NAME."
+    )
+    confirm = st.checkbox("I want to build and publish this release", key="promote_confirm")
+    go = st.form_submit_button("Promote this design", disabled=False)
+if go:
+    if not confirm:
+        st.warning("Tick the confirmation box first.")
+    else:
+        with st.status(f"Promoting trial {trial} as {name_in}…", expanded=True) as status:
+            try:
+                made = rel.promote(
+                    study,
+                    trial,
+                    name_in,
+                    flow=flow,
+                    results=src.results,
+                    storage=url,
+                    log=st.write,
+                )
+            except Exception as exc:  # shown on the page; nothing was published
+                status.update(label=f"Promote failed: {exc}", state="error")
+            else:
+                status.update(label=f"Published {made.name} at {made.path}", state="complete")
+                _ui.studies.clear()
