@@ -42,9 +42,10 @@ demo: $(STAMP)
 	@if [ -d results/releases/$(DEMO_RELEASE) ]; then echo "release $(DEMO_RELEASE) exists (a rerun); verifying it"; \
 	  else $(BIN)/dse promote $(BUILD_STUDY) best:decode_tokens_per_s --name $(DEMO_RELEASE) || exit 1; fi
 	@$(BIN)/dse release verify $(DEMO_RELEASE)
-	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY) (dse status;" \
-	  "dse pareto STUDY; dse export STUDY --format csv; optuna-dashboard sqlite:///results/STUDY/optuna.db)," \
-	  "builds in results/builds/, the release in results/releases/$(DEMO_RELEASE)/"
+	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY), builds in" \
+	  "results/builds/, the release in results/releases/$(DEMO_RELEASE)/. Open them with" \
+	  "'$(BIN)/dse dashboard' (http://127.0.0.1:8501), or dse status / dse pareto STUDY /" \
+	  "dse export STUDY --format csv / optuna-dashboard sqlite:///results/STUDY/optuna.db"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
