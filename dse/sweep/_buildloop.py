@@ -319,7 +319,12 @@ class BuildLoop:
                 point = points.get(int(idx[j]))
                 specs[j] = None if point is None else self._spec(point)
             got = specs[j]
-            return None if got is None else (spec_key(*got), _hw_key(got[0].template, got[1]))
+            if got is None:
+                return None
+            key = spec_key(*got)
+            if key not in self.keys and self.table.has_spec(self.study_id, key):
+                self.keys.add(key)  # requested by another worker on this study
+            return key, _hw_key(got[0].template, got[1])
 
         picks = choose(
             u,

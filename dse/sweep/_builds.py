@@ -299,6 +299,18 @@ class BuildsTable:
                 )
             return out
 
+    def has_spec(self, study_id: int, spec_key: str) -> bool:
+        """Whether the study already has a build of this key (another worker may have)."""
+        with self.reader.connect() as conn:
+            return (
+                conn.execute(
+                    sa.select(BUILDS.c.build_id).where(
+                        BUILDS.c.study_id == study_id, BUILDS.c.spec_key == spec_key
+                    )
+                ).first()
+                is not None
+            )
+
     def frame(self, study_id: int) -> pd.DataFrame:
         """Every build of the study as a DataFrame (JSON columns decoded to dicts)."""
         return builds_frame(self.reader, study_id)
