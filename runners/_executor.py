@@ -191,6 +191,11 @@ class LocalExecutor:
                 return StepResult(
                     command.name, command.argv, log_rel, None, elapsed, "timeout", message
                 )
+            except BaseException:
+                # Interrupted (Ctrl-C, a cancelled Ray task): the tool runs in its own session,
+                # so it would outlive us unless its group is killed here.
+                _kill_group(proc)
+                raise
         elapsed = time.monotonic() - start
         return StepResult(command.name, command.argv, log_rel, returncode, elapsed)
 

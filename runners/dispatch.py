@@ -283,11 +283,23 @@ class BuildFarm:
             yield fut.result()
 
     def shutdown(self) -> None:
-        """Stop dispatching (running Ray tasks finish); stop Ray if this farm started it."""
+        """Stop dispatching, interrupt builds still running (their futures stay unresolved;
+        a sweep re-queues them on resume), and stop Ray if this farm started it."""
         with self._lock:
             self._stop = True
             self._lock.notify_all()
+            running = list(self._running)
         self._thread.join(timeout=10)
+        if running:
+            import ray
+
+            # Interrupt builds still running so their tools' process groups are killed
+            # (LocalExecutor does that on an interrupt) rather than orphaned by the shutdown.
+            for ref in running:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+            with contextlib.suppress(Exception):
+                ray.wait(running, num_returns=len(running), timeout=15)
         if self._started_ray:
             import ray
 

@@ -117,10 +117,19 @@ class TrialStore:
                 break
             try:
                 self._rdb = optuna.storages.RDBStorage(self.url, engine_kwargs=dict(self._kwargs))
-            except (sa.exc.IntegrityError, optuna.exceptions.StorageInternalError):
-                # Two workers created the schema at once and the other stamped its version
-                # first; the schema is there now.
-                if attempt == 4:
+            except (
+                sa.exc.IntegrityError,
+                sa.exc.OperationalError,
+                sa.exc.ProgrammingError,
+                optuna.exceptions.StorageInternalError,
+            ) as exc:
+                # Two workers created the schema at once: the other created a table, or
+                # stamped the version, first ("already exists", a duplicate key); the schema
+                # is there now. Anything else (a bad URL, a server down) is not retried.
+                racing = isinstance(
+                    exc, sa.exc.IntegrityError | optuna.exceptions.StorageInternalError
+                ) or "already exists" in str(exc)
+                if attempt == 4 or not racing:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         assert self._rdb is not None

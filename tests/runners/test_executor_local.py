@@ -73,3 +73,43 @@ def test_a_step_killed_by_a_signal_is_the_hosts_doing() -> None:
 
     assert _killed_by(-15) == "SIGTERM" and _killed_by(137) == "SIGKILL"
     assert _killed_by(1) is None and _killed_by(0) is None and _killed_by(None) is None
+
+
+def test_an_interrupted_step_kills_its_process_group(tmp_path: Path) -> None:
+    """Ctrl-C (or a cancelled Ray task) while a tool runs must not orphan the tool."""
+    import threading
+
+    pidfile = tmp_path / "child.pid"
+    script = f"sleep 60 & echo $! > {pidfile}; wait"
+    done: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            LocalExecutor().run(
+                tmp_path, [Command("sh", ("sh", "-c", script), "sh.log", timeout_s=30)]
+            )
+        except BaseException as exc:  # the interrupt is what this test delivers
+            done.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    # Deliver an exception into the executor's thread, as Ray's cancel does in a worker.
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(t.ident or 0), ctypes.py_object(KeyboardInterrupt)
+    )
+    t.join(timeout=20)
+    assert done and isinstance(done[0], KeyboardInterrupt)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child}").exists():
+        stat = Path(f"/proc/{child}/stat").read_text().split()
+        if stat[2] == "Z":  # reaped by init soon; a zombie is dead
+            break
+        assert time.monotonic() < deadline, "the tool's child outlived the interrupt"
+        time.sleep(0.05)
