@@ -119,6 +119,15 @@ def pick_study() -> tuple[str, str] | None:
     return name, dict(found)[name]
 
 
+def study_or_stop() -> tuple[str, str]:
+    """(study, url) from the picker; stops the page (after its note) when there is none."""
+    picked = pick_study()
+    if picked is None:
+        st.stop()
+    assert picked is not None  # st.stop() does not return
+    return picked
+
+
 def fmt(x: Any, digits: int = 4) -> str:
     """A number for a label: thousands separators for counts, 4 significant digits else."""
     if x is None or (isinstance(x, float) and math.isnan(x)):

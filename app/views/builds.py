@@ -8,10 +8,7 @@ import streamlit as st
 from app import _data, _plots, _ui
 
 st.title("Builds")
-picked = _ui.pick_study()
-if picked is None:
-    st.stop()
-study, url = picked
+study, url = _ui.study_or_stop()
 builds, _ = _ui.builds(url, study)
 if builds.empty:
     st.info(

@@ -9,10 +9,7 @@ import streamlit as st
 from app import _data, _plots, _ui
 
 st.title("Calibration")
-picked = _ui.pick_study()
-if picked is None:
-    st.stop()
-study, url = picked
+study, url = _ui.study_or_stop()
 builds, calibrations = _ui.builds(url, study)
 pairs = _data.calibration_pairs(builds) if len(builds) else _data.calibration_pairs(pd.DataFrame())
 if pairs.empty:

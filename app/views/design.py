@@ -10,10 +10,7 @@ import streamlit as st
 from app import _data, _plots, _ui
 
 st.title("Design")
-picked = _ui.pick_study()
-if picked is None:
-    st.stop()
-study, url = picked
+study, url = _ui.study_or_stop()
 data = _ui.load(url, study)
 frame = data.frame
 if frame.empty:

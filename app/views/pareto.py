@@ -16,10 +16,7 @@ from app import _data, _plots, _ui
 from dse.pareto import pareto_mask
 
 st.title("Pareto explorer")
-picked = _ui.pick_study()
-if picked is None:
-    st.stop()
-study, url = picked
+study, url = _ui.study_or_stop()
 data = _ui.load(url, study)
 frame = data.frame
 if frame.empty or not data.objectives:

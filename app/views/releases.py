@@ -70,10 +70,7 @@ else:
             st.json(chosen.manifest, expanded=1)
 
 st.subheader("Promote a design")
-picked = _ui.pick_study()
-if picked is None:
-    st.stop()
-study, url = picked
+study, url = _ui.study_or_stop()
 data = _ui.load(url, study)
 front = data.frame[_data.front_mask(data)]
 default = int(st.session_state.get(_ui.TRIAL_KEY, front["number"].iloc[0] if len(front) else 0))
