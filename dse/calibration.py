@@ -83,16 +83,24 @@ class Correction:
         return asdict(self)
 
 
-def fit_corrections(observations: Iterable[Observation]) -> dict[tuple[str, str], Correction]:
-    """Fit one correction per (metric, flow); observations with non-positive values are skipped."""
+def _log_pairs(
+    observations: Iterable[Observation],
+) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """Per (metric, flow): (log predicted, log measured); non-positive values are skipped."""
     groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for ob in observations:
         if ob.metric in METRIC_COLUMNS and ob.predicted > 0 and ob.measured > 0:
             groups[(ob.metric, ob.flow)].append((math.log(ob.predicted), math.log(ob.measured)))
+    return {
+        key: (np.array([p for p, _ in v]), np.array([m for _, m in v])) for key, v in groups.items()
+    }
+
+
+def fit_corrections(observations: Iterable[Observation]) -> dict[tuple[str, str], Correction]:
+    """Fit one correction per (metric, flow); observations with non-positive values are skipped."""
     out: dict[tuple[str, str], Correction] = {}
-    for (metric, flow), pairs in groups.items():
-        lp, lm = np.array(pairs).T
-        if len(pairs) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
+    for (metric, flow), (lp, lm) in _log_pairs(observations).items():
+        if len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
             slope, method = 1.0, "scale"
         else:
             i, j = np.triu_indices(len(lp), 1)
@@ -104,7 +112,20 @@ def fit_corrections(observations: Iterable[Observation]) -> dict[tuple[str, str]
         intercept = float(np.median(lm - slope * lp))
         resid = lm - (intercept + slope * lp)
         spread = float(np.median(np.abs(resid - np.median(resid))))
-        out[(metric, flow)] = Correction(metric, flow, intercept, slope, len(pairs), spread, method)
+        out[(metric, flow)] = Correction(metric, flow, intercept, slope, len(lp), spread, method)
+    return out
+
+
+def calibration_errors(
+    observations: Iterable[Observation], corrections: Mapping[tuple[str, str], Correction]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (metric, flow): median |log(measured / predicted)| before and after correcting."""
+    out = {}
+    for key, (lp, lm) in _log_pairs(observations).items():
+        before = float(np.median(np.abs(lm - lp)))
+        corr = corrections.get(key)
+        after = float(np.median(np.abs(lm - np.log(corr(np.exp(lp)))))) if corr else before
+        out[key] = (before, after)
     return out
 
 

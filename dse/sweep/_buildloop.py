@@ -57,6 +57,7 @@ from dse.calibration import (
     Correction,
     Observation,
     apply_corrections,
+    calibration_errors,
     fit_corrections,
 )
 from dse.config import BuildPolicy
@@ -145,25 +146,6 @@ def observations(rows: list[BuildRow]) -> list[Observation]:
     return out
 
 
-def calibration_errors(
-    obs: list[Observation], corrections: Mapping[tuple[str, str], Correction]
-) -> dict[tuple[str, str], tuple[float, float]]:
-    """Per (metric, flow): median |log(measured/predicted)| before and after correcting."""
-    groups: dict[tuple[str, str], list[Observation]] = {}
-    for ob in obs:
-        if ob.predicted > 0 and ob.measured > 0:
-            groups.setdefault((ob.metric, ob.flow), []).append(ob)
-    out = {}
-    for key, items in groups.items():
-        p = np.array([o.predicted for o in items])
-        m = np.array([o.measured for o in items])
-        before = float(np.median(np.abs(np.log(m / p))))
-        corr = corrections.get(key)
-        after = float(np.median(np.abs(np.log(m / corr(p))))) if corr else before
-        out[key] = (before, after)
-    return out
-
-
 class BuildLoop:
     """Builds for one :class:`~dse.sweep._engine.Sweep` (created by it when ``build:`` is set)."""
 
@@ -227,22 +209,20 @@ class BuildLoop:
         self._feed()
 
     def _drain(self) -> None:
-        """``wait: true``: run this round's builds to the end before searching on."""
+        """Run the queued builds to the end (``wait: true``, and at the end of a sweep)."""
         while (self.queue or self.flying) and not self.sweep.stop.is_set():
             self._feed()
             self._collect()
             time.sleep(POLL_S)
 
-    def finish(self, stop: Any) -> BuildSummary:
-        """The last round (``at_end``), then wait for every build unless ``stop`` is set."""
+    def finish(self) -> BuildSummary:
+        """The last round (``at_end``), then wait for every build unless the sweep was
+        stopped (Ctrl-C: the builds still queued or running are re-queued by a resume)."""
         try:
             self._collect()
-            if self.policy.at_end and not stop.is_set():
+            if self.policy.at_end and not self.sweep.stop.is_set():
                 self.pick_round()
-            while (self.queue or self.flying) and not stop.is_set():
-                self._feed()
-                self._collect()
-                time.sleep(POLL_S)
+            self._drain()
             self._collect()
         finally:
             if self.farm is not None:

@@ -720,7 +720,7 @@ class Sweep:
                 if len(ids) < len(done):
                     break  # other workers filled the budget
             elapsed = time.perf_counter() - t0
-            builds = self.builds.finish(self.stop) if self.builds is not None else None
+            builds = self.builds.finish() if self.builds is not None else None
         return SweepSummary(
             n_trials=self.store.count(self.study_id),
             n_new=n_new,
