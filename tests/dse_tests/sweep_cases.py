@@ -35,14 +35,21 @@ batch_size: 30
 """
 
 
-def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``dse ARGV`` in this process: (exit code, stdout, stderr)."""
+    code = 0
     try:
-        main(args)
-        code = 0
+        main(argv)
     except SystemExit as exc:
         code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, " ".join(out.err.split())
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """``run`` with stderr's whitespace folded (rich wraps long error lines)."""
+    code, out, err = run(args, capsys)
+    return code, out, " ".join(err.split())
 
 
 def sub(old: str, new: str) -> str:

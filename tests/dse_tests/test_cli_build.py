@@ -7,21 +7,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-
-from dse.cli import main
+from sweep_cases import run
 
 ROOT = Path(__file__).resolve().parents[2]
 ECP5_CONFIG = str(ROOT / "examples" / "smollm-135m-ecp5.yaml")
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_templates_list_and_show(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sweep_cases import run
 
-from dse.cli import main
 from dse.config import load_config
 from dse.release import (
     Release,
@@ -80,16 +80,6 @@ class Study:
     url: str
     slow_trial: int  # 20 MHz: meets timing
     fast_trial: int  # 80 MHz: the best decode_tokens_per_s, misses timing
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")
