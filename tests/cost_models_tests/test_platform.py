@@ -26,7 +26,18 @@ def test_u280_figures_from_the_reference() -> None:
     assert isinstance(p, cm.Platform)
     assert p.resources.lut == 1_303_680 and p.resources.dsp == 9024
     assert p.memory.channels == 32 and p.memory.peak_gbps == pytest.approx(460)
-    assert p.available().lut == 1_303_680 - 107_629  # the xdma shell's reservation
+
+
+def test_u280_shell_is_the_platform_row_of_the_cited_report() -> None:
+    """Issue 16 item 9: what a kernel may use is the "User Budget" row of the artifact's
+    report_accelerator_utilization (impl_1_kernel_util_routed.rpt), not the device minus
+    the full report's "Fixed" (locked static region) column, which left out the HBM, AXI,
+    clock and reset IP that the platform places in the dynamic region."""
+    for name in ("u280", "u55c"):
+        p = cm.load_platform(name)
+        assert isinstance(p, cm.Platform)
+        a = p.available()
+        assert (a.lut, a.ff, a.bram36, a.uram, a.dsp) == (1_170_835, 2_402_634, 1819, 960, 9020)
 
 
 @pytest.mark.parametrize("name", ["a100", "h100", "v100s"])
