@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from cost_models._errors import InputError, did_you_mean
+from cost_models._safeload import UnsafeInput, load_yaml, read_text
 
 PLATFORMS_DIR = Path(__file__).resolve().parent / "platforms"
 RESOURCES = ("lut", "ff", "dsp", "bram36", "uram")
@@ -227,11 +227,10 @@ def list_platforms() -> list[str]:
 
 def _read_yaml(path: Path, source: str) -> Mapping[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark is not None else "(file)"
-        raise InputError(source, where, f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        data = load_yaml(read_text(path))
+    except UnsafeInput as exc:
+        where = f"line {exc.line}" if exc.line else "(file)"
+        raise InputError(source, f"{where}: {exc.key}" if exc.key else where, exc.reason) from None
     if not isinstance(data, Mapping):
         raise InputError(source, "(top level)", "expected a mapping of platform fields")
     return data

@@ -7,13 +7,13 @@ A shape comes from a Hugging Face ``config.json`` (any of the key conventions in
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from cost_models._errors import InputError, did_you_mean
+from cost_models._safeload import UnsafeInput, load_json, read_text
 
 PRESETS_DIR = Path(__file__).resolve().parent / "workloads"
 
@@ -238,11 +238,10 @@ def load_shape_file(path: str | Path) -> ModelShape:
     """Load a Hugging Face ``config.json`` from disk."""
     p = Path(path)
     try:
-        config = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise InputError(str(p), "hf_config", "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(str(p), f"line {exc.lineno}", f"not valid JSON: {exc.msg}") from None
+        config = load_json(read_text(p))
+    except UnsafeInput as exc:
+        where = f"line {exc.line}" if exc.line else "hf_config"
+        raise InputError(str(p), where, exc.reason) from None
     if not isinstance(config, dict):
         raise InputError(str(p), "(top level)", "expected a JSON object")
     return shape_from_hf(config, str(p), name=p.stem if p.stem != "config" else p.parent.name)
@@ -369,7 +368,13 @@ def load_workload(
     if "model" in spec:
         shape = preset_shape(str(spec["model"]), source)
     elif "hf_config" in spec:
-        path = Path(str(spec["hf_config"]))
+        if not isinstance(spec["hf_config"], str) or not spec["hf_config"].strip():
+            raise InputError(
+                source,
+                "workload.hf_config",
+                f"expected the path of a config.json, got {spec['hf_config']!r}",
+            )
+        path = Path(spec["hf_config"])
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
         shape = load_shape_file(path)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 import cost_models as cm
+from dse._console import make_console
 from dse.cli_build import register as register_build
 from dse.cli_dashboard import register as register_dashboard
 from dse.cli_hosts import register as register_hosts
@@ -21,7 +21,7 @@ from dse.errors import DseError
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     help="Design-space exploration for FPGA accelerators of LLM inference.",
 )
@@ -32,8 +32,8 @@ register_dashboard(app)  # dse dashboard (dse/cli_dashboard.py)
 register_hosts(app)  # dse hosts check (dse/cli_hosts.py)
 register_release(app)  # dse promote, dse release list/show/verify (dse/cli_release.py)
 register_sweep(app)  # dse sweep, status, pareto, export (dse/cli_sweep.py)
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 
 @app.command()
@@ -101,32 +101,53 @@ def report_parse(
         typer.echo(f"{k:{width}s}  {v}")
 
 
+def _fail(message: str, hint: str = "") -> NoReturn:
+    """Print ``error: MESSAGE`` as one line (plus an optional hint line) and exit 2."""
+    text = " ".join(message.split())  # a message never spans lines, whatever it quotes
+    err_console.print(f"[red]error:[/] {escape(text)}", soft_wrap=True)
+    if hint:
+        err_console.print(escape(hint), soft_wrap=True)
+    sys.exit(2)
+
+
+def _usage_hint(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", "") or "dse"
+    return f"(see '{path} --help')"
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the Typer app, turning expected errors into one line + exit 2."""
+    """Entry point: run the Typer app; expected errors and usage errors print one line and
+    exit 2, never a traceback.
+
+    Typer >= 0.2x vendors click as ``typer._click``: its usage errors are *not*
+    ``click.exceptions`` but derive from the public ``typer.TyperException``, so that is what
+    is caught here (pyproject pins the typer series this was checked against).
+    """
+    from runners import RunnerError
+
     try:
-        code = app(args=argv, standalone_mode=False)
-        # With standalone_mode=False click returns (not raises) a typer.Exit's code.
+        code = app(args=argv, prog_name="dse", standalone_mode=False)
+        # With standalone_mode=False a typer.Exit's code is returned, not raised.
         if isinstance(code, int) and code != 0:
             sys.exit(code)
-    except (DseError, cm.InputError) as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except Exception as exc:
-        from click.exceptions import ClickException, Exit
-
-        if isinstance(exc, Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, ClickException):
-            exc.show()
+    except (DseError, cm.InputError, RunnerError) as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        # The environment refused (an unwritable --results, a full disk): name the path.
+        where = f"{exc.filename}: " if exc.filename else ""
+        _fail(f"{where}{exc.strerror or exc}")
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            # ``dse`` or ``dse report`` alone: the help text is the message.
+            err_console.print(escape(exc.format_message()))
             sys.exit(2)
-        try:
-            from runners import RunnerError
-        except ImportError:  # pragma: no cover - runners is part of the package
-            raise exc from None
-        if isinstance(exc, RunnerError):
-            err_console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-            sys.exit(2)
-        raise
+        _fail(exc.format_message(), _usage_hint(exc) if exc.exit_code == 2 else "")
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from runners._errors import TemplateError
+from runners._safeload import UnsafeInput, load_yaml, read_text
 from runners._template_types import (
     ModelTerm,
     Template,
@@ -147,9 +147,10 @@ def _derive(
 def parse_manifest(path: Path, root: Path) -> Template:
     """Load and validate one manifest file (``root`` is the templates folder)."""
     try:
-        spec = _ManifestSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except yaml.YAMLError as exc:
-        raise TemplateError(f"{path}: invalid YAML: {exc}") from exc
+        spec = _ManifestSpec.model_validate(load_yaml(read_text(path)))
+    except UnsafeInput as exc:
+        where = f"{path}:{exc.line}" if exc.line else str(path)
+        raise TemplateError(f"{where}: {exc.key + ': ' if exc.key else ''}{exc.reason}") from None
     except ValidationError as exc:
         raise _schema_error(path, exc) from exc
     if spec.name != path.parent.name:

@@ -9,17 +9,26 @@ working example.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from runners._errors import RunnerError
+from runners._safeload import UnsafeInput, load_yaml, read_text
 from runners.toolchains import TOOLCHAINS
 
 HOSTS_VERSION = 1
+_JUMP = re.compile(r"^(?:[A-Za-z0-9_.-]+@)?[A-Za-z0-9_.-]+(?::(?P<port>[0-9]{1,5}))?$")
 
 
 class HostsFileError(RunnerError, ValueError):
@@ -55,6 +64,15 @@ class SSHTarget(_Model):
     known_hosts: str | None = None  # default: the SSH config's UserKnownHostsFile, else ~/.ssh
     accept_unknown_host_keys: bool = False
     connect_timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("jump")
+    @classmethod
+    def _jump_form(cls, jump: str | None) -> str | None:
+        # fabric parses this itself and raises deep inside a build when it is malformed.
+        match = _JUMP.match(jump or "x")
+        if not match or not 1 <= int(match.group("port") or 22) <= 65535:
+            raise ValueError(f"expected [user@]host[:port] with a port in 1..65535, got {jump!r}")
+        return jump
 
 
 class Host(_Model):
@@ -140,11 +158,11 @@ def load_hosts(path: Path | str) -> Inventory:
     """Read and validate a ``hosts.yaml``; raises ``HostsFileError`` listing every problem."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise HostsFileError(path, [f"cannot read: {exc.strerror or exc}"]) from None
-    except yaml.YAMLError as exc:
-        raise HostsFileError(path, [f"not valid YAML: {exc}"]) from None
+        data = load_yaml(read_text(path))
+    except UnsafeInput as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        key = f"{exc.key}: " if exc.key else ""
+        raise HostsFileError(path, [f"{where}{key}{exc.reason}"]) from None
     return parse_hosts(data, source=str(path))
 
 
@@ -272,4 +290,7 @@ def _resolve_paths(inv: Inventory, base: Path) -> Inventory:
             )
             h = h.model_copy(update={"ssh": ssh})
         hosts.append(h)
-    return inv.model_copy(update={"hosts": tuple(hosts), "ssh_config": fix(inv.ssh_config)})
+    ssh_config = fix(inv.ssh_config)
+    if ssh_config is not None and not Path(ssh_config).is_file():
+        raise HostsFileError(inv.source, [f"ssh_config: no such file: {ssh_config}"])
+    return inv.model_copy(update={"hosts": tuple(hosts), "ssh_config": ssh_config})

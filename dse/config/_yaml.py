@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from cost_models._safeload import UnsafeInput, read_text, yaml_error, yaml_node
 from dse.errors import ConfigError
 
 
@@ -42,26 +43,16 @@ def _walk(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
 
 
 def load_yaml(path: str | Path) -> LocatedYaml:
-    p = Path(path)
-    source = str(p)
+    """Read a YAML file through the project's guarded loader (no aliases, bounded nesting
+    and size, unique keys, UTF-8); every problem is a ``ConfigError`` naming file and line."""
+    source = str(path)
     try:
-        text = p.read_text()
-    except FileNotFoundError:
-        raise ConfigError(source, "(file)", "file not found") from None
-    except OSError as exc:
-        raise ConfigError(source, "(file)", f"cannot be read: {exc.strerror}") from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data, node = yaml_node(read_text(path))
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            source,
-            "(syntax)",
-            f"not valid YAML: {problem}",
-            mark.line + 1 if mark is not None else None,
-        ) from None
+        err = yaml_error(exc)
+        raise ConfigError(source, "(syntax)", err.reason, err.line) from None
+    except UnsafeInput as exc:
+        raise ConfigError(source, exc.key or "(file)", exc.reason, exc.line) from None
     lines: dict[str, int] = {}
     if node is not None:
         _walk(node, "", lines)

@@ -120,7 +120,7 @@ def _load_json(text: str) -> Any:
         return None
     try:
         return json.JSONDecoder().raw_decode(text[start:])[0]
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # ``[[[[…`` deeper than Python's stack
         return None
 
 
@@ -196,11 +196,15 @@ def parse_report(path: str | Path) -> Report:
     missing, unreadable or of an unsupported kind.
     """
     file = Path(path)
+    if file.exists() and not file.is_file() and not file.is_dir():
+        raise ReportParseError(file, "is not a regular file")  # a FIFO would block the read
     try:
         with file.open("r", encoding="utf-8", errors="replace", newline=None) as handle:
             head = handle.read(_SNIFF_BYTES)
-    except OSError as exc:
-        raise ReportParseError(file, f"cannot read: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise ReportParseError(
+            file, f"cannot read: {getattr(exc, 'strerror', None) or exc}"
+        ) from exc
     if len(head) == _SNIFF_BYTES and head.lstrip().startswith("{"):
         # JSON can only be recognised once the whole object has been read.
         head = file.read_text("utf-8", errors="replace")

@@ -171,7 +171,7 @@ def test_manifest_errors_name_file_key_and_expectation(
 def test_invalid_yaml_is_reported_with_the_file(make_template: MakeTemplate) -> None:
     root = make_template("demo")
     (root / "demo" / "manifest.yaml").write_text("version: [1\n")
-    with pytest.raises(TemplateError, match=r"manifest.yaml: invalid YAML"):
+    with pytest.raises(TemplateError, match=r"manifest.yaml:2: not valid YAML"):
         load_template("demo", root)
 
 
