@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from typing import Any
 
 from runners._errors import ReportParseError
 from runners.reports import _hls, _hls_xml, _logs, _open, _vitis, _vivado_timing, _vivado_util
+from runners.reports._complete import Truncated, check_complete, truncated
 from runners.reports._model import Report, Values
 from runners.reports._text import header_block, normalise_newlines
 
@@ -179,13 +181,27 @@ def parse_text(text: str, name_hint: str = "") -> Report:
     kind = sniff(text, name_hint)
     if kind is None:
         raise _unsupported(name_hint, "not a recognised tool report")
+    check_complete(kind, _lines(text), name_hint)
     try:
         values = _PARSERS[kind](text)
+    except Truncated as exc:
+        raise truncated(name_hint, kind, str(exc)) from None
     except (ET.ParseError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         if isinstance(exc, ReportParseError):
             raise
         raise ReportParseError(name_hint or "<text>", f"looks like {kind} but: {exc}") from exc
-    return Report(kind=kind, path=name_hint, values=values)
+    return Report(kind=kind, path=name_hint, values=_finite(values, name_hint, kind))
+
+
+def _finite(values: Values, name: str, kind: str) -> Values:
+    """Refuse numbers no tool writes (``1e400`` reads as infinity, ``nan``): they would
+    pass as measurements and print as ``Infinity`` in JSON."""
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ReportParseError(
+                name or "<text>", f"{kind} value {key} is not a finite number ({value})"
+            )
+    return values
 
 
 def parse_report(path: str | Path) -> Report:
@@ -213,7 +229,10 @@ def parse_report(path: str | Path) -> Report:
         raise _unsupported(str(file), "not a recognised tool report")
     if kind == "vivado_timing_summary":
         with file.open("r", encoding="utf-8", errors="replace", newline=None) as handle:
-            values = _vivado_timing.parse_timing_summary(handle)
-        return Report(kind=kind, path=str(file), values=values)
+            try:
+                values = _vivado_timing.parse_timing_summary(handle)
+            except Truncated as exc:
+                raise truncated(str(file), kind, str(exc)) from None
+        return Report(kind=kind, path=str(file), values=_finite(values, str(file), kind))
     text = head if len(head) < _SNIFF_BYTES else file.read_text("utf-8", errors="replace")
     return parse_text(text, str(file))

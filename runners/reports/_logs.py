@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from runners.reports._complete import log_complete
 from runners.reports._model import Values
 from runners.reports._text import normalise_newlines, to_float, version_of
 
@@ -168,7 +169,20 @@ def detect_tool(lines: Sequence[str]) -> str:
 
 def parse_log(lines: Sequence[str]) -> Values:
     """Counts of ERROR/CRITICAL WARNING/WARNING lines, the failure class and, where the log
-    shows them, the last interim timing (``WNS=`` lines), HLS Fmax and the last finished step."""
+    shows them, the last interim timing (``WNS=`` lines), HLS Fmax and the last finished step.
+
+    A log without the tool's exit line is unfinished (the tool is running or was killed,
+    or the file was cut): its counts, interim numbers and verdict could all still change,
+    so it gives only the tool version. Classify a killed tool's log with
+    ``classify_failure``.
+    """
+    if not log_complete(lines):
+        done = lines[:-1] if lines and lines[-1] else lines  # the last line may be partial
+        found = next(
+            (version_of(ln) for ln in done if re.search(r"v20\d\d\.\d(\.\d)? \(64-bit\)", ln)),
+            None,
+        )
+        return {} if found is None else {"tool_version": found}
     values: Values = {"tool": detect_tool(lines)}
     counts = {"ERROR": 0, "CRITICAL WARNING": 0, "WARNING": 0}
     version: str | None = None

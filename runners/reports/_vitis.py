@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from runners.reports._complete import Truncated
 from runners.reports._model import Values
 from runners.reports._text import mhz_to_ns, to_float, to_number, version_of
 
@@ -140,10 +141,11 @@ def parse_vpp_summary(text: str) -> Values:
             continue
         if isinstance(entry, dict):
             entries.append(entry)
-    values: Values = {"tool": "v++", "entries": len(entries)}
+    # No entry or report counts: trailing ET_Report entries follow the final status, so a
+    # count cannot tell a whole summary from a cut one (see _complete.py).
+    values: Values = {"tool": "v++"}
     first_cmd: str | None = None
     states: dict[str, str] = {}
-    reports = 0
     for entry in entries:
         kind = entry.get("type")
         if kind == "ET_CmdStep" and first_cmd is None:
@@ -151,12 +153,12 @@ def parse_vpp_summary(text: str) -> Values:
         elif kind == "ET_Status":
             status = entry.get("status", {})
             states[status.get("cmdId", "")] = status.get("state", "")
-        elif kind == "ET_Report":
-            reports += 1
         elif kind == "ET_FlowMetaData":
             _flow_metadata(entry.get("buildSummary", {}), values)
-    values["report_count"] = reports
     state = states.get(first_cmd or "")
+    if state in (None, "", "CS_RUNNING"):
+        # Only a finished run's summary is whole; a running or cut one would read as failed.
+        raise Truncated("final status of the v++ command")
     if state:
         values["status"] = state.removeprefix("CS_").lower()
         values["succeeded"] = state == "CS_PASSED"

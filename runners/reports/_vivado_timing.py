@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from runners.reports._complete import Truncated
 from runners.reports._model import Values
 from runners.reports._text import ns_to_mhz, to_float, to_number, vivado_header
 
@@ -28,6 +29,7 @@ _VERDICTS = {
     "Timing constraints are not met.": "not_met",
     "There are no user specified timing constraints.": "unconstrained",
 }
+_HEADING_RE = re.compile(r"^\| (?!Clock Summary)[A-Z]")
 _CLOCK_RE = re.compile(r"^(\s*)(\S+)\s+\{[^}]*\}\s+([\d.]+)\s+([\d.]+)\s*$")
 
 
@@ -76,9 +78,16 @@ def parse_timing_summary(lines: Iterable[str]) -> Values:
             state = "clocks"
         elif state == "clocks":
             match = _CLOCK_RE.match(line)
-            if not match:
-                break
-            periods.append(float(match.group(3)))
+            if match:
+                periods.append(float(match.group(3)))
+            else:
+                state = "after_clocks"
+        if state in ("clocks_title", "clocks_header", "after_clocks") and _HEADING_RE.match(line):
+            # The next section's heading: the clock table is whole (see _complete.py).
+            state = "done"
+            break
+    if state != "done":
+        raise Truncated("section heading after the Clock Summary")
     if state == "header":
         values.update(vivado_header(head))
     _verdict(values)
