@@ -50,7 +50,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dse cost_models runners benchmarks app
+	$(BIN)/mypy dse cost_models runners benchmarks app overlay
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,0 +1,45 @@
+"""Tiny model shapes and design points the overlay tests share (3 families × 4 points)."""
+
+from __future__ import annotations
+
+from cost_models import ModelShape
+
+SHAPES = {
+    "gpt2": ModelShape("tiny-gpt2", 64, 2, 4, 4, 16, 256, "gelu", 128),
+    "llama-gqa": ModelShape("tiny-llama", 64, 2, 4, 2, 16, 128, "swiglu", 128),
+    "chatglm-mqa": ModelShape("tiny-chatglm", 64, 2, 4, 1, 16, 128, "swiglu", 128),
+}
+POINTS = {
+    "dense-w8": {"quant": "w8a8", "quant_group": 0, "mv_k": 8, "mv_n": 8, "overlap": True},
+    "dense-w4-p64": {
+        "quant": "w4a8",
+        "quant_group": 32,
+        "mv_k": 4,
+        "mv_n": 16,
+        "axi_port_bits": 64,
+        "overlap": False,
+    },
+    "nm-w4": {
+        "quant": "w4a8",
+        "quant_group": 32,
+        "sparsity": "nm",
+        "nm_m": 4,
+        "density_qk": 0.25,
+        "density_ffn": 0.5,
+        "mv_k": 8,
+        "mv_n": 4,
+        "axi_port_bits": 128,
+    },
+    "log-w4-p256": {
+        "quant": "w4a8",
+        "quant_group": 64,
+        "sparsity": "log",
+        "density_vo": 0.5,
+        "density_ffn": 0.25,
+        "mv_k": 16,
+        "mv_n": 8,
+        "axi_port_bits": 256,
+        "sfu_lanes": 8,
+    },
+}
+CASES = [(s, p) for s in SHAPES for p in POINTS]
