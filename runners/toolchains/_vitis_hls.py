@@ -27,9 +27,11 @@ from runners.toolchains._base import (
     result,
     tool_metrics,
 )
+from runners.toolchains._vivado import check_xilinx_part
 
 if TYPE_CHECKING:
     from runners._bundle import Bundle
+    from runners._templates import Template
 
 DEFAULT_CLOCK_MHZ = 300.0
 PROJECT, SOLUTION = "hls_prj", "sol1"
@@ -54,6 +56,11 @@ class VitisHls(Toolchain):
     programs: ClassVar[Mapping[str, tuple[str, ...]]] = {"vitis_hls": ("-version",)}
     kinds = ("hls",)
     step_timeout_s = 6 * 3600.0
+
+    def check(self, template: Template, part: str) -> None:
+        """Also require a well-formed part name (it is written into ``run_hls.tcl``)."""
+        super().check(template, part)
+        check_xilinx_part(self.name, part)
 
     def options(self, point: Mapping[str, object]) -> dict[str, Any]:
         """Clock target in MHz (``clock_mhz`` or ``freq_mhz``, default 300)."""

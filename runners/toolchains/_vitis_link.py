@@ -11,6 +11,7 @@ one compute unit, linker-chosen memory). The part of a link build is the platfor
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,6 +21,7 @@ from runners._result import BuildResult, tail
 from runners._templates import Template
 from runners.toolchains._base import (
     RESOURCE_KEYS,
+    Toolchain,
     ToolchainError,
     clock_target_mhz,
     existing,
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
 IMPL_REPORTS = "_x/reports/link/imp"
 XCLBIN = "design.xclbin"
 _TIMING_KEYS = ("wns_ns", "tns_ns", "whs_ns", "ths_ns", "timing_met")
+# Values written into link.cfg (one ``key=value`` per line, sections in brackets) and into
+# run_hls.tcl: a newline, '[' or ';' in any of them would add lines or Tcl commands.
+PLATFORM_RE = re.compile(r"[A-Za-z0-9_]{1,120}")
+_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class VitisLink(VitisHls):
@@ -66,8 +72,13 @@ class VitisLink(VitisHls):
         return template.kind in self.kinds and bool({"vitis-hls", self.name} & set(template.flows))
 
     def check(self, template: Template, part: str) -> None:
-        """Also require a platform whose FPGA part is known."""
-        super().check(template, part)
+        """Also require a well-formed platform name whose FPGA part is known."""
+        Toolchain.check(self, template, part)  # not VitisHls.check: the part is a platform
+        if not PLATFORM_RE.fullmatch(part):
+            raise ToolchainError(
+                f"flow '{self.name}': platform {part!r} is not a Vitis platform name like "
+                "xilinx_u280_gen3x16_xdma_1_202211_1 (letters, digits and '_' only)"
+            )
         if self.fpga_part(part) is None:
             known = ", ".join(f"{k}_*" for k in self.platform_parts)
             raise ToolchainError(
@@ -85,6 +96,7 @@ class VitisLink(VitisHls):
         for key in ("kernels", "hbm"):
             if key in point:
                 opts[key] = point[key]
+        _check_connectivity(opts.get("kernels") or [], opts.get("hbm") or {})
         return opts
 
     def prepare(self, bundle: Bundle) -> list[Command]:
@@ -148,3 +160,43 @@ class VitisLink(VitisHls):
             timing_error=f"WNS {metrics.get('wns_ns')} ns after linking",
             fidelity=self.fidelity,
         )
+
+
+def _check_connectivity(kernels: Any, hbm: Any) -> None:
+    """The point's ``kernels`` / ``hbm`` as ``link.cfg`` needs them, or ``ToolchainError``."""
+
+    def bad(where: str, expected: str, value: object) -> ToolchainError:
+        return ToolchainError(f"flow 'vitis-link': {where}: expected {expected}, got {value!r}")
+
+    def count(value: object, lo: int, hi: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+    if not isinstance(hbm, Mapping):
+        raise bad("hbm", "a mapping of group name -> [first, last] channel", hbm)
+    for group, span in hbm.items():
+        if not isinstance(group, str) or not _NAME_RE.fullmatch(group):
+            raise bad("hbm", "group names of letters, digits and '_'", group)
+        ok = isinstance(span, list | tuple) and len(span) == 2
+        if not (ok and all(count(c, 0, 63) for c in span) and span[0] <= span[1]):
+            raise bad(f"hbm.{group}", "[first, last] HBM channels, 0 <= first <= last <= 63", span)
+    if not isinstance(kernels, list):
+        raise bad("kernels", "a list of {name, count, slr, ports}", kernels)
+    for i, k in enumerate(kernels):
+        where = f"kernels[{i}]"
+        if not isinstance(k, Mapping) or not isinstance(k.get("name"), str):
+            raise bad(where, "a mapping with a name", k)
+        if not _NAME_RE.fullmatch(k["name"]):
+            raise bad(f"{where}.name", "a C identifier", k["name"])
+        if not count(k.get("count"), 1, 64):
+            raise bad(f"{where}.count", "an integer 1..64", k.get("count"))
+        slr = k.get("slr", [0])
+        if not (isinstance(slr, list) and slr and all(count(s, 0, 3) for s in slr)):
+            raise bad(f"{where}.slr", "a non-empty list of SLR numbers 0..3", slr)
+        ports = k.get("ports", {})
+        if not isinstance(ports, Mapping):
+            raise bad(f"{where}.ports", "a mapping of port -> hbm group", ports)
+        for port, group in ports.items():
+            if not isinstance(port, str) or not _NAME_RE.fullmatch(port):
+                raise bad(f"{where}.ports", "port names that are C identifiers", port)
+            if group not in hbm:
+                raise bad(f"{where}.ports.{port}", f"one of the hbm groups {list(hbm)}", group)

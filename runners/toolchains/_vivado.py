@@ -10,6 +10,7 @@ parameters (as ``synth_design -generic``) all travel in the TCL file. One step:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,6 +20,7 @@ from runners._result import BuildResult, tail
 from runners.toolchains._base import (
     RESOURCE_KEYS,
     Toolchain,
+    ToolchainError,
     clock_target_mhz,
     existing,
     read_report,
@@ -30,10 +32,25 @@ from runners.toolchains._base import (
 
 if TYPE_CHECKING:
     from runners._bundle import Bundle
+    from runners._templates import Template
 
 REPORT_DIR = "reports"
 DEFAULT_CLOCK_MHZ = 300.0
 _TIMING_KEYS = ("wns_ns", "tns_ns", "whs_ns", "ths_ns", "failing_endpoints", "timing_met")
+# An AMD/Xilinx part name: device, package, speed grade (+ temperature, revision), e.g.
+# xcu280-fsvh2892-2L-e, xc7z020clg400-1, xcvh1782-lsva4737-2MP-e-S. Nothing else: the part
+# lands in Tcl scripts, so a '[', '$', ';', space or newline must never get that far.
+XILINX_PART_RE = re.compile(r"x[a-z0-9]{2,30}(-[A-Za-z0-9]{1,12}){0,5}")
+
+
+def check_xilinx_part(flow: str, part: str) -> None:
+    """Raise ``ToolchainError`` unless ``part`` looks like an AMD/Xilinx part name."""
+    if not XILINX_PART_RE.fullmatch(part):
+        raise ToolchainError(
+            f"flow '{flow}': part {part!r} is not an AMD/Xilinx part name like "
+            "xcu280-fsvh2892-2L-e (a lowercase device name starting with 'x', then up to "
+            "five '-'-separated groups of letters and digits)"
+        )
 
 
 class Vivado(Toolchain):
@@ -46,6 +63,11 @@ class Vivado(Toolchain):
     default_part = "xcu280-fsvh2892-2L-e"
     programs: ClassVar[Mapping[str, tuple[str, ...]]] = {"vivado": ("-version",)}
     step_timeout_s = 12 * 3600.0
+
+    def check(self, template: Template, part: str) -> None:
+        """Also require a well-formed part name (it is written into ``build.tcl``)."""
+        super().check(template, part)
+        check_xilinx_part(self.name, part)
 
     def options(self, point: Mapping[str, object]) -> dict[str, Any]:
         """Clock target in MHz (``clock_mhz`` or ``freq_mhz``, default 300)."""

@@ -12,7 +12,7 @@
 #   ap_int for synthesis and its own integer class for csim.
 open_project -reset hls_prj
 set_top hls_gemv
-add_files hls_gemv.cpp -cflags "-std=c++14 -I."
+add_files hls_gemv.cpp -cflags -std=c++14\ -I.
 open_solution -reset sol1 -flow_target vitis
 set_part xcu280-fsvh2892-2L-e
 create_clock -period 3.333 -name default

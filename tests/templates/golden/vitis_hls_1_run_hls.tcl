@@ -12,14 +12,14 @@
 #   ap_int for synthesis and its own integer class for csim.
 open_project -reset hls_prj
 set_top hls_attention
-add_files hls_attention.cpp -cflags "-std=c++14"
-add_files -tb tb_hls_attention.cpp -cflags "-std=c++14"
+add_files hls_attention.cpp -cflags -std=c++14
+add_files -tb tb_hls_attention.cpp -cflags -std=c++14
 open_solution -reset sol1 -flow_target vivado
 set_part xcu280-fsvh2892-2L-e
 create_clock -period 4.000 -name default
 set_clock_uncertainty 12%
-csim_design -argv "in.txt out.txt"
+csim_design -argv in.txt\ out.txt
 csynth_design
-cosim_design -argv "in.txt out.txt"
+cosim_design -argv in.txt\ out.txt
 export_design -format ip_catalog
 exit
