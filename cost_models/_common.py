@@ -14,7 +14,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cost_models._points import GROUPS, PLACEMENTS, QUANT_A_BITS, QUANT_W_BITS, QUANTS
+from cost_models._points import (
+    GROUPS,
+    PLACEMENTS,
+    PORT_CLOCKS,
+    QUANT_A_BITS,
+    QUANT_W_BITS,
+    QUANTS,
+)
 from cost_models._workload import Workload
 
 # Per-point values by name: numpy arrays, or scalars where every point shares the value.
@@ -195,6 +202,15 @@ def sparse_group_terms(p: Arrays) -> tuple[Any, Any]:
     return np.ceil((group - 1) / 3), np.ceil(np.log2(group))
 
 
+def dequant_lanes(p: Arrays, prec: Precision, macs: Any, reduction: float) -> Any:
+    """Scale multipliers that keep up with ``macs`` MACs/cycle of integer weights: one per
+    group of ``quant_group`` products (per-channel scales: one per output, i.e. per
+    ``reduction`` products); FP16 weights need none."""
+    group = p["quant_group"]
+    per = sel(group > 0, np.minimum(group, reduction), reduction)
+    return sel(prec.w_bits < 16, np.ceil(macs / per), 0.0)
+
+
 @dataclass(frozen=True)
 class Op:
     """One matrix operator of a layer: shape of one token's work and its weights."""
@@ -230,16 +246,23 @@ def layer_ops(w: Workload) -> list[Op]:
 
 @dataclass(frozen=True)
 class Channels:
-    """Memory bandwidth (bytes/s) and capacity (bytes) each tensor group can draw, per FPGA."""
+    """Memory bandwidth (bytes/s) and capacity (bytes) each tensor group can draw, per FPGA.
 
-    bw: dict[str, np.ndarray]
-    cap: dict[str, np.ndarray]
-    union_bw: np.ndarray
+    ``cover[h][g]`` says whether group ``g``'s channel range contains the first channel of
+    group ``h``; a sum over groups that share a channel peaks at some group's first
+    channel, so these 25 flags are all the per-channel accounting needs.
+    """
+
+    bw: dict[str, Any]
+    cap: dict[str, Any]
+    union_bw: Any
     peak_bw: float
-    count: dict[str, np.ndarray]
-    distinct: np.ndarray
+    count: dict[str, Any]
+    distinct: Any
     channel_capacity: float
     requested: Any = 0.0  # Σ channel counts over groups (ports of a local mapping)
+    cover: dict[str, dict[str, Any]] | None = None
+    port_cdc: Any = False  # ports cross from the kernel clock to the memory clock
 
 
 def channels(p: Arrays, platform: Any) -> Channels:
@@ -248,42 +271,76 @@ def channels(p: Arrays, platform: Any) -> Channels:
     Groups take contiguous channel ranges in the order of ``GROUPS``, wrapping around, so
     any channel counts give a valid mapping; once the counts add up to more than the device
     has, groups share channels and contend (see :func:`memory_time`). A channel delivers
-    ``min(channel peak, port width × kernel clock) × efficiency``; efficiency is the
-    platform's ``local`` figure when each port owns its channels and ``global`` when ports
-    reach channels through the switch (FlightLLM's profiler: 0.7 same-channel, 0.35
-    cross-channel); a global group that also spans stacks is counted at the global figure.
+
+    - ``port_clock: memory``: its peak, the port running at the memory's clock behind a
+      clock crossing and width converter (the kernel side widens as its clock drops);
+    - ``port_clock: kernel``: ``min(channel peak, axi_port_bits/8 · kernel clock)``;
+
+    times an efficiency: ``local`` when each port owns its channels; with ``global``
+    (ports reach their channels through the HBM switch) the share of a group's traffic
+    that stays inside one switch segment (``min(n, segment)/n`` of its channels) still
+    runs at the ``local`` figure and only the rest, which crosses segments, at ``global``
+    (FlightLLM's profiler: 0.7 same-channel, 0.35 cross-channel).
     """
     mem = platform.memory
     freq = p["freq_mhz"] * 1e6
-    per_ch = np.minimum(mem.channel_gbps * 1e9, p["axi_port_bits"] / 8.0 * freq)
-    eff = sel(p["hbm_placement"] == PLACEMENTS.index("local"), mem.eff_local, mem.eff_global)
-    ch_bw = per_ch * eff  # what one channel delivers
+    peak = mem.channel_gbps * 1e9
+    if mem.port_clock_mhz > 0:  # the controller's own port may deliver less than the channel
+        peak = min(peak, mem.port_bits / 8.0 * mem.port_clock_mhz * 1e6)
+    kernel_port = p["port_clock"] == PORT_CLOCKS.index("kernel")
+    per_ch = sel(kernel_port, np.minimum(peak, p["axi_port_bits"] / 8.0 * freq), peak)
+    is_local = p["hbm_placement"] == PLACEMENTS.index("local")
+    seg = mem.segment_channels or mem.channels
     ch_cap = mem.channel_capacity_gb * 1e9
-    bw, cap, count = {}, {}, {}
+    bw, cap, count, start = {}, {}, {}, {}
     total: Any = 0.0
     for g in GROUPS:
         n = p[f"hbm_ch_{g}"]  # validated to at most the device's channels
-        bw[g] = n * ch_bw
+        inside = np.minimum(n, seg) / n
+        glob = 1.0 / (inside / mem.eff_local + (1.0 - inside) / mem.eff_global)
+        bw[g] = n * per_ch * sel(is_local, mem.eff_local, glob)
         cap[g] = n * ch_cap
         count[g] = n
+        start[g] = np.fmod(total, mem.channels)
         total = total + n
+    cover: dict[str, dict[str, Any]] = {
+        h: {
+            g: h == g or np.fmod(start[h] - start[g] + mem.channels, mem.channels) < count[g]
+            for g in GROUPS
+        }
+        for h in GROUPS
+    }
     distinct = np.minimum(total, mem.channels)
-    return Channels(bw, cap, distinct * ch_bw, mem.peak_gbps * 1e9, count, distinct, ch_cap, total)
+    union = distinct * per_ch * mem.eff_local
+    return Channels(
+        bw, cap, union, mem.peak_gbps * 1e9, count, distinct, ch_cap, total, cover, ~kernel_port
+    )
+
+
+def per_channel_peak(values: dict[str, Any], ch: Channels) -> Any:
+    """Largest per-channel sum of ``values`` (each already per channel of its group) over
+    the channels of the given groups: ``max_h Σ_g cover[h][g] · values[g]``."""
+    assert ch.cover is not None
+    worst: Any = 0.0
+    for h in values:
+        acc: Any = 0.0
+        for g, v in values.items():
+            c = ch.cover[h][g]
+            if uniform(c):
+                if c:
+                    acc = acc + v
+            else:
+                acc = acc + v * c
+        worst = np.maximum(worst, acc)
+    return worst
 
 
 def memory_time(bytes_by_group: dict[str, Any], ch: Channels) -> Any:
-    """Seconds to move concurrent streams: each group at its own bandwidth, and all of
-    them together no faster than the distinct channels they cover (contention).
-
-    A single stream is just ``bytes / bw(group)``: a group never covers more channels than
-    the union of all groups, so the contention term cannot bind.
-    """
+    """Seconds to move concurrent streams: every channel carries its share of each group
+    that covers it (``bytes_g / n_g``), so the busiest channel sets the time, Σ over the
+    groups sharing it of ``bytes_g / bw_g``. Disjoint groups reduce to ``max_g bytes_g /
+    bw_g``; groups wrapped onto the same channels add up (issue 16 item 2)."""
     if len(bytes_by_group) == 1:
         ((g, b),) = bytes_by_group.items()
         return b / ch.bw[g]
-    t: Any = 0.0
-    total: Any = 0.0
-    for g, b in bytes_by_group.items():
-        t = np.maximum(t, b / ch.bw[g])
-        total = total + b
-    return np.maximum(t, total / ch.union_bw)
+    return per_channel_peak({g: b / ch.bw[g] for g, b in bytes_by_group.items()}, ch)

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cost_models._common import Channels, channels, uniform
+from cost_models._common import Channels, channels, per_channel_peak, uniform
 from cost_models._errors import InputError
 from cost_models._gpu import GpuResult, gpu_baseline
 from cost_models._platform import RESOURCES, Gpu, Platform, load_platform
-from cost_models._points import as_columns, param_specs, resolve_columns
+from cost_models._points import GROUPS, as_columns, param_specs, resolve_columns
 from cost_models._spatial import BOUNDS, evaluate_spatial
 from cost_models._temporal import evaluate_temporal
 from cost_models._workload import Workload, preset_shape
@@ -293,14 +293,9 @@ def _slrs_to_check(plat: Platform) -> tuple[int, ...]:
 
 
 def _capacity_violation(r: dict[str, Any], ch: Channels) -> Any:
-    """A group must fit its channels; groups sharing channels share their capacity."""
-    bad: Any = False
-    total: Any = 0.0
-    for g in ("wqkv", "wo", "wffn", "kv", "act"):
-        need = r[f"group_bytes_{g}"]
-        bad = bad | (need > ch.cap[g])
-        total = total + need
-    return np.asarray(bad | (total > ch.distinct * ch.channel_capacity))
+    """Every channel must hold its share (``bytes_g / n_g``) of each group that covers it."""
+    share = {g: r[f"group_bytes_{g}"] / ch.count[g] for g in GROUPS}
+    return np.asarray(per_channel_peak(share, ch) > ch.channel_capacity)
 
 
 def _describe(mask: np.ndarray) -> Any:

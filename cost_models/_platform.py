@@ -45,6 +45,13 @@ class Memory:
     eff_local: float
     eff_global: float
     pj_per_byte: float
+    # The memory controller's own AXI port: its width and clock (HBM2 on UltraScale+: 256
+    # bits at up to 450 MHz per pseudo-channel, PG276), and how many channels share one
+    # switch segment (PG276: 8 mini-switches of 4 ports each on a U280-class device);
+    # traffic leaving its segment pays the ``global`` efficiency.
+    port_bits: float = 256.0
+    port_clock_mhz: float = 0.0  # 0: the port delivers the channel's peak at any clock
+    segment_channels: int = 0  # 0: the whole memory is one segment
 
     @property
     def peak_gbps(self) -> float:
@@ -218,6 +225,13 @@ class _Reader:
             eff_local=eff.number("local", 0, strict=True) if eff else 0.8,
             eff_global=eff.number("global", 0, strict=True) if eff else 0.8,
             pj_per_byte=self.number("pj_per_byte", 0) if "pj_per_byte" in self.data else 120.0,
+            port_bits=self.number("port_bits", 1) if "port_bits" in self.data else 256.0,
+            port_clock_mhz=(
+                self.number("port_clock_mhz", 0, True) if "port_clock_mhz" in self.data else 0.0
+            ),
+            segment_channels=(
+                int(self.number("segment_channels", 1)) if "segment_channels" in self.data else 0
+            ),
         )
 
 

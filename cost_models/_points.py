@@ -8,6 +8,7 @@ integer codes), fills defaults and rejects unknown names and out-of-range values
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ SPARSITY_KINDS = ("none", "nm", "log")
 PLACEMENTS = ("local", "global")
 WEIGHT_STORAGE = ("auto", "onchip", "stream")
 MEMS = ("uram", "bram")
+PORT_CLOCKS = ("memory", "kernel")
 GROUPS = ("wqkv", "wo", "wffn", "kv", "act")  # tensor groups mapped to memory channels
 
 
@@ -95,6 +97,14 @@ def _common(platform: Any) -> list[Param]:
             doc="local: each port owns its channels; global: ports reach all via the switch",
         ),
         Param("axi_port_bits", "int", 32, 1024, default=512, doc="width of each memory port"),
+        Param(
+            "port_clock",
+            "cat",
+            choices=PORT_CLOCKS,
+            default="memory",
+            doc="memory ports run at the memory's own clock behind a clock crossing and width "
+            "converter (memory), or at the kernel clock, axi_port_bits wide (kernel)",
+        ),
         Param("tp", "int", 1, 64, default=1, doc="tensor-parallel FPGAs"),
         Param("pp", "int", 1, 64, default=1, doc="pipeline-parallel FPGAs"),
         Param(
@@ -215,6 +225,33 @@ def param_specs(arch: str, platform: Any) -> dict[str, Param]:
         )
     specs = {p.name: p for p in ARCH_PARAMS[arch](platform)}
     return specs
+
+
+def check_written(point: Mapping[str, Any], specs: Mapping[str, Param], source: str) -> None:
+    """Check values a person wrote (a config's ``design:``, ``dse build --point``) before
+    :func:`normalise`, which also takes arrays, codes and NaN for "not set" and so would read
+    ``.nan`` as the default, ``true`` as 1, ``'128'`` as 128 and a list as a batch.
+
+    Each value must be one scalar of its parameter's own type: a finite number for numeric
+    parameters (not a boolean, not a string), ``true``/``false`` for booleans and a string
+    for categorical ones. Unknown names are left to :func:`normalise`.
+    """
+    for name, value in point.items():
+        spec = specs.get(name)
+        if spec is None:
+            continue
+        if spec.kind == "cat":
+            ok = isinstance(value, str)
+        elif spec.kind == "bool":
+            ok = isinstance(value, bool | np.bool_)
+        else:
+            ok = (
+                isinstance(value, int | float | np.integer | np.floating)
+                and not isinstance(value, bool | np.bool_)
+                and math.isfinite(float(value) if abs(value) < 1e300 else math.inf)
+            )
+        if not ok:
+            raise InputError(source, name, f"expected {spec.expected()}, got {_plain(value)!r}")
 
 
 def as_columns(points: Any) -> tuple[dict[str, Any], int]:

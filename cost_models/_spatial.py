@@ -17,6 +17,7 @@ from cost_models._common import (
     DATA_DIR,
     Arrays,
     Channels,
+    dequant_lanes,
     dsp_table,
     memory_time,
     precision,
@@ -78,19 +79,21 @@ def evaluate_spatial(
     w_layer = w_qkv + w_o + w_ffn
     w_lm = (m.vocab * d * prec.w_bits / 8) if w.lm_head else 0.0
 
-    # On-chip weights need every layer resident (one pass) and room in the chosen memory.
+    # On-chip weights means every layer this FPGA serves is resident: with several passes
+    # each built layer holds the weights of all the layers it runs (passes × one layer's,
+    # issue 16 item 1), else the weights stream. The memory must have room for them all.
     uram_w = p["weight_mem"] == MEMS.index("uram")
     mem_bits = sel(uram_w, lg["uram_bits"], lg["bram36_bits"])
     mw = mk * (2 + 2 * dkv / dq) + nffn * mf  # weight-operand MACs/cycle of one layer
     sparse = (dens["qk"] < 1) | (dens["vo"] < 1) | (dens["ffn"] < 1)
     wbits_cycle = mw * (prec.w_bits + sel(sparse, 4.0, 0.0))  # operand (+ index) bits/cycle
     banks = np.ceil(wbits_cycle / lg["port_bits"])
-    resident_blocks = layers * np.ceil(w_layer * 8 / tp / (banks * mem_bits)) * banks
+    resident_blocks = layers * np.ceil(passes * w_layer * 8 / tp / (banks * mem_bits)) * banks
     avail = platform.available()
     budget = sel(uram_w, avail.uram, avail.bram36)
     storage = p["weight_storage"]
     one_pass = passes == 1
-    fits = one_pass & (resident_blocks <= 0.8 * budget)
+    fits = resident_blocks <= 0.8 * budget
     onchip = sel(
         storage == WEIGHT_STORAGE.index("auto"), fits, storage == WEIGHT_STORAGE.index("onchip")
     )
@@ -104,11 +107,8 @@ def evaluate_spatial(
     u_a = dq / (ma * tp)  # per token and KV entry
     u_f = d * dffn * dens["ffn"] / (mf * tp)
 
-    # Weight streams of one layer: each group at its channels' pace, all of them together
-    # at the pace of the channels they cover (memory_time, factored by the reuse count);
-    # KV entries and activations scale with the tokens a phase moves.
-    bw = ch.bw
-    t_w = np.maximum(np.maximum(w_qkv / bw["wqkv"], w_o / bw["wo"]), w_ffn / bw["wffn"])
+    # Weight streams of one layer, KV entries and activations move concurrently: the
+    # busiest channel sets the pace (memory_time: groups wrapped onto shared channels add).
     kv_entry = 2 * dkv * prec.kv_bits / 8  # bytes of one token's K and V
     kv_tok = kv_entry / tp  # per FPGA
     a_bits = prec.a_bits
@@ -139,12 +139,17 @@ def evaluate_spatial(
         if not prefill:  # all layers resident: the seed's on-chip KV buffer holds them
             kv_group = sel(kv_onchip, 0.0, kv_group)
         act_moved = 0.0 if no_act else tokens * act_tok
-        t_move = np.maximum(streamed * t_w, kv_group / bw["kv"])
+        moved = {
+            "wqkv": streamed * w_qkv,
+            "wo": streamed * w_o,
+            "wffn": streamed * w_ffn,
+            "kv": kv_group,
+        }
         total = streamed * w_layer + kv_group
         if not no_act:
-            t_move = np.maximum(t_move, act_moved / bw["act"])
+            moved["act"] = act_moved
             total = total + act_moved
-        t_mem = np.maximum(t_move, total / ch.union_bw) * f
+        t_mem = memory_time(moved, ch) * f
         if single:
             t_comm: Any = 0.0
         else:
@@ -215,6 +220,7 @@ def evaluate_spatial(
         onchip,
         mw,
         resident_blocks,
+        detail,
     )
     per_fpga = n_layers / (tp * pp)
     if detail:
@@ -244,6 +250,7 @@ def _resources(
     onchip: Any,
     mw: Any,
     resident_blocks: Any,
+    detail: bool = False,
 ) -> None:
     """Per-FPGA LUT/FF/DSP/BRAM36/URAM, also per layer for the per-SLR check."""
     m = w.model
@@ -264,17 +271,22 @@ def _resources(
     fifo_bits = fifo_width * p["fifo_depth"]
     shallow = p["fifo_depth"] <= lg["srl_max_depth"]
     attn_macs = 2 * ma
+    dq_lanes = dequant_lanes(p, prec, mw, m.d_model)
+    dq = lg["dequant_lane"]
     dsp_layer = (
         np.ceil(mw / tab["macs_per_dsp"][q])
         + np.ceil(attn_macs / tab["macs_per_dsp"][aq])
         + nl_lanes * nl_ctl["dsp"]
+        + dq_lanes * dq["dsp"]
     )
+    fifo_lut = sel(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0)
     lut_layer = (
         mw * (tab["lut_per_mac"][q] + mux_lut)
         + attn_macs * tab["lut_per_mac"][aq]
         + kernels * ctl["lut"]
         + nl_lanes * nl_ctl["lut"]
-        + sel(shallow, fifo_bits / lg["srl_bits_per_lut"], 0.0)
+        + fifo_lut
+        + dq_lanes * dq["lut"]
     )
     # A streamed weight tile is 2·ΣM_i·b_W bits (seed): two words deep, so it lives in
     # registers next to the multipliers rather than in block RAM.
@@ -284,6 +296,7 @@ def _resources(
         + kernels * ctl["ff"]
         + nl_lanes * nl_ctl["ff"]
         + sel(onchip, 0.0, 2 * mw * prec.w_bits)
+        + dq_lanes * dq["ff"]
     )
 
     # Block RAM per layer: weight tiles or resident weights, KV buffer, deep FIFOs.
@@ -309,15 +322,23 @@ def _resources(
         "bram36": bram_layer,
         "uram": uram_layer,
     }
+    cdc = sel(ch.port_cdc, ports, 0.0)  # ports crossing into the memory clock
+    cc = lg["port_cdc"]
     fixed = {
-        "lut": ports * port["lut"],
-        "ff": ports * port["ff"],
+        "lut": ports * port["lut"] + cdc * cc["lut"],
+        "ff": ports * port["ff"] + cdc * cc["ff"],
         "dsp": 0.0,
-        "bram36": ports * port["bram36"],
+        "bram36": ports * port["bram36"] + cdc * cc["bram36"],
         "uram": 0.0,
     }
     for r, v in per_layer.items():
         out[r] = layers * v + fixed[r]
         out[f"{r}_per_layer"] = v
         out[f"{r}_fixed"] = fixed[r]
+    if detail:  # LUTs of the units around the MAC arrays, by kind
+        out["lut_control"] = layers * kernels * ctl["lut"]
+        out["lut_axi"] = fixed["lut"]
+        out["lut_fifo"] = layers * fifo_lut
+        out["lut_dequant"] = layers * dq_lanes * dq["lut"]
+        out["lut_nonlinear"] = layers * nl_lanes * nl_ctl["lut"]
     out["sll_bits"] = fifo_width / 8  # one inter-layer activation stream crosses each boundary

@@ -15,6 +15,7 @@ import numpy as np
 from cost_models._common import (
     Arrays,
     Channels,
+    dequant_lanes,
     dsp_table,
     layer_ops,
     precision,
@@ -38,6 +39,19 @@ def _scaled(r: dict[str, Any], steps: float) -> dict[str, Any]:
         "cycles": steps * r["cycles"],
         "lm_t": steps * r["lm_t"],
         "breakdown": {k: steps * v for k, v in r["breakdown"].items()},
+    }
+
+
+def _faster(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Per point, the pass of ``a`` or ``b`` that takes fewer cycles."""
+    pick = a["cycles"] < b["cycles"]
+    return {
+        k: (
+            {n: np.where(pick, v, b[k][n]) for n, v in a[k].items()}
+            if isinstance(a[k], dict)
+            else np.where(pick, a[k], b[k])
+        )
+        for k in a
     }
 
 
@@ -228,6 +242,12 @@ def evaluate_temporal(
 
     kv_len = w.kv_len + 1
     dec = step(b, 1, kv_len, *mv, 1.0, kv_len)
+    if b > 1:
+        # A batch of b decoded tokens is a b-row matrix: the compiler runs it on the
+        # matrix-matrix mode when that is faster (issue 16 item 6); one token pads mm_t rows,
+        # so batch 1 stays on the matrix-vector mode.
+        mm = step(b, 1, kv_len, p["mm_t"], p["mm_k"], p["mm_n"] * cores, 1.0, kv_len)
+        dec = _faster(mm, dec)
     # Off-chip weight bytes per decoded token and layer, per group (the LM head's share
     # counted with the FFN group).
     lm_dec = lm_bytes / n_layers if w.lm_head else 0.0
@@ -292,54 +312,79 @@ def _resources(
     mux_lut = sel(sparse, prec.a_bits * mux_levels, 0.0)
     nl = p["sfu_lanes"]
     nl_lane = lg["nonlinear_lane"]
+    # Dequantisation keeps up with the wider of the two modes (they share it when unified).
+    dq_lanes = dequant_lanes(p, prec, np.maximum(mm, mv), m.d_model)
+    dq = lg["dequant_lane"]
     dsp = cores * (
         np.ceil(macs / tab["macs_per_dsp"][q])
         + np.ceil(attn / tab["macs_per_dsp"][aq])
         + nl * nl_lane["dsp"]
+        + dq_lanes * dq["dsp"]
     )
-    ctl = lg["kernel_control"]
+    ctl = lg["overlay_control"]
+    # Stream FIFOs between the memory ports, the engine and the SFU: the weight operand
+    # port, the activation input and the result row, stream_fifo_depth deep in SRL32s.
+    fifo_width = (np.maximum(p["mm_k"] * p["mm_n"], mv) * prec.w_bits) + 2 * np.maximum(
+        p["mm_n"], p["mv_n"]
+    ) * prec.a_bits
+    fifo_lut = fifo_width * lg["stream_fifo_depth"] / lg["srl_bits_per_lut"]
     lut = cores * (
         macs * (tab["lut_per_mac"][q] + mux_lut)
         + attn * tab["lut_per_mac"][aq]
         + nl * nl_lane["lut"]
-        + 4 * ctl["lut"]
+        + ctl["lut"]
+        + fifo_lut
+        + dq_lanes * dq["lut"]
     )
     ff = cores * (
         macs * tab["ff_per_mac"][q]
         + attn * tab["ff_per_mac"][aq]
         + nl * nl_lane["ff"]
-        + 4 * ctl["ff"]
+        + ctl["ff"]
+        + dq_lanes * dq["ff"]
     )
     # Buffers: double-buffered weight tiles feeding the engine's operand ports, KV tiles,
-    # and an activation buffer for a prompt (URAM where the device has it).
+    # and an activation buffer for the tokens processed at once (URAM where the device has
+    # it): prefill runs in chunks of tile_tokens tokens through every layer (weights are
+    # loaded once per chunk, as the time model charges; FlightLLM's profiler chunks the
+    # prompt the same way), serial prefill and decode one token per sequence.
     idx_bits = sel(sparse, index_bits, 0.0)
     w_port_bits = np.maximum(p["mm_k"] * p["mm_n"], mv) * (prec.w_bits + idx_bits)
     w_banks = np.ceil(w_port_bits / lg["port_bits"])  # ping and pong share a bank's depth
     kv_banks = 2 * np.ceil(p["mv_k"] * prec.kv_bits / lg["port_bits"])  # mv_k >= 1
     wide = max(m.d_model, m.d_ffn) * prec.a_bits
-    act_bits = sel(
-        p["act_onchip"], 2 * w.batch * w.prompt_len * wide / p["tp"], 2 * p["mm_t"] * wide
+    b = w.batch
+    chunk = sel(
+        p["prefill_serial"], b, np.maximum(np.minimum(b * w.prompt_len, p["tile_tokens"]), b)
     )
+    act_bits = sel(p["act_onchip"], 2 * chunk * wide / p["tp"], 2 * p["mm_t"] * wide)
     has_uram = platform.resources.uram > 0
     act_blocks = np.ceil(act_bits / (lg["uram_bits"] if has_uram else lg["bram36_bits"]))
     port = lg["memory_port"]
     # Engines reach memory through one port per distinct channel (local) or per core (global).
     ports = sel(p["hbm_placement"] == 0, ch.distinct, cores)
+    cdc = sel(ch.port_cdc, ports, 0.0)  # ports crossing into the memory clock
+    cc = lg["port_cdc"]
     fixed = {
-        "lut": ports * port["lut"],
-        "ff": ports * port["ff"],
+        "lut": ports * port["lut"] + cdc * cc["lut"],
+        "ff": ports * port["ff"] + cdc * cc["ff"],
         "dsp": 0.0,
-        "bram36": ports * port["bram36"],
+        "bram36": ports * port["bram36"] + cdc * cc["bram36"],
         "uram": act_blocks if has_uram else 0.0,
     }
     out["lut"] = lut + fixed["lut"]
     out["ff"] = ff + fixed["ff"]
     out["dsp"] = dsp
-    bram = cores * (w_banks + kv_banks) + fixed["bram36"]
+    bram = cores * (w_banks + kv_banks + ctl["bram36"]) + fixed["bram36"]
     out["bram36"] = bram if has_uram else bram + act_blocks
     out["uram"] = act_blocks if has_uram else 0.0
     if detail:
         out["macs_per_cycle"] = cores * (macs + attn)
+        out["lut_control"] = cores * ctl["lut"]
+        out["lut_axi"] = fixed["lut"]
+        out["lut_fifo"] = cores * fifo_lut
+        out["lut_dequant"] = cores * dq_lanes * dq["lut"]
+        out["lut_nonlinear"] = cores * nl * nl_lane["lut"]
     # A core wider than an SLR is sliced across SLRs, so the per-SLR check deals at least
     # one slice to every SLR; memory ports stay with the shell's SLR.
     units = np.maximum(cores, len(platform.slrs))

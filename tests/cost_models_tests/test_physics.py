@@ -1,0 +1,144 @@
+"""Issue 16: the loopholes an FPGA engineer would find in the cost models, one test each.
+
+Each test failed on the model before its fix (the message of the commit that added it says
+what moved); together they pin the physics the sweep may not optimise around.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import cost_models as cm
+
+HBM_CH = 14.375e9  # U280 pseudo-channel peak (UG1393)
+
+
+def test_onchip_weights_with_several_passes_allocate_every_layer() -> None:
+    """Item 1: 24 layers run through one built layer with ``weight_storage: onchip`` must
+    hold all 24 layers' weights on chip (they do not fit a U280), not one layer's."""
+    w = cm.Workload(cm.preset_shape("gpt2-medium"), prompt_len=128, gen_len=128)
+    row = cm.evaluate(
+        w, "u280", {"weight_storage": "onchip", "layers_per_fpga": 1}, arch="spatial"
+    ).iloc[0]
+    weight_bits = 24 * 12 * 1024**2 * 8  # w8a8: 12·d² weights per layer, 8 bits each
+    assert row.uram * 294912 >= weight_bits
+    assert not row.feasible and "uram over device" in row.violations
+    # auto never keeps weights on chip that do not fit: it streams them instead
+    auto = cm.evaluate(w, "u280", {"layers_per_fpga": 1}, arch="spatial", detail=True).iloc[0]
+    assert not auto.weights_onchip
+
+
+def test_channels_wrapped_onto_each_other_add_their_demand() -> None:
+    """Item 2: with 16/16/16/16 channels on a 32-channel U280 the groups wrap (Wqkv and FFN
+    share channels 0-15, Wo and KV 16-31); each shared channel carries both groups' share,
+    so a memory-bound stage takes (bytes_qkv + bytes_ffn) / (16 channels), not the FFN
+    alone nor all bytes over all 32 channels."""
+    w = cm.Workload(cm.preset_shape("gpt2-medium"), prompt_len=32, gen_len=0, lm_head=False)
+    point = {
+        "quant": "w8a8",
+        "quant_group": 0,
+        "layers_per_fpga": 1,
+        "m_qkv": 8192,
+        "m_attn": 4096,
+        "m_ffn": 8192,
+        "freq_mhz": 250,
+        **{f"hbm_ch_{g}": 16 for g in ("wqkv", "wo", "wffn", "kv")},
+        "hbm_ch_act": 1,
+    }
+    row = cm.evaluate(w, "u280", point, arch="spatial", detail=True).iloc[0]
+    d = 1024
+    per_layer = (3 * d * d + 8 * d * d) / (16 * HBM_CH * 0.7)  # Wqkv + two FFN matrices
+    assert row.bound_decode == "memory"
+    assert row.op_decode_memory_s == pytest.approx(24 * per_layer, rel=0.02)
+
+
+def test_memory_port_clock_is_not_the_kernel_clock() -> None:
+    """Item 3: at a 125 MHz kernel clock 256-bit ports behind a clock crossing still draw
+    the channels' full bandwidth; only ports run at the kernel clock are capped by it."""
+    base = {"freq_mhz": 125, "axi_port_bits": 256, "cores": 1}
+    rows = cm.evaluate(
+        "chatglm2-6b",
+        "vcu128",
+        [base, {**base, "freq_mhz": 280}, {**base, "port_clock": "kernel"}],
+        arch="temporal",
+    )
+    assert rows.hbm_bw_gbps[0] == pytest.approx(rows.hbm_bw_gbps[1])
+    assert rows.hbm_bw_gbps[2] == pytest.approx(rows.hbm_bw_gbps[0] * 4.0 / 14.375)
+    # the clock crossing and width converter are logic the design pays for
+    assert rows.lut[0] > rows.lut[2]
+
+
+def test_switch_penalty_only_on_traffic_that_crosses_segments() -> None:
+    """Item 4: with ``global`` placement a group of at most 4 channels (one PG276
+    mini-switch) runs at the local efficiency; 32 channels pay the penalty on the 7/8 of
+    the traffic that leaves the port's segment."""
+    few = {f"hbm_ch_{g}": 4 for g in ("wqkv", "wo", "wffn", "kv")}
+    pts = [{**few, "hbm_placement": "local"}, {**few, "hbm_placement": "global"}]
+    wide = {f"hbm_ch_{g}": 32 for g in ("wqkv", "wo", "wffn", "kv")}
+    pts += [{**wide, "hbm_placement": "local"}, {**wide, "hbm_placement": "global"}]
+    rows = cm.evaluate("llama-2-7b", "u280", pts, arch="temporal")
+    lat = rows.decode_latency_s_per_token
+    assert lat[1] == pytest.approx(lat[0], rel=1e-12)
+    eff = 1 / ((4 / 32) / 0.7 + (28 / 32) / 0.35)
+    assert lat[3] > lat[2] * 0.7 / eff * 0.95
+
+
+def test_activation_buffer_holds_one_prefill_chunk_not_the_prompt() -> None:
+    """Item 5: EdgeLLM's ChatGLM2-6B on a VCU128 stays feasible at a 256-token prompt (and
+    beyond): prefill runs in chunks of tile_tokens, so the on-chip activation buffer is one
+    chunk at FFN width, whatever the prompt length."""
+    point = {
+        "quant": "w4a16",
+        "freq_mhz": 280,
+        "cores": 1,
+        "mm_t": 1,
+        "mm_k": 64,
+        "mm_n": 64,
+        "mv_k": 64,
+        "mv_n": 64,
+        "attn_macs": 1024,
+        "axi_port_bits": 256,
+        "sparsity": "log",
+        **{f"density_{c}": 0.5 for c in ("qk", "vo", "ffn")},
+    }
+    rows = cm.evaluate(
+        cm.Workload(cm.preset_shape("chatglm2-6b"), prompt_len=256, gen_len=256),
+        "vcu128",
+        [point, {**point, "tile_tokens": 256}],
+        arch="temporal",
+    )
+    assert rows.feasible[0], rows.violations[0]
+    assert rows.uram[1] > rows.uram[0]  # a bigger chunk needs a bigger buffer
+
+
+def test_batched_decode_uses_the_matrix_matrix_engine() -> None:
+    """Item 6: FlightLLM-like U280 decode keeps gaining past batch 4 — a batch of tokens is
+    a matrix, run on the MM engine (2×16×128 per core) once the MV engine saturates."""
+    point = {"quant": "w8a8", "freq_mhz": 225, "cores": 3, "mm_t": 2, "mm_k": 16}
+    point |= {"mm_n": 128, "mv_k": 16, "mv_n": 64}
+    tps = {
+        b: float(
+            cm.evaluate(
+                cm.Workload(cm.preset_shape("llama-2-7b"), batch=b, prompt_len=128, gen_len=256),
+                "u280",
+                point,
+                arch="temporal",
+            ).decode_tokens_per_s[0]
+        )
+        for b in (1, 4, 16)
+    }
+    assert tps[4] > 3 * tps[1]
+    assert tps[16] > 1.5 * tps[4]
+
+
+@pytest.mark.parametrize("arch", ["spatial", "temporal"])
+def test_whole_design_units_are_counted(arch: str) -> None:
+    """Item 9: control, AXI ports, FIFOs, dequantisation and non-linear units are resources
+    of their own; integer weights need scale multipliers (FP16 weights none), and ports at
+    the memory clock pay for their clock crossing."""
+    pts = [{"quant": "w4a16"}, {"quant": "fp16"}, {"quant": "w4a16", "port_clock": "kernel"}]
+    rows = cm.evaluate("llama-2-7b", "u280", pts, arch=arch, detail=True)
+    for kind in ("control", "axi", "fifo", "nonlinear"):
+        assert (rows[f"lut_{kind}"] > 0).all(), kind
+    assert rows.lut_dequant[0] > 0 and rows.lut_dequant[1] == 0
+    assert rows.lut_axi[0] > rows.lut_axi[2]
