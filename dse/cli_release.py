@@ -54,6 +54,10 @@ def promote_cmd(
         str | None,
         typer.Option(help="Optuna RDB URL (default sqlite:///results/<study>/optuna.db)"),
     ] = None,
+    sign_key: Annotated[
+        Path | None,
+        typer.Option("--sign-key", help="key file: also sign the release (RELEASES/NAME.sig)"),
+    ] = None,
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Build a trial at bitstream fidelity and publish it, read-only, with its provenance.
@@ -61,7 +65,7 @@ def promote_cmd(
     Exit status: 0 published, 1 the build failed or missed timing (nothing published),
     2 bad input (unknown study/trial/metric/host, bad or taken name).
     """
-    from dse.release import ReleaseBuildFailed, promote
+    from dse.release import ReleaseBuildFailed, promote, release_digest
 
     def log(msg: str) -> None:
         if not as_json:
@@ -81,6 +85,7 @@ def promote_cmd(
             results=results,
             storage=storage,
             ray_address=ray_address,
+            sign_key=sign_key,
             log=log,
         )
     except ReleaseBuildFailed as exc:
@@ -88,10 +93,15 @@ def promote_cmd(
         if exc.result.log_tail and not as_json:
             err_console.print(escape("\n".join(exc.result.log_tail[-10:])), style="dim")
         raise typer.Exit(1) from None
+    digest = release_digest(rel)
     if as_json:
-        typer.echo(json.dumps({"name": rel.name, "path": str(rel.path), **rel.manifest}))
+        typer.echo(
+            json.dumps({"name": rel.name, "path": str(rel.path), "digest": digest, **rel.manifest})
+        )
         return
     _summary(rel)
+    typer.echo(f"release digest: sha256:{digest}")
+    typer.echo(f"  record it; `dse release verify {rel.name} --digest {digest}` checks it later")
 
 
 @release_app.command("list")
@@ -161,13 +171,25 @@ def release_show(
 @release_app.command("verify")
 def release_verify(
     name: Annotated[str, typer.Argument(help="release name")],
+    digest: Annotated[
+        str | None,
+        typer.Option("--digest", help="the release digest dse promote printed (sha256 hex)"),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="key file: check the signature RELEASES/NAME.sig")
+    ] = None,
     results: Annotated[Path, _RESULTS] = Path("results"),
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
-    """Recompute every checksum; exit 1 naming each changed, missing or extra file."""
+    """Check every file, mode and manifest field; exit 1 naming each finding.
+
+    Without --digest or --key a consistent rewrite of files and manifest goes unnoticed
+    (docs/release.md); with either it does not.
+    """
     from dse.release import verify_release
 
-    rep = verify_release(results, name)
+    rep = verify_release(results, name, digest=digest, key=key)
+    findings = rep.problems()
     if as_json:
         typer.echo(
             json.dumps(
@@ -175,28 +197,58 @@ def release_verify(
                     "name": rep.name,
                     "ok": rep.ok,
                     "checked": rep.checked,
+                    "digest": rep.digest,
+                    "digest_ok": rep.digest_ok,
+                    "signature_ok": rep.signature_ok,
                     "changed": rep.changed,
                     "missing": rep.missing,
                     "extra": rep.extra,
+                    "modes": rep.modes,
+                    "unsafe": rep.unsafe,
+                    "inconsistent": rep.inconsistent,
+                    "problems": [f"{kind}: {what}" for kind, what in findings],
                 }
             )
         )
     elif rep.ok:
-        typer.echo(f"release {name}: ok, {rep.checked} files match manifest.json")
+        also = [
+            w for w, flag in (("digest", rep.digest_ok), ("signature", rep.signature_ok)) if flag
+        ]
+        typer.echo(
+            f"release {name}: ok, {rep.checked} files, their modes and manifest.json match"
+            + (f"; {' and '.join(also)} match" if also else "")
+        )
+        if not also:
+            typer.echo(f"digest sha256:{rep.digest} (compare with the one you recorded)")
     else:
-        for label, paths in (
-            ("changed", rep.changed),
-            ("missing", rep.missing),
-            ("extra", rep.extra),
-        ):
-            for p in paths:
-                typer.echo(f"{label}: {rep.path / p}")
+        for kind, what in findings:
+            shown = (
+                what if kind in ("inconsistent", "digest", "signature") else f"{rep.path}/{what}"
+            )
+            typer.echo(f"{kind}: {shown}")
         typer.echo(
             f"release {name}: FAILED, {len(rep.changed)} changed, {len(rep.missing)} missing, "
-            f"{len(rep.extra)} extra of {rep.checked} files"
+            f"{len(rep.extra)} extra of {rep.checked} files; {len(rep.modes)} modes, "
+            f"{len(rep.unsafe)} unsafe, {len(rep.inconsistent)} manifest findings"
         )
     if not rep.ok:
         raise typer.Exit(1)
+
+
+@release_app.command("sign")
+def release_sign(
+    name: Annotated[str, typer.Argument(help="release name")],
+    key: Annotated[Path, typer.Option("--key", help="key file holding the secret (>= 16 bytes)")],
+    results: Annotated[Path, _RESULTS] = Path("results"),
+) -> None:
+    """Sign a release's manifest.json (HMAC-SHA256) into RELEASES/NAME.sig.
+
+    Sign only a release you have just verified; `dse release verify NAME --key FILE` then
+    detects any later rewrite, however consistent.
+    """
+    from dse.release import sign_release
+
+    typer.echo(f"signed: {sign_release(results, name, key)}")
 
 
 def _summary(rel: Release) -> None:

@@ -25,13 +25,15 @@ Stable API (the dashboard imports these): ``promote``, ``list_releases``, ``load
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +47,18 @@ from dse._release_files import (
     sha256_file,
     template_digests,
     tree_files,
+)
+from dse._release_verify import (
+    MANIFEST,
+    SEAL,
+    KeyFileError,
+    VerifyReport,
+    check_tree,
+    obj,
+    read_key,
+    read_nofollow,
+    seal_of,
+    sign,
 )
 from dse.errors import DseError
 from runners.toolchains import TOOLCHAINS
@@ -65,12 +79,14 @@ __all__ = [
     "list_releases",
     "load_release",
     "promote",
+    "release_digest",
     "releases_root",
+    "sign_release",
+    "signature_path",
     "verify_release",
 ]
 
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1  # bump when the layout or a manifest key changes meaning
+MANIFEST_FORMAT = 2  # bump when the layout or a manifest key changes meaning (2: ``seal``)
 RELEASES = "releases"
 # Flows that end in a flashable file: flow -> (BuildResult.artefacts key, file suffix), as
 # each toolchain declares it (``Toolchain.deliverable``).
@@ -155,23 +171,6 @@ class Release:
         return dict(self.manifest.get("measured") or {})
 
 
-@dataclass(frozen=True)
-class VerifyReport:
-    """Outcome of ``verify_release``: files whose sha256 changed, that are missing, or that
-    the manifest does not list (paths relative to the release folder)."""
-
-    name: str
-    path: Path
-    checked: int
-    changed: list[str] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.changed or self.missing or self.extra)
-
-
 # -- reading releases ----------------------------------------------------------------------
 
 
@@ -201,26 +200,105 @@ def load_release(results: Path | str, name: str) -> Release:
     return rel
 
 
-def verify_release(results: Path | str, name: str) -> VerifyReport:
-    """Recompute the sha256 of every file of release ``name`` against its manifest.
+def verify_release(
+    results: Path | str,
+    name: str,
+    *,
+    digest: str | None = None,
+    key: Path | str | None = None,
+) -> VerifyReport:
+    """Check release ``name`` against its manifest (see ``dse._release_verify``).
+
+    ``digest``: the release digest recorded at promote time (sha256 of ``manifest.json``);
+    ``key``: the key file the release was signed with (checks ``<releases>/<name>.sig``).
+    Only these two catch a consistent rewrite of files and manifest.
 
     Raises:
-        ReleaseError: no such release, or its manifest is missing or unreadable.
+        ReleaseError: no such release, its manifest is unreadable, a bad digest or key file.
     """
-    rel = load_release(results, name)
-    listed = rel.manifest.get("files")
+    path = _existing(results, name)
+    if digest is not None and not re.fullmatch(r"(sha256:)?[0-9a-fA-F]{64}", digest):
+        raise ReleaseError(f"--digest {digest!r}: expected the 64 hex digits dse promote printed")
+    if path.is_symlink() or not path.is_dir():
+        where = os.readlink(path) if path.is_symlink() else "not a folder"
+        return VerifyReport(
+            name, path, 0, unsafe=[f". (the release folder) is a symlink to {where}"]
+        )
+    manifest_path = path / MANIFEST
+    if manifest_path.is_symlink():
+        target = os.readlink(manifest_path)
+        return VerifyReport(name, path, 0, unsafe=[f"{MANIFEST} is a symlink to {target}"])
+    try:
+        raw = read_nofollow(manifest_path)
+        manifest = json.loads(raw)
+    except OSError as exc:
+        raise ReleaseError(f"{manifest_path}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ReleaseError(f"{manifest_path}: not valid JSON ({exc})") from None
+    listed = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(listed, dict):
-        raise ReleaseError(f"{rel.path / MANIFEST}: files: missing; expected {{path: sha256}}")
-    on_disk = set(tree_files(rel.path)) - {MANIFEST}
-    changed, missing = [], []
-    for rel_path, digest in sorted(listed.items()):
-        path = rel.path / rel_path
-        if not path.is_file() or path.is_symlink():
-            missing.append(rel_path)
-        elif sha256_file(path) != digest:
-            changed.append(rel_path)
-    extra = sorted(on_disk - set(listed))
-    return VerifyReport(name, rel.path, len(listed), changed, missing, extra)
+        raise ReleaseError(f"{manifest_path}: files: missing; expected {{path: sha256}}")
+    flow = obj(manifest.get("build")).get("flow")
+    suffix = RELEASE_FLOWS[flow][1] if isinstance(flow, str) and flow in RELEASE_FLOWS else None
+    rep = check_tree(name, path, manifest, listed, suffix)
+    found = hashlib.sha256(raw).hexdigest()
+    digest_ok = (
+        None
+        if digest is None
+        else hmac.compare_digest(found, digest.lower().removeprefix("sha256:"))
+    )
+    sig_ok, sig_error = (None, "") if key is None else _check_signature(path, raw, key)
+    return replace(
+        rep, digest=found, digest_ok=digest_ok, signature_ok=sig_ok, signature_error=sig_error
+    )
+
+
+def signature_path(results: Path | str, name: str) -> Path:
+    """``<releases>/<name>.sig``: beside the release, which is read-only."""
+    return releases_root(results) / f"{name}.sig"
+
+
+def sign_release(results: Path | str, name: str, key: Path | str) -> Path:
+    """Write ``<releases>/<name>.sig``: an HMAC-SHA256 of the release's ``manifest.json``
+    with the secret in file ``key``. Returns the signature file.
+
+    Raises:
+        ReleaseError: no such release or a bad key file.
+    """
+    path = _existing(results, name)
+    secret = _key(key)
+    try:
+        raw = read_nofollow(path / MANIFEST)
+    except OSError as exc:
+        raise ReleaseError(f"{path / MANIFEST}: cannot read: {exc.strerror or exc}") from None
+    out = signature_path(results, name)
+    out.write_text(sign(raw, secret) + "\n", encoding="utf-8")
+    return out
+
+
+def release_digest(release: Release) -> str:
+    """The sha256 of the release's ``manifest.json``: record it to check later with
+    ``verify_release(..., digest=...)``."""
+    return hashlib.sha256(read_nofollow(release.path / MANIFEST)).hexdigest()
+
+
+def _key(key: Path | str) -> bytes:
+    try:
+        return read_key(key)
+    except KeyFileError as exc:
+        raise ReleaseError(str(exc)) from None
+
+
+def _check_signature(path: Path, raw: bytes, key: Path | str) -> tuple[bool, str]:
+    secret = _key(key)
+    sig_file = path.parent / f"{path.name}.sig"
+    try:
+        stored = sig_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False, f"{sig_file}: no readable signature (sign with `dse release sign`)"
+    if not hmac.compare_digest(stored, sign(raw, secret)):
+        return False, f"{sig_file}: does not match manifest.json with key {key}"
+    return True, ""
 
 
 def _existing(results: Path | str, name: str) -> Path:
@@ -250,7 +328,7 @@ def _read(path: Path) -> Release:
 
 def check_name(name: str) -> None:
     """A release name is one folder name: letters, digits, ``. _ -``, not starting with ``.``."""
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):  # not match: '$' would let 'name\n' through
         raise ReleaseError(
             f"release name {name!r}: expected 1-100 letters, digits, '.', '_' or '-', not "
             "starting with '.' or '-' (it names the folder results/releases/NAME)"
@@ -274,6 +352,7 @@ def promote(
     results: Path | str = "results",
     storage: str | None = None,
     ray_address: str | None = None,
+    sign_key: Path | str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Release:
     """Build trial ``trial`` of ``study`` at bitstream fidelity and publish it as ``name``.
@@ -283,8 +362,8 @@ def promote(
     platform's open flow when it makes bitstreams, else ``vivado``). With ``hosts`` (a
     hosts.yaml) the build goes through ``runners.dispatch.BuildFarm``, restricted to ``host``
     when given; otherwise it runs here. Builds are cached in ``<results>/builds``.
-    ``storage`` defaults to ``sqlite:///<results>/<study>/optuna.db``. ``log`` receives
-    progress lines.
+    ``storage`` defaults to ``sqlite:///<results>/<study>/optuna.db``. ``sign_key``: a key
+    file; the release is then signed (``sign_release``). ``log`` receives progress lines.
 
     Raises:
         ReleaseError: bad input (see the class), raised before anything is built.
@@ -310,6 +389,8 @@ def promote(
             f"--flow {flow!r}: not a flow that makes a bitstream (release flows: "
             f"{', '.join(RELEASE_FLOWS)})" + (f"; {hint}" if hint else "")
         )
+    if sign_key is not None:
+        _key(sign_key)  # a bad key file is bad input: refuse it before building
     inventory = _inventory(hosts, host, flow)
     chosen = select_trial(study, str(trial), storage, results)
     say(f"trial {chosen.number} of study {study!r} ({chosen.selector})")
@@ -335,6 +416,9 @@ def promote(
         manifest = _assemble(tmp, name, chosen, spec, res)
         files = {rel: sha256_file(tmp / rel) for rel in tree_files(tmp)}
         manifest["files"] = dict(sorted(files.items()))
+        # The seal is computed on the manifest as verify reads it back (after JSON).
+        manifest = json.loads(json.dumps(manifest, default=str))
+        manifest[SEAL] = seal_of(manifest)
         _write_json(tmp / MANIFEST, manifest)
         make_read_only(tmp)
         try:
@@ -348,7 +432,14 @@ def promote(
         if tmp.exists():
             make_writable(tmp)
             remove_tree(tmp)
-    return load_release(results, name)
+    made = load_release(results, name)
+    say(
+        f"release digest sha256:{release_digest(made)} (record it: `dse release verify {name} "
+        "--digest HEX` then proves nothing was rewritten)"
+    )
+    if sign_key is not None:
+        say(f"signed: {sign_release(results, name, sign_key)}")
+    return made
 
 
 def _inventory(hosts: Path | str | None, host: str | None, flow: str | None) -> Any:
@@ -431,6 +522,8 @@ def _check_result(
         f"trial {chosen.number} ({spec.flow}, {res.host or 'local'}; build folder {res.result_dir})"
     )
     timing_only = res.failure_class == "timing_not_met"
+    if (res.ok or timing_only) and Path(res.result_dir).is_dir():
+        _rederive(res, spec)
     if not res.ok and not (timing_only and allow_timing):
         if timing_only:
             raise ReleaseBuildFailed(
@@ -458,6 +551,54 @@ def _check_result(
             "its node); promote through an SSH or local host",
             res,
         )
+
+
+def _rederive(res: BuildResult, spec: BuildSpec) -> None:
+    """Refuse a build result that its own reports do not back.
+
+    ``result.json`` is a cache entry anyone with write access can edit; what promote may
+    publish (a success, or a timing failure) is re-derived with the flow's ``parse`` from the
+    reports beside it and must agree on verdict, metrics, reports and artefacts.
+    """
+    from dse._release_verify import same
+    from runners.toolchains import get_toolchain
+
+    folder = Path(res.result_dir)
+    fresh = get_toolchain(spec.flow).parse(folder)
+    stored = {
+        "status": res.status,
+        "failure_class": res.failure_class,
+        "metrics": dict(res.metrics),
+        "reports": dict(res.reports),
+        "artefacts": dict(res.artefacts),
+    }
+    derived = {
+        "status": fresh.status,
+        "failure_class": fresh.failure_class,
+        # JSON as result.json holds it (tuples become lists, ints stay ints)
+        "metrics": json.loads(json.dumps(dict(fresh.metrics), default=str)),
+        "reports": dict(fresh.reports),
+        "artefacts": dict(fresh.artefacts),
+    }
+    bad = [k for k in stored if not same(stored[k], derived[k])]
+    if bad:
+        shown = "; ".join(f"{k}: {_brief(stored[k], derived[k])}" for k in bad)
+        raise ReleaseError(
+            f"{folder / 'result.json'}: does not match the reports it came from ({shown}); the "
+            f"cache entry was altered or damaged: delete {folder} and promote again"
+        )
+
+
+def _brief(stored: Any, derived: Any) -> str:
+    """What differs between two values, briefly (only the differing keys of dicts)."""
+    if isinstance(stored, dict) and isinstance(derived, dict):
+        from dse._release_verify import same
+
+        keys = sorted(
+            k for k in stored.keys() | derived.keys() if not same(stored.get(k), derived.get(k))
+        )
+        return ", ".join(f"{k} {stored.get(k)!r} vs {derived.get(k)!r}" for k in keys[:6])
+    return f"{stored!r} vs {derived!r} in the reports"
 
 
 def _assemble(

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -392,3 +394,381 @@ def test_vivado_build_without_a_bitstream_is_not_published(
     assert "OOC=0, WRITE_BITSTREAM=1" in flat and "nothing was published" in flat
     assert not (releases(study) / "tiny-vivado").exists()
     assert not list(releases(study).glob(".tmp-*"))
+
+
+# -- tampering (issue 12, item 1) ----------------------------------------------------------
+
+
+def _writable(*paths: Path) -> None:
+    for p in paths:
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+
+
+def _rewrite_manifest(r: Path, edit: Callable[[dict], None], *, reseal: bool) -> None:
+    """Edit manifest.json; ``reseal`` also recomputes its seal (an informed attacker)."""
+    from dse._release_verify import seal_of
+
+    path = r / "manifest.json"
+    _writable(r, path)
+    man = json.loads(path.read_text())
+    edit(man)
+    if reseal:
+        man["seal"] = seal_of(man)
+    path.write_text(json.dumps(man, indent=1) + "\n")
+    os.chmod(path, 0o444)
+    os.chmod(r, 0o555)
+
+
+def _replace_file(r: Path, rel: str, data: bytes, *, rehash: bool) -> None:
+    """Rewrite a listed file (modes restored); ``rehash`` also updates manifest and seal."""
+    import hashlib
+
+    path = r / rel
+    _writable(path.parent, path)
+    path.write_bytes(data)
+    os.chmod(path, 0o444)
+    os.chmod(path.parent, 0o555)
+    if rehash:
+        digest = hashlib.sha256(data).hexdigest()
+        _rewrite_manifest(r, lambda m: m["files"].__setitem__(rel, digest), reseal=True)
+
+
+def _edit_json_file(r: Path, rel: str, edit: Callable[[dict], None]) -> None:
+    data = json.loads((r / rel).read_text())
+    edit(data)
+    _replace_file(r, rel, (json.dumps(data, indent=1) + "\n").encode(), rehash=True)
+
+
+def _symlink_instead(r: Path, rel: str, outside: Path) -> None:
+    """Move ``rel`` out of the release and put a symlink to it in its place."""
+    target = outside / rel.replace("/", "_")
+    _writable(r, (r / rel).parent)
+    shutil.move(r / rel, target)
+    (r / rel).symlink_to(target)
+
+
+def _add(r: Path, rel: str, make: Callable[[Path], None]) -> None:
+    _writable(r, (r / rel).parent)
+    make(r / rel)
+
+
+def _etc_entry(entry: str) -> Callable[[Path, Path], None]:
+    import hashlib
+
+    digest = hashlib.sha256(Path("/etc/hostname").read_bytes()).hexdigest()
+    return lambda r, _o: _rewrite_manifest(
+        r, lambda m: m["files"].__setitem__(entry, digest), reseal=True
+    )
+
+
+def _flip_bit(r: Path, _o: Path) -> None:
+    data = bytearray((r / "tiny-v1.bit").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    _replace_file(r, "tiny-v1.bit", bytes(data), rehash=False)
+
+
+def _set(*keys: str, value: object) -> Callable[[dict], None]:
+    def edit(m: dict) -> None:
+        for k in keys[:-1]:
+            m = m[k]
+        m[keys[-1]] = value
+
+    return edit
+
+
+# (case, tamper(release folder, a folder outside it), expected finding kind, text in it)
+TAMPER: list[tuple[str, Callable[[Path, Path], None], str, str]] = [
+    (
+        "manifest measured fmax",
+        lambda r, _o: _rewrite_manifest(r, _set("measured", "fmax_mhz", value=250.0), reseal=False),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "manifest timing_met",
+        lambda r, _o: _rewrite_manifest(r, _set("timing_met", value=False), reseal=False),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "manifest parameters",
+        lambda r, _o: _rewrite_manifest(r, _set("parameters", "mv_n", value=64), reseal=False),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "manifest bitstream pointer",
+        lambda r, _o: _rewrite_manifest(r, _set("bitstream", value="point.json"), reseal=False),
+        "inconsistent",
+        "bitstream",
+    ),
+    (
+        "manifest created_at",
+        lambda r, _o: _rewrite_manifest(
+            r, _set("created_at", value="2020-01-01T00:00:00+00:00"), reseal=False
+        ),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "manifest predicted",
+        lambda r, _o: _rewrite_manifest(
+            r, _set("predicted", "decode_tokens_per_s", value=1e9), reseal=False
+        ),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "manifest seal removed",
+        lambda r, _o: _rewrite_manifest(r, lambda m: m.pop("seal"), reseal=False),
+        "inconsistent",
+        "no seal",
+    ),
+    (
+        "resealed measured fmax",
+        lambda r, _o: _rewrite_manifest(r, _set("measured", "fmax_mhz", value=250.0), reseal=True),
+        "inconsistent",
+        "measured differs from build/result.json",
+    ),
+    (
+        "resealed timing_met",
+        lambda r, _o: _rewrite_manifest(r, _set("timing_met", value=False), reseal=True),
+        "inconsistent",
+        "timing_met",
+    ),
+    (
+        "resealed parameters",
+        lambda r, _o: _rewrite_manifest(r, _set("parameters", "mv_n", value=64), reseal=True),
+        "inconsistent",
+        "parameters differ",
+    ),
+    (
+        "resealed bitstream pointer",
+        lambda r, _o: _rewrite_manifest(r, _set("bitstream", value="study.yaml"), reseal=True),
+        "inconsistent",
+        "bitstream 'study.yaml'",
+    ),
+    (
+        "resealed bitstream outside",
+        lambda r, _o: _rewrite_manifest(r, _set("bitstream", value="../other/x.bit"), reseal=True),
+        "inconsistent",
+        "bitstream '../other/x.bit'",
+    ),
+    (
+        "resealed name",
+        lambda r, _o: _rewrite_manifest(r, _set("name", value="tiny-v2"), reseal=True),
+        "inconsistent",
+        "name 'tiny-v2'",
+    ),
+    (
+        "result.json rewritten and rehashed",
+        lambda r, _o: _edit_json_file(
+            r, "build/result.json", _set("metrics", "fmax_mhz", value=250.0)
+        ),
+        "inconsistent",
+        "measured differs",
+    ),
+    (
+        "point.json rewritten and rehashed",
+        lambda r, _o: _edit_json_file(r, "point.json", _set("trial_point", "mv_n", value=64)),
+        "inconsistent",
+        "parameters differ",
+    ),
+    (
+        "file made writable",
+        lambda r, _o: os.chmod(r / "study.yaml", 0o644),
+        "mode",
+        "study.yaml is 0644",
+    ),
+    (
+        "manifest made writable",
+        lambda r, _o: os.chmod(r / "manifest.json", 0o664),
+        "mode",
+        "manifest.json is 0664",
+    ),
+    (
+        "folder made writable",
+        lambda r, _o: os.chmod(r / "sources", 0o755),
+        "mode",
+        "sources/ is 0755",
+    ),
+    ("release folder made writable", lambda r, _o: os.chmod(r, 0o775), "mode", ". is 0775"),
+    ("setuid bit", lambda r, _o: os.chmod(r / "point.json", 0o4444), "mode", "point.json is 4444"),
+    (
+        "symlinked sources/",
+        lambda r, o: _symlink_instead(r, "sources", o),
+        "unsafe",
+        "sources is a symlink",
+    ),
+    (
+        "symlinked file",
+        lambda r, o: _symlink_instead(r, "study.yaml", o),
+        "unsafe",
+        "study.yaml is a symlink",
+    ),
+    (
+        "symlinked manifest",
+        lambda r, o: _symlink_instead(r, "manifest.json", o),
+        "unsafe",
+        "manifest.json is a symlink",
+    ),
+    (
+        "extra symlink to a folder",
+        lambda r, _o: _add(r, "reports/etc", lambda p: p.symlink_to("/etc")),
+        "extra",
+        "reports/etc",
+    ),
+    (
+        "extra file",
+        lambda r, _o: _add(r, "notes.txt", lambda p: p.write_text("added\n")),
+        "extra",
+        "notes.txt",
+    ),
+    (
+        "extra empty folder",
+        lambda r, _o: _add(r, "reports/more", lambda p: p.mkdir(mode=0o555)),
+        "extra",
+        "reports/more",
+    ),
+    (
+        "extra fifo",
+        lambda r, _o: _add(r, "fifo", lambda p: os.mkfifo(p)),
+        "unsafe",
+        "fifo is not a regular file",
+    ),
+    (
+        "missing file",
+        lambda r, _o: (_writable(r), (r / "study.yaml").unlink()),
+        "missing",
+        "study.yaml",
+    ),
+    ("changed byte", _flip_bit, "changed", "tiny-v1.bit"),
+    (
+        "changed byte, rehashed, not resealed",
+        lambda r, _o: (
+            _flip_bit(r, _o),
+            _rewrite_manifest(
+                r,
+                lambda m: m["files"].__setitem__(
+                    "tiny-v1.bit",
+                    __import__("hashlib").sha256((r / "tiny-v1.bit").read_bytes()).hexdigest(),
+                ),
+                reseal=False,
+            ),
+        ),
+        "inconsistent",
+        "seal",
+    ),
+    (
+        "entry ../../../../etc/hostname",
+        _etc_entry("../../../../etc/hostname"),
+        "unsafe",
+        "'../../../../etc/hostname'",
+    ),
+    ("entry /etc/hostname", _etc_entry("/etc/hostname"), "unsafe", "'/etc/hostname'"),
+    (
+        "entry sources/../point.json",
+        _etc_entry("sources/../point.json"),
+        "unsafe",
+        "'sources/../point.json'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("tamper", "kind", "text"), [t[1:] for t in TAMPER], ids=[t[0] for t in TAMPER]
+)
+def test_verify_detects_tampering(
+    release: Release, tmp_path: Path, tamper: Callable[[Path, Path], None], kind: str, text: str
+) -> None:
+    results = tmp_path / "results"
+    copy = results / "releases" / "tiny-v1"
+    shutil.copytree(release.path, copy, symlinks=True)
+    assert verify_release(results, "tiny-v1").ok  # the copy is intact
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    tamper(copy, outside)
+    rep = verify_release(results, "tiny-v1")
+    assert not rep.ok
+    found = [what for k, what in rep.problems() if k == kind]
+    assert any(text in what for what in found), rep.problems()
+    # Nothing outside the release was read as one of its files.
+    assert not any("etc" in p for p in rep.changed + rep.missing)
+
+
+def test_symlinked_release_folder_fails_verify(
+    release: Release, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results"
+    (results / "releases").mkdir(parents=True)
+    shutil.copytree(release.path, tmp_path / "elsewhere", symlinks=True)
+    (results / "releases" / "tiny-v1").symlink_to(tmp_path / "elsewhere")
+    rep = verify_release(results, "tiny-v1")
+    assert not rep.ok and "release folder) is a symlink" in rep.unsafe[0]
+    code, out, err = run(["release", "verify", "tiny-v1", "--results", str(results)], capsys)
+    assert code == 1 and "unsafe:" in out and "Traceback" not in out + err
+
+
+def test_only_a_recorded_digest_or_signature_catches_a_consistent_rewrite(
+    release: Release, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dse.release import release_digest, sign_release
+
+    results = tmp_path / "results"
+    copy = results / "releases" / "tiny-v1"
+    shutil.copytree(release.path, copy, symlinks=True)
+    digest = release_digest(load_release(results, "tiny-v1"))
+    key = tmp_path / "release.key"
+    key.write_bytes(os.urandom(32))
+    sign_release(results, "tiny-v1", key)
+    assert verify_release(results, "tiny-v1", digest=digest, key=key).ok
+    # The attacker rewrites result.json, its hash, the manifest's measured Fmax and the seal.
+    _edit_json_file(copy, "build/result.json", _set("metrics", "fmax_mhz", value=250.0))
+    _rewrite_manifest(copy, _set("measured", "fmax_mhz", value=250.0), reseal=True)
+    assert verify_release(results, "tiny-v1").ok  # undetectable from inside the release
+    rep = verify_release(results, "tiny-v1", digest=digest)
+    assert not rep.ok and rep.digest_ok is False and rep.digest != digest
+    rep = verify_release(results, "tiny-v1", key=key)
+    assert not rep.ok and rep.signature_ok is False
+    res = ["--results", str(results)]
+    code, out, _ = run(["release", "verify", "tiny-v1", "--digest", digest, *res], capsys)
+    assert code == 1 and "digest: manifest.json has sha256" in out
+    code, out, _ = run(["release", "verify", "tiny-v1", "--key", str(key), *res], capsys)
+    assert code == 1 and "signature:" in out and "does not match" in out
+    code, _, err = run(["release", "verify", "tiny-v1", "--digest", "abc", *res], capsys)
+    assert code == 2 and "expected the 64 hex digits" in err
+    short = tmp_path / "short.key"
+    short.write_bytes(b"123")
+    code, _, err = run(["release", "sign", "tiny-v1", "--key", str(short), *res], capsys)
+    assert code == 2 and "at least 16 bytes" in err and "Traceback" not in err
+
+
+# -- a tampered build cache (issue 12, item 2) ---------------------------------------------
+
+
+def test_promote_refuses_a_cache_entry_its_reports_do_not_back(
+    study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from runners import BuildResult
+
+    results = tmp_path / "results"
+    shutil.copytree(study.results / STUDY, results / STUDY)
+    url = f"sqlite:///{results / STUDY / 'optuna.db'}"
+    # Build the 80 MHz trial (it misses timing) into this cache, then forge its verdict.
+    with pytest.raises(ReleaseBuildFailed, match="timing not met") as info:
+        promote(STUDY, str(study.fast_trial), "tiny-fast", results=results, storage=url)
+    built = Path(info.value.result.result_dir) / "result.json"
+    forged = json.loads(built.read_text())
+    assert forged["metrics"]["timing_met"] is False and forged["metrics"]["fmax_mhz"] < 80
+    forged["status"], forged["failure_class"], forged["first_error"] = "ok", "none", None
+    forged["metrics"].update(timing_met=True, fmax_mhz=250.0)
+    built.write_text(json.dumps(forged))
+    assert BuildResult.from_json(built.read_text()).ok  # what the cache now claims
+    args = ["promote", STUDY, str(study.fast_trial), "--name", "forged"]
+    code, _, err = run([*args, "--results", str(results), "--storage", url], capsys)
+    flat = " ".join(err.split())
+    assert code == 2, err
+    assert f"{built}: does not match the reports it came from" in flat
+    assert "timing_met True vs False" in flat and "Traceback" not in err
+    assert not (results / "releases" / "forged").exists()
+    assert not list((results / "releases").glob(".tmp-*"))
