@@ -8,6 +8,10 @@ Layout under ``cache_root`` (default ``results/builds``)::
     .lock-<hash>            flock()ed while a build of <hash> runs, so two identical requests
                             run the tools once; the second waits and gets a cache hit
 
+A process killed mid-build (``kill -9``) leaves its ``.tmp-*`` (and maybe ``.stage-*`` /
+``.old-*``) folder behind; ``reap_stale`` removes those at the next start (``BuildFarm`` calls
+it): a ``.tmp-<hash>-*`` whose lock nobody holds, or any of them whose process is gone.
+
 A failed build is cached when rerunning would fail the same way (over-utilisation, a
 synthesis error, timing not met); a transient failure (timeout, host error, licence, disk)
 is kept for inspection as ``<hash>/attempt.json`` but the next request runs again.
@@ -47,6 +51,60 @@ def cached_result(cache_root: Path | str, bundle_hash: str) -> BuildResult | Non
         return None
     res = BuildResult.from_json(path.read_text(encoding="utf-8"))
     return replace(res, cached=True, result_dir=str(folder))
+
+
+def reap_stale(cache_root: Path | str) -> list[Path]:
+    """Remove work folders a killed build left in ``cache_root``; returns what was removed.
+
+    A ``.tmp-<hash>-<pid>`` is stale when no process holds ``.lock-<hash>`` (a running
+    build of that hash holds it throughout); ``.stage-*`` and ``.old-<hash>-<pid>`` folders,
+    which have no lock, when their process is gone (``.stage-*``: older than an hour, since
+    their name has no pid).
+    """
+    root = Path(cache_root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for path in root.iterdir():
+        name = path.name
+        stale = False
+        if name.startswith(".tmp-") and path.is_dir():
+            parts = name.split("-")
+            if len(parts) == 3:
+                stale = not _pid_alive(parts[2]) or _lock_free(root / f".lock-{parts[1]}")
+        elif name.startswith(".old-") and path.is_dir():
+            stale = not _pid_alive(name.rsplit("-", 1)[-1])
+        elif name.startswith(".stage-") and path.is_dir():
+            with contextlib.suppress(OSError):
+                stale = time.time() - path.stat().st_mtime > 3600
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _pid_alive(text: str) -> bool:
+    """Whether the process ``text`` (a pid) runs on this machine; True when unsure."""
+    try:
+        os.kill(int(text), 0)
+    except ProcessLookupError:
+        return False
+    except (ValueError, PermissionError):
+        return True
+    return True
+
+
+def _lock_free(path: Path) -> bool:
+    """True when nobody holds the build lock ``path`` (taken and released at once)."""
+    if not path.exists():
+        return True
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return True
 
 
 def build(

@@ -38,11 +38,18 @@ from runners.hosts import Host
 _KILL_GRACE_S = 10
 # Exit statuses of GNU timeout: 124 after SIGTERM did it, 128+9 when SIGKILL was needed.
 _TIMEOUT_STATUSES = (124, 137)
+# How often the remote ``tail`` checks whether the tool has ended (its latency at the end).
+_TAIL_POLL_S = 0.05
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class HostUnavailable(Exception):
     """The host could not be reached or the connection broke (a transient failure)."""
+
+
+class HostKeyRefused(HostUnavailable):
+    """The host's key is unknown or does not match the pinned one: retrying cannot help
+    (and must not: it may be a man in the middle). Builds report it as ``host_key``."""
 
 
 class _PinOnFirstUse(paramiko.MissingHostKeyPolicy):
@@ -89,15 +96,15 @@ def connect(host: Host, ssh_config: str | None = None) -> Connection:
     _apply_host_key_policy(conn, host)
     try:
         conn.open()
-    except paramiko.BadHostKeyException as exc:
-        raise HostUnavailable(
-            f"host '{host.name}': host key of {exc.hostname} does not match the pinned key in "
+    except paramiko.BadHostKeyException:
+        raise HostKeyRefused(
+            f"host '{host.name}' ({_where(conn)}): host key does not match the pinned key in "
             f"{known_hosts_path(conn, host)} (possible man-in-the-middle; fix known_hosts)"
         ) from None
     except paramiko.SSHException as exc:
         text = str(exc)
         if "not found in known_hosts" in text:
-            raise HostUnavailable(
+            raise HostKeyRefused(
                 f"host '{host.name}': unknown host key for {_where(conn)}, refused (pin it in "
                 f"{known_hosts_path(conn, host)} with ssh-keyscan, or set "
                 "ssh.accept_unknown_host_keys: true in hosts.yaml)"
@@ -171,12 +178,18 @@ def _where(conn: Connection) -> str:
     return f"{conn.user}@{conn.host}:{conn.port}"
 
 
-def remote_line(host: Host, command: Command, workdir: str, timeout_s: float) -> str:
+def remote_line(
+    host: Host, command: Command, workdir: str, timeout_s: float, *, reap: bool = True
+) -> str:
     """The shell line that runs ``command`` on ``host`` (every argv word quoted).
 
     The tool runs in a new session (``setsid``) under ``timeout``, which signals the whole
     process group on expiry; its output goes to the remote log, which ``tail`` streams back.
-    A missing program exits 127 with a message naming the host, before anything starts.
+    A watchdog reads the channel's stdin, which the client keeps open while it waits: when
+    it ends (the client was killed, or its connection died) the watchdog kills the tool's
+    process group, so a remote tool never outlives its client, and (``reap``) removes the
+    build folder ``workdir``. A missing program exits 127 with a message naming the host,
+    before anything starts.
     """
     q = shlex.quote
     cwd = posixpath.normpath(posixpath.join(workdir, command.cwd))
@@ -194,8 +207,14 @@ def remote_line(host: Host, command: Command, workdir: str, timeout_s: float) ->
         f"echo {q('ERROR: ' + missing)} > {log}; cat {log}; exit 127; fi; "
         f": > {log}; "
         f"setsid -w timeout -s TERM -k {_KILL_GRACE_S} {timeout_s:g} {argv} "
-        f"> {log} 2>&1 < /dev/null & pid=$!; "
-        f"tail -n +1 -s 0.2 --pid=$pid -f {log}; wait $pid"
+        f"> {log} 2>&1 < /dev/null & pid=$!; exec 3<&0; "
+        # Background jobs get /dev/null as stdin unless told otherwise: fd 3 is the channel.
+        # After a normal end the tool is reaped before the channel closes: `kill -0` fails.
+        f"{{ cat >/dev/null; kill -0 $pid || exit; kill -TERM -- -$pid; n=0; "
+        f"while kill -0 -- -$pid && [ $n -lt {_KILL_GRACE_S * 5} ]; do sleep 0.2; n=$((n+1)); "
+        f"done; kill -KILL -- -$pid; {'rm -rf ' + q(workdir) if reap else ':'}; }} "
+        f"<&3 >/dev/null 2>&1 & exec 3<&-; "
+        f"tail -n +1 -s {_TAIL_POLL_S} --pid=$pid -f {log}; wait $pid"
     )
 
 
@@ -240,7 +259,7 @@ class SSHExecutor:
         try:
             conn, reused = _POOL.take(self.target, self.ssh_config)
         except HostUnavailable as exc:
-            return [_host_error(workdir, commands[0], str(exc), time.monotonic() - t0)]
+            return [_host_error(workdir, commands[0], exc, time.monotonic() - t0)]
         healthy = False
         try:
             try:
@@ -254,6 +273,8 @@ class SSHExecutor:
                         conn.close()
                     conn = connect(self.target, self.ssh_config)
                     self._upload(conn, workdir, remote)
+            except HostKeyRefused as exc:
+                return [_host_error(workdir, commands[0], exc, time.monotonic() - t0)]
             except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
                 msg = f"host '{self.host}': upload to {remote} failed: {_reason(exc)}"
                 return [_host_error(workdir, commands[0], msg, time.monotonic() - t0)]
@@ -285,7 +306,11 @@ class SSHExecutor:
         with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             for path in sorted(workdir.iterdir()):
                 tar.add(path, arcname=path.name)
-        line = f"rm -rf {q(remote)} && mkdir -p {q(remote)} && tar -xzf - -C {q(remote)}"
+        # A broken upload (the client killed half-way) leaves no half-unpacked folder behind.
+        line = (
+            f"rm -rf {q(remote)} && mkdir -p {q(remote)} && "
+            f"{{ tar -xzf - -C {q(remote)} || {{ rm -rf {q(remote)}; exit 1; }}; }}"
+        )
         _exec(conn, line, self.host, stdin=buf.getvalue())
 
     def _fetch(self, conn: Connection, workdir: Path, remote: str) -> None:
@@ -293,7 +318,8 @@ class SSHExecutor:
         q = shlex.quote
         line = f"tar -czf - -C {q(remote)} ."
         if not self.keep_remote:
-            line += f" && rm -rf {q(remote)}"
+            # Removed even when the transfer breaks: a retry uploads the bundle again.
+            line += f"; rc=$?; rm -rf {q(remote)}; exit $rc"
         data = _exec(conn, line, self.host)
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
             # The "data" filter refuses absolute paths, .. and device files from the host.
@@ -308,23 +334,15 @@ class SSHExecutor:
         log_rel = (Path(command.cwd) / command.log).as_posix()
         log_path = workdir / log_rel
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        line = remote_line(self.target, command, f"{remote}", timeout_s)
+        line = remote_line(self.target, command, remote, timeout_s, reap=not self.keep_remote)
         start = time.monotonic()
         with log_path.open("wb") as log:
-            stream = _BytesToFile(log)
             try:
-                res = conn.run(
-                    f"bash -c {shlex.quote(line)}",
-                    hide=True,
-                    warn=True,
-                    out_stream=stream,
-                    err_stream=stream,
-                    in_stream=False,
-                    # A backstop only: the remote `timeout` ends the step first.
-                    timeout=timeout_s + _KILL_GRACE_S + 60,
+                # The deadline is a backstop only: the remote `timeout` ends the step first.
+                code = _stream_step(
+                    conn, f"bash -c {shlex.quote(line)}", log, timeout_s + _KILL_GRACE_S + 60
                 )
-                code: int | None = res.exited
-            except Exception as exc:  # invoke/paramiko raise many types when a link dies
+            except Exception as exc:  # paramiko raises many types when a link dies
                 elapsed = time.monotonic() - start
                 msg = (
                     f"host '{self.host}': connection lost during step '{command.name}': "
@@ -356,22 +374,41 @@ class SSHExecutor:
         return StepResult(command.name, command.argv, log_rel, code, elapsed)
 
 
-class _BytesToFile(io.TextIOBase):
-    """invoke writes decoded text to ``out_stream``; forward it to a binary log as it comes."""
+def _stream_step(conn: Connection, line: str, log: IO[bytes], backstop_s: float) -> int | None:
+    """Run one step's ``line``, writing its output to ``log`` as it arrives; its exit status
+    (None: no status came back before ``backstop_s``).
 
-    def __init__(self, sink: IO[bytes]) -> None:
-        self.sink = sink
-        self.lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        with self.lock:
-            self.sink.write(text.encode("utf-8", errors="replace"))
-            self.sink.flush()
-        return len(text)
-
-    def flush(self) -> None:
-        with self.lock:
-            self.sink.flush()
+    The channel's stdin stays open until the step ends: the remote watchdog (see
+    ``remote_line``) kills the tool when it closes, which is what happens when this process
+    dies or the step is abandoned here (the channel is closed on any exception).
+    """
+    conn.open()
+    transport = conn.client.get_transport()
+    if transport is None:
+        raise HostUnavailable("no SSH transport")
+    chan = transport.open_session()
+    try:
+        chan.set_combine_stderr(True)
+        chan.settimeout(0.5)
+        chan.exec_command(line)
+        deadline = time.monotonic() + backstop_s
+        while time.monotonic() < deadline:
+            try:
+                data = chan.recv(1 << 16)
+            except TimeoutError:
+                continue
+            if not data:  # EOF: the remote shell has exited
+                break
+            log.write(data)
+            log.flush()
+        else:
+            return None
+        # The exit status follows the EOF closely; wait for it without a busy loop.
+        if not chan.status_event.wait(30):
+            return None
+        return chan.recv_exit_status()
+    finally:
+        chan.close()
 
 
 def _exec(conn: Connection, line: str, host: str, stdin: bytes = b"") -> bytes:
@@ -424,13 +461,19 @@ def _bundle_id(workdir: Path) -> str:
     return h.hexdigest()
 
 
-def _host_error(workdir: Path, command: Command, message: str, elapsed: float) -> StepResult:
+def _host_error(
+    workdir: Path, command: Command, error: str | HostUnavailable, elapsed: float
+) -> StepResult:
+    """A step that failed for the host's sake: ``host_key`` for a refused host key (not
+    transient), else ``host_error``; the message also goes into the step's log."""
+    message = str(error)
+    failure = "host_key" if isinstance(error, HostKeyRefused) else "host_error"
     log_rel = (Path(command.cwd) / command.log).as_posix()
     path = workdir / log_rel
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(f"ERROR: {message}\n")
-    return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", message)
+    return StepResult(command.name, command.argv, log_rel, None, elapsed, failure, message)
 
 
 def _reason(exc: BaseException) -> str:
@@ -442,4 +485,4 @@ def local_identity() -> str:
     return socket.gethostname()
 
 
-__all__ = ["HostUnavailable", "SSHExecutor", "connect", "remote_line"]
+__all__ = ["HostKeyRefused", "HostUnavailable", "SSHExecutor", "connect", "remote_line"]

@@ -9,10 +9,14 @@ that advertises it, which is how a build for a ``ray_node`` host lands on that n
 there with ``LocalExecutor``); SSH and ``local`` hosts are driven from the local node.
 
 Outcomes: a deterministic failure (over-utilisation, synthesis error, timing not met) is
-final; a transient one (host unreachable, licence, timeout, disk, tool crash) is retried
-after an exponential backoff on another host offering the flow, up to ``max_attempts``. Each
-attempt is appended to ``<cache_root>/journal.jsonl`` the moment it ends (the build cache
-has already written ``result.json``/``attempt.json`` atomically).
+final; a transient one (licence, timeout, disk, tool crash) is retried after an exponential
+backoff on another host offering the flow, up to ``max_attempts``. A host that cannot be
+reached (``host_error``) is marked down, for ``host_down_s`` doubling with each failure in a
+row, and the build moves at once to a host it has not tried, hosts that are up and have
+built before first; those moves do not use up ``max_attempts``. A host whose key does not
+match its pinned one (``host_key``) is never used again by this farm. Each attempt is
+appended to ``<cache_root>/journal.jsonl`` the moment it ends (the build cache has already
+written ``result.json``/``attempt.json`` atomically).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from runners._build import DEFAULT_CACHE_ROOT, build
+from runners._build import DEFAULT_CACHE_ROOT, build, reap_stale
 from runners._errors import RunnerError
 from runners._executor import Command, Executor, LocalExecutor, StepResult
 from runners._result import BuildResult
@@ -39,6 +43,10 @@ from runners._templates import Template
 from runners.hosts import Host, Inventory
 
 JOURNAL = "journal.jsonl"
+# Failures that say the host, not the build, is at fault: the build moves to another host.
+HOST_FAILURES = frozenset({"host_error", "host_key"})
+# A host that keeps failing stays down at most this many times ``host_down_s``.
+_DOWN_MAX_FACTOR = 32
 
 
 class FarmError(RunnerError):
@@ -159,6 +167,7 @@ class _Job:
     attempt: int = 0
     due: float = 0.0
     tried: list[str] = field(default_factory=list)
+    moves: int = 0  # attempts that failed for the host's sake and moved to an untried host
 
 
 @dataclass
@@ -175,6 +184,8 @@ class BuildFarm:
     ``ray_address=None`` starts a local Ray instance (or uses the one this process already
     has) advertising ``farm_resources(inventory)``; an address joins a cluster, which must
     already advertise them. ``step_timeout_s`` caps every tool step (tests, quick sweeps).
+    ``backoff_s`` spaces a build's retries; ``host_down_s`` is how long an unreachable host
+    is avoided after its first failure (doubled for each further one in a row).
 
     Example::
 
@@ -193,6 +204,7 @@ class BuildFarm:
         journal: Path | str | None = None,
         max_attempts: int = 3,
         backoff_s: float = 2.0,
+        host_down_s: float = 30.0,
         step_timeout_s: float | None = None,
         num_cpus: int | None = None,
     ) -> None:
@@ -201,9 +213,12 @@ class BuildFarm:
         self.inventory = inventory
         self.cache_root = Path(cache_root).resolve()
         self.cache_root.mkdir(parents=True, exist_ok=True)
+        # Work folders a killed farm (kill -9 of a sweep) left behind.
+        reap_stale(self.cache_root)
         self.journal = Path(journal) if journal is not None else self.cache_root / JOURNAL
         self.max_attempts = max(1, max_attempts)
         self.backoff_s = backoff_s
+        self.host_down_s = host_down_s
         self.step_timeout_s = step_timeout_s
         self._started_ray = False
         if not ray.is_initialized():
@@ -236,7 +251,10 @@ class BuildFarm:
         self._running: dict[Any, _Running] = {}
         self._done: list[Future[BuildResult]] = []
         self._ids = itertools.count()
-        self._down_until: dict[str, float] = {}
+        self._down_until: dict[str, float] = {}  # host -> monotonic time it is tried again
+        self._fails: dict[str, int] = {}  # host -> host errors in a row
+        self._good: set[str] = set()  # hosts that have run a build (reached, tools found)
+        self._banned: dict[str, str] = {}  # host -> why it is never used (host key mismatch)
         self._stop = False
         self._thread = threading.Thread(target=self._loop, name="build-farm", daemon=True)
         self._thread.start()
@@ -360,6 +378,10 @@ class BuildFarm:
         for job in list(self._pending):
             if job.due > now:
                 continue
+            if all(h.name in self._banned for h in self.inventory.hosts_for(job.flow)):
+                self._pending.remove(job)
+                job.future.set_result(self._no_host(job))
+                continue
             host = self._choose(job, now)
             if host is None:
                 continue
@@ -386,6 +408,13 @@ class BuildFarm:
         return started
 
     def _choose(self, job: _Job, now: float) -> Host | None:
+        """The host for ``job``'s next attempt, or None while every usable one is busy.
+
+        Preference: a host this build has not tried, then one not marked down, then one that
+        has built before (known good), then the most free slots, then file order. A down
+        host is still chosen when nothing else offers the flow (a build's own backoff spaces
+        those tries); a banned host never is.
+        """
         busy_slots: dict[tuple[str, str], int] = {}
         busy_pools: dict[str, int] = {}
         for r in self._running.values():
@@ -393,22 +422,82 @@ class BuildFarm:
             busy_slots[key] = busy_slots.get(key, 0) + 1
             if r.pool is not None:
                 busy_pools[r.pool] = busy_pools.get(r.pool, 0) + 1
-        candidates = self.inventory.hosts_for(job.flow)
-        # After a transient failure prefer hosts this build has not failed on, and hosts not
-        # recently seen failing; fall back to them when nothing else offers the flow.
-        fresh = [h for h in candidates if h.name not in job.tried]
-        healthy = [h for h in (fresh or candidates) if self._down_until.get(h.name, 0) <= now]
-        pick_from = healthy or fresh or candidates
         best: Host | None = None
-        best_free = 0
-        for h in pick_from:
+        best_rank: tuple[bool, bool, bool, int] | None = None
+        for h in self.inventory.hosts_for(job.flow):
+            if h.name in self._banned:
+                continue
             free = h.slots_for(job.flow) - busy_slots.get((h.name, job.flow), 0)
             pool = h.licences.get(job.flow)
             if pool is not None and busy_pools.get(pool, 0) >= self.inventory.licence_pools[pool]:
                 continue
-            if free > best_free:
-                best, best_free = h, free
+            if free <= 0:
+                continue
+            rank = (
+                h.name not in job.tried,
+                self._down_until.get(h.name, 0) <= now,
+                h.name in self._good,
+                free,
+            )
+            if best_rank is None or rank > best_rank:
+                best, best_rank = h, rank
+        if best is not None and best_rank is not None and not best_rank[1]:
+            # Every free host is down: wait for a busy one that is up rather than knock on a
+            # dead one, unless no host offering the flow is up at all.
+            up = [
+                h
+                for h in self.inventory.hosts_for(job.flow)
+                if h.name not in self._banned and self._down_until.get(h.name, 0) <= now
+            ]
+            if up:
+                return None
         return best
+
+    def _no_host(self, job: _Job) -> BuildResult:
+        why = "; ".join(self._banned[h.name] for h in self.inventory.hosts_for(job.flow))
+        return BuildResult(
+            "failed",
+            job.flow,
+            job.template if isinstance(job.template, str) else job.template.name,
+            job.part or "",
+            params=dict(job.point),
+            failure_class="host_key",
+            first_error=f"no usable host offers flow '{job.flow}': {why}",
+        )
+
+    def _host_outcome(self, host: str, res: BuildResult) -> None:
+        """Mark ``host`` down (with backoff), banned or good after one attempt on it."""
+        if res.failure_class == "host_key":
+            self._banned[host] = res.first_error or f"host '{host}': host key mismatch"
+        elif res.failure_class == "host_error":
+            n = self._fails[host] = self._fails.get(host, 0) + 1
+            factor = min(2 ** (n - 1), _DOWN_MAX_FACTOR)
+            self._down_until[host] = time.monotonic() + self.host_down_s * factor
+            self._good.discard(host)
+        elif not res.cached:
+            self._fails.pop(host, None)
+            self._down_until.pop(host, None)
+            self._good.add(host)
+
+    def _retry_delay(self, job: _Job, res: BuildResult) -> float | None:
+        """Seconds before ``job`` is tried again after ``res``; None: ``res`` is final."""
+        if res.deterministic:
+            return None
+        untried = [
+            h
+            for h in self.inventory.hosts_for(job.flow)
+            if h.name not in job.tried and h.name not in self._banned
+        ]
+        if res.failure_class in HOST_FAILURES and untried:
+            job.moves += 1
+            return 0.0  # the host, not the build, failed: another host takes it now
+        if res.failure_class == "host_key":
+            return None
+        # Moves away from unusable hosts do not count against the build's attempts.
+        used = job.attempt - job.moves
+        if used >= self.max_attempts:
+            return None
+        return self.backoff_s * 2 ** (used - 1)
 
     def _finish(self, ref: Any) -> None:
         import ray
@@ -436,13 +525,14 @@ class BuildFarm:
                 first_error=f"build task on host '{run.host.name}' died: {_unwrap(exc)}",
                 host=run.host.name,
             )
-        retry = not res.deterministic and job.attempt < self.max_attempts
-        if not res.deterministic and res.failure_class == "host_error":
-            self._down_until[run.host.name] = time.monotonic() + self.backoff_s * 4
+        with self._lock:
+            self._host_outcome(run.host.name, res)
+            delay = self._retry_delay(job, res)
+        retry = delay is not None
         self._journal(job, run.host.name, res, start, end, final=not retry)
-        if retry:
+        if delay is not None:
             with self._lock:
-                job.due = time.monotonic() + self.backoff_s * 2 ** (job.attempt - 1)
+                job.due = time.monotonic() + delay
                 self._pending.append(job)
                 self._lock.notify_all()
         else:

