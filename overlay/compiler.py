@@ -26,7 +26,6 @@ from overlay.isa import (
     PORT,
     Instr,
     MatFormat,
-    stream_bytes,
 )
 from overlay.model import is_gpt, layer_mats
 from overlay.reference import MAT_CLASS, QMat, QuantModel
@@ -78,28 +77,45 @@ def tile_order(grid: np.ndarray, mv_n: int, mv_k: int) -> np.ndarray:
     return pad.reshape(tn, mv_n, tk, mv_k).transpose(0, 2, 1, 3).reshape(-1)
 
 
-def pack_matrix(q: QMat, cfg: OverlayConfig, nm: tuple[int, int] | None) -> tuple[bytes, bytes]:
-    """(values [+ indices] stream, scale table) of one matrix."""
-    w = q.w
+def stored_fields(w: np.ndarray, w_bits: int, nm: tuple[int, int] | None) -> np.ndarray:
+    """Per row, the stored fields: value (low ``w_bits``) | position in its group << w_bits."""
+    mask = (1 << w_bits) - 1
     if nm is None:
-        vals = w
-        idx = None
-    else:
-        n_keep, m = nm
-        rows, k = w.shape
-        g = w.reshape(rows, k // m, m)
-        order = np.sort(np.argsort(-np.abs(g), axis=2, kind="stable")[:, :, :n_keep], axis=2)
-        vals = np.take_along_axis(g, order, axis=2).reshape(rows, -1)
-        idx = order.reshape(rows, -1)
-    stream = tile_order(vals, cfg.mv_n, cfg.mv_k)
-    out = pack_bits(stream, cfg.w_bits).ljust(
-        stream_bytes(stream.size, cfg.w_bits, cfg.beat), b"\0"
-    )
-    if idx is not None and nm is not None:
-        ib = max(1, (nm[1] - 1).bit_length())
-        out += pack_bits(tile_order(idx, cfg.mv_n, cfg.mv_k), ib)
-    scales = q.s.astype("<u2").tobytes()
-    return out, scales
+        return w & mask
+    n_keep, m = nm
+    rows, k = w.shape
+    g = w.reshape(rows, k // m, m)
+    order = np.sort(np.argsort(-np.abs(g), axis=2, kind="stable")[:, :, :n_keep], axis=2)
+    vals = np.take_along_axis(g, order, axis=2).reshape(rows, -1)
+    return (vals & mask) | (order.reshape(rows, -1) << w_bits)
+
+
+def pack_matrix(q: QMat, cfg: OverlayConfig, nm: tuple[int, int] | None) -> bytes:
+    """The engine's stream of one matrix: per tile of ``mv_n`` rows, per chunk of ``mv_k``
+    stored columns, the group scales of those rows when the chunk starts a group, then the
+    ``mv_n × mv_k`` fields of the chunk row by row."""
+    rows, k = q.w.shape
+    fb = field_bits(cfg.w_bits, nm)
+    fields = stored_fields(q.w, cfg.w_bits, nm)
+    ks = fields.shape[1]
+    nch, ntile = -(-ks // cfg.mv_k), -(-rows // cfg.mv_n)
+    gck = (q.group * ks // k) // cfg.mv_k if cfg.group else nch
+    grid = np.zeros((ntile * cfg.mv_n, nch * cfg.mv_k), dtype=np.int64)
+    grid[:rows, :ks] = fields
+    sc = np.zeros((ntile * cfg.mv_n, q.s.shape[1]), dtype=np.int64)
+    sc[:rows] = q.s
+    out = bytearray()
+    for nt in range(ntile):
+        r = slice(nt * cfg.mv_n, (nt + 1) * cfg.mv_n)
+        for kc in range(nch):
+            if kc % gck == 0:
+                out += sc[r, kc // gck].astype("<u2").tobytes()
+            out += pack_bits(grid[r, kc * cfg.mv_k : (kc + 1) * cfg.mv_k].reshape(-1), fb)
+    return bytes(out)
+
+
+def field_bits(w_bits: int, nm: tuple[int, int] | None) -> int:
+    return w_bits + (max(1, (nm[1] - 1).bit_length()) if nm else 0)
 
 
 class _Image:
@@ -178,14 +194,11 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
         md = {}
         for name in layer_mats(m):
             port = MAT_PORT.get(name, "wffn")
-            data, scales = pack_matrix(qm.layers[li][name], cfg, sparse_of[name])
-            md[name] = (
-                img.put(port, f"l{li}.{name}", data),
-                img.put(port, f"l{li}.{name}.s", scales),
-            )
+            data = pack_matrix(qm.layers[li][name], cfg, sparse_of[name])
+            md[name] = (img.put(port, f"l{li}.{name}", data), len(data))
         mats.append(md)
-    lm_w, lm_s = pack_matrix(qm.lm, cfg, None)
-    lm = (img.put("wffn", "lm", lm_w), img.put("wffn", "lm.s", lm_s))
+    lm_w = pack_matrix(qm.lm, cfg, None)
+    lm = (img.put("wffn", "lm", lm_w), len(lm_w))
     # --- KV region: K rows [t][hd] and V transposed [hd][t] per layer and KV head
     kv = []
     for li in range(m.n_layers):
@@ -212,7 +225,7 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
         nm = sparse_of[name]
         mm, sh = qm.rq[li][name]
         n, kk = qmat.w.shape
-        w_addr, s_addr = mats[li][name]
+        w_addr, w_len = mats[li][name]
         return Instr(
             "MV",
             flags=F_SPARSE if nm else 0,
@@ -223,7 +236,7 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
             k=kk,
             group=qmat.group if cfg.group else 0,
             addr=w_addr,
-            aux=s_addr,
+            stride=w_len,
             m=mm,
             sh=sh,
             aux2=(nm[0] << 8 | nm[1]) if nm else 0,
@@ -320,7 +333,7 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
             k=d,
             group=qm.lm.group if cfg.group else 0,
             addr=lm[0],
-            aux=lm[1],
+            stride=lm[1],
         )
     )
     program = [*prog_init, Instr("END"), *step, Instr("END")]

@@ -131,6 +131,8 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         k: _int(point, k, dflt, 1, MAX_LANES)
         for k, dflt in (("mv_k", 16), ("mv_n", 16), ("mm_k", 16), ("mm_n", 16), ("sfu_lanes", 4))
     }
+    if lanes["mv_k"] * lanes["mv_n"] % 8:
+        raise OverlayError("mv_k", "mv_k × mv_n must be a multiple of 8 (tiles are whole bytes)")
     hbm = {g: _int(point, f"hbm_ch_{g}", 1, 1, 64) for g in ("wqkv", "wo", "wffn", "kv", "act")}
     freq = point.get("freq_mhz", 200.0)
     if isinstance(freq, bool) or not isinstance(freq, int | float) or freq <= 0:
@@ -176,6 +178,13 @@ def check_shape(shape: ModelShape, cfg: OverlayConfig, max_pos: int) -> None:
         if cfg.group and k % cfg.group:
             raise OverlayError("quant_group", f"{cfg.group} must divide {name} = {k} (or be 0)")
         for cls, nm in cfg.prune.items():
+            stored = cfg.group * nm[0] // nm[1] if nm and cfg.stored_sparse[cls] else cfg.group
+            if cfg.group and stored % cfg.mv_k:
+                raise OverlayError(
+                    "quant_group",
+                    f"a group holds {stored} stored weights of class {cls}; "
+                    f"it must be a multiple of mv_k = {cfg.mv_k}",
+                )
             if nm is not None and k % nm[1]:
                 raise OverlayError(
                     f"density_{cls}", f"sparsity block {nm[1]} must divide {name} = {k}"

@@ -189,33 +189,34 @@ class Machine:
             s[i.dst : i.dst + n] = arith.requant(acc, i.m, i.sh)
 
     def _matvec(self, i: Instr, n: int, k: int, x: np.ndarray) -> np.ndarray:
+        """Walk the weight stream in the engine's order (docs/overlay.md)."""
         f = self.fmt[PORTS[i.port]]
-        sp = (i.aux2 >> 8, i.aux2 & 0xFF) if i.flags & F_SPARSE else None
-        ks = k * sp[0] // sp[1] if sp else k  # stored elements per row
-        tn, tk = -(-n // f.mv_n), -(-ks // f.mv_k)
-        count = tn * tk * f.mv_n * f.mv_k
-        vals = unpack(self._read(i.port, i.addr, -(-count * f.w_bits // 8)), f.w_bits, count, True)
-        grid = vals.reshape(tn, tk, f.mv_n, f.mv_k).transpose(0, 2, 1, 3).reshape(tn * f.mv_n, -1)
-        w = grid[:n, :ks]
-        group = i.group or k
-        ng = k // group
-        sbytes = self._read(i.port, i.aux, 2 * n * ng)
-        sc = np.frombuffer(sbytes, dtype=np.uint16).astype(np.int64).reshape(n, ng)
-        if sp:
-            nn, mm = sp
-            ib = max(1, (mm - 1).bit_length())
-            icount = count
-            iaddr = i.addr + stream_bytes(count, f.w_bits, f.beat)
-            idx = unpack(self._read(i.port, iaddr, -(-icount * ib // 8)), ib, icount, False)
-            ig = idx.reshape(tn, tk, f.mv_n, f.mv_k).transpose(0, 2, 1, 3).reshape(tn * f.mv_n, -1)
-            cols = (np.arange(ks) // nn) * mm + ig[:n, :ks]
-            xs = x[cols]
-            gsel = cols // group
-        else:
-            xs = np.broadcast_to(x, (n, k))
-            gsel = np.broadcast_to(np.arange(k) // group, (n, k))
-        scale = np.take_along_axis(sc, gsel, axis=1)
-        return (w * xs * scale).sum(axis=1)
+        nn, mm = (i.aux2 >> 8, i.aux2 & 0xFF) if i.flags & F_SPARSE else (1, 1)
+        ib = max(1, (mm - 1).bit_length()) if i.flags & F_SPARSE else 0
+        fb = f.w_bits + ib
+        ks = k * nn // mm
+        nch, ntile = -(-ks // f.mv_k), -(-n // f.mv_n)
+        gck = (i.group * nn // mm) // f.mv_k if i.group else nch
+        mem, addr = self.mem[PORTS[i.port]], i.addr
+        acc = np.zeros(ntile * f.mv_n, dtype=np.int64)
+        scale = np.zeros(f.mv_n, dtype=np.int64)
+        for nt in range(ntile):
+            for kc in range(nch):
+                if kc % gck == 0:
+                    scale = np.frombuffer(mem, "<u2", f.mv_n, addr).astype(np.int64)
+                    addr += 2 * f.mv_n
+                nbytes = f.mv_n * f.mv_k * fb // 8
+                fields = unpack(bytes(mem[addr : addr + nbytes]), fb, f.mv_n * f.mv_k, False)
+                addr += nbytes
+                fields = fields.reshape(f.mv_n, f.mv_k)
+                w = fields & ((1 << f.w_bits) - 1)
+                w = np.where(w >= 1 << (f.w_bits - 1), w - (1 << f.w_bits), w)
+                j = kc * f.mv_k + np.arange(f.mv_k)
+                cols = (j // nn) * mm + (fields >> f.w_bits) if ib else np.broadcast_to(j, w.shape)
+                live = j < ks
+                xs = np.where(live, x[np.minimum(cols, k - 1)], 0)
+                acc[nt * f.mv_n : (nt + 1) * f.mv_n] += scale * (w * xs).sum(axis=1)
+        return acc[:n]
 
 
 def stream_bytes(count: int, bits: int, align: int = 1) -> int:
