@@ -64,6 +64,7 @@ from dse.config import BuildPolicy
 from dse.errors import DseError
 from dse.pareto import pareto_mask, to_minimize
 from dse.sweep._builds import FINAL_STATES, BuildRow, BuildsTable
+from runners.dispatch import HOST_FAILURES
 
 if TYPE_CHECKING:
     from dse.sweep._engine import Sweep
@@ -197,6 +198,14 @@ class BuildLoop:
 
     # -- the sweep's hooks ---------------------------------------------------------------
 
+    def resume(self) -> None:
+        """Before the search goes on: with ``wait: true``, the builds a killed sweep left
+        queued or running are waited for (and calibrate the model) first, as the
+        uninterrupted run waited for them before its next trial."""
+        if self.policy.wait and self.queue:
+            self.log(f"waiting for {len(self.queue)} build(s) left by the interrupted run")
+            self._drain()
+
     def after_batch(self) -> None:
         """Collect finished builds, start a round when due, keep the farm busy."""
         self._collect()
@@ -260,7 +269,7 @@ class BuildLoop:
 
     def pick_round(self) -> list[int]:
         """Queue this round's candidates; returns their build ids."""
-        budget_left = self.policy.budget - len(self.rows)
+        budget_left = self.policy.budget - self._spent()
         want = min(self.policy.top_k, budget_left)
         if want <= 0:
             return []
@@ -325,10 +334,18 @@ class BuildLoop:
             chosen.append(self._request(int(idx[j]), spec, params, values[j], why))
         self.log(
             f"build round {self.round}: {len(chosen)} candidate(s) queued "
-            f"({len(self.rows)}/{self.policy.budget} of the build budget)"
+            f"({self._spent()}/{self.policy.budget} of the build budget)"
         )
         self.round += 1
         return chosen
+
+    def _spent(self) -> int:
+        """Builds that count against the budget: all but those no host could run (the farm
+        tried every host), which say nothing about the design."""
+        return sum(
+            not (r.state == "failed" and r.failure_class in HOST_FAILURES)
+            for r in self.rows.values()
+        )
 
     def _current_objectives(self, rows: list[BuildRow]) -> list[list[float]]:
         """The current model's objectives at the builds' points (unscorable ones skipped)."""

@@ -691,6 +691,8 @@ class Sweep:
         n_eval = n_dup = n_new = 0
         grid_total = self.space.size() if self.cfg.sampler.name in ("grid", "exhaustive") else None
         with _progress(progress, self) as bar, _stop_on_signals(self.stop):
+            if self.builds is not None:
+                self.builds.resume()
             while not self.stop.is_set():
                 self.refresh()
                 n_done = len(self.seen.values)

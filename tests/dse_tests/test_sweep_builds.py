@@ -23,7 +23,7 @@ from dse.calibration import apply_corrections
 from dse.config import load_config
 from dse.sweep import BuildsTable, TrialStore, load_builds, load_study_data, run_sweep
 from dse.sweep._buildloop import Cone, observations
-from tests.runners.farm_fixtures import SSHD, SshFarm
+from tests.runners.farm_fixtures import SSHD, SshFarm, dead_entry
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "smollm-135m-ecp5.yaml"
@@ -208,3 +208,94 @@ def test_a_build_that_missed_timing_still_calibrates_the_clock() -> None:
         ("fmax_mhz", 86.0, 36.9),
         ("lut", 4000.0, 1800.0),
     ]
+
+
+def test_resume_with_wait_waits_for_the_requeued_builds_first(tmp_path: Path) -> None:
+    """kill -9 while a ``wait: true`` round builds: the resumed sweep finishes those builds
+    (and calibrates) before its next trial and its next round, as the uninterrupted run."""
+    path = study_yaml(
+        tmp_path,
+        "waited",
+        {"flow": "yosys-ecp5", "every": 16, "top_k": 2, "budget": 4, "wait": True},
+        trials=48,
+    )
+    db = tmp_path / "results" / "waited" / "optuna.db"
+    argv = [
+        sys.executable,
+        "-m",
+        "dse.cli",
+        "sweep",
+        str(path),
+        "--results",
+        str(tmp_path / "results"),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        running: list[Any] = []
+        while time.monotonic() < deadline and not running:
+            time.sleep(0.5)
+            if db.exists():
+                with sqlite3.connect(db) as conn:
+                    try:
+                        running = conn.execute(
+                            "SELECT build_id FROM dse_builds WHERE state = 'running'"
+                        ).fetchall()
+                    except sqlite3.OperationalError:
+                        continue
+        assert running, "no build started"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with sqlite3.connect(db) as conn:
+        killed_at = conn.execute("SELECT count(*) FROM trials").fetchone()[0]
+        first_round = dict(conn.execute("SELECT build_id, state FROM dse_builds").fetchall())
+    assert killed_at == 16 and "running" in first_round.values()  # paused in round 0
+    done = subprocess.run(
+        [*argv, "--resume", "--quiet"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    builds, _ = load_builds("waited", None, tmp_path / "results")
+    assert set(builds["state"]) == {"done"}, builds[["state", "first_error"]]
+    old = builds[builds["build_id"].isin(first_round)]
+    later = builds[~builds["build_id"].isin(first_round)]
+    assert len(old) == len(first_round) and len(later) >= 1
+    # The next round was picked only after the re-queued builds were in...
+    assert later["queued_at"].min() >= old["finished_at"].max()
+    # ...and every trial after the kill was scored by the model they calibrated.
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT t.number, a.value_json FROM trial_user_attributes a "
+            "JOIN trials t USING (trial_id) WHERE a.key = 'calibration'"
+        ).fetchall()
+    version = {n: json.loads(v) for n, v in rows}
+    assert len(version) == 48
+    assert min(v for n, v in version.items() if n >= killed_at) >= 1, version
+
+
+def test_builds_no_host_could_run_do_not_spend_the_budget(sshd: SshFarm, tmp_path: Path) -> None:
+    """Every host unreachable: each round's build fails ``host_error`` after the farm's
+    tries, and the next round still gets its build (the budget counts design outcomes)."""
+    hosts = tmp_path / "hosts.yaml"
+    like = sshd.inventory()["hosts"][0]  # type: ignore[index]
+    hosts.write_text(yaml.safe_dump({"hosts": [dead_entry(like, "gone")]}))
+    path = study_yaml(
+        tmp_path,
+        "no-hosts",
+        {"flow": "yosys-ecp5", "every": 16, "top_k": 1, "budget": 1, "wait": True},
+        trials=32,
+    )
+    lines: list[str] = []
+    s = run_sweep(
+        load_config(path),
+        storage=f"sqlite:///{tmp_path / 'study.db'}",
+        progress=False,
+        hosts=hosts,
+        cache_root=tmp_path / "builds",
+        log=lines.append,
+    )
+    assert s.builds is not None
+    rows = s.builds.rows
+    assert len(rows) == 3, lines  # rounds at 16 and 32 trials, and the last one
+    assert {(r.state, r.failure_class) for r in rows} == {("failed", "host_error")}
