@@ -1,0 +1,177 @@
+"""Cycle-accurate simulation of the overlay RTL with Verilator (cached builds).
+
+``verilator_params`` sizes the hardware from the config and the compiled program;
+``build`` compiles the core + harness once per parameter set (cached under
+``$DSE_SIM_CACHE`` or ``~/.cache/dse/overlay-sim``); ``simulate`` runs prefill plus decode
+and returns tokens, the residual stream of every token and cycles per step.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from overlay.compiler import Compiled
+from overlay.config import OverlayConfig
+from overlay.isa import PORTS
+
+RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
+SOURCES = ("overlay_core.v", "ov_rdstream.v")
+HARNESS = "sim_main.cpp"
+DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
+MUTATIONS = {"rope_sign": 1, "drop_scale": 2, "drop_beta": 3, "softmax_no_max": 4, "add_wraps": 5}
+
+
+class SimError(RuntimeError):
+    """Verilator is missing, the build failed or the simulation did not finish."""
+
+
+def _pow2(n: int, floor: int) -> int:
+    return max(floor, 1 << max(0, (n - 1).bit_length()))
+
+
+def verilator_params(cfg: OverlayConfig, comp: Compiled | None = None) -> dict[str, int]:
+    """Module parameters of ``overlay_core`` for this point (and program, if given)."""
+    beat = cfg.beat
+    tile = cfg.mv_n * 2 + cfg.mv_n * cfg.mv_k * (cfg.w_bits + 4) // 8
+    popmax = max(tile, cfg.mv_k * cfg.mv_n, cfg.sfu_lanes * 2)
+    # Room for two tiles (double buffering) plus one burst of at most 256 bytes.
+    cap = 2 * popmax + max(256, beat) + beat
+    return {
+        "MV_K": cfg.mv_k,
+        "MV_N": cfg.mv_n,
+        "WBITS": cfg.w_bits,
+        "SFU_LANES": cfg.sfu_lanes,
+        "BEAT": beat,
+        "LOGBEAT": beat.bit_length() - 1,
+        "CAP": cap,
+        "SPAD": _pow2(comp.scratch_words if comp else 0, 4096),
+        "IMEM": _pow2(len(comp.program) if comp else 0, 256),
+        "OVERLAP": int(cfg.overlap),
+    }
+
+
+def cache_root() -> Path:
+    env = os.environ.get("DSE_SIM_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "dse" / "overlay-sim"
+
+
+def build(params: dict[str, int]) -> Path:
+    """Path of the simulator binary for ``params``, building it if needed."""
+    exe = shutil.which("verilator")
+    if exe is None:
+        raise SimError("verilator not found on PATH (Debian package 'verilator'; make sysdeps)")
+    h = hashlib.sha256()
+    for name in (*SOURCES, HARNESS):
+        h.update((RTL_DIR / name).read_bytes())
+    h.update(repr(sorted(params.items())).encode())
+    h.update(subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.encode())
+    folder = cache_root() / h.hexdigest()[:16]
+    binary = folder / "obj" / "Voverlay_core"
+    if binary.is_file():
+        return binary
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same one
+        if binary.is_file():
+            return binary
+        argv = [
+            exe, "--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+            "--top-module", "overlay_core", "--Mdir", str(folder / "obj"),
+            "-CFLAGS", "-O1 -std=c++17", "-j", "1",
+            *(f"-G{k}={v}" for k, v in params.items()),
+            *(str(RTL_DIR / s) for s in SOURCES), str(RTL_DIR / HARNESS),
+        ]  # fmt: skip
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
+        if done.returncode != 0 or not binary.is_file():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
+            raise SimError("verilator build failed: " + " | ".join(tail))
+    return binary
+
+
+@dataclass
+class SimRun:
+    tokens: list[int]
+    xs: list[np.ndarray]
+    step_cycles: list[int]
+    init_cycles: int
+    port_bytes: dict[str, int]
+
+
+def port_rates(cfg: OverlayConfig, channel_gbps: float, efficiency: float) -> dict[str, float]:
+    """Bytes per kernel cycle each port's channels deliver (never above one beat)."""
+    out = {}
+    for g in PORTS:
+        bw = cfg.hbm_ch[g] * channel_gbps * 1e9 * efficiency
+        out[g] = min(float(cfg.beat), bw / (cfg.freq_mhz * 1e6))
+    return out
+
+
+def simulate(
+    comp: Compiled,
+    prompt: list[int],
+    n_new: int,
+    rates: dict[str, float] | None = None,
+    latency: int = DEFAULT_LATENCY,
+    mutation: str | None = None,
+    workdir: Path | None = None,
+) -> SimRun:
+    """Run prefill + ``n_new - 1`` decode steps (``n_new`` tokens out) in RTL simulation."""
+    cfg = comp.cfg
+    binary = build(verilator_params(cfg, comp))
+    rates = rates or {g: float(cfg.beat) for g in PORTS}
+    tmp = tempfile.TemporaryDirectory(prefix="overlay-sim-") if workdir is None else None
+    wd = Path(tmp.name) if tmp else Path(workdir)  # type: ignore[arg-type]
+    try:
+        lines = [f"beat {cfg.beat}"]
+        for i, g in enumerate(PORTS):
+            (wd / f"{g}.bin").write_bytes(bytes(comp.mem[g]))
+            lines.append(f"port {i} {latency} {rates[g]!r} {wd / f'{g}.bin'}")
+        (wd / "prog.hex").write_text(
+            "".join(
+                "".join(f"{w:08x}" for w in reversed(ins.encode())) + "\n" for ins in comp.program
+            )
+        )
+        lines += [
+            f"wlat {latency}",
+            f"prog {wd / 'prog.hex'}",
+            f"init {comp.init_pc}",
+            f"step {comp.step_pc}",
+            f"xaddr {comp.scratch_x} {comp.d_model}",
+            f"mut {MUTATIONS[mutation] if mutation else 0}",
+            f"tokens {len(prompt)} {n_new} " + " ".join(map(str, prompt)),
+            f"out {wd / 'result.txt'}",
+        ]
+        (wd / "run.txt").write_text("\n".join(lines) + "\n")
+        done = subprocess.run([str(binary), str(wd / "run.txt")], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SimError(f"simulation failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+        return _parse(wd / "result.txt", len(prompt))
+    finally:
+        if tmp:
+            tmp.cleanup()
+
+
+def _parse(path: Path, n_prompt: int) -> SimRun:
+    tokens, xs, cycles, init, pb = [], [], [], 0, {}
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if f[0] == "init_cycles":
+            init = int(f[1])
+        elif f[0] == "step":
+            cycles.append(int(f[5]))
+            if int(f[1]) >= n_prompt - 1:
+                tokens.append(int(f[4]))
+        elif f[0] == "x":
+            xs.append(np.array([int(v) for v in f[2:]], dtype=np.int64))
+        elif f[0] == "bytes":
+            pb[PORTS[int(f[1])]] = int(f[2])
+    return SimRun(tokens, xs, cycles, init, pb)
