@@ -213,7 +213,13 @@ def dequant_lanes(p: Arrays, prec: Precision, macs: Any, reduction: float) -> An
 
 @dataclass(frozen=True)
 class Op:
-    """One matrix operator of a layer: shape of one token's work and its weights."""
+    """One matrix operator of a layer: shape of one token's work and its weights.
+
+    ``share`` is the fraction of layers that have the operator (a MoE model's first dense
+    layers have a dense FFN, the rest experts); ``routed`` operators belong to the routed
+    experts: ``weights`` and ``out`` are those of the ``k`` experts one token uses, and a
+    step of T tokens reads the weights of ``experts_touched(T)`` experts instead.
+    """
 
     name: str
     group: str  # memory group its weights (or KV) live in
@@ -221,27 +227,62 @@ class Op:
     out: float  # outputs per token
     weights: float  # weight elements (0 for activation × activation)
     cls: str  # sparsity class: qk | vo | ffn | attn
+    share: float = 1.0
+    routed: bool = False
 
 
 def layer_ops(w: Workload) -> list[Op]:
     """Operators of one transformer layer, per token (attention at KV length filled in later)."""
     m = w.model
-    ops = [
-        Op("q", "wqkv", m.d_model, m.d_q, m.d_model * m.d_q, "qk"),
-        Op("k", "wqkv", m.d_model, m.d_kv, m.d_model * m.d_kv, "qk"),
-        Op("v", "wqkv", m.d_model, m.d_kv, m.d_model * m.d_kv, "vo"),
-        Op("o", "wo", m.d_q, m.d_model, m.d_q * m.d_model, "vo"),
-        Op(
-            "ffn_up",
-            "wffn",
-            m.d_model,
-            m.d_ffn * (m.ffn_matrices - 1),
-            m.d_model * m.d_ffn * (m.ffn_matrices - 1),
-            "ffn",
-        ),
-        Op("ffn_down", "wffn", m.d_ffn, m.d_model, m.d_ffn * m.d_model, "ffn"),
-    ]
+    d, n = m.d_model, m.n_layers
+    if m.mla:
+        # DeepSeek-V2 decoding with the up-projections absorbed: the latent (and rotary
+        # key) is projected from d; kv_b maps queries into, and outputs out of, the latent.
+        q_out = m.n_heads * m.head_dim
+        kv_a = m.kv_lora_rank + m.rope_head_dim
+        kv_b = m.n_heads * (m.head_dim - m.rope_head_dim + m.v_dim)
+        ops = [
+            Op("q", "wqkv", m.w_q / q_out, q_out, m.w_q, "qk"),
+            Op("kv_a", "wqkv", d, kv_a, d * kv_a, "qk"),
+            Op("kv_b", "wqkv", m.kv_lora_rank, kv_b, m.kv_lora_rank * kv_b, "vo"),
+        ]
+    elif m.fused_qkv:
+        out = m.d_q + 2 * m.d_kv
+        ops = [Op("qkv", "wqkv", d, out, d * out, "qk")]
+    else:
+        ops = [
+            Op("q", "wqkv", d, m.d_q, d * m.d_q, "qk"),
+            Op("k", "wqkv", d, m.d_kv, d * m.d_kv, "qk"),
+            Op("v", "wqkv", d, m.d_kv, d * m.d_kv, "vo"),
+        ]
+    ops.append(Op("o", "wo", m.n_heads * m.v_dim, d, m.w_o, "vo"))
+    gate = m.ffn_matrices - 1
+    dense = (m.dense_layers / n) if m.moe else 1.0
+    if dense > 0:
+        ops += [
+            Op("ffn_up", "wffn", d, m.d_ffn * gate, d * m.d_ffn * gate, "ffn", dense),
+            Op("ffn_down", "wffn", m.d_ffn, d, m.d_ffn * d, "ffn", dense),
+        ]
+    if m.moe:
+        share, k, e = m.moe_layers / n, m.experts_per_token, m.d_expert
+        ops += [
+            Op("router", "wffn", d, m.n_experts, d * m.n_experts, "ffn", share),
+            Op("expert_up", "wffn", d, k * e * gate, k * d * e * gate, "ffn", share, True),
+            Op("expert_down", "wffn", e, k * d, k * e * d, "ffn", share, True),
+        ]
+        if m.n_shared_experts:
+            s = m.n_shared_experts * e
+            ops += [
+                Op("shared_up", "wffn", d, s * gate, d * s * gate, "ffn", share),
+                Op("shared_down", "wffn", s, d, s * d, "ffn", share),
+            ]
     return ops
+
+
+def routed_factor(w: Workload, tokens: Any) -> Any:
+    """Weights a step of ``tokens`` tokens reads of the routed experts, over one token's."""
+    m = w.model
+    return m.experts_touched(tokens) / m.experts_per_token if m.moe else 1.0
 
 
 @dataclass(frozen=True)

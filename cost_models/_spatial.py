@@ -68,23 +68,27 @@ def evaluate_spatial(
     layers = np.minimum(p["layers_per_fpga"], np.ceil(n_layers / pp))  # C actually built
     passes = np.ceil(n_layers / (layers * pp))
     mk, ma, mf = p["m_qkv"], p["m_attn"], p["m_ffn"]
-    d, dq, dkv, dffn, nffn = m.d_model, m.d_q, m.d_kv, m.d_ffn, m.ffn_matrices
+    d, nffn = m.d_model, m.ffn_matrices
     b = w.batch
 
     # Bits stored per original weight, per class; weight bytes per layer and tensor group.
     bits, dens = sparse_weights(p, prec)
-    w_qkv = (d * dq + d * dkv) * bits["qk"] / 8 + d * dkv * bits["vo"] / 8
-    w_o = dq * d * bits["vo"] / 8
-    w_ffn = nffn * d * dffn * bits["ffn"] / 8
+    # (Mean over layers; an MoE layer stores every expert, a token reads its k of them.)
+    w_qkv = (m.w_q + m.w_k) * bits["qk"] / 8 + m.w_v * bits["vo"] / 8
+    w_o = m.w_o * bits["vo"] / 8
+    ffn_byte = bits["ffn"] / 8
+    w_ffn = m.ffn_weights() * ffn_byte
     w_layer = w_qkv + w_o + w_ffn
-    w_lm = (m.vocab * d * prec.w_bits / 8) if w.lm_head else 0.0
+    e_w = m.embed_width
+    lm_elems = m.vocab * e_w + (d * e_w if m.d_embed else 0)
+    w_lm = (lm_elems * prec.w_bits / 8) if w.lm_head else 0.0
 
     # On-chip weights means every layer this FPGA serves is resident: with several passes
     # each built layer holds the weights of all the layers it runs (passes × one layer's,
     # issue 16 item 1), else the weights stream. The memory must have room for them all.
     uram_w = p["weight_mem"] == MEMS.index("uram")
     mem_bits = sel(uram_w, lg["uram_bits"], lg["bram36_bits"])
-    mw = mk * (2 + 2 * dkv / dq) + nffn * mf  # weight-operand MACs/cycle of one layer
+    mw = mk * (2 + (m.w_k + m.w_v) / m.w_q) + nffn * mf  # weight-operand MACs/cycle
     sparse = (dens["qk"] < 1) | (dens["vo"] < 1) | (dens["ffn"] < 1)
     wbits_cycle = mw * (prec.w_bits + sel(sparse, 4.0, 0.0))  # operand (+ index) bits/cycle
     banks = np.ceil(wbits_cycle / lg["port_bits"])
@@ -101,16 +105,19 @@ def evaluate_spatial(
 
     # Cycles per token of each stage (zeros skipped when stored sparse, work split over tp).
     # The Wk/Wv kernels are sized d_kv/d_q of M_k, so q, k and v finish together.
-    per_mk = d * dq / (mk * tp)
+    per_mk = m.w_q / (mk * tp)
     u_qkv = per_mk * np.maximum(dens["qk"], dens["vo"])
-    u_o = per_mk * dens["vo"]
-    u_a = dq / (ma * tp)  # per token and KV entry
-    u_f = d * dffn * dens["ffn"] / (mf * tp)
+    u_o = m.w_o / (mk * tp) * dens["vo"]
+    u_a = m.attn_macs_per_entry / 2 / (ma * tp)  # per token and KV entry, each matmul
+    u_f = m.ffn_macs / nffn * dens["ffn"] / (mf * tp)  # routed experts only
 
     # Weight streams of one layer, KV entries and activations move concurrently: the
     # busiest channel sets the pace (memory_time: groups wrapped onto shared channels add).
-    kv_entry = 2 * dkv * prec.kv_bits / 8  # bytes of one token's K and V
-    kv_tok = kv_entry / tp  # per FPGA
+    kv_entry = m.kv_width * prec.kv_bits / 8  # bytes of one token's K and V (or latent)
+    # per FPGA: heads split over tp; fewer KV heads than FPGAs (or MLA's shared latent)
+    # are replicated
+    kv_split = 1.0 if m.mla else np.minimum(tp, m.n_kv_heads)
+    kv_tok = kv_entry / kv_split
     a_bits = prec.a_bits
     # Between passes a token's activations go off chip and back.
     act_tok = sel(passes > 1, 2 * d * a_bits / 8 / (layers * pp), 0.0)
@@ -120,13 +127,13 @@ def evaluate_spatial(
     single = uniform(tp) and uniform(pp) and tp == 1 and pp == 1
     # LM head on the FFN kernels after the last pass: logits of the last token only; its
     # weights always stream.
-    t_lm_c = b * d * m.vocab / (mf * nffn * tp) if w.lm_head else 0.0
+    t_lm_c = b * lm_elems / (mf * nffn * tp) if w.lm_head else 0.0
     t_lm = np.maximum(t_lm_c, memory_time({"wffn": w_lm / tp}, ch) * f)
     out: Arrays = {}
     for phase in ("prefill", "decode"):
         prefill = phase == "prefill"
         seq_tokens = w.prompt_len if prefill else 1
-        kv_len = w.prompt_len if prefill else w.kv_len + 1
+        kv_len = m.kv_span(w.prompt_len if prefill else w.kv_len + 1)  # windows bound it
         tokens = b * seq_tokens
         t_qkv = tokens * u_qkv
         t_o = tokens * u_o
@@ -139,13 +146,15 @@ def evaluate_spatial(
         if not prefill:  # all layers resident: the seed's on-chip KV buffer holds them
             kv_group = sel(kv_onchip, 0.0, kv_group)
         act_moved = 0.0 if no_act else tokens * act_tok
+        # A tile of tokens reads the routed experts it touches (all of them, soon).
+        ffn_read = w_ffn if not m.moe else m.ffn_read(tokens / reuse) * ffn_byte
         moved = {
             "wqkv": streamed * w_qkv,
             "wo": streamed * w_o,
-            "wffn": streamed * w_ffn,
+            "wffn": streamed * ffn_read,
             "kv": kv_group,
         }
-        total = streamed * w_layer + kv_group
+        total = streamed * (w_qkv + w_o + ffn_read) + kv_group
         if not no_act:
             moved["act"] = act_moved
             total = total + act_moved
@@ -200,7 +209,7 @@ def evaluate_spatial(
                 by_group = {
                     "wqkv": w_qkv * streamed,
                     "wo": w_o * streamed,
-                    "wffn": w_ffn * streamed,
+                    "wffn": ffn_read * streamed,
                     "kv": kv_group,
                     "act": act_moved,
                 }
@@ -228,8 +237,8 @@ def evaluate_spatial(
     out["group_bytes_wqkv"] = w_qkv * per_fpga
     out["group_bytes_wo"] = w_o * per_fpga
     out["group_bytes_wffn"] = (w_ffn * n_layers / pp + w_lm) / tp
-    out["group_bytes_kv"] = b * w.max_kv_len * kv_entry * per_fpga
-    out["group_bytes_act"] = 4 * b * w.prompt_len * max(d, dffn) * a_bits / 8 / tp
+    out["group_bytes_kv"] = b * m.kv_span(w.max_kv_len) * kv_tok * n_layers / pp
+    out["group_bytes_act"] = 4 * b * w.prompt_len * max(d, m.ffn_width) * a_bits / 8 / tp
     out["n_fpga"] = tp * pp
     out["layers_built"] = layers
     if detail:
@@ -302,7 +311,9 @@ def _resources(
     # Block RAM per layer: weight tiles or resident weights, KV buffer, deep FIFOs.
     uram_w = p["weight_mem"] == MEMS.index("uram")
     resident = sel(onchip, resident_blocks / layers, 0.0)
-    kv_bits = 4 * w.max_kv_len * m.d_kv * prec.kv_bits / p["tp"]  # seed: K, V double-buffered
+    # seed: K and V double-buffered (4·L·d_kv); the windowed span, the latent for MLA
+    kv_split = 1.0 if m.mla else np.minimum(p["tp"], m.n_kv_heads)
+    kv_bits = 2 * m.kv_span(w.max_kv_len) * m.kv_width * prec.kv_bits / kv_split
     kv_banks = 2 * np.ceil(ma * prec.kv_bits / lg["port_bits"])
     uram_kv = p["kv_mem"] == MEMS.index("uram")
     kv_cap = sel(uram_kv, lg["uram_bits"], lg["bram36_bits"])

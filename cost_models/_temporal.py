@@ -19,6 +19,7 @@ from cost_models._common import (
     dsp_table,
     layer_ops,
     precision,
+    routed_factor,
     sel,
     sparse_group_terms,
     sparse_weights,
@@ -74,19 +75,28 @@ def evaluate_temporal(
     # f / bandwidth: cycles per byte of each group (memory_time of one stream, in cycles).
     cpb = {g: f / bw for g, bw in ch.bw.items()}
     per_bit = {c: bits[c] / 8 / tp for c in ("qk", "vo", "ffn")}
-    wbytes = {op.name: op.weights * per_bit[op.cls] for op in ops}
-    # Cycles to stream each operator's weights once, and all of them (for the bound).
+    # Per layer on average (``share``: the fraction of layers that have the operator).
+    wbytes = {op.name: op.weights * op.share * per_bit[op.cls] for op in ops}
+    # Cycles to stream each operator's weights once (routed experts: one token's k).
     mem_once = {op.name: wbytes[op.name] * cpb[op.group] for op in ops}
-    mem_layer_once = sum(mem_once.values())
-    # Operators of one shape (same reduction, outputs, weights, sparsity class and memory
-    # group) cost the same; each shape is computed once.
-    shapes: dict[tuple[float, str, float, str, float], list[str]] = {}
+    mem_fixed = sum(mem_once[op.name] for op in ops if not op.routed)
+    mem_routed = sum(mem_once[op.name] for op in ops if op.routed)
+    routed = {op.name for op in ops if op.routed}
+    # Operators of one shape (same reduction, outputs, weights, sparsity class, memory
+    # group and layer share) cost the same; each shape is computed once.
+    shapes: dict[tuple[float, str, float, str, float, float, bool], list[str]] = {}
     for op in ops:
-        shapes.setdefault((op.red, op.cls, op.out, op.group, op.weights), []).append(op.name)
+        key = (op.red, op.cls, op.out, op.group, op.weights, op.share, op.routed)
+        shapes.setdefault(key, []).append(op.name)
     heads = m.n_heads / tp
-    kv_entry = 2 * m.d_kv * prec.kv_bits / 8 / tp  # bytes of one token's K and V per FPGA
+    # Bytes of one token's KV entry per FPGA: heads split over tp, but a KV head (or MLA's
+    # latent, which every head reads) is replicated where there are fewer than tp of them.
+    kv_split = 1.0 if m.mla else np.minimum(tp, m.n_kv_heads)
+    kv_entry = m.kv_width * prec.kv_bits / 8 / kv_split
     mv_n = p["mv_n"] * cores
-    lm_bytes = m.vocab * m.d_model * prec.w_bits / 8 / tp
+    e_w = m.embed_width
+    lm_weights = m.vocab * e_w + (m.d_model * e_w if m.d_embed else 0)
+    lm_bytes = lm_weights * prec.w_bits / 8 / tp
     lm_mem = lm_bytes * cpb["wffn"] if w.lm_head else 0.0
     serial = p["prefill_serial"]
     all_serial = uniform(serial) and bool(serial)
@@ -101,18 +111,22 @@ def evaluate_temporal(
         e_n: Any,
         loads: Any,
         kv_tokens: Any,
+        load_tokens: Any = 1.0,
     ) -> dict[str, Any]:
         """Cycles of one pass through the model for ``tokens`` tokens (``seq`` per sequence)
         whose attention spans ``kv_len`` entries, on an engine of e_t × e_k × e_n; weights
-        are loaded ``loads`` times and K/V of ``kv_tokens`` tokens move off chip."""
+        are loaded ``loads`` times, each for ``load_tokens`` tokens (the routed experts they
+        touch), and K/V of ``kv_tokens`` tokens move off chip."""
         once = uniform(loads) and loads == 1
+        route = routed_factor(w, load_tokens)
+        kv_len = m.kv_span(kv_len)  # windowed layers attend to at most their window
         overlapped: Any = 0.0  # Σ max(compute, memory): engines hide the loads
         comp_sum: Any = 0.0
         breakdown: dict[str, Any] = {}
         t_rows = _ceil_div(tokens, e_t)
         reds: dict[tuple[float, str], Any] = {}
         outs: dict[float, Any] = {}
-        for (red, cls, out_dim, _, _), names in shapes.items():
+        for (red, cls, out_dim, _, _, share, is_routed), names in shapes.items():
             # Padding to the engine shape counts: ⌈T/e_t⌉·⌈red·dens/e_k⌉·⌈out/e_n⌉.
             if (red, cls) not in reds:
                 reds[red, cls] = _ceil_div(red * dens[cls], e_k)
@@ -122,13 +136,20 @@ def evaluate_temporal(
             if not (uniform(t_rows) and t_rows == 1):
                 comp = comp * t_rows
             mem = mem_once[names[0]] if once else mem_once[names[0]] * loads
-            t = np.maximum(comp, mem)
+            if is_routed:
+                mem = mem * route
+            if share != 1.0:  # mem_once is already per average layer
+                comp = comp * share
+                t = np.maximum(comp, mem)
+            else:
+                t = np.maximum(comp, mem)
             k = len(names)  # operators of identical shape (q and k without GQA) count alike
             overlapped = overlapped + (t if k == 1 else k * t)
             comp_sum = comp_sum + (comp if k == 1 else k * comp)
             if detail:
                 for name in names:
                     breakdown[name] = sel(overlap, t, comp + mem)
+        mem_layer_once = mem_fixed + (mem_routed * route if routed else 0.0)
         # Without overlap each operator takes compute + memory.
         if overlap_all:
             layer_cycles = overlapped
@@ -136,17 +157,19 @@ def evaluate_temporal(
             mem_sum = mem_layer_once if once else mem_layer_once * loads
             layer_cycles = sel(overlap, overlapped, comp_sum + mem_sum)
         # Attention: QK^T then scores·V per head, on the attention engine or the main one.
+        # Per head and KV entry: the score product over attn_qk_width and the weighted sum
+        # over attn_sv_width (both head_dim, or MLA's latent widths).
+        qk_w, sv_w = m.attn_qk_width, m.attn_sv_width
         a_comp = sel(
             attn_sep,
-            2 * b * seq * kv_len * m.head_dim * heads / (np.maximum(p["attn_macs"], 1) * cores),
-            2
-            * b
+            b * seq * kv_len * (qk_w + sv_w) * heads / (np.maximum(p["attn_macs"], 1) * cores),
+            b
             * heads
             * _ceil_div(seq, e_t)
             * _ceil_div(kv_len, e_n)
-            * _ceil_div(m.head_dim, e_k),
+            * (_ceil_div(qk_w, e_k) + _ceil_div(sv_w, e_k)),
         )
-        kv_moved = b * kv_tokens * kv_entry
+        kv_moved = b * m.kv_span(kv_tokens) * kv_entry
         a_mem = kv_moved * cpb["kv"]
         a_t = (
             np.maximum(a_comp, a_mem)
@@ -158,12 +181,15 @@ def evaluate_temporal(
             act: Any = 0.0
             act_t: Any = 0.0
         else:
-            act = sel(act_onchip, 0.0, 4 * tokens * max(m.d_model, m.d_ffn) * prec.a_bits / 8)
+            act = sel(act_onchip, 0.0, 4 * tokens * max(m.d_model, m.ffn_width) * prec.a_bits / 8)
             act_t = act / tp * cpb["act"]
-        # Non-linear work: two norms, softmax (three passes), activation, two residual adds.
+        # Non-linear work: two norms (one in a parallel attention + MLP block), softmax
+        # (three passes, a fourth adds ALiBi's bias), activation, two residual adds.
+        norms = 1 if m.parallel_block else 2
+        passes = 4 if m.positions == "alibi" else 3
         nl_elems = (
-            tokens * (2 * 3 * m.d_model + 2 * m.d_model + m.d_ffn * (m.ffn_matrices - 1))
-            + 3 * b * seq * kv_len * heads
+            tokens * (norms * 3 * m.d_model + 2 * m.d_model + m.ffn_width * (m.ffn_matrices - 1))
+            + passes * b * seq * kv_len * heads
         )
         nl = nl_elems / (p["sfu_lanes"] * cores)
         if uniform(tp) and uniform(pp) and tp == 1 and pp == 1:
@@ -177,7 +203,7 @@ def evaluate_temporal(
         per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t
         lm_t: Any = 0.0
         if w.lm_head:
-            lm_comp = _ceil_div(b, e_t) * _ceil_div(m.d_model, e_k) * _ceil_div(m.vocab / tp, e_n)
+            lm_comp = _ceil_div(b, e_t) * _ceil_div(e_w, e_k) * _ceil_div(m.vocab / tp, e_n)
             lm_t = (
                 np.maximum(lm_comp, lm_mem)
                 if overlap_all
@@ -214,9 +240,10 @@ def evaluate_temporal(
     # stream, LM head included — at KV lengths 1..l, i.e. l steps at the mean KV length.
     mean_kv = (l_in + 1) / 2
     if all_serial:
-        pre = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv), l_in)
+        pre = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv, b), l_in)
     else:
         tokens = b * l_in
+        loads = _ceil_div(tokens, p["tile_tokens"])
         pre = step(
             tokens,
             l_in,
@@ -224,11 +251,12 @@ def evaluate_temporal(
             p["mm_t"],
             p["mm_k"],
             p["mm_n"] * cores,
-            _ceil_div(tokens, p["tile_tokens"]),
+            loads,
             l_in,
+            tokens / loads if m.moe else 1.0,
         )
         if not uniform(serial) or serial:
-            ser = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv), l_in)
+            ser = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv, b), l_in)
             pre = {
                 "cycles": np.where(serial, ser["cycles"], pre["cycles"]),
                 "bound": np.where(serial, ser["bound"], pre["bound"]),
@@ -241,20 +269,26 @@ def evaluate_temporal(
     out["bound_prefill"] = pre["bound"]
 
     kv_len = w.kv_len + 1
-    dec = step(b, 1, kv_len, *mv, 1.0, kv_len)
+    dec = step(b, 1, kv_len, *mv, 1.0, kv_len, b)
     if b > 1:
         # A batch of b decoded tokens is a b-row matrix: the compiler runs it on the
         # matrix-matrix mode when that is faster (issue 16 item 6); one token pads mm_t rows,
         # so batch 1 stays on the matrix-vector mode.
-        mm = step(b, 1, kv_len, p["mm_t"], p["mm_k"], p["mm_n"] * cores, 1.0, kv_len)
+        mm = step(b, 1, kv_len, p["mm_t"], p["mm_k"], p["mm_n"] * cores, 1.0, kv_len, b)
         dec = _faster(mm, dec)
     # Off-chip weight bytes per decoded token and layer, per group (the LM head's share
     # counted with the FFN group).
     lm_dec = lm_bytes / n_layers if w.lm_head else 0.0
     group_bytes: dict[str, Any] = {g: 0.0 for g in ("wqkv", "wo", "wffn")}
+    stored: dict[str, Any] = {g: 0.0 for g in ("wqkv", "wo", "wffn")}
+    step_read = routed_factor(w, b)  # routed experts a decode step of b tokens touches
+    every = m.n_experts / m.experts_per_token if m.moe else 1.0
     for op in ops:
-        group_bytes[op.group] = group_bytes[op.group] + wbytes[op.name]
+        v = wbytes[op.name]
+        group_bytes[op.group] = group_bytes[op.group] + (v * step_read if op.routed else v)
+        stored[op.group] = stored[op.group] + (v * every if op.routed else v)
     group_bytes["wffn"] = group_bytes["wffn"] + lm_dec
+    stored["wffn"] = stored["wffn"] + lm_dec
     bytes_layer = group_bytes["wqkv"] + group_bytes["wo"] + group_bytes["wffn"]
     out["decode_latency_s"] = dec["cycles"] / f + p["host_overhead_us"] * 1e-6
     out["bound_decode"] = dec["bound"]
@@ -272,12 +306,12 @@ def evaluate_temporal(
             out[f"bytes_{g}"] = per_layer * n_layers * tp
     _resources(out, p, w, platform, prec, dens, ch, detail)
     n = n_layers / pp
-    out["group_bytes_wqkv"] = group_bytes["wqkv"] * n
-    out["group_bytes_wo"] = group_bytes["wo"] * n
-    out["group_bytes_wffn"] = group_bytes["wffn"] * n
-    out["group_bytes_kv"] = b * w.max_kv_len * kv_entry * n
+    out["group_bytes_wqkv"] = stored["wqkv"] * n
+    out["group_bytes_wo"] = stored["wo"] * n
+    out["group_bytes_wffn"] = stored["wffn"] * n
+    out["group_bytes_kv"] = b * m.kv_span(w.max_kv_len) * kv_entry * n
     out["group_bytes_act"] = sel(
-        p["act_onchip"], 0.0, 4 * b * l_in * max(m.d_model, m.d_ffn) * prec.a_bits / 8 / tp
+        p["act_onchip"], 0.0, 4 * b * l_in * max(m.d_model, m.ffn_width) * prec.a_bits / 8 / tp
     )
     if detail:
         out["weight_bytes_per_fpga"] = (
@@ -352,7 +386,7 @@ def _resources(
     w_port_bits = np.maximum(p["mm_k"] * p["mm_n"], mv) * (prec.w_bits + idx_bits)
     w_banks = np.ceil(w_port_bits / lg["port_bits"])  # ping and pong share a bank's depth
     kv_banks = 2 * np.ceil(p["mv_k"] * prec.kv_bits / lg["port_bits"])  # mv_k >= 1
-    wide = max(m.d_model, m.d_ffn) * prec.a_bits
+    wide = max(m.d_model, m.ffn_width) * prec.a_bits
     b = w.batch
     chunk = sel(
         p["prefill_serial"], b, np.maximum(np.minimum(b * w.prompt_len, p["tile_tokens"]), b)

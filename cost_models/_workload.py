@@ -13,56 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from cost_models._errors import InputError, did_you_mean
+from cost_models._hf import FAMILY_KEYS, GATED, check_keys, extend_shape, type_hint
 from cost_models._safeload import UnsafeInput, load_json, read_text
+from cost_models._shape import FFN_KINDS, POSITIONS, ModelShape
 
 PRESETS_DIR = Path(__file__).resolve().parent / "workloads"
-
-FFN_KINDS = ("gelu", "swiglu")
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The shape fields of a transformer that cost depends on.
-
-    ``head_dim * n_heads`` need not equal ``d_model`` (ChatGLM sets ``kv_channels``).
-    ``n_kv_heads < n_heads`` is grouped-query attention (1 = multi-query).
-    """
-
-    name: str
-    d_model: int
-    n_layers: int
-    n_heads: int
-    n_kv_heads: int
-    head_dim: int
-    d_ffn: int
-    ffn: str  # "gelu": two matrices; "swiglu": gate, up and down
-    vocab: int
-    causal: bool = True
-    max_positions: int = 2048
-
-    @property
-    def d_q(self) -> int:
-        """Width of the query projection output (all heads)."""
-        return self.n_heads * self.head_dim
-
-    @property
-    def d_kv(self) -> int:
-        """Width of the key (or value) projection output (all KV heads)."""
-        return self.n_kv_heads * self.head_dim
-
-    @property
-    def ffn_matrices(self) -> int:
-        return 3 if self.ffn == "swiglu" else 2
-
-    def params_per_layer(self) -> int:
-        """Weights of one layer's matrices (biases and norms are negligible here)."""
-        attn = self.d_model * self.d_q * 2 + self.d_model * self.d_kv * 2
-        return attn + self.ffn_matrices * self.d_model * self.d_ffn
-
-    def params_total(self, lm_head: bool = True) -> int:
-        return self.n_layers * self.params_per_layer() + (
-            self.vocab * self.d_model if lm_head else 0
-        )
 
 
 @dataclass(frozen=True)
@@ -153,8 +108,9 @@ _HF_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
 # Same conventions as llama (GQA + SwiGLU).
 for _alias in ("qwen2", "mistral", "qwen3", "gemma"):
     _HF_KEYS[_alias] = _HF_KEYS["llama"]
+_HF_KEYS.update(FAMILY_KEYS)  # phi3, gemma2, mixtral, deepseek_v2, falcon, gptj, bloom
 
-_SWIGLU_TYPES = {"llama", "qwen2", "mistral", "qwen3", "gemma", "chatglm"}
+_SWIGLU_TYPES = {"llama", "qwen2", "mistral", "qwen3", "gemma", "chatglm", *GATED}
 _ENCODER_TYPES = {"bert"}
 SUPPORTED_MODEL_TYPES = tuple(sorted(_HF_KEYS))
 
@@ -182,9 +138,10 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
             "model_type",
             f"unknown model type {model_type!r}; "
             f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}",
-            did_you_mean(model_type, SUPPORTED_MODEL_TYPES),
+            type_hint(model_type, SUPPORTED_MODEL_TYPES),
         )
     keys = _HF_KEYS[model_type]
+    check_keys(config, source, model_type, keys)
     raw: dict[str, Any] = {}
     for ours, candidates in keys.items():
         for cand in candidates:
@@ -215,7 +172,7 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
         )
     head_dim = maybe("head_dim", d_model // n_heads)
     d_ffn = maybe("d_ffn", 4 * d_model)  # gpt2's n_inner = null means 4 × n_embd
-    return ModelShape(
+    shape = ModelShape(
         name=name or str(config.get("_name_or_path", model_type)),
         d_model=d_model,
         n_layers=need("n_layers"),
@@ -228,6 +185,7 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
         causal=model_type not in _ENCODER_TYPES,
         max_positions=maybe("max_positions", 2048),
     )
+    return extend_shape(config, source, model_type, shape)
 
 
 def list_presets() -> list[str]:
@@ -267,6 +225,22 @@ def _preset(name: str, path: str, mtime_ns: int) -> ModelShape:
     return replace(load_shape_file(path), name=name)
 
 
+# Optional integer fields of the short form (0 = absent); see ModelShape.
+_EXTRA_INTS = (
+    "n_experts",
+    "experts_per_token",
+    "d_expert",
+    "n_shared_experts",
+    "dense_layers",
+    "kv_lora_rank",
+    "q_lora_rank",
+    "rope_head_dim",
+    "v_head_dim",
+    "window",
+    "window_layers",
+    "d_embed",
+    "learned_positions",
+)
 _SHAPE_KEYS = (
     "d_model",
     "n_layers",
@@ -279,6 +253,11 @@ _SHAPE_KEYS = (
     "causal",
     "max_positions",
     "name",
+    *_EXTRA_INTS,
+    "parallel_block",
+    "fused_qkv",
+    "positions",
+    "tied_embeddings",
 )
 
 
@@ -313,7 +292,35 @@ def shape_from_mapping(spec: Mapping[str, Any], source: str) -> ModelShape:
         raise InputError(
             source, "shape.n_kv_heads", f"{n_kv} must divide n_heads={ints['n_heads']}"
         )
+    extra: dict[str, Any] = {}
+    for key in _EXTRA_INTS:
+        value = spec.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InputError(
+                source, f"shape.{key}", f"expected a non-negative integer, got {value!r}"
+            )
+        extra[key] = value
+    for key in ("parallel_block", "fused_qkv", "tied_embeddings"):
+        if not isinstance(spec.get(key, True), bool):
+            raise InputError(source, f"shape.{key}", f"expected true or false, got {spec[key]!r}")
+        if key in spec:
+            extra[key] = spec[key]
+    positions = spec.get("positions", "rope")
+    if positions not in POSITIONS:
+        raise InputError(
+            source, "shape.positions", f"expected one of {', '.join(POSITIONS)}, got {positions!r}"
+        )
+    if extra["n_experts"] and not 0 < extra["experts_per_token"] <= extra["n_experts"]:
+        raise InputError(
+            source,
+            "shape.experts_per_token",
+            f"expected 1..{extra['n_experts']} (n_experts), got {extra['experts_per_token']}",
+        )
+    if extra["n_experts"] and not extra["d_expert"]:
+        extra["d_expert"] = ints["d_ffn"]
     return ModelShape(
+        positions=str(positions),
+        **extra,
         name=str(spec.get("name", "custom")),
         d_model=ints["d_model"],
         n_layers=ints["n_layers"],
@@ -324,8 +331,14 @@ def shape_from_mapping(spec: Mapping[str, Any], source: str) -> ModelShape:
         ffn=str(ffn),
         vocab=ints["vocab"],
         causal=bool(spec.get("causal", True)),
-        max_positions=_positive_int(spec.get("max_positions", 2048), source, "shape.max_positions"),
+        max_positions=_max_positions(spec.get("max_positions", 2048), source),
     )
+
+
+def _max_positions(value: object, source: str) -> int:
+    if value == 0 and not isinstance(value, bool):
+        return 0  # no limit (ALiBi)
+    return _positive_int(value, source, "shape.max_positions")
 
 
 _WORKLOAD_KEYS = (
@@ -391,6 +404,14 @@ def load_workload(
             )
         return value
 
+    longest = spec.get("prompt_len", 512)
+    if shape.max_positions and isinstance(longest, int) and longest > shape.max_positions:
+        raise InputError(
+            source,
+            "workload.prompt_len",
+            f"{longest} tokens exceed the model's {shape.max_positions} positions "
+            "(max_position_embeddings)",
+        )
     kv = spec.get("kv_len")
     lm_head = spec.get("lm_head", True)
     if not isinstance(lm_head, bool):

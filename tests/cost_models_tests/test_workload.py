@@ -24,8 +24,8 @@ def test_every_preset_loads() -> None:
 def test_gpt2_null_n_inner_means_four_times_d() -> None:
     s = cm.preset_shape("gpt2-medium")
     assert (s.d_model, s.n_layers, s.n_heads, s.d_ffn, s.ffn) == (1024, 24, 16, 4096, "gelu")
-    # 24 layers × 12.6 M + the tied LM head ≈ 355 M parameters
-    assert s.params_total() == pytest.approx(24 * 12 * 1024**2 + 50257 * 1024)
+    # 24 layers × 12.6 M + the tied LM head + 1024 learned positions ≈ 355 M parameters
+    assert s.params_total() == pytest.approx(24 * 12 * 1024**2 + 50257 * 1024 + 1024 * 1024)
 
 
 def test_chatglm_multi_query_groups_and_fused_swiglu() -> None:
