@@ -82,6 +82,8 @@ def sweep(
         f"{s.n_duplicates:,} duplicates) in {s.elapsed_s:.1f} s = {s.trials_per_s:,.0f} "
         f"trials/s; {s.n_feasible:,} feasible, Pareto front {s.pareto_size}"
     )
+    if s.search:
+        typer.echo(s.search)
     if s.load_s > 0.05:
         typer.echo(f"resumed {s.n_trials - s.n_new:,} trials in {s.load_s:.2f} s")
     if s.builds is not None:

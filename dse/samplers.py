@@ -42,11 +42,14 @@ __all__ = [
     "make_sampler",
 ]
 
-SAMPLERS = ("nsga2", "nsga3", "tpe", "gp", "random", "grid", "exhaustive")
+SAMPLERS = ("auto", "moea", "nsga2", "nsga3", "tpe", "gp", "random", "grid", "exhaustive")
 
 # The sampler a study gets when its config names none (chosen by
-# benchmarks/search_quality.py; see docs/search.md).
-DEFAULT_SAMPLER = "tpe"
+# benchmarks/search_quality.py; see docs/search.md). ``auto`` and ``moea`` are the
+# model-level search of dse.search, which `dse sweep` runs instead of an Optuna sampler;
+# where a trial-by-trial sampler is still needed (a sweep that builds), ``auto`` is TPE.
+DEFAULT_SAMPLER = "auto"
+AUTO_FALLBACK = "tpe"
 
 DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {
     # The engine makes one engine batch one generation (batch = population_size): 64 keeps
@@ -115,12 +118,21 @@ def make_sampler(
         ConfigError: unknown sampler or option, bad option value, ``gp`` without torch.
     """
     name, options, source = _spec_parts(spec)
+    if name == "auto":  # its options are the model-level search's, not TPE's
+        name, options = AUTO_FALLBACK, {}
     if name not in SAMPLERS:
         raise ConfigError(
             source,
             "sampler",
             f"unknown sampler {name!r}; expected one of {', '.join(SAMPLERS)}",
             hint=did_you_mean(name, SAMPLERS),
+        )
+    if name == "moea":
+        raise ConfigError(
+            source,
+            "sampler",
+            "'moea' is the model-level search of dse.search, not an Optuna sampler; "
+            "dse sweep runs it itself",
         )
     if name == "exhaustive":
         raise ConfigError(

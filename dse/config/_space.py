@@ -21,10 +21,9 @@ import cost_models as cm
 from dse._expr import ExprError, compile_expr
 from dse.config._yaml import LocatedYaml
 from dse.errors import ConfigError
-from dse.samplers import DEFAULT_SAMPLER
+from dse.samplers import DEFAULT_SAMPLER, SAMPLERS
 from dse.space import PARAM_TYPES, ParamSpec, SearchSpace, is_numeric
 
-SAMPLERS = ("nsga2", "nsga3", "tpe", "gp", "random", "grid", "exhaustive")
 ENUMERATING = ("grid", "exhaustive")
 DIRECTIONS = ("maximize", "minimize")
 # Columns of cost_models.COLUMNS that are not numbers (codes, verdicts, text).

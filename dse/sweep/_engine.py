@@ -76,7 +76,16 @@ FINGERPRINT_KEYS = (
     "objectives",
     "constraints",
 )
-DEFAULT_BATCH = {"tpe": 16, "gp": 8, "random": 256, "grid": 1024, "exhaustive": 1024}
+# auto/moea: the model-level search has its own batch (dse.search); 16 is auto's TPE fallback.
+DEFAULT_BATCH = {
+    "tpe": 16,
+    "gp": 8,
+    "random": 256,
+    "grid": 1024,
+    "exhaustive": 1024,
+    "auto": 16,
+    "moea": 16384,
+}
 
 
 class StudyExists(DseError):
@@ -102,6 +111,7 @@ class SweepSummary:
     load_s: float = 0.0
     interrupted: bool = False
     builds: BuildSummary | None = None
+    search: str = ""  # model-level search (dse.search): what it did, one line
 
 
 @dataclass
@@ -767,7 +777,10 @@ def run_sweep(
         StudyExists: the study has trials and ``resume`` is False.
         StudyMismatch: ``resume`` with a config that scores points differently.
     """
+    from dse.search import run_model_search, uses_model_search
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    model_search = uses_model_search(cfg, builds)  # checks its options before any write
     sweep = Sweep(
         cfg,
         trials=trials,
@@ -781,6 +794,8 @@ def run_sweep(
         log=log,
     )
     try:
+        if model_search:
+            return run_model_search(sweep)  # exact or vectorised; see dse/search/
         return sweep.run(progress)
     finally:
         sweep.store.close()

@@ -44,6 +44,8 @@ def _worker(url: str, study: str, cwd: Path) -> subprocess.Popen[str]:
             "--quiet",
             "--set",
             f"name={study}",
+            "--set",
+            "sampler=tpe",  # the trial loop's workers (auto would enumerate this grid)
         ],
         cwd=cwd,
         stdout=subprocess.PIPE,
