@@ -6,6 +6,7 @@ study still being written is re-read when it changes and an idle one is read onc
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from dse.sweep._read import StudyData
 
 STUDY_KEY = "study"
 TRIAL_KEY = "trial"
+LOG = logging.getLogger("dse.dashboard")
 
 
 def source() -> _data.Source:
@@ -25,13 +27,43 @@ def source() -> _data.Source:
 
 
 @st.cache_data(ttl=5, show_spinner=False)
-def studies(results: str, storage: str | None) -> list[tuple[str, str]]:
-    return _data.list_studies(_data.Source(Path(results), storage))
+def studies(
+    results: str, storage: str | None
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """``(readable, unreadable)``: (study, storage URL) pairs, and (where, one-line reason)
+    for every database that cannot be opened, so one corrupt study does not hide the rest."""
+    if storage is not None:
+        try:
+            return _data.list_studies(_data.Source(Path(results), storage)), []
+        except Exception as exc:
+            return [], [(storage.split("://", 1)[0] + "://…", failure("storage", exc))]
+    found: list[tuple[str, str]] = []
+    bad: list[tuple[str, str]] = []
+    for db in sorted(Path(results).glob("*/optuna.db")):
+        try:
+            found += _data.list_studies(_data.Source(db.parent, storage=f"sqlite:///{db}"))
+        except Exception as exc:
+            bad.append((db.parent.name, failure(f"study folder {db.parent.name}", exc)))
+    return found, bad
 
 
 def all_studies() -> list[tuple[str, str]]:
+    """Every readable study (see ``study_errors`` for the others)."""
     src = source()
-    return studies(str(src.results), src.storage)
+    return studies(str(src.results), src.storage)[0]
+
+
+def study_errors() -> list[tuple[str, str]]:
+    """(study folder or storage, one-line reason) of every study that cannot be read."""
+    src = source()
+    return studies(str(src.results), src.storage)[1]
+
+
+def failure(what: str, exc: BaseException) -> str:
+    """Log ``exc`` with its traceback (server side) and return the one line a visitor sees."""
+    ref = f"{id(exc) & 0xFFFFFF:06x}"
+    LOG.error("dashboard: %s failed (ref %s)", what, ref, exc_info=exc)
+    return f"cannot be read ({type(exc).__name__}; details in the server log, ref {ref})"
 
 
 @st.cache_data(ttl=2, show_spinner=False)

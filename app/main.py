@@ -1,11 +1,14 @@
 """The dashboard's Streamlit script: page setup, navigation and the study picker.
 
 Run it with ``dse dashboard`` (which binds 127.0.0.1 and says where the studies are); each
-page is a script in ``views/``.
+page is a script in ``views/``. A page that fails shows one line to the visitor; its
+traceback goes to the server's log (stderr of ``dse dashboard``) with the same reference.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import sys
 from pathlib import Path
 
@@ -27,4 +30,18 @@ PAGES = [
     st.Page(VIEWS / "calibration.py", title="Calibration", icon=":material/tune:"),
     st.Page(VIEWS / "releases.py", title="Releases", icon=":material/rocket_launch:"),
 ]
-st.navigation(PAGES).run()
+try:
+    page = st.navigation(PAGES)
+    # A study that cannot be read is one line here, on every page; the others work.
+    from app import _ui
+
+    for where, why in _ui.study_errors():
+        st.sidebar.error(f"{where}: {why}", icon=":material/error:")
+    page.run()
+except Exception as exc:  # st.stop()/st.rerun() are BaseExceptions and pass through
+    ref = secrets.token_hex(4)
+    logging.getLogger("dse.dashboard").exception("dashboard page failed (ref %s)", ref)
+    st.error(
+        f"This page could not be drawn ({type(exc).__name__}); the details are in the "
+        f"server log (ref {ref})."
+    )

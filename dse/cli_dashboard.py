@@ -5,16 +5,26 @@ warmed up) in a child process; where to
 read studies from travels in the environment (``DSE_DASHBOARD_RESULTS``,
 ``DSE_DASHBOARD_STORAGE``), so the app needs no command-line parsing of its own. ``dse``
 never imports ``app`` (the arrow is ``app -> dse``): it only locates the script.
+
+The dashboard is read-only unless started with ``--allow-actions``; actions (promote) then
+need a token that a browser session must type first. The child gets only the token's
+sha256 (``DSE_DASHBOARD_TOKEN_SHA256``). The child dies with this process: SIGTERM, SIGINT
+and SIGHUP are forwarded, and Linux sends it SIGTERM if this process is killed outright.
 """
 
 from __future__ import annotations
 
+import ctypes
+import hashlib
 import importlib.util
 import ipaddress
 import os
+import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -23,7 +33,12 @@ from dse.errors import ConfigError
 
 ENV_RESULTS = "DSE_DASHBOARD_RESULTS"
 ENV_STORAGE = "DSE_DASHBOARD_STORAGE"
+ENV_ACTIONS = "DSE_DASHBOARD_ACTIONS"  # "1": the app offers actions (to token holders)
+ENV_TOKEN_SHA256 = "DSE_DASHBOARD_TOKEN_SHA256"  # what the app compares a typed token with
+ENV_TOKEN = "DSE_DASHBOARD_TOKEN"  # the user's own token for --allow-actions (else generated)
+MIN_TOKEN_CHARS = 16
 LOOPBACK = "127.0.0.1"
+_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +82,10 @@ def streamlit_argv(script: Path, host: str, port: int) -> list[str]:
         "false",
         "--client.toolbarMode",
         "minimal",
+        # Visitors get Streamlit's generic message; types, messages and tracebacks (with
+        # server paths) go to this process's stderr only.
+        "--client.showErrorDetails",
+        "none",
     ]
 
 
@@ -83,8 +102,19 @@ def dashboard(
         str,
         typer.Option("--host", help="address to bind; anything but 127.0.0.1 is your choice"),
     ] = LOOPBACK,
+    allow_actions: Annotated[
+        bool,
+        typer.Option(
+            "--allow-actions",
+            help=f"offer promote to sessions that type the token (${ENV_TOKEN}, else a "
+            "random one printed here); without it the dashboard is read-only",
+        ),
+    ] = False,
 ) -> None:
-    """Serve the dashboard (studies, Pareto fronts, designs, builds, calibration, releases)."""
+    """Serve the dashboard (studies, Pareto fronts, designs, builds, calibration, releases).
+
+    Read-only unless --allow-actions (docs/dashboard.md).
+    """
     if not 1 <= port <= 65535:
         raise ConfigError("--port", str(port), "a TCP port between 1 and 65535")
     try:
@@ -102,8 +132,10 @@ def dashboard(
         if path is not None and not path.is_file():
             raise ConfigError("--storage", storage, f"an existing database ({path} is missing)")
         TrialStore(storage, create=False).close()  # StorageError -> one line, exit 2
+    token = _token() if allow_actions else None
     if host not in (LOOPBACK, "localhost", "::1"):
-        typer.echo(f"warning: binding to {host}: the dashboard has no login", err=True)
+        what = "actions need the token, sent in clear over HTTP" if token else "read-only"
+        typer.echo(f"warning: binding to {host}: anyone who reaches it can read ({what})", err=True)
     script = app_script()
     env = dict(os.environ)
     # ``app`` must import in the server process even without an install of this checkout.
@@ -115,11 +147,67 @@ def dashboard(
         env[ENV_STORAGE] = storage
     else:
         env.pop(ENV_STORAGE, None)
+    env.pop(ENV_TOKEN, None)  # the child gets only the hash
+    env.pop(ENV_TOKEN_SHA256, None)
+    env[ENV_ACTIONS] = "1" if token else "0"
+    if token:
+        env[ENV_TOKEN_SHA256] = hashlib.sha256(token.encode("utf-8")).hexdigest()
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"dse dashboard: http://{shown}:{port}  (Ctrl-C stops it)")
-    try:
-        code = subprocess.call(streamlit_argv(script, host, port), env=env)
-    except KeyboardInterrupt:
-        code = 0
-    if code not in (0, -2, 130):
+    if token and not os.environ.get(ENV_TOKEN):
+        typer.echo(f"actions allowed to sessions that type this token: {token}")
+    elif not token:
+        typer.echo("read-only: start with --allow-actions to promote from the Releases page")
+    code = _serve(streamlit_argv(script, host, port), env)
+    if code not in (0, -2, 130, -signal.SIGTERM):
         raise typer.Exit(code)
+
+
+def _token() -> str:
+    """``$DSE_DASHBOARD_TOKEN`` (at least 16 characters), else a new random token."""
+    given = os.environ.get(ENV_TOKEN)
+    if given is None:
+        return secrets.token_urlsafe(24)
+    if len(given) < MIN_TOKEN_CHARS or given != given.strip():
+        raise ConfigError(
+            f"${ENV_TOKEN}",
+            "(hidden)",
+            f"at least {MIN_TOKEN_CHARS} characters without surrounding spaces, or unset it "
+            "to get a random token",
+        )
+    return given
+
+
+def _serve(argv: list[str], env: dict[str, str]) -> int:
+    """Run the server child until it exits; a signal to this process stops it too."""
+    child = subprocess.Popen(argv, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:  # a second Ctrl-C while it shuts down: stop waiting
+                child.kill()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when ``dse dashboard`` dies, even by
+    SIGKILL (elsewhere the forwarded signals are all there is)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)

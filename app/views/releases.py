@@ -1,16 +1,21 @@
 """Releases: the published releases, their manifests and verify status; promote a design.
 
 Reads ``<results>/releases`` through ``dse.release``. When that module cannot be imported
-(an older install) the page says so and the promote action is hidden.
+(an older install) the page says so and the promote action is hidden. Promote is an action:
+offered only by ``dse dashboard --allow-actions``, to a session that typed the token.
 """
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
-from app import _data, _ui
+from app import _actions, _data, _ui
+from dse.errors import DseError
 
+_LOG = logging.getLogger("dse.dashboard")
 st.title("Releases")
 src = _ui.source()
 try:
@@ -53,11 +58,16 @@ else:
             st.error(str(exc))
         else:
             if report.ok:
-                st.success(f"Verified: all {report.checked} files match their sha256.")
+                st.success(
+                    f"Verified: all {report.checked} files, their modes and the manifest match. "
+                    f"Release digest sha256:{report.digest}"
+                )
             else:
+                found = report.problems()
                 st.error(
-                    f"Verify FAILED: changed {report.changed or '-'}, missing "
-                    f"{report.missing or '-'}, not in the manifest {report.extra or '-'}"
+                    f"Verify FAILED ({len(found)} findings): "
+                    + "; ".join(f"{kind}: {what}" for kind, what in found[:8])
+                    + (" …" if len(found) > 8 else "")
                 )
         if chosen.bitstream is not None:
             st.markdown(f"Bitstream: `{chosen.bitstream}`")
@@ -70,6 +80,8 @@ else:
             st.json(chosen.manifest, expanded=1)
 
 st.subheader("Promote a design")
+if not _actions.unlock("promote"):
+    st.stop()
 study, url = _ui.study_or_stop()
 data = _ui.load(url, study)
 front = data.frame[_data.front_mask(data)]
@@ -86,7 +98,9 @@ with st.form("promote"):
     )
     confirm = st.checkbox("I want to build and publish this release", key="promote_confirm")
     go = st.form_submit_button("Promote this design", disabled=False)
-if go:
+if go and not _actions.authorised():  # re-checked here: the form is not the guard
+    st.error("Promote needs the action token.")
+elif go:
     if not confirm:
         st.warning("Tick the confirmation box first.")
     else:
@@ -101,8 +115,14 @@ if go:
                     storage=url,
                     log=st.write,
                 )
-            except Exception as exc:  # shown on the page; nothing was published
+            except DseError as exc:  # one line that names the input; nothing published
                 status.update(label=f"Promote failed: {exc}", state="error")
+            except Exception as exc:  # details to the server log, not to the page
+                _LOG.exception("dashboard: promote of trial %s as %s failed", trial, name_in)
+                status.update(
+                    label=f"Promote failed ({type(exc).__name__}); details are in the server log",
+                    state="error",
+                )
             else:
                 status.update(label=f"Published {made.name} at {made.path}", state="complete")
                 _ui.studies.clear()

@@ -278,11 +278,12 @@ def test_calibration_page_shows_y_equals_x_and_errors(app: AppTest, study: Study
     assert "y = x" in names and any(n.startswith("calibrated") for n in names)
 
 
-def test_releases_page_lists_nothing_and_guards_promote(app: AppTest, study: Study) -> None:
+def test_releases_page_lists_nothing_and_is_read_only(app: AppTest, study: Study) -> None:
     open_page(app, "releases")
     assert any("No releases" in i.value for i in app.info)
-    app.form_submit_button[0].click().run()  # without ticking the confirmation
-    assert any("confirmation" in w.value for w in app.warning)
+    # Promote is an action: off unless `dse dashboard --allow-actions` (test_dashboard_security).
+    assert any("Read-only dashboard" in i.value for i in app.info)
+    assert not [b for b in app.form_submit_button if "Promote" in b.label]
     assert not (study.results / "releases").exists()
 
 

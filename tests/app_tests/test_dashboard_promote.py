@@ -1,11 +1,15 @@
 """The Releases page's guarded promote, for real: Yosys + nextpnr + ecppack on a small design.
 
+Promote is an action: the app runs as ``dse dashboard --allow-actions`` would start it (the
+token's sha256 in the environment) and the session types the token first.
+
 Kept apart from ``test_dashboard.py`` because the bitstream build alone takes 30-80 s on two
 shared cores.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -25,10 +29,16 @@ def test_releases_page_promotes_a_design_for_real_and_verifies_it(
 
     tiny = make_release_study(tmp_path)
     monkeypatch.setenv("DSE_DASHBOARD_RESULTS", str(tiny.results))
+    token = "a-token-only-this-test-knows"
+    monkeypatch.setenv("DSE_DASHBOARD_ACTIONS", "1")
+    monkeypatch.setenv("DSE_DASHBOARD_TOKEN_SHA256", hashlib.sha256(token.encode()).hexdigest())
     st.cache_data.clear()
     at = AppTest.from_file(str(MAIN), default_timeout=60)
     at.run()
     open_page(at, "releases")
+    at.text_input(key="action_token").set_value(token)
+    at.form_submit_button[0].click().run()
+    assert not at.exception
     at.number_input(key="promote_trial").set_value(0)
     at.text_input(key="promote_name").set_value("tiny-v1")
     at.selectbox(key="promote_flow").set_value("ecp5")
