@@ -22,7 +22,7 @@ from cost_models._platform import (
     list_platforms,
     load_platform,
 )
-from cost_models._points import GROUPS, QUANTS, Param, normalise, param_specs
+from cost_models._points import GROUPS, QUANTS, Param, check_written, normalise, param_specs
 from cost_models._units import UNITS, Unit, unit_features, unit_resources
 from cost_models._workload import (
     SUPPORTED_MODEL_TYPES,
@@ -54,6 +54,7 @@ __all__ = [
     "Resources",
     "Unit",
     "Workload",
+    "check_written",
     "did_you_mean",
     "evaluate",
     "gpu_baseline",

@@ -245,11 +245,11 @@ def check_written(point: Mapping[str, Any], specs: Mapping[str, Param], source: 
         elif spec.kind == "bool":
             ok = isinstance(value, bool | np.bool_)
         else:
-            ok = (
-                isinstance(value, int | float | np.integer | np.floating)
-                and not isinstance(value, bool | np.bool_)
-                and math.isfinite(float(value) if abs(value) < 1e300 else math.inf)
+            ok = isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+                value, bool | np.bool_
             )
+            # abs() first: float() of a 400-digit integer raises instead of giving inf
+            ok = ok and abs(value) < 1e300 and math.isfinite(float(value))
         if not ok:
             raise InputError(source, name, f"expected {spec.expected()}, got {_plain(value)!r}")
 

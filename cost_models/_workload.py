@@ -19,6 +19,11 @@ from cost_models._shape import FFN_KINDS, POSITIONS, ModelShape
 
 PRESETS_DIR = Path(__file__).resolve().parent / "workloads"
 
+# Bounds of the scenario: far past any deployment, and small enough that token and byte
+# counts stay exact in float64 (batch 10**30 would silently lose precision, then overflow).
+MAX_BATCH = 1 << 20
+MAX_TOKENS = 1 << 24
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -170,6 +175,14 @@ def shape_from_hf(config: Mapping[str, Any], source: str, name: str = "") -> Mod
         raise InputError(
             source, keys["n_kv_heads"][0], f"{n_kv} KV heads must divide {n_heads} attention heads"
         )
+    if "head_dim" not in raw and d_model % n_heads:
+        raise InputError(
+            source,
+            keys["d_model"][0],
+            f"{d_model} is not divisible by {n_heads} attention heads; a head would have "
+            f"{d_model / n_heads:g} dimensions (give head_dim if the model's heads are not "
+            "hidden size / heads)",
+        )
     head_dim = maybe("head_dim", d_model // n_heads)
     d_ffn = maybe("d_ffn", 4 * d_model)  # gpt2's n_inner = null means 4 × n_embd
     shape = ModelShape(
@@ -208,7 +221,8 @@ def load_shape_file(path: str | Path) -> ModelShape:
 def preset_shape(name: str, source: str = "workload") -> ModelShape:
     """A model shipped under ``cost_models/workloads/``, e.g. ``gpt2-medium``."""
     path = PRESETS_DIR / f"{name}.json"
-    if not path.is_file():
+    # A preset is a name, never a path: 'model: ../../x' must not read any .json as a model.
+    if name not in list_presets() or not path.is_file():
         raise InputError(
             source,
             "model",
@@ -277,6 +291,13 @@ def shape_from_mapping(spec: Mapping[str, Any], source: str) -> ModelShape:
             raise InputError(source, f"shape.{key}", "missing; a positive integer is required")
         ints[key] = _positive_int(spec[key], source, f"shape.{key}")
     n_kv = _positive_int(spec.get("n_kv_heads", ints["n_heads"]), source, "shape.n_kv_heads")
+    if "head_dim" not in spec and ints["d_model"] % ints["n_heads"]:
+        raise InputError(
+            source,
+            "shape.d_model",
+            f"{ints['d_model']} is not divisible by n_heads={ints['n_heads']}; give "
+            "shape.head_dim if the heads are not d_model / n_heads wide",
+        )
     head_dim = _positive_int(
         spec.get("head_dim", ints["d_model"] // ints["n_heads"]), source, "shape.head_dim"
     )
@@ -396,11 +417,15 @@ def load_workload(
             raise InputError(source, "workload.shape", "expected a mapping of shape fields")
         shape = shape_from_mapping(spec["shape"], source)
 
-    def opt_int(key: str, default: int, minimum: int = 1) -> int:
+    def opt_int(key: str, default: int, minimum: int = 1, maximum: int = MAX_TOKENS) -> int:
         value = spec.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise InputError(
                 source, f"workload.{key}", f"expected an integer ≥ {minimum}, got {value!r}"
+            )
+        if value > maximum:
+            raise InputError(
+                source, f"workload.{key}", f"expected an integer ≤ {maximum}, got {value!r}"
             )
         return value
 
@@ -418,7 +443,7 @@ def load_workload(
         raise InputError(source, "workload.lm_head", f"expected true or false, got {lm_head!r}")
     return Workload(
         model=shape,
-        batch=opt_int("batch", 1),
+        batch=opt_int("batch", 1, maximum=MAX_BATCH),
         prompt_len=opt_int("prompt_len", 512),
         gen_len=opt_int("gen_len", 512, minimum=0),
         lm_head=lm_head,

@@ -20,8 +20,32 @@ Env = Mapping[str, Any]
 _Fn = Callable[[Env], Any]
 
 
+# numpy's int64 arithmetic wraps around silently (max(1, 2**64) gave 1): integer results are
+# checked against the same operation in float64 and an overflow is an error.
+_INT_LIMIT = float(2**63)
+
+
+def _overflow(exact: Any) -> None:
+    if np.any(np.abs(exact) >= _INT_LIMIT):
+        raise ExprError(
+            "integer overflow: a value reaches 2**63; use smaller numbers or float(...)"
+        )
+
+
+def _checked(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def run(a: Any, b: Any) -> Any:
+        out = op(a, b)
+        if np.asarray(out).dtype.kind in "iu":
+            _overflow(op(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+        return out
+
+    return run
+
+
 def _int(x: Any) -> Any:
-    return np.trunc(np.asarray(x, dtype=np.float64)).astype(np.int64)
+    values = np.trunc(np.asarray(x, dtype=np.float64))
+    _overflow(values)
+    return values.astype(np.int64)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -130,7 +154,7 @@ def _compile(node: ast.AST, names: set[str]) -> _Fn:
 
         return lookup
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        op = _BINOPS[type(node.op)]
+        op = _checked(_BINOPS[type(node.op)])
         left, right = _compile(node.left, names), _compile(node.right, names)
         return lambda env: op(left(env), right(env))
     if isinstance(node, ast.UnaryOp):

@@ -12,7 +12,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -56,14 +56,16 @@ class SSHTarget(_Model):
     which case a new key is pinned into ``known_hosts`` on first contact.
     """
 
-    host: str = Field(min_length=1)
-    user: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535)
-    key: str | None = None  # private key file
-    jump: str | None = None  # a jump host: "user@host:port" or an alias
-    known_hosts: str | None = None  # default: the SSH config's UserKnownHostsFile, else ~/.ssh
-    accept_unknown_host_keys: bool = False
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    host: str = Field(min_length=1, strict=True)
+    user: str | None = Field(default=None, strict=True)
+    port: int | None = Field(default=None, ge=1, le=65535, strict=True)
+    key: str | None = Field(default=None, strict=True)  # private key file
+    # a jump host: "user@host:port" or an alias
+    jump: str | None = Field(default=None, strict=True)
+    # default: the SSH config's UserKnownHostsFile, else ~/.ssh
+    known_hosts: str | None = Field(default=None, strict=True)
+    accept_unknown_host_keys: bool = Field(default=False, strict=True)
+    connect_timeout_s: float = Field(default=10.0, gt=0, strict=True)
 
     @field_validator("jump")
     @classmethod
@@ -84,18 +86,20 @@ class Host(_Model):
     ``licences`` maps a flow to a pool in the inventory's ``licence_pools``.
     """
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    # Scalars are strict: 'port: true' is not port 1, nor 'port: "2222"' a number.
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", strict=True)
     ssh: SSHTarget | None = None
-    local: bool = False
-    ray_node: str | None = None
-    workdir: str = "/tmp/dse-builds"
-    setup: str | None = None  # a script sourced (or a shell line run) before each tool run
-    flows: tuple[str, ...] = Field(min_length=1)
-    slots: dict[str, int] = Field(default_factory=dict)
-    licences: dict[str, str] = Field(default_factory=dict)
-    max_disk_gb: float | None = Field(default=None, gt=0)
-    min_free_disk_gb: float | None = Field(default=None, ge=0)
-    max_memory_gb: float | None = Field(default=None, gt=0)
+    local: bool = Field(default=False, strict=True)
+    ray_node: str | None = Field(default=None, min_length=1, strict=True)
+    workdir: str = Field(default="/tmp/dse-builds", min_length=1, strict=True)
+    # a script sourced (or a shell line run) before each tool run
+    setup: str | None = Field(default=None, strict=True)
+    flows: tuple[Annotated[str, Field(strict=True)], ...] = Field(min_length=1)
+    slots: dict[str, Annotated[int, Field(strict=True)]] = Field(default_factory=dict)
+    licences: dict[str, Annotated[str, Field(strict=True)]] = Field(default_factory=dict)
+    max_disk_gb: float | None = Field(default=None, gt=0, strict=True)
+    min_free_disk_gb: float | None = Field(default=None, ge=0, strict=True)
+    max_memory_gb: float | None = Field(default=None, gt=0, strict=True)
 
     @model_validator(mode="after")
     def _one_place(self) -> Host:
@@ -122,9 +126,10 @@ class Host(_Model):
 class Inventory(_Model):
     """A whole ``hosts.yaml``: the hosts and the licence pools they share."""
 
-    version: int = HOSTS_VERSION
-    ssh_config: str | None = None  # an SSH config file for aliases (default ~/.ssh/config)
-    licence_pools: dict[str, int] = Field(default_factory=dict)
+    version: int = Field(default=HOSTS_VERSION, strict=True)
+    # an SSH config file for aliases (default ~/.ssh/config)
+    ssh_config: str | None = Field(default=None, min_length=1, strict=True)
+    licence_pools: dict[str, Annotated[int, Field(strict=True)]] = Field(default_factory=dict)
     hosts: tuple[Host, ...] = Field(min_length=1)
     source: str = ""
 
@@ -236,6 +241,10 @@ def _model_at(loc: list[Any]) -> type[BaseModel] | None:
 
 def _cross_checks(inv: Inventory) -> list[str]:
     problems: list[str] = []
+    if inv.version != HOSTS_VERSION:
+        problems.append(
+            f"version: expected {HOSTS_VERSION} (the only hosts.yaml version), got {inv.version}"
+        )
     seen: set[str] = set()
     for h in inv.hosts:
         if h.name in seen:

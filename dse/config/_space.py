@@ -363,6 +363,7 @@ def _check_against_model(
         probes = [(f"{key}.low", p.low), (f"{key}.high", p.high)]
     for where, value in probes:
         try:
+            cm.check_written({p.name: value}, {p.name: spec}, doc.source)
             cm.normalise({p.name: value}, arch, platform)
         except cm.InputError as exc:
             raise doc.error(where, exc.expected, exc.hint) from None
@@ -433,6 +434,30 @@ def _check_sample(doc: LocatedYaml, space: SearchSpace, arch: str, platform: cm.
             ) from None
         except Exception as exc:
             raise doc.error(f"derived.{name}", f"cannot be evaluated: {exc}") from None
+    _check_corners(doc, space, cols)
+
+
+def _check_corners(doc: LocatedYaml, space: SearchSpace, cols: Mapping[str, np.ndarray]) -> None:
+    """The low and high corners again as one trial sees them: integer parameters as Python
+    ints, where integer arithmetic (not float) decides whether a derived value overflows."""
+    for row in (0, 1):
+        env: dict[str, Any] = dict(space.design)
+        for p in space.params:
+            v = cols[p.name][row]
+            if v is None or (isinstance(v, float) and math.isnan(v)):
+                continue  # its when: is false at this corner
+            env[p.name] = int(v) if p.type in ("int", "pow2") else _scalar(v)
+        for name, expr in space.derived:
+            if not expr.names <= env.keys():
+                break
+            try:
+                env[name] = expr.evaluate(env)
+            except Exception as exc:
+                raise doc.error(f"derived.{name}", f"cannot be evaluated: {exc}") from None
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def sample_columns(space: SearchSpace, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

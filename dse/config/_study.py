@@ -199,11 +199,12 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     if not isinstance(design, Mapping):
         raise doc.error("design", "expected a mapping of design parameters")
     try:
+        cm.check_written(design, cm.param_specs(arch, platform), doc.source)
         cm.normalise(dict(design), arch, platform)
     except cm.InputError as exc:
         raise _from_input_error(doc, exc, "design") from None
     name = str(data.get("name") or Path(doc.source).stem)
-    if not STUDY_NAME.match(name):
+    if not STUDY_NAME.fullmatch(name):  # fullmatch: '$' alone would let 'name\n' through
         raise doc.error(
             "name",
             f"expected letters, digits, '.', '_' or '-' (it names the study and its results "
