@@ -105,12 +105,7 @@ def evaluate(
     # Validate every column once over the whole batch; a parameter with one value for all
     # points stays a scalar, so the models broadcast it instead of computing on n copies.
     params = resolve_columns(raw, n, specs, arch)
-    gpu: GpuResult | None = None
-    if baseline is not None:
-        g = load_platform(baseline) if isinstance(baseline, str) else baseline
-        if not isinstance(g, Gpu):
-            raise InputError(str(baseline), "baseline", "expected a GPU platform (a100, h100, ...)")
-        gpu = gpu_baseline(wl, g)
+    gpu = None if baseline is None else _baseline(wl, baseline)
     model = ARCHS[arch]
     arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     as_float = [k for k, v in arrays.items() if v.dtype.kind in "iu" and specs[k].kind != "cat"]
@@ -146,6 +141,26 @@ def evaluate(
     frame["bound_decode"] = _bounds(merged["bound_decode"])
     frame["violations"] = _describe(merged["violations"])
     return pd.DataFrame(frame, copy=False)
+
+
+def _baseline(wl: Workload, baseline: Gpu | str) -> GpuResult:
+    """``"a100"``, ``"a100:graphs"`` (serving stack: eager, the default, or graphs) or
+    ``"4xv100s"`` (four GPUs, tensor parallel), or a :class:`Gpu`."""
+    if not isinstance(baseline, str):
+        return gpu_baseline(wl, baseline)
+    name, _, stack = baseline.partition(":")
+    count, x, rest = name.partition("x")
+    n_gpus = 1
+    if x and count.isdigit() and rest:
+        name, n_gpus = rest, int(count)
+    if not 1 <= n_gpus <= 4096:
+        raise InputError("baseline", "baseline", f"expected 1..4096 GPUs, got {n_gpus}")
+    g = load_platform(name)
+    if not isinstance(g, Gpu):
+        raise InputError(
+            str(baseline), "baseline", "expected a GPU platform (a100, 4xv100s, h100:graphs, ...)"
+        )
+    return gpu_baseline(wl, g, stack or "eager", n_gpus)
 
 
 # Points per chunk: a chunk's temporaries (128 KB each) stay in a core's L2 (1 MB on the
@@ -204,6 +219,11 @@ def _columns(
     if len(plat.slrs) > 1:
         mask |= np.asarray(r["sll_bits"] > plat.sll_per_boundary) * np.int16(1 << 6)
     fmax = plat.fmax_estimate(util_max)
+    if plat.slr_fmax_derate and len(plat.slrs) > 1:
+        # The curve is for designs spanning every SLR; each boundary a design's streams do
+        # not cross gives back the derate (issue 16 item 7).
+        d = plat.slr_fmax_derate
+        fmax = fmax * (1 - d * r["slr_crossed"]) / (1 - d * (len(plat.slrs) - 1))
     c["achievable_clock_mhz"] = fmax
     mhz = p["freq_mhz"]
     mask |= np.asarray(mhz > fmax) * np.int16(1 << 7)

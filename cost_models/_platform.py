@@ -95,6 +95,12 @@ class Platform:
     link_efficiency: float
     power: Power
     source: str
+    # Latency of one hop between FPGAs (FPGAs form a ring over their links), and what an
+    # SLR crossing costs: pipeline registers (cycles) and achievable clock per boundary a
+    # design's streams cross (the fmax_vs_util curve is for designs spanning every SLR).
+    link_latency_us: float = 0.0
+    slr_latency_cycles: float = 0.0
+    slr_fmax_derate: float = 0.0
 
     @property
     def kind(self) -> str:
@@ -153,19 +159,48 @@ def _curve(points: tuple[tuple[float, float], ...]) -> tuple[np.ndarray, np.ndar
 
 
 @dataclass(frozen=True)
+class ServingStack:
+    """What a serving stack adds to each GPU kernel and each decode step.
+
+    ``us_per_kernel``: the host cost of issuing one kernel (eager PyTorch: Python and
+    dispatcher work per operator; CUDA graphs: the graph's per-node launch gap);
+    ``min_kernel_us``: the shortest a kernel runs on the GPU; ``host_us_per_step``:
+    per-step work outside the kernels (scheduler, sampling).
+    """
+
+    us_per_kernel: float
+    min_kernel_us: float
+    host_us_per_step: float
+
+
+@dataclass(frozen=True)
 class Gpu:
-    """A GPU roofline baseline."""
+    """A GPU baseline: a roofline plus the overheads of a serving stack."""
 
     name: str
     memory_gbps: float
     dense_fp16_tflops: float
-    board_power_w: float
+    board_power_w: float  # TDP, for reference
+    decode_power_w: float  # board power while decoding at batch 1 (what energy uses)
     memory_gb: float
     mem_efficiency: float
     compute_efficiency: float
-    kernel_overhead_us: float
-    kernels_per_layer: int
+    link_gbps: float  # GPU-to-GPU bandwidth per direction (tensor parallel)
+    allreduce_us: float  # latency of one small all-reduce across the GPUs
+    stacks: tuple[tuple[str, ServingStack], ...]
     source: str
+
+    def stack(self, name: str) -> ServingStack:
+        for k, v in self.stacks:
+            if k == name:
+                return v
+        names = [k for k, _ in self.stacks]
+        raise InputError(
+            self.source,
+            "stacks",
+            f"no serving stack {name!r}; expected one of {', '.join(names)}",
+            did_you_mean(name, names),
+        )
 
     @property
     def kind(self) -> str:
@@ -235,6 +270,31 @@ class _Reader:
         )
 
 
+def _optional(data: Mapping[str, Any], section: str, key: str, source: str) -> float:
+    if section not in data:
+        return 0.0
+    return _Reader(data, source).sub(section).number(key)
+
+
+def _stacks(r: _Reader) -> tuple[tuple[str, ServingStack], ...]:
+    out = []
+    for name in r.data:
+        sr = r.sub(str(name))
+        out.append(
+            (
+                str(name),
+                ServingStack(
+                    sr.number("us_per_kernel"),
+                    sr.number("min_kernel_us"),
+                    sr.number("host_us_per_step"),
+                ),
+            )
+        )
+    if not out:
+        raise InputError(r.source, "stacks", "expected at least one serving stack")
+    return tuple(out)
+
+
 def list_platforms() -> list[str]:
     return sorted(p.stem for p in PLATFORMS_DIR.glob("*.yaml"))
 
@@ -285,11 +345,13 @@ def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
             memory_gbps=r.number("memory_gbps", 0, True),
             dense_fp16_tflops=r.number("dense_fp16_tflops", 0, True),
             board_power_w=r.number("board_power_w", 0, True),
+            decode_power_w=r.number("decode_power_w", 0, True),
             memory_gb=r.number("memory_gb", 0),
             mem_efficiency=r.number("mem_efficiency", 0, True),
             compute_efficiency=r.number("compute_efficiency", 0, True),
-            kernel_overhead_us=r.number("kernel_overhead_us"),
-            kernels_per_layer=int(r.number("kernels_per_layer")),
+            link_gbps=r.number("link_gbps", 0, True),
+            allreduce_us=r.number("allreduce_us"),
+            stacks=_stacks(r.sub("stacks")),
             source=source,
         )
     if kind != "fpga":
@@ -330,6 +392,9 @@ def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
         link_count=int(link.number("count")),
         link_gbps=link.number("gbps"),
         link_efficiency=link.number("efficiency"),
+        link_latency_us=link.number("latency_us") if "latency_us" in link.data else 0.0,
+        slr_latency_cycles=_optional(data, "slr_crossing", "latency_cycles", source),
+        slr_fmax_derate=_optional(data, "slr_crossing", "fmax_derate", source),
         power=Power(
             *(
                 power.number(k)

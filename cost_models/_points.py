@@ -101,9 +101,10 @@ def _common(platform: Any) -> list[Param]:
             "port_clock",
             "cat",
             choices=PORT_CLOCKS,
-            default="memory",
-            doc="memory ports run at the memory's own clock behind a clock crossing and width "
-            "converter (memory), or at the kernel clock, axi_port_bits wide (kernel)",
+            default="kernel",
+            doc="memory ports run at the kernel clock, axi_port_bits wide (kernel: what a "
+            "Vitis HLS m_axi port does), or at the memory's own clock behind a clock "
+            "crossing and width converter the design pays for (memory)",
         ),
         Param("tp", "int", 1, 64, default=1, doc="tensor-parallel FPGAs"),
         Param("pp", "int", 1, 64, default=1, doc="pipeline-parallel FPGAs"),

@@ -129,6 +129,15 @@ def evaluate_spatial(
     # weights always stream.
     t_lm_c = b * lm_elems / (mf * nffn * tp) if w.lm_head else 0.0
     t_lm = np.maximum(t_lm_c, memory_time({"wffn": w_lm / tp}, ch) * f)
+    # Latency no throughput hides (issue 16 item 7): a token's activations cross every SLR
+    # boundary the built layers span once per pass (registered SLL crossings), and between
+    # FPGAs each layer's two all-reduces take 2(tp-1) ring hops each, a pipeline stage one.
+    n_slr = len(platform.slrs)
+    crossed = np.minimum(layers, n_slr) - 1.0
+    hops: Any = passes * crossed * platform.slr_latency_cycles
+    if not single:
+        lat = platform.link_latency_us * 1e-6 * f
+        hops = hops + (n_layers * 4 * (tp - 1) + (pp - 1)) * lat
     out: Arrays = {}
     for phase in ("prefill", "decode"):
         prefill = phase == "prefill"
@@ -172,7 +181,7 @@ def evaluate_spatial(
         stage = np.maximum(t_comp, t_mem)
         if not single:
             stage = np.maximum(stage, t_comm)
-        cycles = passes * t_qkv + n_layers * stage + t_lm
+        cycles = passes * t_qkv + n_layers * stage + t_lm + hops
         if prefill:
             # Prefill kernels are systolic arrays that hand a tile of tile_tokens tokens on
             # only once its whole output row is done (the next matmul reduces over it), so
@@ -352,4 +361,12 @@ def _resources(
         out["lut_fifo"] = layers * fifo_lut
         out["lut_dequant"] = layers * dq_lanes * dq["lut"]
         out["lut_nonlinear"] = layers * nl_lanes * nl_ctl["lut"]
-    out["sll_bits"] = fifo_width / 8  # one inter-layer activation stream crosses each boundary
+    # What crosses the busiest boundary (the shell's, next to the memory): one inter-layer
+    # activation stream, and the weight streams of every layer built beyond it — each as
+    # wide as its kernels consume, at most its share of what the memory delivers per cycle.
+    n_slr = len(platform.slrs)
+    beyond = layers - np.ceil(layers / n_slr) if n_slr > 1 else 0.0
+    delivered = ch.union_bw * 8 / (p["freq_mhz"] * 1e6) / layers
+    stream = sel(onchip, 0.0, np.minimum(mw * prec.w_bits, delivered))
+    out["sll_bits"] = fifo_width / 8 + beyond * stream
+    out["slr_crossed"] = np.minimum(layers, n_slr) - 1.0

@@ -94,6 +94,8 @@ def evaluate_temporal(
     kv_split = 1.0 if m.mla else np.minimum(tp, m.n_kv_heads)
     kv_entry = m.kv_width * prec.kv_bits / 8 / kv_split
     mv_n = p["mv_n"] * cores
+    # Cores in different SLRs hand each layer's results across registered SLL crossings.
+    slr_hop = (np.minimum(cores, len(platform.slrs)) - 1.0) * platform.slr_latency_cycles
     e_w = m.embed_width
     lm_weights = m.vocab * e_w + (m.d_model * e_w if m.d_embed else 0)
     lm_bytes = lm_weights * prec.w_bits / 8 / tp
@@ -197,10 +199,13 @@ def evaluate_temporal(
             pp_comm: Any = 0.0
         else:
             comm = tokens * m.d_model * prec.a_bits / 8
-            t_comm = sel(tp > 1, 4 * (tp - 1) / tp * comm / link * f, 0.0)
-            pp_comm = sel(pp > 1, (pp - 1) * comm / link * f, 0.0)
+            # Ring all-reduces, two per layer: bandwidth 2(tp-1)/tp of the message each, and
+            # 2(tp-1) hops of link latency each; a pipeline stage boundary is one hop.
+            lat = platform.link_latency_us * 1e-6 * f
+            t_comm = sel(tp > 1, 4 * (tp - 1) / tp * comm / link * f + 4 * (tp - 1) * lat, 0.0)
+            pp_comm = sel(pp > 1, (pp - 1) * (comm / link * f + lat), 0.0)
         overhead = p["layer_overhead_cycles"]
-        per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t
+        per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t + slr_hop
         lm_t: Any = 0.0
         if w.lm_head:
             lm_comp = _ceil_div(b, e_t) * _ceil_div(e_w, e_k) * _ceil_div(m.vocab / tp, e_n)
@@ -356,11 +361,10 @@ def _resources(
         + dq_lanes * dq["dsp"]
     )
     ctl = lg["overlay_control"]
-    # Stream FIFOs between the memory ports, the engine and the SFU: the weight operand
-    # port, the activation input and the result row, stream_fifo_depth deep in SRL32s.
-    fifo_width = (np.maximum(p["mm_k"] * p["mm_n"], mv) * prec.w_bits) + 2 * np.maximum(
-        p["mm_n"], p["mv_n"]
-    ) * prec.a_bits
+    # Stream FIFOs between the engine and the SFU: the activation input and the result
+    # row, stream_fifo_depth deep in SRL32s (weights arrive through the double-buffered
+    # tiles below, and the ports' burst FIFOs are part of memory_port).
+    fifo_width = 2 * np.maximum(p["mm_n"], p["mv_n"]) * prec.a_bits
     fifo_lut = fifo_width * lg["stream_fifo_depth"] / lg["srl_bits_per_lut"]
     lut = cores * (
         macs * (tab["lut_per_mac"][q] + mux_lut)
@@ -426,4 +430,11 @@ def _resources(
         out[f"{r}_fixed"] = fixed[r]
         out[f"{r}_per_layer"] = (out[r] - fixed[r]) / units
     out["layers_built"] = units
-    out["sll_bits"] = prec.a_bits * np.maximum(p["mv_n"], p["mm_n"])
+    # The busiest boundary (next to the memory) carries a result row and the weight streams
+    # of the cores beyond it, each at most its share of what the memory delivers per cycle.
+    n_slr = len(platform.slrs)
+    beyond = cores - np.ceil(cores / n_slr) if n_slr > 1 else 0.0
+    delivered = ch.union_bw * 8 / (p["freq_mhz"] * 1e6) / cores
+    stream = np.minimum(w_port_bits, delivered)
+    out["sll_bits"] = prec.a_bits * np.maximum(p["mv_n"], p["mm_n"]) + beyond * stream
+    out["slr_crossed"] = np.minimum(cores, n_slr) - 1.0
