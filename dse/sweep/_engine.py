@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -129,6 +130,44 @@ class _Seen:
 def fingerprint(cfg: StudyConfig) -> str:
     doc = {k: cfg.resolved.get(k) for k in FINGERPRINT_KEYS}
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def input_digests(cfg: StudyConfig) -> dict[str, str]:
+    """Digests of what the config points to, as resolved: the workload (the shape a preset,
+    a config.json or shape: gives, and the scenario), the platform data and the GPU baseline.
+
+    The fingerprint covers the config's own text, which still reads ``hf_config: config.json``
+    or ``platform: board.yaml`` after those files are edited; these digests change with them.
+    """
+    parts: dict[str, Any] = {"workload": cfg.workload, "platform": cfg.platform}
+    if cfg.baseline is not None:
+        parts["baseline"] = cfg.baseline
+    return {
+        k: hashlib.sha256(
+            json.dumps(dataclasses.asdict(v), sort_keys=True, default=str).encode()
+        ).hexdigest()[:16]
+        for k, v in parts.items()
+    }
+
+
+def _changed_inputs(cfg: StudyConfig, recorded: Mapping[str, Any]) -> str:
+    """Which resolved inputs differ from the ones a study was created with, in words."""
+    now = input_digests(cfg)
+    words = {
+        "workload": f"the workload ({_workload_source(cfg)}) resolves to another model shape",
+        "platform": f"the platform data of {cfg.resolved.get('platform')!r}",
+        "baseline": f"the GPU baseline data of {cfg.resolved.get('baseline', 'a100')!r}",
+    }
+    keys = sorted(set(now) | set(recorded))
+    return "; ".join(words.get(k, k) for k in keys if now.get(k) != recorded.get(k))
+
+
+def _workload_source(cfg: StudyConfig) -> str:
+    spec = cfg.resolved.get("workload") or {}
+    for key in ("hf_config", "model"):
+        if isinstance(spec, Mapping) and key in spec:
+            return f"{key}: {spec[key]}"
+    return "shape:"
 
 
 def batch_seed(seed: int, n_done: int) -> int:
@@ -328,6 +367,7 @@ class Sweep:
             study_id = self.store.study_id(cfg.name)
             assert study_id is not None
         attrs = self.store.study_user_attrs(study_id)
+        self._check_inputs(study_id, attrs)
         if attrs.get("dse:fingerprint") != fingerprint(cfg):
             old = attrs.get("dse:config") or {}
             changed = [k for k in FINGERPRINT_KEYS if old.get(k) != cfg.resolved.get(k)]
@@ -338,10 +378,24 @@ class Sweep:
             )
         return study_id
 
+    def _check_inputs(self, study_id: int, attrs: Mapping[str, Any]) -> None:
+        """A resume must score with the physics the study was created with."""
+        recorded = attrs.get("dse:inputs")
+        if recorded is None:  # created before the digests were kept: keep them from now on
+            self.store.rdb.set_study_user_attr(study_id, "dse:inputs", input_digests(self.cfg))
+        elif recorded != input_digests(self.cfg):
+            raise StudyMismatch(
+                f"{self.cfg.source}: {_changed_inputs(self.cfg, recorded)}: changed since study "
+                f"{self.cfg.name!r} in {self.url} was created, so new trials would be scored "
+                "with other physics than its old ones; restore the file, or start a new study "
+                "(--set name=NEW, or another --storage)"
+            )
+
     def _study_attrs(self) -> dict[str, Any]:
         cfg = self.cfg
         return {
             "dse:fingerprint": fingerprint(cfg),
+            "dse:inputs": input_digests(cfg),
             "dse:config": json.loads(json.dumps(cfg.resolved, default=str)),
             "dse:objectives": self.metrics,
             "dse:directions": self.directions,
