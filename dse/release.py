@@ -523,7 +523,9 @@ def _check_result(
     )
     timing_only = res.failure_class == "timing_not_met"
     if (res.ok or timing_only) and Path(res.result_dir).is_dir():
-        _rederive(res, spec)
+        from dse._release_cache import rederive
+
+        rederive(res, spec.flow)
     if not res.ok and not (timing_only and allow_timing):
         if timing_only:
             raise ReleaseBuildFailed(
@@ -551,54 +553,6 @@ def _check_result(
             "its node); promote through an SSH or local host",
             res,
         )
-
-
-def _rederive(res: BuildResult, spec: BuildSpec) -> None:
-    """Refuse a build result that its own reports do not back.
-
-    ``result.json`` is a cache entry anyone with write access can edit; what promote may
-    publish (a success, or a timing failure) is re-derived with the flow's ``parse`` from the
-    reports beside it and must agree on verdict, metrics, reports and artefacts.
-    """
-    from dse._release_verify import same
-    from runners.toolchains import get_toolchain
-
-    folder = Path(res.result_dir)
-    fresh = get_toolchain(spec.flow).parse(folder)
-    stored = {
-        "status": res.status,
-        "failure_class": res.failure_class,
-        "metrics": dict(res.metrics),
-        "reports": dict(res.reports),
-        "artefacts": dict(res.artefacts),
-    }
-    derived = {
-        "status": fresh.status,
-        "failure_class": fresh.failure_class,
-        # JSON as result.json holds it (tuples become lists, ints stay ints)
-        "metrics": json.loads(json.dumps(dict(fresh.metrics), default=str)),
-        "reports": dict(fresh.reports),
-        "artefacts": dict(fresh.artefacts),
-    }
-    bad = [k for k in stored if not same(stored[k], derived[k])]
-    if bad:
-        shown = "; ".join(f"{k}: {_brief(stored[k], derived[k])}" for k in bad)
-        raise ReleaseError(
-            f"{folder / 'result.json'}: does not match the reports it came from ({shown}); the "
-            f"cache entry was altered or damaged: delete {folder} and promote again"
-        )
-
-
-def _brief(stored: Any, derived: Any) -> str:
-    """What differs between two values, briefly (only the differing keys of dicts)."""
-    if isinstance(stored, dict) and isinstance(derived, dict):
-        from dse._release_verify import same
-
-        keys = sorted(
-            k for k in stored.keys() | derived.keys() if not same(stored.get(k), derived.get(k))
-        )
-        return ", ".join(f"{k} {stored.get(k)!r} vs {derived.get(k)!r}" for k in keys[:6])
-    return f"{stored!r} vs {derived!r} in the reports"
 
 
 def _assemble(
