@@ -1,20 +1,25 @@
-"""Sweep throughput: persisted trials per second of the engine vs a plain Optuna loop.
+"""Sweep throughput and quality of the same configurations, side by side in one run.
 
-Side by side in one run, each on a fresh SQLite file (the default storage kind), with the
-same sampler (NSGA-II, the choice for long sweeps) and config
-(``examples/gpt2-medium-u280-spatial.yaml``):
+Each row is one configuration on ``examples/gpt2-medium-u280-spatial.yaml`` (112,896
+points), on a fresh SQLite file (the default storage kind), and reports its speed —
+persisted trials/s and model points evaluated/s — next to its quality, the hypervolume of
+its stored feasible trials as a % of the exact front's (``dse.exhaustive.screen``, same
+reference point):
 
-- ``dse sweep`` = ``dse.sweep.run_sweep`` (batched ask/tell, vectorised scoring, one
-  transaction per batch), timed from call to return;
-- ``study.optimize`` = the textbook loop: one trial at a time, each point scored by
-  ``cost_models.evaluate``, constraints set on the trial, the point stored as a user
-  attribute, every step persisted by Optuna's RDB storage.
+- ``dse sweep`` default (``sampler: auto``): enumerates the grid, stores the exact front and
+  a stratified sample (``dse.search``);
+- ``dse sweep`` with NSGA-II through the trial loop (batched ask/tell, vectorised scoring,
+  one transaction per batch), ``--sweep-trials`` trials;
+- ``study.optimize`` = the textbook loop with the same NSGA-II: one trial at a time, each
+  point scored by ``cost_models.evaluate``, constraints set on the trial, the point stored
+  as a user attribute, every step persisted by Optuna's RDB storage.
 
-Medians of ``--runs`` runs (default 3). Then the resume figure: a 100,000-trial study is
-created with the engine, and ``run_sweep(..., resume=True)`` is timed until the first new
-batch is persisted.
+Medians of ``--runs`` runs (default 3). Then the resume figure: a 100,000-trial NSGA-II
+study is created with the engine, and ``run_sweep(..., resume=True)`` is timed until the
+first new batch is persisted.
 
-Last lines: ``sweep_trials_per_s=…``, ``optimize_trials_per_s=…``, ``resume_100k_s=…``.
+Last lines: ``auto_exact_s=…``, ``sweep_trials_per_s=…``, ``optimize_trials_per_s=…``,
+``resume_100k_s=…``.
 
 Run: ``python benchmarks/sweep_throughput.py [--runs 3] [--resume-trials 100000]``
 """
@@ -27,15 +32,19 @@ import statistics
 import tempfile
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import numpy as np
 import optuna
 
 import cost_models as cm
 from dse.config import load_config
+from dse.exhaustive import screen
+from dse.pareto import hypervolume, reference_point
 from dse.samplers import make_sampler
 from dse.sweep import run_sweep
 
@@ -43,16 +52,38 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "gpt2-medium-u280-spatial.yaml"
 
 
-def sweep_rate(cfg: Any, n: int, workdir: Path) -> float:
+class Quality:
+    """% of the exact front's hypervolume reached by a study's stored feasible trials."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.dirs = [o.direction for o in cfg.objectives]
+        ex = screen(cfg)
+        exact = ex[[o.metric for o in cfg.objectives]].to_numpy(np.float64)
+        self.ref = reference_point(exact, self.dirs)
+        self.hv = hypervolume(exact, self.dirs, self.ref)
+
+    def of(self, url: str, name: str) -> float:
+        study = optuna.load_study(study_name=name, storage=url)
+        vals = [
+            t.values
+            for t in study.get_trials(deepcopy=False)
+            if t.values is not None and all(c <= 0 for c in t.system_attrs.get("constraints", []))
+        ]
+        v = np.asarray(vals, dtype=np.float64).reshape(-1, len(self.dirs))
+        return 100.0 * hypervolume(v, self.dirs, self.ref) / self.hv if len(v) else 0.0
+
+
+def sweep_rate(cfg: Any, n: int, workdir: Path, q: Quality) -> tuple[float, float, float, float]:
+    """(seconds, persisted trials/s, evaluated points/s, HV %) of one run_sweep."""
     url = f"sqlite:///{workdir}/sweep.db"
     t0 = time.perf_counter()
     s = run_sweep(cfg, trials=n, storage=url, progress=False)
     elapsed = time.perf_counter() - t0
-    assert s.n_new == n, s
-    return n / elapsed
+    assert cfg.sampler.name == "auto" or s.n_new == n, s
+    return elapsed, s.n_new / elapsed, s.n_evaluated / elapsed, q.of(url, cfg.name)
 
 
-def optimize_rate(cfg: Any, n: int, workdir: Path) -> float:
+def optimize_rate(cfg: Any, n: int, workdir: Path, q: Quality) -> tuple[float, float]:
     url = f"sqlite:///{workdir}/optimize.db"
     metrics = [o.metric for o in cfg.objectives]
     sampler = make_sampler(cfg.sampler, cfg.space, cfg.seed, len(metrics))
@@ -75,7 +106,8 @@ def optimize_rate(cfg: Any, n: int, workdir: Path) -> float:
         sampler=sampler,
     )
     study.optimize(objective, n_trials=n)
-    return n / (time.perf_counter() - t0)
+    rate = n / (time.perf_counter() - t0)
+    return rate, q.of(url, cfg.name)
 
 
 def _plain(v: Any) -> Any:
@@ -105,27 +137,45 @@ def main() -> None:
     args = ap.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-    # NSGA-II pinned: O(1) per ask, the sampler for long sweeps, so the figure is the
-    # engine's and not TPE's model fitting (whatever the example's sampler: says).
+    # NSGA-II for the trial-loop rows: O(1) per ask, the Optuna sampler for long sweeps, so
+    # the figure is the engine's and not TPE's model fitting.
     cfg = load_config(EXAMPLE, ["sampler=nsga2"])
-    print(f"config: {EXAMPLE.relative_to(ROOT)}  sampler: {cfg.sampler.name}  storage: SQLite")
-    sweep, opt = [], []
+    auto = load_config(EXAMPLE, ["sampler=auto"])
+    q = Quality(cfg)
+    print(
+        f"config: {EXAMPLE.relative_to(ROOT)}  storage: SQLite  "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)"
+    )
+    ex, sweep, opt = [], [], []
     for i in range(args.runs):
         with tempfile.TemporaryDirectory() as d:
-            sweep.append(sweep_rate(cfg, args.sweep_trials, Path(d)))
+            ex.append(sweep_rate(auto, args.sweep_trials, Path(d), q))
         with tempfile.TemporaryDirectory() as d:
-            opt.append(optimize_rate(cfg, args.optimize_trials, Path(d)))
+            sweep.append(sweep_rate(cfg, args.sweep_trials, Path(d), q))
+        with tempfile.TemporaryDirectory() as d:
+            opt.append(optimize_rate(cfg, args.optimize_trials, Path(d), q))
         print(
-            f"run {i + 1}: dse sweep {sweep[-1]:8.0f} trials/s   "
-            f"study.optimize {opt[-1]:6.1f} trials/s"
+            f"run {i + 1}: auto {ex[-1][0]:.2f} s   dse sweep nsga2 {sweep[-1][1]:8.0f} trials/s"
+            f"   study.optimize {opt[-1][0]:6.1f} trials/s",
+            flush=True,
         )
-    s_med, o_med = statistics.median(sweep), statistics.median(opt)
+
+    def med(rows: Sequence[tuple[float, ...]], j: int) -> float:
+        return statistics.median(r[j] for r in rows)
+
     print(
-        f"\n{'':24}{'trials':>8}{'median trials/s':>18}\n"
-        f"{'dse sweep (run_sweep)':24}{args.sweep_trials:>8}{s_med:>18,.0f}\n"
-        f"{'study.optimize loop':24}{args.optimize_trials:>8}{o_med:>18,.1f}\n"
-        f"ratio sweep/optimize: {s_med / o_med:,.0f}x   (target: sweep >= 500 trials/s)"
+        f"\n{'configuration':34}{'s':>8}{'trials/s':>10}{'points/s':>12}{'HV % exact':>12}\n"
+        f"{'dse sweep, auto (exhaustive)':34}{med(ex, 0):>8.2f}{med(ex, 1):>10,.0f}"
+        f"{med(ex, 2):>12,.0f}{med(ex, 3):>12.2f}\n"
+        f"{f'dse sweep, nsga2, {args.sweep_trials} trials':34}{med(sweep, 0):>8.2f}"
+        f"{med(sweep, 1):>10,.0f}{med(sweep, 2):>12,.0f}{med(sweep, 3):>12.2f}\n"
+        f"{f'study.optimize, nsga2, {args.optimize_trials}':34}"
+        f"{args.optimize_trials / med(opt, 0):>8.2f}{med(opt, 0):>10,.1f}"
+        f"{med(opt, 0):>12,.1f}{med(opt, 1):>12.2f}\n"
+        f"ratio sweep/optimize (nsga2): {med(sweep, 1) / med(opt, 0):,.0f}x   "
+        "(target: sweep >= 500 trials/s)"
     )
+    s_med, o_med = med(sweep, 1), med(opt, 0)
     with tempfile.TemporaryDirectory() as d:
         create, resume, load = resume_time(cfg, args.resume_trials, Path(d))
     print(
@@ -133,6 +183,7 @@ def main() -> None:
         f"({args.resume_trials / create:,.0f} trials/s); resume to the first new batch "
         f"{resume:.2f} s (of which loading {load:.2f} s)   (target: < 10 s)"
     )
+    print(f"auto_exact_s={med(ex, 0):.2f}")
     print(f"sweep_trials_per_s={s_med:.0f}")
     print(f"optimize_trials_per_s={o_med:.1f}")
     print(f"resume_100k_s={resume:.2f}")

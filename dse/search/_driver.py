@@ -40,8 +40,8 @@ OPTIONS: dict[str, Any] = {
     "immigrants": 0.05,
     "crossover": 0.5,
     "pool": 1024,
-    "archive_cap": 8192,
-    "persist_s": 10.0,  # moea: write new archive members at least this often
+    "archive_cap": 4096,
+    "persist_s": 60.0,  # moea: write new archive members at least this often
 }
 
 

@@ -44,7 +44,7 @@ class VectorSearch:
         immigrants: float = 0.05,
         crossover: float = 0.5,
         pool: int = 1024,
-        archive_cap: int = 8192,
+        archive_cap: int = 4096,
         cache_bits: int = 22,
     ) -> None:
         self.codec, self.k, self.batch = codec, n_obj, batch
@@ -58,6 +58,7 @@ class VectorSearch:
         self.pool_f = np.empty((0, n_obj))
         self.pool_cv = np.empty(0)
         self.cache = np.zeros(1 << cache_bits, dtype=np.uint64)
+        self.claim = np.zeros(1 << cache_bits, dtype=np.int32)
         self.mask = np.uint64((1 << cache_bits) - 1)
         self.proposed = self.duplicates = self.evaluated = self.generations = 0
 
@@ -116,12 +117,15 @@ class VectorSearch:
         return codec.activate(child, rng)
 
     def _unseen(self, g: np.ndarray) -> np.ndarray:
+        # No sort: each row claims its hash slot in a scratch table (the last writer wins);
+        # a row that lost its slot to an identical row is a repeat within the batch.
         keys = self.codec.keys(g)
-        _, first = np.unique(keys, return_index=True)
-        first.sort()
-        g, keys = g[first], keys[first]
         slot = (keys & self.mask).astype(np.int64)
-        new = self.cache[slot] != keys
+        rows = np.arange(len(g), dtype=np.int32)
+        self.claim[slot] = rows
+        winner = self.claim[slot]
+        first = (winner == rows) | (keys[winner] != keys)
+        new = first & (self.cache[slot] != keys)
         self.cache[slot[new]] = keys[new]
         return g[new]
 
@@ -161,8 +165,7 @@ class VectorSearch:
         weights = _crowding(cand_f)
         if len(cand_g) > self.archive_cap:  # thin the most crowded points (ends stay)
             idx = np.sort(np.argsort(-weights, kind="stable")[: self.archive_cap])
-            cand_g, cand_f = cand_g[idx], cand_f[idx]
-            weights = _crowding(cand_f)
+            cand_g, cand_f, weights = cand_g[idx], cand_f[idx], weights[idx]
         self.archive_g, self.archive_f = cand_g, cand_f
         self.cdf = np.cumsum(weights)
 
@@ -175,7 +178,7 @@ class VectorSearch:
             cand_g, cand_f = cand_g[ok], cand_f[ok]
         chosen = np.zeros(len(cand_g), dtype=bool)
         left = np.arange(len(cand_g))
-        for _ in range(8):
+        for _ in range(4):
             if len(left) == 0 or chosen.sum() >= self.pool_size:
                 break
             layer = pareto_mask(cand_f[left], ["minimize"] * self.k)
