@@ -411,6 +411,8 @@ def load_workload(
         path = Path(spec["hf_config"])
         if base_dir is not None and not path.is_absolute():
             path = base_dir / path
+        if not path.exists():
+            raise InputError(source, "workload.hf_config", f"file not found: {path}")
         shape = load_shape_file(path)
     else:
         if not isinstance(spec["shape"], Mapping):

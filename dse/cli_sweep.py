@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -58,11 +59,19 @@ def sweep(
     section, promising trials are built while the search runs and calibrate the model.
     """
     from dse.config import load_config
-    from dse.sweep import run_sweep
+    from dse.sweep import default_storage, run_sweep
 
     cfg = load_config(config, set_ or [])
+    _results_folder(results)
+    given_storage = storage
+    # --results holds the study as well as its builds: <results>/<name>/optuna.db
+    storage = storage or cfg.storage or default_storage(cfg.name, results)
     if hosts is not None and not hosts.is_file():
         raise DseError(f"--hosts {hosts}: no such file")
+    if ray_address and builds and cfg.build is not None:
+        _join_ray(cfg, ray_address, hosts)  # before searching: a bad cluster fails now
+    if trials is not None:  # a resumed study shows its new budget while it runs
+        _record_trials(storage or cfg.storage or default_storage(cfg.name), cfg.name, trials)
     s = run_sweep(
         cfg,
         trials=trials,
@@ -76,6 +85,8 @@ def sweep(
         cache_root=results / "builds",
         log=None if quiet else lambda line: err_console.print(line, highlight=False),
     )
+    if trials is not None:
+        _record_trials(s.storage_url, s.study_name, trials)
     where = f"study {s.study_name!r} in {s.storage_url}"
     typer.echo(
         f"{where}: {s.n_trials:,} trials ({s.n_new:,} new: {s.n_evaluated:,} evaluated, "
@@ -89,12 +100,61 @@ def sweep(
     if s.builds is not None:
         _print_builds(s.builds)
     if s.interrupted:
+        again = ["dse", "sweep", str(config), "--resume"]
+        for text in set_ or []:
+            again += ["--set", text]
+        # every option that changes which study or how it goes on, as it was given
+        for flag, value in (
+            ("--storage", given_storage),
+            ("--results", None if results == Path("results") else results),
+            ("--trials", trials),
+            ("--hosts", hosts),
+            ("--ray-address", ray_address),
+        ):
+            if value is not None:
+                again += [flag, str(value)]
+        if not builds:
+            again.append("--no-builds")
         err_console.print(
-            f"interrupted: {s.n_trials:,} trials saved; continue with "
-            f"`dse sweep {config} --resume`",
+            f"interrupted: {s.n_trials:,} trials saved; continue with `{shlex.join(again)}`",
             highlight=False,
+            markup=False,
         )
         sys.exit(130)  # the shell's code for "stopped by SIGINT"
+
+
+def _join_ray(cfg: Any, address: str, hosts: Path | None) -> None:
+    """Join the cluster the builds will use and check it (reachable, token, the hosts'
+    resources), so that a misconfigured one is a one-line error, not a failure after the
+    whole search. The build loop's farm then uses this connection."""
+    from dse.buildspec import choose_flow
+    from runners.dispatch import join_cluster
+    from runners.hosts import load_hosts, local_inventory
+
+    path = hosts or cfg.build.hosts
+    if path is not None:
+        inventory = load_hosts(path)
+    else:
+        flow = choose_flow(cfg, cfg.build.flow)
+        inventory = local_inventory([flow], slots=cfg.build.max_concurrent)
+    join_cluster(address, inventory)
+
+
+def _record_trials(url: str, study: str, trials: int) -> None:
+    """Keep ``--trials`` with the study (``dse:trials``): the budget the dashboard shows
+    progress against, which the config's ``budget.trials`` does not know about."""
+    from dse.sweep import TrialStore
+
+    try:
+        store = TrialStore(url, create=False)
+    except Exception:  # no database yet (a new study): recorded after the run
+        return
+    try:
+        sid = store.study_id(study)
+        if sid is not None:
+            store.rdb.set_study_user_attr(sid, "dse:trials", int(trials))
+    finally:
+        store.close()
 
 
 def _print_builds(b: Any) -> None:
@@ -179,6 +239,8 @@ def status(
         summaries = [load_study_data(study, storage, results, full=False).summary()]
     if as_json:
         typer.echo(json.dumps(summaries if study is None else summaries[0]))
+        if problems:
+            raise DseError("; ".join(problems))
         return
     table = Table("study", "trials", "feasible", "Pareto", "best", "last update", box=None)
     for s in summaries:
@@ -197,6 +259,8 @@ def status(
             s["last_update"] or "-",
         )
     _wide().print(table)
+    if problems:
+        raise DseError("; ".join(problems))
 
 
 def pareto(
@@ -215,6 +279,7 @@ def pareto(
     """
     from dse.sweep._read import load_study_data
 
+    _results_folder(results)
     data = load_study_data(study, storage, results)
     front = data.pareto(collapse=not show_all)
     ties = [] if show_all else ["ties"]
@@ -253,6 +318,7 @@ def export(
 
     if fmt not in ("csv", "parquet"):
         raise DseError(f"--format: expected csv or parquet, got {fmt!r}")
+    _results_folder(results)
     data = load_study_data(study, storage, results)
     out = output or Path(results) / study / f"{study}.{fmt}"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -267,6 +333,10 @@ def export(
             df.to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
+        # mkstemp makes the file 0600; an export is an ordinary file (0666 less the umask)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):

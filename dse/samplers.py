@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -207,7 +208,8 @@ def _check_options(cls: type, name: str, opts: Mapping[str, Any], source: str) -
         if p not in ("seed", "constraints_func", "search_space")
     ]
     accepted.append("avoid_repeats")
-    for key in opts:
+    params = inspect.signature(cls).parameters
+    for key, value in opts.items():
         if key not in accepted:
             raise ConfigError(
                 source,
@@ -215,6 +217,30 @@ def _check_options(cls: type, name: str, opts: Mapping[str, Any], source: str) -
                 f"unknown option for {name}; expected one of {', '.join(sorted(accepted))}",
                 hint=did_you_mean(str(key), accepted),
             )
+        # Optuna checks few option types itself; a wrong one fails mid-sweep as a TypeError.
+        wanted = _option_kind(params[key], value) if key in params else ""
+        if wanted:
+            raise ConfigError(source, f"sampler.{key}", f"expected {wanted}, got {value!r}")
+
+
+def _option_kind(param: inspect.Parameter, value: Any) -> str:
+    """What ``value`` should be, judged by the option's annotation ("bool | None", "int",
+    "float"; Optuna's are strings) and default; "" when it fits or cannot be judged."""
+    note = param.annotation if isinstance(param.annotation, str) else ""
+    kinds = {part.strip() for part in note.split("|")} - {"None"}
+    if not kinds:
+        kinds = {type(param.default).__name__}
+    if value is None and ("None" in note or param.default is None):
+        return ""
+    if kinds == {"bool"}:
+        return "" if isinstance(value, bool) else "true or false"
+    if kinds == {"int"}:
+        ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        return "" if ok else "an integer >= 0"
+    if kinds == {"float"} or kinds == {"float", "int"}:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return "" if ok and math.isfinite(value) else "a finite number"
+    return ""
 
 
 def grid_values(space: Any, source: str = "study config") -> dict[str, list[Any]]:

@@ -113,6 +113,8 @@ class Budget:
 class SamplerSpec:
     name: str = DEFAULT_SAMPLER
     options: Mapping[str, Any] = field(default_factory=dict)
+    # Where it was written ("study.yaml:12" or "--set sampler=..."), for option errors.
+    source: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -415,7 +417,10 @@ def _parse_derived(
 
 def _check_sample(doc: LocatedYaml, space: SearchSpace, arch: str, platform: cm.Platform) -> None:
     """Evaluate conditions and derived expressions on corner and random points."""
-    cols = sample_columns(space, 256, np.random.default_rng(0))
+    try:
+        cols = sample_columns(space, 256, np.random.default_rng(0))
+    except WhenFailed as exc:
+        raise doc.error(f"space.{exc.name}.when", f"cannot be evaluated: {exc.cause}") from None
     env: dict[str, Any] = {**space.design, **cols}
     for p in space.params:
         if p.when is not None:
@@ -456,6 +461,14 @@ def _check_corners(doc: LocatedYaml, space: SearchSpace, cols: Mapping[str, np.n
                 raise doc.error(f"derived.{name}", f"cannot be evaluated: {exc}") from None
 
 
+class WhenFailed(Exception):
+    """A parameter's ``when:`` raised on the sampled values (``_check_sample`` reports it)."""
+
+    def __init__(self, name: str, cause: Exception) -> None:
+        super().__init__(f"{name}: {cause}")
+        self.name, self.cause = name, cause
+
+
 def _scalar(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -477,7 +490,11 @@ def sample_columns(space: SearchSpace, n: int, rng: np.random.Generator) -> dict
             if is_numeric(vals):
                 col = col.astype(np.float64)
         if p.when is not None:
-            on = np.broadcast_to(np.asarray(p.when.evaluate({**env, **cols}), dtype=bool), (n,))
+            try:
+                on = np.asarray(p.when.evaluate({**env, **cols}), dtype=bool)
+                on = np.broadcast_to(on, (n,))
+            except Exception as exc:  # e.g. "sparsity > 3" compares text with a number
+                raise WhenFailed(p.name, exc) from exc
             fill: Any = None if col.dtype == object else np.nan
             col = np.where(on, col, fill)
         cols[p.name] = col
@@ -526,7 +543,7 @@ def _parse_constraints(doc: LocatedYaml, raw: Any) -> Constraints:
     if not isinstance(raw, Mapping):
         raise doc.error("constraints", "expected a mapping (max_util, min_clock_mhz, feasible, …)")
     _check_keys(doc, "constraints", raw, _CONSTRAINT_KEYS)
-    caps = raw.get("max_util") or {}
+    caps = {} if raw.get("max_util") is None else raw["max_util"]
     if not isinstance(caps, Mapping):
         raise doc.error("constraints.max_util", "expected a mapping resource -> fraction")
     for res, v in caps.items():
@@ -548,7 +565,7 @@ def _parse_constraints(doc: LocatedYaml, raw: Any) -> Constraints:
         raise doc.error("constraints.feasible", f"expected true or false, got {feasible!r}")
     bounds: dict[str, dict[str, float]] = {}
     for side in ("max", "min"):
-        m = raw.get(side) or {}
+        m = {} if raw.get(side) is None else raw[side]
         if not isinstance(m, Mapping):
             raise doc.error(f"constraints.{side}", "expected a mapping metric -> value")
         for metric, v in m.items():
@@ -608,10 +625,10 @@ def _parse_sampler(doc: LocatedYaml, raw: Any) -> SamplerSpec:
         key = "sampler.name"
     else:
         name = raw
-    if name not in SAMPLERS:
+    if not isinstance(name, str) or name not in SAMPLERS:
         raise doc.error(
             key,
             f"unknown sampler {name!r}; expected one of {', '.join(SAMPLERS)}",
             _closest(str(name), SAMPLERS),
         )
-    return SamplerSpec(str(name), options)
+    return SamplerSpec(str(name), options, doc.where("sampler"))

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import cost_models as cm
+from cost_models._safeload import UnsafeInput
+from cost_models._safeload import load_yaml as load_yaml_text
 from dse.config._build import BuildPolicy, parse_build
 from dse.config._space import (
     STUDY_NAME,
@@ -98,17 +98,17 @@ def parse_override(text: str) -> tuple[str, Any]:
             "--set", text, "expected KEY=VALUE with a dotted key, e.g. design.m_ffn=1024"
         )
     try:
-        parsed = yaml.safe_load(value) if value.strip() else ""
-    except yaml.YAMLError:
-        parsed = value
+        parsed = load_yaml_text(value) if value.strip() else ""
+    except UnsafeInput:
+        parsed = value  # not YAML: the text itself (validation then says what was expected)
     return key.strip(), parsed
 
 
-def _apply_override(doc: LocatedYaml, key: str, value: Any) -> None:
+def _apply_override(doc: LocatedYaml, key: str, value: Any, text: str) -> None:
     parts = key.split(".")
     if parts[0] not in TOP_KEYS:
         raise ConfigError(
-            "--set",
+            f"--set {text.strip()}",
             key,
             f"unknown top-level key {parts[0]!r}; expected one of {', '.join(TOP_KEYS)}",
             hint=cm.did_you_mean(parts[0], TOP_KEYS),
@@ -120,6 +120,7 @@ def _apply_override(doc: LocatedYaml, key: str, value: Any) -> None:
         node = node[part]
     node[parts[-1]] = value
     doc.lines.pop(key, None)
+    doc.overrides[key] = text.strip()
 
 
 def _from_input_error(doc: LocatedYaml, exc: cm.InputError, section: str) -> ConfigError:
@@ -143,7 +144,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
     raw = copy.deepcopy(doc.data)
     for text in overrides:
         key, value = parse_override(text)
-        _apply_override(doc, key, value)
+        _apply_override(doc, key, value, text)
     data: dict[str, Any] = doc.data
     for key in data:
         if key not in TOP_KEYS:
@@ -166,8 +167,14 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
         raise _from_input_error(doc, exc, "workload") from None
     try:
         platform_name = data["platform"]
-        if isinstance(platform_name, str) and platform_name.endswith((".yaml", ".yml")):
+        if not isinstance(platform_name, str) or not platform_name:
+            raise doc.error(
+                "platform", f"expected a platform name or YAML path, got {platform_name!r}"
+            )
+        if platform_name.endswith((".yaml", ".yml")):
             platform_name = str(base / platform_name)
+            if not Path(platform_name).exists():
+                raise doc.error("platform", f"file not found: {platform_name}")
         platform = cm.load_platform(str(platform_name))
     except cm.InputError as exc:
         if exc.source == "platform":
@@ -180,7 +187,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
             "platform (put GPUs under baseline:)",
         )
     arch = data.get("arch", "spatial")
-    if arch not in cm.ARCHS:
+    if not isinstance(arch, str) or arch not in cm.ARCHS:
         raise doc.error(
             "arch",
             f"expected one of {', '.join(cm.ARCHS)}, got {arch!r}",
@@ -195,7 +202,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
         if not isinstance(g, cm.Gpu):
             raise doc.error("baseline", f"{g.name} is an FPGA; expected a GPU (a100, h100, v100s)")
         baseline = g
-    design = data.get("design") or {}
+    design = {} if data.get("design") is None else data["design"]
     if not isinstance(design, Mapping):
         raise doc.error("design", "expected a mapping of design parameters")
     try:
@@ -203,6 +210,10 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
         cm.normalise(dict(design), arch, platform)
     except cm.InputError as exc:
         raise _from_input_error(doc, exc, "design") from None
+    if "name" in data and (not isinstance(data["name"], str) or not data["name"]):
+        raise doc.error("name", f"expected the study's name (text), got {data['name']!r}")
+    if not isinstance(data.get("description", ""), str):
+        raise doc.error("description", f"expected text, got {data['description']!r}")
     name = str(data.get("name") or Path(doc.source).stem)
     if not STUDY_NAME.fullmatch(name):  # fullmatch: '$' alone would let 'name\n' through
         raise doc.error(

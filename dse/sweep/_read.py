@@ -18,7 +18,7 @@ from dse.errors import StudyNotFound
 from dse.pareto import pareto_mask
 from dse.sweep._builds import builds_frame, calibrations_frame
 from dse.sweep._engine import CONSTRAINTS_KEY
-from dse.sweep._store import TrialStore, default_storage, sqlite_path
+from dse.sweep._store import StorageError, TrialStore, default_storage, sqlite_path
 
 
 @dataclass
@@ -56,18 +56,28 @@ class StudyData:
         return front
 
     def summary(self) -> dict[str, Any]:
+        """Counts ``dse status``, ``dse pareto`` and the sweep's last line all print.
+
+        ``pareto_size`` is the number of Pareto-optimal *points*: distinct objective vectors
+        of the feasible, non-dominated trials (the rows of ``dse pareto``, and the distinct
+        ``values`` of Optuna's ``study.best_trials``); ``pareto_trials`` counts the designs
+        reaching them (ties with other parameters, not re-asked duplicates).
+        """
         df = self.frame
         ok = df[(df["state"] == "COMPLETE") & df["feasible"]]
+        front = self.pareto()
         best: dict[str, Any] = {}
         for m, d in zip(self.objectives, self.directions, strict=True):
-            if ok.empty:
+            if front.empty:
                 best[m] = None
                 continue
-            col = ok[m].to_numpy(np.float64)
+            # The best value's trial from the front: a tie on this objective that another
+            # objective makes dominated is never named.
+            col = front[m].to_numpy(np.float64)
             pos = int(np.argmax(col) if d == "maximize" else np.argmin(col))
             best[m] = {
                 "value": float(col[pos]),
-                "trial": int(ok["number"].iloc[pos]),
+                "trial": int(front["number"].iloc[pos]),
                 "direction": d,
             }
         return {
@@ -77,7 +87,8 @@ class StudyData:
             "complete": int((df["state"] == "COMPLETE").sum()),
             "failed": int((df["state"] == "FAIL").sum()),
             "feasible": len(ok),
-            "pareto_size": len(self.pareto()),
+            "pareto_size": len(front.drop_duplicates(self.objectives)),
+            "pareto_trials": len(front),
             "best": best,
             "last_update": self.last_update.isoformat(timespec="seconds")
             if self.last_update
@@ -144,7 +155,8 @@ def load_study_data(
     with open_study(study, storage, results) as (store, sid, url):
         attrs = store.study_user_attrs(sid)
         keys = None if full else ("duplicate_of",)
-        got = store.load(sid, user_attrs=keys)
+        # full: the trials' own start/complete times (export writes them), not "now"
+        got = store.load(sid, user_attrs=keys, datetimes=full)
         last = store.last_complete(sid)
     objectives = list(attrs.get("dse:objectives") or [])
     directions = list(attrs.get("dse:directions") or [])

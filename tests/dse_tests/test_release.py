@@ -772,3 +772,27 @@ def test_promote_refuses_a_cache_entry_its_reports_do_not_back(
     assert "timing_met True vs False" in flat and "Traceback" not in err
     assert not (results / "releases" / "forged").exists()
     assert not list((results / "releases").glob(".tmp-*"))
+
+
+def test_promote_signs_with_a_key_file_and_refuses_a_bad_one(
+    release: Release, study: Study, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dse.release import signature_path
+
+    key = tmp_path / "release.key"
+    key.write_bytes(os.urandom(32))
+    args = ["promote", STUDY, str(study.slow_trial), "--results", str(study.results)]
+    code, out, err = run([*args, "--name", "tiny-signed", "--sign-key", str(key), "--json"], capsys)
+    assert code == 0, err
+    digest = json.loads(out)["digest"]
+    assert signature_path(study.results, "tiny-signed").read_text().startswith("hmac-sha256:")
+    rep = verify_release(study.results, "tiny-signed", digest=digest, key=key)
+    assert rep.ok and rep.digest_ok and rep.signature_ok
+    other = tmp_path / "other.key"
+    other.write_bytes(os.urandom(32))
+    assert verify_release(study.results, "tiny-signed", key=other).signature_ok is False
+    code, _, err = run(
+        [*args, "--name", "tiny-nokey", "--sign-key", str(tmp_path / "nope")], capsys
+    )
+    assert code == 2 and "cannot read" in err and "Traceback" not in err
+    assert not (releases(study) / "tiny-nokey").exists()
