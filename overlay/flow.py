@@ -14,6 +14,13 @@ from overlay.config import OverlayConfig, check_shape, overlay_config
 from overlay.model import make_float_model
 from overlay.reference import QuantModel, quantise_model
 
+# Tiny models of the three families the sim rung runs (random weights, seeded).
+TINY_SHAPES = {
+    "tiny-gpt2": ModelShape("tiny-gpt2", 64, 2, 4, 4, 16, 256, "gelu", 128),
+    "tiny-llama": ModelShape("tiny-llama", 64, 2, 4, 2, 16, 128, "swiglu", 128),
+    "tiny-chatglm": ModelShape("tiny-chatglm", 64, 2, 4, 1, 16, 128, "swiglu", 128),
+}
+
 
 @dataclass
 class Prepared:

@@ -27,7 +27,13 @@ RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
 SOURCES = ("overlay_core.v", "ov_rdstream.v")
 HARNESS = "sim_main.cpp"
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
-MUTATIONS = {"rope_sign": 1, "drop_scale": 2, "drop_beta": 3, "softmax_no_max": 4, "add_wraps": 5}
+MUTATIONS = {
+    "rope_sign": 1,
+    "drop_scale": 2,
+    "drop_beta": 3,
+    "softmax_no_max": 4,
+    "requant_floor": 5,
+}
 
 
 class SimError(RuntimeError):
@@ -38,13 +44,17 @@ def _pow2(n: int, floor: int) -> int:
     return max(floor, 1 << max(0, (n - 1).bit_length()))
 
 
-def verilator_params(cfg: OverlayConfig, comp: Compiled | None = None) -> dict[str, int]:
-    """Module parameters of ``overlay_core`` for this point (and program, if given)."""
+def verilator_params(
+    cfg: OverlayConfig, comp: Compiled | None = None, latency: int = DEFAULT_LATENCY
+) -> dict[str, int]:
+    """Module parameters of ``overlay_core`` for this point (and program, if given), with
+    stream buffers sized for a memory of ``latency`` cycles."""
     beat = cfg.beat
     tile = cfg.mv_n * 2 + cfg.mv_n * cfg.mv_k * (cfg.w_bits + 4) // 8
     popmax = max(tile, cfg.mv_k * cfg.mv_n, cfg.sfu_lanes * 2)
-    # Room for two tiles (double buffering) plus one burst of at most 256 bytes.
-    cap = 2 * popmax + max(256, beat) + beat
+    # Two tiles (double buffering) plus the bytes a full-rate port has in flight over the
+    # memory latency and one 256-byte burst: without them a deep memory starves the engine.
+    cap = 2 * popmax + beat * (latency + 16) + 256
     return {
         "MV_K": cfg.mv_k,
         "MV_N": cfg.mv_n,
@@ -126,7 +136,7 @@ def simulate(
 ) -> SimRun:
     """Run prefill + ``n_new - 1`` decode steps (``n_new`` tokens out) in RTL simulation."""
     cfg = comp.cfg
-    binary = build(verilator_params(cfg, comp))
+    binary = build(verilator_params(cfg, comp, latency))
     rates = rates or {g: float(cfg.beat) for g in PORTS}
     tmp = tempfile.TemporaryDirectory(prefix="overlay-sim-") if workdir is None else None
     wd = Path(tmp.name) if tmp else Path(workdir)  # type: ignore[arg-type]

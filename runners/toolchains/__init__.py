@@ -13,6 +13,7 @@ from runners._errors import RunnerError
 from runners.toolchains._base import FIDELITIES, Toolchain, ToolchainError
 from runners.toolchains._delay import DelayModel, estimate_clock
 from runners.toolchains._ecp5 import Ecp5, nextpnr_device_args
+from runners.toolchains._sim_verilator import SimVerilator
 from runners.toolchains._vitis_hls import VitisHls
 from runners.toolchains._vitis_link import VitisLink
 from runners.toolchains._vivado import Vivado
@@ -26,6 +27,7 @@ TOOLCHAINS: dict[str, Toolchain] = {
     "vivado": Vivado(),
     "vitis-hls": VitisHls(),
     "vitis-link": VitisLink(),
+    "sim-verilator": SimVerilator(),
 }
 
 
@@ -55,6 +57,7 @@ __all__ = [
     "TOOLCHAINS",
     "DelayModel",
     "Ecp5",
+    "SimVerilator",
     "Toolchain",
     "ToolchainError",
     "UnknownToolchain",

@@ -20,7 +20,7 @@ from runners.reports import Report, ReportParseError, classify_failure, parse_re
 if TYPE_CHECKING:
     from runners._bundle import Bundle
 
-FIDELITIES = ("synth", "place_route", "bitstream")
+FIDELITIES = ("sim", "synth", "place_route", "bitstream")
 # (program path, mtime) -> version line; a tool upgraded in place gets a new entry.
 _VERSION_CACHE: dict[tuple[str, float], str] = {}
 
@@ -62,10 +62,16 @@ class Toolchain(abc.ABC):
 
     def check(self, template: Template, part: str) -> None:
         """Raise ``ToolchainError`` when the template or part does not suit this flow."""
-        if not self.accepts(template):
+        if self.name not in template.flows:
             raise ToolchainError(
-                f"template '{template.name}' ({template.kind}) cannot be built with flow "
-                f"'{self.name}'; its manifest lists flows: {', '.join(template.flows)}"
+                f"template '{template.name}' cannot be built with flow '{self.name}'; its "
+                f"manifest lists flows: {', '.join(template.flows)}"
+            )
+        if template.kind not in self.kinds:
+            # Listed by the manifest, but this flow takes other sources: say which.
+            raise ToolchainError(
+                f"template '{template.name}' is {template.kind}, but flow '{self.name}' builds "
+                f"{' or '.join(self.kinds)} sources; fix the template manifest's flows:"
             )
 
     def options(self, point: Mapping[str, object]) -> dict[str, Any]:

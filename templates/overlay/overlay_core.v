@@ -4,7 +4,7 @@
 // AXI4 read streams (wqkv, wo, wffn, kv, act) plus the KV write channel.
 // The arithmetic of every instruction is docs/overlay.md; overlay/isa.py is its executor.
 // mut != 0 breaks one operator on purpose (mutation tests, simulation only): 1 RoPE sign, 2 group scale
-// dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 residual add wraps.
+// dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding).
 module overlay_core #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -106,7 +106,8 @@ module overlay_core #(
         input [7:0] sh;
         reg signed [95:0] p;
         begin
-            p = ($signed({{32{a[63]}}, a}) * $signed({80'd0, m})) + (96'sd1 <<< (sh - 1));
+            p = ($signed({{32{a[63]}}, a}) * $signed({80'd0, m}))
+                + ((mut == 5) ? 96'sd0 : (96'sd1 <<< (sh - 1)));
             rq = sat8(p >>> sh);
         end
     endfunction
@@ -344,8 +345,14 @@ module overlay_core #(
                         part[j] <= 0;
                     end
                     if ((flags & F_ROWS) != 0) begin
-                        s_len <= {8'd0, (flags & F_DYN_K) != 0 ? pos + 16'd1 : f_k};
-                        s_rows <= (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
+                        // rows that follow each other in memory are one region (K cache)
+                        if (f_strd == {8'd0, f_k} && (flags & F_DYN_K) == 0) begin
+                            s_len <= f_strd * {8'd0, (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n};
+                            s_rows <= 1;
+                        end else begin
+                            s_len <= {8'd0, (flags & F_DYN_K) != 0 ? pos + 16'd1 : f_k};
+                            s_rows <= (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
+                        end
                         s_stride <= f_strd;
                         ph <= 3;
                     end else begin
@@ -445,8 +452,7 @@ module overlay_core #(
                             b64 = spad[f_src2 + ii + j];
                             t64 = a64 + b64;
                             if (op == OP_ADD)
-                                spad[f_dst + ii + j] <= (mut == 5)
-                                    ? $signed({{24{t64[7]}}, t64[7:0]}) : sat8(t64);
+                                spad[f_dst + ii + j] <= sat8(t64);
                             else if (op == OP_LUT)
                                 spad[f_dst + ii + j] <= spad[f_aux + {24'd0, a64[7:0]}];
                             else

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from cost_models import ModelShape
+from overlay.flow import TINY_SHAPES
 
 SHAPES = {
-    "gpt2": ModelShape("tiny-gpt2", 64, 2, 4, 4, 16, 256, "gelu", 128),
-    "llama-gqa": ModelShape("tiny-llama", 64, 2, 4, 2, 16, 128, "swiglu", 128),
-    "chatglm-mqa": ModelShape("tiny-chatglm", 64, 2, 4, 1, 16, 128, "swiglu", 128),
+    "gpt2": TINY_SHAPES["tiny-gpt2"],
+    "llama-gqa": TINY_SHAPES["tiny-llama"],
+    "chatglm-mqa": TINY_SHAPES["tiny-chatglm"],
 }
 POINTS = {
     "dense-w8": {"quant": "w8a8", "quant_group": 0, "mv_k": 8, "mv_n": 8, "overlap": True},
