@@ -46,6 +46,8 @@ def read_text(path: str | Path, max_bytes: int = MAX_BYTES) -> str:
             raise UnsafeInput("is not a regular file")
         with p.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
+    except UnsafeInput:
+        raise
     except FileNotFoundError:
         raise UnsafeInput("file not found") from None
     except OSError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cost_models._safeload import UnsafeInput, load_json, read_text
 from dse.errors import ConfigError, StudyNotFound
 
 templates_app = typer.Typer(no_args_is_help=True, help="Hardware templates.")
@@ -26,17 +26,13 @@ def register(app: typer.Typer) -> None:
 def parse_point(text: str) -> dict[str, Any]:
     """``--point``: a JSON object, or ``@file.json``."""
     source = "--point"
-    if text.startswith("@"):
-        path = Path(text[1:])
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(source, "(file)", f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(source, "(json)", f"expected a JSON object: {exc}") from None
+        if text.startswith("@"):
+            source = text[1:]
+            text = read_text(source)
+        data = load_json(text)
+    except UnsafeInput as exc:
+        raise ConfigError(source, "(json)", exc.reason, exc.line) from None
     if not isinstance(data, dict):
         raise ConfigError(source, "(json)", f"expected a JSON object, got {type(data).__name__}")
     return data

@@ -229,9 +229,16 @@ def status(
     """Trials, feasible share, Pareto size, best per objective and last update."""
     from dse.sweep._read import list_studies, load_study_data
 
+    problems: list[str] = []  # unreadable databases: reported after the healthy studies
     if study is None:
-        found = _studies_in(storage) if storage else [name for name, _ in list_studies(results)]
+        found = (
+            _studies_in(storage)
+            if storage
+            else [name for name, _ in list_studies(results, problems)]
+        )
         if not found and not as_json:
+            if problems:
+                raise DseError("; ".join(problems))
             typer.echo(f"no studies under {results}/ (run `dse sweep CONFIG`)")
             return
         summaries = [load_study_data(n, storage, results, full=False).summary() for n in found]

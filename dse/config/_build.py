@@ -148,7 +148,11 @@ def _check_template(doc: LocatedYaml, template: Any, flow: Any) -> None:
         return
     offered = next(t.flows for t in list_templates() if t.name == template)
     if not isinstance(flow, str) or flow not in offered:
-        known = f" (flows: {', '.join(TOOLCHAINS)})" if flow not in TOOLCHAINS else ""
+        known = (
+            f" (flows: {', '.join(TOOLCHAINS)})"
+            if not isinstance(flow, str) or flow not in TOOLCHAINS
+            else ""
+        )
         raise doc.error(
             "build.flow",
             f"template {template!r} builds with {', '.join(offered)}; got {flow!r}{known}",

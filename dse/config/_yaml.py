@@ -16,16 +16,38 @@ class LocatedYaml:
 
     def __init__(self, data: Any, lines: dict[str, int], source: str) -> None:
         self.data, self.lines, self.source = data, lines, source
+        self.overrides: dict[str, str] = {}  # dotted key -> the ``--set KEY=VALUE`` text
+
+    def override_of(self, key: str) -> str | None:
+        """The ``--set`` text that set ``key`` (or an ancestor of it), if any."""
+        for k, text in self.overrides.items():
+            if key == k or key.startswith((f"{k}.", f"{k}[")):
+                return text
+        return None
 
     def line(self, key: str) -> int | None:
-        """Line of ``key`` or of its nearest ancestor present in the file."""
+        """Line of ``key`` or of its nearest ancestor present in the file (None when the
+        value came from ``--set``: the file's line would blame the wrong text)."""
+        if self.override_of(key) is not None:
+            return None
         while key:
             if key in self.lines:
                 return self.lines[key]
             key = key.rpartition(".")[0]
         return None
 
+    def where(self, key: str) -> str:
+        """``file:line`` of ``key``, or ``--set KEY=VALUE`` when an override set it."""
+        text = self.override_of(key)
+        if text is not None:
+            return f"--set {text}"
+        line = self.line(key)
+        return f"{self.source}:{line}" if line else self.source
+
     def error(self, key: str, expected: str, hint: str = "") -> ConfigError:
+        text = self.override_of(key)
+        if text is not None:
+            return ConfigError(f"--set {text}", key, expected, None, hint)
         return ConfigError(self.source, key, expected, self.line(key), hint)
 
 

@@ -96,12 +96,24 @@ class StudyData:
         }
 
 
-def list_studies(results: str | Path = "results") -> list[tuple[str, str]]:
-    """(study name, storage URL) of every study in ``results/*/optuna.db``."""
+def list_studies(
+    results: str | Path = "results", problems: list[str] | None = None
+) -> list[tuple[str, str]]:
+    """(study name, storage URL) of every study in ``results/*/optuna.db``.
+
+    With ``problems``, a database that cannot be read is reported there and skipped, so one
+    corrupt file does not hide every other study; without it, its ``StorageError`` is raised.
+    """
     out: list[tuple[str, str]] = []
     for db in sorted(Path(results).glob("*/optuna.db")):
         url = f"sqlite:///{db}"
-        store = TrialStore(url, create=False)
+        try:
+            store = TrialStore(url, create=False)
+        except StorageError as exc:
+            if problems is None:
+                raise
+            problems.append(str(exc))
+            continue
         try:
             out += [(name, url) for name in store.study_names()]
         finally:

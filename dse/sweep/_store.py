@@ -78,11 +78,27 @@ class TrialStore:
     def __init__(self, url: str, *, create: bool = True) -> None:
         try:
             self._open(url, create)
-        except (sa.exc.OperationalError, sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+            if not create:
+                # A corrupt or foreign file fails here, naming its URL, not mid-command.
+                with self.reader.connect() as conn:
+                    conn.exec_driver_sql("SELECT count(*) FROM studies")
+        except (
+            sa.exc.DBAPIError,
+            sa.exc.ArgumentError,
+            sa.exc.NoSuchModuleError,
+            optuna.exceptions.StorageInternalError,
+        ) as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            if isinstance(exc, sa.exc.DBAPIError) and not isinstance(exc, sa.exc.OperationalError):
+                expected = "an Optuna database (restore it from a copy or remove it)"
+            elif "no such table" in reason:
+                expected = "an Optuna database (this one holds no studies table)"
+            else:
+                expected = (
+                    "a reachable sqlite:///path or postgresql+psycopg://user@host:port/db URL"
+                )
             raise StorageError(
-                f"storage {_shown(url)}: cannot open it ({reason}); expected a reachable "
-                "sqlite:///path or postgresql+psycopg://user@host:port/db URL"
+                f"storage {_shown(url)}: cannot open it ({reason}); expected {expected}"
             ) from None
 
     def _open(self, url: str, create: bool) -> None:

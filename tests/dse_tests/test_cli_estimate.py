@@ -115,13 +115,13 @@ def write(tmp: Path, text: str, name: str = "study.yaml") -> Path:
         (
             BASE,
             ["--set", "design.m_fnn=3"],
-            r"study\.yaml(:\d+)?: design\.m_fnn: unknown spatial design "
+            r"--set design\.m_fnn=3: design\.m_fnn: unknown spatial design "
             r"parameter.*did you mean 'm_ffn'",
         ),
         (
             BASE,
             ["--set", "desing.m_ffn=3"],
-            r"--set: desing\.m_ffn: unknown top-level key "
+            r"--set desing\.m_ffn=3: desing\.m_ffn: unknown top-level key "
             r"'desing'.*did you mean 'design'",
         ),
         (BASE, ["--set", "m_ffn"], r"--set: m_ffn: expected KEY=VALUE"),
