@@ -335,6 +335,7 @@ def channels(p: Arrays, platform: Any) -> Channels:
     ch_cap = mem.channel_capacity_gb * 1e9
     bw, cap, count, start = {}, {}, {}, {}
     total: Any = 0.0
+    c = mem.channels
     for g in GROUPS:
         n = p[f"hbm_ch_{g}"]  # validated to at most the device's channels
         inside = np.minimum(n, seg) / n
@@ -342,20 +343,42 @@ def channels(p: Arrays, platform: Any) -> Channels:
         bw[g] = n * per_ch * sel(is_local, mem.eff_local, glob)
         cap[g] = n * ch_cap
         count[g] = n
-        start[g] = np.fmod(total, mem.channels)
+        start[g] = total
         total = total + n
-    cover: dict[str, dict[str, Any]] = {
-        h: {
-            g: h == g or np.fmod(start[h] - start[g] + mem.channels, mem.channels) < count[g]
-            for g in GROUPS
-        }
-        for h in GROUPS
-    }
+    # Coverage in small integers (counts are at most the device's channels): group g covers
+    # group h's first channel when (start_h - start_g) mod C < n_g; with both starts
+    # wrapped into [0, C) the difference only needs C added where it is negative.
+    small = {g: _small_int(v) for g, v in count.items()}
+    first = {g: _small_int(v) % c for g, v in start.items()}
+    c16 = np.int16(c)
+    cover: dict[str, dict[str, Any]] = {h: {} for h in GROUPS}
+    for h in GROUPS:
+        for g in GROUPS:
+            if h == g:
+                cover[h][g] = True
+                continue
+            d = first[h] - first[g]
+            d = d + c16 * (d < 0)
+            cover[h][g] = d < small[g]
     distinct = np.minimum(total, mem.channels)
     union = distinct * per_ch * mem.eff_local
     return Channels(
-        bw, cap, union, mem.peak_gbps * 1e9, count, distinct, ch_cap, total, cover, ~kernel_port
+        bw,
+        cap,
+        union,
+        mem.peak_gbps * 1e9,
+        count,
+        distinct,
+        ch_cap,
+        total,
+        cover,
+        np.logical_not(kernel_port),
     )
+
+
+def _small_int(x: Any) -> Any:
+    """Channel counts and offsets (< 2^15) as int16 arrays, or Python ints when uniform."""
+    return int(x) if uniform(x) else x.astype(np.int16)
 
 
 def per_channel_peak(values: dict[str, Any], ch: Channels) -> Any:
