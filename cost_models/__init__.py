@@ -11,7 +11,7 @@ the project. Two architecture families: ``spatial`` (dataflow, seed paper A) and
 """
 
 from cost_models._errors import InputError, did_you_mean
-from cost_models._evaluate import ARCHS, COLUMNS, VIOLATIONS, evaluate
+from cost_models._evaluate import ARCHS, COLUMNS, VIOLATIONS, evaluate, load_baseline
 from cost_models._gpu import GpuResult, gpu_baseline
 from cost_models._platform import (
     RESOURCES,
@@ -60,6 +60,7 @@ __all__ = [
     "gpu_baseline",
     "list_platforms",
     "list_presets",
+    "load_baseline",
     "load_platform",
     "load_shape_file",
     "load_workload",

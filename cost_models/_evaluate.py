@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -144,11 +145,14 @@ def evaluate(
 
 
 def _baseline(wl: Workload, baseline: Gpu | str) -> GpuResult:
-    """``"a100"``, ``"a100:graphs"`` (serving stack: eager, the default, or graphs) or
-    ``"4xv100s"`` (four GPUs, tensor parallel), or a :class:`Gpu`."""
-    if not isinstance(baseline, str):
-        return gpu_baseline(wl, baseline)
-    name, _, stack = baseline.partition(":")
+    g = load_baseline(baseline) if isinstance(baseline, str) else baseline
+    return gpu_baseline(wl, g, g.serving, g.n_gpus)
+
+
+def load_baseline(spec: str) -> Gpu:
+    """A GPU baseline by name: ``"a100"``, ``"a100:graphs"`` (serving stack: ``eager``, the
+    default, or ``graphs``) or ``"4xv100s"`` (four GPUs, tensor parallel)."""
+    name, _, stack = spec.partition(":")
     count, x, rest = name.partition("x")
     n_gpus = 1
     if x and count.isdigit() and rest:
@@ -158,9 +162,10 @@ def _baseline(wl: Workload, baseline: Gpu | str) -> GpuResult:
     g = load_platform(name)
     if not isinstance(g, Gpu):
         raise InputError(
-            str(baseline), "baseline", "expected a GPU platform (a100, 4xv100s, h100:graphs, ...)"
+            str(spec), "baseline", "expected a GPU platform (a100, 4xv100s, h100:graphs, ...)"
         )
-    return gpu_baseline(wl, g, stack or "eager", n_gpus)
+    g.stack(stack or "eager")  # an unknown stack is an error naming the file
+    return replace(g, n_gpus=n_gpus, serving=stack or "eager")
 
 
 # Points per chunk: a chunk's temporaries (128 KB each) stay in a core's L2 (1 MB on the

@@ -189,6 +189,8 @@ class Gpu:
     allreduce_us: float  # latency of one small all-reduce across the GPUs
     stacks: tuple[tuple[str, ServingStack], ...]
     source: str
+    n_gpus: int = 1  # how many of them the baseline uses (tensor parallel)
+    serving: str = "eager"  # which of ``stacks`` the baseline runs
 
     def stack(self, name: str) -> ServingStack:
         for k, v in self.stacks:

@@ -208,3 +208,9 @@ def test_gpu_baseline_is_a_roofline_plus_the_serving_stack() -> None:
     assert row.gpu_decode_tokens_per_s == pytest.approx(four.decode_tokens_per_s)
     with pytest.raises(cm.InputError, match="no serving stack 'tensorrt'"):
         cm.evaluate(w, "u280", {}, arch="temporal", baseline="a100:tensorrt")
+    # a study config can hold the parsed baseline (a Gpu) and keep its count and stack
+    g = cm.load_baseline("4xv100s:graphs")
+    assert (g.n_gpus, g.serving) == (4, "graphs")
+    by_obj = cm.evaluate(w, "u280", {}, arch="temporal", baseline=g).iloc[0]
+    by_name = cm.evaluate(w, "u280", {}, arch="temporal", baseline="4xv100s:graphs").iloc[0]
+    assert by_obj.energy_ratio_vs_gpu == by_name.energy_ratio_vs_gpu
