@@ -144,12 +144,20 @@ def release_show(
     results: Annotated[Path, _RESULTS] = Path("results"),
     as_json: Annotated[bool, _JSON] = False,
 ) -> None:
-    """The release's manifest: trial, parameters, predicted vs measured, provenance."""
+    """The release's manifest: trial, parameters, predicted vs measured, provenance.
+
+    Utilisation (``*_util``) is shown as a fraction of the device (0-1) on both sides, in
+    the table and in --json; the manifest itself keeps the tool's percent under measured.
+    """
     from dse.release import load_release
 
     rel = load_release(results, name)
     if as_json:
-        typer.echo(json.dumps(rel.manifest))
+        shown = dict(rel.manifest)
+        if isinstance(shown.get("measured"), dict):
+            shown["measured"] = {k: _measured(k, v) for k, v in shown["measured"].items()}
+        shown["util_unit"] = "fraction"  # *_util in predicted and measured: 0-1
+        typer.echo(json.dumps(shown))
         return
     _summary(rel)
     m = rel.manifest

@@ -226,9 +226,14 @@ def status(
     results: Annotated[Path, _RESULTS] = Path("results"),
     storage: Annotated[str | None, _STORAGE] = None,
 ) -> None:
-    """Trials, feasible share, Pareto size, best per objective and last update."""
+    """Trials, feasible share, Pareto size, best per objective and last update.
+
+    Pareto size counts Pareto-optimal points (distinct objective values of the feasible,
+    non-dominated trials), the rows `dse pareto` shows; best names a trial on that front.
+    """
     from dse.sweep._read import list_studies, load_study_data
 
+    _results_folder(results)
     problems: list[str] = []  # unreadable databases: reported after the healthy studies
     if study is None:
         found = (
@@ -349,6 +354,15 @@ def export(
         if os.path.exists(tmp):
             os.unlink(tmp)
     typer.echo(f"wrote {len(df):,} trials of {study!r} to {out}")
+
+
+def _results_folder(results: Path) -> None:
+    """``--results`` names a folder; a file there is an error, not an empty listing."""
+    if results.exists() and not results.is_dir():
+        raise DseError(
+            f"--results {results}: is a file; expected the results folder holding "
+            "<study>/optuna.db (default: results)"
+        )
 
 
 def _wide() -> Console:

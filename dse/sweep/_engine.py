@@ -848,11 +848,23 @@ def run_sweep(
         log=log,
     )
     try:
-        if model_search:
-            return run_model_search(sweep)  # exact or vectorised; see dse/search/
-        return sweep.run(progress)
+        # model search: exact or vectorised (see dse/search/); else Optuna ask/tell batches
+        summary = run_model_search(sweep) if model_search else sweep.run(progress)
     finally:
         sweep.store.close()
+    return _study_counts(summary)
+
+
+def _study_counts(s: SweepSummary) -> SweepSummary:
+    """The feasible and Pareto counts of the whole stored study, as ``dse status`` gives
+    them: trials other workers added count too, and every command uses one definition."""
+    from dse.sweep._read import load_study_data
+
+    try:
+        counts = load_study_data(s.study_name, s.storage_url, full=False).summary()
+    except DseError:  # e.g. an in-memory database nobody else can read: this worker's view
+        return s
+    return dataclasses.replace(s, n_feasible=counts["feasible"], pareto_size=counts["pareto_size"])
 
 
 # -- helpers -----------------------------------------------------------------------------
