@@ -27,7 +27,7 @@ OUTSTANDING = 8  # bursts a read port keeps in flight
 MAX_BURST_BYTES = 256
 FETCH = 1  # instruction fetch
 SETUP = 1  # first execute cycle (operands, stream request)
-STREAM_START = 4  # request -> AR issued -> accepted; first beat -> buffer
+STREAM_START = 3  # request -> AR issued -> accepted -> first beat in the buffer
 SERIAL_STEPS = 33  # 32-step bit-serial isqrt / divider plus its hand-off cycle
 W_BITS = {"w8a8": 8, "w4a8": 4}
 
@@ -89,23 +89,62 @@ def _cdiv(a: float, b: float) -> int:
 
 
 def _region_time(rows: list[tuple[int, int]], rate: float, mem: OverlayMemory) -> float:
-    """Cycles to stream regions given as (first-byte offset in its beat, bytes)."""
+    """Cycles from the first data to the last of regions given as (first-byte offset in
+    its beat, bytes): bursts issue one per two cycles while fewer than ``OUTSTANDING`` are
+    in flight, each returns ``latency`` after its issue, and the port delivers its beats at
+    ``rate`` bytes per cycle in order."""
     beat = mem.beat
     max_beats = max(1, MAX_BURST_BYTES // beat)
-    beats = bursts = 0
+    sizes: list[int] = []
     for skip, n in rows:
         b = _cdiv(skip + n, beat)
-        beats += b
-        bursts += _cdiv(b, max_beats)
-    per_burst = mem.latency + STREAM_START + beats / max(bursts, 1) * beat / rate
-    return max(beats * beat / rate, 2.0 * bursts, bursts * per_burst / OUTSTANDING)
+        while b > 0:
+            sizes.append(min(b, max_beats))
+            b -= max_beats
+    if len(sizes) > 4 * OUTSTANDING:  # long streams: the port rate or the issue rate binds
+        return max(sum(sizes) * beat / rate, 2.0 * len(sizes))
+    issue: list[float] = []
+    done: list[float] = []
+    for i, b in enumerate(sizes):
+        t = issue[-1] + 2 if issue else 0.0
+        if i >= OUTSTANDING:
+            t = max(t, done[i - OUTSTANDING] + 1)  # a slot frees when its last beat arrives
+        issue.append(t)
+        first = max(t + mem.latency, done[-1] if done else 0.0)
+        done.append(first + b * beat / rate)
+    return done[-1] - mem.latency
 
 
 def _streamed(
-    compute: float, rows: list[tuple[int, int]], rate: float, mem: OverlayMemory
-) -> float:
-    """Overlapped: compute waits for the first data, then runs at the slower of the two."""
+    compute: float, rows: list[tuple[int, int]], rate: float, mem: OverlayMemory, pop: int = 0,
+    overlap: bool = True,
+) -> float:  # fmt: skip
+    """A streamed operand. Overlapped: compute waits for the first data, then runs at the
+    slower of the two. Not overlapped (``pop`` bytes consumed per cycle): see _serial."""
+    if not overlap:
+        return FETCH + SETUP + 1 + _serial(rows, pop, rate, mem)
     return FETCH + SETUP + STREAM_START + mem.latency + max(compute, _region_time(rows, rate, mem))
+
+
+def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemory) -> float:
+    """Without overlap a fetch starts only when the consumer waits and asks for just the
+    missing bytes (whole beats, never past its row): each wait costs request, latency and
+    transfer; bytes fetched beyond a pop serve the next ones."""
+    cyc = 0.0
+    for skip, n in rows:
+        cnt, left, unfetched, off = 0, n, n, skip
+        while left > 0:
+            need = min(pop, left)
+            if cnt < need:
+                b = _cdiv(off + need - cnt, mem.beat)
+                got = min(b * mem.beat - off, unfetched)
+                cyc += mem.latency + STREAM_START + (b - 1) * mem.beat / rate
+                cnt, unfetched, off = cnt + got, unfetched - got, 0
+            else:
+                cyc += 1
+            cnt -= need
+            left -= need
+    return cyc
 
 
 def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
@@ -130,7 +169,7 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
             need = tile + (2 * d.mv_n if kc % gck == 0 else 0)
             if cnt < need:
                 b = _cdiv(need - cnt, mem.beat)
-                cyc += mem.latency + 3 + (b - 1) * mem.beat / rate
+                cyc += mem.latency + STREAM_START + (b - 1) * mem.beat / rate
                 cnt += b * mem.beat
             else:
                 cyc += 1
@@ -163,7 +202,10 @@ def step_cycles(
         out[key] = out.get(key, 0.0) + c
 
     def load(nbytes: int, elems: int) -> float:
-        return _streamed(_cdiv(elems, d.lanes), [(0, nbytes)], mem.rates["act"], mem)
+        esz = nbytes // elems
+        return _streamed(
+            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rates["act"], mem, d.lanes * esz, d.overlap
+        )
 
     add("embed", load(dm, dm))
     if gpt:
@@ -180,10 +222,13 @@ def step_cycles(
         if not gpt:
             add("rope", FETCH + SETUP + m.n_heads * _cdiv(half, d.lanes))
             add("rope", FETCH + SETUP + m.n_kv_heads * _cdiv(half, d.lanes))
-        add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 2))
-        scores = _streamed(t * _cdiv(hd, lanes_kv), [(0, t * hd)], mem.rates["kv"], mem)
+        add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 1))
+        kv_rate = mem.rates["kv"]
+        scores = _streamed(
+            t * _cdiv(hd, lanes_kv), [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd), d.overlap
+        )
         ctx_rows = [((r * max_pos) % mem.beat, t) for r in range(hd)]
-        ctx = _streamed(hd * _cdiv(t, lanes_kv), ctx_rows, mem.rates["kv"], mem)
+        ctx = _streamed(hd * _cdiv(t, lanes_kv), ctx_rows, kv_rate, mem, lanes_kv, d.overlap)
         soft = FETCH + SETUP + 3 * _cdiv(t, d.lanes) + 1 + SERIAL_STEPS
         add("attention", m.n_heads * (scores + soft + ctx))
         add("wo", _matrix(dm, m.d_q, d, d.stored["vo"], "wo", mem))
@@ -196,7 +241,7 @@ def step_cycles(
         add("wffn", _matrix(dm, m.d_ffn, d, d.stored["ffn"], "wffn", mem))
     add("norm", norm)
     add("lm_head", _matrix(m.vocab, dm, d, None, "wffn", mem))
-    add("control", FETCH + 1 + 2)  # END and the host's start hand-shake
+    add("control", FETCH + 2)  # END and the host's start hand-shake
     out["total"] = sum(out.values())
     return out
 
