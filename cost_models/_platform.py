@@ -329,7 +329,18 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
         raise InputError(str(path), "platform", "file not found")
     # evaluate() resolves platforms by name on every call (a sweep calls it per batch);
     # parse each file once, and again only when it changes on disk.
-    return _load_file(str(path), path.stat().st_mtime_ns)
+    try:
+        return _load_file(str(path), path.stat().st_mtime_ns)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        # A field the reader does not check one by one (a curve point that is not a number):
+        # still one line naming the file, never a traceback.
+        raise InputError(
+            str(path),
+            "(values)",
+            f"a field has the wrong form ({exc}); compare with {PLATFORMS_DIR / 'u280.yaml'}",
+        ) from None
 
 
 @functools.lru_cache(maxsize=64)
