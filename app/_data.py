@@ -2,8 +2,8 @@
 
 Everything a page needs that is more than a lookup lives here as a plain function of
 DataFrames, so it is tested directly as well as through the pages: study summaries, the
-thinning of a large cloud of trials for plotting, the position a build's measurements move
-a trial to, the channel map of a design point, and the per-operator breakdown.
+thinning of a large cloud of trials for plotting, violation reasons, a build's files. One
+design point's figures are in ``_design``, Pareto axes and measured positions in ``_axes``.
 """
 
 from __future__ import annotations
@@ -97,7 +97,11 @@ def stamp(url: str, study: str) -> tuple[int, str, int]:
 
 
 def budget_of(data: StudyData) -> int | None:
-    """The study's trial budget from its stored config (None when it has none)."""
+    """The study's trial budget: the ``--trials`` of its last ``dse sweep`` run (``dse:trials``,
+    recorded by the CLI), else its stored config's ``budget.trials`` (None when neither)."""
+    ran = data.attrs.get("dse:trials")
+    if isinstance(ran, int) and ran > 0:
+        return ran
     budget = (data.attrs.get("dse:config") or {}).get("budget") or {}
     n = budget.get("trials") if isinstance(budget, Mapping) else None
     return int(n) if isinstance(n, int | float) and n > 0 else None
@@ -162,6 +166,56 @@ def study_summary(
     }
 
 
+def convergence(data: StudyData, points: int = 400) -> pd.DataFrame:
+    """Best feasible value so far of each objective, by trial number (at most ``points`` rows
+    per objective, always including every improvement's last trial)."""
+    df = data.frame
+    ok = (df["state"] == "COMPLETE").to_numpy() & df["feasible"].to_numpy(bool)
+    numbers = df["number"].to_numpy()
+    rows = []
+    for m, d in zip(data.objectives, data.directions, strict=True):
+        v = np.where(ok, df[m].to_numpy(np.float64), np.nan)
+        sign = -1.0 if d == "maximize" else 1.0
+        best = sign * np.fmin.accumulate(np.where(np.isnan(v), np.inf, sign * v))
+        best[~np.isfinite(best)] = np.nan
+        take = np.unique(np.linspace(0, len(best) - 1, min(points, len(best))).astype(int))
+        for i in take:
+            rows.append({"objective": m, "trial": int(numbers[i]), "best so far": best[i]})
+    return pd.DataFrame(rows, columns=["objective", "trial", "best so far"])
+
+
+def param_importance(
+    values: pd.DataFrame, params: Sequence[str], objectives: Sequence[str], bins: int = 8
+) -> pd.DataFrame:
+    """How much of each objective's spread each parameter explains, on a sample of trials.
+
+    The correlation ratio η² = between-group variance / total variance of the objective
+    (log-scaled when positive), grouping trials by the parameter's value (numbers in up to
+    ``bins`` quantile bins): 1 when the parameter alone decides the objective, 0 when the
+    objective does not depend on it. A one-parameter view: interactions are not credited.
+    """
+    rows = []
+    for m in objectives:
+        y = values[m].to_numpy(np.float64)
+        if (y > 0).all():
+            y = np.log(y)
+        ok = np.isfinite(y)
+        total = float(np.var(y[ok])) if ok.sum() > 1 else 0.0
+        for p in params:
+            col = values[p]
+            if col.isna().all() or total <= 0:
+                continue
+            if pd.api.types.is_numeric_dtype(col) and col.nunique() > bins:
+                groups = pd.qcut(col.rank(method="first"), bins, labels=False)
+            else:
+                groups = col.astype(str)
+            frame = pd.DataFrame({"g": groups.to_numpy(), "y": y})[ok]
+            means = frame.groupby("g")["y"].transform("mean").to_numpy()
+            between = float(np.mean((means - frame["y"].mean()) ** 2))
+            rows.append({"objective": m, "parameter": p, "importance": between / total})
+    return pd.DataFrame(rows, columns=["objective", "parameter", "importance"])
+
+
 # -- plotting large studies ------------------------------------------------------------------
 
 
@@ -193,179 +247,150 @@ def thin(values: np.ndarray, keep: np.ndarray, cells: int = 100, limit: int = 40
     return out
 
 
-def measured_positions(
-    frame: pd.DataFrame, builds: pd.DataFrame, axes: Sequence[str], available: Mapping[str, float]
-) -> pd.DataFrame:
-    """Where each built trial lands on ``axes`` once its build's measurements replace the model.
-
-    One row per finished build with measurements: ``number``, ``<axis>`` (measured where the
-    build measured that quantity, else the model's value), ``measured_axes`` (which axes
-    moved). An axis is measured directly (``lut``), as a share of the device (``lut_util``:
-    measured / available) or as the achievable clock (``fmax_mhz``, else
-    ``estimated_clock_mhz``).
+def violation_reasons(url: str, trial_ids: Sequence[int], names: Sequence[str]) -> dict[int, str]:
+    """Per trial id: the study constraints it violates (``dse:constraints`` names with a
+    value > 0), e.g. ``lut_util<=0.85; model_feasible``. Trials that violate none are left out.
     """
-    rows = []
-    if builds.empty:
-        return pd.DataFrame(columns=["number", *axes, "measured_axes", "build_id", "flow"])
-    by_number = frame.set_index("number")
+    import json
+
+    import sqlalchemy as sa
+
+    from dse.sweep import TrialStore
+    from dse.sweep._engine import CONSTRAINTS_KEY
+
+    out: dict[int, str] = {}
+    if not trial_ids or not names:
+        return out
+    q = sa.text(
+        "SELECT trial_id, value_json FROM trial_system_attributes "
+        "WHERE key = :key AND trial_id IN :ids"
+    ).bindparams(sa.bindparam("ids", expanding=True))
+    store = TrialStore(url, create=False)
+    try:
+        with store.reader.connect() as conn:
+            ids = [int(t) for t in trial_ids]
+            for lo in range(0, len(ids), 500):
+                for tid, text in conn.execute(
+                    q, {"key": CONSTRAINTS_KEY, "ids": ids[lo : lo + 500]}
+                ):
+                    values = json.loads(text) or []
+                    bad = [n for n, v in zip(names, values, strict=False) if v > 0]
+                    if bad:
+                        out[int(tid)] = "; ".join(bad)
+    finally:
+        store.close()
+    return out
+
+
+# -- promote -------------------------------------------------------------------------------
+
+
+def promote_flows(
+    config: Mapping[str, Any], release_flows: Sequence[str]
+) -> tuple[str, list[str], str]:
+    """(default flow, flows allowed, part) for promoting a trial of a study on ``config``'s
+    platform: only flows for the platform's vendor (an ECP5 study cannot be built for a
+    Xilinx part, nor the reverse); the default is what ``dse promote`` picks without
+    ``--flow`` (the platform's open flow when it makes bitstreams, else ``vivado``)."""
+    from dse.buildspec import OPEN_FLOWS, default_flow
+
+    plat = cm.load_platform(str(config.get("platform")))
+    family, part = str(getattr(plat, "family", "")), str(getattr(plat, "part", "") or "")
+    lattice = family.lower() == "ecp5" or part.upper().startswith("LFE5")
+    allowed = [f for f in release_flows if (f in OPEN_FLOWS) == lattice]
+    default = default_flow(family, part)
+    default = default if default in release_flows else "vivado"
+    return default, allowed or [default], part
+
+
+def promote_candidates(data: StudyData, builds: pd.DataFrame) -> pd.DataFrame:
+    """Trials worth promoting: the front and every built trial, with their builds' timing.
+
+    One row per trial: ``number``, ``on front``, ``builds`` (e.g. ``2 done, 1 failed``),
+    ``fmax MHz`` / ``target MHz`` / ``slack ns`` of its best place-and-route build (slack =
+    target period - critical path delay; negative: timing missed), and ``label``.
+    """
+    front = set(int(n) for n in data.frame.loc[front_mask(data), "number"])
+    built: dict[int, list[Any]] = {}
     for _, b in builds.iterrows():
-        measured = b.get("measured")
-        n = b.get("trial_number")
-        if not isinstance(measured, Mapping) or not measured or pd.isna(n):
-            continue
-        n = int(n)
-        if n not in by_number.index:
-            continue
-        row: dict[str, Any] = {"number": n, "build_id": int(b["build_id"]), "flow": b["flow"]}
-        moved = []
-        for axis in axes:
-            value = by_number.at[n, axis] if axis in by_number.columns else math.nan
-            got = _measured_value(axis, measured, available)
-            if got is not None:
-                value = got
-                moved.append(axis)
-            row[axis] = value
-        row["measured_axes"] = ", ".join(moved)
-        rows.append(row)
-    return pd.DataFrame(rows, columns=["number", *axes, "measured_axes", "build_id", "flow"])
-
-
-def _measured_value(
-    axis: str, measured: Mapping[str, Any], available: Mapping[str, float]
-) -> float | None:
-    name = axis.removeprefix("metric_")
-    for key, column in MEASURED_FOR.items():
-        value = measured.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        if column == name:
-            if key == "estimated_clock_mhz" and isinstance(measured.get("fmax_mhz"), int | float):
-                continue  # place and route beats a synthesis estimate
-            return float(value)
-        if name == f"{column}_util" and available.get(column):
-            return float(value) / float(available[column])
-    return None
-
-
-# -- one design ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DesignView:
-    """A design point re-scored with the per-operator detail, plus its platform."""
-
-    row: pd.Series
-    platform: Any
-    arch: str
-
-
-def evaluate_design(config: Mapping[str, Any], point: Mapping[str, Any]) -> DesignView:
-    """Score ``point`` with the study's stored config (workload, platform, arch, baseline)."""
-    workload = cm.load_workload(config["workload"], source="stored study config")
-    platform = cm.load_platform(str(config["platform"]))
-    if not isinstance(platform, cm.Platform):
-        raise ValueError(f"platform {config['platform']!r} is a GPU, not an FPGA platform")
-    arch = str(config.get("arch", "spatial"))
-    baseline = config.get("baseline")
-    df = cm.evaluate(
-        workload,
-        platform,
-        {k: v for k, v in point.items() if v is not None and not _nan(v)},
-        arch=arch,
-        baseline=baseline,
-        detail=True,
-    )
-    return DesignView(df.iloc[0], platform, arch)
-
-
-def _nan(v: Any) -> bool:
-    return isinstance(v, float) and math.isnan(v)
-
-
-def operator_breakdown(row: pd.Series) -> pd.DataFrame:
-    """Per operator and phase: seconds, share of the phase, and what bounds it.
-
-    ``bound``: ``memory`` and ``link`` are transfers; the compute operators are
-    ``compute``; the phase's slowest operator is marked ``limits phase`` together with the
-    model's verdict for the whole phase (``bound_prefill`` / ``bound_decode``).
-    """
-    out = []
-    for phase in ("prefill", "decode"):
-        prefix = f"op_{phase}_"
-        names = [
-            k[len(prefix) : -2] for k in row.index if k.startswith(prefix) and k.endswith("_s")
-        ]
-        times = {n: float(row[f"{prefix}{n}_s"]) for n in names}
-        total = sum(times.values()) or 1.0
-        slowest = max(times, key=lambda n: times[n]) if times else None
-        verdict = str(row.get(f"bound_{phase}", ""))
-        for n, t in times.items():
-            if n in ("memory", "link"):
-                kind = n
-            elif n == "overhead" or "fill" in n:
-                kind = "overhead"
-            else:
-                kind = "compute"
-            out.append(
-                {
-                    "phase": phase,
-                    "operator": n,
-                    "seconds": t,
-                    "share": t / total,
-                    "bound": kind,
-                    "limits phase": f"yes ({verdict}-bound phase)" if n == slowest else "",
-                }
-            )
-    return pd.DataFrame(
-        out, columns=["phase", "operator", "seconds", "share", "bound", "limits phase"]
-    )
-
-
-def resources_table(row: pd.Series, platform: Any) -> pd.DataFrame:
-    """Each resource: used, available on the device (after the shell), utilisation."""
-    avail = platform.available().as_dict()
+        if pd.notna(b.get("trial_number")):
+            built.setdefault(int(b["trial_number"]), []).append(b)
     rows = []
-    for r in cm.RESOURCES:
+    for n in sorted(front | set(built)):
+        mine = built.get(n, [])
+        states = pd.Series([str(b["state"]) for b in mine]).value_counts()
+        fmax = target = slack = math.nan
+        for b in mine:
+            m = b.get("measured") if isinstance(b.get("measured"), Mapping) else {}
+            point = b.get("point") if isinstance(b.get("point"), Mapping) else {}
+            f, t = m.get("fmax_mhz"), point.get("freq_mhz")
+            if isinstance(f, int | float) and isinstance(t, int | float) and f > 0 and t > 0:
+                s = 1e3 / float(t) - 1e3 / float(f)
+                if math.isnan(slack) or s > slack:
+                    fmax, target, slack = float(f), float(t), s
+        text = ", ".join(f"{k} {v}" for k, v in states.items()) or "not built"
+        timing = "" if math.isnan(slack) else f", slack {slack:+.2f} ns"
         rows.append(
             {
-                "resource": r,
-                "used": float(row[r]),
-                "available": float(avail[r]),
-                "util": float(row[f"{r}_util"]),
+                "number": n,
+                "on front": n in front,
+                "builds": text,
+                "fmax MHz": fmax,
+                "target MHz": target,
+                "slack ns": slack,
+                "label": f"trial {n} ({'front' if n in front else 'off front'}; {text}{timing})",
             }
         )
-    return pd.DataFrame(rows)
-
-
-def channel_map(point: Mapping[str, Any], channels: int) -> pd.DataFrame:
-    """Which tensor group uses each memory channel (``docs/models.md``, Memory channels).
-
-    Groups take contiguous channel ranges in the order of ``cost_models.GROUPS``, wrapping
-    around; a channel listed under two groups is shared (the groups contend for it).
-    """
-    rows = []
-    start = 0
-    for g in cm.GROUPS:
-        n = int(point.get(f"hbm_ch_{g}", 0) or 0)
-        for i in range(n):
-            rows.append({"channel": (start + i) % channels, "group": g})
-        start += n
-    df = pd.DataFrame(rows, columns=["channel", "group"])
-    users = df.groupby("channel")["group"].transform("size") if len(df) else df["group"]
-    return df.assign(shared=users > 1)
+    cols = ["number", "on front", "builds", "fmax MHz", "target MHz", "slack ns", "label"]
+    return pd.DataFrame(rows, columns=cols)
 
 
 # -- builds --------------------------------------------------------------------------------
 
 
-def build_files(result_dir: str | None) -> dict[str, Any]:
-    """The record, log tail and report paths of one build folder (empty when it is gone)."""
+def build_folder(result_dir: Any, bundle_hash: Any, results: Path) -> Path | None:
+    """A build's folder, found under the dashboard's ``--results`` root.
+
+    The database stores the absolute folder of the machine and time the build ran; a results
+    folder moved or copied elsewhere still holds it as ``builds/<bundle hash>`` (the build
+    cache's layout), which is looked for first. The stored path is the last resort.
+    """
+    candidates: list[Path] = []
+    if isinstance(bundle_hash, str) and bundle_hash:
+        candidates.append(results / "builds" / bundle_hash)
+    if isinstance(result_dir, str) and result_dir:
+        stored = Path(result_dir)
+        parts = stored.parts
+        if "builds" in parts:  # the part under the results root, wherever that was
+            k = len(parts) - 1 - parts[::-1].index("builds")
+            candidates.append(results.joinpath(*parts[k:]))
+        candidates.append(stored if stored.is_absolute() else results / stored)
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def build_files(folder: Path | None, results: Path) -> dict[str, Any]:
+    """One build folder's record, steps, log tails, critical path and report files.
+
+    ``reports``/``logs`` map a name to a path *relative to* ``results`` (what the page shows
+    and serves); ``steps`` is one row per tool step with its duration; ``log_tails`` the
+    last lines of each step's log; ``critical_path`` the last critical-path report of a
+    nextpnr log with its Fmax lines (empty when there is none).
+    """
     import json
 
-    out: dict[str, Any] = {"record": None, "log_tail": [], "reports": {}, "logs": []}
-    if not result_dir:
+    out: dict[str, Any] = {
+        "folder": None,
+        "record": None,
+        "log_tail": [],
+        "log_tails": {},
+        "reports": {},
+        "logs": {},
+        "steps": [],
+        "critical_path": [],
+    }
+    if folder is None:
         return out
-    folder = Path(result_dir)
+    out["folder"] = _relative(folder, results)
     for name in ("result.json", "attempt.json"):
         path = folder / name
         if path.is_file():
@@ -376,13 +401,96 @@ def build_files(result_dir: str | None) -> dict[str, Any]:
             break
     rec = out["record"] or {}
     out["log_tail"] = list(rec.get("log_tail") or [])
-    out["reports"] = {k: str(folder / v) for k, v in (rec.get("reports") or {}).items()}
-    out["logs"] = [
-        str(folder / s["log"])
-        for s in rec.get("steps") or []
-        if isinstance(s, dict) and s.get("log")
-    ]
+    for k, v in (rec.get("reports") or {}).items():
+        if (folder / str(v)).is_file():
+            out["reports"][str(k)] = _relative(folder / str(v), results)
+    for s in rec.get("steps") or []:
+        if not isinstance(s, dict):
+            continue
+        out["steps"].append(
+            {
+                "step": s.get("name"),
+                "seconds": s.get("duration_s"),
+                "exit code": s.get("returncode"),
+                "failure": s.get("failure_class") or "",
+                "log": s.get("log") or "",
+            }
+        )
+        log = folder / str(s.get("log") or "")
+        if s.get("log") and log.is_file():
+            out["logs"][str(s["log"])] = _relative(log, results)
+            out["log_tails"][str(s["log"])] = _tail(log)
+    # Tools' own logs (yosys.log, nextpnr.log) listed as reports: their tails too.
+    for name in list(out["reports"]):
+        path = results / out["reports"][name]
+        if path.suffix == ".log" and name not in out["log_tails"]:
+            out["log_tails"][path.name] = _tail(path)
+    nextpnr = folder / "nextpnr.log"
+    if nextpnr.is_file():
+        out["critical_path"] = critical_path(nextpnr.read_text(encoding="utf-8", errors="replace"))
+    if not out["log_tail"] and out["log_tails"]:
+        out["log_tail"] = next(iter(out["log_tails"].values()))
     return out
+
+
+def _relative(path: Path, results: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(results.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _tail(path: Path, lines: int = 40, limit: int = 64 * 1024) -> list[str]:
+    """The last ``lines`` lines of a (possibly large) log, reading at most ``limit`` bytes."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - limit))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return text.rstrip("\n").split("\n")[-lines:] if text.strip() else []
+
+
+def critical_path(log: str) -> list[str]:
+    """nextpnr's last critical-path report (the routed design's) and its Fmax verdict.
+
+    nextpnr prints a ``Critical path report for clock ...`` block after placement and again
+    after routing, each ending with ``... ns logic, ... ns routing``, and ``Max frequency for
+    clock ...: N MHz (PASS|FAIL at M MHz)`` lines after each.
+    """
+    lines = log.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Critical path report for clock" in line]
+    if not starts:
+        return []
+    block: list[str] = []
+    for line in lines[starts[-1] :]:
+        block.append(line)
+        if "ns routing" in line:
+            break
+    fmax = [line for line in lines if "Max frequency for clock" in line]
+    return block + fmax[-1:]
+
+
+def step_segments(builds: pd.DataFrame, steps: Mapping[int, list[dict[str, Any]]]) -> pd.DataFrame:
+    """Per build and tool step: its start and duration (seconds), laid end to end from the
+    build's start, for the timeline's per-step bars."""
+    rows = []
+    for _, b in builds.iterrows():
+        t = b.get("started_at")
+        if t is None or pd.isna(t):
+            continue
+        t = float(t)
+        for s in steps.get(int(b["build_id"]), []):
+            d = s.get("seconds")
+            if not isinstance(d, int | float):
+                continue
+            rows.append(
+                {"build_id": int(b["build_id"]), "step": str(s["step"]), "start": t, "seconds": d}
+            )
+            t += float(d)
+    return pd.DataFrame(rows, columns=["build_id", "step", "start", "seconds"])
 
 
 def log_error_pct(error: float) -> float:

@@ -20,16 +20,46 @@ GROUP_COLOURS = dict(
 STATE_COLOURS = {"queued": "#b0b0b0", "running": "#ff7f0e", "done": "#2ca02c", "failed": "#d62728"}
 
 
-def _hover(frame: pd.DataFrame, axes: Sequence[str], params: Sequence[str]) -> tuple:
-    """customdata (trial number first, then parameters) and the matching hover template."""
-    cols = ["number", *[p for p in params if p in frame.columns]]
+FAILED_SYMBOLS = ("x", "triangle-down", "cross", "hourglass", "bowtie", "triangle-left")
+FAILED_COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+
+
+def _hover(
+    frame: pd.DataFrame,
+    axes: Sequence[str],
+    params: Sequence[str],
+    labels: Sequence[str],
+    notes: Sequence[tuple[str, str]] = (),
+) -> tuple:
+    """customdata (trial number first, then ``notes`` columns, then parameters) and the
+    hover template: axis values with 4 significant digits and units, notes, parameters."""
+    note_cols = [c for c, _ in notes if c in frame.columns]
+    cols = ["number", *note_cols, *[p for p in params if p in frame.columns]]
     data = frame[cols].astype(object).where(frame[cols].notna(), "").to_numpy()
-    lines = ["trial %{customdata[0]}"]
-    lines += [f"{a}: %{{{'xyz'[i]}:.4g}}" for i, a in enumerate(axes)]
+    lines = ["<b>trial %{customdata[0]}</b>"]
     lines += [
-        f"{c.removeprefix('param_')}: %{{customdata[{k + 1}]}}" for k, c in enumerate(cols[1:])
+        f"{label.split(' · ')[0]}: %{{{'xyz'[i]}:,.4~g}}"
+        for i, label in enumerate(labels[: len(axes)])
+    ]
+    titles = dict(notes)
+    lines += [f"{titles[c]}: %{{customdata[{k + 1}]}}" for k, c in enumerate(note_cols)]
+    first = 1 + len(note_cols)
+    lines += [
+        f"{c.removeprefix('param_')}: %{{customdata[{first + k}]}}"
+        for k, c in enumerate(cols[first:])
     ]
     return data, "<br>".join(lines) + "<extra></extra>"
+
+
+def _axis(label: str, log: bool) -> dict[str, object]:
+    """A readable axis: its label, and on a log scale every tick with its magnitude
+    (``0.02, 0.05, 0.1`` rather than Plotly's bare ``2, 5``)."""
+    out: dict[str, object] = {"title": label, "type": "log" if log else "linear"}
+    if log:
+        out.update(tickformat=",.3~g", minor={"showgrid": True})
+    else:
+        out.update(tickformat=",.4~g")
+    return out
 
 
 def pareto_figure(
@@ -40,33 +70,36 @@ def pareto_figure(
     params: Sequence[str],
     log_axes: Sequence[bool] = (),
     title: str = "",
+    labels: Sequence[str] = (),
+    failed: pd.DataFrame | None = None,
 ) -> go.Figure:
-    """Trials (feasible / infeasible), the predicted front and the measured points.
+    """Trials (feasible / infeasible), the predicted front, built trials.
 
-    ``cloud`` holds the (possibly thinned) trials with a boolean ``feasible`` column,
-    ``front`` the exact front sorted along the first axis, ``measured`` one row per built
-    trial at its measured position (``measured_positions``). Two axes make a WebGL scatter
-    (selectable: ``customdata[0]`` is the trial number), three a 3-D scatter.
+    ``cloud`` holds the (possibly thinned) trials with a boolean ``feasible`` column (and
+    ``why``: the violated constraints of infeasible ones), ``front`` the exact front with one
+    row per distinct objective vector (``ties``, ``tied``: designs sharing it), ``measured``
+    the builds at their measured position (``_axes.build_positions``, with ``rule``),
+    ``failed`` the failed builds (at their measured position when they have one, else at
+    their trial's model position: ``drawn_at``), one trace per failure class. Two axes
+    make a WebGL scatter (``customdata[0]`` is the trial number), three a 3-D scatter.
     """
     three = len(axes) == 3
+    labels = list(labels) or list(axes)
     fig = go.Figure()
 
-    def trace(df: pd.DataFrame, name: str, **style: object) -> None:
-        data, tmpl = _hover(df, axes, params)
+    def trace(
+        df: pd.DataFrame, name: str, notes: Sequence[tuple[str, str]] = (), **style: object
+    ) -> None:
+        data, tmpl = _hover(df, axes, params, labels, notes)
         coords = {k: df[a] for k, a in zip("xyz", axes, strict=False)}
-        if three:
-            fig.add_trace(
-                go.Scatter3d(name=name, customdata=data, hovertemplate=tmpl, **coords, **style)
-            )
-        else:
-            fig.add_trace(
-                go.Scattergl(name=name, customdata=data, hovertemplate=tmpl, **coords, **style)
-            )
+        kind = go.Scatter3d if three else go.Scattergl
+        fig.add_trace(kind(name=name, customdata=data, hovertemplate=tmpl, **coords, **style))
 
     size = 3 if three else 5
     trace(
         cloud[~cloud["feasible"]],
         "infeasible",
+        [("why", "violates")],
         mode="markers",
         marker={"color": INFEASIBLE, "size": size, "opacity": 0.5},
     )
@@ -86,58 +119,101 @@ def pareto_figure(
             "marker": {"color": FRONT, "size": 8, "symbol": "diamond"},
             "line": {"color": FRONT, "shape": "hv"},
         }
-    trace(front, "predicted front", **front_style)
-    if len(measured):
-        if not three:
-            # A dashed segment from each built trial's predicted to its measured position.
-            pred = front.set_index("number") if len(front) else None
-            xs: list[float | None] = []
-            ys: list[float | None] = []
-            by_number = cloud.set_index("number")
-            for _, m in measured.iterrows():
-                src = by_number if m["number"] in by_number.index else pred
-                if src is None or m["number"] not in src.index:
-                    continue
-                p = src.loc[m["number"]]
-                xs += [float(p[axes[0]]), float(m[axes[0]]), None]
-                ys += [float(p[axes[1]]), float(m[axes[1]]), None]
-            fig.add_trace(
-                go.Scatter(
-                    x=xs,
-                    y=ys,
-                    mode="lines",
-                    line={"color": MEASURED, "dash": "dash", "width": 1},
-                    hoverinfo="skip",
-                    showlegend=False,
-                )
+    trace(
+        front,
+        "predicted front",
+        [("ties", "designs with equal objectives"), ("tied", "trials")],
+        **front_style,
+    )
+    moved = pd.concat(
+        [measured, failed[failed["drawn_at"] == "measured"]]
+        if failed is not None and len(failed)
+        else [measured]
+    )
+    if len(moved) and not three:
+        # A dashed segment from each built trial's model position to its measured one.
+        model = pd.concat([cloud, front]).drop_duplicates("number").set_index("number")
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for _, m in moved.iterrows():
+            # From the model's position of what was built (its own point), else its trial's.
+            own = [m.get(f"model_{a}") for a in axes[:2]]
+            if all(isinstance(v, float) and np.isfinite(v) for v in own):
+                start = [float(v) for v in own]  # type: ignore[arg-type]
+            elif m["number"] in model.index:
+                p = model.loc[m["number"]]
+                start = [float(p[axes[0]]), float(p[axes[1]])]
+            else:
+                continue
+            xs += [start[0], float(m[axes[0]]), None]
+            ys += [start[1], float(m[axes[1]]), None]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": MEASURED, "dash": "dash", "width": 1},
+                hoverinfo="skip",
+                name="model → measured",
             )
+        )
+    notes = [
+        ("build_id", "build"),
+        ("flow", "flow"),
+        ("state", "build state"),
+        ("rule", "measured as"),
+    ]
+    if len(measured):
         trace(
             measured,
             "measured (built)",
+            notes,
             mode="markers",
             marker={  # 3-D markers have no star
                 "color": MEASURED,
-                "size": 7 if three else 13,
+                "size": 7 if three else 14,
                 "symbol": "square" if three else "star",
+                "line": {"color": "#000", "width": 1},
             },
         )
+    if failed is not None and len(failed):
+        for k, (cls, part) in enumerate(failed.groupby("failure_class", sort=True)):
+            trace(
+                part,
+                f"build failed: {cls}",
+                [
+                    ("build_id", "build"),
+                    ("flow", "flow"),
+                    ("failure_class", "failure"),
+                    ("drawn_at", "drawn at"),
+                    ("rule", "measured as"),
+                ],
+                mode="markers",
+                marker={
+                    "color": FAILED_COLOURS[k % len(FAILED_COLOURS)],
+                    "size": 7 if three else 13,
+                    "symbol": "x" if three else FAILED_SYMBOLS[k % len(FAILED_SYMBOLS)],
+                    "line": {"width": 1},
+                },
+            )
     layout: dict[str, object] = {
         "title": title,
-        "height": 560,
+        "height": 600,
         "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        "legend": {"orientation": "h", "y": -0.12},
+        "legend": {"orientation": "h", "y": -0.15},
         "clickmode": "event+select",
         "dragmode": "zoom",
+        "hovermode": "closest",
+        "hoverlabel": {"align": "left"},
     }
     logs = list(log_axes) + [False] * 3
     if three:
         layout["scene"] = {
-            f"{k}axis": {"title": a, "type": "log" if logs[i] else "linear"}
-            for i, (k, a) in enumerate(zip("xyz", axes, strict=False))
+            f"{k}axis": _axis(labels[i], logs[i]) for i, k in enumerate("xyz"[: len(axes)])
         }
     else:
-        layout["xaxis"] = {"title": axes[0], "type": "log" if logs[0] else "linear"}
-        layout["yaxis"] = {"title": axes[1], "type": "log" if logs[1] else "linear"}
+        layout["xaxis"] = _axis(labels[0], logs[0])
+        layout["yaxis"] = _axis(labels[1], logs[1])
     fig.update_layout(**layout)
     return fig
 
@@ -154,16 +230,17 @@ def operators_figure(ops: pd.DataFrame) -> go.Figure:
                 orientation="h",
                 name=str(bound),
                 marker_color=colours.get(str(bound), "#333"),
-                customdata=np.stack([part["share"] * 100, part["limits phase"]], axis=1),
-                hovertemplate="%{y}: %{x:.3g} s (%{customdata[0]:.0f} % of phase)"
+                customdata=np.stack([part["share"] * 100, part["critical"]], axis=1),
+                hovertemplate="%{y}: %{x:.3g} s (%{customdata[0]:.0f} % of the phase latency)"
                 "<br>%{customdata[1]}<extra></extra>",
             )
         )
     fig.update_layout(
         height=40 + 22 * len(ops),
-        xaxis={"title": "seconds (all layers)", "type": "log"},
+        xaxis={"title": "seconds (all layers)", "type": "log", "tickformat": ",.3~g"},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         barmode="stack",
+        legend={"orientation": "h", "y": -0.08},
     )
     return fig
 
@@ -177,7 +254,7 @@ def resources_figure(res: pd.DataFrame) -> go.Figure:
             x=res["resource"],
             y=util,
             marker_color=colours,
-            customdata=np.stack([res["used"], res["available"]], axis=1),
+            customdata=np.stack([res["used (calibrated)"], res["available"]], axis=1),
             hovertemplate="%{x}: %{customdata[0]:,.0f} of %{customdata[1]:,.0f} "
             "(%{y:.1f} %)<extra></extra>",
         )
@@ -190,7 +267,9 @@ def resources_figure(res: pd.DataFrame) -> go.Figure:
         annotation_position="bottom left",
     )
     fig.update_layout(
-        height=300, yaxis={"title": "% of device (after shell)"}, margin={"t": 10, "b": 10}
+        height=300,
+        yaxis={"title": "% of device after the shell (calibrated)"},
+        margin={"t": 10, "b": 10},
     )
     return fig
 
@@ -264,8 +343,12 @@ def channel_map_figure(mapping: pd.DataFrame, channels: int, stacks: int, kind: 
     return fig
 
 
-def timeline_figure(builds: pd.DataFrame) -> go.Figure:
-    """One row per host, a bar per build from start to finish (queued builds at queue time)."""
+STEP_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#8c564b", "#7f7f7f", "#9467bd")
+
+
+def timeline_figure(builds: pd.DataFrame, steps: pd.DataFrame | None = None) -> go.Figure:
+    """One row per host (lane), a bar per build from start to finish (queued builds at queue
+    time), and inside each finished build a thin bar per tool step (``_data.step_segments``)."""
     fig = go.Figure()
     if builds.empty:
         return fig
@@ -278,6 +361,7 @@ def timeline_figure(builds: pd.DataFrame) -> go.Figure:
     end = df["finished_at"].fillna(now).astype(float)
     df["start"] = pd.to_datetime(start, unit="s", utc=True)
     df["duration_ms"] = ((end - start).clip(lower=0.5)) * 1000.0
+    df["seconds"] = (end - start).round(1)
     for state, part in df.groupby("state", sort=False):
         fig.add_trace(
             go.Bar(
@@ -285,26 +369,47 @@ def timeline_figure(builds: pd.DataFrame) -> go.Figure:
                 x=part["duration_ms"],
                 y=part["host"],
                 orientation="h",
-                name=str(state),
+                name=f"build {state}",
+                width=0.7,
                 marker_color=STATE_COLOURS.get(str(state), "#333"),
+                opacity=0.55,
                 customdata=np.stack(
                     [
                         part["build_id"],
                         part["trial_number"].astype(object),
                         part["flow"],
                         part["failure_class"].fillna("").astype(str),
+                        part["seconds"],
                     ],
                     axis=1,
                 ),
                 hovertemplate="build %{customdata[0]} (trial %{customdata[1]}, "
-                "%{customdata[2]})<br>%{x:.0f} ms %{customdata[3]}<extra></extra>",
+                "%{customdata[2]})<br>%{customdata[4]} s %{customdata[3]}<extra></extra>",
             )
         )
+    if steps is not None and len(steps):
+        lane = dict(zip(df["build_id"].astype(int), df["host"], strict=True))
+        for k, (step, part) in enumerate(steps.groupby("step", sort=False)):
+            fig.add_trace(
+                go.Bar(
+                    base=pd.to_datetime(part["start"], unit="s", utc=True),
+                    x=part["seconds"].clip(lower=0.05) * 1000.0,
+                    y=[lane.get(int(b), "") for b in part["build_id"]],
+                    orientation="h",
+                    width=0.3,
+                    name=f"step: {step}",
+                    marker_color=STEP_COLOURS[k % len(STEP_COLOURS)],
+                    customdata=np.stack([part["build_id"], part["seconds"]], axis=1),
+                    hovertemplate=f"build %{{customdata[0]}}: step {step}, "
+                    "%{customdata[1]:.1f} s<extra></extra>",
+                )
+            )
     fig.update_layout(
-        height=120 + 40 * df["host"].nunique(),
+        height=160 + 40 * df["host"].nunique(),
         xaxis={"type": "date", "title": "time (UTC)"},
         barmode="overlay",
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.3},
     )
     return fig
 

@@ -1,13 +1,18 @@
-"""Design: one trial's parameters, per-operator time, resources, channel map, measurements."""
+"""Design: one trial as the study's final calibrated model scores it, next to its builds.
+
+Headline figures first (decode tok/s, time to first token, clock target vs achievable,
+speed-up and energy against the GPU baseline), then resources per device and per SLR, the
+memory channel map with each channel's bandwidth, time per operator, parameters, and the
+predicted vs measured values of the trial's builds. ``?compare=N`` puts another trial beside
+it. The raw (uncalibrated) model is a secondary view.
+"""
 
 from __future__ import annotations
-
-import math
 
 import pandas as pd
 import streamlit as st
 
-from app import _data, _plots, _ui
+from app import _cached, _design, _plots, _ui
 
 st.title("Design")
 study, url = _ui.study_or_stop()
@@ -17,59 +22,206 @@ if frame.empty:
     st.info(f"Study {study!r} has no trials yet.")
     st.stop()
 
-numbers = frame["number"]
-wanted = st.query_params.get(_ui.TRIAL_KEY) or st.session_state.get(_ui.TRIAL_KEY)
-try:
-    default = int(wanted) if wanted is not None else None
-except ValueError:
-    default = None
-if default is None or default not in set(numbers):
-    front = frame[_data.front_mask(data)]
-    default = int(front["number"].iloc[0] if len(front) else numbers.iloc[0])
+numbers = set(int(n) for n in frame["number"])
+
+
+def wanted(key: str) -> int | None:
+    raw = st.query_params.get(key)
+    try:
+        n = int(raw) if raw is not None else None
+    except ValueError:
+        return None
+    return n if n in numbers else None
+
+
+default = wanted(_ui.TRIAL_KEY)
+if default is None:
+    kept = st.session_state.get(_ui.TRIAL_KEY)
+    default = kept if kept in numbers else None
+if default is None:
+    front = data.pareto()
+    default = int(front["number"].iloc[0] if len(front) else frame["number"].iloc[0])
+c = st.columns([1, 1, 3])
 number = int(
-    st.number_input(
+    c[0].number_input(
         "Trial",
-        min_value=int(numbers.min()),
-        max_value=int(numbers.max()),
+        min_value=int(frame["number"].min()),
+        max_value=int(frame["number"].max()),
         value=default,
         step=1,
         key="design_trial_input",
     )
 )
+compare_default = wanted("compare")
+other = int(
+    c[1].number_input(
+        "Compare with trial (-1: none)",
+        min_value=-1,
+        max_value=int(frame["number"].max()),
+        value=compare_default if compare_default is not None else -1,
+        step=1,
+        key="design_compare_input",
+    )
+)
 st.session_state[_ui.TRIAL_KEY] = number
 st.query_params[_ui.TRIAL_KEY] = str(number)
+if other >= 0:
+    st.query_params["compare"] = str(other)
+elif "compare" in st.query_params:
+    del st.query_params["compare"]
 
 row = frame[frame["number"] == number].iloc[0]
-attrs = _ui.trial_attrs(url, study, [number], ("point", "metrics", "measured", "build"))
+attrs = _ui.trial_attrs(url, study, [number], ("point", "metrics"))
+point = _cached.point_of(attrs, number)
 info = attrs.loc[number] if number in attrs.index else pd.Series(dtype=object)
-point = {
-    str(k).split("_", 1)[1]: v
-    for k, v in info.items()
-    if str(k).startswith(("param_", "point_")) and not (isinstance(v, float) and math.isnan(v))
-}
 feasible = bool(row["feasible"])
-verdict = "feasible" if feasible else f"infeasible ({row['state'].lower()})"
-violations = info.get("metric_violations")
-st.markdown(
-    f"**Trial {number}** of `{study}` — {verdict}"
-    + (f": {violations}" if not feasible and isinstance(violations, str) and violations else "")
-)
+verdict = "feasible" if feasible else f"infeasible ({str(row['state']).lower()})"
+why = ""
+if not feasible and "trial_id" in row:
+    from app import _data
+
+    why = _data.violation_reasons(
+        url, [int(row["trial_id"])], list(data.attrs.get("dse:constraints") or [])
+    ).get(int(row["trial_id"]), "")
+    model_why = info.get("metric_violations")
+    if isinstance(model_why, str) and model_why:
+        why = f"{why} ({model_why})" if why else model_why
+st.markdown(f"**Trial {number}** of `{study}` — {verdict}" + (f": {why}" if why else ""))
 if not pd.isna(row.get("duplicate_of")):
     st.caption(f"Same point as trial {int(row['duplicate_of'])}.")
-cols = st.columns(max(1, len(data.objectives)))
-for col, m in zip(cols, data.objectives, strict=False):
-    col.metric(m, _ui.fmt(float(row[m])))
 
-config = data.attrs.get("dse:config") or {}
-view = None
-if point and config:
-    try:
-        view = _data.evaluate_design(config, point)
-    except Exception as exc:  # a stored point the current model rejects: say so, show the rest
-        st.warning(f"Cannot re-score this point with the cost model: {exc}")
+scored = _cached.scored(url, study, number)
+if isinstance(scored, str):
+    st.warning(scored.capitalize() + "; the stored objective values are shown instead.")
+    cols = st.columns(max(1, len(data.objectives)))
+    for col, m in zip(cols, data.objectives, strict=False):
+        col.metric(m, _ui.fmt(float(row[m])))
+    st.stop()
 
-left, right = st.columns([1, 2])
-with left:
+cal, raw = scored.calibrated, scored.raw
+if scored.flow:
+    fitted = sorted({c.removesuffix("_util") for c in scored.corrected if "_fixed" not in c})
+    st.caption(
+        f"Every figure is the study's final calibrated model (corrections fitted on its "
+        f"{scored.flow} builds: {', '.join(fitted)}), the model the sweep stored the trial's "
+        "values with. The raw model is under 'Raw model' below."
+    )
+else:
+    st.caption("The study has no calibration fit yet: figures are the cost model's.")
+
+heads = _design.headline(scored)
+cols = st.columns(len(heads))
+for col, (name, value, note) in zip(cols, heads, strict=True):
+    col.metric(name, value, help=note)
+    col.caption(note)
+
+if other >= 0:
+    st.subheader(f"Trial {number} vs trial {other}")
+    theirs = _cached.scored(url, study, other)
+    if isinstance(theirs, str):
+        st.warning(theirs)
+    else:
+        keys = [
+            "decode_tokens_per_s",
+            "prefill_latency_s",
+            "energy_per_token_j",
+            "power_w",
+            "freq_mhz",
+            "achievable_clock_mhz",
+            "decode_speedup_vs_gpu",
+            "energy_ratio_vs_gpu",
+            "lut",
+            "lut_util",
+            "ff_util",
+            "dsp_util",
+            "bram36_util",
+            "bound_decode",
+            "feasible",
+        ]
+        other_point = _cached.point_of(_ui.trial_attrs(url, study, [other], ("point",)), other)
+        rows = [
+            {
+                "quantity": k,
+                f"trial {number}": _ui.fmt(cal.get(k)),
+                f"trial {other}": _ui.fmt(theirs.calibrated.get(k)),
+                "ratio": _ui.fmt(float(theirs.calibrated[k]) / float(cal[k]))
+                if isinstance(cal.get(k), int | float)
+                and not isinstance(cal.get(k), bool)
+                and float(cal[k])
+                else "",
+            }
+            for k in keys
+            if k in cal.index
+        ]
+        rows += [
+            {
+                "quantity": f"parameter {k}",
+                f"trial {number}": _ui.fmt(point.get(k)),
+                f"trial {other}": _ui.fmt(other_point.get(k)),
+                "ratio": "" if point.get(k) == other_point.get(k) else "differs",
+            }
+            for k in sorted(set(point) | set(other_point))
+            if point.get(k) != other_point.get(k)
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="design_compare")
+
+res_col, map_col = st.columns(2)
+with res_col:
+    st.subheader("Resources vs device")
+    res = _design.resources_table(scored)
+    st.plotly_chart(_plots.resources_figure(res), key="design_resources")
+    st.dataframe(
+        res,
+        hide_index=True,
+        key="design_resources_table",
+        column_config={"util": st.column_config.NumberColumn("util (calibrated)", format="%.3f")},
+    )
+    st.caption(
+        "used (calibrated): the figure the sweep stored; used (raw model): before "
+        "calibration; both include the shell-side fixed logic in the next column. "
+        "available: the device minus the platform shell."
+    )
+    slr = _design.slr_table(scored)
+    st.markdown(f"Per SLR ({len(slr)}; calibrated; fixed logic in the shell's SLR)")
+    st.dataframe(slr.round(1), hide_index=True, key="design_slr")
+with map_col:
+    mem = scored.platform.memory
+    st.subheader(f"{mem.kind.upper()} channel map")
+    mapping = _design.channel_map({str(k): v for k, v in cal.items()}, int(mem.channels))
+    st.plotly_chart(
+        _plots.channel_map_figure(mapping, int(mem.channels), int(mem.stacks), mem.kind),
+        key="design_channels",
+    )
+    bw = _design.channel_bandwidth(cal, scored.platform)
+    st.dataframe(bw.round(3), hide_index=True, key="design_bandwidth")
+    st.caption(
+        "Groups take contiguous channel ranges in the order wqkv, wo, wffn, kv, act "
+        "(wrapping around). needed GB/s: each group's bytes per decoded token, spread over "
+        "its channels, in one token's decode time; usable: peak × efficiency."
+    )
+
+ops_col, par_col = st.columns([2, 1])
+with ops_col:
+    st.subheader("Time per operator")
+    ops = _design.operator_breakdown(cal, scored.arch)
+    st.plotly_chart(_plots.operators_figure(ops), key="design_ops")
+    st.dataframe(
+        ops.assign(share=(ops["share"] * 100).round(1)),
+        hide_index=True,
+        key="design_ops_table",
+        column_config={"share": st.column_config.NumberColumn("% of phase latency", format="%.1f")},
+    )
+    st.caption(
+        "% of phase latency = the operator's time ÷ the phase's latency. "
+        + (
+            "Spatial pipeline stages run concurrently, so these shares do not add up to "
+            "100 %; the slowest stage sets the pace."
+            if scored.arch == "spatial"
+            else "Temporal: operators run one after another (each already overlaps its own "
+            "compute and memory), so the shares add up to about 100 %."
+        )
+    )
+with par_col:
     st.subheader("Parameters")
     searched = set(data.params)
     params = pd.DataFrame(
@@ -80,71 +232,69 @@ with left:
     )
     st.dataframe(params, hide_index=True, key="design_params")
 
-with right:
-    if view is not None:
-        st.subheader("Time per operator")
-        ops = _data.operator_breakdown(view.row)
-        st.plotly_chart(_plots.operators_figure(ops), key="design_ops")
-        st.dataframe(
-            ops.assign(share=(ops["share"] * 100).round(1)),
-            hide_index=True,
-            key="design_ops_table",
-            column_config={"share": st.column_config.NumberColumn("% of phase")},
-        )
-
-if view is not None:
-    res_col, map_col = st.columns(2)
-    with res_col:
-        st.subheader("Resources vs device")
-        res = _data.resources_table(view.row, view.platform)
-        st.plotly_chart(_plots.resources_figure(res), key="design_resources")
-        st.dataframe(res, hide_index=True, key="design_resources_table")
-    with map_col:
-        mem = view.platform.memory
-        st.subheader(f"{mem.kind.upper()} channel map")
-        mapping = _data.channel_map({str(k): v for k, v in view.row.items()}, int(mem.channels))
-        st.plotly_chart(
-            _plots.channel_map_figure(mapping, int(mem.channels), int(mem.stacks), mem.kind),
-            key="design_channels",
-        )
-        shared = sorted(set(mapping.loc[mapping["shared"], "channel"]))
-        st.caption(
-            "Groups take contiguous channel ranges in the order wqkv, wo, wffn, kv, act; "
-            + (
-                f"shared channels: {', '.join(map(str, shared))}."
-                if shared
-                else "no channel is shared."
-            )
-        )
-
 st.subheader("Predicted vs measured")
 builds, _cal = _ui.builds(url, study)
 mine = builds[builds["trial_number"] == number] if len(builds) else builds
 if mine.empty:
     st.caption("This trial has not been built.")
 else:
-    rows = []
+    from app import _data
+
+    pairs: list[dict[str, object]] = []
     for _, build in mine.iterrows():
         measured = build["measured"] if isinstance(build["measured"], dict) else {}
         predicted = build["predicted"] if isinstance(build["predicted"], dict) else {}
+        # The model of what this build built (its own point), calibrated as of now.
+        built = build.get("point")
+        now_scored = (
+            _cached.scored_point(url, study, built) if isinstance(built, dict) and built else scored
+        )
+        if isinstance(now_scored, str):
+            now_scored = scored
         for key, column in _data.MEASURED_FOR.items():
-            if key in measured:
-                p = predicted.get(column)
-                m = measured[key]
-                rows.append(
-                    {
-                        "build": int(build["build_id"]),
-                        "flow": build["flow"],
-                        "metric": key,
-                        "predicted": p,
-                        "measured": m,
-                        "measured / predicted": (m / p) if p else None,
-                    }
-                )
-        if build["state"] == "failed":
-            st.error(
-                f"Build {int(build['build_id'])} ({build['flow']}) failed: "
-                f"{build['failure_class']} — {build['first_error']}"
+            if key not in measured:
+                continue
+            m = measured[key]
+            b_raw, b_cal = now_scored.raw, now_scored.calibrated
+            fixed = float(b_raw.get(f"{column}_fixed", 0.0)) if column in b_raw.index else 0.0
+            # A build measures the datapath: the build loop stored the model's prediction
+            # without its fixed part (``<resource>_fixed`` beside it), compared like for like.
+            p = predicted.get(column)
+            p_kernel = float(p) if isinstance(p, int | float) else None
+            now = float(b_cal[column]) - fixed if column in b_cal.index else None
+            pairs.append(
+                {
+                    "build": int(build["build_id"]),
+                    "flow": build["flow"],
+                    "metric": key,
+                    "measured": m,
+                    "predicted at build time": p_kernel,
+                    "calibrated model now": now,
+                    "measured / predicted": (m / p_kernel) if p_kernel else None,
+                }
             )
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, key="design_measured")
+        if build["state"] == "failed":  # the build's record, not a page error: no error box
+            st.markdown(
+                f"Build {int(build['build_id'])} ({build['flow']}) failed: "
+                f":red[**{build['failure_class']}**] — `{build['first_error']}`"
+            )
+    if pairs:
+        st.dataframe(pd.DataFrame(pairs), hide_index=True, key="design_measured")
+        st.caption(
+            "Resources: the build's datapath, so the model side is without the shell-side "
+            "fixed logic (see Resources). 'predicted at build time' is the model the sweep "
+            "used when it queued the build; 'calibrated model now' is the model of what the "
+            "build built (its own point), calibrated by the last fit."
+        )
+
+with st.expander("Raw model (before calibration)"):
+    keys = [k for k in cal.index if not str(k).startswith("op_")]
+    diff = pd.DataFrame(
+        {
+            "quantity": keys,
+            "calibrated": [_ui.fmt(cal[k]) for k in keys],
+            "raw model": [_ui.fmt(raw[k]) for k in keys],
+            "changed by calibration": [k in scored.corrected for k in keys],
+        }
+    )
+    st.dataframe(diff, hide_index=True, key="design_raw")

@@ -1,8 +1,10 @@
-"""Pareto explorer: any two or three objectives/metrics, predicted front and measured points.
+"""Pareto explorer: any two or three objectives/metrics, predicted front and built trials.
 
 A large study is thinned for drawing (``_data.thin``): the front and every built trial are
-always drawn exactly; other trials keep one per grid cell of the plot. Selecting a point
-(click, box or lasso) opens it on the Design page.
+always drawn exactly; other trials keep one per grid cell of the plot. Built trials are
+drawn at a measured position only on axes their build measured (``_axes``); failed builds
+get their failure class's marker. Selecting one point opens it on the Design page; two open
+the first compared with the second.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 import cost_models as cm
-from app import _data, _plots, _ui
+from app import _axes, _cached, _data, _design, _plots, _ui
 from dse.pareto import pareto_mask
 
 st.title("Pareto explorer")
@@ -36,11 +38,29 @@ if sample:
         and not pd.api.types.is_bool_dtype(first[c])
     )
 choices = [*data.objectives, *metric_names]
+directions = dict(zip(data.objectives, data.directions, strict=True))
 
-c = st.columns([2, 2, 2, 1, 1])
-x = c[0].selectbox("x axis", choices, index=0, key="pareto_x")
-y = c[1].selectbox("y axis", choices, index=1 if len(choices) > 1 else 0, key="pareto_y")
-z = c[2].selectbox("z axis (3-D)", ["(none)", *choices], index=0, key="pareto_z")
+
+def label(axis: str) -> str:
+    return _axes.axis_label(axis, directions)
+
+
+def short(axis: str) -> str:  # a selectbox's width: the arrow only
+    return label(axis).replace(" · ↑ higher is better", " ↑").replace(" · ↓ lower is better", " ↓")
+
+
+c = st.columns([3, 3, 3, 1, 1])
+x = c[0].selectbox("x axis", choices, index=0, key="pareto_x", format_func=short)
+y = c[1].selectbox(
+    "y axis", choices, index=1 if len(choices) > 1 else 0, key="pareto_y", format_func=short
+)
+z = c[2].selectbox(
+    "z axis (3-D)",
+    ["(none)", *choices],
+    index=0,
+    key="pareto_z",
+    format_func=lambda a: a if a == "(none)" else short(a),
+)
 show_infeasible = c[3].checkbox("infeasible", value=True, key="pareto_infeasible")
 log_scale = c[4].checkbox("log axes", value=False, key="pareto_log")
 axes = [x, y] + ([z] if z != "(none)" else [])
@@ -48,7 +68,7 @@ if len(set(axes)) < len(axes):
     st.warning("Pick different metrics for the axes.")
     st.stop()
 
-plot = frame[["number", "feasible", "duplicate_of", "state", *data.objectives]]
+plot = frame[["number", "trial_id", "feasible", "duplicate_of", "state", *data.objectives]]
 plot = plot[plot["state"] == "COMPLETE"]
 extra = [a for a in axes if a not in data.objectives]
 if extra:  # metrics other than the objectives: every trial's metrics (read once, cached)
@@ -56,7 +76,6 @@ if extra:  # metrics other than the objectives: every trial's metrics (read once
     plot = plot.join(metrics[extra], on="number")
 
 # The front: over the plotted axes when they are all objectives, else the study's front.
-directions = dict(zip(data.objectives, data.directions, strict=True))
 pool = (plot["feasible"] & plot["duplicate_of"].isna()).to_numpy()
 on_front = np.zeros(len(plot), dtype=bool)
 if all(a in directions for a in axes):
@@ -74,13 +93,30 @@ visible = plot["feasible"].to_numpy() | show_infeasible
 mask = _data.thin(plot[axes].to_numpy(np.float64), keep, cells=120 if len(axes) == 2 else 60)
 mask &= visible | keep
 shown = plot[mask]
-front = plot[on_front].sort_values(axes[0])
+front_all = plot[on_front].sort_values(axes[0])
+front = _axes.group_ties(front_all, axes)
 
-# Hover: design parameters of what is drawn only (a few thousand trials, not the study).
+# Hover: design parameters of what is drawn only (a few thousand trials, not the study),
+# and the constraints each drawn infeasible trial violates.
 hover = _ui.trial_attrs(url, study, shown["number"].tolist(), ("point",))
 params = [f"param_{p}" for p in data.params if f"param_{p}" in hover.columns]
 shown = shown.join(hover[params], on="number") if params else shown
 front = front.join(hover[params], on="number") if params else front
+bad = shown.loc[~shown["feasible"], "trial_id"].astype(int).tolist()
+why = _data.violation_reasons(url, bad, list(data.attrs.get("dse:constraints") or []))
+shown = shown.assign(why=shown["trial_id"].map(lambda t: why.get(int(t), "")))
+model_bad = shown.loc[shown["why"].str.contains("model_feasible"), "number"].tolist()
+if model_bad:  # the model's own verdict says what: "lut over device", ...
+    told = _ui.trial_attrs(url, study, model_bad, ("metrics",))
+    if "metric_violations" in told.columns:
+        text = told["metric_violations"].fillna("").astype(str)
+        extra_why = shown["number"].map(text).fillna("")
+        shown = shown.assign(
+            why=[
+                w.replace("model_feasible", f"model: {e}") if e else w
+                for w, e in zip(shown["why"], extra_why, strict=True)
+            ]
+        )
 
 available: dict[str, float] = {}
 try:
@@ -89,15 +125,65 @@ try:
         available = plat.available().as_dict()
 except cm.InputError:  # an unknown platform only loses the _util conversion of measurements
     pass
-measured = _data.measured_positions(plot, builds, axes, available)
-if len(measured) and params:
-    measured = measured.join(hover[params], on="number")
 
-fig = _plots.pareto_figure(shown, front, measured, axes, params, log_axes=[log_scale] * len(axes))
+
+def _score(build: pd.Series, mhz: float | None) -> _design.Scored | str:
+    point = build.get("point")
+    if isinstance(point, dict) and point:  # what was built (a promote may differ)
+        return _cached.scored_point(url, study, point, mhz)
+    return _cached.scored(url, study, int(build["trial_number"]), mhz)
+
+
+def raw_of(build: pd.Series) -> pd.Series | None:
+    got = _score(build, None)
+    return None if isinstance(got, str) else got.raw
+
+
+def at_clock_of(build: pd.Series, mhz: float) -> pd.Series:
+    got = _score(build, round(mhz, 6))
+    return pd.Series(dtype=float) if isinstance(got, str) else got.calibrated
+
+
+measured, failed = _axes.build_positions(
+    plot.set_index("number"), builds, axes, raw_of, at_clock_of, available
+)
+if params:
+    measured = measured.join(hover[params], on="number")
+    failed = failed.join(hover[params], on="number")
+finished = builds[builds["state"].isin(["done", "failed"])] if len(builds) else builds
+not_drawn = len(finished) - len(measured) - len(failed)
+
+fig = _plots.pareto_figure(
+    shown,
+    front,
+    measured,
+    axes,
+    params,
+    log_axes=[log_scale] * len(axes),
+    labels=[label(a) for a in axes],
+    failed=failed,
+)
 st.caption(
     f"{len(plot):,} finished trials; drawing {len(shown):,} "
-    f"({int(on_front.sum()):,} on the {front_note}, exact; "
-    f"{len(measured)} measured; other trials thinned to one per plot cell)"
+    f"({len(front_all):,} on the {front_note}, exact, as {len(front):,} distinct designs; "
+    "other trials thinned to one per plot cell). Model values come from the study's final "
+    "calibrated model."
+)
+notes = [f"{len(measured)} successful build(s) at their measured position (★)"]
+if len(failed):
+    at_measured = int((failed["drawn_at"] == "measured").sum())
+    notes.append(
+        f"{len(failed)} failed build(s), marked by failure class: {at_measured} at their "
+        f"measured position, {len(failed) - at_measured} at their trial's model position"
+    )
+if not_drawn:
+    notes.append(
+        f"{not_drawn} build(s) not drawn: they measured none of "
+        f"{', '.join(_axes.metric_name(a) for a in axes)} (see Builds)"
+    )
+st.caption(
+    "; ".join(notes) + ". Measured resources include the modelled shell-side fixed logic, like the "
+    "predictions; tok/s and energy of a build are the calibrated model at its measured clock."
 )
 event = st.plotly_chart(
     fig,
@@ -107,34 +193,57 @@ event = st.plotly_chart(
 )
 
 
-def open_design(number: int) -> None:
+def open_design(number: int, other: int | None = None) -> None:
     st.session_state[_ui.TRIAL_KEY] = number
-    st.switch_page("views/design.py", query_params={"study": study, "trial": str(number)})
+    query = {"study": study, "trial": str(number)}
+    if other is not None:
+        query["compare"] = str(other)
+    st.switch_page("views/design.py", query_params=query)
 
 
-selected = []
+# A click near a built star can also hit the cloud point under it: a built trace wins.
+built_traces = {
+    i for i, t in enumerate(fig.data) if str(t.name).startswith(("measured", "build failed"))
+}
+picked: list[tuple[bool, int]] = []
 selection = getattr(event, "selection", None) if len(axes) == 2 else None
 if selection:
     for p in selection.get("points", []):
         cd = p.get("customdata")
         if cd:
-            selected.append(int(cd[0]))
+            picked.append((p.get("curve_number") in built_traces, int(cd[0])))
+built_picks = sorted({n for b, n in picked if b})
+selected = built_picks or sorted({n for _, n in picked})
 if len(selected) == 1:
     open_design(selected[0])
+elif len(selected) == 2:
+    open_design(selected[0], selected[1])
 elif selected:
-    st.write(f"Selected trials: {', '.join(map(str, sorted(selected)[:50]))}")
+    st.write(f"Selected trials: {', '.join(map(str, selected[:50]))}")
 
 with st.form("open_trial"):
-    cc = st.columns([1, 1, 4])
+    cc = st.columns([1, 1, 1, 3])
     default = int(front["number"].iloc[0]) if len(front) else int(plot["number"].iloc[0])
     number = cc[0].number_input("Trial", min_value=0, value=default, step=1, key="pareto_trial")
-    if cc[1].form_submit_button("Open design"):
-        open_design(int(number))
+    other = cc[1].number_input(
+        "Compare with (optional)", min_value=-1, value=-1, step=1, key="pareto_compare"
+    )
+    if cc[2].form_submit_button("Open design"):
+        open_design(int(number), int(other) if other >= 0 else None)
 
-st.subheader(f"Front ({len(front):,} trials)")
-cols = ["number", *data.objectives, *[a for a in axes if a not in data.objectives], *params]
+st.subheader(f"Front ({len(front_all):,} trials, {len(front):,} distinct designs)")
+cols = [
+    "number",
+    "ties",
+    "tied",
+    *data.objectives,
+    *[a for a in axes if a not in data.objectives],
+    *params,
+]
+table = pd.DataFrame(front[[c for c in dict.fromkeys(cols) if c in front.columns]])
 st.dataframe(
-    pd.DataFrame(front[[c for c in dict.fromkeys(cols) if c in front.columns]]),
+    table.rename(columns={"ties": "designs with equal objectives", "tied": "their trials"}),
     hide_index=True,
     key="pareto_front_table",
+    column_config={a: st.column_config.NumberColumn(label(a), format="%.4g") for a in axes},
 )

@@ -84,14 +84,38 @@ if not _actions.unlock("promote"):
     st.stop()
 study, url = _ui.study_or_stop()
 data = _ui.load(url, study)
-front = data.frame[_data.front_mask(data)]
-default = int(st.session_state.get(_ui.TRIAL_KEY, front["number"].iloc[0] if len(front) else 0))
+# The front and the built trials, with their builds' timing slack (_data.promote_candidates).
+candidates = _data.promote_candidates(data, _ui.builds(url, study)[0])
+config = data.attrs.get("dse:config") or {}
+flow_default, flows_ok, part = _data.promote_flows(config, list(rel.RELEASE_FLOWS))
+if len(candidates):
+    st.dataframe(candidates.drop(columns="label"), hide_index=True, key="promote_candidates")
+    labels = candidates["label"].tolist()
+    kept = st.session_state.get(_ui.TRIAL_KEY)
+    hit = candidates.index[candidates["number"] == kept].tolist()
+    pick = st.selectbox(
+        "Promote which trial (the front and every built trial)",
+        labels,
+        index=int(hit[0]) if hit else 0,
+        key="promote_pick",
+    )
+    default = int(candidates["number"].iloc[labels.index(pick)])
+else:
+    default = int(st.session_state.get(_ui.TRIAL_KEY, 0))
 with st.form("promote"):
     c = st.columns(3)
     trial = int(c[0].number_input("Trial", min_value=0, value=default, step=1, key="promote_trial"))
     name_in = c[1].text_input("Release name", value=f"{study}-t{trial}", key="promote_name")
-    flows = list(rel.RELEASE_FLOWS)
-    flow = c[2].selectbox("Flow", flows, index=0, key="promote_flow")
+    flow = c[2].selectbox(
+        "Flow (for the study's platform)",
+        flows_ok,
+        index=flows_ok.index(flow_default) if flow_default in flows_ok else 0,
+        key="promote_flow",
+    )
+    st.caption(
+        f"Platform {config.get('platform')!r}: part {part or '(the flow default)'}; flows for "
+        f"another vendor's parts are refused."
+    )
     st.caption(
         "Builds the trial at bitstream fidelity here (this can take minutes) and publishes "
         f"it read-only under {rel.releases_root(src.results)}/NAME."
@@ -100,6 +124,8 @@ with st.form("promote"):
     go = st.form_submit_button("Promote this design", disabled=False)
 if go and not _actions.authorised():  # re-checked here: the form is not the guard
     st.error("Promote needs the action token.")
+elif go and flow not in flows_ok:  # the form offers only these; refuse anything else
+    st.error(f"Flow {flow!r} does not build for {config.get('platform')!r} (use {flows_ok}).")
 elif go:
     if not confirm:
         st.warning("Tick the confirmation box first.")

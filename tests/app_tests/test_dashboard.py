@@ -2,7 +2,8 @@
 
 Every page is driven through Streamlit's ``AppTest`` and checked against the study read
 back with ``dse.sweep``; one end-to-end test serves the app with ``dse dashboard`` and
-loads the Pareto page in headless Chromium (screenshot under ``results/screenshots/``).
+loads every page in headless Chromium at 1600 x 1000 (screenshots of the whole pages under
+``results/screenshots/``, which git ignores).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from app import _data
+from app import _axes, _data, _design
 from dse.sweep import load_builds, load_study_data, load_table, load_trial_attrs
 from tests._postgres import PostgresServer
 from tests.app_tests.browser import (
@@ -35,16 +36,19 @@ from tests.app_tests.browser import (
     free_port,
     wait_http,
 )
+from tests.app_tests.pnr_fixture import TARGET_MHZ, add_timing_failure
 from tests.app_tests.study_fixture import Study, base_config, make_release_study, make_study
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "app" / "main.py"
-SCREENSHOT = REPO / "results" / "screenshots" / "pareto.png"
+SCREENSHOTS = REPO / "results" / "screenshots"  # results/ is not committed
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
-    return make_study(tmp_path_factory.mktemp("dashboard"))
+    made = make_study(tmp_path_factory.mktemp("dashboard"))
+    add_timing_failure(made)  # a real nextpnr run that misses its clock (30-90 s)
+    return made
 
 
 @pytest.fixture
@@ -154,11 +158,22 @@ def test_thinning_keeps_the_front_and_bounds_the_cloud() -> None:
 
 def test_channel_map_wraps_around_and_marks_shared_channels() -> None:
     point = {"hbm_ch_wqkv": 3, "hbm_ch_wo": 1, "hbm_ch_wffn": 2, "hbm_ch_kv": 1, "hbm_ch_act": 1}
-    got = _data.channel_map(point, channels=6)
+    got = _design.channel_map(point, channels=6)
     assert list(got.loc[got["group"] == "wqkv", "channel"]) == [0, 1, 2]
     assert list(got.loc[got["group"] == "wffn", "channel"]) == [4, 5]
     assert list(got.loc[got["group"] == "act", "channel"]) == [1]  # wrapped past 6
     assert sorted(set(got.loc[got["shared"], "channel"])) == [0, 1]
+
+
+def test_equal_designs_are_grouped_and_axes_are_labelled() -> None:
+    front = pd.DataFrame({"number": [3, 5, 9, 12], "a": [1.0, 1.0, 2.0, 1.0], "b": [4, 4, 3, 4]})
+    got = _axes.group_ties(front, ["a", "b"]).set_index("number")
+    assert list(got.index) == [3, 9]
+    assert got.at[3, "ties"] == 3 and got.at[3, "tied"] == "3, 5, 12"
+    assert _axes.axis_label("metric_power_w", {}) == "power_w (W) · ↓ lower is better"
+    assert _axes.axis_label("x", {"x": "maximize"}) == "x · ↑ higher is better"
+    assert _axes.axis_rule("metric_lut_util") == "resource"
+    assert _axes.axis_rule("metric_bound_decode") is None
 
 
 # -- every page through AppTest ---------------------------------------------------------------
@@ -170,80 +185,185 @@ def test_studies_page_shows_progress_rates_and_builds(app: AppTest, study: Study
     row = frame_with(app, "Pareto").set_index("study").loc[study.name]
     assert row["trials"] == study.trials == len(data.frame)
     assert row["budget"] == study.trials and row["progress"] == pytest.approx(1.0)
-    assert row["feasible"] == data.summary()["feasible"]
+    assert row["feasible %"] == pytest.approx(
+        round(100 * data.summary()["feasible"] / study.trials, 1)
+    )
     assert row["Pareto"] == data.summary()["pareto_size"]
     assert row["trials/s"] > 0
-    for state in ("done", "failed"):
-        assert row[state] == int((builds["state"] == state).sum()) > 0
+    counts = [int(x) for x in row["builds queued / running / done / failed"].split(" / ")]
+    assert counts == [int((builds["state"] == s).sum()) for s in _data.BUILD_STATES]
+    assert counts[2] > 0 and counts[3] > 0
     assert row["status"] == "idle" or row["status"] == "running"
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Trials"] == f"{study.trials:,}"
+    # Convergence (best so far never gets worse) and parameter importance for the study.
+    conv = _data.convergence(load_table(study.name, study.url))
+    for m, d in zip(data.objectives, data.directions, strict=True):
+        best = conv.loc[conv["objective"] == m, "best so far"].dropna().to_numpy()
+        steps = np.diff(best)
+        assert (steps >= 0).all() if d == "maximize" else (steps <= 0).all()
+    charts = {el.proto.id: json.loads(el.proto.spec) for el in app.get("plotly_chart")}
+    names = {t.get("name", "") for f in charts.values() for t in f["data"]}
+    assert any(n.startswith("decode_tokens_per_s") for n in names)
+    bars = [t for f in charts.values() for t in f["data"] if t.get("type") == "bar"]
+    assert {p for t in bars for p in t["y"]} == set(data.params)
 
 
-def test_pareto_page_draws_front_measured_points_and_opens_a_design(
+def test_parameter_importance_finds_the_parameter_that_decides() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.choice([1, 2, 4, 8], 400)
+    b = rng.random(400)
+    values = pd.DataFrame({"y": a * 10.0 + rng.random(400) * 0.1, "a": a, "b": b})
+    imp = _data.param_importance(values, ["a", "b"], ["y"]).set_index("parameter")
+    assert imp.at["a", "importance"] > 0.9 > 0.1 > imp.at["b", "importance"]
+
+
+def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     app: AppTest, study: Study
 ) -> None:
     data = load_study_data(study.name, study.url)
-    builds, _ = load_builds(study.name, study.url)
+    builds, cal = load_builds(study.name, study.url)
+    config = data.attrs["dse:config"]
+    corrections = _design.latest_corrections(cal)
     open_page(app, "pareto")
     (fig,) = figures(app)
     traces = {t.get("name"): t for t in fig["data"]}
-    assert {"feasible", "infeasible", "predicted front", "measured (built)"} <= set(traces)
-    front = data.pareto()
-    assert sorted(traces["predicted front"]["customdata"][i][0] for i in range(len(front))) == (
-        sorted(front["number"])
+    assert {"feasible", "infeasible", "predicted front"} <= set(traces)
+    # Axis titles carry units and the better direction.
+    assert fig["layout"]["xaxis"]["title"]["text"] == (
+        "decode_tokens_per_s (tok/s) · ↑ higher is better"
     )
-    measured = traces["measured (built)"]
-    done = builds[(builds["state"] == "done")]
-    assert sorted(c[0] for c in measured["customdata"]) == sorted(done["trial_number"])
+    assert "J/token" in fig["layout"]["yaxis"]["title"]["text"]
+    # The front, grouped: one marker per distinct objective vector, with its tie count.
+    front = data.pareto(collapse=True)
+    got = traces["predicted front"]["customdata"]
+    assert sorted(c[0] for c in got) == sorted(front["number"])
+    assert sum(int(c[1]) for c in got) == len(data.pareto())
+    assert "designs with equal objectives" in traces["predicted front"]["hovertemplate"]
+    # Infeasible trials say which constraint they violate.
+    why = [c[1] for c in traces["infeasible"]["customdata"]]
+    assert why and all(w for w in why)
+    # Synthesis-only builds measured no clock: no measured star on tok/s vs energy.
+    assert "measured (built)" not in traces
+    # The place-and-route build that missed timing: drawn with its failure class at the
+    # calibrated model's tok/s at the clock it reached, never at the prediction.
+    pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
+    fmax = pnr["measured"]["fmax_mhz"]
+    assert fmax < TARGET_MHZ
+    timing = traces["build failed: timing_not_met"]
+    assert timing["marker"]["symbol"] != "star"
+    want = _design.score_point(config, pnr["point"], corrections, freq_mhz=fmax).calibrated
+    assert array(timing["x"]) == pytest.approx([want["decode_tokens_per_s"]])
+    assert array(timing["y"]) == pytest.approx([want["energy_per_token_j"]])
+    assert timing["customdata"][0][4] == "measured" and "Fmax" in timing["customdata"][0][5]
+    # The build that never ran (no Vivado): at its trial's model position, its own marker.
+    host = traces["build failed: host_error"]
+    assert [c[0] for c in host["customdata"]] == [study.failed_build_trial]
+    row = data.frame.set_index("number").loc[study.failed_build_trial]
+    assert array(host["x"]) == pytest.approx([row["decode_tokens_per_s"]])
+    assert "nothing measured" in host["customdata"][0][4]
+    assert any("not drawn: they measured none of" in c.value for c in app.caption)
     # Hover carries the design parameters.
     assert all(f"{p}:" in traces["feasible"]["hovertemplate"] for p in data.params)
     table = frame_with(app, "number")
     assert sorted(table["number"]) == sorted(front["number"])
-    # A metric on an axis: every trial's metric is read and plotted.
+    # LUT share on an axis: synthesis builds are drawn at their measured datapath plus the
+    # model's shell-side fixed logic (like for like with the predictions), over the device.
     app.selectbox(key="pareto_y").set_value("metric_lut_util").run()
-    assert not app.exception
+    assert not app.exception  # tok/s vs LUT share: the synthesis builds measured no clock
+    assert "measured (built)" not in {t.get("name") for t in figures(app)[0]["data"]}
+    app.selectbox(key="pareto_x").set_value("metric_dsp_util").run()
     (fig,) = figures(app)
-    assert fig["layout"]["yaxis"]["title"]["text"] == "metric_lut_util"
-    # Built trials sit at their measured LUT share of the device (ECP5-85: 77,640 LUTs
-    # after the shell), not at the model's.
+    assert fig["layout"]["yaxis"]["title"]["text"].startswith("lut_util (share of device")
     built = {t.get("name"): t for t in fig["data"]}["measured (built)"]
-    lut = done.set_index("trial_number")["measured"].map(lambda m: m["lut"])
-    got = dict(zip((c[0] for c in built["customdata"]), array(built["y"]), strict=True))
-    assert got == pytest.approx({n: v / 77640.0 for n, v in lut.items()})
+    done = builds[builds["state"] == "done"]
+    assert sorted(c[0] for c in built["customdata"]) == sorted(done["trial_number"])
+    want_y = {}
+    for _, b in done.iterrows():
+        raw = _design.score_point(config, b["point"], corrections).raw
+        want_y[int(b["build_id"])] = (b["measured"]["lut"] + raw["lut_fixed"]) / 77640.0
+    got_y = dict(zip((int(c[1]) for c in built["customdata"]), array(built["y"]), strict=True))
+    assert got_y == pytest.approx(want_y)
     # A third axis makes a 3-D plot.
     app.selectbox(key="pareto_z").set_value("metric_power_w").run()
     (fig,) = figures(app)
     assert {t["type"] for t in fig["data"] if t.get("name")} == {"scatter3d"}
-    assert fig["layout"]["scene"]["zaxis"]["title"]["text"] == "metric_power_w"
-    # Opening a trial switches to the Design page.
-    target = int(front["number"].iloc[-1])
+    assert fig["layout"]["scene"]["zaxis"]["title"]["text"].startswith("power_w (W)")
+    # Opening a trial (and comparing it with another) switches to the Design page.
+    target, other = int(front["number"].iloc[-1]), int(front["number"].iloc[0])
     app.number_input(key="pareto_trial").set_value(target)
+    app.number_input(key="pareto_compare").set_value(other)
     app.form_submit_button[0].click().run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Design"
     assert any(f"Trial {target}**" in m.value for m in app.markdown)
+    compare = frame_with(app, "quantity").set_index("quantity")
+    assert list(compare.columns[:2]) == [f"trial {target}", f"trial {other}"]
 
 
-def test_design_page_breaks_down_a_built_trial(app: AppTest, study: Study) -> None:
+def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, study: Study) -> None:
     builds, _ = load_builds(study.name, study.url)
     done = builds[builds["state"] == "done"].iloc[0]
     trial = int(done["trial_number"])
+    table = load_table(study.name, study.url)
+    stored = load_trial_attrs(table, [trial], ("metrics",)).loc[trial]
     app.query_params["trial"] = str(trial)
     open_page(app, "design")
     assert any(f"Trial {trial}**" in m.value for m in app.markdown)
     params = frame_with(app, "parameter").set_index("parameter")
     assert float(str(params.at["mv_n", "value"])) == float(done["point"]["mv_n"])
+    # Every figure is the calibrated model's: the resources the sweep stored, not the raw ones.
+    res = frame_with(app, "used (calibrated)").set_index("resource")
+    assert res.at["dsp", "available"] == 156.0  # the ECP5-85's DSP slices
+    assert res.at["lut", "util"] == pytest.approx(stored["metric_lut_util"])
+    assert res.at["lut", "used (raw model)"] > res.at["lut", "used (calibrated)"]
+    heads = {m.label: m.value for m in app.metric}
+    tps = float(table.frame.set_index("number").at[trial, "decode_tokens_per_s"])
+    assert heads["decode"] == f"{tps:,.4g} tok/s"
+    assert {"time to first token", "clock target / achievable", "decode vs GPU baseline"} <= set(
+        heads
+    )
+    slr = frame_with(app, "SLR")
+    assert list(slr["SLR"]) == [0] and slr.at[0, "lut"] == pytest.approx(
+        res.at["lut", "used (calibrated)"], rel=1e-3
+    )
+    bw = frame_with(app, "needed GB/s")
+    assert len(bw) == 1 and bw.at[0, "load %"] > 0
     ops = frame_with(app, "operator")
     assert set(ops["phase"]) == {"prefill", "decode"} and (ops["seconds"] > 0).any()
-    assert (ops["limits phase"] != "").sum() == 2  # one slowest operator per phase
-    res = frame_with(app, "resource").set_index("resource")
-    assert res.at["dsp", "available"] == 156.0  # the ECP5-85's DSP slices
+    assert (ops["critical"] != "").sum() == 2  # one slowest operator per phase
+    # Temporal operators run one after another: shares of the phase latency sum to ~100 %.
+    for _, part in ops.groupby("phase"):
+        assert part["share"].sum() == pytest.approx(100.0, abs=2.0)
     measured = frame_with(app, "measured / predicted").set_index("metric")
     assert measured.at["lut", "measured"] == done["measured"]["lut"]
-    assert measured.at["lut", "predicted"] == done["predicted"]["lut"]
+    assert measured.at["lut", "predicted at build time"] == done["predicted"]["lut"]
+    raw = frame_with(app, "changed by calibration").set_index("quantity")
+    assert bool(raw.at["lut", "changed by calibration"])
     titles = [f["layout"].get("title", {}).get("text", "") for f in figures(app)]
     assert any("channel map" in t for t in titles)
+
+
+def test_design_numbers_are_the_ones_the_sweep_stored(study: Study) -> None:
+    """The dashboard's scorer reproduces every stored metric of the study's trials."""
+    table = load_table(study.name, study.url)
+    _, cal = load_builds(study.name, study.url)
+    corrections = _design.latest_corrections(cal)
+    complete = table.frame[table.frame["state"] == "COMPLETE"]["number"].iloc[::7].tolist()
+    attrs = load_trial_attrs(table, complete, ("point", "metrics"))
+    for n in complete:
+        row = attrs.loc[n]
+        point = {
+            str(k).split("_", 1)[1]: v
+            for k, v in row.items()
+            if str(k).startswith(("param_", "point_")) and not pd.isna(v)
+        }
+        got = _design.score_point(table.attrs["dse:config"], point, corrections).calibrated
+        for col in row.index:
+            if col.startswith("metric_") and isinstance(row[col], float):
+                assert got[col.removeprefix("metric_")] == pytest.approx(row[col]), (n, col)
+        for m in table.objectives:
+            assert got[m] == pytest.approx(table.frame.set_index("number").at[n, m])
 
 
 def test_builds_page_lists_builds_with_failure_class_and_log(app: AppTest, study: Study) -> None:
@@ -251,17 +371,85 @@ def test_builds_page_lists_builds_with_failure_class_and_log(app: AppTest, study
     open_page(app, "builds")
     table = frame_with(app, "failure class")
     assert sorted(table["build"]) == sorted(builds["build_id"])
-    failed = table[table["state"] == "failed"]
-    assert list(failed["trial"]) == [study.failed_build_trial]
-    assert list(failed["failure class"]) == ["host_error"]
-    assert any("vivado" in e.value for e in app.error)  # the failed build is shown first
-    assert "vivado" in app.code[0].value  # its log tail
+    failed = table[table["state"] == "failed"].set_index("failure class")
+    assert failed.at["host_error", "trial"] == study.failed_build_trial
+    assert "timing_not_met" in failed.index
+    assert all(not str(f).startswith("/") for f in table["folder (under --results)"])
+    assert not app.error  # a failed build is data, not a page error
+    assert any("First error" in m.value and "vivado" in m.value for m in app.markdown)
+    assert "vivado" in app.code[-1].value  # its log tail
     (timeline,) = figures(app)
-    assert {t["name"] for t in timeline["data"]} == {"done", "failed"}
+    names = {t["name"] for t in timeline["data"]}
+    assert {"build done", "build failed", "step: synth", "step: place_route"} <= names
+    # The timing failure: nextpnr's critical path of the routed design and its verdict.
+    pnr = int(builds.loc[builds["failure_class"] == "timing_not_met", "build_id"].iloc[0])
+    app.selectbox(key="builds_pick").set_value(pnr).run()
+    path = app.code[0].value
+    assert "Critical path report for clock" in path and "ns routing" in path
+    assert f"(FAIL at {TARGET_MHZ:.2f} MHz)" in path.splitlines()[-1]
+    steps = frame_with(app, "step")
+    assert list(steps["step"]) == ["synth", "place_route", "bitstream"][: len(steps)]
+    assert (steps["seconds"] > 0).all()
+    labels = [b.label for b in app.get("download_button")]
+    assert any(lbl.startswith("nextpnr_log") for lbl in labels), labels
     ok = int(builds.loc[builds["state"] == "done", "build_id"].iloc[0])
     app.selectbox(key="builds_pick").set_value(ok).run()
-    assert any("stat.json" in m.value for m in app.markdown)  # Yosys report path
-    assert "Yosys" in app.code[0].value or app.code[0].value.strip()
+    assert any(b.label.startswith("stat") for b in app.get("download_button"))
+    assert app.code[-1].value.strip()
+
+
+def test_builds_are_found_in_a_moved_results_folder(
+    study: Study, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import streamlit as st
+
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(study.results, moved)
+    monkeypatch.setenv("DSE_DASHBOARD_RESULTS", str(moved))
+    st.cache_data.clear()
+    at = AppTest.from_file(str(MAIN), default_timeout=60)
+    at.run()
+    open_page(at, "builds")
+    table = frame_with(at, "failure class")
+    assert "(missing)" not in set(table["folder (under --results)"])
+    pnr = int(table.loc[table["failure class"] == "timing_not_met", "build"].iloc[0])
+    at.selectbox(key="builds_pick").set_value(pnr).run()
+    assert "Critical path report" in at.code[0].value
+    assert any(f"under `{moved}`" in m.value for m in at.markdown)
+
+
+def test_critical_path_is_the_routed_designs(study: Study) -> None:
+    builds, _ = load_builds(study.name, study.url)
+    pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
+    folder = _data.build_folder(pnr["result_dir"], pnr["bundle_hash"], study.results)
+    assert folder is not None
+    log = (folder / "nextpnr.log").read_text()
+    got = _data.critical_path(log)
+    assert got[0].startswith("Info: Critical path report for clock")
+    assert got[-2].endswith("ns routing") and "Max frequency for clock" in got[-1]
+    # The last report of the log (after routing), not the one printed after placement.
+    assert log.rfind(got[0]) == log.rfind("Info: Critical path report for clock")
+
+
+def test_promote_offers_the_platforms_flows_and_the_built_trials(study: Study) -> None:
+    from dse.release import RELEASE_FLOWS
+
+    ecp5 = _data.promote_flows({"platform": "ecp5-85"}, list(RELEASE_FLOWS))
+    assert ecp5[0] == "ecp5" and ecp5[1] == ["ecp5"] and ecp5[2].startswith("LFE5")
+    u280 = _data.promote_flows({"platform": "u280"}, list(RELEASE_FLOWS))
+    assert u280[0] == "vivado" and "ecp5" not in u280[1]
+    data = load_table(study.name, study.url)
+    builds, _ = load_builds(study.name, study.url)
+    got = _data.promote_candidates(data, builds).set_index("number")
+    built = set(builds["trial_number"].dropna().astype(int))
+    assert built <= set(got.index)
+    assert set(data.frame.loc[_data.front_mask(data), "number"]) <= set(got.index)
+    pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
+    row = got.loc[int(pnr["trial_number"])]
+    fmax = pnr["measured"]["fmax_mhz"]
+    assert row["slack ns"] == pytest.approx(1e3 / TARGET_MHZ - 1e3 / fmax) and row["slack ns"] < 0
 
 
 def test_calibration_page_shows_y_equals_x_and_errors(app: AppTest, study: Study) -> None:
@@ -373,7 +561,31 @@ def _v6(host: str) -> bytes:
     return b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
 
 
-def test_server_binds_loopback_only_and_chromium_draws_the_pareto_page(
+PAGES = {  # URL path -> (title, what marks the page as drawn)
+    "": ("Studies", "[data-testid='stDataFrame'] canvas"),
+    "pareto": ("Pareto explorer", ".js-plotly-plot .legendtext"),
+    "design": ("Design", ".js-plotly-plot"),
+    "builds": ("Builds", ".js-plotly-plot"),
+    "calibration": ("Calibration", ".js-plotly-plot"),
+    "releases": ("Releases", "h3"),
+}
+
+
+def wait_drawn(driver: Any, css: str, timeout_s: float = 90) -> None:
+    """Until the page's script has finished and ``css`` matches (bounded waits)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def done(d: Any) -> bool:
+        app = d.find_elements(By.CSS_SELECTOR, "[data-testid='stApp']")
+        state = app[0].get_attribute("data-test-script-state") if app else None
+        return state == "notRunning" and bool(d.find_elements(By.CSS_SELECTOR, css))
+
+    WebDriverWait(driver, timeout_s).until(done)
+    time.sleep(1.0)  # Plotly draws its SVG after the script finished
+
+
+def test_server_binds_loopback_only_and_chromium_draws_every_page(
     server: int, study: Study
 ) -> None:
     assert listening_addresses(server) == {"127.0.0.1"}
@@ -387,26 +599,57 @@ def test_server_binds_loopback_only_and_chromium_draws_the_pareto_page(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chrome_options())
+    builds, _ = load_builds(study.name, study.url)
+    pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chrome_options(1600, 1000))
     try:
-        driver.get(f"http://127.0.0.1:{server}/pareto?study={study.name}")
-        WebDriverWait(driver, 60).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .legendtext")
-        )
-        WebDriverWait(driver, 30).until(
-            lambda d: (
-                "predicted front"
-                in " ".join(e.text for e in d.find_elements(By.CSS_SELECTOR, ".legendtext"))
+        for path, (title, css) in PAGES.items():
+            query = f"?study={study.name}"
+            if path == "design":
+                query += f"&trial={int(pnr['trial_number'])}"
+            driver.get(f"http://127.0.0.1:{server}/{path}{query}")
+            wait_drawn(driver, css)
+            assert title in driver.find_element(By.TAG_NAME, "h1").text
+            text = driver.find_element(By.TAG_NAME, "body").text
+            errors = driver.find_elements(
+                By.CSS_SELECTOR, "[data-testid='stAlertContentError'], [data-testid='stException']"
             )
-        )
-        assert "Pareto explorer" in driver.find_element(By.TAG_NAME, "h1").text
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        assert driver.save_screenshot(str(SCREENSHOT))
-        # Clicking a point of the front opens that trial on the Design page.
+            assert not errors, [e.text for e in errors]
+            assert "Traceback" not in text and 'File "' not in text, text[:2000]
+            # The whole page, not just the first screen.
+            height = driver.execute_script(
+                "const m = document.querySelector('[data-testid=\"stMain\"]');"
+                "return m ? m.scrollHeight : document.body.scrollHeight;"
+            )
+            driver.set_window_size(1600, max(1000, min(int(height) + 200, 6000)))
+            time.sleep(0.5)
+            shot = SCREENSHOTS / f"{path or 'studies'}.png"
+            assert driver.save_screenshot(str(shot))
+            driver.set_window_size(1600, 1000)
+            if path == "":  # the Studies table fits a 1600 px window
+                table = driver.find_element(By.CSS_SELECTOR, "[data-testid='stDataFrame']")
+                width = driver.execute_script(
+                    "const c = arguments[0].querySelector('.dvn-scroller');"
+                    "return c ? [c.scrollWidth, c.clientWidth] : [0, 0];",
+                    table,
+                )
+                assert width[0] <= width[1] + 2, width
+        # Clicking the timing failure's marker opens that build's trial, not a neighbour.
+        driver.get(f"http://127.0.0.1:{server}/pareto?study={study.name}")
+        wait_drawn(driver, ".js-plotly-plot .legendtext")
         data = load_study_data(study.name, study.url)
-        front = data.pareto().sort_values(data.objectives[0])
-        row = front.iloc[len(front) // 2]
-        x, y = driver.execute_script(CLICK_AT, *(float(row[m]) for m in data.objectives[:2]))
+        config = data.attrs["dse:config"]
+        _, cal = load_builds(study.name, study.url)
+        at = _design.score_point(
+            config,
+            pnr["point"],
+            _design.latest_corrections(cal),
+            freq_mhz=pnr["measured"]["fmax_mhz"],
+        ).calibrated
+        x, y = driver.execute_script(
+            CLICK_AT, float(at["decode_tokens_per_s"]), float(at["energy_per_token_j"])
+        )
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             driver.execute_cdp_cmd(
                 "Input.dispatchMouseEvent",
@@ -415,15 +658,16 @@ def test_server_binds_loopback_only_and_chromium_draws_the_pareto_page(
         WebDriverWait(driver, 30).until(
             lambda d: "Design" in d.find_element(By.TAG_NAME, "h1").text
         )
-        assert f"trial={int(row['number'])}" in driver.current_url
+        assert f"trial={int(pnr['trial_number'])}" in driver.current_url
     finally:
         driver.quit()
     from PIL import Image
 
-    with Image.open(SCREENSHOT) as img:
-        assert img.size[0] >= 1000 and img.size[1] >= 700
-        colours = img.convert("RGB").getcolors(maxcolors=1 << 20) or []
-    assert len(colours) > 200  # a drawn page, not a blank one
+    for shot in SCREENSHOTS.glob("*.png"):
+        with Image.open(shot) as img:
+            assert img.size[0] >= 1000 and img.size[1] >= 700
+            colours = img.convert("RGB").getcolors(maxcolors=1 << 20) or []
+        assert len(colours) > 200, shot  # a drawn page, not a blank one
 
 
 # -- the command line -------------------------------------------------------------------------
