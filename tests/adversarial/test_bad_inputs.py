@@ -10,15 +10,8 @@ from adv_cli import check_one_line, run_cli, write_files
 
 CASES = all_cases()
 # Cases whose fix belongs to another item of issue 12 (strict: they must start passing).
-XFAIL: dict[str, str] = {
-    # `dse sweep --results DIR` / `dse status --results FILE` ignore the folder: item 13.
-    "storage-results-is-file": "issue 12 item 13",
-    "storage-results-under-file": "issue 12 item 13",
-    "storage-results-dev-null": "issue 12 item 13",
-    "storage-results-proc": "issue 12 item 13",
-    "storage-status-results-file": "issue 12 item 13",
-    "storage-corrupt-db-sweep": "issue 12 item 13",
-}
+# (the --results cases of item 13 pass since --results holds the study and must be a folder)
+XFAIL: dict[str, str] = {}
 
 
 def _param(case: Case) -> object:
