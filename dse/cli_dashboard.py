@@ -23,6 +23,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -186,13 +187,11 @@ def _serve(argv: list[str], env: dict[str, str]) -> int:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
 
-    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    # Handlers can only be set from the main thread (an embedding caller may use another).
+    main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED} if main else {}
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:  # a second Ctrl-C while it shuts down: stop waiting
-                child.kill()
+        return child.wait()
     finally:
         if child.poll() is None:
             child.terminate()
