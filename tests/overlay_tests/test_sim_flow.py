@@ -1,0 +1,59 @@
+"""The ``sim`` rung through the same build path as synthesis (bundle, cache, executor)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runners import build
+from runners.toolchains import FIDELITIES, get_toolchain
+from tests.overlay_tests.cases import POINTS
+
+ROOT = Path(__file__).resolve().parents[2]
+needs_verilator = pytest.mark.skipif(
+    shutil.which("verilator") is None, reason="verilator not installed (make sysdeps)"
+)
+
+
+@needs_verilator
+def test_sim_rung_reports_bit_exact_cycles_and_prediction(tmp_path: Path) -> None:
+    point = {**POINTS["nm-w4"], "sim_model": "tiny-chatglm", "sim_tokens": 3}
+    res = build("overlay", point, "sim-verilator", cache_root=tmp_path)
+    assert res.ok, res.first_error
+    assert res.fidelity == "sim" == get_toolchain("sim-verilator").fidelity
+    m = res.metrics
+    assert m["bit_exact"] is True
+    assert isinstance(m["prefill_cycles"], int) and m["prefill_cycles"] > 0
+    assert {"decode_cycles_kv5", "decode_cycles_kv6"} <= set(m)
+    assert abs(float(m["model_decode_err_pct"])) < 15  # type: ignore[arg-type]
+    again = build("overlay", point, "sim-verilator", cache_root=tmp_path)
+    assert again.cached and again.metrics == m
+
+
+def test_sim_is_the_lowest_fidelity() -> None:
+    assert FIDELITIES[0] == "sim"
+
+
+@pytest.mark.parametrize(
+    ("point", "key"),
+    [
+        ('{"quant": "w4a16"}', "quant"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "nm_m": 32}', "nm_m"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "sim_model": "gpt5"}', "sim_model"),
+        ('{"quant": "w8a8", "kv_bits": 16}', "kv_bits"),
+    ],
+)
+def test_unbuildable_point_is_one_line_exit_2(tmp_path: Path, point: str, key: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dse.cli", "build", str(ROOT / "examples" / "llama2-7b-u280-temporal.yaml"),
+         "--template", "overlay", "--flow", "sim-verilator", "--point", point,
+         "--results", str(tmp_path)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"{key}:" in lines[0] and "Traceback" not in lines[0]
