@@ -19,6 +19,7 @@ engine's own scorer), plus ``search``: ``front``, ``sample`` or ``archive``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Any
 
@@ -42,6 +43,7 @@ OPTIONS: dict[str, Any] = {
     "pool": 1024,
     "archive_cap": 4096,
     "persist_s": 60.0,  # moea: write new archive members at least this often
+    "cpu_s": 0.0,  # moea: stop after this much CPU time of this process (0: no limit)
 }
 
 
@@ -185,11 +187,14 @@ def _moea(sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any]) -> Any
     n_feasible = int(state.get("feasible_trials", int((known_cv <= 0).sum())))
     n_new = idle = 0
     t0 = last = time.perf_counter()
+    c0, cpu = time.process_time(), float(opts["cpu_s"]) or math.inf
     target, timeout = sweep.target, sweep.timeout
     while not sweep.stop.is_set():
         left = None if target is None else target - done0 - search.evaluated
-        if (left is not None and left <= 0) or (
-            timeout is not None and time.perf_counter() - t0 >= timeout
+        if (
+            (left is not None and left <= 0)
+            or (timeout is not None and time.perf_counter() - t0 >= timeout)
+            or time.process_time() - c0 >= cpu
         ):
             break
         g = search.ask()
