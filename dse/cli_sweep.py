@@ -78,7 +78,7 @@ def sweep(
         timeout_s=timeout,
         storage=storage,
         resume=resume,
-        progress=not quiet and sys.stderr.isatty(),
+        progress=not quiet,  # a terminal gets a live line, a log file periodic lines
         builds=builds,
         hosts=hosts,
         ray_address=ray_address,
@@ -236,17 +236,18 @@ def status(
     _results_folder(results)
     problems: list[str] = []  # unreadable databases: reported after the healthy studies
     if study is None:
+        # (name, URL): one database file may hold several studies (--storage shared).
         found = (
-            _studies_in(storage)
+            [(n, storage) for n in _studies_in(storage)]
             if storage
-            else [name for name, _ in list_studies(results, problems)]
+            else list_studies(results, problems)
         )
         if not found and not as_json:
             if problems:
                 raise DseError("; ".join(problems))
             typer.echo(f"no studies under {results}/ (run `dse sweep CONFIG`)")
             return
-        summaries = [load_study_data(n, storage, results, full=False).summary() for n in found]
+        summaries = [load_study_data(n, url, results, full=False).summary() for n, url in found]
     else:
         summaries = [load_study_data(study, storage, results, full=False).summary()]
     if as_json:

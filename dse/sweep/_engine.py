@@ -947,49 +947,26 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _progress(enabled: bool, sweep: Sweep) -> Iterator[Callable[[int, float], None]]:
-    if not enabled:
-        yield lambda n, t0: None
-        return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    """``bar(n_new, t0)`` after each batch: a rich line on a terminal, plain lines in a log
+    (dse/sweep/_progress.py)."""
+    from dse.sweep._progress import Snapshot, progress_display
 
     n0 = len(sweep.seen.values)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>7.0f} trials/s"),
-        TextColumn("feasible {task.fields[feasible]:>5.1%}"),
-        TextColumn("Pareto {task.fields[pareto]:>4d}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task(
-            sweep.cfg.name,
-            total=sweep.target,
-            completed=n0,
-            rate=0.0,
-            feasible=0.0,
-            pareto=len(sweep.front),
-        )
+    with progress_display(sweep.cfg.name, sweep.target, n0, enabled) as show:
 
         def update(n_new: int, t0: float) -> None:
             total = len(sweep.seen.values)
             dt = time.perf_counter() - t0
-            bar.update(
-                task,
-                completed=total,
-                rate=n_new / dt if dt > 0 else 0.0,
-                feasible=sum(sweep.seen.feasible) / max(total, 1),
-                pareto=len(sweep.front),
+            show(
+                Snapshot(
+                    name=sweep.cfg.name,
+                    done=total,
+                    total=sweep.target,
+                    rate=n_new / dt if dt > 0 else 0.0,
+                    feasible=sum(sweep.seen.feasible) / max(total, 1),
+                    pareto=len(sweep.front),
+                    elapsed_s=dt,
+                )
             )
 
         yield update

@@ -127,7 +127,12 @@ def resolve_storage(study: str, storage: str | None, results: str | Path = "resu
     url = default_storage(study, results)
     path = sqlite_path(url)
     if path is not None and not path.exists():
-        known = [n for n, _ in list_studies(results)]
+        studies = list_studies(results, [])
+        # A study swept with --storage into another study's database file lives there.
+        here = [u for n, u in studies if n == study]
+        if len(here) == 1:
+            return here[0]
+        known = [n for n, _ in studies]
         hint = f"; studies under {results}/: {', '.join(known)}" if known else ""
         raise StudyNotFound(
             f"study {study!r}: no {path} (run `dse sweep` first, or pass --storage URL){hint}"
