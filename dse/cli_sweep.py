@@ -319,6 +319,21 @@ def pareto(
     )
 
 
+def _output_file(out: Path) -> None:
+    """``-o`` must name a file that may be replaced: never a folder or a device (the export
+    is written beside it and renamed over it, which would replace /dev/null itself)."""
+    if str(out) in ("", "."):
+        raise DseError("-o: expected an output file path, got an empty one")
+    if out.exists() and not out.is_file():
+        what = "a folder" if out.is_dir() else "not a regular file"
+        raise DseError(f"-o {out}: is {what}; expected the path of the file to write")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DseError(f"-o {out}: {parent} is a file, not a folder")
+            break
+
+
 def export(
     study: Annotated[str, typer.Argument(help="study name")],
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
@@ -334,12 +349,19 @@ def export(
     _results_folder(results)
     data = load_study_data(study, storage, results)
     out = output or Path(results) / study / f"{study}.{fmt}"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _output_file(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DseError(f"-o {out}: cannot create its folder ({exc.strerror or exc})") from None
     df = data.frame.copy()
     df.insert(3, "pareto", df["number"].isin(data.pareto()["number"]))
     if "datetime_complete" in df:
         df["datetime_complete"] = df["datetime_complete"].astype(str)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise DseError(f"-o {out}: cannot write there ({exc.strerror or exc})") from None
     os.close(fd)
     try:
         if fmt == "csv":

@@ -375,3 +375,25 @@ def test_postgres_walkthrough_exists() -> None:
     ):
         assert needle in text, needle
     assert yaml  # the docs' YAML snippets are plain study-config keys
+
+
+def test_odd_output_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _sweep_db(tmp_path, "one", capsys)
+    (tmp_path / "afile").write_text("x")
+    for out, expected in [
+        (str(tmp_path), "is a folder"),
+        ("/dev/null", "is not a regular file"),  # never renamed over the device
+        (f"{tmp_path}/afile/x.csv", "afile is a file, not a folder"),
+        ("/proc/no/such/x.csv", "cannot create its folder"),
+        ("", "expected an output file path"),
+    ]:
+        code, text, err = run_cli(["export", "one", "-o", out], capsys)
+        assert expected in check_one_line(code, text, err, ("-o",)), out
+    assert Path("/dev/null").is_char_device()
+    for argv in (["--results", "/proc/x"], ["--results", f"{tmp_path}/afile"]):
+        cfg = str(tmp_path / "one.yaml")
+        code, text, err = run_cli(["sweep", cfg, "-q", "--trials", "12", *argv], capsys)
+        check_one_line(code, text, err, (argv[1],))
