@@ -18,6 +18,7 @@ import hashlib
 import io
 import posixpath
 import re
+import select
 import shlex
 import socket
 import tarfile
@@ -40,6 +41,8 @@ _KILL_GRACE_S = 10
 _TIMEOUT_STATUSES = (124, 137)
 # How often the remote ``tail`` checks whether the tool has ended (its latency at the end).
 _TAIL_POLL_S = 0.05
+# What the remote line prints on stdout when the bundle could not be unpacked.
+_UPLOAD_FAILED = "DSE-UPLOAD-FAILED"
 _HASH_RE = re.compile(r"[0-9a-f]{64}")
 
 
@@ -179,20 +182,32 @@ def _where(conn: Connection) -> str:
 
 
 def remote_line(
-    host: Host, command: Command, workdir: str, timeout_s: float, *, reap: bool = True
+    host: Host,
+    command: Command,
+    workdir: str,
+    timeout_s: float,
+    *,
+    upload_bytes: int | None = None,
+    fetch: str = "never",
+    reap: bool = True,
 ) -> str:
-    """The shell line that runs ``command`` on ``host`` (every argv word quoted).
+    """The shell line that runs ``command`` on ``host`` in the build folder ``workdir``.
 
-    The tool runs in a new session (``setsid``) under ``timeout``, which signals the whole
-    process group on expiry; its output goes to the remote log, which ``tail`` streams back.
+    Every argv word is quoted. One line does all of a step's remote work, so a step costs
+    one round trip: with ``upload_bytes``, the bundle's tar.gz (that many bytes on stdin) is
+    unpacked first; the tool runs in a new session (``setsid``) under ``timeout``, which
+    signals the whole process group on expiry; its log streams back on stderr (``tail``);
+    with ``fetch`` ``always`` (or ``on_failure`` and the step failed) the folder comes back
+    as a tar.gz on stdout and is removed (``reap``). The exit status is the tool's.
+
     A watchdog reads the channel's stdin, which the client keeps open while it waits: when
     it ends (the client was killed, or its connection died) the watchdog kills the tool's
-    process group, so a remote tool never outlives its client, and (``reap``) removes the
-    build folder ``workdir``. A missing program exits 127 with a message naming the host,
-    before anything starts.
+    process group and (``reap``) removes the build folder, so a remote tool never outlives
+    its client. A missing program exits 127 with a message naming the host.
     """
     q = shlex.quote
-    cwd = posixpath.normpath(posixpath.join(workdir, command.cwd))
+    root = q(workdir)
+    cwd = q(posixpath.normpath(posixpath.join(workdir, command.cwd)))
     log = q(command.log)
     argv = " ".join(q(a) for a in command.argv)
     setup = _setup_line(host.setup)
@@ -200,22 +215,37 @@ def remote_line(
         f"program {command.argv[0]} not found on host {host.name} after setup "
         "(install it there or fix setup: in hosts.yaml)"
     )
-    return (
-        f"cd {q(cwd)} || exit 126; "
+    rm = f"rm -rf {root}" if reap else ":"
+    parts = []
+    if upload_bytes is not None:
+        # head stops after the archive: the rest of stdin stays for the watchdog.
+        parts.append(
+            f"rm -rf {root} && mkdir -p {root} && "
+            f"head -c {upload_bytes} | tar -xzf - -C {root} 2>/dev/null || "
+            f"{{ rm -rf {root}; echo {_UPLOAD_FAILED}; exit 1; }}"
+        )
+    parts.append(
+        "step() { "
+        f"cd {cwd} || return 126; "
         + (f"{{ {setup} ; }} >/dev/null 2>&1 </dev/null; " if setup else "")
         + f"if ! command -v {q(command.argv[0])} >/dev/null 2>&1; then "
-        f"echo {q('ERROR: ' + missing)} > {log}; cat {log}; exit 127; fi; "
+        f"echo {q('ERROR: ' + missing)} > {log}; cat {log} >&2; return 127; fi; "
         f": > {log}; "
         f"setsid -w timeout -s TERM -k {_KILL_GRACE_S} {timeout_s:g} {argv} "
         f"> {log} 2>&1 < /dev/null & pid=$!; exec 3<&0; "
         # Background jobs get /dev/null as stdin unless told otherwise: fd 3 is the channel.
         # After a normal end the tool is reaped before the channel closes: `kill -0` fails.
         f"{{ cat >/dev/null; kill -0 $pid || exit; kill -TERM -- -$pid; n=0; "
-        f"while kill -0 -- -$pid && [ $n -lt {_KILL_GRACE_S * 5} ]; do sleep 0.2; n=$((n+1)); "
-        f"done; kill -KILL -- -$pid; {'rm -rf ' + q(workdir) if reap else ':'}; }} "
-        f"<&3 >/dev/null 2>&1 & exec 3<&-; "
-        f"tail -n +1 -s {_TAIL_POLL_S} --pid=$pid -f {log}; wait $pid"
+        f"while kill -0 -- -$pid && [ $n -lt {_KILL_GRACE_S * 5} ]; do sleep 0.2; "
+        f"n=$((n+1)); done; kill -KILL -- -$pid; {rm}; }} <&3 >/dev/null 2>&1 & exec 3<&-; "
+        f"tail -n +1 -s {_TAIL_POLL_S} --pid=$pid -f {log} >&2; wait $pid; }}"
     )
+    parts.append("step; rc=$?; cd /")
+    if fetch != "never":
+        send = f"tar -czf - -C {root} . 2>/dev/null; {rm}"
+        parts.append(send if fetch == "always" else f"if [ $rc -ne 0 ]; then {send}; fi")
+    parts.append("exit $rc")
+    return "; ".join(parts)
 
 
 def _setup_line(setup: str | None) -> str:
@@ -249,7 +279,11 @@ class SSHExecutor:
         self.host = self.target.name
 
     def run(self, workdir: Path, commands: Sequence[Command]) -> list[StepResult]:
-        """Upload, run ``commands`` in order (stop at the first failure), fetch back."""
+        """Upload, run ``commands`` in order (stop at the first failure), fetch back.
+
+        One channel per step: the first also carries the upload, the last (or a failing
+        one) also brings the folder back, so a one-step flow is one round trip.
+        """
         workdir = Path(workdir)
         results: list[StepResult] = []
         if not commands:
@@ -257,91 +291,82 @@ class SSHExecutor:
         remote = f"{self.target.workdir.rstrip('/')}/{_bundle_id(workdir)}"
         t0 = time.monotonic()
         try:
-            conn, reused = _POOL.take(self.target, self.ssh_config)
+            conn, _ = _POOL.take(self.target, self.ssh_config)
         except HostUnavailable as exc:
             return [_host_error(workdir, commands[0], exc, time.monotonic() - t0)]
         healthy = False
         try:
-            try:
+            archive = _pack(workdir)
+            for i, command in enumerate(commands):
+                last = i == len(commands) - 1
+                upload = archive if i == 0 else None
                 try:
-                    self._upload(conn, workdir, remote)
-                except (OSError, paramiko.SSHException, EOFError):
-                    if not reused:
-                        raise
+                    result = self._run_one(conn, workdir, remote, command, upload, last)
+                except _Stale:
                     # A kept connection the host has since dropped: one fresh try.
                     with contextlib.suppress(Exception):
                         conn.close()
-                    conn = connect(self.target, self.ssh_config)
-                    self._upload(conn, workdir, remote)
-            except HostKeyRefused as exc:
-                return [_host_error(workdir, commands[0], exc, time.monotonic() - t0)]
-            except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
-                msg = f"host '{self.host}': upload to {remote} failed: {_reason(exc)}"
-                return [_host_error(workdir, commands[0], msg, time.monotonic() - t0)]
-            for command in commands:
-                result = self._run_one(conn, workdir, remote, command)
+                    try:
+                        conn = connect(self.target, self.ssh_config)
+                        result = self._run_one(conn, workdir, remote, command, upload, last)
+                    except (HostUnavailable, _Stale) as exc:
+                        if isinstance(exc, HostKeyRefused):
+                            results.append(_host_error(workdir, command, exc, 0.0))
+                            return results
+                        msg = f"host '{self.host}': cannot run step '{command.name}': {exc}"
+                        results.append(_host_error(workdir, command, msg, 0.0))
+                        return results
                 results.append(result)
                 if not result.ok:
                     break
-            try:
-                self._fetch(conn, workdir, remote)
-            except (HostUnavailable, OSError, paramiko.SSHException, EOFError) as exc:
-                if results and results[-1].failure_class is not None:
-                    return results  # already failed for a host reason; keep that message
-                last = results[-1] if results else None
-                msg = f"host '{self.host}': fetching results from {remote} failed: {_reason(exc)}"
-                dur = last.duration_s if last else 0.0
-                cmd = commands[len(results) - 1] if results else commands[0]
-                results[-1:] = [_host_error(workdir, cmd, msg, dur)]
-                return results
             healthy = not any(r.failure_class == "host_error" for r in results)
         finally:
             _POOL.give(self.target, self.ssh_config, conn, healthy)
         return results
 
-    def _upload(self, conn: Connection, workdir: Path, remote: str) -> None:
-        """One remote command: the bundle's tar.gz arrives on stdin and is unpacked."""
-        q = shlex.quote
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            for path in sorted(workdir.iterdir()):
-                tar.add(path, arcname=path.name)
-        # A broken upload (the client killed half-way) leaves no half-unpacked folder behind.
-        line = (
-            f"rm -rf {q(remote)} && mkdir -p {q(remote)} && "
-            f"{{ tar -xzf - -C {q(remote)} || {{ rm -rf {q(remote)}; exit 1; }}; }}"
-        )
-        _exec(conn, line, self.host, stdin=buf.getvalue())
-
-    def _fetch(self, conn: Connection, workdir: Path, remote: str) -> None:
-        """One remote command: the build folder comes back as a tar.gz on stdout."""
-        q = shlex.quote
-        line = f"tar -czf - -C {q(remote)} ."
-        if not self.keep_remote:
-            # Removed even when the transfer breaks: a retry uploads the bundle again.
-            line += f"; rc=$?; rm -rf {q(remote)}; exit $rc"
-        data = _exec(conn, line, self.host)
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            # The "data" filter refuses absolute paths, .. and device files from the host.
-            tar.extractall(workdir, filter="data")
-
     def _run_one(
-        self, conn: Connection, workdir: Path, remote: str, command: Command
+        self,
+        conn: Connection,
+        workdir: Path,
+        remote: str,
+        command: Command,
+        upload: bytes | None,
+        last: bool,
     ) -> StepResult:
+        """One step on one channel (see ``remote_line``). Raises ``_Stale`` when the
+        channel could not even be opened (nothing ran)."""
         timeout_s = command.timeout_s
         if self.step_timeout_s is not None:
             timeout_s = min(timeout_s, self.step_timeout_s)
         log_rel = (Path(command.cwd) / command.log).as_posix()
         log_path = workdir / log_rel
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        line = remote_line(self.target, command, remote, timeout_s, reap=not self.keep_remote)
+        line = remote_line(
+            self.target,
+            command,
+            remote,
+            timeout_s,
+            upload_bytes=None if upload is None else len(upload),
+            fetch="always" if last else "on_failure",
+            reap=not self.keep_remote,
+        )
+
+        def fail(cls: str, msg: str, code: int | None = None) -> StepResult:
+            return StepResult(command.name, command.argv, log_rel, code, elapsed, cls, msg)
+
         start = time.monotonic()
         with log_path.open("wb") as log:
             try:
                 # The deadline is a backstop only: the remote `timeout` ends the step first.
-                code = _stream_step(
-                    conn, f"bash -c {shlex.quote(line)}", log, timeout_s + _KILL_GRACE_S + 60
+                code, out = _stream_step(
+                    conn,
+                    f"bash --norc -c {shlex.quote(line)}",
+                    log,
+                    timeout_s + _KILL_GRACE_S + 60,
+                    upload or b"",
                 )
+            except _Stale:
+                raise
             except Exception as exc:  # paramiko raises many types when a link dies
                 elapsed = time.monotonic() - start
                 msg = (
@@ -349,104 +374,110 @@ class SSHExecutor:
                     + _reason(exc)
                 )
                 log.write(f"\nERROR: {msg}\n".encode())
-                return StepResult(
-                    command.name, command.argv, log_rel, None, elapsed, "host_error", msg
-                )
+                return fail("host_error", msg)
         elapsed = time.monotonic() - start
+        if out.startswith(_UPLOAD_FAILED.encode()):
+            return fail("host_error", f"host '{self.host}': upload to {remote} failed")
         if code is None or code < 0 or not conn.is_connected:
-            msg = f"host '{self.host}': connection lost during step '{command.name}'"
-            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+            return fail(
+                "host_error", f"host '{self.host}': connection lost during step '{command.name}'"
+            )
+        if out or last or code != 0:
+            try:
+                with tarfile.open(fileobj=io.BytesIO(out), mode="r:gz") as tar:
+                    # The "data" filter refuses absolute paths, .. and device files.
+                    tar.extractall(workdir, filter="data")
+            except (tarfile.TarError, OSError, EOFError) as exc:
+                msg = f"host '{self.host}': fetching results from {remote} failed: {_reason(exc)}"
+                return fail("host_error", msg)
         if code in _TIMEOUT_STATUSES and elapsed >= timeout_s * 0.95:
             msg = (
                 f"step '{command.name}' timed out after {timeout_s:g} s on host '{self.host}'; "
                 "its remote process group was killed"
             )
-            return StepResult(command.name, command.argv, log_rel, None, elapsed, "timeout", msg)
+            return fail("timeout", msg)
         if code == 127:
             msg = (
                 f"step '{command.name}': program '{command.argv[0]}' not found on host "
                 f"'{self.host}' after setup (install it there, or fix setup: in hosts.yaml)"
             )
-            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+            return fail("host_error", msg)
         if code == 126:
-            msg = f"host '{self.host}': cannot enter the build folder {remote}/{command.cwd}"
-            return StepResult(command.name, command.argv, log_rel, None, elapsed, "host_error", msg)
+            return fail(
+                "host_error",
+                f"host '{self.host}': cannot enter the build folder {remote}/{command.cwd}",
+            )
         return StepResult(command.name, command.argv, log_rel, code, elapsed)
 
 
-def _stream_step(conn: Connection, line: str, log: IO[bytes], backstop_s: float) -> int | None:
-    """Run one step's ``line``, writing its output to ``log`` as it arrives; its exit status
-    (None: no status came back before ``backstop_s``).
+class _Stale(Exception):
+    """No channel could be opened on a connection (a kept one the host has dropped)."""
 
-    The channel's stdin stays open until the step ends: the remote watchdog (see
-    ``remote_line``) kills the tool when it closes, which is what happens when this process
-    dies or the step is abandoned here (the channel is closed on any exception).
+
+def _pack(workdir: Path) -> bytes:
+    """The bundle folder as one tar.gz (fast compression: it crosses a LAN, not the sea)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tar:
+        for path in sorted(workdir.iterdir()):
+            tar.add(path, arcname=path.name)
+    return buf.getvalue()
+
+
+def _stream_step(
+    conn: Connection, line: str, log: IO[bytes], backstop_s: float, stdin: bytes
+) -> tuple[int | None, bytes]:
+    """Run ``line`` on a new channel: ``stdin`` is sent (and the channel's stdin then kept
+    open), stderr is written to ``log`` as it arrives, stdout is collected. Returns the exit
+    status (None: none came back before ``backstop_s``) and stdout.
+
+    The remote watchdog (``remote_line``) kills the tool when stdin closes, which happens
+    when this process dies or the step is abandoned here (the channel is closed on any
+    exception). ``_Stale`` when the channel cannot be opened.
     """
-    conn.open()
-    transport = conn.client.get_transport()
-    if transport is None:
-        raise HostUnavailable("no SSH transport")
-    chan = transport.open_session()
     try:
-        chan.set_combine_stderr(True)
-        chan.settimeout(0.5)
+        transport = conn.client.get_transport() if conn.is_connected else None
+        if transport is None or not transport.is_active():
+            raise _Stale("the SSH connection is closed")
+        chan = transport.open_session()
         chan.exec_command(line)
-        deadline = time.monotonic() + backstop_s
-        while time.monotonic() < deadline:
-            try:
-                data = chan.recv(1 << 16)
-            except TimeoutError:
-                continue
-            if not data:  # EOF: the remote shell has exited
-                break
-            log.write(data)
-            log.flush()
-        else:
-            return None
-        # The exit status follows the EOF closely; wait for it without a busy loop.
-        if not chan.status_event.wait(30):
-            return None
-        return chan.recv_exit_status()
-    finally:
-        chan.close()
-
-
-def _exec(conn: Connection, line: str, host: str, stdin: bytes = b"") -> bytes:
-    """Run ``line`` on one channel (``stdin`` sent, then closed); its stdout, as bytes.
-
-    Bulk transfers go through the channel itself: one round trip each way instead of an
-    sftp session plus the commands around it. ``HostUnavailable`` when it exits non-zero.
-    """
-    conn.open()
-    transport = conn.client.get_transport()
-    if transport is None:
-        raise HostUnavailable(f"host '{host}': no SSH transport")
-    chan = transport.open_session()
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise _Stale(_reason(exc)) from None
+    out = io.BytesIO()
     try:
-        chan.exec_command(line)
         if stdin:
             chan.sendall(stdin)
-        chan.shutdown_write()
-        out = io.BytesIO()
-        err = io.BytesIO()
+        deadline = time.monotonic() + backstop_s
         while True:
-            if chan.recv_ready():
+            if chan.recv_stderr_ready():
+                log.write(chan.recv_stderr(1 << 16))
+                log.flush()
+            elif chan.recv_ready():
                 out.write(chan.recv(1 << 16))
-            elif chan.recv_stderr_ready():
-                err.write(chan.recv_stderr(1 << 16))
-            elif chan.exit_status_ready() and not chan.recv_ready():
+            elif chan.exit_status_ready():
                 break
+            elif chan.closed or not transport.is_active():
+                raise HostUnavailable("the connection was closed")
+            elif time.monotonic() > deadline:
+                return None, out.getvalue()
+            elif chan.eof_received:
+                chan.status_event.wait(0.5)  # the output is complete: only the status is due
             else:
-                time.sleep(0.005)
-        while chan.recv_stderr_ready():
-            err.write(chan.recv_stderr(1 << 16))
-        status = chan.recv_exit_status()
+                # Woken by the next packet of either stream (or the exit status).
+                select.select([chan], [], [], 0.5)
+        # Data that arrived with the exit status.
+        while chan.recv_ready() or chan.recv_stderr_ready() or not chan.eof_received:
+            if chan.closed:
+                break
+            if chan.recv_stderr_ready():
+                log.write(chan.recv_stderr(1 << 16))
+            elif chan.recv_ready():
+                out.write(chan.recv(1 << 16))
+            elif not select.select([chan], [], [], 1.0)[0]:
+                break
+        log.flush()
+        return chan.recv_exit_status(), out.getvalue()
     finally:
         chan.close()
-    if status != 0:
-        text = err.getvalue().decode(errors="replace").strip()[-300:]
-        raise HostUnavailable(f"`{line}` exited {status}: {text}")
-    return out.getvalue()
 
 
 def _bundle_id(workdir: Path) -> str:
