@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cost_models._safeload import UnsafeInput, load_json, read_text
+from dse._console import make_console
 from dse.errors import ConfigError, StudyNotFound
 
 templates_app = typer.Typer(no_args_is_help=True, help="Hardware templates.")
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from dse._console import make_console
 
 if TYPE_CHECKING:
     from runners.hostcheck import HostStatus
 
 hosts_app = typer.Typer(no_args_is_help=True, help="Build hosts (hosts.yaml).")
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from dse._console import make_console
 
 if TYPE_CHECKING:
     from dse.release import Release
 
 release_app = typer.Typer(no_args_is_help=True, help="Published releases (results/releases/).")
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 _RESULTS = typer.Option("--results", help="results root holding <study>/, builds/, releases/")
 _JSON = typer.Option("--json", help="print one JSON object")
 

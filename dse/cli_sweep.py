@@ -15,10 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dse._console import make_console
 from dse.errors import DseError
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 _SET = typer.Option("--set", help="override KEY=VALUE (dotted key), repeatable")
 _STORAGE = typer.Option(
@@ -83,7 +84,7 @@ def sweep(
         hosts=hosts,
         ray_address=ray_address,
         cache_root=results / "builds",
-        log=None if quiet else lambda line: err_console.print(line, highlight=False),
+        log=None if quiet else lambda line: err_console.print(line, markup=False),
     )
     if trials is not None:
         _record_trials(s.storage_url, s.study_name, trials)
@@ -390,7 +391,7 @@ def _results_folder(results: Path) -> None:
 
 def _wide() -> Console:
     # Piped output (make demo, logs) would otherwise be cut to 80 columns.
-    return console if console.is_terminal else Console(width=200)
+    return console if console.is_terminal else make_console(width=200)
 
 
 def _studies_in(storage: str) -> list[str]:
