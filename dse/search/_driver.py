@@ -31,6 +31,7 @@ from dse.errors import ConfigError, DseError
 from dse.search._codec import Codec, grid_seconds
 from dse.search._moea import VectorSearch
 from dse.search._score import Scorer, enumerate_exact, measure_speed
+from dse.sweep._progress import Snapshot, progress_display
 
 SEARCH_ATTR = "dse:search"
 MODEL_SAMPLERS = ("auto", "moea")
@@ -87,8 +88,9 @@ def options(cfg: Any) -> dict[str, Any]:
     return opts
 
 
-def run_model_search(sweep: Any) -> Any:
-    """Run the model-level search for an opened :class:`~dse.sweep._engine.Sweep`."""
+def run_model_search(sweep: Any, progress: bool = False) -> Any:
+    """Run the model-level search for an opened :class:`~dse.sweep._engine.Sweep`
+    (``progress``: a live line on a terminal, plain lines in a log; dse/sweep/_progress.py)."""
     from dse.sweep._engine import SweepSummary, _stop_on_signals
 
     cfg, store = sweep.cfg, sweep.store
@@ -108,7 +110,9 @@ def run_model_search(sweep: Any) -> Any:
             n_new, n_eval, front, note, state = _exact(sweep, codec, scorer, opts, est)
             n_dup, load_s = 0, 0.0
         else:
-            n_new, n_eval, n_dup, front, note, state, load_s = _moea(sweep, codec, scorer, opts)
+            n_new, n_eval, n_dup, front, note, state, load_s = _moea(
+                sweep, codec, scorer, opts, progress
+            )
     store.rdb.set_study_system_attr(sweep.study_id, SEARCH_ATTR, state)
     elapsed = time.perf_counter() - t0
     target = sweep.target
@@ -162,7 +166,9 @@ def _exact(sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any], est: 
     return n_new, ex.n_points, len(ex.front), note, state
 
 
-def _moea(sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any]) -> Any:
+def _moea(
+    sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any], progress: bool = False
+) -> Any:
     from dse.sweep._engine import batch_seed
 
     cfg, store = sweep.cfg, sweep.store
@@ -189,25 +195,38 @@ def _moea(sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any]) -> Any
     t0 = last = time.perf_counter()
     c0, cpu = time.process_time(), float(opts["cpu_s"]) or math.inf
     target, timeout = sweep.target, sweep.timeout
-    while not sweep.stop.is_set():
-        left = None if target is None else target - done0 - search.evaluated
-        if (
-            (left is not None and left <= 0)
-            or (timeout is not None and time.perf_counter() - t0 >= timeout)
-            or time.process_time() - c0 >= cpu
-        ):
-            break
-        g = search.ask()
-        if left is not None:
-            g = g[:left]
-        idle = idle + 1 if len(g) == 0 else 0
-        if idle >= 20:  # twenty generations without a new point: the space is exhausted
-            break
-        f, cv = scorer(g)
-        search.tell(g, f, cv)
-        if time.perf_counter() - last >= opts["persist_s"]:
-            n, nf = _persist_archive(sweep, codec, search, saved)
-            n_new, n_feasible, last = n_new + n, n_feasible + nf, time.perf_counter()
+    with progress_display(sweep.cfg.name, target, done0, progress) as show:
+        while not sweep.stop.is_set():
+            left = None if target is None else target - done0 - search.evaluated
+            if (
+                (left is not None and left <= 0)
+                or (timeout is not None and time.perf_counter() - t0 >= timeout)
+                or time.process_time() - c0 >= cpu
+            ):
+                break
+            g = search.ask()
+            if left is not None:
+                g = g[:left]
+            idle = idle + 1 if len(g) == 0 else 0
+            if idle >= 20:  # twenty generations without a new point: the space is exhausted
+                break
+            f, cv = scorer(g)
+            search.tell(g, f, cv)
+            if time.perf_counter() - last >= opts["persist_s"]:
+                n, nf = _persist_archive(sweep, codec, search, saved)
+                n_new, n_feasible, last = n_new + n, n_feasible + nf, time.perf_counter()
+            spent = time.perf_counter() - t0
+            show(
+                Snapshot(
+                    name=sweep.cfg.name,
+                    done=done0 + search.evaluated,
+                    total=target,
+                    rate=search.evaluated / spent if spent > 0 else 0.0,
+                    feasible=n_feasible / max(done0 + n_new, 1),
+                    pareto=len(search.archive_g),
+                    elapsed_s=spent,
+                )
+            )
     n, nf = _persist_archive(sweep, codec, search, saved)
     n_new, n_feasible = n_new + n, n_feasible + nf
     elapsed = time.perf_counter() - t0

@@ -849,7 +849,7 @@ def run_sweep(
     )
     try:
         # model search: exact or vectorised (see dse/search/); else Optuna ask/tell batches
-        summary = run_model_search(sweep) if model_search else sweep.run(progress)
+        summary = run_model_search(sweep, progress) if model_search else sweep.run(progress)
     finally:
         sweep.store.close()
     return _study_counts(summary)
