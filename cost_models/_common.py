@@ -359,7 +359,9 @@ def channels(p: Arrays, platform: Any) -> Channels:
                 continue
             d = first[h] - first[g]
             d = d + c16 * (d < 0)
-            cover[h][g] = d < small[g]
+            covered = d < small[g]
+            # as 0/1 floats once here: per_channel_peak multiplies by them several times
+            cover[h][g] = covered if uniform(covered) else covered.astype(np.float64)
     distinct = np.minimum(total, mem.channels)
     union = distinct * per_ch * mem.eff_local
     return Channels(
@@ -386,13 +388,18 @@ def per_channel_peak(values: dict[str, Any], ch: Channels) -> Any:
     the channels of the given groups: ``max_h Σ_g cover[h][g] · values[g]``."""
     assert ch.cover is not None
     worst: Any = 0.0
+    tmp: Any = None
     for h in values:
-        acc: Any = 0.0
+        acc: Any = values[h] + 0.0  # a fresh array (or scalar) to accumulate into
         for g, v in values.items():
             c = ch.cover[h][g]
+            if g == h or (uniform(c) and not c):
+                continue
             if uniform(c):
-                if c:
-                    acc = acc + v
+                acc = acc + v
+            elif isinstance(acc, np.ndarray) and isinstance(v, np.ndarray) and v.shape == c.shape:
+                tmp = np.multiply(v, c, out=tmp)  # in place: no temporaries per pair
+                acc += tmp
             else:
                 acc = acc + v * c
         worst = np.maximum(worst, acc)
