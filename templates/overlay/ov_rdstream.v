@@ -8,7 +8,8 @@ module ov_rdstream #(
     parameter BEAT = 16,     // bytes per beat (axi_port_bits / 8)
     parameter LOGBEAT = 4,
     parameter CAP = 512,     // buffer bytes
-    parameter OVERLAP = 1
+    parameter OVERLAP = 1,
+    parameter BURST = 256    // bytes per burst at most
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -32,7 +33,7 @@ module ov_rdstream #(
     input  wire                rlast,
     output wire                rready
 );
-    localparam MAXB = (BEAT >= 256) ? 1 : 256 / BEAT;  // bursts of at most 256 bytes
+    localparam MAXB = (BURST <= BEAT) ? 1 : BURST / BEAT;
     reg [8*CAP-1:0] buffer;
     reg [31:0] cur, row_base;
     reg [23:0] row_left, len_r, stride_r;
@@ -50,19 +51,21 @@ module ov_rdstream #(
 
     // next burst: up to MAXB beats, not across a 4 KiB boundary, not past the row
     wire [LOGBEAT-1:0] skip = cur[LOGBEAT-1:0];
-    wire [31:0] span = {8'd0, row_left} + {27'd0, skip};
+    localparam [23:0] CAP24 = CAP[23:0];
+    wire [31:0] skip32 = {{(32-LOGBEAT){1'b0}}, skip};
+    wire [31:0] span = {8'd0, row_left} + skip32;
     wire [31:0] beats_row = (span + BEAT - 1) >> LOGBEAT;
     wire [31:0] beats_4k = (32'd4096 - {20'd0, cur[11:0]}) >> LOGBEAT;
     wire [31:0] want = (OVERLAP != 0) ? beats_row
-                       : ((({16'd0, need} - {16'd0, cnt} + {27'd0, skip}) + BEAT - 1) >> LOGBEAT);
+                       : ((({16'd0, need} - {16'd0, cnt} + skip32) + BEAT - 1) >> LOGBEAT);
     wire [31:0] b1 = (beats_row < MAXB) ? beats_row : MAXB;
     wire [31:0] b2 = (beats_4k < b1) ? beats_4k : b1;
     wire [31:0] beats = (want < b2) ? want : b2;
-    wire [31:0] cap_bytes = (beats << LOGBEAT) - {27'd0, skip};
+    wire [31:0] cap_bytes = (beats << LOGBEAT) - skip32;
     wire [23:0] bb = ({8'd0, row_left} < cap_bytes) ? row_left : cap_bytes[23:0];
     wire room = (OVERLAP != 0)
-              ? ({8'd0, cnt} + inflight + bb <= CAP)
-              : (inflight == 0 && cnt < need && {8'd0, cnt} + bb <= CAP);
+              ? ({8'd0, cnt} + inflight + bb <= CAP24)
+              : (inflight == 0 && cnt < need && {8'd0, cnt} + bb <= CAP24);
     wire can_issue = !arvalid && row_left != 0 && q_count < 8 && room && beats != 0;
 
     // R beat: bytes it carries for the stream
@@ -75,7 +78,7 @@ module ov_rdstream #(
     reg [8*CAP-1:0] incoming;
     integer i;
     always @(*) begin
-        incoming = {(8*CAP){1'b0}};
+        incoming = 0;
         for (i = 0; i < BEAT; i = i + 1)
             if (i < take) incoming[8*i +: 8] = shifted[8*i +: 8];
     end

@@ -15,7 +15,8 @@ module overlay_core #(
     parameter CAP = 512,
     parameter SPAD = 4096,
     parameter IMEM = 256,
-    parameter OVERLAP = 1
+    parameter OVERLAP = 1,
+    parameter BURST = 256
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -58,6 +59,12 @@ module overlay_core #(
     output wire                 bready
 );
     localparam L = MV_K * MV_N;  // KV rows: the engine's multipliers as one dot product
+    localparam SAW = $clog2(SPAD);
+    localparam IAW = $clog2(IMEM);
+    localparam [15:0] MVK16 = MV_K[15:0];
+    localparam [15:0] MVN16 = MV_N[15:0];
+    localparam [15:0] L16 = L[15:0];
+    localparam [15:0] LANES16 = SFU_LANES[15:0];
     assign awlen = 8'd0;
     assign awsize = 3'd0;
     assign awburst = 2'b01;
@@ -66,7 +73,7 @@ module overlay_core #(
 
     reg [255:0] imem [0:IMEM-1];
     reg signed [31:0] spad [0:SPAD-1];
-    assign dbg_data = spad[dbg_addr];
+    assign dbg_data = spad[dbg_addr[SAW-1:0]];
 
     // ---------------------------------------------------------------- instruction fields
     reg [255:0] ir;
@@ -86,17 +93,35 @@ module overlay_core #(
     wire [7:0]  f_sh   = ir[223:216];
     wire [15:0] f_m    = ir[239:224];
     wire [15:0] f_aux2 = ir[255:240];
+    wire [31:0] a_dst = {16'd0, f_dst};
+    wire [31:0] a_src = {16'd0, f_src};
+    wire [31:0] a_src2 = {16'd0, f_src2};
+    wire [31:0] a_aux2 = {16'd0, f_aux2};
+    wire [31:0] w_k = {16'd0, f_k};
     localparam OP_END = 0, OP_LOAD = 1, OP_LOADX = 2, OP_STORE = 3, OP_MV = 4, OP_ADD = 5,
                OP_NORM = 6, OP_SOFTMAX = 7, OP_LUT = 8, OP_MULQ = 9, OP_ROPE = 10;
     localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16;
 
     // ---------------------------------------------------------------- arithmetic helpers
     function signed [31:0] sat8;
-        input signed [95:0] v;
+        input signed [63:0] v;
         begin
-            if (v > 127) sat8 = 127;
-            else if (v < -128) sat8 = -128;
+            if (v > 64'sd127) sat8 = 32'sd127;
+            else if (v < -64'sd128) sat8 = -32'sd128;
             else sat8 = v[31:0];
+        end
+    endfunction
+    function [SAW-1:0] sa;
+        input [31:0] a;
+        begin
+            sa = a[SAW-1:0];
+        end
+    endfunction
+    // scratchpad reads, sign-extended
+    function signed [63:0] rd;
+        input [31:0] a;
+        begin
+            rd = {{32{spad[a[SAW-1:0]][31]}}, spad[a[SAW-1:0]]};
         end
     endfunction
     // sat8((a * M + 2^(sh-1)) >> sh)
@@ -108,7 +133,10 @@ module overlay_core #(
         begin
             p = ($signed({{32{a[63]}}, a}) * $signed({80'd0, m}))
                 + ((mut == 5) ? 96'sd0 : (96'sd1 <<< (sh - 1)));
-            rq = sat8(p >>> sh);
+            p = p >>> sh;
+            if (p > 96'sd127) rq = 32'sd127;
+            else if (p < -96'sd128) rq = -32'sd128;
+            else rq = p[31:0];
         end
     endfunction
     // (a * M + 2^(sh-1)) >> sh, not saturated
@@ -137,7 +165,9 @@ module overlay_core #(
     genvar gp;
     generate
         for (gp = 0; gp < 5; gp = gp + 1) begin : g_port
-            ov_rdstream #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAP), .OVERLAP(OVERLAP)) u_rd (
+            ov_rdstream #(
+                .BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAP), .OVERLAP(OVERLAP), .BURST(BURST)
+            ) u_rd (
                 .clk(clk), .rst(rst), .req(s_req[gp]), .req_addr(s_addr), .req_len(s_len),
                 .req_rows(s_rows), .req_stride(s_stride),
                 .need(port == gp ? s_need : 16'd0), .pop(port == gp ? s_pop : 16'd0),
@@ -159,6 +189,10 @@ module overlay_core #(
     reg [15:0] pc, pos, tok;
     reg [15:0] ii, row, nrow, kk, kdim, kc, gc, nt;
     reg [15:0] ks, nch, gck, ntile, nn, mm;
+    wire [31:0] w_ii = {16'd0, ii};
+    wire [31:0] w_kk = {16'd0, kk};
+    wire [31:0] w_row = {16'd0, row};
+    wire [31:0] w_nt = {16'd0, nt};
     reg [3:0] fb, ib;
     reg signed [63:0] acc [0:MV_N-1];
     reg signed [63:0] part [0:MV_N-1];
@@ -174,7 +208,7 @@ module overlay_core #(
 
     // ---------------------------------------------------------------- MV tile datapath
     wire gstart = (gc == 0);
-    wire [15:0] sc_bytes = gstart ? MV_N * 2 : 16'd0;
+    wire [15:0] sc_bytes = gstart ? MVN16 * 16'd2 : 16'd0;
     reg signed [63:0] dot [0:MV_N-1];
     reg [15:0] tscale [0:MV_N-1];
     integer r, c;
@@ -187,13 +221,13 @@ module overlay_core #(
             tscale[r] = gstart ? sd[16*r +: 16] : scl[r];
             if (mut == 2) tscale[r] = 16'd1;
             for (c = 0; c < MV_K; c = c + 1) begin
-                off = {16'd0, sc_bytes} * 8 + (r * MV_K + c) * fb;
+                off = {16'd0, sc_bytes} * 32'd8 + (r * MV_K + c) * {28'd0, fb};
                 fld = sd[off +: 16] & ((16'd1 << fb) - 16'd1);
                 wv = $signed({{(32-WBITS){fld[WBITS-1]}}, fld[WBITS-1:0]});
                 idx = fld >> WBITS;
-                jcol = kc * MV_K + c;
+                jcol = kc * MVK16 + c[15:0];
                 col = (ib != 0) ? (jcol / nn) * mm + idx : jcol;
-                xv = (jcol < ks && col < kdim) ? spad[f_src + col] : 32'sd0;
+                xv = (jcol < ks && col < kdim) ? spad[sa(a_src + {16'd0, col})] : 32'sd0;
                 dot[r] = dot[r] + wv * xv;
             end
         end
@@ -205,14 +239,14 @@ module overlay_core #(
     integer e;
     always @(*) begin
         rdot = 0;
-        take = (kdim - kk < L) ? kdim - kk : L;
+        take = (kdim - kk < L16) ? kdim - kk : L16;
         for (e = 0; e < L; e = e + 1)
             if (e < take)
-                rdot = rdot + $signed(sd[8*e +: 8]) * spad[f_src + kk + e];
+                rdot = rdot + $signed(sd[8*e +: 8]) * rd(a_src + w_kk + e);
     end
-    wire [15:0] lanes_left = (nrow - ii < SFU_LANES) ? nrow - ii : SFU_LANES;
+    wire [15:0] lanes_left = (nrow - ii < LANES16) ? nrow - ii : LANES16;
     wire [15:0] esz = (elem == 0) ? 16'd1 : 16'd2;
-    wire [15:0] tbytes = (MV_N * MV_K * {12'd0, fb}) / 8;
+    wire [15:0] tbytes = (MVN16 * MVK16 * {12'd0, fb}) / 16'd8;
 
     // Stream consumption is combinational: the bytes an instruction uses this cycle leave
     // the buffer this cycle, so a tile per cycle streams at full rate.
@@ -243,7 +277,7 @@ module overlay_core #(
     reg [63:0] vsum;
     always @(posedge clk) begin
         s_req <= 0;
-        if (imem_we) imem[imem_addr] <= imem_wdata;
+        if (imem_we) imem[imem_addr[IAW-1:0]] <= imem_wdata;
         if (bvalid) outstanding <= outstanding - 1;
         if (rst) begin
             state <= ST_IDLE;
@@ -261,7 +295,7 @@ module overlay_core #(
                 state <= ST_FETCH;
             end
         end else if (state == ST_FETCH) begin
-            ir <= imem[pc];
+            ir <= imem[pc[IAW-1:0]];
             ph <= 0;
             state <= ST_EXEC;
         end else begin
@@ -273,7 +307,7 @@ module overlay_core #(
             // ------------------------------------------------------------ LOAD / LOADX
             OP_LOAD, OP_LOADX: begin
                 if (ph == 0) begin
-                    s_req[port] <= 1;
+                    s_req[port[2:0]] <= 1;
                     s_addr <= f_addr + (op == OP_LOAD ? {16'd0, pos} : {16'd0, tok}) * f_strd;
                     s_len <= {8'd0, f_n} * (elem == 0 ? 24'd1 : 24'd2);
                     s_rows <= 1;
@@ -285,7 +319,7 @@ module overlay_core #(
                     if (fire) begin
                         for (j = 0; j < SFU_LANES; j = j + 1)
                             if (j < lanes_left)
-                                spad[f_dst + ii + j] <= (elem == 0) ? $signed({{24{sd[8*j+7]}}, sd[8*j +: 8]})
+                                spad[sa(a_dst + w_ii + j)] <= (elem == 0) ? $signed({{24{sd[8*j+7]}}, sd[8*j +: 8]})
                                     : (elem == 1) ? $signed({{16{sd[16*j+15]}}, sd[16*j +: 16]})
                                     : $signed({16'd0, sd[16*j +: 16]});
                         if (ii + lanes_left == nrow) begin
@@ -308,7 +342,7 @@ module overlay_core #(
                     if (wvalid && wready) wvalid <= 0;
                     if (!aw_busy && !w_busy && ii < f_n) begin
                         awaddr <= f_addr + {16'd0, pos} * f_strd + {16'd0, ii} * {16'd0, f_k};
-                        wdata <= {BEAT{spad[f_src + ii][7:0]}};
+                        wdata <= {BEAT{spad[sa(a_src + w_ii)][7:0]}};
                         wstrb <= 1 << ((f_addr + {16'd0, pos} * f_strd + {16'd0, ii} * {16'd0, f_k}) % BEAT);
                         awvalid <= 1;
                         wvalid <= 1;
@@ -332,7 +366,7 @@ module overlay_core #(
                 if (ph == 0) begin
                     nrow <= (flags & F_DYN_N) != 0 ? pos + 1 : f_n;
                     kdim <= (flags & F_DYN_K) != 0 ? pos + 1 : f_k;
-                    s_req[port] <= 1;
+                    s_req[port[2:0]] <= 1;
                     s_addr <= f_addr;
                     row <= 0;
                     kk <= 0;
@@ -368,9 +402,10 @@ module overlay_core #(
                 end else if (ph == 1) begin  // derived sizes
                     fb <= WBITS[3:0] + ib;
                     ks <= f_k * nn / mm;
-                    nch <= (f_k * nn / mm + MV_K - 1) / MV_K;
-                    gck <= (f_grp != 0) ? (f_grp * nn / mm) / MV_K : (f_k * nn / mm + MV_K - 1) / MV_K;
-                    ntile <= (f_n + MV_N - 1) / MV_N;
+                    nch <= (f_k * nn / mm + MVK16 - 16'd1) / MVK16;
+                    gck <= (f_grp != 0) ? (f_grp * nn / mm) / MVK16
+                                          : (f_k * nn / mm + MVK16 - 16'd1) / MVK16;
+                    ntile <= (f_n + MVN16 - 16'd1) / MVN16;
                     ph <= 2;
                 end else if (ph == 2) begin  // tiles of one row block
                     if (fire) begin
@@ -395,9 +430,9 @@ module overlay_core #(
                     end
                 end else if (ph == 4) begin  // write back one row block
                     for (j = 0; j < MV_N; j = j + 1) begin
-                        if (nt * MV_N + j < nrow) begin
+                        if ({16'd0, nt * MVN16} + j < {16'd0, nrow}) begin
                             if ((flags & F_ARGMAX) == 0)
-                                spad[f_dst + nt * MV_N + j] <= rq(acc[j], f_m, f_sh);
+                                spad[sa(a_dst + w_nt * MV_N + j)] <= rq(acc[j], f_m, f_sh);
                         end
                         acc[j] <= 0;
                     end
@@ -405,9 +440,10 @@ module overlay_core #(
                         t64 = best;
                         y64 = {48'd0, out_token};
                         for (j = 0; j < MV_N; j = j + 1)
-                            if (nt * MV_N + j < nrow && ((nt == 0 && j == 0) || acc[j] > t64)) begin
+                            if ({16'd0, nt * MVN16} + j < {16'd0, nrow}
+                                && ((nt == 0 && j == 0) || acc[j] > t64)) begin
                                 t64 = acc[j];
-                                y64 = nt * MV_N + j;
+                                y64 = {48'd0, nt * MVN16 + j[15:0]};
                             end
                         if ((flags & F_ARGMAX) != 0) begin
                             best <= t64;
@@ -424,7 +460,7 @@ module overlay_core #(
                 end else if (ph == 3) begin  // KV rows
                     if (fire) begin
                         if (kk + take == kdim) begin
-                            spad[f_dst + row] <= rq(acc[0] + rdot, f_m, f_sh);
+                            spad[sa(a_dst + w_row)] <= rq(acc[0] + rdot, f_m, f_sh);
                             acc[0] <= 0;
                             kk <= 0;
                             row <= row + 1;
@@ -448,15 +484,15 @@ module overlay_core #(
                 end else begin
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            a64 = spad[f_src + ii + j];
-                            b64 = spad[f_src2 + ii + j];
+                            a64 = rd(a_src + w_ii + j);
+                            b64 = rd(a_src2 + w_ii + j);
                             t64 = a64 + b64;
                             if (op == OP_ADD)
-                                spad[f_dst + ii + j] <= sat8(t64);
+                                spad[sa(a_dst + w_ii + j)] <= sat8(t64);
                             else if (op == OP_LUT)
-                                spad[f_dst + ii + j] <= spad[f_aux + {24'd0, a64[7:0]}];
+                                spad[sa(a_dst + w_ii + j)] <= spad[sa(f_aux + {24'd0, a64[7:0]})];
                             else
-                                spad[f_dst + ii + j] <= rq(a64 * b64, f_m, f_sh);
+                                spad[sa(a_dst + w_ii + j)] <= rq(a64 * b64, f_m, f_sh);
                         end
                     ii <= ii + lanes_left;
                     if (ii + lanes_left == nrow) begin
@@ -480,8 +516,8 @@ module overlay_core #(
                     y64 = sq;
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            t64 = t64 + spad[f_src + ii + j];
-                            y64 = y64 + spad[f_src + ii + j] * spad[f_src + ii + j];
+                            t64 = t64 + rd(a_src + w_ii + j);
+                            y64 = y64 + rd(a_src + w_ii + j) * rd(a_src + w_ii + j);
                         end
                     ssum <= (flags & 1) != 0 ? t64 : 64'sd0;
                     sq <= y64;
@@ -529,11 +565,11 @@ module overlay_core #(
                 5: begin  // y = sat8(((t*g*M + r) >> sh) + beta)
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            a64 = $signed({48'd0, nrow}) * spad[f_src + ii + j] - ssum;
+                            a64 = $signed({48'd0, nrow}) * rd(a_src + w_ii + j) - ssum;
                             t64 = (a64 * $signed({32'd0, d_q}) + (64'sd1 <<< 17)) >>> 18;
-                            y64 = rqn(t64 * spad[f_src2 + ii + j], f_m, f_sh);
-                            if (mut != 3) y64 = y64 + spad[f_aux2 + ii + j];
-                            spad[f_dst + ii + j] <= sat8(y64);
+                            y64 = rqn(t64 * rd(a_src2 + w_ii + j), f_m, f_sh);
+                            if (mut != 3) y64 = y64 + rd(a_aux2 + w_ii + j);
+                            spad[sa(a_dst + w_ii + j)] <= sat8(y64);
                         end
                     ii <= ii + lanes_left;
                     if (ii + lanes_left == nrow) begin
@@ -556,7 +592,7 @@ module overlay_core #(
                 1: begin  // max
                     t64 = ssum;
                     for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left && spad[f_src + ii + j] > t64) t64 = spad[f_src + ii + j];
+                        if (j < lanes_left && rd(a_src + w_ii + j) > t64) t64 = rd(a_src + w_ii + j);
                     ssum <= (mut == 4) ? 64'sd0 : t64;
                     ii <= ii + lanes_left;
                     if (ii + lanes_left == nrow) begin
@@ -569,9 +605,9 @@ module overlay_core #(
                     y64 = sq;
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            t64 = ssum - spad[f_src + ii + j];
-                            a64 = spad[f_aux + {24'd0, t64[7:0]}];
-                            spad[f_dst + ii + j] <= a64[31:0];
+                            t64 = ssum - rd(a_src + w_ii + j);
+                            a64 = rd(f_aux + {24'd0, t64[7:0]});
+                            spad[sa(a_dst + w_ii + j)] <= a64[31:0];
                             y64 = y64 + a64;
                         end
                     sq <= y64;
@@ -603,8 +639,8 @@ module overlay_core #(
                 5: begin  // p = min(127, (e*R + 2^23) >> 24)
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            t64 = (spad[f_dst + ii + j] * $signed({32'd0, d_q}) + (64'sd1 <<< 23)) >>> 24;
-                            spad[f_dst + ii + j] <= (t64 > 127) ? 32'sd127 : t64[31:0];
+                            t64 = (rd(a_dst + w_ii + j) * $signed({32'd0, d_q}) + (64'sd1 <<< 23)) >>> 24;
+                            spad[sa(a_dst + w_ii + j)] <= (t64 > 127) ? 32'sd127 : t64[31:0];
                         end
                     ii <= ii + lanes_left;
                     if (ii + lanes_left == nrow) begin
@@ -625,15 +661,15 @@ module overlay_core #(
                 end else begin
                     for (j = 0; j < SFU_LANES; j = j + 1)
                         if (j < lanes_left) begin
-                            a64 = spad[f_src + row * f_k + ii + j];
-                            b64 = spad[f_src + row * f_k + (f_k >> 1) + ii + j];
-                            t64 = spad[f_aux + ii + j];
-                            y64 = spad[f_aux2 + ii + j];
+                            a64 = rd(a_src + w_row * w_k + w_ii + j);
+                            b64 = rd(a_src + w_row * w_k + (w_k >> 1) + w_ii + j);
+                            t64 = rd(f_aux + w_ii + j);
+                            y64 = rd(a_aux2 + w_ii + j);
                             if (mut == 1) y64 = -y64;
                             ra = sat8((a64 * t64 - b64 * y64 + 64'sd8192) >>> 14);
                             rb = sat8((b64 * t64 + a64 * y64 + 64'sd8192) >>> 14);
-                            spad[f_dst + row * f_k + ii + j] <= ra;
-                            spad[f_dst + row * f_k + (f_k >> 1) + ii + j] <= rb;
+                            spad[sa(a_dst + w_row * w_k + w_ii + j)] <= ra;
+                            spad[sa(a_dst + w_row * w_k + (w_k >> 1) + w_ii + j)] <= rb;
                         end
                     if (ii + lanes_left == nrow) begin
                         ii <= 0;

@@ -13,7 +13,8 @@ module overlay_top #(
     parameter CAP = 512,
     parameter SPAD = 4096,
     parameter IMEM = 256,
-    parameter OVERLAP = 1
+    parameter OVERLAP = 1,
+    parameter BURST = 256
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -100,7 +101,8 @@ module overlay_top #(
 );
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
-        .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP)
+        .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
+        .BURST(BURST)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(start), .start_pc(start_pc),
         .pos_in(pos_in), .tok_in(tok_in), .done(done), .out_token(out_token),
