@@ -194,14 +194,17 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
             cm.did_you_mean(str(arch), cm.ARCHS),
         )
     baseline: cm.Gpu | None = None
-    if data.get("baseline", "a100") is not None:
+    spec = data.get("baseline", "a100")
+    if spec is not None:
+        form = "expected [N x]gpu[:stack], e.g. a100, h100:graphs, 4xv100s:eager"
+        if not isinstance(spec, str) or not spec:
+            raise doc.error("baseline", f"{form}; got {spec!r}")
         try:
-            g = cm.load_platform(str(data.get("baseline", "a100")))
+            # load_baseline: N GPUs (tensor parallel) and the serving stack, not just a name
+            baseline = cm.load_baseline(spec)
         except cm.InputError as exc:
-            raise doc.error("baseline", exc.expected, exc.hint) from None
-        if not isinstance(g, cm.Gpu):
-            raise doc.error("baseline", f"{g.name} is an FPGA; expected a GPU (a100, h100, v100s)")
-        baseline = g
+            hint = " ".join(x for x in (exc.expected, exc.hint) if x)
+            raise doc.error("baseline", f"{form}; got {spec!r}", hint) from None
     design = {} if data.get("design") is None else data["design"]
     if not isinstance(design, Mapping):
         raise doc.error("design", "expected a mapping of design parameters")
