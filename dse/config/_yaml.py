@@ -19,9 +19,10 @@ class LocatedYaml:
         self.overrides: dict[str, str] = {}  # dotted key -> the ``--set KEY=VALUE`` text
 
     def override_of(self, key: str) -> str | None:
-        """The ``--set`` text that set ``key`` (or an ancestor of it), if any."""
+        """The ``--set`` text that set ``key``, an ancestor of it, or a key under it (a
+        ``--set arch.x=1`` turns ``arch`` into a mapping: the error is the --set's)."""
         for k, text in self.overrides.items():
-            if key == k or key.startswith((f"{k}.", f"{k}[")):
+            if key == k or key.startswith((f"{k}.", f"{k}[")) or k.startswith(f"{key}."):
                 return text
         return None
 

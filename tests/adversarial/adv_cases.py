@@ -798,9 +798,59 @@ ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 ]
 
 
+MORE_ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+    ("build-point-str-value", ("build", "{d}/study.yaml", "--point", '{"m_ffn": "x"}'), ("m_ffn",)),
+    ("build-point-unknown", ("build", "{d}/study.yaml", "--point", '{"nope": 1}'), ("nope",)),
+    ("build-point-1e400", ("build", "{d}/study.yaml", "--point", '{"m_ffn": 1e400}'), ("1e400",)),
+    (
+        "build-point-dup-key",
+        ("build", "{d}/study.yaml", "--point", '{"m_ffn": 1, "m_ffn": "x"}'),
+        (),
+    ),
+    ("build-point-file-utf16", ("build", "{d}/study.yaml", "--point", "@{d}/study.yaml"), ()),
+    ("build-trial-no-study", ("build", "{d}/study.yaml", "--trial", "nostudy:1"), ("nostudy",)),
+    (
+        "build-part-space",
+        ("build", "{d}/study.yaml", "--flow", "vivado", "--part", "a b"),
+        ("part",),
+    ),
+    ("promote-name-traversal", ("promote", "s", "1", "--name", "../x"), ("../x",)),
+    ("promote-name-dot", ("promote", "s", "1", "--name", "."), ()),
+    ("promote-hosts-missing", ("promote", "s", "1", "--name", "r", "--hosts", "{d}/no.yaml"), ()),
+    ("release-show-traversal-2", ("release", "show", "../../etc"), ("../../etc",)),
+    (
+        "release-verify-bad-digest",
+        ("release", "verify", "r1", "--digest", "zz", "--results", "{d}/r"),
+        (),
+    ),
+    ("dashboard-port-zero", ("dashboard", "--port", "0"), ("--port",)),
+    ("dashboard-port-huge", ("dashboard", "--port", "70000"), ("--port",)),
+    ("hosts-check-dev-null", ("hosts", "check", "/dev/null"), ("/dev/null",)),
+    ("report-etc-passwd", ("report", "parse", "/etc/passwd"), ("/etc/passwd",)),
+    ("set-1e400", ("estimate", "{d}/study.yaml", "--set", "design.m_qkv=1e400"), ("--set",)),
+    ("set-nan", ("estimate", "{d}/study.yaml", "--set", "design.m_qkv=.nan"), ("--set",)),
+    (
+        "set-huge-int",
+        ("estimate", "{d}/study.yaml", "--set", "workload.batch=" + "9" * 30),
+        ("--set",),
+    ),
+    (
+        "set-huge-digits",
+        ("estimate", "{d}/study.yaml", "--set", "workload.batch=" + "9" * 5000),
+        ("--set",),
+    ),
+    ("set-newline-name", ("estimate", "{d}/study.yaml", "--set", 'name="a\\n"'), ("--set",)),
+    ("set-under-scalar", ("estimate", "{d}/study.yaml", "--set", "arch.x=1"), ("--set",)),
+    ("set-empty-value-arch", ("estimate", "{d}/study.yaml", "--set", "arch="), ("--set",)),
+    ("templates-show-unknown", ("templates", "show", "nope"), ("nope",)),
+    ("models-extra-arg", ("models", "extra"), ("extra",)),
+]
+
+
 def _argv_cases() -> list[Case]:
     return [
-        Case(f"argv-{cid}", argv, {"study.yaml": BASE_TEXT}, expect) for cid, argv, expect in ARGV
+        Case(f"argv-{cid}", argv, {"study.yaml": BASE_TEXT}, expect)
+        for cid, argv, expect in ARGV + MORE_ARGV
     ]
 
 
