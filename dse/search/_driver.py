@@ -18,19 +18,18 @@ engine's own scorer), plus ``search``: ``front``, ``sample`` or ``archive``.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from typing import Any
 
 import numpy as np
-from optuna.trial import FrozenTrial, TrialState
 
 from cost_models import did_you_mean
 from dse.errors import ConfigError, DseError
 from dse.search._codec import Codec, grid_seconds
 from dse.search._moea import VectorSearch
 from dse.search._score import Scorer, enumerate_exact, measure_speed
+from dse.search._trials import persist, stored
 from dse.sweep._progress import Snapshot, progress_display
 
 SEARCH_ATTR = "dse:search"
@@ -143,7 +142,7 @@ def _exact(sweep: Any, codec: Codec, scorer: Scorer, opts: dict[str, Any], est: 
     extra = ex.sample[~np.isin(codec.keys(ex.sample), keys)]
     g = np.vstack([ex.front, extra])
     kinds = ["front"] * len(ex.front) + ["sample"] * len(extra)
-    n_new, n_feasible = _persist(sweep, codec, g, kinds)
+    n_new, n_feasible = persist(sweep, codec, g, kinds)
     rate = ex.n_points / max(ex.elapsed_s, 1e-9)
     note = (
         f"exhaustive: all {ex.n_points:,} points of the grid enumerated in {ex.elapsed_s:.2f} s "
@@ -175,7 +174,7 @@ def _moea(
     t_load = time.perf_counter()
     state = dict(store.study_system_attrs(sweep.study_id, SEARCH_ATTR).get(SEARCH_ATTR) or {})
     got = store.load(sweep.study_id)
-    known_g, known_f, known_cv = _stored(cfg, codec, scorer, got.trials)
+    known_g, known_f, known_cv = stored(codec, scorer, got.trials)
     load_s = time.perf_counter() - t_load
     done0 = int(state.get("evaluated", 0)) if state.get("mode") == "moea" else len(got.trials)
     search = VectorSearch(
@@ -252,71 +251,10 @@ def _moea(
     return n_new, search.evaluated, search.duplicates, len(search.archive_g), note, state, load_s
 
 
-def _stored(cfg: Any, codec: Codec, scorer: Scorer, trials: list[FrozenTrial]) -> Any:
-    """Genomes, minimised objectives and violations of the stored complete trials."""
-    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None]
-    k = len(scorer.metrics)
-    g = codec.from_params([t.params for t in done])
-    f = np.asarray([t.values for t in done], dtype=np.float64).reshape(-1, k) * scorer.signs
-    cv = np.asarray(
-        [float(np.clip(t.system_attrs.get("constraints") or [0.0], 0, None).sum()) for t in done]
-    )
-    on_grid = (g >= -1).all(axis=1)
-    return g[on_grid], f[on_grid], cv[on_grid].reshape(-1)
-
-
 def _persist_archive(sweep: Any, codec: Codec, search: VectorSearch, saved: set[int]) -> Any:
     keys = codec.keys(search.archive_g)
     new = np.array([int(k) not in saved for k in keys], dtype=bool)
     if not new.any():
         return 0, 0
     saved.update(int(k) for k in keys[new])
-    return _persist(sweep, codec, search.archive_g[new], ["archive"] * int(new.sum()))
-
-
-def _persist(sweep: Any, codec: Codec, genomes: np.ndarray, kinds: list[str]) -> tuple[int, int]:
-    """Score ``genomes`` with the engine's scorer and store them as one batch of trials."""
-    from dse.sweep._engine import CONSTRAINTS_KEY, _jsonable
-
-    if len(genomes) == 0:
-        return 0, 0
-    rows = codec.rows(genomes)
-    dists = {p.optuna_name: p.distribution() for p in codec.params}
-    names = {p.name: p.optuna_name for p in codec.params}
-    now = dt.datetime.now()
-    trials: list[FrozenTrial] = []
-    n_feasible = 0
-    for row, kind, (values, cons, metrics, derived, error) in zip(
-        rows, kinds, sweep._score(rows), strict=True
-    ):
-        attrs: dict[str, Any] = {
-            "point": _jsonable({**sweep.cfg.design, **row, **derived}),
-            "search": kind,
-        }
-        system: dict[str, Any] = {}
-        if error is not None or values is None:
-            attrs["error"] = error or "not evaluated"
-        else:
-            attrs["metrics"] = metrics
-            if sweep.constraint_names:
-                system[CONSTRAINTS_KEY] = cons
-            n_feasible += all(c <= 0 for c in cons)
-        params = codec.params_of(row)
-        trials.append(
-            FrozenTrial(
-                number=-1,
-                state=TrialState.COMPLETE if "metrics" in attrs else TrialState.FAIL,
-                value=None,
-                values=values if "metrics" in attrs else None,
-                datetime_start=now,
-                datetime_complete=now,
-                params=params,
-                distributions={names[k]: dists[names[k]] for k in row},
-                user_attrs=attrs,
-                system_attrs=system,
-                intermediate_values={},
-                trial_id=-1,
-            )
-        )
-    _, ids = sweep.store.append(sweep.study_id, trials)
-    return len(ids), n_feasible
+    return persist(sweep, codec, search.archive_g[new], ["archive"] * int(new.sum()))

@@ -1,0 +1,79 @@
+"""Between genomes and stored Optuna trials: what the model-level search reads and writes.
+
+``persist`` scores genomes with the sweep engine's own scorer (so a stored trial carries
+exactly what a trial-loop trial does: params, values, ``constraints``, ``point``,
+``metrics``) and appends them in one transaction; ``stored`` turns a study's complete
+trials back into genomes, minimised objectives and violations (to resume a search).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+from optuna.trial import FrozenTrial, TrialState
+
+from dse.search._codec import Codec
+from dse.search._score import Scorer
+
+
+def stored(codec: Codec, scorer: Scorer, trials: list[FrozenTrial]) -> Any:
+    """Genomes, minimised objectives and violations of the stored complete trials."""
+    done = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None]
+    k = len(scorer.metrics)
+    g = codec.from_params([t.params for t in done])
+    f = np.asarray([t.values for t in done], dtype=np.float64).reshape(-1, k) * scorer.signs
+    cv = np.asarray(
+        [float(np.clip(t.system_attrs.get("constraints") or [0.0], 0, None).sum()) for t in done]
+    )
+    on_grid = (g >= -1).all(axis=1)
+    return g[on_grid], f[on_grid], cv[on_grid].reshape(-1)
+
+
+def persist(sweep: Any, codec: Codec, genomes: np.ndarray, kinds: list[str]) -> tuple[int, int]:
+    """Score ``genomes`` with the engine's scorer and store them as one batch of trials."""
+    from dse.sweep._engine import CONSTRAINTS_KEY, _jsonable
+
+    if len(genomes) == 0:
+        return 0, 0
+    rows = codec.rows(genomes)
+    dists = {p.optuna_name: p.distribution() for p in codec.params}
+    names = {p.name: p.optuna_name for p in codec.params}
+    now = dt.datetime.now()
+    trials: list[FrozenTrial] = []
+    n_feasible = 0
+    for row, kind, (values, cons, metrics, derived, error) in zip(
+        rows, kinds, sweep._score(rows), strict=True
+    ):
+        attrs: dict[str, Any] = {
+            "point": _jsonable({**sweep.cfg.design, **row, **derived}),
+            "search": kind,
+        }
+        system: dict[str, Any] = {}
+        if error is not None or values is None:
+            attrs["error"] = error or "not evaluated"
+        else:
+            attrs["metrics"] = metrics
+            if sweep.constraint_names:
+                system[CONSTRAINTS_KEY] = cons
+            n_feasible += all(c <= 0 for c in cons)
+        params = codec.params_of(row)
+        trials.append(
+            FrozenTrial(
+                number=-1,
+                state=TrialState.COMPLETE if "metrics" in attrs else TrialState.FAIL,
+                value=None,
+                values=values if "metrics" in attrs else None,
+                datetime_start=now,
+                datetime_complete=now,
+                params=params,
+                distributions={names[k]: dists[names[k]] for k in row},
+                user_attrs=attrs,
+                system_attrs=system,
+                intermediate_values={},
+                trial_id=-1,
+            )
+        )
+    _, ids = sweep.store.append(sweep.study_id, trials)
+    return len(ids), n_feasible
