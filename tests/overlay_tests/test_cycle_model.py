@@ -1,0 +1,46 @@
+"""Properties of the overlay cycle model (the sim comparison is benchmarks/sim_vs_model.py)."""
+
+from __future__ import annotations
+
+from cost_models._overlay_cycles import OverlayMemory, run_cycles, step_cycles
+from tests.overlay_tests.cases import POINTS, SHAPES
+
+GROUPS = ("wqkv", "wo", "wffn", "kv", "act")
+
+
+def _mem(rate: float, beat: int = 16, latency: int = 40) -> OverlayMemory:
+    return OverlayMemory(latency, dict.fromkeys(GROUPS, rate), beat)
+
+
+def test_overlap_hides_memory_latency() -> None:
+    shape = SHAPES["llama-gqa"]
+    on = {**POINTS["nm-w4"], "overlap": True}
+    off = {**POINTS["nm-w4"], "overlap": False}
+    assert (
+        step_cycles(shape, off, 8, _mem(16))["total"]
+        > 2 * step_cycles(shape, on, 8, _mem(16))["total"]
+    )
+
+
+def test_slower_memory_and_longer_kv_cost_cycles() -> None:
+    shape, point = SHAPES["gpt2"], POINTS["dense-w8"]
+    fast = step_cycles(shape, point, 8, _mem(16))
+    slow = step_cycles(shape, point, 8, _mem(2))
+    assert slow["wffn"] > 4 * fast["wffn"]
+    assert step_cycles(shape, point, 30, _mem(16))["attention"] > fast["attention"]
+
+
+def test_sparse_weights_stream_fewer_cycles_when_memory_bound() -> None:
+    shape = SHAPES["gpt2"]
+    dense = {**POINTS["log-w4-p256"], "sparsity": "none"}
+    sparse = POINTS["log-w4-p256"]
+    mem = _mem(2, beat=32)
+    assert step_cycles(shape, sparse, 8, mem)["wffn"] < step_cycles(shape, dense, 8, mem)["wffn"]
+
+
+def test_prefill_is_the_prompt_token_by_token() -> None:
+    shape, point = SHAPES["chatglm-mqa"], POINTS["dense-w8"]
+    pre, dec = run_cycles(shape, point, 4, 3, _mem(16))
+    steps = [step_cycles(shape, point, t, _mem(16))["total"] for t in (1, 2, 3, 4)]
+    assert pre == sum(steps)
+    assert len(dec) == 2 and dec[0] == step_cycles(shape, point, 5, _mem(16))["total"]
