@@ -20,6 +20,7 @@ from __future__ import annotations
 import statistics
 import sys
 import time
+from typing import Any
 
 from cost_models._overlay_cycles import run_cycles
 from overlay import sim
@@ -27,7 +28,7 @@ from overlay.flow import TINY_SHAPES, prepare
 from overlay.reference import run_reference
 from overlay.simflow import memory_of
 
-HW = {
+HW: dict[str, dict[str, Any]] = {
     "dense-w8-8x8": {"quant": "w8a8", "quant_group": 0, "mv_k": 8, "mv_n": 8},
     "dense-w4-4x16-p64-noovl": {
         "quant": "w4a8", "quant_group": 32, "mv_k": 4, "mv_n": 16, "axi_port_bits": 64,
@@ -42,7 +43,10 @@ HW = {
         "density_ffn": 0.25, "mv_k": 16, "mv_n": 8, "axi_port_bits": 256, "sfu_lanes": 8,
     },
 }  # fmt: skip
-MEMORY = {"u280": {"platform": "u280", "freq_mhz": 200.0}, "ecp5": {"platform": "ecp5-85"}}
+MEMORY: dict[str, dict[str, Any]] = {
+    "u280": {"platform": "u280", "freq_mhz": 200.0},
+    "ecp5": {"platform": "ecp5-85"},
+}
 N_NEW = 8
 
 

@@ -48,12 +48,10 @@ def test_sim_is_the_lowest_fidelity() -> None:
     ],
 )
 def test_unbuildable_point_is_one_line_exit_2(tmp_path: Path, point: str, key: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "dse.cli", "build", str(ROOT / "examples" / "llama2-7b-u280-temporal.yaml"),
-         "--template", "overlay", "--flow", "sim-verilator", "--point", point,
-         "--results", str(tmp_path)],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
+    config = ROOT / "examples" / "llama2-7b-u280-temporal.yaml"
+    argv = [sys.executable, "-m", "dse.cli", "build", str(config), "--template", "overlay"]
+    argv += ["--flow", "sim-verilator", "--point", point, "--results", str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     assert len(lines) == 1 and f"{key}:" in lines[0] and "Traceback" not in lines[0]
