@@ -23,6 +23,9 @@ _LOG_END_RE = re.compile(
 )
 
 
+_SESSION_RE = re.compile(r"^(?:# Vivado v|\*{6} (?:Vivado|Vitis HLS) )")
+
+
 class Truncated(ValueError):
     """Raised by a parser that reads its input lazily and finds it ends early."""
 
@@ -138,8 +141,13 @@ def check_complete(kind: str, lines: Sequence[str], path: str) -> None:
 def log_complete(lines: Sequence[str]) -> bool:
     """A Vivado / Vitis HLS / v++ log is finished when it ends with the tool's exit line.
 
-    The exit line must be the last line: a v++ link log embeds the logs of the Vivado runs
-    it started, each with its own exit line. (A log cut exactly after such an embedded exit
-    line cannot be told from a finished one.)
+    The exit line must be the last line, and every session the log opened (its ``# Vivado``
+    header, each ``******`` banner) must have exited: a v++ link's vivado.log embeds the
+    logs of the runs it started, each with its own banner and exit line, so a log cut just
+    after an embedded exit line still has a session open.
     """
-    return bool(_LOG_END_RE.search(_last_line(lines[-20:])))
+    if not _LOG_END_RE.search(_last_line(lines[-20:])):
+        return False
+    opened = sum(1 for line in lines if _SESSION_RE.match(line))
+    exits = sum(1 for line in lines if "[Common 17-206] Exiting " in line)
+    return exits >= opened

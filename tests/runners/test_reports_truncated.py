@@ -180,3 +180,17 @@ def test_report_json_cli_never_prints_infinity(
     path.write_text(TIMING.format(wns="0.120"))
     code, out, _ = run(["report", "parse", str(path), "--json"])
     assert code == 0 and json.loads(out)["wns_ns"] == 0.12
+
+
+@needs_fixtures
+def test_whole_logs_give_their_numbers_and_an_embedded_exit_is_not_the_end() -> None:
+    for path in sorted(FIXTURES.glob("*.log")):
+        assert "failure_class" in parse_report(path).values, path.name  # not vacuous
+    name = "UniqueMR__ESE5320-Final-Project___x__link__vivado__vpl__vivado.log"
+    text = (FIXTURES / name).read_text("utf-8", errors="replace")
+    # The synth run's log, embedded in the link's vivado.log, ends with its own exit line.
+    end = text.index("Exiting Vivado at")
+    end = text.index("\n", end) + 1
+    cut = parse_text(text[:end], name).values
+    assert "warning_count" not in cut and "last_step_completed" not in cut
+    assert parse_text(text, name).values["last_step_completed"] == "write_bitstream"
