@@ -20,6 +20,7 @@ GROUP_COLOURS = dict(
 STATE_COLOURS = {"queued": "#b0b0b0", "running": "#ff7f0e", "done": "#2ca02c", "failed": "#d62728"}
 
 
+SVG_POINTS = 6000  # the thinned cloud above this many points is drawn with WebGL
 FAILED_SYMBOLS = ("x", "triangle-down", "cross", "hourglass", "bowtie", "triangle-left")
 FAILED_COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
@@ -81,9 +82,13 @@ def pareto_figure(
     the builds at their measured position (``_axes.build_positions``, with ``rule``),
     ``failed`` the failed builds (at their measured position when they have one, else at
     their trial's model position: ``drawn_at``), one trace per failure class. Two axes
-    make a WebGL scatter (``customdata[0]`` is the trial number), three a 3-D scatter.
+    make a 2-D scatter (WebGL above ``SVG_POINTS`` drawn trials; ``customdata[0]`` is the
+    trial number), three a 3-D scatter.
     """
     three = len(axes) == 3
+    # SVG up to a few thousand points: a WebGL context costs a software-rendering browser
+    # (headless, remote desktops) more than drawing the thinned cloud as SVG.
+    webgl = len(cloud) > SVG_POINTS
     labels = list(labels) or list(axes)
     fig = go.Figure()
 
@@ -92,7 +97,7 @@ def pareto_figure(
     ) -> None:
         data, tmpl = _hover(df, axes, params, labels, notes)
         coords = {k: df[a] for k, a in zip("xyz", axes, strict=False)}
-        kind = go.Scatter3d if three else go.Scattergl
+        kind = go.Scatter3d if three else (go.Scattergl if webgl else go.Scatter)
         fig.add_trace(kind(name=name, customdata=data, hovertemplate=tmpl, **coords, **style))
 
     size = 3 if three else 5
@@ -275,45 +280,52 @@ def resources_figure(res: pd.DataFrame) -> go.Figure:
 
 
 def channel_map_figure(mapping: pd.DataFrame, channels: int, stacks: int, kind: str) -> go.Figure:
-    """The memory channels as a grid (one row per stack); each cell names its group(s)."""
+    """The memory channels as a grid (one row per stack); each cell names its group(s).
+
+    One trace of square markers for all channels (not a shape and a trace per channel: a
+    32-channel HBM map would otherwise cost the browser ~70 objects to draw).
+    """
     stacks = max(1, stacks)
     per_row = int(np.ceil(channels / stacks))
     users: dict[int, list[str]] = {c: [] for c in range(channels)}
     for c, g in zip(mapping["channel"], mapping["group"], strict=True):
         users[int(c)].append(str(g))
-    fig = go.Figure()
+    xs, ys, colours, texts, hovers = [], [], [], [], []
     for c in range(channels):
         row, col = divmod(c, per_row)
         groups = users[c]
-        colour = (
+        xs.append(col)
+        ys.append(-row)
+        colours.append(
             "#eeeeee"
             if not groups
             else ("#d62728" if len(groups) > 1 else GROUP_COLOURS[groups[0]])
         )
-        fig.add_shape(
-            type="rect",
-            x0=col,
-            x1=col + 0.92,
-            y0=-row,
-            y1=-row + 0.92,
-            fillcolor=colour,
-            line={"color": "#555", "width": 1},
-            layer="below",  # under the text of the cell
+        texts.append(f"<b>{c}</b><br>{'<br>'.join(g[:4] for g in groups) or '-'}")
+        hovers.append(
+            f"channel {c}: {', '.join(groups) or 'unused'}"
+            + (" (shared)" if len(groups) > 1 else "")
         )
-        fig.add_trace(
-            go.Scatter(
-                x=[col + 0.46],
-                y=[-row + 0.46],
-                mode="text",
-                text=[f"<b>{c}</b><br>{'<br>'.join(groups) or '-'}"],
-                textfont={"size": 10, "color": "#000" if not groups else "#fff"},
-                hovertemplate=f"channel {c}: {', '.join(groups) or 'unused'}"
-                + (" (shared)" if len(groups) > 1 else "")
-                + "<extra></extra>",
-                showlegend=False,
-            )
+    cell = max(18, min(60, int(900 / max(per_row, 1))))
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers+text",
+            marker={
+                "symbol": "square",
+                "size": cell,
+                "color": colours,
+                "line": {"color": "#555", "width": 1},
+            },
+            text=texts,
+            textfont={"size": 9 if cell < 40 else 10, "color": "#000"},
+            hovertext=hovers,
+            hoverinfo="text",
+            showlegend=False,
         )
-    for g, colour in GROUP_COLOURS.items():
+    )
+    for g, colour in [*GROUP_COLOURS.items(), ("shared", "#d62728")]:
         fig.add_trace(
             go.Scatter(
                 x=[None],
@@ -323,19 +335,10 @@ def channel_map_figure(mapping: pd.DataFrame, channels: int, stacks: int, kind: 
                 marker={"color": colour, "size": 12, "symbol": "square"},
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            name="shared",
-            marker={"color": "#d62728", "size": 12, "symbol": "square"},
-        )
-    )
     fig.update_layout(
-        height=120 + 110 * stacks,
-        xaxis={"visible": False, "range": [-0.1, per_row], "fixedrange": True},
-        yaxis={"visible": False, "range": [-stacks + 0.9, 1.0], "fixedrange": True},
+        height=120 + (cell + 30) * stacks,
+        xaxis={"visible": False, "range": [-0.7, per_row - 0.3], "fixedrange": True},
+        yaxis={"visible": False, "range": [-stacks + 0.4, 0.6], "fixedrange": True},
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title=f"{kind.upper()} channel map ({channels} channels, {stacks} stack(s))",
         legend={"orientation": "h"},
@@ -455,8 +458,9 @@ def calibration_figure(
         )
     fig.update_layout(
         height=420,
-        xaxis={"title": f"predicted {metric}", "type": "log"},
-        yaxis={"title": f"measured {metric}", "type": "log"},
+        xaxis=_axis(f"predicted {metric} (model, datapath)", True),
+        yaxis=_axis(f"measured {metric}", True),
+        legend={"orientation": "h", "y": -0.2},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )
     return fig
@@ -478,7 +482,8 @@ def error_history_figure(history: pd.DataFrame, metric: str) -> go.Figure:
             )
     fig.update_layout(
         height=300,
-        xaxis={"title": "builds fitted on"},
+        xaxis={"title": "builds fitted on", "tickformat": "d", "dtick": 1},
+        legend={"orientation": "h", "y": -0.3},
         yaxis={"title": f"median |log(measured/predicted)| of {metric}"},
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
     )

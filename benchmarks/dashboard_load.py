@@ -39,6 +39,8 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the browser helpers of tests/app_tests
+    sys.path.insert(0, str(ROOT))
 EXAMPLE = ROOT / "examples" / "gpt2-medium-u280-spatial.yaml"
 MAIN = ROOT / "app" / "main.py"
 # URL path -> (AppTest page script, what marks the page as drawn in the browser)
@@ -97,7 +99,6 @@ class Server:
     """``dse dashboard --results DIR`` on a free loopback port, stopped on exit."""
 
     def __init__(self, results: Path) -> None:
-        sys.path.insert(0, str(ROOT))
         from tests.app_tests.browser import free_port, wait_http
 
         self.port = free_port()
@@ -116,7 +117,7 @@ class Server:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 60)
+        wait_http(f"http://127.0.0.1:{self.port}/_stcore/health", 180)
 
     def url(self, page: str, study: str) -> str:
         return f"http://127.0.0.1:{self.port}/{'' if page == 'studies' else page}?study={study}"

@@ -39,7 +39,8 @@ if len(calibrations):
     st.caption(
         f"The latest of {calibrations['fitted_at'].nunique()} fits, on "
         f"{int(latest['n_builds'].iloc[0])} builds. Error % = exp(error) - 1: how far off "
-        "the model typically is."
+        "the model typically is. 'error after' is in-sample: measured on the same builds "
+        "the fit used, so it flatters the model until there are many builds."
     )
 
 metrics = sorted(pairs["metric"].unique())

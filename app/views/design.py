@@ -104,7 +104,7 @@ if scored.flow:
     st.caption(
         f"Every figure is the study's final calibrated model (corrections fitted on its "
         f"{scored.flow} builds: {', '.join(fitted)}), the model the sweep stored the trial's "
-        "values with. The raw model is under 'Raw model' below."
+        "values with. The raw model is behind the 'Raw model' switch below."
     )
 else:
     st.caption("The study has no calibration fit yet: figures are the cost model's.")
@@ -287,7 +287,8 @@ else:
             "build built (its own point), calibrated by the last fit."
         )
 
-with st.expander("Raw model (before calibration)"):
+# Lazy: the full raw-model table is built only when asked for (it is ~100 rows).
+if st.toggle("Raw model (before calibration): every quantity", key="design_raw_toggle"):
     keys = [k for k in cal.index if not str(k).startswith("op_")]
     diff = pd.DataFrame(
         {

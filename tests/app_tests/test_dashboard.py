@@ -335,9 +335,11 @@ def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, stu
     # Temporal operators run one after another: shares of the phase latency sum to ~100 %.
     for _, part in ops.groupby("phase"):
         assert part["share"].sum() == pytest.approx(100.0, abs=2.0)
-    measured = frame_with(app, "measured / predicted").set_index("metric")
+    pairs = frame_with(app, "measured / predicted")
+    measured = pairs[pairs["build"] == int(done["build_id"])].set_index("metric")
     assert measured.at["lut", "measured"] == done["measured"]["lut"]
     assert measured.at["lut", "predicted at build time"] == done["predicted"]["lut"]
+    app.toggle(key="design_raw_toggle").set_value(True).run()
     raw = frame_with(app, "changed by calibration").set_index("quantity")
     assert bool(raw.at["lut", "changed by calibration"])
     titles = [f["layout"].get("title", {}).get("text", "") for f in figures(app)]
