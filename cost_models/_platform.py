@@ -52,6 +52,11 @@ class Memory:
     port_bits: float = 256.0
     port_clock_mhz: float = 0.0  # 0: the port delivers the channel's peak at any clock
     segment_channels: int = 0  # 0: the whole memory is one segment
+    # Read latency from a port's request to its first data beat: a streamed operand waits
+    # this long before its first beat, and a port with OUTSTANDING bursts in flight delivers
+    # at most OUTSTANDING·burst bytes per latency (Little's law). 200 ns is the overlay sim
+    # rung's HBM figure (40 cycles at 200 MHz, overlay/sim.py DEFAULT_LATENCY).
+    read_latency_ns: float = 200.0
 
     @property
     def peak_gbps(self) -> float:
@@ -268,6 +273,9 @@ class _Reader:
             ),
             segment_channels=(
                 int(self.number("segment_channels", 1)) if "segment_channels" in self.data else 0
+            ),
+            read_latency_ns=(
+                self.number("read_latency_ns", 0) if "read_latency_ns" in self.data else 200.0
             ),
         )
 

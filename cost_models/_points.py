@@ -194,8 +194,9 @@ def temporal_params(platform: Any) -> list[Param]:
             "int",
             0,
             1 << 24,
-            default=200,
-            doc="fixed cycles per layer: instruction dispatch, barriers",
+            default=0,
+            doc="extra fixed cycles per layer (barriers a design adds) beyond the modelled "
+            "instruction dispatch, stream start-up and serial SFU steps",
         ),
         Param(
             "act_onchip",

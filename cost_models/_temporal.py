@@ -25,6 +25,14 @@ from cost_models._common import (
     sparse_weights,
     uniform,
 )
+from cost_models._overlay_cycles import (
+    FETCH,
+    MAX_BURST_BYTES,
+    OUTSTANDING,
+    SERIAL_STEPS,
+    SETUP,
+    STREAM_START,
+)
 from cost_models._spatial import _link_bw, logic
 from cost_models._workload import Workload
 
@@ -103,6 +111,9 @@ def evaluate_temporal(
     serial = p["prefill_serial"]
     all_serial = uniform(serial) and bool(serial)
     overlap_all = uniform(overlap) and bool(overlap)
+    eff = _efficiency(p, w, platform, f, heads, kv_split, prec.kv_bits / 8, wbytes)
+    # A local group has a port per channel; global placement one port per core.
+    kv_ports = sel(p["hbm_placement"] == 0, ch.count["kv"], cores)
 
     def step(
         tokens: Any,
@@ -134,7 +145,8 @@ def evaluate_temporal(
                 reds[red, cls] = _ceil_div(red * dens[cls], e_k)
             if out_dim not in outs:
                 outs[out_dim] = _ceil_div(out_dim / tp, e_n)
-            comp = reds[red, cls] * outs[out_dim]
+            # +1: each block of e_n outputs is written back after its reduction (sim rung)
+            comp = (reds[red, cls] + 1.0) * outs[out_dim]
             if not (uniform(t_rows) and t_rows == 1):
                 comp = comp * t_rows
             mem = mem_once[names[0]] if once else mem_once[names[0]] * loads
@@ -173,10 +185,28 @@ def evaluate_temporal(
         )
         kv_moved = b * m.kv_span(kv_tokens) * kv_entry
         a_mem = kv_moved * cpb["kv"]
+        # Short KV rows are latency-bound: each head reads its K rows and (an MV engine
+        # computes the context as one dot product per value dimension) V stored per
+        # dimension, sv_w rows of kv_len entries; each of the KV group's ports keeps
+        # OUTSTANDING bursts in flight and issues one every two cycles.
+        a_lat = (
+            b
+            * heads
+            * eff["burst_cycles"]
+            * (
+                _ceil_div(kv_len * qk_w * eff["kvb"], MAX_BURST_BYTES)
+                + sv_w * _ceil_div(kv_len * eff["kvb"], MAX_BURST_BYTES)
+            )
+            / kv_ports
+        )
         a_t = (
-            np.maximum(a_comp, a_mem)
+            np.maximum(np.maximum(a_comp, a_mem), a_lat)
             if overlap_all
-            else sel(overlap, np.maximum(a_comp, a_mem), a_comp + a_mem)
+            else sel(
+                overlap,
+                np.maximum(np.maximum(a_comp, a_mem), a_lat),
+                a_comp + a_mem + eff["fill"] * _kv_fetches(p, w, eff, b, kv_len),
+            )
         )
         act_onchip = p["act_onchip"]
         if uniform(act_onchip) and act_onchip:
@@ -204,7 +234,9 @@ def evaluate_temporal(
             lat = platform.link_latency_us * 1e-6 * f
             t_comm = sel(tp > 1, 4 * (tp - 1) / tp * comm / link * f + 4 * (tp - 1) * lat, 0.0)
             pp_comm = sel(pp > 1, (pp - 1) * (comm / link * f + lat), 0.0)
-        overhead = p["layer_overhead_cycles"]
+        # Instruction dispatch, stream start-up and serial SFU steps (the sim rung's terms),
+        # once per chunk of tokens that reloads the weights; plus any fixed extra per layer.
+        overhead = p["layer_overhead_cycles"] + loads * (eff["layer"] + b * eff["per_seq"])
         per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t + slr_hop
         lm_t: Any = 0.0
         if w.lm_head:
@@ -214,7 +246,7 @@ def evaluate_temporal(
                 if overlap_all
                 else sel(overlap, np.maximum(lm_comp, lm_mem), lm_comp + lm_mem)
             )
-        cycles = n_layers * per_layer + pp_comm + lm_t
+        cycles = n_layers * per_layer + pp_comm + lm_t + loads * eff["step"]
         mem_total = (mem_layer_once if once else mem_layer_once * loads) + a_mem
         comp_total = comp_sum + a_comp
         top = np.maximum(mem_total, comp_total)
@@ -325,6 +357,71 @@ def evaluate_temporal(
         out["weights_onchip"] = False
     out["n_fpga"] = tp * pp
     return out
+
+
+def _efficiency(
+    p: Arrays,
+    w: Workload,
+    platform: Any,
+    f: Any,
+    heads: Any,
+    kv_split: Any,
+    kvb: Any,
+    wbytes: dict[str, Any],
+) -> dict[str, Any]:
+    """Cycles the engines are not busy, as the sim rung measures them on the overlay
+    (``_overlay_cycles``, docs/models.md "Engine efficiency"): every instruction costs a
+    fetch and a setup cycle; a streamed operand (a weight matrix, one head's K or V rows,
+    an embedding row) waits STREAM_START cycles plus the memory's read latency for its
+    first beat (with ``overlap``; without it every fetch waits, see the callers); a norm
+    runs a bit-serial square root and divider, softmax a divider. Heads run one after
+    another on a core, so per-head terms count ``⌈heads / cores⌉``."""
+    m = w.model
+    cores = p["cores"]
+    overlap = p["overlap"]
+    inst = FETCH + SETUP
+    lat = platform.memory.read_latency_ns * 1e-9 * f
+    fill = STREAM_START + lat
+    hc = np.ceil(heads / cores)
+    kvh = np.ceil(np.maximum(1.0, m.n_kv_heads / kv_split) / cores)
+    n_mats = sum(op.share for op in layer_ops(w))
+    norms = 1 if m.parallel_block else 2
+    norm = inst + 1 + 2 * SERIAL_STEPS
+    act = 2 if m.ffn_matrices > 2 else 1  # gated: activation, then the product
+    rope = 2 if m.positions == "rope" else 0  # q and k
+    beat = p["axi_port_bits"] / 8
+    # Without overlap a weight fetch is requested only when the engine waits for it: one
+    # per tile, or per beat where a tile is narrower than a beat.
+    tile = p["mv_k"] * p["mv_n"] * precision(p).w_bits / 8
+    fetches = sum(wbytes.values()) / np.maximum(tile, beat)
+    mats = sel(overlap, n_mats * (1 + inst + fill), n_mats * (2 + inst) + fetches * fill)
+    head = sel(overlap, 2 * (inst + fill), 2 * (inst + 1)) + inst + 1 + SERIAL_STEPS
+    step = 3 * (inst + fill) + norm + FETCH + 2  # embedding rows, final norm, END
+    if w.lm_head:
+        step = step + 1 + inst + fill
+    return {
+        "hc": hc,
+        "kvb": kvb,
+        "beat": beat,
+        "fill": fill,
+        "burst_cycles": np.maximum(2.0, lat / OUTSTANDING),
+        "layer": mats + norms * norm + (2 + act + rope) * inst,
+        "per_seq": hc * head + 2 * kvh * (inst + 1 + lat),  # heads, K and V writes
+        "step": step,
+    }
+
+
+def _kv_fetches(p: Arrays, w: Workload, eff: dict[str, Any], b: int, kv_len: Any) -> Any:
+    """Fetches of one pass's KV rows without overlap: each row's bytes are fetched as the
+    engine pops them (``min(lanes, row)`` elements), a fetch never past its row."""
+    m = w.model
+    lanes = p["mv_k"] * p["mv_n"]
+    kvb, beat = eff["kvb"], eff["beat"]
+    k_pop = np.maximum(np.minimum(lanes, m.attn_qk_width) * kvb, beat)
+    v_pop = np.maximum(lanes * kvb, beat)
+    k = kv_len * _ceil_div(m.attn_qk_width * kvb, k_pop)
+    v = m.attn_sv_width * _ceil_div(kv_len * kvb, v_pop)
+    return b * eff["hc"] * (k + v)
 
 
 def _resources(

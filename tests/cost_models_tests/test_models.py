@@ -297,11 +297,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     [
         # DFX: 199.3606 / 159.8359 before issue 16 item 4 (the switch penalty now falls only
         # on the 7/8 of its all-channel striping that leaves a port's 4-channel segment).
-        ("DFX", 212.5060, 149.9739),
+        # Item 8 (engine efficiency from the sim rung's physics, no fixed 200 cycles per
+        # layer) then moved the temporal designs: DFX 212.5060 / 149.9739, FlightLLM
+        # 51.4661 / 301.8531, EdgeLLM 79.7856 / 390.4179 — mostly the latency-bound short V
+        # rows of attention on few ports (DFX: one) and per-head dispatch and stream start.
+        ("DFX", 167.6909, 185.8185),
         # FlightLLM: 51.4676 / 301.8526 before issue 16 item 7 (its 3 cores in 3 SLRs hand
         # each layer's results across 2 registered SLL crossings, 2 cycles each).
-        ("FLIGHTLLM", 51.4661, 301.8531),
-        ("EDGELLM", 79.7856, 390.4179),
+        ("FLIGHTLLM", 50.1878, 303.2822),
+        ("EDGELLM", 74.9669, 399.0188),
         # Seed A re-encoded from its artifact (256/64 MACs per linear/attention kernel, 8-token
         # tiles): decode was 168.2190 with the earlier 128-MAC reading.
         ("SEED_A", 180.1338, 79.0364),
