@@ -16,6 +16,7 @@ from dse.cli_build import register as register_build
 from dse.cli_dashboard import register as register_dashboard
 from dse.cli_hosts import register as register_hosts
 from dse.cli_release import register as register_release
+from dse.cli_run import register as register_run
 from dse.cli_sweep import register as register_sweep
 from dse.errors import DseError
 
@@ -31,6 +32,7 @@ register_build(app)  # dse build, dse templates (dse/cli_build.py)
 register_dashboard(app)  # dse dashboard (dse/cli_dashboard.py)
 register_hosts(app)  # dse hosts check (dse/cli_hosts.py)
 register_release(app)  # dse promote, dse release list/show/verify (dse/cli_release.py)
+register_run(app)  # dse run: a released on-chip overlay over UART (dse/cli_run.py)
 register_sweep(app)  # dse sweep, status, pareto, export (dse/cli_sweep.py)
 console = make_console()
 err_console = make_console(stderr=True)

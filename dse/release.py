@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cost_models as cm
+from dse import onchip_release
 from dse._release_files import (
     git_state,
     make_read_only,
@@ -402,6 +403,8 @@ def promote(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=final.parent))
     try:
         spec = _build_spec(chosen, tmp, flow, template, part)
+        # The overlay on ECP5 runs from on-chip memory: refused here if it cannot fit.
+        onchip = onchip_release.plan(tmp / "study.yaml", chosen.point, spec.template)
         if inventory is not None and spec.flow not in {f for h in inventory.hosts for f in h.flows}:
             raise ReleaseError(
                 f"{hosts}: no host{f' {host!r}' if host else ''} offers flow {spec.flow!r}"
@@ -414,6 +417,8 @@ def promote(
         _check_result(res, spec, chosen, allow_timing_failure)
         say(f"built in {res.duration_s:.1f} s on {res.host}" + (" (cached)" if res.cached else ""))
         manifest = _assemble(tmp, name, chosen, spec, res)
+        if onchip is not None:
+            manifest["onchip"] = onchip_release.publish(onchip, tmp, say)
         files = {rel: sha256_file(tmp / rel) for rel in tree_files(tmp)}
         manifest["files"] = dict(sorted(files.items()))
         # The seal is computed on the manifest as verify reads it back (after JSON).

@@ -1,0 +1,101 @@
+"""``dse run RELEASE --port DEV --prompt 1,2,3 --tokens 16``: decode on a board.
+
+Talks to a released on-chip overlay (a manifest with an ``onchip`` section, see
+``dse/onchip_release.py``) over its UART with pyserial; ``--port`` is a device path or any
+pyserial URL (``socket://host:port``, ``rfc2217://``...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dse.errors import DseError
+
+
+class RunError(DseError, ValueError):
+    """Bad input to ``dse run`` or a board that does not answer as a release should."""
+
+
+def parse_prompt(text: str) -> list[int]:
+    try:
+        ids = [int(t) for t in text.replace(" ", "").split(",") if t]
+    except ValueError:
+        raise RunError(f"--prompt: expected comma-separated token ids, got {text!r}") from None
+    if not ids:
+        raise RunError("--prompt: at least one token id")
+    return ids
+
+
+def onchip_section(results: Path, name: str) -> dict[str, Any]:
+    from dse.release import load_release
+
+    rel = load_release(results, name)
+    section = rel.manifest.get("onchip")
+    if not isinstance(section, dict):
+        raise RunError(
+            f"release {name!r}: its manifest has no 'onchip' section; `dse run` drives a "
+            "released ECP5 overlay over UART (an Alveo release has its own host runner)"
+        )
+    return section
+
+
+def check_request(section: dict[str, Any], prompt: list[int], n: int) -> None:
+    """Refuse a request the release cannot serve, before any port is opened."""
+    if not 1 <= n <= 255:
+        raise RunError(f"--tokens: 1 to 255, got {n}")
+    vocab = int(section["model"]["vocab"])
+    bad = [t for t in prompt if not 0 <= t < vocab]
+    if bad:
+        raise RunError(f"--prompt: token ids {bad} outside the model's vocabulary 0..{vocab - 1}")
+    if len(prompt) + n - 1 > int(section["max_positions"]):
+        raise RunError(
+            f"--prompt/--tokens: {len(prompt)} + {n} - 1 positions, the release holds "
+            f"{section['max_positions']}"
+        )
+
+
+def run_release(
+    section: dict[str, Any], port: Any, prompt: list[int], n: int
+) -> tuple[list[int], int]:
+    """Check the request against the release, then decode over ``port`` (pyserial-like)."""
+    from overlay.onchip import run_uart
+
+    check_request(section, prompt, n)
+    try:
+        return run_uart(port, prompt, n)
+    except (TimeoutError, ValueError) as exc:
+        raise RunError(str(exc)) from None
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_cmd(
+        release: Annotated[str, typer.Argument(help="release name (dse release list)")],
+        port: Annotated[str, typer.Option(help="serial device or pyserial URL")],
+        prompt: Annotated[str, typer.Option(help="prompt token ids, comma-separated")],
+        tokens: Annotated[int, typer.Option(help="tokens to generate")] = 16,
+        results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
+        timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 30.0,
+    ) -> None:
+        """Decode TOKENS tokens after PROMPT on a board running release RELEASE."""
+        import serial  # pyserial
+
+        section = onchip_section(results, release)
+        ids = parse_prompt(prompt)
+        check_request(section, ids, tokens)
+        baud = int(section["uart"]["baud"])
+        try:
+            link = serial.serial_for_url(port, baudrate=baud, timeout=timeout)
+        except (serial.SerialException, ValueError) as exc:
+            raise RunError(f"--port {port}: {exc}") from None
+        with link:
+            out, cycles = run_release(section, link, ids, tokens)
+        steps = len(ids) + tokens - 1
+        typer.echo(",".join(map(str, out)))
+        clock = float(section.get("clock_mhz") or 0)
+        per = cycles / steps
+        speed = f", {clock * 1e6 / per:.1f} tokens/s at {clock:g} MHz" if clock else ""
+        typer.echo(f"cycles {cycles} ({per:.0f} per token{speed})", err=True)
