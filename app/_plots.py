@@ -301,7 +301,9 @@ def channel_map_figure(mapping: pd.DataFrame, channels: int, stacks: int, kind: 
             if not groups
             else ("#d62728" if len(groups) > 1 else GROUP_COLOURS[groups[0]])
         )
-        texts.append(f"<b>{c}</b><br>{'<br>'.join(g[:4] for g in groups) or '-'}")
+        # Group names fit a cell only on small maps; the colours and hover say them always.
+        names = "<br>".join(g[:4] for g in groups) if per_row <= 8 and len(groups) <= 2 else ""
+        texts.append(f"<b>{c}</b>" + (f"<br>{names}" if names else ""))
         hovers.append(
             f"channel {c}: {', '.join(groups) or 'unused'}"
             + (" (shared)" if len(groups) > 1 else "")
