@@ -67,23 +67,23 @@ def uses_model_search(cfg: Any, builds: bool) -> bool:
 
 
 def options(cfg: Any) -> dict[str, Any]:
+    # "study.yaml:12" (where sampler: is written) when the config knows it, else the file
+    where = getattr(cfg.sampler, "source", "") or str(cfg.source)
     opts = dict(OPTIONS)
     for key, value in dict(cfg.sampler.options or {}).items():
         if key not in OPTIONS:
             raise ConfigError(
-                str(cfg.source),
+                where,
                 f"sampler.{key}",
                 f"unknown option for {cfg.sampler.name}; expected one of {', '.join(OPTIONS)}",
                 hint=did_you_mean(key, list(OPTIONS)),
             )
         kind = type(OPTIONS[key])
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            raise ConfigError(
-                str(cfg.source), f"sampler.{key}", f"expected a number >= 0, got {value!r}"
-            )
+            raise ConfigError(where, f"sampler.{key}", f"expected a number >= 0, got {value!r}")
         opts[key] = kind(value)
     if opts["batch"] < 1:
-        raise ConfigError(str(cfg.source), "sampler.batch", "expected an integer >= 1")
+        raise ConfigError(where, "sampler.batch", "expected an integer >= 1")
     return opts
 
 

@@ -106,8 +106,17 @@ class TrialStore:
         path = sqlite_path(url)
         if path is not None:
             if not create and not path.exists():
-                raise FileNotFoundError(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
+                raise StorageError(f"storage {_shown(url)}: no such database file {path}")
+            if path.exists() and not path.is_file():
+                raise StorageError(
+                    f"storage {_shown(url)}: {path} is not a file; expected an SQLite database"
+                )
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(
+                    f"storage {_shown(url)}: cannot create {path.parent} ({exc.strerror or exc})"
+                ) from None
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {}
         if self.is_sqlite:

@@ -883,6 +883,30 @@ def _storage_cases() -> list[Case]:
         ),
         Case("storage-url-sqlite-dir", (*sweep, "--storage", "sqlite:///{d}"), files, ("storage",)),
         Case(
+            "storage-url-sqlite-under-file",
+            (*sweep, "--storage", "sqlite:///{d}/study.yaml/x.db"),
+            files,
+            ("storage", "cannot create"),
+        ),
+        Case(
+            "storage-url-sqlite-proc",
+            (*sweep, "--storage", "sqlite:////proc/x/y.db"),
+            files,
+            ("storage", "/proc/x"),
+        ),
+        Case(
+            "storage-status-missing-db",
+            ("status", "--storage", "sqlite:///{d}/none.db"),
+            files,
+            ("no such database file",),
+        ),
+        Case(
+            "storage-pareto-missing-db",
+            ("pareto", "adv", "--storage", "sqlite:///{d}/none.db"),
+            files,
+            ("no such database file",),
+        ),
+        Case(
             "storage-url-postgres-refused",
             (*sweep, "--storage", "postgresql://u@127.0.0.1:1/db"),
             files,
