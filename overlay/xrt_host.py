@@ -1,0 +1,120 @@
+"""Host runner of an Alveo release of the overlay, on XRT's Python binding (``pyxrt``).
+
+The release holds the ``.xclbin``, the memory image of every AXI port (``<port>.bin``) and
+``layout.json`` (``write_layout``): per port its image size and the HBM channels the point's
+channel map gave it (the ``sp=`` lines of the link), the program, its two entry points.
+``XrtRunner`` loads the xclbin, allocates one buffer per port in the bank its kernel
+argument is connected to (``kernel.group_id``), writes the images, then runs the step
+program per token — serial prefill over the prompt, then greedy decode — and reads each
+token from a 4-byte output buffer.
+
+Kernel arguments, in order (``KERNEL_ARGS``): ``prog`` (program words, loaded into the
+instruction memory when ``start_pc`` is the init entry), ``start_pc``, ``pos``, ``tok``,
+``out`` (the argmax token, uint32), then the five ports. Where XRT is absent a module with
+the same calls stands in (``tests/overlay_tests/fake_pyxrt.py`` executes the program with
+``overlay.isa``); ``XrtRunner(..., xrt=module)`` takes it, otherwise ``import pyxrt``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from overlay.compiler import Compiled
+from overlay.isa import PORTS
+
+KERNEL = "overlay_top"
+KERNEL_ARGS = ("prog", "start_pc", "pos", "tok", "out", *PORTS)
+
+
+def hbm_banks(hbm_ch: dict[str, int], first: int = 0) -> dict[str, tuple[int, int]]:
+    """Consecutive HBM channel ranges (first, last) per port, in port order."""
+    out, at = {}, first
+    for g in PORTS:
+        n = max(1, int(hbm_ch.get(g, 1)))
+        out[g] = (at, at + n - 1)
+        at += n
+    return out
+
+
+def sp_lines(banks: dict[str, tuple[int, int]], instance: str = f"{KERNEL}_1") -> list[str]:
+    """``v++ --connectivity.sp`` lines: each AXI port to its channel range."""
+    return [
+        f"sp={instance}.m_axi_{g}:HBM[{a}]" if a == b else f"sp={instance}.m_axi_{g}:HBM[{a}:{b}]"
+        for g, (a, b) in banks.items()
+    ]
+
+
+def write_layout(comp: Compiled, folder: Path, vocab: int) -> dict[str, Any]:
+    """Write ``<port>.bin``, ``prog.bin`` and ``layout.json`` for ``comp``; return the layout."""
+    banks = hbm_banks(comp.cfg.hbm_ch)
+    for g in PORTS:
+        (folder / f"{g}.bin").write_bytes(bytes(comp.mem[g]))
+    (folder / "prog.bin").write_bytes(b"".join(w.to_bytes(4, "little") for w in comp.words()))
+    layout = {
+        "kernel": KERNEL,
+        "args": list(KERNEL_ARGS),
+        "ports": {
+            g: {"file": f"{g}.bin", "bytes": len(comp.mem[g]), "hbm": list(banks[g])} for g in PORTS
+        },
+        "sp": sp_lines(banks),
+        "program": {"file": "prog.bin", "instructions": len(comp.program)},
+        "init_pc": comp.init_pc,
+        "step_pc": comp.step_pc,
+        "max_positions": comp.max_pos,
+        "vocab": vocab,
+    }
+    (folder / "layout.json").write_text(json.dumps(layout, indent=1) + "\n")
+    return layout
+
+
+class XrtRunner:
+    """Decode on an Alveo card through XRT (or a module with pyxrt's calls)."""
+
+    def __init__(self, release: Path, xclbin: Path, device: int = 0, xrt: Any = None) -> None:
+        if xrt is None:
+            import pyxrt as xrt  # type: ignore[import-not-found]  # XRT's own binding
+        self.xrt = xrt
+        self.layout = json.loads((release / "layout.json").read_text())
+        self.dev = xrt.device(device)
+        uuid = self.dev.load_xclbin(str(xclbin))
+        self.kernel = xrt.kernel(self.dev, uuid, self.layout["kernel"])
+        self.bo: dict[str, Any] = {}
+        files = {g: p["file"] for g, p in self.layout["ports"].items()}
+        files["prog"] = self.layout["program"]["file"]
+        for name, file in files.items():
+            data = (release / file).read_bytes()
+            self.bo[name] = self._buffer(name, len(data))
+            self.bo[name].write(data, 0)
+            self.bo[name].sync(xrt.xclBOSyncDirection.XCL_BO_SYNC_BO_TO_DEVICE, len(data), 0)
+        self.bo["out"] = self._buffer("out", 4)
+
+    def _buffer(self, arg: str, size: int) -> Any:
+        group = self.kernel.group_id(KERNEL_ARGS.index(arg))  # the bank the link chose
+        return self.xrt.bo(self.dev, max(size, 4), self.xrt.bo.normal, group)
+
+    def _call(self, pc: int, pos: int, tok: int) -> int:
+        b = self.bo
+        run = self.kernel(b["prog"], pc, pos, tok, b["out"], *(b[g] for g in PORTS))
+        run.wait()
+        b["out"].sync(self.xrt.xclBOSyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE, 4, 0)
+        return int.from_bytes(bytes(b["out"].read(4, 0)), "little")
+
+    def generate(self, prompt: list[int], n: int) -> list[int]:
+        """Prefill ``prompt`` token by token, then ``n`` greedy tokens."""
+        lay = self.layout
+        if not prompt or n < 1 or len(prompt) + n - 1 > lay["max_positions"]:
+            raise ValueError(
+                f"prompt of {len(prompt)} + {n} tokens: 1..{lay['max_positions']} positions"
+            )
+        if any(not 0 <= t < lay["vocab"] for t in prompt):
+            raise ValueError(f"prompt token ids are 0..{lay['vocab'] - 1}")
+        self._call(lay["init_pc"], 0, 0)
+        seq, out = list(prompt), []
+        for i in range(len(prompt) + n - 1):
+            tok = self._call(lay["step_pc"], i, seq[i])
+            if i >= len(prompt) - 1:
+                out.append(tok)
+                seq.append(tok)
+        return out
