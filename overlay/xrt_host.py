@@ -74,7 +74,9 @@ class XrtRunner:
 
     def __init__(self, release: Path, xclbin: Path, device: int = 0, xrt: Any = None) -> None:
         if xrt is None:
-            import pyxrt as xrt  # type: ignore[import-not-found]  # XRT's own binding
+            import importlib
+
+            xrt = importlib.import_module("pyxrt")  # XRT's own binding, where installed
         self.xrt = xrt
         self.layout = json.loads((release / "layout.json").read_text())
         self.dev = xrt.device(device)
