@@ -33,6 +33,7 @@ import pandas as pd
 
 SLOPE_MIN_POINTS = 5
 SLOPE_RANGE = (0.5, 2.0)
+SANITY_RANGE = (0.5, 2.0)  # measured / predicted of one object outside it: not comparable
 # Measured metric -> the model column it corrects. ``fmax_mhz`` (place and route) and
 # ``estimated_clock_mhz`` (synthesis estimate) both correct the achievable clock.
 METRIC_COLUMNS = {
@@ -55,6 +56,7 @@ class Observation:
     template: str
     predicted: float
     measured: float
+    build: str = ""  # which build measured it (a trial, a bundle hash), for messages
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,64 @@ def _log_pairs(
     }
 
 
-def fit_corrections(observations: Iterable[Observation]) -> dict[tuple[str, str], Correction]:
-    """Fit one correction per (metric, flow); observations with non-positive values are skipped."""
+def sanity_check(
+    observations: Iterable[Observation], bounds: tuple[float, float] = SANITY_RANGE
+) -> tuple[list[Observation], list[str]]:
+    """Split observations into those a correction may use and one refusal line per other.
+
+    A measurement more than ``bounds`` away from its prediction (×0.5–×2 by default) says
+    the two are not the same object (a few units against a whole design, another flow's
+    report), not that the model is that wrong: it is refused, by name, instead of silently
+    rescaling a study.
+    """
+    kept, refused = [], []
+    lo, hi = bounds
+    for ob in observations:
+        if ob.predicted > 0 and ob.measured > 0 and not lo <= ob.measured / ob.predicted <= hi:
+            refused.append(
+                f"build {ob.build or ob.template}: {ob.metric} ({ob.flow}) measured "
+                f"{ob.measured:g}, the model predicted {ob.predicted:g} "
+                f"(x{ob.measured / ob.predicted:.3g}, outside x{lo:g}-x{hi:g}): not used to "
+                "correct the model"
+            )
+        else:
+            kept.append(ob)
+    return kept, refused
+
+
+def held_out_errors(observations: Iterable[Observation]) -> dict[tuple[str, str], list[float]]:
+    """Per (metric, flow): leave-one-out relative errors (%) of the corrected prediction.
+
+    Each observation is predicted by the correction fitted to the others of its group, so
+    the figures are held out, not in-sample; a group of one has no figure.
+    """
+    groups: dict[tuple[str, str], list[Observation]] = defaultdict(list)
+    for ob in observations:
+        if ob.metric in METRIC_COLUMNS and ob.predicted > 0 and ob.measured > 0:
+            groups[(ob.metric, ob.flow)].append(ob)
+    out: dict[tuple[str, str], list[float]] = {}
+    for key, obs in groups.items():
+        errs = []
+        for i, ob in enumerate(obs):
+            fit = fit_corrections(obs[:i] + obs[i + 1 :]).get(key)
+            if fit is not None:
+                pred = float(fit(ob.predicted))
+                errs.append(100.0 * abs(pred - ob.measured) / ob.measured)
+        if errs:
+            out[key] = errs
+    return out
+
+
+def fit_corrections(
+    observations: Iterable[Observation], sanity: tuple[float, float] | None = None
+) -> dict[tuple[str, str], Correction]:
+    """Fit one correction per (metric, flow); observations with non-positive values are skipped.
+
+    With ``sanity`` (e.g. ``SANITY_RANGE``), observations outside it are left out (see
+    ``sanity_check``, which also says which and why).
+    """
+    if sanity is not None:
+        observations, _ = sanity_check(observations, sanity)
     out: dict[tuple[str, str], Correction] = {}
     for (metric, flow), (lp, lm) in _log_pairs(observations).items():
         if len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
