@@ -334,7 +334,8 @@ def load_platform(name_or_path: str | Path) -> Platform | Gpu:
                 did_you_mean(str(name_or_path), list_platforms()),
             )
     elif not path.is_file():
-        raise InputError(str(path), "platform", "file not found")
+        what = "is a directory; expected a YAML file" if path.is_dir() else "file not found"
+        raise InputError(str(path), "platform", what)
     # evaluate() resolves platforms by name on every call (a sweep calls it per batch);
     # parse each file once, and again only when it changes on disk.
     try:

@@ -657,7 +657,13 @@ PLATFORM_TEXTS: list[tuple[str, str | bytes, tuple[str, ...]]] = [
 
 def _platform_cases() -> list[Case]:
     study = _dump(_with(BASE, "platform", "board.yaml"))
-    return [
+    folder = Case(
+        "plat-directory",
+        ("estimate", "{d}/study.yaml"),
+        {"study.yaml": study, "board.yaml/x": "1"},
+        ("board.yaml", "is a directory"),
+    )
+    return [folder] + [
         Case(
             f"plat-{cid}",
             ("estimate", "{d}/study.yaml"),
