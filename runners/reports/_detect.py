@@ -92,7 +92,11 @@ def sniff(text: str, name_hint: str = "") -> str | None:
     for marker, kind in by_text:
         if marker in head:
             return kind
-    if re.search(r"^Version:\s+v\+\+", head, re.M) and "Kernel Summary" in head:
+    if re.search(r"^Version:\s+v\+\+", head, re.M) and (
+        "Kernel Summary" in head or stripped.startswith("=====")
+    ):
+        # (a system estimate opens with a "=====" banner; one cut before its Kernel Summary
+        # is still one, and then fails as cut short instead of passing for a log)
         return "vitis_system_estimate"
     if _LOG_LINE_RE.search(head) or re.search(r"\(64-bit\)|\*\*\* Running vivado", head):
         return "log"

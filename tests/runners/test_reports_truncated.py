@@ -48,7 +48,8 @@ def _same_or_fewer(cut: dict[str, object], full: dict[str, object]) -> list[str]
 @pytest.mark.parametrize("name", NAMES)
 def test_cut_report_is_an_error_or_a_subset(name: str) -> None:
     text = (FIXTURES / name).read_text("utf-8", errors="replace")
-    full = parse_text(text, name).values
+    whole = parse_text(text, name)
+    full = whole.values
     for k in _offsets(text, seed=len(name)):
         try:
             cut = parse_text(text[:k], name)
@@ -57,6 +58,7 @@ def test_cut_report_is_an_error_or_a_subset(name: str) -> None:
             continue
         wrong = _same_or_fewer(cut.values, full)
         assert not wrong, f"cut at {k}/{len(text)} as {cut.kind}: {wrong}"
+        assert cut.kind == whole.kind, f"cut at {k}/{len(text)} read as {cut.kind}"
 
 
 def _cut_file(tmp_path: Path, name: str, fraction: float) -> Path:
