@@ -210,8 +210,10 @@ ROWS = [
         "DFX (MICRO'22) via StreamTensor/CODO tables (secondary)",
         lambda: float(DFX.evaluate()["decode_tokens_per_s"]),
         before=199.361,
-        moved_by="item 4: switch penalty only on the 7/8 of its striping that leaves a "
-        "port's segment",
+        moved_by="item 4 (+7 %): switch penalty only on the 7/8 of its striping that leaves "
+        "a port's segment; item 8 (-21 %): its one global port keeps 8 bursts in flight, so "
+        "the short per-dimension V rows of attention are latency-bound, plus per-head "
+        "dispatch and stream start",
     ),
     Row(
         "DFX",
@@ -221,7 +223,7 @@ ROWS = [
         lambda: 1e3 * float(DFX.evaluate()["prefill_latency_s"]),
         "serial prefill: 32 generation steps at KV 1..32, LM head each (see DFX sources)",
         before=159.836,
-        moved_by="item 4 (as decode)",
+        moved_by="items 4 and 8 (as decode)",
     ),
     Row(
         "FlightLLM",
@@ -230,7 +232,8 @@ ROWS = [
         "FlightLLM (FPGA'24) Fig. 1; flightllm_test_demo README",
         lambda: float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"]),
         before=51.468,
-        moved_by="item 7: 2 registered SLR crossings per layer between its 3 cores",
+        moved_by="item 7: 2 registered SLR crossings per layer between its 3 cores; item 8 "
+        "(-2.5 %): dispatch, stream start and serial SFU steps per head",
     ),
     Row(
         "FlightLLM",
@@ -242,7 +245,7 @@ ROWS = [
             * float(FLIGHTLLM.evaluate(prompt_len=128, kv_len=128)["decode_latency_s_per_token"])
         ),
         before=19.185,
-        moved_by="item 7 (as above; < 0.01 %)",
+        moved_by="item 7 (< 0.01 %), item 8 (+2.6 %, as above)",
     ),
     Row(
         "FlightLLM",
@@ -254,7 +257,7 @@ ROWS = [
             * float(FLIGHTLLM.evaluate(prompt_len=512, kv_len=512)["decode_latency_s_per_token"])
         ),
         before=19.919,
-        moved_by="item 7 (as above)",
+        moved_by="items 7 and 8 (as above)",
     ),
     Row(
         "FlightLLM",
@@ -263,7 +266,7 @@ ROWS = [
         "FlightLLM (FPGA'24) §6",
         lambda: 100 * float(FLIGHTLLM.evaluate(prompt_len=128, gen_len=256)["hbm_bw_util"]),
         before=69.049,
-        moved_by="item 7 (as above)",
+        moved_by="items 7 and 8 (as above)",
     ),
     Row(
         "EdgeLLM",
@@ -273,7 +276,9 @@ ROWS = [
         lambda: _a100(EDGELLM, prompt_len=128, gen_len=256),
         "A100 = roofline + Hugging Face eager stack (batch 1, FP16), as the papers ran",
         before=1.590,
-        moved_by="item 10: GPU kernels per layer from the architecture, not a flat 50",
+        moved_by="item 10: GPU kernels per layer from the architecture, not a flat 50; "
+        "item 8: EdgeLLM's 32 heads run one after another on its one core (dispatch, "
+        "stream start, softmax divider per head)",
     ),
     Row(
         "EdgeLLM",
@@ -282,6 +287,7 @@ ROWS = [
         "EdgeLLM journal, sparse scheme (secondary: translation)",
         lambda: float(EDGELLM.evaluate(prompt_len=128, gen_len=256)["decode_tokens_per_s"]),
         before=79.786,
+        moved_by="item 8 (as above)",
     ),
     Row(
         "Seed A (spatial)",
@@ -297,10 +303,18 @@ ROWS = [
         1.9,
         "arXiv 2312.15159 abstract",
         lambda: _a100(SEED_A),
-        "A100 = roofline + Hugging Face eager stack; GPT-2 issues ~28 kernels per layer, "
-        "where the flat 50 per layer before made it launch-bound at 11.3 ms/token",
+        "A100 = roofline + Hugging Face eager stack running the whole model (LM head and "
+        "generate's per-step kernels too, though seed A leaves its head to the host); GPT-2 "
+        "issues ~28 kernels per layer, where the flat 50 per layer before made it "
+        "launch-bound at 11.3 ms/token. OUTSIDE 25 %, not hidden: the FPGA side is -11.7 % "
+        "(row above) and the A100 side 7.9 ms/token against the ~9.3 implied by 204 tok/s "
+        "/ 1.9: our eager model charges host time per kernel only (one constant, set "
+        "in-sample on LLaMA2-7B); GPT-2's Conv1D and head-split code issues ~20 view/"
+        "permute calls per layer that launch nothing but cost dispatcher time, relatively "
+        "more than LLaMA's ~10. A second constant for them would need a second measured "
+        "figure (an eager GPT-2 run), which we do not have",
         before=2.013,
-        moved_by="item 10 (as EdgeLLM vs A100)",
+        moved_by="item 10 (as EdgeLLM vs A100; GPU runs the LM head and generate's kernels)",
     ),
     Row(
         "Seed A (spatial)",
@@ -314,7 +328,7 @@ ROWS = [
             f"{_prefill_ratio(128):.2f}× — DFX serial, seed A compute-bound, both ~linear in l"
         ),
         before=2.022,
-        moved_by="item 4 (DFX's prefill, as its decode)",
+        moved_by="items 4 and 8 (DFX's serial prefill, as its decode)",
     ),
 ]
 
@@ -364,6 +378,9 @@ def main() -> None:
         f"\nbefore issue 16: median_abs_error_%={statistics.median(old):.1f} "
         f"max_abs_error_%={max(old):.1f}"
     )
+    for r, e in zip(ROWS, errs, strict=True):
+        if e > 25.0:  # the target's max; the reason is printed with the row above
+            print(f"outside the 25 % target: {r.design} / {r.figure} ({e:.1f} %)")
     print(f"median_abs_error_%={statistics.median(errs):.1f} max_abs_error_%={max(errs):.1f}")
 
 

@@ -62,6 +62,21 @@ def elementwise_kernels(m: ModelShape, stack: str) -> int:
     return (12 if gpt2_like else 11) + norms + rope + act + 2
 
 
+def step_kernels(m: ModelShape, stack: str) -> int:
+    """Kernels per generated token outside the layers and the LM head, as each stack issues
+    them. Eager (Hugging Face ``generate``, greedy): the token embedding (learned positions
+    add a position lookup and an add), the attention-mask preparation (3: slice, cast,
+    scale), the final norm (8 for RMSNorm, 1 for LayerNorm) and ``generate``'s bookkeeping —
+    argmax, masking finished sequences (3), appending the token and the mask (3), the
+    stopping checks (2) and the finished-flag update (2). CUDA graphs (vLLM): inside
+    ``host_us_per_step``, which was measured per step."""
+    if stack == "graphs":
+        return 0
+    embed = 3 if m.positions == "learned" else 1
+    norm = 8 if m.ffn == "swiglu" else 1
+    return embed + 3 + norm + 11
+
+
 def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -> GpuResult:
     m = w.model
     st = gpu.stack(stack)
@@ -93,9 +108,11 @@ def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -
                 gpu.allreduce_us * 1e-6 + 2 * (n_gpus - 1) / n_gpus * msg / (gpu.link_gbps * 1e9)
             )
         total = m.n_layers * t + st.host_us_per_step * 1e-6
-        if w.lm_head:
-            lm = m.vocab * m.embed_width
-            total += max(2 * w.batch * lm / flops, lm * 2 / bw, floor)
+        total += step_kernels(m, stack) * floor
+        # The GPU runs the whole model, LM head included, as the papers' baselines (Hugging
+        # Face generate, vLLM) did — also where the FPGA leaves the head to its host.
+        lm = m.vocab * m.embed_width
+        total += max(2 * w.batch * lm / flops, lm * 2 / bw, floor)
         times[phase] = total
     power = gpu.decode_power_w * n_gpus
     return GpuResult(gpu.name, w.batch, times["prefill"], times["decode"], power, n_gpus, stack)

@@ -220,3 +220,24 @@ def test_gpu_baseline_is_a_roofline_plus_the_serving_stack() -> None:
     by_obj = cm.evaluate(w, "u280", {}, arch="temporal", baseline=g).iloc[0]
     by_name = cm.evaluate(w, "u280", {}, arch="temporal", baseline="4xv100s:graphs").iloc[0]
     assert by_obj.energy_ratio_vs_gpu == by_name.energy_ratio_vs_gpu
+
+
+def test_gpu_baseline_runs_the_whole_model_as_generate_does() -> None:
+    """Item 10 (what the papers' GPU ran): Hugging Face ``generate`` computes the LM head
+    and issues per-step kernels (embeddings, mask, final norm, argmax and bookkeeping) even
+    where the FPGA design leaves the head to its host (seed A)."""
+    from cost_models._gpu import gpu_baseline, step_kernels
+
+    shape = cm.preset_shape("gpt2-medium")
+    a100 = cm.load_platform("a100")
+    assert isinstance(a100, cm.Gpu)
+    with_head = cm.Workload(shape, prompt_len=32, gen_len=32)
+    without = cm.Workload(shape, prompt_len=32, gen_len=32, lm_head=False)
+    t = gpu_baseline(with_head, a100).decode_latency_s_per_token
+    assert gpu_baseline(without, a100).decode_latency_s_per_token == t
+    assert step_kernels(shape, "eager") == 3 + 3 + 1 + 11  # learned positions, LayerNorm
+    assert step_kernels(cm.preset_shape("llama-2-7b"), "eager") == 1 + 3 + 8 + 11
+    assert step_kernels(shape, "graphs") == 0  # vLLM: inside its measured per-step time
+    # eager GPT-2 medium stays launch-bound: kernels × issue time, far above the roofline
+    per_kernel = a100.stack("eager").us_per_kernel * 1e-6
+    assert t > 24 * 28 * per_kernel
