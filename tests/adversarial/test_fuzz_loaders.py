@@ -218,7 +218,7 @@ def report_texts(draw: Callable[[Any], Any]) -> tuple[str, str]:
 
 
 @pytest.mark.timeout(120)
-@FUZZ
+@settings(FUZZ, max_examples=max(160, FUZZ.max_examples))  # 20 kinds: ~8 mutants each
 @given(case=report_texts())
 def test_report_parsers(case: tuple[str, str]) -> None:
     _, text = case
