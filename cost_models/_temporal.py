@@ -111,9 +111,10 @@ def evaluate_temporal(
     serial = p["prefill_serial"]
     all_serial = uniform(serial) and bool(serial)
     overlap_all = uniform(overlap) and bool(overlap)
-    eff = _efficiency(p, w, platform, f, heads, kv_split, prec.kv_bits / 8, wbytes)
+    eff = _efficiency(p, w, platform, f, heads, kv_split, prec.kv_bits / 8, prec.w_bits, wbytes)
     # A local group has a port per channel; global placement one port per core.
     kv_ports = sel(p["hbm_placement"] == 0, ch.count["kv"], cores)
+    lat_per_burst = heads * eff["burst_cycles"] / kv_ports  # per burst of every head
 
     def step(
         tokens: Any,
@@ -142,11 +143,11 @@ def evaluate_temporal(
         for (red, cls, out_dim, _, _, share, is_routed), names in shapes.items():
             # Padding to the engine shape counts: ⌈T/e_t⌉·⌈red·dens/e_k⌉·⌈out/e_n⌉.
             if (red, cls) not in reds:
-                reds[red, cls] = _ceil_div(red * dens[cls], e_k)
+                # +1: each block of e_n outputs is written back after its reduction (sim rung)
+                reds[red, cls] = _ceil_div(red * dens[cls], e_k) + 1.0
             if out_dim not in outs:
                 outs[out_dim] = _ceil_div(out_dim / tp, e_n)
-            # +1: each block of e_n outputs is written back after its reduction (sim rung)
-            comp = (reds[red, cls] + 1.0) * outs[out_dim]
+            comp = reds[red, cls] * outs[out_dim]
             if not (uniform(t_rows) and t_rows == 1):
                 comp = comp * t_rows
             mem = mem_once[names[0]] if once else mem_once[names[0]] * loads
@@ -189,23 +190,17 @@ def evaluate_temporal(
         # computes the context as one dot product per value dimension) V stored per
         # dimension, sv_w rows of kv_len entries; each of the KV group's ports keeps
         # OUTSTANDING bursts in flight and issues one every two cycles.
-        a_lat = (
-            b
-            * heads
-            * eff["burst_cycles"]
-            * (
-                _ceil_div(kv_len * qk_w * eff["kvb"], MAX_BURST_BYTES)
-                + sv_w * _ceil_div(kv_len * eff["kvb"], MAX_BURST_BYTES)
-            )
-            / kv_ports
+        bursts = _ceil_div(kv_len * qk_w * eff["kvb"], MAX_BURST_BYTES) + sv_w * _ceil_div(
+            kv_len * eff["kvb"], MAX_BURST_BYTES
         )
+        a_lat = lat_per_burst * (b * bursts)
         a_t = (
             np.maximum(np.maximum(a_comp, a_mem), a_lat)
             if overlap_all
             else sel(
                 overlap,
                 np.maximum(np.maximum(a_comp, a_mem), a_lat),
-                a_comp + a_mem + eff["fill"] * _kv_fetches(p, w, eff, b, kv_len),
+                a_comp + a_mem + _kv_fetch_cycles(w, eff, b, kv_len),
             )
         )
         act_onchip = p["act_onchip"]
@@ -367,6 +362,7 @@ def _efficiency(
     heads: Any,
     kv_split: Any,
     kvb: Any,
+    w_bits: Any,
     wbytes: dict[str, Any],
 ) -> dict[str, Any]:
     """Cycles the engines are not busy, as the sim rung measures them on the overlay
@@ -389,39 +385,42 @@ def _efficiency(
     norm = inst + 1 + 2 * SERIAL_STEPS
     act = 2 if m.ffn_matrices > 2 else 1  # gated: activation, then the product
     rope = 2 if m.positions == "rope" else 0  # q and k
-    beat = p["axi_port_bits"] / 8
-    # Without overlap a weight fetch is requested only when the engine waits for it: one
-    # per tile, or per beat where a tile is narrower than a beat.
-    tile = p["mv_k"] * p["mv_n"] * precision(p).w_bits / 8
-    fetches = sum(wbytes.values()) / np.maximum(tile, beat)
-    mats = sel(overlap, n_mats * (1 + inst + fill), n_mats * (2 + inst) + fetches * fill)
-    head = sel(overlap, 2 * (inst + fill), 2 * (inst + 1)) + inst + 1 + SERIAL_STEPS
-    step = 3 * (inst + fill) + norm + FETCH + 2  # embedding rows, final norm, END
-    if w.lm_head:
-        step = step + 1 + inst + fill
-    return {
-        "hc": hc,
+    # Scalars first, then one array term each (the model runs on 16k-point chunks).
+    layer_fixed = n_mats * (1 + inst) + norms * norm + (2 + act + rope) * inst
+    head_fixed = 3 * inst + 1 + SERIAL_STEPS  # scores, softmax (+ divider), context
+    step = (4 if w.lm_head else 3) * fill + norm + FETCH + 2 + (1 + inst if w.lm_head else 0)
+    out = {
         "kvb": kvb,
-        "beat": beat,
-        "fill": fill,
         "burst_cycles": np.maximum(2.0, lat / OUTSTANDING),
-        "layer": mats + norms * norm + (2 + act + rope) * inst,
-        "per_seq": hc * head + 2 * kvh * (inst + 1 + lat),  # heads, K and V writes
-        "step": step,
+        "step": step,  # embedding rows, final norm, LM head, END
     }
-
-
-def _kv_fetches(p: Arrays, w: Workload, eff: dict[str, Any], b: int, kv_len: Any) -> Any:
-    """Fetches of one pass's KV rows without overlap: each row's bytes are fetched as the
-    engine pops them (``min(lanes, row)`` elements), a fetch never past its row."""
-    m = w.model
+    writes = kvh * (2 * (inst + 1) + 2 * lat)  # K and V writes wait for their response
+    if uniform(overlap) and bool(overlap):
+        out["layer"] = layer_fixed + n_mats * fill
+        out["per_seq"] = hc * (head_fixed + 2 * fill) + writes
+        return out
+    # Without overlap a weight fetch is requested only when the engine waits for it: one
+    # per tile, or per beat where a tile is narrower than a beat; each waits ``fill``.
+    beat = p["axi_port_bits"] / 8
+    fetches = sum(wbytes.values()) / np.maximum(p["mv_k"] * p["mv_n"] * w_bits / 8, beat)
+    out["layer"] = layer_fixed + sel(overlap, n_mats * fill, n_mats + fetches * fill)
+    out["per_seq"] = hc * (head_fixed + sel(overlap, 2 * fill, 2.0)) + writes
     lanes = p["mv_k"] * p["mv_n"]
-    kvb, beat = eff["kvb"], eff["beat"]
     k_pop = np.maximum(np.minimum(lanes, m.attn_qk_width) * kvb, beat)
-    v_pop = np.maximum(lanes * kvb, beat)
-    k = kv_len * _ceil_div(m.attn_qk_width * kvb, k_pop)
-    v = m.attn_sv_width * _ceil_div(kv_len * kvb, v_pop)
-    return b * eff["hc"] * (k + v)
+    out["k_fetches_per_row"] = _ceil_div(m.attn_qk_width * kvb, k_pop)
+    out["v_pop"] = np.maximum(lanes * kvb, beat)
+    out["kv_fetch_cost"] = hc * fill
+    return out
+
+
+def _kv_fetch_cycles(w: Workload, eff: dict[str, Any], b: int, kv_len: Any) -> Any:
+    """Waits of one pass's KV rows without overlap: each row's bytes are fetched as the
+    engine pops them (``min(lanes, row)`` elements, a fetch never past its row), and each
+    fetch waits ``fill`` cycles."""
+    m = w.model
+    k = kv_len * eff["k_fetches_per_row"]
+    v = m.attn_sv_width * _ceil_div(kv_len * eff["kvb"], eff["v_pop"])
+    return eff["kv_fetch_cost"] * (b * (k + v))
 
 
 def _resources(
