@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from adv_cases import BASE, HF, HOSTS
+from adv_cases import BASE, BASE_TEXT, HF, HOSTS
+from adv_cli import check_one_line, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -239,3 +240,41 @@ def test_fixtures_cover_several_report_kinds() -> None:
     if not FIXTURES.is_dir():
         pytest.skip(f"no report fixtures at {FIXTURES}")
     assert len(REAL) >= 8, sorted(REAL)
+
+
+SET_KEYS = [
+    "version", "name", "workload", "workload.model", "workload.batch", "workload.hf_config",
+    "workload.shape", "platform", "arch", "baseline", "design", "design.quant", "design.m_ffn",
+    "design.freq_mhz", "design.sparsity", "space", "space.m_ffn", "space.m_ffn.type",
+    "space.m_ffn.low", "space.sparsity", "space.density_ffn.when", "space.density_ffn.choices",
+    "derived", "derived.m_attn", "objectives", "constraints", "constraints.max_util.lut",
+    "budget.trials", "sampler", "sampler.n_startup_trials", "seed", "batch_size", "storage",
+    "build", "build.flow", "build.every", "build.hosts", "description", "space.m_qkv.step",
+]  # fmt: skip
+SET_VALUES = [
+    "", "[]", "{}", "~", "true", "-1", "0", "1.5", ".nan", ".inf", "1e400", "abc", "[1, 2]",
+    "{a: 1}", '"a\\nb"', "&a 1", "*a", "[[[[]]]]", "!!binary AAAA", "2024-01-01", "9" * 60,
+    ":cat:", "[bold]x", "sparsity > 3", "ecp5", "nm", "u280", "{type: int, low: 1, high: 4}",
+    "[none, nm]", "{name: tpe, n_startup_trials: x}",
+]  # fmt: skip
+
+
+@pytest.mark.timeout(120)
+@settings(FUZZ, max_examples=min(20, FUZZ.max_examples) if FUZZ.max_examples <= 40 else 400)
+@given(
+    sets=st.lists(
+        st.tuples(st.sampled_from(SET_KEYS), st.sampled_from(SET_VALUES)), min_size=1, max_size=3
+    )
+)
+def test_estimate_with_random_overrides(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sets: list[tuple[str, str]]
+) -> None:
+    """The real CLI with random ``--set`` overrides: it runs, or it says one line, exit 2."""
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(BASE_TEXT)
+    argv = ["estimate", str(cfg)]
+    for key, value in sets:
+        argv += ["--set", f"{key}={value}"]
+    code, out, err = run_cli(argv, capsys)
+    if code != 0:
+        check_one_line(code, out, err, ())
