@@ -115,8 +115,7 @@ def sanity_check(
             refused.append(
                 f"build {ob.build or ob.template}: {ob.metric} ({ob.flow}) measured "
                 f"{ob.measured:g}, the model predicted {ob.predicted:g} "
-                f"(x{ob.measured / ob.predicted:.3g}, outside x{lo:g}-x{hi:g}): not used to "
-                "correct the model"
+                f"(x{ob.measured / ob.predicted:.3g}, outside x{lo:g}-x{hi:g})"
             )
         else:
             kept.append(ob)

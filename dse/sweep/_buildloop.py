@@ -59,6 +59,7 @@ from dse.calibration import (
     apply_corrections,
     calibration_errors,
     fit_corrections,
+    sanity_check,
 )
 from dse.config import BuildPolicy
 from dse.errors import DseError
@@ -68,6 +69,10 @@ from runners.dispatch import HOST_FAILURES
 
 if TYPE_CHECKING:
     from dse.sweep._engine import Sweep
+
+# Templates that build the whole accelerator the model predicts (calibration's sanity
+# check refuses their measurements outside x0.5-x2 of the prediction).
+WHOLE_DESIGN_TEMPLATES = ("overlay",)
 
 # What a build measures, and the model columns predicted for the same quantities.
 MEASURED_KEYS = ("lut", "ff", "dsp", "bram36", "uram", "fmax_mhz", "estimated_clock_mhz")
@@ -143,7 +148,9 @@ def observations(rows: list[BuildRow]) -> list[Observation]:
             column = METRIC_COLUMNS.get(metric)
             pred = r.predicted.get(column) if column else None
             if isinstance(value, int | float) and isinstance(pred, int | float):
-                out.append(Observation(metric, r.flow, r.template, float(pred), float(value)))
+                label = f"trial {r.trial_number} ({r.template}, {r.flow})"
+                obs = Observation(metric, r.flow, r.template, float(pred), float(value), label)
+                out.append(obs)
     return out
 
 
@@ -184,6 +191,7 @@ class BuildLoop:
         self.hw = {_hw_key(r.template, r.params) for r in self.rows.values()}
         self.cones: list[Cone] = []
         self.corrections: dict[tuple[str, str], Correction] = {}
+        self.refusals: set[str] = set()  # calibration sanity lines already logged
         for r in self.rows.values():
             if r.state in FINAL_STATES:
                 self._learn(r)
@@ -531,7 +539,7 @@ class BuildLoop:
         if not self.policy.calibrate:
             return False
         rows = list(self.rows.values())
-        obs = observations(rows)
+        obs = self._sane(observations(rows))
         fitted = fit_corrections(obs)
         if fitted == self.corrections:
             return False
@@ -542,6 +550,24 @@ class BuildLoop:
                 self.study_id, fitted, measured, calibration_errors(obs, fitted)
             )
         return True
+
+    def _sane(self, obs: list[Observation]) -> list[Observation]:
+        """Leave out whole-design measurements far from their prediction (logged once each).
+
+        Only the whole accelerator (``WHOLE_DESIGN_TEMPLATES``) is predicted as one object;
+        a unit template's prediction is a share of the design, so its out-of-range
+        measurements are reported but still used, as before (issue 15).
+        """
+        kept, refused = sanity_check(obs)
+        for line in refused:
+            if line not in self.refusals:
+                self.refusals.add(line)
+                whole = any(f"({t}," in line for t in WHOLE_DESIGN_TEMPLATES)
+                self.log(
+                    f"calibration: {line}"
+                    + (": refused" if whole else ": unit template, used as before")
+                )
+        return [o for o in obs if o in kept or o.template not in WHOLE_DESIGN_TEMPLATES]
 
     def _apply_cones(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
         tpl = self.template
