@@ -39,6 +39,20 @@ def onchip_section(results: Path, name: str) -> dict[str, Any]:
             f"release {name!r}: its manifest has no 'onchip' section; `dse run` drives a "
             "released ECP5 overlay over UART (an Alveo release has its own host runner)"
         )
+    model, uart = section.get("model"), section.get("uart")
+    fields = {
+        "onchip.model.vocab": model.get("vocab") if isinstance(model, dict) else None,
+        "onchip.max_positions": section.get("max_positions"),
+        "onchip.uart.baud": uart.get("baud") if isinstance(uart, dict) else None,
+    }
+    for key, value in fields.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise RunError(
+                f"release {name!r}: manifest.json {key}: expected a positive integer, got {value!r}"
+            )
+    clock = section.get("clock_mhz")
+    if clock is not None and (isinstance(clock, bool) or not isinstance(clock, int | float)):
+        raise RunError(f"release {name!r}: manifest.json onchip.clock_mhz: expected a number")
     return section
 
 

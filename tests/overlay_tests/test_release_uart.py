@@ -124,6 +124,10 @@ def test_dse_run_bad_input_is_one_line(released, tmp_path: Path) -> None:
         (["tiny", "--prompt", "1", "--tokens", "70"], "positions"),
         (["tiny", "--prompt", "1", "--port", "/nonexistent/tty"], "--port"),
     ]
+    broken = tmp_path / "releases" / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text(json.dumps({"onchip": {"model": {}, "uart": 3}}))
+    cases.append((["broken", "--prompt", "1"], "onchip.model.vocab"))
     for args, needle in cases:
         argv = ["run", *args, "--results", str(tmp_path)]
         if "--port" not in args:
