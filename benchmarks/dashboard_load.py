@@ -179,6 +179,11 @@ def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, l
                     out[page]["warm"].append(paint(driver, server.url(page, study), css))
                 finally:
                     server.stop()
+                print(
+                    f"    {page}: cold {out[page]['cold'][-1]:.2f} s, warm "
+                    f"{out[page]['warm'][-1]:.2f} s",
+                    flush=True,
+                )
     finally:
         driver.quit()
     return out
@@ -214,17 +219,12 @@ def main() -> None:
                     script = PAGES[page][0]
                     times = [apptest_paint(folders[n], script) for _ in range(3)]
                     table[n][page]["server"] = statistics.median(times)
-        kinds = ["cold", "warm"] + (["server"] if args.apptest else [])
+        columns = ["cold", "warm"] + (["server"] if args.apptest else [])
         print(f"\nfirst paint in Chromium, median of {args.runs} loads, seconds")
-        head = "".join(f"{p + ' ' + k:>22}" for p in PAGES for k in kinds[:2])
-        print(f"{'trials':>8}{head}")
+        print(f"{'trials':>8}  {'page':12s}" + "".join(f"{c:>8}" for c in columns))
         for n in args.sizes:
-            cells = "".join(f"{table[n][p][k]:>22.2f}" for p in PAGES for k in kinds[:2])
-            print(f"{n:>8,}{cells}")
-        if args.apptest:
-            print("\npage script alone (AppTest, caches cleared), median of 3, seconds")
-            for n in args.sizes:
-                print(f"{n:>8,}" + "".join(f"{table[n][p]['server']:>12.2f}" for p in PAGES))
+            for p in PAGES:
+                print(f"{n:>8,}  {p:12s}" + "".join(f"{table[n][p][c]:>8.2f}" for c in columns))
         big = max(args.sizes)
         tag = f"{big // 1000}k" if big % 1000 == 0 else str(big)
         for kind, target in (("cold", 3.0), ("warm", 2.0)):
