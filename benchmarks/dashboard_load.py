@@ -164,6 +164,7 @@ def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, l
 
     out: dict[str, dict[str, list[float]]] = {p: {"cold": [], "warm": []} for p in PAGES}
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chrome_options(1600, 1000))
+    driver.set_page_load_timeout(180)  # a browser that died fails the run instead of hanging
     try:
         server = Server(results)  # warms the browser's HTTP cache, not timed
         try:
