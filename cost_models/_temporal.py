@@ -388,7 +388,14 @@ def _efficiency(
     # Scalars first, then one array term each (the model runs on 16k-point chunks).
     layer_fixed = n_mats * (1 + inst) + norms * norm + (2 + act + rope) * inst
     head_fixed = 3 * inst + 1 + SERIAL_STEPS  # scores, softmax (+ divider), context
-    step = (4 if w.lm_head else 3) * fill + norm + FETCH + 2 + (1 + inst if w.lm_head else 0)
+    step = (
+        (4 if w.lm_head else 3) * fill
+        + 3 * inst
+        + norm
+        + FETCH
+        + 2
+        + (1 + inst if w.lm_head else 0)
+    )
     out = {
         "kvb": kvb,
         "burst_cycles": np.maximum(2.0, lat / OUTSTANDING),
