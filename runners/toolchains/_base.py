@@ -62,6 +62,10 @@ class Toolchain(abc.ABC):
 
     def check(self, template: Template, part: str) -> None:
         """Raise ``ToolchainError`` when the template or part does not suit this flow."""
+        if self.accepts(template):
+            return
+        # ``accepts`` may be wider than "the manifest lists this flow" (vitis-link builds any
+        # HLS template that lists vitis-hls), so only its refusal is explained here.
         if self.name not in template.flows:
             raise ToolchainError(
                 f"template '{template.name}' cannot be built with flow '{self.name}'; its "

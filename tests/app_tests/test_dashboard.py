@@ -125,7 +125,7 @@ def test_column_reader_on_postgresql(postgres: PostgresServer, tmp_path: Path) -
     doc = base_config("dash-pg")
     doc["design"].update({"mm_k": 1, "mm_n": 2, "freq_mhz": 20.0})
     doc["space"] = {"mv_n": {"type": "categorical", "choices": [2, 4, 8, 16]}}
-    doc["constraints"]["max_util"]["lut"] = 0.13  # the larger engines violate it
+    doc["constraints"]["max_util"]["lut"] = 0.21  # mv_n 8 and 16 violate it (0.22, 0.24)
     doc.update(budget={"trials": 4}, sampler="grid")
     config = tmp_path / "pg.yaml"
     config.write_text(yaml.safe_dump(doc))
