@@ -7,8 +7,8 @@ This module is the one way the project reads such files; every problem is an
 :class:`UnsafeInput` carrying a reason and, when known, the line, which each loader turns
 into its own one-line error naming the file.
 
-``runners`` may not import this package, so ``runners/_safeload.py`` is a twin of this file;
-keep the two in step.
+It lives in ``cost_models`` because that package sits at the bottom of the import arrows
+(``dse`` and ``runners`` both import it; it imports nothing of the project).
 """
 
 from __future__ import annotations

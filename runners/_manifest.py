@@ -10,8 +10,8 @@ from typing import Any, Literal
 import jinja2
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cost_models._safeload import UnsafeInput, load_yaml, read_text
 from runners._errors import TemplateError
-from runners._safeload import UnsafeInput, load_yaml, read_text
 from runners._template_types import (
     ModelTerm,
     Template,

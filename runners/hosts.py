@@ -23,8 +23,8 @@ from pydantic import (
     model_validator,
 )
 
+from cost_models._safeload import UnsafeInput, load_yaml, read_text
 from runners._errors import RunnerError
-from runners._safeload import UnsafeInput, load_yaml, read_text
 from runners.toolchains import TOOLCHAINS
 
 HOSTS_VERSION = 1
