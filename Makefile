@@ -32,7 +32,7 @@ DEMO_RELEASE := smollm-135m-ecp5-demo
 
 demo: $(STAMP)
 	@for f in $(EXAMPLES); do echo; echo "=== dse estimate $$f"; $(BIN)/dse estimate $$f || exit 1; done
-	@echo; echo "=== dse sweep $(DEMO_SWEEP) (2,000 trials; a rerun continues the same study)"
+	@echo; echo "=== dse sweep $(DEMO_SWEEP) (its 112,896-point grid is enumerated exactly; a rerun continues the same study)"
 	@$(BIN)/dse sweep $(DEMO_SWEEP) --trials 2000 --resume
 	@echo; echo "=== dse pareto $(DEMO_STUDY)"
 	@$(BIN)/dse pareto $(DEMO_STUDY)
