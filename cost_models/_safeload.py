@@ -172,10 +172,26 @@ def _finite(text: str) -> float:
     return value
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of two equal keys; a config.json or --point that says a key twice
+    # is ambiguous, so it is refused as duplicate YAML keys are.
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise UnsafeInput(f"{key}: duplicate key")
+        out[key] = value
+    return out
+
+
 def load_json(text: str, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse strict JSON: finite numbers only, nesting bounded by ``max_depth``."""
+    """Parse strict JSON: finite numbers only, unique keys, nesting bounded by ``max_depth``."""
     try:
-        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        data = json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            object_pairs_hook=_unique_keys,
+        )
     except json.JSONDecodeError as exc:
         raise UnsafeInput(f"not valid JSON: {exc.msg}", exc.lineno) from None
     except RecursionError:

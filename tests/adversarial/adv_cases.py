@@ -606,6 +606,7 @@ HF_TEXTS: list[tuple[str, str | bytes, tuple[str, ...]]] = [
     ("ffn-zero", _hf(intermediate_size=0), ("intermediate_size",)),
     ("headdim-neg", _hf(head_dim=-1), ("head_dim",)),
     ("maxpos-str", _hf(max_position_embeddings="x"), ("max_position_embeddings",)),
+    ("duplicate-key", _hf().replace("{", '{"hidden_size": 64, ', 1), ("hidden_size", "duplicate")),
 ]
 
 
@@ -770,6 +771,11 @@ ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("--point",),
     ),
     ("build-point-nan", ("build", "{d}/study.yaml", "--point", '{"m_ffn": NaN}'), ("--point",)),
+    (
+        "build-point-duplicate",
+        ("build", "{d}/study.yaml", "--point", '{"m_ffn": 64, "m_ffn": 128}'),
+        ("--point", "m_ffn", "duplicate"),
+    ),
     (
         "build-point-missing-file",
         ("build", "{d}/study.yaml", "--point", "@{d}/nope.json"),
