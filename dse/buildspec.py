@@ -113,7 +113,24 @@ def resolve_build(
             f"template '{tpl.name}' has no such flow (its flows: {', '.join(tpl.flows)})",
             hint=cm.did_you_mean(chosen, list(tpl.flows)),
         )
-    return BuildSpec(tpl.name, merged, chosen, choose_part(cfg, chosen, part))
+    chosen_part = choose_part(cfg, chosen, part)
+    if not part and chosen_part == platform_part(cfg):
+        _check_platform_part(cfg, tpl, chosen, chosen_part)
+    return BuildSpec(tpl.name, merged, chosen, chosen_part)
+
+
+def _check_platform_part(cfg: StudyConfig, tpl: Any, flow: str, part: str) -> None:
+    """A part taken from the platform file is that file's ``part:`` key: blame it there."""
+    from runners import ToolchainError, get_toolchain
+
+    toolchain = get_toolchain(flow)
+    if not toolchain.accepts(tpl):
+        return  # not a part problem: the flow check reports it with its own words
+    try:
+        toolchain.check(tpl, part)
+    except ToolchainError as exc:
+        source = str(getattr(cfg.platform, "source", "") or "platform")
+        raise ConfigError(source, "part", str(exc)) from None
 
 
 def _check_keys(extra: Mapping[str, Any], template: Any, known: set[str], source: str) -> None:
