@@ -9,16 +9,13 @@ run time from the working folder, so one binary serves every image of the same s
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import select
-import shutil
 import subprocess
 from pathlib import Path
 
 from overlay.onchip import CORE_SOURCES, HARNESS, RELEASE_DIR, SOURCES, TOP
-from overlay.sim import RTL_DIR, SimError, cache_root
+from overlay.sim import RTL_DIR, verilate
 
 
 def sources() -> list[Path]:
@@ -27,35 +24,7 @@ def sources() -> list[Path]:
 
 def build(params: dict[str, int]) -> Path:
     """Path of the simulator of the released top for ``params``, building it if needed."""
-    exe = shutil.which("verilator")
-    if exe is None:
-        raise SimError("verilator not found on PATH (Debian package 'verilator'; make sysdeps)")
-    h = hashlib.sha256(b"uart-top")
-    for p in [*sources(), RELEASE_DIR / HARNESS]:
-        h.update(p.read_bytes())
-    h.update(repr(sorted(params.items())).encode())
-    h.update(subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.encode())
-    folder = cache_root() / ("uart-" + h.hexdigest()[:16])
-    binary = folder / "obj" / f"V{TOP}"
-    if binary.is_file():
-        return binary
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same one
-        if binary.is_file():
-            return binary
-        argv = [
-            exe, "--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-            "--top-module", TOP, "--Mdir", str(folder / "obj"),
-            "-CFLAGS", "-O1 -std=c++17", "-j", "1",
-            *(f"-G{k}={v}" for k, v in params.items()),
-            *(str(s) for s in sources()), str(RELEASE_DIR / HARNESS),
-        ]  # fmt: skip
-        done = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
-        if done.returncode != 0 or not binary.is_file():
-            tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
-            raise SimError("verilator build failed: " + " | ".join(tail))
-    return binary
+    return verilate(TOP, [*sources(), RELEASE_DIR / HARNESS], params, tag="uart")
 
 
 class SimPort:

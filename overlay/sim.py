@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,18 +75,36 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "dse" / "overlay-sim"
 
 
-def build(params: dict[str, int]) -> Path:
-    """Path of the simulator binary for ``params``, building it if needed."""
+def verilator_argv(
+    exe: str, top: str, mdir: str, params: dict[str, int], files: Sequence[str]
+) -> list[str]:
+    """The one Verilator command line of every overlay simulator (``files``: RTL, harness)."""
+    return [
+        exe, "--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+        "--top-module", top, "--Mdir", mdir,
+        "-CFLAGS", "-O1 -std=c++17", "-j", "1",
+        *(f"-G{k}={v}" for k, v in params.items()),
+        *files,
+    ]  # fmt: skip
+
+
+def verilate(top: str, files: Sequence[Path], params: dict[str, int], tag: str = "") -> Path:
+    """Path of the simulator of ``top`` built from ``files`` with ``params``, built once.
+
+    Cached under ``cache_root()`` by the content of the files, the parameters and the
+    Verilator version (``tag`` keeps different tops apart); a lock lets concurrent
+    processes share one build.
+    """
     exe = shutil.which("verilator")
     if exe is None:
         raise SimError("verilator not found on PATH (Debian package 'verilator'; make sysdeps)")
-    h = hashlib.sha256()
-    for name in (*SOURCES, HARNESS):
-        h.update((RTL_DIR / name).read_bytes())
+    h = hashlib.sha256(tag.encode())
+    for f in files:
+        h.update(f.read_bytes())
     h.update(repr(sorted(params.items())).encode())
     h.update(subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.encode())
-    folder = cache_root() / h.hexdigest()[:16]
-    binary = folder / "obj" / "Voverlay_core"
+    folder = cache_root() / ((f"{tag}-" if tag else "") + h.hexdigest()[:16])
+    binary = folder / "obj" / f"V{top}"
     if binary.is_file():
         return binary
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,18 +112,17 @@ def build(params: dict[str, int]) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same one
         if binary.is_file():
             return binary
-        argv = [
-            exe, "--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-            "--top-module", "overlay_core", "--Mdir", str(folder / "obj"),
-            "-CFLAGS", "-O1 -std=c++17", "-j", "1",
-            *(f"-G{k}={v}" for k, v in params.items()),
-            *(str(RTL_DIR / s) for s in SOURCES), str(RTL_DIR / HARNESS),
-        ]  # fmt: skip
+        argv = verilator_argv(exe, top, str(folder / "obj"), params, [str(f) for f in files])
         done = subprocess.run(argv, capture_output=True, text=True, cwd=folder)
         if done.returncode != 0 or not binary.is_file():
             tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
             raise SimError("verilator build failed: " + " | ".join(tail))
     return binary
+
+
+def build(params: dict[str, int]) -> Path:
+    """Path of the simulator binary of the core for ``params``, building it if needed."""
+    return verilate("overlay_core", [RTL_DIR / n for n in (*SOURCES, HARNESS)], params)
 
 
 @dataclass

@@ -19,7 +19,14 @@ from overlay.config import OverlayError
 from overlay.flow import TINY_SHAPES, default_prompt, prepare
 from overlay.isa import PORTS
 from overlay.reference import run_reference
-from overlay.sim import DEFAULT_LATENCY, HARNESS, SOURCES, port_rates, verilator_params
+from overlay.sim import (
+    DEFAULT_LATENCY,
+    HARNESS,
+    SOURCES,
+    port_rates,
+    verilator_argv,
+    verilator_params,
+)
 
 EXPECTED = "expected.json"
 RESULT = "result.txt"
@@ -89,12 +96,7 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
     }
     (folder / EXPECTED).write_text(json.dumps(expected, indent=1) + "\n")
     params = verilator_params(cfg, comp, latency)
-    build = [
-        "verilator", "--cc", "--exe", "--build", "-O1", "-Wno-fatal", "-Wno-lint",
-        "-Wno-style", "--top-module", "overlay_core", "--Mdir", "obj",
-        "-CFLAGS", "-O1 -std=c++17", "-j", "1",
-        *(f"-G{k}={v}" for k, v in params.items()), *SOURCES, HARNESS,
-    ]  # fmt: skip
+    build = verilator_argv("verilator", "overlay_core", "obj", params, [*SOURCES, HARNESS])
     return build, ["env", "obj/Voverlay_core", "run.txt"]
 
 
