@@ -16,7 +16,8 @@ from typing import Any
 from cost_models._errors import InputError
 from cost_models._shape import ModelShape
 
-_LLAMA: dict[str, tuple[str, ...]] = {
+# The LLaMA config.json fields, which most families reuse (_workload's "llama" too).
+LLAMA_KEYS: dict[str, tuple[str, ...]] = {
     "d_model": ("hidden_size",),
     "n_layers": ("num_hidden_layers",),
     "n_heads": ("num_attention_heads",),
@@ -28,10 +29,10 @@ _LLAMA: dict[str, tuple[str, ...]] = {
 }
 # Shared fields of the families added here (merged into _workload._HF_KEYS).
 FAMILY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
-    "phi3": _LLAMA,
-    "gemma2": _LLAMA,
-    "mixtral": _LLAMA,
-    "deepseek_v2": {k: v for k, v in _LLAMA.items() if k != "head_dim"},
+    "phi3": LLAMA_KEYS,
+    "gemma2": LLAMA_KEYS,
+    "mixtral": LLAMA_KEYS,
+    "deepseek_v2": {k: v for k, v in LLAMA_KEYS.items() if k != "head_dim"},
     "falcon": {
         "d_model": ("hidden_size",),
         "n_layers": ("num_hidden_layers", "n_layer"),

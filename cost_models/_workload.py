@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_models._errors import InputError, did_you_mean
-from cost_models._hf import FAMILY_KEYS, GATED, check_keys, extend_shape, type_hint
+from cost_models._hf import FAMILY_KEYS, GATED, LLAMA_KEYS, check_keys, extend_shape, type_hint
 from cost_models._safeload import UnsafeInput, load_json, read_text
 from cost_models._shape import FFN_KINDS, POSITIONS, ModelShape
 
@@ -81,16 +81,7 @@ _HF_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
         "vocab": ("vocab_size",),
         "max_positions": ("max_position_embeddings",),
     },
-    "llama": {
-        "d_model": ("hidden_size",),
-        "n_layers": ("num_hidden_layers",),
-        "n_heads": ("num_attention_heads",),
-        "n_kv_heads": ("num_key_value_heads",),
-        "head_dim": ("head_dim",),
-        "d_ffn": ("intermediate_size",),
-        "vocab": ("vocab_size",),
-        "max_positions": ("max_position_embeddings",),
-    },
+    "llama": LLAMA_KEYS,
     "chatglm": {
         "d_model": ("hidden_size",),
         "n_layers": ("num_layers",),
