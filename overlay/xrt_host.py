@@ -8,11 +8,13 @@ argument is connected to (``kernel.group_id``), writes the images, then runs the
 program per token — serial prefill over the prompt, then greedy decode — and reads each
 token from a 4-byte output buffer.
 
-Kernel arguments, in order (``KERNEL_ARGS``): ``prog`` (program words, loaded into the
-instruction memory when ``start_pc`` is the init entry), ``start_pc``, ``pos``, ``tok``,
-``out`` (the argmax token, uint32), then the five ports. Where XRT is absent a module with
-the same calls stands in (``tests/overlay_tests/fake_pyxrt.py`` executes the program with
-``overlay.isa``); ``XrtRunner(..., xrt=module)`` takes it, otherwise ``import pyxrt``.
+Kernel arguments, in order (``KERNEL_ARGS``, the register map of
+``templates/overlay_kernel/overlay_kernel.v``): ``prog`` (program words) and ``prog_len``
+(instructions; copied into the instruction memory on a call at the init entry, pc 0),
+``start_pc``, ``pos``, ``tok``, ``out`` (the argmax token, uint32), then the five ports.
+Where XRT is absent a module with the same calls stands in
+(``tests/overlay_tests/fake_pyxrt.py`` executes the program with ``overlay.isa``);
+``XrtRunner(..., xrt=module)`` takes it, otherwise ``import pyxrt``.
 """
 
 from __future__ import annotations
@@ -24,31 +26,46 @@ from typing import Any
 from overlay.compiler import Compiled
 from overlay.isa import PORTS
 
-KERNEL = "overlay_top"
-KERNEL_ARGS = ("prog", "start_pc", "pos", "tok", "out", *PORTS)
+KERNEL = "overlay_kernel"
+KERNEL_ARGS = ("prog", "prog_len", "start_pc", "pos", "tok", "out", *PORTS)
+# The kernel's own two masters (program reads, token writes) share the activations' channels.
+EXTRA_PORTS = {"prog": "act", "out": "act"}
+HBM_CHANNELS = 32  # U280 / U55C pseudo-channels
 
 
-def hbm_banks(hbm_ch: dict[str, int], first: int = 0) -> dict[str, tuple[int, int]]:
-    """Consecutive HBM channel ranges (first, last) per port, in port order."""
+def hbm_banks(
+    hbm_ch: dict[str, int], first: int = 0, channels: int = HBM_CHANNELS
+) -> dict[str, tuple[int, int]]:
+    """HBM channel range (first, last) per port: the groups follow each other in port order
+    from ``first``, as the cost model places them (``cost_models._common``), and start over
+    at channel 0 past the platform's ``channels`` (groups then share channels). An ``sp=``
+    range is contiguous, so a group that would run past the last channel takes the same
+    number of channels ending at the last one."""
     out, at = {}, first
     for g in PORTS:
-        n = max(1, int(hbm_ch.get(g, 1)))
-        out[g] = (at, at + n - 1)
+        n = min(channels, max(1, int(hbm_ch.get(g, 1))))
+        a = at % channels
+        a = min(a, channels - n)
+        out[g] = (a, a + n - 1)
         at += n
     return out
 
 
 def sp_lines(banks: dict[str, tuple[int, int]], instance: str = f"{KERNEL}_1") -> list[str]:
-    """``v++ --connectivity.sp`` lines: each AXI port to its channel range."""
+    """``v++ --connectivity.sp`` lines: each AXI port to its channel range (the kernel's
+    program and token ports to the activations' range)."""
+    spans = {**banks, **{p: banks[g] for p, g in EXTRA_PORTS.items() if g in banks}}
     return [
         f"sp={instance}.m_axi_{g}:HBM[{a}]" if a == b else f"sp={instance}.m_axi_{g}:HBM[{a}:{b}]"
-        for g, (a, b) in banks.items()
+        for g, (a, b) in spans.items()
     ]
 
 
-def write_layout(comp: Compiled, folder: Path, vocab: int) -> dict[str, Any]:
+def write_layout(
+    comp: Compiled, folder: Path, vocab: int, channels: int = HBM_CHANNELS
+) -> dict[str, Any]:
     """Write ``<port>.bin``, ``prog.bin`` and ``layout.json`` for ``comp``; return the layout."""
-    banks = hbm_banks(comp.cfg.hbm_ch)
+    banks = hbm_banks(comp.cfg.hbm_ch, channels=channels)
     for g in PORTS:
         (folder / f"{g}.bin").write_bytes(bytes(comp.mem[g]))
     (folder / "prog.bin").write_bytes(b"".join(w.to_bytes(4, "little") for w in comp.words()))
@@ -98,7 +115,8 @@ class XrtRunner:
 
     def _call(self, pc: int, pos: int, tok: int) -> int:
         b = self.bo
-        run = self.kernel(b["prog"], pc, pos, tok, b["out"], *(b[g] for g in PORTS))
+        n = self.layout["program"]["instructions"]
+        run = self.kernel(b["prog"], n, pc, pos, tok, b["out"], *(b[g] for g in PORTS))
         run.wait()
         b["out"].sync(self.xrt.xclBOSyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE, 4, 0)
         return int.from_bytes(bytes(b["out"].read(4, 0)), "little")

@@ -1,12 +1,18 @@
-"""``vitis-link``: an HLS template all the way to an ``.xclbin`` (Vitis HLS, then ``v++``).
+"""``vitis-link``: a kernel all the way to an ``.xclbin`` (a packaged ``.xo``, then ``v++``).
 
-Step 1 is the ``vitis-hls`` C synthesis (``<top>.xo``); step 2 links it for a Vitis
-platform: ``v++ --link --config link.cfg -t hw --platform P -o design.xclbin <top>.xo``.
+Step 1 makes the kernel ``.xo``: for an HLS template, the ``vitis-hls`` C synthesis (a
+``VitisHls`` this flow holds, not inherits); for an RTL template with a kernel wrapper (the
+whole overlay accelerator, ``_vitis_kernel.RTL_KERNELS``), ``package_xo`` of every RTL
+source in a Vivado batch run. Step 2 links it for a Vitis platform:
+``v++ --link --config link.cfg -t hw --platform P -o design.xclbin <kernel>.xo``.
 ``link.cfg`` comes from ``templates/vitis_link``: compute units, HBM channel ranges per
-port (``sp=``) and SLR placement from the point's ``kernels`` / ``hbm`` entries (default:
-one compute unit, linker-chosen memory). The part of a link build is the platform name.
-``parse`` reads the routed utilisation and timing reports that ``v++`` leaves under
-``_x/reports/link/imp/`` and the link log.
+port (``sp=``) and SLR placement. For the overlay the ``sp=`` lines follow the point's
+channel map (``hbm_ch_*`` over the platform's HBM channels, ``overlay.xrt_host.hbm_banks``:
+the same ranges the host runner allocates its buffers in); for HLS kernels they come from
+the point's ``kernels`` / ``hbm`` entries (default: one compute unit, linker-chosen
+memory). The part of a link build is the platform name. ``parse`` reads the routed
+utilisation and timing reports that ``v++`` leaves under ``_x/reports/link/imp/`` and the
+link log.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import cost_models as cm
 from runners._executor import Command
 from runners._result import BuildResult, tail
 from runners._templates import Template
@@ -32,6 +39,7 @@ from runners.toolchains._base import (
     vendor_result,
 )
 from runners.toolchains._vitis_hls import DEFAULT_CLOCK_MHZ, VitisHls
+from runners.toolchains._vitis_kernel import RtlKernel, rtl_kernel, write_package
 
 if TYPE_CHECKING:
     from runners._bundle import Bundle
@@ -45,20 +53,21 @@ PLATFORM_RE = re.compile(r"[A-Za-z0-9_]{1,120}")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-class VitisLink(VitisHls):
+class VitisLink(Toolchain):
     """Vitis HLS + ``v++ --link``: routed kernel on a platform, ``.xclbin``."""
 
     name = "vitis-link"
     deliverable = ("xclbin", ".xclbin")
-    description = "Vitis HLS + v++ --link: routed utilisation and timing on a platform, .xclbin"
+    description = "kernel .xo (Vitis HLS or RTL package_xo) + v++ --link: routed, .xclbin"
     fidelity = "bitstream"
     default_part = "xilinx_u280_gen3x16_xdma_1_202211_1"
     programs: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "vitis_hls": ("-version",),
+        "vivado": ("-version",),
         "v++": ("--version",),
     }
-    kinds = ("hls",)
-    step_timeout_s = 12 * 3600.0
+    kinds = ("hls", "rtl")
+    hls = VitisHls()  # the C-synthesis step of an HLS kernel
     # The HLS step synthesises for the platform's FPGA; the platform names it.
     platform_parts: ClassVar[Mapping[str, str]] = {
         "xilinx_u280": "xcu280-fsvh2892-2L-e",
@@ -66,14 +75,18 @@ class VitisLink(VitisHls):
         "xilinx_u250": "xcu250-figd2104-2L-e",
         "xilinx_u200": "xcu200-fsgd2104-2-e",
     }
+    step_timeout_s = 12 * 3600.0
 
     def accepts(self, template: Template) -> bool:
-        """Any HLS template that lists ``vitis-hls`` or ``vitis-link`` among its flows."""
-        return template.kind in self.kinds and bool({"vitis-hls", self.name} & set(template.flows))
+        """An HLS template that lists ``vitis-hls`` or ``vitis-link``; an RTL template that
+        lists ``vitis-link`` and has a kernel wrapper."""
+        if template.kind == "hls":
+            return bool({"vitis-hls", self.name} & set(template.flows))
+        return self.name in template.flows and rtl_kernel(template.name) is not None
 
     def check(self, template: Template, part: str) -> None:
         """Also require a well-formed platform name whose FPGA part is known."""
-        Toolchain.check(self, template, part)  # not VitisHls.check: the part is a platform
+        super().check(template, part)
         if not PLATFORM_RE.fullmatch(part):
             raise ToolchainError(
                 f"flow '{self.name}': platform {part!r} is not a Vitis platform name like "
@@ -100,55 +113,90 @@ class VitisLink(VitisHls):
         return opts
 
     def prepare(self, bundle: Bundle) -> list[Command]:
-        """Render ``run_hls.tcl`` and ``link.cfg``; an HLS step then a link step."""
-        top = bundle.template.top
-        hls_point = {**self.script_point(bundle), "PART": self.fpga_part(bundle.part)}
-        render_script("vitis_hls", hls_point, bundle.folder)
-        kernels = bundle.options.get("kernels") or [{"name": top, "count": 1, "ports": {}}]
+        """The kernel step (C synthesis or RTL packaging), ``link.cfg``, the link step."""
+        kernel = rtl_kernel(bundle.template.name) if bundle.template.kind == "rtl" else None
+        part = self.fpga_part(bundle.part) or ""
+        if kernel is None:
+            name = bundle.template.top
+            hls_point = {**self.hls.script_point(bundle), "PART": part}
+            render_script("vitis_hls", hls_point, bundle.folder)
+            argv = ("vitis_hls", "-f", "run_hls.tcl", "-l", "vitis_hls.log")
+            first = Command("csynth", argv, "vitis_hls.out", timeout_s=self.step_timeout_s)
+            kernels = bundle.options.get("kernels") or [{"name": name, "count": 1, "ports": {}}]
+            hbm = bundle.options.get("hbm") or {}
+        else:
+            name = kernel.name
+            first = write_package(bundle, kernel, part, self.step_timeout_s)
+            kernels, hbm = self.channel_map(bundle, kernel)
         link_point = {
             "PLATFORM": bundle.part,
             "CLOCK_MHZ": bundle.options["clock_mhz"],
             "kernels": kernels,
-            "hbm": bundle.options.get("hbm") or {},
+            "hbm": hbm,
         }
         render_script("vitis_link", link_point, bundle.folder)
-        hls = ("vitis_hls", "-f", "run_hls.tcl", "-l", "vitis_hls.log")
         link = (
-            "v++",
-            "--link",
-            "--config",
-            "link.cfg",
-            "-t",
-            "hw",
-            "--platform",
-            bundle.part,
-            "-o",
-            XCLBIN,
-            f"{top}.xo",
+            *("v++", "--link", "--config", "link.cfg", "-t", "hw", "--platform", bundle.part),
+            *("-o", XCLBIN, f"{name}.xo"),
         )
-        return [
-            Command("csynth", hls, "vitis_hls.out", timeout_s=self.step_timeout_s),
-            Command("link", link, "vpp_link.log", timeout_s=self.step_timeout_s),
-        ]
+        return [first, Command("link", link, "vpp_link.log", timeout_s=self.step_timeout_s)]
+
+    def channel_map(
+        self, bundle: Bundle, kernel: RtlKernel
+    ) -> tuple[list[dict[str, Any]], dict[str, list[int]]]:
+        """One compute unit whose AXI ports sit on the channels the point's ``hbm_ch_*``
+        give each tensor group on this platform (the kernel's program and token ports on
+        the activations' channels)."""
+        from overlay.xrt_host import EXTRA_PORTS, hbm_banks
+
+        if "kernels" in bundle.options or "hbm" in bundle.options:
+            raise ToolchainError(
+                f"flow '{self.name}': template '{bundle.template.name}' links its ports from "
+                "the point's hbm_ch_* channel map; drop the point's kernels/hbm keys"
+            )
+        channels = hbm_channels(bundle.part)
+        if channels is None:
+            raise ToolchainError(
+                f"flow '{self.name}': platform '{bundle.part}' has no HBM the cost model knows "
+                "(cost_models/platforms/<board>.yaml memory.kind: hbm); the accelerator's "
+                "channel map needs one"
+            )
+        groups = [g for g in kernel.buffers if g not in EXTRA_PORTS]
+        counts = {g: bundle.point.get(f"hbm_ch_{g}", 1) for g in groups}
+        bad = {g: n for g, n in counts.items() if not isinstance(n, int) or isinstance(n, bool)}
+        if bad or any(n < 1 for n in counts.values()):
+            raise ToolchainError(
+                f"flow '{self.name}': hbm_ch_* must be channel counts >= 1, got {counts}"
+            )
+        banks = hbm_banks(counts, channels=channels)
+        ports = {m: g for g, m in kernel.buffers.items() if g in banks}
+        ports |= {kernel.buffers[a]: g for a, g in EXTRA_PORTS.items() if a in kernel.buffers}
+        unit = {"name": kernel.name, "count": 1, "ports": ports}
+        return [unit], {g: [a, b] for g, (a, b) in banks.items()}
 
     def parse(self, workdir: Path) -> BuildResult:
         """Routed utilisation and timing of the link run; HLS estimates as ``hls_*``."""
-        hls = self.parse_hls(workdir)
+        hls = self.hls.parse_hls(workdir) if (workdir / "run_hls.tcl").is_file() else None
         util = read_report(workdir / IMPL_REPORTS / "impl_1_full_util_routed.rpt")
         timing_files = sorted((workdir / IMPL_REPORTS).glob("*timing_summary*.rpt"))
         timing = read_report(timing_files[0]) if timing_files else None
         log = read_report(workdir / "vpp_link.log")
-        metrics = {f"hls_{k}": v for k, v in hls.metrics.items() if k != "part"}
+        metrics = {f"hls_{k}": v for k, v in (hls.metrics if hls else {}).items() if k != "part"}
         metrics |= tool_metrics(util, RESOURCE_KEYS) | tool_metrics(timing, _TIMING_KEYS)
         rel = {
             "utilization": f"{IMPL_REPORTS}/impl_1_full_util_routed.rpt",
             "link_log": "vpp_link.log",
             "link_cfg": "link.cfg",
+            "package_log": "package_xo.log",
+            "package_script": "package_xo.tcl",
+            "kernel_xml": "kernel.xml",
         }
         if timing_files:
             rel["timing_summary"] = timing_files[0].relative_to(workdir).as_posix()
-        reports = {**hls.reports, **existing(workdir, rel)}
-        artefacts = {**hls.artefacts, **existing(workdir, {"xclbin": XCLBIN})}
+        reports = {**(hls.reports if hls else {}), **existing(workdir, rel)}
+        packaged = sorted(workdir.glob("*.xo"))  # the RTL kernel's package_xo output
+        artefacts = dict(hls.artefacts) if hls else ({"xo": packaged[0].name} if packaged else {})
+        artefacts |= existing(workdir, {"xclbin": XCLBIN})
         return vendor_result(
             complete="xclbin" in artefacts and util is not None,
             metrics=metrics,
@@ -160,6 +208,21 @@ class VitisLink(VitisHls):
             timing_error=f"WNS {metrics.get('wns_ns')} ns after linking",
             fidelity=self.fidelity,
         )
+
+
+def hbm_channels(platform: str) -> int | None:
+    """HBM channels of the board a Vitis platform name is for (``xilinx_u280_...`` -> the
+    ``u280`` platform file), None when the board is unknown or has no HBM."""
+    fields = platform.split("_")
+    if len(fields) < 3:
+        return None
+    try:
+        board = cm.load_platform(fields[1])
+    except (cm.InputError, OSError, ValueError):
+        return None
+    memory = getattr(board, "memory", None)
+    kind = str(getattr(memory, "kind", ""))
+    return int(memory.channels) if memory is not None and kind == "hbm" else None
 
 
 def _check_connectivity(kernels: Any, hbm: Any) -> None:

@@ -5,6 +5,13 @@ design's sources: the template's top, the part, the clock target and the resolve
 parameters (as ``synth_design -generic``) all travel in the TCL file. One step:
 ``vivado -mode batch -source build.tcl -log vivado.log -nojournal``. ``parse`` reads
 ``reports/utilization.rpt`` and ``reports/timing_summary.rpt`` with ``runners.reports``.
+
+A unit template (``gemv_int``, ``llm_top``...) is built out of context: no pins, no
+bitstream. A whole accelerator (``WHOLE_DESIGNS``: the overlay) is built in context, every
+RTL source read, through synthesis, placement, routing and ``write_bitstream``; its ports go
+through the scan-chain top of ``_vivado_io`` (a thousand AXI pins fit no package). Its pins
+have no board location, so the pin DRCs are warnings: the bitstream measures the design, it
+is not for loading (a board gets a released top).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from runners.toolchains._base import (
     tool_metrics,
     vendor_result,
 )
+from runners.toolchains._vivado_io import IO_FILE, IO_TOP, io_wrapper
 
 if TYPE_CHECKING:
     from runners._bundle import Bundle
@@ -37,6 +45,10 @@ if TYPE_CHECKING:
 REPORT_DIR = "reports"
 DEFAULT_CLOCK_MHZ = 300.0
 _TIMING_KEYS = ("wns_ns", "tns_ns", "whs_ns", "ths_ns", "failing_endpoints", "timing_met")
+# RTL templates that are a whole accelerator: built in context, to a bitstream.
+WHOLE_DESIGNS = ("overlay",)
+# Unplaced pins (no LOC / IOSTANDARD) stop write_bitstream (DRC NSTD-1, UCIO-1).
+_PIN_DRCS = "set_property SEVERITY {Warning} [get_drc_checks {NSTD-1 UCIO-1}]"
 # An AMD/Xilinx part name: device, package, speed grade (+ temperature, revision), e.g.
 # xcu280-fsvh2892-2L-e, xc7z020clg400-1, xcvh1782-lsva4737-2MP-e-S. Nothing else: the part
 # lands in Tcl scripts, so a '[', '$', ';', space or newline must never get that far.
@@ -75,14 +87,24 @@ class Vivado(Toolchain):
 
     def prepare(self, bundle: Bundle) -> list[Command]:
         """Render ``build.tcl`` + ``clocks.xdc``; one Vivado batch step."""
+        top, sources = bundle.template.top, bundle.source_files(".v", ".sv", ".vhd", ".vhdl")
+        whole: dict[str, Any] = {}
+        if bundle.template.name in WHOLE_DESIGNS:
+            added = io_wrapper(bundle.folder, sources, top, bundle.params)
+            (bundle.folder / "io_wrapper.json").write_text(
+                json.dumps({"top": IO_TOP, "design": top, "ff": added}) + "\n", encoding="utf-8"
+            )
+            top, sources = IO_TOP, [*sources, IO_FILE]
+            whole = {"OOC": 0, "WRITE_BITSTREAM": 1, "hooks": {"after_route": _PIN_DRCS}}
         script_point = {
             **{k: v for k, v in bundle.point.items() if k.endswith("_directive")},
-            "TOP": bundle.template.top,
+            "TOP": top,
             "PART": bundle.part,
             "CLOCK_MHZ": bundle.options["clock_mhz"],
             "REPORT_DIR": REPORT_DIR,
-            "sources": bundle.source_files(".v", ".sv", ".vhd", ".vhdl"),
+            "sources": sources,
             "generics": dict(bundle.params),
+            **whole,
         }
         render_script("vivado", script_point, bundle.folder)
         argv = (
@@ -121,6 +143,9 @@ class Vivado(Toolchain):
             },
         )
         metrics = tool_metrics(util, RESOURCE_KEYS) | tool_metrics(timing, _TIMING_KEYS)
+        wrapper = json.loads(read_text(workdir / "io_wrapper.json") or "{}")
+        if "ff" in wrapper:  # the scan chain's flip-flops, not the design's
+            metrics["io_wrapper_ff"] = int(wrapper["ff"])
         target_ns = 1000.0 / float(_clock_of(workdir))
         metrics["target_clock_ns"] = round(target_ns, 3)
         wns = metrics.get("wns_ns")
@@ -128,7 +153,7 @@ class Vivado(Toolchain):
             # Fmax the routed design would reach: the period shrinks (or grows) by the WNS.
             metrics["fmax_mhz"] = round(1000.0 / (target_ns - wns), 1)
         return vendor_result(
-            complete=util is not None and timing is not None,
+            complete=util is not None and timing is not None and (top is not None or not wrapper),
             metrics=metrics,
             log=log,
             log_tail=tail(read_text(workdir / "vivado.log")),

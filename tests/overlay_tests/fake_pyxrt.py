@@ -66,8 +66,12 @@ class kernel:
     def group_id(self, index: int) -> int:
         return int(self.dev.xclbin["banks"].get(self.dev.xclbin["args"][index], 0))
 
-    def __call__(self, prog: bo, pc: int, pos: int, tok: int, out: bo, *ports: bo) -> _Run:
+    def __call__(
+        self, prog: bo, prog_len: int, pc: int, pos: int, tok: int, out: bo, *ports: bo
+    ) -> _Run:
         x = self.dev.xclbin
+        if prog_len * 32 != len(prog.data):
+            raise RuntimeError(f"prog_len {prog_len} for a {len(prog.data)}-byte program")
         for g, b in zip(PORTS, ports, strict=True):
             if b.group != x["banks"][g]:
                 raise RuntimeError(

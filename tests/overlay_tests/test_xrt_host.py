@@ -53,13 +53,15 @@ def test_runner_decodes_the_reference_tokens(tmp_path: Path) -> None:
 def test_buffers_sit_in_the_linked_banks(tmp_path: Path, monkeypatch) -> None:
     _, layout, xclbin = _release(tmp_path)
     assert layout["sp"] == [
-        "sp=overlay_top_1.m_axi_wqkv:HBM[0:1]",
-        "sp=overlay_top_1.m_axi_wo:HBM[2]",
-        "sp=overlay_top_1.m_axi_wffn:HBM[3:6]",
-        "sp=overlay_top_1.m_axi_kv:HBM[7]",
-        "sp=overlay_top_1.m_axi_act:HBM[8]",
+        "sp=overlay_kernel_1.m_axi_wqkv:HBM[0:1]",
+        "sp=overlay_kernel_1.m_axi_wo:HBM[2]",
+        "sp=overlay_kernel_1.m_axi_wffn:HBM[3:6]",
+        "sp=overlay_kernel_1.m_axi_kv:HBM[7]",
+        "sp=overlay_kernel_1.m_axi_act:HBM[8]",
+        "sp=overlay_kernel_1.m_axi_prog:HBM[8]",
+        "sp=overlay_kernel_1.m_axi_out:HBM[8]",
     ]
-    assert sp_lines(hbm_banks({}))[0] == "sp=overlay_top_1.m_axi_wqkv:HBM[0]"
+    assert sp_lines(hbm_banks({}))[0] == "sp=overlay_kernel_1.m_axi_wqkv:HBM[0]"
     # a runner that ignored the kernel's group ids would put every buffer in bank 0
     monkeypatch.setattr(fake_pyxrt.kernel, "group_id", lambda self, i: 0)
     runner = XrtRunner(tmp_path, xclbin, xrt=fake_pyxrt)
@@ -72,3 +74,16 @@ def test_without_xrt_the_runner_says_so(tmp_path: Path) -> None:
     _, _, xclbin = _release(tmp_path)
     with pytest.raises(ModuleNotFoundError, match="pyxrt"):
         XrtRunner(tmp_path, xclbin)
+
+
+def test_channel_map_starts_over_past_the_platforms_channels() -> None:
+    # U280 defaults: 27 channels for each weight group, 4 for KV, 1 for activations.
+    ch = {"wqkv": 27, "wo": 27, "wffn": 27, "kv": 4, "act": 1}
+    banks = hbm_banks(ch, channels=32)
+    # wo would start at 27 and wrap: an sp= range is contiguous, so it ends at channel 31.
+    assert banks == {
+        "wqkv": (0, 26), "wo": (5, 31), "wffn": (5, 31), "kv": (17, 20), "act": (21, 21)
+    }  # fmt: skip
+    for a, b in banks.values():
+        assert 0 <= a <= b < 32
+    assert [b - a + 1 for a, b in banks.values()] == [27, 27, 27, 4, 1]
