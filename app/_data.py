@@ -20,9 +20,11 @@ import numpy as np
 import pandas as pd
 
 import cost_models as cm
+from dse import sweep
 from dse.calibration import METRIC_COLUMNS
+from dse.layout import BUILDS, DEFAULT_RESULTS, ResultsLayout
 from dse.pareto import pareto_mask
-from dse.sweep._read import StudyData
+from dse.sweep import StudyData
 
 ENV_RESULTS = "DSE_DASHBOARD_RESULTS"  # the names dse/cli_dashboard.py sets
 ENV_STORAGE = "DSE_DASHBOARD_STORAGE"
@@ -41,56 +43,20 @@ class Source:
 
     @classmethod
     def from_env(cls) -> Source:
-        return cls(
-            Path(os.environ.get(ENV_RESULTS) or "results"), os.environ.get(ENV_STORAGE) or None
-        )
+        results = Path(os.environ.get(ENV_RESULTS) or DEFAULT_RESULTS)
+        return cls(results, os.environ.get(ENV_STORAGE) or None)
 
 
 def list_studies(source: Source) -> list[tuple[str, str]]:
     """(study, storage URL) of every study the dashboard can show."""
-    from dse.sweep import TrialStore
-    from dse.sweep._read import list_studies as in_results
-
-    if source.storage is None:
-        return in_results(source.results) if source.results.is_dir() else []
-    store = TrialStore(source.storage, create=False)
-    try:
-        return [(name, source.storage) for name in store.study_names()]
-    finally:
-        store.close()
+    if source.storage is None and not source.results.is_dir():
+        return []
+    return sweep.list_studies(source.results, storage=source.storage)
 
 
-def stamp(url: str, study: str) -> tuple[int, str, int]:
-    """A cheap fingerprint of a study's content: (trials, last completion, build changes).
-
-    The pages key their caches on it, so a sweep that is still writing shows up at the next
-    refresh while an idle study is read once.
-    """
-    import sqlalchemy as sa
-
-    from dse.sweep import TrialStore
-    from dse.sweep._builds import BUILDS
-
-    store = TrialStore(url, create=False)
-    try:
-        sid = store.study_id(study)
-        if sid is None:
-            return (0, "", 0)
-        last = store.last_complete(sid)
-        builds = 0
-        if sa.inspect(store.reader).has_table(BUILDS.name):
-            with store.reader.connect() as conn:
-                row = conn.execute(
-                    sa.select(
-                        sa.func.count(),
-                        sa.func.max(BUILDS.c.finished_at),
-                        sa.func.max(BUILDS.c.started_at),
-                    ).where(BUILDS.c.study_id == sid)
-                ).one()
-            builds = hash((row[0], row[1], row[2])) & 0x7FFFFFFF
-        return (store.count(sid), last.isoformat() if last else "", builds)
-    finally:
-        store.close()
+# A study's fingerprint (the pages' cache key) and the constraints its trials break.
+stamp = sweep.study_stamp
+violation_reasons = sweep.violation_reasons
 
 
 # -- studies -------------------------------------------------------------------------------
@@ -247,41 +213,6 @@ def thin(values: np.ndarray, keep: np.ndarray, cells: int = 100, limit: int = 40
     return out
 
 
-def violation_reasons(url: str, trial_ids: Sequence[int], names: Sequence[str]) -> dict[int, str]:
-    """Per trial id: the study constraints it violates (``dse:constraints`` names with a
-    value > 0), e.g. ``lut_util<=0.85; model_feasible``. Trials that violate none are left out.
-    """
-    import json
-
-    import sqlalchemy as sa
-
-    from dse.sweep import TrialStore
-    from dse.sweep._engine import CONSTRAINTS_KEY
-
-    out: dict[int, str] = {}
-    if not trial_ids or not names:
-        return out
-    q = sa.text(
-        "SELECT trial_id, value_json FROM trial_system_attributes "
-        "WHERE key = :key AND trial_id IN :ids"
-    ).bindparams(sa.bindparam("ids", expanding=True))
-    store = TrialStore(url, create=False)
-    try:
-        with store.reader.connect() as conn:
-            ids = [int(t) for t in trial_ids]
-            for lo in range(0, len(ids), 500):
-                for tid, text in conn.execute(
-                    q, {"key": CONSTRAINTS_KEY, "ids": ids[lo : lo + 500]}
-                ):
-                    values = json.loads(text) or []
-                    bad = [n for n, v in zip(names, values, strict=False) if v > 0]
-                    if bad:
-                        out[int(tid)] = "; ".join(bad)
-    finally:
-        store.close()
-    return out
-
-
 # -- promote -------------------------------------------------------------------------------
 
 
@@ -289,18 +220,13 @@ def promote_flows(
     config: Mapping[str, Any], release_flows: Sequence[str]
 ) -> tuple[str, list[str], str]:
     """(default flow, flows allowed, part) for promoting a trial of a study on ``config``'s
-    platform: only flows for the platform's vendor (an ECP5 study cannot be built for a
-    Xilinx part, nor the reverse); the default is what ``dse promote`` picks without
-    ``--flow`` (the platform's open flow when it makes bitstreams, else ``vivado``)."""
-    from dse.buildspec import OPEN_FLOWS, default_flow
+    platform: only the flows its board file lists (``build.flows``); the default is what
+    ``dse promote`` picks without ``--flow`` (``dse.buildspec.promote_choices``)."""
+    from dse.buildspec import promote_choices
 
     plat = cm.load_platform(str(config.get("platform")))
-    family, part = str(getattr(plat, "family", "")), str(getattr(plat, "part", "") or "")
-    lattice = family.lower() == "ecp5" or part.upper().startswith("LFE5")
-    allowed = [f for f in release_flows if (f in OPEN_FLOWS) == lattice]
-    default = default_flow(family, part)
-    default = default if default in release_flows else "vivado"
-    return default, allowed or [default], part
+    default, allowed = promote_choices(plat, release_flows)
+    return default, allowed, str(getattr(plat, "part", "") or "")
 
 
 def promote_candidates(data: StudyData, builds: pd.DataFrame) -> pd.DataFrame:
@@ -357,12 +283,12 @@ def build_folder(result_dir: Any, bundle_hash: Any, results: Path) -> Path | Non
     """
     candidates: list[Path] = []
     if isinstance(bundle_hash, str) and bundle_hash:
-        candidates.append(results / "builds" / bundle_hash)
+        candidates.append(ResultsLayout(results).build_dir(bundle_hash))
     if isinstance(result_dir, str) and result_dir:
         stored = Path(result_dir)
         parts = stored.parts
-        if "builds" in parts:  # the part under the results root, wherever that was
-            k = len(parts) - 1 - parts[::-1].index("builds")
+        if BUILDS in parts:  # the part under the results root, wherever that was
+            k = len(parts) - 1 - parts[::-1].index(BUILDS)
             candidates.append(results.joinpath(*parts[k:]))
         candidates.append(stored if stored.is_absolute() else results / stored)
     return next((c for c in candidates if c.is_dir()), None)

@@ -1,10 +1,11 @@
 """One design point as the study scored it: the final calibrated model, and what it shows.
 
-``score_point`` is the dashboard's one scorer: the cost model on the study's stored config,
-then the corrections of the study's latest calibration fit for its build flow, with its clock
-guard band, i.e. what ``dse sweep`` did when it re-scored the study at its end
-(``Sweep._score`` then ``BuildLoop.correct``). Every page that shows a model number for a
-point takes it from here; the raw model is kept beside it as a secondary view.
+``score_point`` is the dashboard's door to the one scorer (``dse.scoring``): the study's
+stored config as a ``Model``, then the study's ``Calibration`` — the corrections of its latest
+fit for its build flow, with its clock guard band, and the neighbourhoods its measured builds
+ruled out — i.e. what ``dse sweep`` did when it re-scored the study at its end. Every page
+that shows a model number for a point takes it from here; the raw model is kept beside it as
+a secondary view.
 
 The rest turns a scored row into the tables of the Design page: per-operator time, per-SLR
 resources, per-channel bandwidth of the memory channel map.
@@ -15,13 +16,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import cost_models as cm
-from dse.calibration import Correction, apply_corrections
+from dse.calibration import Correction
+from dse.scoring import Calibration, Model, cones_of
 
 
 @dataclass(frozen=True)
@@ -57,57 +60,73 @@ def latest_corrections(calibrations: pd.DataFrame) -> dict[tuple[str, str], Corr
 
 def study_flow(config: Mapping[str, Any], platform: Any) -> str:
     """The build flow a study calibrates with: its ``build.flow``, else the platform's open
-    flow (``dse.buildspec.default_flow``, as the sweep's build loop picks it)."""
+    flow (``dse.buildspec.default_flow``, as the sweep's build scheduler picks it)."""
     from dse.buildspec import default_flow
 
-    build = config.get("build") or {}
-    flow = build.get("flow") if isinstance(build, Mapping) else None
+    flow = _build(config).get("flow")
     return str(flow or default_flow(str(platform.family), str(platform.part)))
 
 
 def clock_margin(config: Mapping[str, Any]) -> float:
-    build = config.get("build") or {}
-    margin = build.get("clock_margin", 0.05) if isinstance(build, Mapping) else 0.05
+    margin = _build(config).get("clock_margin", 0.05)
     return float(margin) if isinstance(margin, int | float) else 0.05
+
+
+def study_calibration(
+    config: Mapping[str, Any],
+    calibrations: pd.DataFrame | None,
+    builds: pd.DataFrame | None = None,
+) -> Calibration:
+    """The study's final calibration from its stored tables: the latest fit's corrections
+    for the study's flow, and the cones of its finished builds (``dse_builds`` rows)."""
+    model = Model.stored(config)
+    flow = study_flow(config, model.platform)
+    fitted = latest_corrections(calibrations) if calibrations is not None else {}
+    mine = tuple(c for (_, f), c in fitted.items() if f == flow)
+    cones = cones_of(_build_rows(builds), _max_util(config))
+    template, base = None, {}
+    if cones:
+        from dse.buildspec import default_template, model_defaults
+        from runners import load_template
+
+        name = _build(config).get("template") or default_template(model.arch)
+        template = load_template(str(name))
+        base = {**model_defaults(model), **model.design}  # type: ignore[arg-type]
+    return Calibration(
+        version=int(bool(mine or cones)),
+        flow=flow,
+        corrections=mine,
+        clock_margin=clock_margin(config),
+        cones=cones,
+        template=template,
+        base=base,
+    )
 
 
 def score_point(
     config: Mapping[str, Any],
     point: Mapping[str, Any],
-    corrections: Mapping[tuple[str, str], Correction],
+    calibration: Calibration | Mapping[tuple[str, str], Correction],
     *,
     freq_mhz: float | None = None,
 ) -> Scored:
-    """Score ``point`` with the study's stored config and its final calibration.
+    """Score ``point`` with the study's stored config and its final calibration
+    (:func:`study_calibration`; bare corrections are taken as a fit without cones).
 
     ``freq_mhz`` replaces the point's clock (e.g. a build's measured Fmax, to derive what the
     design delivers at the clock it reached). Raises ``cost_models.InputError`` (or
     ``ValueError``) when the stored config or point no longer resolves.
     """
-    workload = cm.load_workload(config["workload"], source="stored study config")
-    platform = cm.load_platform(str(config["platform"]))
-    if not isinstance(platform, cm.Platform):
-        raise ValueError(f"platform {config['platform']!r} is a GPU, not an FPGA platform")
-    arch = str(config.get("arch", "spatial"))
-    design = {k: v for k, v in (config.get("design") or {}).items() if v is not None}
-    full = {**design, **{k: v for k, v in point.items() if v is not None and not _nan(v)}}
+    model = Model.stored(config)
+    if not isinstance(calibration, Calibration):
+        flow = study_flow(config, model.platform)
+        mine = tuple(c for (_, f), c in calibration.items() if f == flow)
+        calibration = Calibration(int(bool(mine)), flow, mine, clock_margin(config))
+    full = {k: v for k, v in point.items() if v is not None and not _nan(v)}
     if freq_mhz is not None:
         full["freq_mhz"] = float(freq_mhz)
-    raw = cm.evaluate(
-        workload, platform, full, arch=arch, baseline=config.get("baseline"), detail=True
-    )
-    flow = study_flow(config, platform)
-    mine = {k: c for k, c in corrections.items() if k[1] == flow}
-    calibrated = raw
-    if mine:
-        freq = full.get("freq_mhz")
-        calibrated = apply_corrections(
-            raw,
-            mine,
-            flow,
-            None if freq is None else np.asarray([float(freq)]),
-            clock_margin=clock_margin(config),
-        )
+    raw = model.evaluate(full, detail=True)
+    calibrated = model.evaluate(full, calibration, detail=True)
     changed = tuple(
         c
         for c in raw.columns
@@ -116,7 +135,32 @@ def score_point(
             raw[c].to_numpy(float), calibrated[c].to_numpy(float), rtol=1e-12, equal_nan=True
         )
     )
-    return Scored(raw.iloc[0], calibrated.iloc[0], platform, arch, flow if mine else None, changed)
+    flow = calibration.flow if calibration.corrections else None
+    return Scored(raw.iloc[0], calibrated.iloc[0], model.platform, model.arch, flow, changed)
+
+
+def _build(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    build = config.get("build") or {}
+    return build if isinstance(build, Mapping) else {}
+
+
+def _max_util(config: Mapping[str, Any]) -> dict[str, float]:
+    cons = config.get("constraints") or {}
+    caps = cons.get("max_util") if isinstance(cons, Mapping) else None
+    return {str(k): float(v) for k, v in (caps or {}).items()}
+
+
+def _build_rows(builds: pd.DataFrame | None) -> list[SimpleNamespace]:
+    """``dse_builds`` frame rows as the objects ``cones_of`` reads, in build order."""
+    if builds is None or builds.empty:
+        return []
+    out = []
+    for r in builds.sort_values("build_id").to_dict("records"):
+        number = r.get("trial_number")
+        r["trial_number"] = None if number is None or _nan(number) else int(number)
+        r["failure_class"] = None if _nan(r.get("failure_class")) else r.get("failure_class")
+        out.append(SimpleNamespace(**r))
+    return out
 
 
 def _nan(v: Any) -> bool:

@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from app import _data
-from dse.sweep._read import StudyData
+from dse.layout import ResultsLayout, sqlite_url
+from dse.sweep import StudyData
 
 STUDY_KEY = "study"
 TRIAL_KEY = "trial"
@@ -39,9 +40,9 @@ def studies(
             return [], [(storage.split("://", 1)[0] + "://…", failure("storage", exc))]
     found: list[tuple[str, str]] = []
     bad: list[tuple[str, str]] = []
-    for db in sorted(Path(results).glob("*/optuna.db")):
+    for db in ResultsLayout(results).study_dbs():
         try:
-            found += _data.list_studies(_data.Source(db.parent, storage=f"sqlite:///{db}"))
+            found += _data.list_studies(_data.Source(db.parent, storage=sqlite_url(db)))
         except Exception as exc:
             bad.append((db.parent.name, failure(f"study folder {db.parent.name}", exc)))
     return found, bad

@@ -10,6 +10,14 @@ the project. Two architecture families: ``spatial`` (dataflow, seed paper A) and
     df = cost_models.evaluate("gpt2-medium", "u280", {"m_ffn": 1024}, arch="spatial")
 """
 
+from cost_models._board import (
+    BuildFacts,
+    Family,
+    families,
+    family_of_part,
+    part_of_vitis_platform,
+    vitis_platforms,
+)
 from cost_models._errors import InputError, did_you_mean
 from cost_models._evaluate import ARCHS, COLUMNS, VIOLATIONS, evaluate, load_baseline
 from cost_models._gpu import GpuResult, gpu_baseline
@@ -23,6 +31,7 @@ from cost_models._platform import (
     load_platform,
 )
 from cost_models._points import GROUPS, QUANTS, Param, check_written, normalise, param_specs
+from cost_models._prepared import Prepared
 from cost_models._units import UNITS, Unit, unit_features, unit_resources
 from cost_models._workload import (
     SUPPORTED_MODEL_TYPES,
@@ -44,6 +53,8 @@ __all__ = [
     "SUPPORTED_MODEL_TYPES",
     "UNITS",
     "VIOLATIONS",
+    "BuildFacts",
+    "Family",
     "Gpu",
     "GpuResult",
     "InputError",
@@ -51,12 +62,15 @@ __all__ = [
     "ModelShape",
     "Param",
     "Platform",
+    "Prepared",
     "Resources",
     "Unit",
     "Workload",
     "check_written",
     "did_you_mean",
     "evaluate",
+    "families",
+    "family_of_part",
     "gpu_baseline",
     "list_platforms",
     "list_presets",
@@ -66,8 +80,10 @@ __all__ = [
     "load_workload",
     "normalise",
     "param_specs",
+    "part_of_vitis_platform",
     "preset_shape",
     "shape_from_hf",
     "unit_features",
     "unit_resources",
+    "vitis_platforms",
 ]

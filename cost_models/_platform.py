@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from cost_models._board import BuildFacts, read_build_facts
 from cost_models._errors import InputError, did_you_mean
 from cost_models._safeload import UnsafeInput, load_yaml, read_text
 
@@ -106,6 +107,8 @@ class Platform:
     link_latency_us: float = 0.0
     slr_latency_cycles: float = 0.0
     slr_fmax_derate: float = 0.0
+    # Which flows build for the board and for which Vitis platforms (``build:``).
+    build: BuildFacts = field(default_factory=lambda: BuildFacts(vendor="", flows=()))
 
     @property
     def kind(self) -> str:
@@ -400,6 +403,7 @@ def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
         name=r.text("name"),
         part=r.text("part"),
         family=r.text("family"),
+        build=read_build_facts(data, source, r.text("family")),
         dsp_kind=r.text("dsp_kind"),
         resources=r.sub("resources").resources(),
         slrs=slrs,

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import cost_models as cm
+from dse._optuna import CONSTRAINTS_KEY
+from dse.layout import ResultsLayout
 from dse.release import ReleaseError
 
 
@@ -24,42 +26,21 @@ class StudyTrial:
     storage: str
 
 
-def select_trial(study: str, selector: str, storage: str | None, results: Path) -> StudyTrial:
+def select_trial(
+    study: str, selector: str, storage: str | None, results: ResultsLayout | Path
+) -> StudyTrial:
     """Trial ``selector`` (a number, or ``best:<metric>``) of ``study``, with its point."""
-    from dse.sweep._read import load_study_data, open_study
+    from dse.sweep import read_trial
 
-    with open_study(study, storage, results) as (store, sid, url):
-        attrs = store.study_user_attrs(sid)
-        objectives = list(attrs.get("dse:objectives") or [])
-        if selector.startswith("best:"):
-            metric = selector[len("best:") :]
-            if metric not in objectives:
-                hint = cm.did_you_mean(metric, objectives)
-                raise ReleaseError(
-                    f"TRIAL {selector!r}: {metric!r} is not an objective of study {study!r} "
-                    f"(objectives: {', '.join(objectives) or 'none'})"
-                    + (f"; {hint}" if hint else "")
-                )
-            best = load_study_data(study, url, results, full=False).summary()["best"][metric]
-            if best is None:
-                raise ReleaseError(f"TRIAL {selector!r}: study {study!r} has no feasible trial")
-            number = int(best["trial"])
-        elif selector.isdigit():
-            number = int(selector)
-        else:
-            raise ReleaseError(
-                f"TRIAL {selector!r}: expected a trial number or best:<metric> with an objective "
-                f"of study {study!r} ({', '.join(f'best:{m}' for m in objectives) or 'none'})"
-            )
-        try:
-            tid = store.rdb.get_trial_id_from_study_id_trial_number(sid, number)
-        except KeyError:
-            count = store.count(sid)
-            have = f"it has trials 0..{count - 1}" if count else "it has no trials yet"
-            raise ReleaseError(
-                f"TRIAL {selector!r}: study {study!r} has no trial {number} ({have})"
-            ) from None
-        trial = store.rdb.get_trial(tid)
+    found = read_trial(study, 0, storage, results)  # the study's attributes, or StudyNotFound
+    attrs, url = found.attrs, found.url
+    objectives = list(attrs.get("dse:objectives") or [])
+    number = _trial_number(study, selector, objectives, url)
+    got = read_trial(study, number, url)
+    trial = got.trial
+    if trial is None:
+        have = f"it has trials 0..{got.count - 1}" if got.count else "it has no trials yet"
+        raise ReleaseError(f"TRIAL {selector!r}: study {study!r} has no trial {number} ({have})")
     if trial.state.name != "COMPLETE":
         why = trial.user_attrs.get("error")
         raise ReleaseError(
@@ -72,7 +53,7 @@ def select_trial(study: str, selector: str, storage: str | None, results: Path) 
         raise ReleaseError(
             f"study {study!r} in {url} has no dse:config attribute (not made by `dse sweep`)"
         )
-    cons = trial.system_attrs.get("constraints") or []
+    cons = trial.system_attrs.get(CONSTRAINTS_KEY) or []
     values = list(trial.values or [])
     return StudyTrial(
         number=number,
@@ -86,3 +67,27 @@ def select_trial(study: str, selector: str, storage: str | None, results: Path) 
         config={"name": study, **config},
         storage=url,
     )
+
+
+def _trial_number(study: str, selector: str, objectives: list[str], url: str) -> int:
+    """The number ``selector`` names: itself, or the best trial of ``best:<metric>``."""
+    from dse.sweep import load_study_data
+
+    if selector.isdigit():
+        return int(selector)
+    if not selector.startswith("best:"):
+        raise ReleaseError(
+            f"TRIAL {selector!r}: expected a trial number or best:<metric> with an objective "
+            f"of study {study!r} ({', '.join(f'best:{m}' for m in objectives) or 'none'})"
+        )
+    metric = selector[len("best:") :]
+    if metric not in objectives:
+        hint = cm.did_you_mean(metric, objectives)
+        raise ReleaseError(
+            f"TRIAL {selector!r}: {metric!r} is not an objective of study {study!r} "
+            f"(objectives: {', '.join(objectives) or 'none'})" + (f"; {hint}" if hint else "")
+        )
+    best = load_study_data(study, url, full=False).summary()["best"][metric]
+    if best is None:
+        raise ReleaseError(f"TRIAL {selector!r}: study {study!r} has no feasible trial")
+    return int(best["trial"])

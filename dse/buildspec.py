@@ -3,13 +3,13 @@
 ``dse build``, the build loop of ``dse sweep`` and ``dse promote`` all resolve a point the
 same way: keys the config leaves out take the cost model's defaults (as ``dse estimate``
 does), so a template's ``derive:`` rules see exactly the point the model scored; the flow
-defaults to the platform's open flow and the part to the platform's when the flow is for the
-same vendor.
+and part come from the board's ``build:`` section (``cost_models/platforms/<board>.yaml``):
+its first flow by default, its part (or Vitis platform) for the flows it lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,8 +17,22 @@ import cost_models as cm
 from dse.config import StudyConfig
 from dse.errors import ConfigError
 
-DEFAULT_TEMPLATE = "llm_top"
-OPEN_FLOWS = ("ecp5", "yosys-ecp5")  # flows for Lattice ECP5 parts
+# What a study builds when no template is named: the whole generated accelerator of its
+# architecture, for every flow. The unit templates (llm_top, gemv_int, ...) build by name only.
+ACCELERATORS = {"temporal": "overlay"}
+
+
+def default_template(arch: str, source: str = "--template") -> str:
+    """The accelerator template of ``arch``; ConfigError when that architecture has none yet
+    (a spatial study must not silently build the temporal overlay)."""
+    if arch in ACCELERATORS:
+        return ACCELERATORS[arch]
+    raise ConfigError(
+        source,
+        "template",
+        f"arch {arch!r} has no generated accelerator yet (only temporal: template 'overlay'); "
+        "name a unit template to build units alone (llm_top, gemv_int, ...)",
+    )
 
 
 @dataclass(frozen=True)
@@ -37,9 +51,18 @@ class BuildSpec:
         return load_template(self.template).resolve_params(self.point)
 
 
-def default_flow(family: str, part: str) -> str:
-    """The open flow for a platform: ECP5 -> ``ecp5``, Xilinx parts -> ``yosys-xilinx``."""
-    return "ecp5" if family.lower() == "ecp5" or part.upper().startswith("LFE5") else "yosys-xilinx"
+def board_facts(platform: Any) -> cm.BuildFacts | None:
+    """The ``build:`` section of an FPGA platform file; None for a GPU baseline."""
+    return platform.build if isinstance(platform, cm.Platform) else None
+
+
+def default_flow(platform: Any) -> str:
+    """The platform's default flow: the first of its ``build.flows``."""
+    facts = board_facts(platform)
+    if facts is None:
+        source = str(getattr(platform, "source", "") or "platform")
+        raise ConfigError(source, "kind", "a GPU baseline has no build flow; pick an FPGA board")
+    return facts.default_flow
 
 
 def platform_part(cfg: StudyConfig) -> str:
@@ -47,21 +70,62 @@ def platform_part(cfg: StudyConfig) -> str:
 
 
 def choose_flow(cfg: StudyConfig, flow: str | None) -> str:
-    return flow or default_flow(str(getattr(cfg.platform, "family", "")), platform_part(cfg))
+    return flow or default_flow(cfg.platform)
 
 
 def choose_part(cfg: StudyConfig, flow: str, part: str | None) -> str:
-    """``part``, else the platform's when ``flow`` targets its vendor, else the flow's default."""
+    """``part``; else what the board builds with ``flow`` (its part, or its Vitis platform for
+    a flow whose part is a platform); else the flow's default part when the flow is another
+    vendor's (an ECP5 study may still try a Xilinx synthesis).
+
+    Raises:
+        ConfigError: ``flow`` is for the board's vendor but not among its ``build.flows``
+            (e.g. ``yosys-xilinx`` for a Versal board): building for another board's part
+            silently would measure something else.
+    """
     from runners import get_toolchain
 
     toolchain = get_toolchain(flow)
-    plat = platform_part(cfg)
-    same_vendor = plat.upper().startswith("LFE5") == (flow in OPEN_FLOWS)
+    facts = board_facts(cfg.platform)
     if part:
         return part
-    if plat and same_vendor and flow != "vitis-link":
-        return plat
-    return toolchain.default_part
+    if facts is None:
+        return toolchain.default_part
+    if flow in facts.flows:
+        if toolchain.part_kind == "vitis_platform":
+            return facts.vitis_platforms[0] if facts.vitis_platforms else toolchain.default_part
+        return platform_part(cfg)
+    vendor = flow_vendor(toolchain)
+    if vendor is None:
+        return platform_part(cfg)  # vendor-neutral (simulation): the board's part, as named
+    if vendor != facts.vendor:
+        return toolchain.default_part
+    source = str(getattr(cfg.platform, "source", "") or "platform")
+    raise ConfigError(
+        "--flow",
+        flow,
+        f"platform '{cfg.platform.name}' is not built with this flow ({source} build.flows: "
+        f"{', '.join(facts.flows)}); pass --part to build for another part",
+    )
+
+
+def flow_vendor(toolchain: Any) -> str | None:
+    """The vendor a flow builds for (of its default part), None for a vendor-neutral flow."""
+    part = str(toolchain.default_part)
+    if toolchain.part_kind == "vitis_platform":
+        part = cm.part_of_vitis_platform(part) or ""
+    family = cm.family_of_part(part) if part else None
+    return family.vendor if family is not None else None
+
+
+def promote_choices(platform: Any, release_flows: Sequence[str]) -> tuple[str, list[str]]:
+    """(default flow, flows allowed) for publishing a build on ``platform``: its
+    ``build.flows`` that make a deliverable, the first of them the default (``vivado`` when
+    the board lists none)."""
+    facts = board_facts(platform)
+    allowed = [f for f in (facts.flows if facts else ()) if f in release_flows]
+    default = allowed[0] if allowed else "vivado"
+    return default, allowed or [default]
 
 
 def model_defaults(cfg: StudyConfig) -> dict[str, Any]:
@@ -94,7 +158,7 @@ def resolve_build(
     """
     from runners import load_template
 
-    tpl = load_template(template or DEFAULT_TEMPLATE)
+    tpl = load_template(template or default_template(cfg.arch))
     specs = cm.param_specs(cfg.arch, cfg.platform)
     if check_keys:
         _check_keys(point, tpl, set(cfg.design) | set(specs), source)

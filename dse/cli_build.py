@@ -12,6 +12,7 @@ from rich.table import Table
 from cost_models._safeload import UnsafeInput, load_json, read_text
 from dse._console import make_console
 from dse.errors import ConfigError, StudyNotFound
+from dse.layout import ResultsLayout, layout
 
 templates_app = typer.Typer(no_args_is_help=True, help="Hardware templates.")
 console = make_console()
@@ -38,36 +39,34 @@ def parse_point(text: str) -> dict[str, Any]:
     return data
 
 
-def trial_point(spec: str, results: Path) -> dict[str, Any]:
-    """``STUDY:N`` -> trial N's design point from ``results/<STUDY>/optuna.db``."""
+def trial_point(spec: str, results: Path | ResultsLayout) -> dict[str, Any]:
+    """``STUDY:N`` -> trial N's design point from ``<results>/<STUDY>/optuna.db``."""
+    from dse.sweep import read_trial
+
     study_name, sep, number = spec.rpartition(":")
     if not sep or not study_name or not number.isdigit():
         raise ConfigError("--trial", spec, "expected STUDY:N, e.g. smollm-ecp5:12")
-    db = results / study_name / "optuna.db"
+    lay = layout(results)
+    db = lay.study_db(study_name)
     if not db.is_file():
-        known = sorted(p.parent.name for p in results.glob("*/optuna.db"))
+        known = sorted(p.parent.name for p in lay.study_dbs())
         raise StudyNotFound(
-            f"--trial {spec}: no study storage at {db} (studies under {results}: "
+            f"--trial {spec}: no study storage at {db} (studies under {lay.root}: "
             f"{', '.join(known) or 'none'})"
         )
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=study_name, storage=f"sqlite:///{db}")
-    except KeyError:
+        got = read_trial(study_name, int(number), lay.study_url(study_name))
+    except StudyNotFound:
         raise StudyNotFound(f"--trial {spec}: {db} has no study named '{study_name}'") from None
-    trials = [t for t in study.get_trials(deepcopy=False) if t.number == int(number)]
-    if not trials:
-        count = len(study.get_trials(deepcopy=False))
+    if got.trial is None:
         raise StudyNotFound(
             f"--trial {spec}: study '{study_name}' has no trial {number} "
-            f"(it has trials 0..{count - 1})"
-            if count
+            f"(it has trials 0..{got.count - 1})"
+            if got.count
             else f"--trial {spec}: study '{study_name}' has no trials yet"
         )
-    point = trials[0].user_attrs.get("point")
-    return dict(point) if isinstance(point, Mapping) else dict(trials[0].params)
+    point = got.trial.user_attrs.get("point")
+    return dict(point) if isinstance(point, Mapping) else dict(got.trial.params)
 
 
 def build_cmd(
@@ -107,7 +106,7 @@ def build_cmd(
         spec.point,
         spec.flow,
         part=spec.part,
-        cache_root=results / "builds",
+        cache_root=ResultsLayout(results).builds,
         force=force,
     )
     if as_json:

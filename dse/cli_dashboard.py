@@ -126,8 +126,8 @@ def dashboard(
     if storage is None and not results.is_dir():
         raise ConfigError("--results", str(results), "an existing folder (run `dse sweep` first)")
     if storage is not None:
+        from dse.layout import sqlite_path
         from dse.sweep import TrialStore
-        from dse.sweep._store import sqlite_path
 
         path = sqlite_path(storage)
         if path is not None and not path.is_file():

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dse._console import make_console
+from dse.layout import ResultsLayout
 
 if TYPE_CHECKING:
     from dse.release import Release
@@ -117,7 +118,10 @@ def release_list(
         typer.echo(json.dumps([_row(r) for r in rels]))
         return
     if not rels:
-        typer.echo(f"no releases under {results}/releases (run `dse promote STUDY TRIAL --name N`)")
+        typer.echo(
+            f"no releases under {ResultsLayout(results).releases} "
+            "(run `dse promote STUDY TRIAL --name N`)"
+        )
         return
     table = Table()
     for col in ("name", "study", "trial", "flow", "timing", "fmax MHz", "host", "created"):

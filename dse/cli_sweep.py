@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dse._console import make_console
 from dse.errors import DseError
+from dse.layout import ResultsLayout
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -60,30 +61,29 @@ def sweep(
     section, promising trials are built while the search runs and calibrate the model.
     """
     from dse.config import load_config
-    from dse.sweep import default_storage, run_sweep
+    from dse.sweep import run_sweep
 
     cfg = load_config(config, set_ or [])
-    _results_folder(results)
-    given_storage = storage
+    lay = _results_folder(results)
     # --results holds the study as well as its builds: <results>/<name>/optuna.db
-    storage = storage or cfg.storage or default_storage(cfg.name, results)
+    url = lay.storage_url(cfg.name, storage, cfg.storage)
     if hosts is not None and not hosts.is_file():
         raise DseError(f"--hosts {hosts}: no such file")
     if ray_address and builds and cfg.build is not None:
         _join_ray(cfg, ray_address, hosts)  # before searching: a bad cluster fails now
     if trials is not None:  # a resumed study shows its new budget while it runs
-        _record_trials(storage or cfg.storage or default_storage(cfg.name), cfg.name, trials)
+        _record_trials(url, cfg.name, trials)
     s = run_sweep(
         cfg,
+        results=lay,
         trials=trials,
         timeout_s=timeout,
-        storage=storage,
+        storage=url,
         resume=resume,
         progress=not quiet,  # a terminal gets a live line, a log file periodic lines
         builds=builds,
         hosts=hosts,
         ray_address=ray_address,
-        cache_root=results / "builds",
         log=None if quiet else lambda line: err_console.print(line, markup=False),
     )
     if trials is not None:
@@ -106,8 +106,8 @@ def sweep(
             again += ["--set", text]
         # every option that changes which study or how it goes on, as it was given
         for flag, value in (
-            ("--storage", given_storage),
-            ("--results", None if results == Path("results") else results),
+            ("--storage", storage),
+            ("--results", None if lay.is_default else results),
             ("--trials", trials),
             ("--hosts", hosts),
             ("--ray-address", ray_address),
@@ -232,25 +232,21 @@ def status(
     Pareto size counts Pareto-optimal points (distinct objective values of the feasible,
     non-dominated trials), the rows `dse pareto` shows; best names a trial on that front.
     """
-    from dse.sweep._read import list_studies, load_study_data
+    from dse.sweep import list_studies, load_study_data
 
-    _results_folder(results)
+    lay = _results_folder(results)
     problems: list[str] = []  # unreadable databases: reported after the healthy studies
     if study is None:
         # (name, URL): one database file may hold several studies (--storage shared).
-        found = (
-            [(n, storage) for n in _studies_in(storage)]
-            if storage
-            else list_studies(results, problems)
-        )
+        found = list_studies(lay, problems, storage=storage)
         if not found and not as_json:
             if problems:
                 raise DseError("; ".join(problems))
             typer.echo(f"no studies under {results}/ (run `dse sweep CONFIG`)")
             return
-        summaries = [load_study_data(n, url, results, full=False).summary() for n, url in found]
+        summaries = [load_study_data(n, url, lay, full=False).summary() for n, url in found]
     else:
-        summaries = [load_study_data(study, storage, results, full=False).summary()]
+        summaries = [load_study_data(study, storage, lay, full=False).summary()]
     if as_json:
         typer.echo(json.dumps(summaries if study is None else summaries[0]))
         if problems:
@@ -291,10 +287,10 @@ def pareto(
     Trials reaching the same objective values with other parameters are shown once (the
     first, with a `ties` count) unless --all is given.
     """
-    from dse.sweep._read import load_study_data
+    from dse.sweep import load_study_data
 
-    _results_folder(results)
-    data = load_study_data(study, storage, results)
+    lay = _results_folder(results)
+    data = load_study_data(study, storage, lay)
     front = data.pareto(collapse=not show_all)
     ties = [] if show_all else ["ties"]
     cols = ["number", *data.objectives, *ties, *(f"param_{p}" for p in data.params)]
@@ -343,13 +339,13 @@ def export(
     storage: Annotated[str | None, _STORAGE] = None,
 ) -> None:
     """One row per trial: number, params, objectives, feasibility, key metrics."""
-    from dse.sweep._read import load_study_data
+    from dse.sweep import load_study_data
 
     if fmt not in ("csv", "parquet"):
         raise DseError(f"--format: expected csv or parquet, got {fmt!r}")
-    _results_folder(results)
-    data = load_study_data(study, storage, results)
-    out = output or Path(results) / study / f"{study}.{fmt}"
+    lay = _results_folder(results)
+    data = load_study_data(study, storage, lay)
+    out = output or lay.export_file(study, fmt)
     _output_file(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -380,28 +376,19 @@ def export(
     typer.echo(f"wrote {len(df):,} trials of {study!r} to {out}")
 
 
-def _results_folder(results: Path) -> None:
-    """``--results`` names a folder; a file there is an error, not an empty listing."""
+def _results_folder(results: Path) -> ResultsLayout:
+    """``--results`` as a layout; a file there is an error, not an empty listing."""
     if results.exists() and not results.is_dir():
         raise DseError(
             f"--results {results}: is a file; expected the results folder holding "
             "<study>/optuna.db (default: results)"
         )
+    return ResultsLayout(results)
 
 
 def _wide() -> Console:
     # Piped output (make demo, logs) would otherwise be cut to 80 columns.
     return console if console.is_terminal else make_console(width=200)
-
-
-def _studies_in(storage: str) -> list[str]:
-    from dse.sweep import TrialStore
-
-    store = TrialStore(storage, create=False)
-    try:
-        return store.study_names()
-    finally:
-        store.close()
 
 
 def _fmt(v: Any) -> str:

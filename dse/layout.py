@@ -108,7 +108,10 @@ def layout(results: ResultsLayout | Path | str | None = None) -> ResultsLayout:
 
 
 __all__ = [
+    "BUILDS",
     "DEFAULT_RESULTS",
+    "RELEASES",
+    "STUDY_DB",
     "ResultsLayout",
     "layout",
     "sqlite_path",

@@ -2,8 +2,8 @@
 
 ```yaml
 build:
-  flow: yosys-ecp5        # default: the platform's open flow (ecp5 / yosys-xilinx)
-  template: llm_top       # default llm_top
+  flow: yosys-ecp5        # default: the first of the board's build.flows
+  template: overlay       # default: the accelerator of the arch (temporal: overlay)
   every: 200              # a round of candidates every 200 trials (omit: only at the end)
   at_end: true            # and a last round when the search ends
   top_k: 4                # candidates per round: best predicted Pareto rank, kept diverse
@@ -51,7 +51,7 @@ class BuildPolicy:
     """When and what a sweep builds (see the module docstring for the YAML)."""
 
     flow: str | None = None
-    template: str = "llm_top"
+    template: str = "overlay"
     every: int | None = None
     at_end: bool = True
     top_k: int = 4
@@ -65,8 +65,15 @@ class BuildPolicy:
     step_timeout_s: float | None = None
 
 
-def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
-    """Validate ``build:``; None when the section is absent (the sweep builds nothing)."""
+def parse_build(
+    doc: LocatedYaml, raw: Any, base: Path, arch: str = "temporal"
+) -> BuildPolicy | None:
+    """Validate ``build:``; None when the section is absent (the sweep builds nothing).
+
+    Without ``template:`` a study builds the generated accelerator of its ``arch``
+    (``dse.buildspec.default_template``); a spatial study has none yet and must name a unit
+    template.
+    """
     if raw is None:
         return None
     if not isinstance(raw, Mapping):
@@ -87,7 +94,18 @@ def parse_build(doc: LocatedYaml, raw: Any, base: Path) -> BuildPolicy | None:
             raise doc.error(f"build.{key}", f"expected true or false, got {v!r}")
         return v
 
-    template = raw.get("template", "llm_top")
+    template = raw.get("template")
+    if template is None:
+        from dse.buildspec import ACCELERATORS
+
+        if arch not in ACCELERATORS:
+            raise doc.error(
+                "build",
+                f"arch {arch!r} has no generated accelerator to build yet (only temporal: "
+                "template 'overlay'); set build.template to a unit template (llm_top, "
+                "gemv_int, ...) to build units alone, or drop build:",
+            )
+        template = ACCELERATORS[arch]
     flow = raw.get("flow")
     _check_template(doc, template, flow)
     diversity = raw.get("diversity", 0.05)

@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from optuna.storages._rdb import models
 
+from dse._optuna import TABLES
 from dse.calibration import Correction
 
 META = sa.MetaData()
@@ -78,7 +78,7 @@ CALIBRATIONS = sa.Table(
     sa.Column("error_before", sa.Float),  # median |log(measured/predicted)|, raw model
     sa.Column("error_after", sa.Float),  # the same after this correction
 )
-_UA = models.TrialUserAttributeModel.__table__
+_UA = TABLES.trial_user_attrs
 FINAL_STATES = ("done", "failed")
 JSON_COLUMNS = ("params", "point", "predicted", "measured")
 

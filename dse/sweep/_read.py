@@ -11,14 +11,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 import cost_models as cm
+from dse._optuna import CONSTRAINTS_KEY
 from dse.errors import StudyNotFound
+from dse.layout import ResultsLayout, layout, sqlite_path, sqlite_url
 from dse.pareto import pareto_mask
 from dse.sweep._builds import builds_frame, calibrations_frame
-from dse.sweep._engine import CONSTRAINTS_KEY
-from dse.sweep._store import StorageError, TrialStore, default_storage, sqlite_path
+from dse.sweep._store import StorageError, TrialStore
+
+Results = ResultsLayout | str | Path | None  # a results root, as a layout or a path
 
 
 @dataclass
@@ -97,16 +100,19 @@ class StudyData:
 
 
 def list_studies(
-    results: str | Path = "results", problems: list[str] | None = None
+    results: Results = None, problems: list[str] | None = None, *, storage: str | None = None
 ) -> list[tuple[str, str]]:
-    """(study name, storage URL) of every study in ``results/*/optuna.db``.
+    """(study name, storage URL) of every study in ``<results>/*/optuna.db``, or in the one
+    database ``storage`` when given (its errors are raised).
 
     With ``problems``, a database that cannot be read is reported there and skipped, so one
     corrupt file does not hide every other study; without it, its ``StorageError`` is raised.
     """
+    if storage:
+        return [(name, storage) for name in _names_in(storage)]
     out: list[tuple[str, str]] = []
-    for db in sorted(Path(results).glob("*/optuna.db")):
-        url = f"sqlite:///{db}"
+    for db in layout(results).study_dbs():
+        url = sqlite_url(db)
         try:
             store = TrialStore(url, create=False)
         except StorageError as exc:
@@ -121,19 +127,30 @@ def list_studies(
     return out
 
 
-def resolve_storage(study: str, storage: str | None, results: str | Path = "results") -> str:
+def _names_in(url: str) -> list[str]:
+    store = TrialStore(url, create=False)
+    try:
+        return store.study_names()
+    finally:
+        store.close()
+
+
+def resolve_storage(study: str, storage: str | None, results: Results = None) -> str:
+    """``storage`` when given, else the study's database under ``results`` (or the one
+    database there that holds it); raises ``StudyNotFound`` naming the studies found."""
     if storage:
         return storage
-    url = default_storage(study, results)
+    lay = layout(results)
+    url = lay.study_url(study)
     path = sqlite_path(url)
     if path is not None and not path.exists():
-        studies = list_studies(results, [])
+        studies = list_studies(lay, [])
         # A study swept with --storage into another study's database file lives there.
         here = [u for n, u in studies if n == study]
         if len(here) == 1:
             return here[0]
         known = [n for n, _ in studies]
-        hint = f"; studies under {results}/: {', '.join(known)}" if known else ""
+        hint = f"; studies under {lay.root}/: {', '.join(known)}" if known else ""
         raise StudyNotFound(
             f"study {study!r}: no {path} (run `dse sweep` first, or pass --storage URL){hint}"
         )
@@ -142,7 +159,7 @@ def resolve_storage(study: str, storage: str | None, results: str | Path = "resu
 
 @contextlib.contextmanager
 def open_study(
-    study: str, storage: str | None = None, results: str | Path = "results"
+    study: str, storage: str | None = None, results: Results = None
 ) -> Iterator[tuple[TrialStore, int, str]]:
     """``(store, study id, url)`` of an existing study; closes the store afterwards.
 
@@ -166,7 +183,7 @@ def open_study(
 
 
 def load_study_data(
-    study: str, storage: str | None = None, results: str | Path = "results", *, full: bool = True
+    study: str, storage: str | None = None, results: Results = None, *, full: bool = True
 ) -> StudyData:
     """Read a study (``full``: with every design point and metric) into a DataFrame."""
     with open_study(study, storage, results) as (store, sid, url):
@@ -216,7 +233,7 @@ def load_study_data(
 
 
 def load_builds(
-    study: str, storage: str | None = None, results: str | Path = "results"
+    study: str, storage: str | None = None, results: Results = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(builds, calibrations) of a study: ``dse_builds`` and ``dse_calibrations`` rows.
 
@@ -227,3 +244,27 @@ def load_builds(
     """
     with open_study(study, storage, results) as (store, sid, _):
         return builds_frame(store.reader, sid), calibrations_frame(store.reader, sid)
+
+
+@dataclass(frozen=True)
+class StoredTrial:
+    """One trial of a stored study, as promote and ``dse build --trial`` read it."""
+
+    trial: FrozenTrial | None  # None: the study has no trial of that number
+    count: int  # trials in the study
+    attrs: dict[str, Any]  # the study's user attributes (dse:config, dse:objectives, ...)
+    url: str
+
+
+def read_trial(
+    study: str, number: int, storage: str | None = None, results: Results = None
+) -> StoredTrial:
+    """Trial ``number`` of ``study`` with everything stored with it (``StudyNotFound`` when
+    the study does not exist; ``trial`` is None when it has no such trial)."""
+    with open_study(study, storage, results) as (store, sid, url):
+        attrs = store.study_user_attrs(sid)
+        try:
+            tid = store.rdb.get_trial_id_from_study_id_trial_number(sid, number)
+        except KeyError:
+            return StoredTrial(None, store.count(sid), attrs, url)
+        return StoredTrial(store.rdb.get_trial(tid), store.count(sid), attrs, url)

@@ -3,7 +3,7 @@
 Optuna's ``RDBStorage`` writes a trial with a dozen small transactions (≈20 trials/s on
 SQLite here). A sweep instead samples in memory and writes each finished batch with one
 transaction of multi-row INSERTs into the very tables ``RDBStorage`` uses
-(``optuna.storages._rdb.models``), so ``optuna.load_study`` and ``optuna-dashboard`` read the
+(``dse._optuna.TABLES``), so ``optuna.load_study`` and ``optuna-dashboard`` read the
 study normally. Trial numbers are assigned inside that transaction under a lock
 (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on the study row elsewhere), so
 several worker processes sharing a study never collide. Loading (resume, refresh, the read
@@ -23,34 +23,27 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
-from optuna.storages._rdb import models
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from dse._optuna import TABLES, stored_value
 from dse.errors import DseError
+from dse.layout import ResultsLayout, layout, sqlite_path
 
-_T = models.TrialModel.__table__
-_P = models.TrialParamModel.__table__
-_V = models.TrialValueModel.__table__
-_UA = models.TrialUserAttributeModel.__table__
-_SA = models.TrialSystemAttributeModel.__table__
-_S = models.StudyModel.__table__
-_SUA = models.StudyUserAttributeModel.__table__
-_SSA = models.StudySystemAttributeModel.__table__
-_SD = models.StudyDirectionModel.__table__
-_VT = models.TrialValueModel.TrialValueType
-
-
-def default_storage(name: str, results: str | Path = "results") -> str:
-    return f"sqlite:///{Path(results) / name / 'optuna.db'}"
+_T = TABLES.trials
+_P = TABLES.params
+_V = TABLES.values
+_UA = TABLES.trial_user_attrs
+_SA = TABLES.trial_system_attrs
+_S = TABLES.studies
+_SUA = TABLES.study_user_attrs
+_SSA = TABLES.study_system_attrs
+_SD = TABLES.study_directions
 
 
-def sqlite_path(url: str) -> Path | None:
-    """The file behind a ``sqlite:///`` URL (None for other databases or in-memory)."""
-    if not url.startswith("sqlite:///"):
-        return None
-    path = url[len("sqlite:///") :]
-    return None if path in ("", ":memory:") else Path(path)
+def default_storage(name: str, results: ResultsLayout | str | Path | None = None) -> str:
+    """``sqlite:///<results>/<name>/optuna.db`` (see :class:`dse.layout.ResultsLayout`)."""
+    return layout(results).study_url(name)
 
 
 @dataclass
@@ -303,7 +296,7 @@ class TrialStore:
             rows = []
             for tid, vals in zip(ids, values, strict=True):
                 for k, v in enumerate(vals):
-                    stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+                    stored, kind = stored_value(v)
                     rows.append(
                         {"trial_id": tid, "objective": k, "value": stored, "value_type": kind}
                     )
@@ -385,7 +378,7 @@ class TrialStore:
                         }
                     )
                 for k, v in enumerate(t.values or ()):
-                    stored, kind = models.TrialValueModel.value_to_stored_repr(v)
+                    stored, kind = stored_value(v)
                     values.append(
                         {"trial_id": tid, "objective": k, "value": stored, "value_type": kind}
                     )
@@ -537,7 +530,7 @@ def _attrs(
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    # Optuna stores naive UTC (see models.TrialModel.datetime_start).
+    # Optuna stores naive UTC (see optuna.storages._rdb.models.TrialModel.datetime_start).
     if value is None:
         return None
     return value.astimezone(dt.UTC).replace(tzinfo=None)

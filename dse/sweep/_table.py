@@ -19,24 +19,21 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from dse.sweep._engine import CONSTRAINTS_KEY
-from dse.sweep._read import StudyData, open_study
+from dse._optuna import CONSTRAINTS_KEY, TABLES
+from dse.sweep._read import Results, StudyData, open_study
 from dse.sweep._store import TrialStore
 
 ATTR_KEYS = ("point", "metrics", "measured", "build")
 _CHUNK = 500
 
 
-def load_table(
-    study: str, storage: str | None = None, results: str | Path = "results"
-) -> StudyData:
+def load_table(study: str, storage: str | None = None, results: Results = None) -> StudyData:
     """The study's trials as columns, without design points or metrics.
 
     Columns: ``number``, ``trial_id``, ``state``, ``feasible``, ``duplicate_of`` and one per
@@ -218,9 +215,7 @@ def _state(value: Any) -> str:
 def study_times(url: str, study: str, window_s: float = 60.0) -> dict[str, Any]:
     """When the study started and last completed a trial (UTC), and trials done in the
     ``window_s`` seconds before that last completion: three aggregates, no per-trial rows."""
-    from optuna.storages._rdb import models
-
-    t = models.TrialModel.__table__
+    t = TABLES.trials
     out: dict[str, Any] = {"first_start": None, "last_complete": None, "recent": 0}
     store = TrialStore(url, create=False)
     try:

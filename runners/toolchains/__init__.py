@@ -1,8 +1,9 @@
 """Toolchain adapters: one module per tool flow, registered in ``TOOLCHAINS``.
 
 A toolchain *describes* a build (``prepare(bundle) -> list[Command]``) and *reads* its
-results (``parse(workdir) -> BuildResult``); an executor runs the commands. To add a flow,
-write ``_<flow>.py`` with a ``Toolchain`` subclass and add one line to ``TOOLCHAINS``.
+results (``parse(workdir) -> BuildResult``); an executor runs the commands. Most flows are a
+``StepFlow``: a sequence of tool steps (``_steps.py``; the open tools in ``_open_steps.py``).
+To add a flow, write ``_<flow>.py`` with a subclass and add one line to ``TOOLCHAINS``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from runners._errors import RunnerError
 from runners.toolchains._base import FIDELITIES, Toolchain, ToolchainError
 from runners.toolchains._delay import DelayModel, estimate_clock
 from runners.toolchains._ecp5 import Ecp5, nextpnr_device_args
+from runners.toolchains._open_steps import DelayEstimate, Nextpnr, Pack, Yosys
 from runners.toolchains._sim_verilator import SimVerilator
+from runners.toolchains._steps import StepFlow, StepOutput, ToolStep
 from runners.toolchains._vitis_hls import VitisHls
 from runners.toolchains._vitis_link import VitisLink
 from runners.toolchains._vivado import Vivado
 from runners.toolchains._yosys_ecp5 import YosysEcp5
-from runners.toolchains._yosys_xilinx import YosysXilinx, xilinx_family
+from runners.toolchains._yosys_xilinx import YosysXilinx
 
 TOOLCHAINS: dict[str, Toolchain] = {
     "yosys-xilinx": YosysXilinx(),
@@ -55,19 +58,25 @@ def list_toolchains() -> list[Toolchain]:
 __all__ = [
     "FIDELITIES",
     "TOOLCHAINS",
+    "DelayEstimate",
     "DelayModel",
     "Ecp5",
+    "Nextpnr",
+    "Pack",
     "SimVerilator",
+    "StepFlow",
+    "StepOutput",
+    "ToolStep",
     "Toolchain",
     "ToolchainError",
     "UnknownToolchain",
     "VitisHls",
     "VitisLink",
     "Vivado",
+    "Yosys",
     "YosysXilinx",
     "estimate_clock",
     "get_toolchain",
     "list_toolchains",
     "nextpnr_device_args",
-    "xilinx_family",
 ]

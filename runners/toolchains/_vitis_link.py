@@ -61,6 +61,7 @@ class VitisLink(Toolchain):
     description = "kernel .xo (Vitis HLS or RTL package_xo) + v++ --link: routed, .xclbin"
     fidelity = "bitstream"
     default_part = "xilinx_u280_gen3x16_xdma_1_202211_1"
+    part_kind = "vitis_platform"
     programs: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "vitis_hls": ("-version",),
         "vivado": ("-version",),
@@ -68,13 +69,6 @@ class VitisLink(Toolchain):
     }
     kinds = ("hls", "rtl")
     hls = VitisHls()  # the C-synthesis step of an HLS kernel
-    # The HLS step synthesises for the platform's FPGA; the platform names it.
-    platform_parts: ClassVar[Mapping[str, str]] = {
-        "xilinx_u280": "xcu280-fsvh2892-2L-e",
-        "xilinx_u55c": "xcu55c-fsvh2892-2L-e",
-        "xilinx_u250": "xcu250-figd2104-2L-e",
-        "xilinx_u200": "xcu200-fsgd2104-2-e",
-    }
     step_timeout_s = 12 * 3600.0
 
     def accepts(self, template: Template) -> bool:
@@ -93,15 +87,16 @@ class VitisLink(Toolchain):
                 "xilinx_u280_gen3x16_xdma_1_202211_1 (letters, digits and '_' only)"
             )
         if self.fpga_part(part) is None:
-            known = ", ".join(f"{k}_*" for k in self.platform_parts)
+            known = ", ".join(cm.vitis_platforms())
             raise ToolchainError(
-                f"flow '{self.name}': platform '{part}' is not one of the known platform "
-                f"families ({known}); pass a Vitis platform name as the part"
+                f"flow '{self.name}': no board lists the Vitis platform '{part}' (nor another "
+                f"version of it) under build.vitis_platforms (boards list: {known}); add it to "
+                "its board's cost_models/platforms/<board>.yaml"
             )
 
     def fpga_part(self, platform: str) -> str | None:
-        """FPGA part of a Vitis platform name."""
-        return next((p for k, p in self.platform_parts.items() if platform.startswith(k)), None)
+        """FPGA part of a Vitis platform name: the part of the board that lists it."""
+        return cm.part_of_vitis_platform(platform)
 
     def options(self, point: Mapping[str, object]) -> dict[str, Any]:
         """Clock target, and the point's ``kernels`` / ``hbm`` connectivity if given."""
