@@ -107,6 +107,28 @@ def evaluate(
     # points stays a scalar, so the models broadcast it instead of computing on n copies.
     params = resolve_columns(raw, n, specs, arch)
     gpu = None if baseline is None else _baseline(wl, baseline)
+    merged = score_resolved(params, n, wl, plat, arch, gpu, detail)
+    frame: dict[str, Any] = dict(merged)
+    frame["bound_prefill"] = _bounds(merged["bound_prefill"])
+    frame["bound_decode"] = _bounds(merged["bound_decode"])
+    frame["violations"] = _describe(merged["violations"])
+    return pd.DataFrame(frame, copy=False)
+
+
+def score_resolved(
+    params: dict[str, Any],
+    n: int,
+    wl: Workload,
+    plat: Platform,
+    arch: str,
+    gpu: GpuResult | None,
+    detail: bool = False,
+) -> dict[str, np.ndarray]:
+    """The model's columns for ``n`` already-resolved points (``resolve_columns``' output:
+    scalars broadcast, categoricals as codes), as numpy arrays: ``bound_*`` as codes into
+    ``BOUNDS`` and ``violations`` as the bit mask of ``VIOLATIONS`` (``evaluate`` turns
+    those into text). The search calls this directly (``cost_models.Prepared``)."""
+    specs = param_specs(arch, plat)
     model = ARCHS[arch]
     arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     as_float = [k for k, v in arrays.items() if v.dtype.kind in "iu" and specs[k].kind != "cat"]
@@ -137,11 +159,7 @@ def evaluate(
             merged = {k: np.empty(n, dtype=np.asarray(v).dtype) for k, v in cols.items()}
         for k, v in cols.items():
             merged[k][lo:hi] = v
-    frame: dict[str, Any] = dict(merged)
-    frame["bound_prefill"] = _bounds(merged["bound_prefill"])
-    frame["bound_decode"] = _bounds(merged["bound_decode"])
-    frame["violations"] = _describe(merged["violations"])
-    return pd.DataFrame(frame, copy=False)
+    return merged
 
 
 def _baseline(wl: Workload, baseline: Gpu | str) -> GpuResult:

@@ -47,6 +47,15 @@ class Codec:
         self.conditional = [p.when is not None for p in self.params]
         rng = np.random.default_rng(0x5EED)
         self._mult = rng.integers(1, 2**63, size=len(self.params), dtype=np.uint64) | np.uint64(1)
+        # A row's key: its exact mixed-radix number (genes + 1, so absent = 0) when the
+        # grid with "absent" added fits in 63 bits, else a 64-bit hash of the row.
+        radix = [int(s) + 1 for s in self.sizes]
+        self._exact = math.prod(radix) < 2**63
+        self._place = np.array(
+            [math.prod(radix[j + 1 :]) for j in range(len(radix))] if self._exact else [],
+            dtype=np.int64,
+        )
+        self._when = [self._when_table(j) if c else None for j, c in enumerate(self.conditional)]
 
     @property
     def dims(self) -> int:
@@ -62,14 +71,43 @@ class Codec:
         n = len(genomes)
         for j, p in enumerate(self.params):
             if p.when is not None:
-                on = np.broadcast_to(np.asarray(p.when.evaluate(env), dtype=bool), (n,))
+                table = self._when[j]
+                if table is not None:  # the condition's value per combination of its inputs
+                    deps, place, truth = table
+                    on = truth[(genomes[:, deps] + 1) @ place]
+                else:
+                    env.update({q.name: self._column(i, genomes[:, i]) for i, q in self._reads(j)})
+                    on = np.broadcast_to(np.asarray(p.when.evaluate(env), dtype=bool), (n,))
                 col = genomes[:, j]
                 col[~on] = -1
                 fill = on & (col < 0)
                 if fill.any():
                     col[fill] = rng.integers(0, self.sizes[j], int(fill.sum())) if rng else 0
-            env[p.name] = self._column(j, genomes[:, j])
         return genomes
+
+    def _reads(self, j: int) -> list[tuple[int, Any]]:
+        """The searched parameters before ``j`` that its ``when:`` reads."""
+        when = self.params[j].when
+        names = when.names if when is not None else frozenset()
+        return [(i, q) for i, q in enumerate(self.params[:j]) if q.name in names]
+
+    def _when_table(self, j: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Parameter ``j``'s condition evaluated once on every combination of the genes it
+        reads (absent included), so a batch looks it up instead of decoding columns and
+        comparing strings; None when that product is too large to tabulate."""
+        reads = self._reads(j)
+        deps = [i for i, _ in reads]
+        radix = [int(self.sizes[i]) + 1 for i in deps]
+        if math.prod(radix) > 1 << 16:
+            return None
+        grid = np.indices(radix).reshape(len(deps), -1).T - 1  # genes, -1 = absent
+        env: dict[str, Any] = dict(self.space.design)
+        env.update({q.name: self._column(i, grid[:, c]) for c, (i, q) in enumerate(reads)})
+        when = self.params[j].when
+        assert when is not None
+        truth = np.broadcast_to(np.asarray(when.evaluate(env), dtype=bool), (len(grid),))
+        place = np.array([math.prod(radix[c + 1 :]) for c in range(len(deps))], dtype=np.int64)
+        return np.array(deps, dtype=np.intp), place, np.ascontiguousarray(truth)
 
     # -- decoding ------------------------------------------------------------------------
 
@@ -127,7 +165,11 @@ class Codec:
         return g
 
     def keys(self, genomes: np.ndarray) -> np.ndarray:
-        """A 64-bit hash per row (never 0), for duplicate detection."""
+        """A 64-bit key per row (never 0), for duplicate detection: the row's exact
+        mixed-radix number where the grid fits in 63 bits (distinct rows never share a
+        key), else a hash."""
+        if self._exact:
+            return ((genomes + 1) @ self._place).view(np.uint64) | np.uint64(1 << 63)
         g = (genomes.astype(np.int64) + 1).astype(np.uint64)
         h = np.zeros(len(genomes), dtype=np.uint64)
         with np.errstate(over="ignore"):

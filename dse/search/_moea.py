@@ -30,6 +30,8 @@ import numpy as np
 from dse.pareto import pareto_mask
 from dse.search._codec import Codec
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
 
 class VectorSearch:
     """Batch NSGA-style search: ``ask() -> genomes``, ``tell(genomes, f, cv)``."""
@@ -59,7 +61,7 @@ class VectorSearch:
         self.pool_cv = np.empty(0)
         self.cache = np.zeros(1 << cache_bits, dtype=np.uint64)
         self.claim = np.zeros(1 << cache_bits, dtype=np.int32)
-        self.mask = np.uint64((1 << cache_bits) - 1)
+        self.shift = np.uint64(64 - cache_bits)
         self.proposed = self.duplicates = self.evaluated = self.generations = 0
 
     # -- ask -----------------------------------------------------------------------------
@@ -78,49 +80,60 @@ class VectorSearch:
         return g
 
     def _parents(self, n: int) -> np.ndarray:
+        """Row indices into ``archive_g`` stacked on ``pool_g``, in random order: each from
+        the archive with probability 1/2 (all of them while there is no pool), weighted by
+        crowding, else uniformly from the pool."""
         rng = self.rng
         na, npool = len(self.archive_g), len(self.pool_g)
-        from_archive = rng.random(n) < (0.5 if npool else 1.0) if na else np.zeros(n, bool)
-        out = np.empty((n, self.codec.dims), dtype=np.int32)
-        k = int(from_archive.sum())
-        if k:  # crowding-weighted draw: inverse CDF of the weights
-            pick = np.searchsorted(self.cdf, rng.random(k) * self.cdf[-1], side="right")
-            out[from_archive] = self.archive_g[np.minimum(pick, na - 1)]
-        if n - k:
-            out[~from_archive] = self.pool_g[rng.integers(0, npool, n - k)]
-        return out
+        k = int(rng.binomial(n, 0.5 if npool else 1.0)) if na else 0
+        # Crowding-weighted draw by inverse CDF, at sorted uniforms (exponential spacings):
+        # sorted keys make the binary searches cheap; the permutation below mixes them.
+        u = np.cumsum(rng.standard_exponential(k + 1))
+        pick = (
+            np.searchsorted(self.cdf, u[:k] * (self.cdf[-1] / u[k]), side="right") if k else u[:0]
+        )
+        idx = np.concatenate([np.minimum(pick, na - 1), na + rng.integers(0, max(npool, 1), n - k)])
+        return idx[rng.permutation(n)]
 
     def _offspring(self, n: int) -> np.ndarray:
         rng, codec = self.rng, self.codec
         d, sizes = codec.dims, codec.sizes
-        child = self._parents(n)
-        rows = np.flatnonzero(rng.random(n) < self.crossover)
-        if len(rows):
-            mate = self._parents(len(rows))
-            take = rng.random((len(rows), d)) < 0.5
-            child[rows] = np.where(take, mate, child[rows])
-        # Mutation touches ~2 genes per child: work on those cells only. One uniform per
-        # cell decides mutate-or-not; rescaled, the same draw gives direction, step size,
-        # redraw-or-step and the redrawn value (independent digits of one number).
-        u = rng.random((n, d))
-        mut = u < 1.0 / d
-        mut[np.arange(n), rng.integers(0, d, n)] = True
-        r, c = np.nonzero(mut & (child >= 0))
-        v = (u[r, c] * d) % 1.0 if len(r) else np.empty(0)
-        v = np.where(u[r, c] < 1.0 / d, v, rng.random(len(r)))  # forced cells: fresh draw
+        src = np.vstack([self.archive_g, self.pool_g])
+        child = src[self._parents(n)]
+        # Uniform crossover with a second parent for a share of the children: one random
+        # bit per gene says which parent gives it.
+        bits = rng.integers(0, 256, (n, (d + 7) // 8), dtype=np.uint8)
+        take = np.unpackbits(bits, axis=1, count=d).view(bool)
+        take &= (rng.random(n) < self.crossover)[:, None]
+        np.copyto(child, src[self._parents(n)], where=take)
+        # Mutation: one gene of every child, plus each gene with probability 1/genes (as
+        # many cells, ~n, drawn uniformly over the batch): work on those cells only.
+        extra = int(rng.binomial(n * d, 1.0 / d))
+        cells = np.concatenate(
+            [np.arange(n) * d + rng.integers(0, d, n), rng.integers(0, n * d, extra)]
+        )
+        flat = child.reshape(-1)
+        cur = flat[cells]
+        live = cur >= 0  # absent genes stay absent
+        cells, cur = cells[live], cur[live]
+        c = cells % d
+        # One uniform per cell; rescaled, it gives direction, step size, redraw-or-step and
+        # the redrawn value (independent digits of one number).
+        v = rng.random(len(cells))
         step = np.where(v < 0.5, -1, 1) * (1 + ((v * 2) % 1.0 < 0.3) + ((v * 2) % 1.0 < 0.09))
-        w = (v * 16) % 1.0
-        stepped = np.clip(child[r, c] + step, 0, sizes[c] - 1)
-        redraw = ~codec.ordered[c] | (w < 0.1)
-        uniform = ((v * 256) % 1.0 * sizes[c]).astype(np.int32)
-        child[r, c] = np.where(redraw, uniform, stepped)
+        size = sizes[c]
+        stepped = np.clip(cur + step, 0, size - 1)
+        redraw = ~codec.ordered[c] | ((v * 16) % 1.0 < 0.1)
+        uniform = ((v * 256) % 1.0 * size).astype(np.int32)
+        flat[cells] = np.where(redraw, uniform, stepped)
         return codec.activate(child, rng)
 
     def _unseen(self, g: np.ndarray) -> np.ndarray:
         # No sort: each row claims its hash slot in a scratch table (the last writer wins);
         # a row that lost its slot to an identical row is a repeat within the batch.
         keys = self.codec.keys(g)
-        slot = (keys & self.mask).astype(np.int64)
+        with np.errstate(over="ignore"):  # multiplicative hashing: the top bits of key * odd
+            slot = ((keys * _MIX) >> self.shift).astype(np.intp)
         rows = np.arange(len(g), dtype=np.int32)
         self.claim[slot] = rows
         winner = self.claim[slot]
@@ -158,6 +171,11 @@ class VectorSearch:
             self._pool_least_violating(g, f, cv)
 
     def _merge(self, g: np.ndarray, f: np.ndarray) -> None:
+        if len(self.archive_g):  # what the archive dominates cannot enter it: drop it first
+            new = ~_dominated_by(self.archive_f, f)
+            if not new.any():
+                return
+            g, f = g[new], f[new]
         cand_g = np.vstack([self.archive_g, g])
         cand_f = np.vstack([self.archive_f, f])
         keep = pareto_mask(cand_f, ["minimize"] * self.k)
@@ -176,6 +194,15 @@ class VectorSearch:
         if len(self.pool_cv) and np.any(self.pool_cv > 0):  # leaving the infeasible phase
             ok = np.concatenate([self.pool_cv <= 0, np.ones(len(g), bool)])
             cand_g, cand_f = cand_g[ok], cand_f[ok]
+        elif len(self.pool_cv):
+            # Usually the first layer alone fills the pool. A new point a pool point
+            # dominates is not in it, so that layer is found among far fewer rows (exact).
+            keep = np.concatenate([np.ones(len(self.pool_f), bool), ~_dominated_by(self.pool_f, f)])
+            first = pareto_mask(cand_f[keep], ["minimize"] * self.k)
+            if first.sum() >= self.pool_size:
+                idx = np.flatnonzero(keep)[first]
+                self._set_pool(cand_g, cand_f, idx)
+                return
         chosen = np.zeros(len(cand_g), dtype=bool)
         left = np.arange(len(cand_g))
         for _ in range(4):
@@ -184,7 +211,9 @@ class VectorSearch:
             layer = pareto_mask(cand_f[left], ["minimize"] * self.k)
             chosen[left[layer]] = True
             left = left[~layer]
-        idx = np.flatnonzero(chosen)
+        self._set_pool(cand_g, cand_f, np.flatnonzero(chosen))
+
+    def _set_pool(self, cand_g: np.ndarray, cand_f: np.ndarray, idx: np.ndarray) -> None:
         if len(idx) > self.pool_size:
             idx = np.sort(self.rng.choice(idx, self.pool_size, replace=False))
         self.pool_g, self.pool_f = cand_g[idx], cand_f[idx]
@@ -197,6 +226,22 @@ class VectorSearch:
         finite = np.flatnonzero(np.isfinite(cand_cv))
         idx = finite[np.argsort(cand_cv[finite], kind="stable")[: self.pool_size]]
         self.pool_g, self.pool_f, self.pool_cv = cand_g[idx], cand_f[idx], cand_cv[idx]
+
+
+def _dominated_by(s: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` that some row of ``s`` dominates (all objectives minimised; exact).
+
+    Two objectives: one sort of ``s`` and a binary search per row (a staircase of running
+    minima); otherwise none are reported (a caller's pre-filter, never required)."""
+    if s.shape[1] != 2 or len(s) == 0:
+        return np.zeros(len(x), dtype=bool)
+    order = np.lexsort((s[:, 1], s[:, 0]))
+    f0, low1 = s[order, 0], np.minimum.accumulate(s[order, 1])
+    lt = np.searchsorted(f0, x[:, 0], side="left") - 1  # last row with f0 < x0
+    le = np.searchsorted(f0, x[:, 0], side="right") - 1  # last row with f0 <= x0
+    below = np.where(lt >= 0, low1[np.maximum(lt, 0)], np.inf) <= x[:, 1]
+    level = np.where(le >= 0, low1[np.maximum(le, 0)], np.inf) < x[:, 1]
+    return below | level
 
 
 def _crowding(f: np.ndarray) -> np.ndarray:
