@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from app import _design, _ui
+from dse.scoring import Calibration
 
 
 def point_of(attrs: pd.DataFrame, number: int) -> dict[str, Any]:
@@ -27,6 +28,15 @@ def point_of(attrs: pd.DataFrame, number: int) -> dict[str, Any]:
     }
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def calibration(url: str, study: str, key: tuple) -> Calibration:
+    """The study's final calibration (corrections and measured-infeasible cones), as the
+    sweep left it; a resource, since it holds the loaded build template."""
+    config = _ui.load(url, study).attrs.get("dse:config") or {}
+    builds, calibrations = _ui.builds(url, study)
+    return _design.study_calibration(config, calibrations, builds)
+
+
 @st.cache_data(max_entries=256, show_spinner=False)
 def _scored(
     url: str, study: str, number: int, freq_mhz: float | None, key: tuple
@@ -36,11 +46,8 @@ def _scored(
     point = point_of(_ui.trial_attrs(url, study, [number], ("point",)), number)
     if not config or not point:
         return f"trial {number} has no stored design point or the study no config"
-    _, calibrations = _ui.builds(url, study)
     try:
-        return _design.score_point(
-            config, point, _design.latest_corrections(calibrations), freq_mhz=freq_mhz
-        )
+        return _design.score_point(config, point, calibration(url, study, key), freq_mhz=freq_mhz)
     except Exception as exc:  # a stored point the current model rejects: say which, once
         return f"the cost model cannot score trial {number}: {str(exc).splitlines()[0]}"
 
@@ -60,13 +67,9 @@ def _scored_point(
 
     data = _ui.load(url, study)
     config = data.attrs.get("dse:config") or {}
-    _, calibrations = _ui.builds(url, study)
     try:
         return _design.score_point(
-            config,
-            json.loads(point_json),
-            _design.latest_corrections(calibrations),
-            freq_mhz=freq_mhz,
+            config, json.loads(point_json), calibration(url, study, key), freq_mhz=freq_mhz
         )
     except Exception as exc:  # a stored point the current model rejects
         return f"the cost model cannot score this point: {str(exc).splitlines()[0]}"

@@ -59,12 +59,12 @@ def latest_corrections(calibrations: pd.DataFrame) -> dict[tuple[str, str], Corr
 
 
 def study_flow(config: Mapping[str, Any], platform: Any) -> str:
-    """The build flow a study calibrates with: its ``build.flow``, else the platform's open
+    """The build flow a study calibrates with: its ``build.flow``, else the platform's default
     flow (``dse.buildspec.default_flow``, as the sweep's build scheduler picks it)."""
     from dse.buildspec import default_flow
 
     flow = _build(config).get("flow")
-    return str(flow or default_flow(str(platform.family), str(platform.part)))
+    return str(flow or default_flow(platform))
 
 
 def clock_margin(config: Mapping[str, Any]) -> float:

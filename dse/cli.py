@@ -49,17 +49,10 @@ def estimate(
     """Score the config's design point with the cost model and show the breakdown."""
     from dse._estimate_view import render, to_json
     from dse.config import load_config
+    from dse.scoring import Model
 
     cfg = load_config(config, set_ or [])
-    df = cm.evaluate(
-        cfg.workload,
-        cfg.platform,
-        cfg.point,
-        arch=cfg.arch,
-        baseline=cfg.baseline,
-        detail=True,
-    )
-    row = df.iloc[0]
+    row = Model.of(cfg).evaluate(cfg.point, detail=True).iloc[0]  # the raw model (no study)
     if as_json:
         typer.echo(json.dumps({"config": cfg.source, "name": cfg.name, **to_json(row)}))
     else:

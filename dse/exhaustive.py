@@ -1,7 +1,7 @@
 """Exhaustive screening: score every point of a finite space and return the exact front.
 
-``screen(cfg)`` enumerates ``cfg.space.grid()``, evaluates it with
-``cost_models.evaluate`` in fixed-size chunks (only the feasible rows' few columns are
+``screen(cfg)`` enumerates ``cfg.space.grid()``, evaluates it with the one scorer's model
+(``dse.scoring.Model``, uncalibrated) in fixed-size chunks (only the feasible rows' few columns are
 kept, so memory stays bounded by the grid itself), applies the study's constraints with
 the same :meth:`~dse.config.Constraints.feasible_mask` the sweep engine uses, and marks the
 Pareto-optimal rows. A few million points take seconds; it is the ground truth the search
@@ -18,6 +18,8 @@ import pandas as pd
 
 import cost_models as cm
 from dse.pareto import pareto_mask
+from dse.scoring import Model
+from dse.scoring import valid as _valid  # dse.search._score imports it from here
 
 __all__ = ["CHUNK", "screen"]
 
@@ -60,6 +62,7 @@ def screen(cfg: Any, *, limit: int = 5_000_000, chunk: int = CHUNK) -> pd.DataFr
     directions = [o.direction for o in cfg.objectives]
     keep = list(dict.fromkeys([*metrics, *(m for m in _KEEP if m not in metrics)]))
     specs = cm.param_specs(cfg.arch, cfg.platform)
+    model = Model.of(cfg)
     derived = [name for name, _ in cfg.space.derived]
     parts: list[pd.DataFrame] = []
     for lo in range(0, n, chunk):
@@ -71,9 +74,7 @@ def screen(cfg: Any, *, limit: int = 5_000_000, chunk: int = CHUNK) -> pd.DataFr
             ok &= _valid(specs[name], cols[name])
         if not ok.any():
             continue
-        point: dict[str, Any] = dict(cfg.design)
-        point.update({k: v[ok] for k, v in cols.items()})
-        df = cm.evaluate(cfg.workload, cfg.platform, point, arch=cfg.arch, baseline=cfg.baseline)
+        df = model.evaluate({k: v[ok] for k, v in cols.items()})
         good = cfg.constraints.feasible_mask(df)
         good &= ~np.isnan(df[metrics].to_numpy(np.float64)).any(axis=1)
         if not good.any():
@@ -94,23 +95,3 @@ def screen(cfg: Any, *, limit: int = 5_000_000, chunk: int = CHUNK) -> pd.DataFr
     )
     result.attrs.update(n_points=n, n_feasible=len(result), elapsed_s=time.perf_counter() - t0)
     return result
-
-
-def _valid(spec: cm.Param, arr: np.ndarray) -> np.ndarray:
-    """Where a derived column holds an acceptable value for its cost-model parameter."""
-    if spec.kind == "cat":
-        return np.isin(arr.astype(object), list(spec.choices))
-    try:
-        v = np.asarray(arr, dtype=np.float64)
-    except (TypeError, ValueError):
-        return np.zeros(len(arr), dtype=bool)
-    if spec.kind == "bool":
-        return np.isin(v, (0.0, 1.0))
-    good = np.isfinite(v)
-    if spec.low is not None:
-        good &= v >= spec.low
-    if spec.high is not None:
-        good &= v <= spec.high
-    if spec.kind == "int":
-        good &= v == np.round(v)
-    return np.asarray(good)

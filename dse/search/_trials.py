@@ -33,7 +33,8 @@ def stored(codec: Codec, scorer: Scorer, trials: list[FrozenTrial]) -> Any:
 
 def persist(sweep: Any, codec: Codec, genomes: np.ndarray, kinds: list[str]) -> tuple[int, int]:
     """Score ``genomes`` with the engine's scorer and store them as one batch of trials."""
-    from dse.sweep._engine import CONSTRAINTS_KEY, _jsonable
+    from dse.scoring import plain
+    from dse.sweep._engine import CONSTRAINTS_KEY
 
     if len(genomes) == 0:
         return 0, 0
@@ -43,28 +44,24 @@ def persist(sweep: Any, codec: Codec, genomes: np.ndarray, kinds: list[str]) -> 
     now = dt.datetime.now()
     trials: list[FrozenTrial] = []
     n_feasible = 0
-    for row, kind, (values, cons, metrics, derived, error) in zip(
-        rows, kinds, sweep._score(rows), strict=True
-    ):
-        attrs: dict[str, Any] = {
-            "point": _jsonable({**sweep.cfg.design, **row, **derived}),
-            "search": kind,
-        }
+    for row, kind, s in zip(rows, kinds, sweep.scorer.score(rows), strict=True):
+        point = {**sweep.cfg.design, **row, **s.derived}
+        attrs: dict[str, Any] = {"point": {k: plain(v) for k, v in point.items()}, "search": kind}
         system: dict[str, Any] = {}
-        if error is not None or values is None:
-            attrs["error"] = error or "not evaluated"
+        if s.error is not None or s.values is None:
+            attrs["error"] = s.error or "not evaluated"
         else:
-            attrs["metrics"] = metrics
-            if sweep.constraint_names:
-                system[CONSTRAINTS_KEY] = cons
-            n_feasible += all(c <= 0 for c in cons)
+            attrs["metrics"] = s.metrics
+            if sweep.cfg.constraints.names():
+                system[CONSTRAINTS_KEY] = s.constraints
+            n_feasible += s.feasible
         params = codec.params_of(row)
         trials.append(
             FrozenTrial(
                 number=-1,
                 state=TrialState.COMPLETE if "metrics" in attrs else TrialState.FAIL,
                 value=None,
-                values=values if "metrics" in attrs else None,
+                values=s.values if "metrics" in attrs else None,
                 datetime_start=now,
                 datetime_complete=now,
                 params=params,

@@ -48,9 +48,7 @@ def test_held_out_errors_predict_each_build_from_the_others() -> None:
 
 
 def test_the_build_loop_refuses_whole_design_outliers_and_reports_unit_ones() -> None:
-    from types import SimpleNamespace
-
-    from dse.sweep._buildloop import BuildLoop
+    from dse.sweep._fit import Fitter
 
     obs = [
         Observation("lut", "ecp5", "overlay", 1000.0, 1100.0, "trial 1 (overlay, ecp5)"),
@@ -58,11 +56,11 @@ def test_the_build_loop_refuses_whole_design_outliers_and_reports_unit_ones() ->
         Observation("lut", "ecp5", "llm_top", 10300.0, 2430.0, "trial 3 (llm_top, ecp5)"),
     ]
     lines: list[str] = []
-    loop = SimpleNamespace(refusals=set(), log=lines.append)
-    kept = BuildLoop._sane(loop, obs)  # type: ignore[arg-type]
+    fitter = Fitter(lines.append)
+    kept = fitter.sane(obs)
     assert [o.build for o in kept] == ["trial 1 (overlay, ecp5)", "trial 3 (llm_top, ecp5)"]
     assert len(lines) == 2
     assert "trial 2" in lines[0] and lines[0].endswith(": refused")
     assert "trial 3" in lines[1] and "used as before" in lines[1]
-    BuildLoop._sane(loop, obs)  # type: ignore[arg-type]
+    fitter.sane(obs)
     assert len(lines) == 2  # each refusal is said once

@@ -21,8 +21,9 @@ import yaml
 import cost_models as cm
 from dse.calibration import apply_corrections
 from dse.config import load_config
+from dse.scoring import Cone
 from dse.sweep import BuildsTable, TrialStore, load_builds, load_study_data, run_sweep
-from dse.sweep._buildloop import Cone, observations
+from dse.sweep._fit import observations
 from tests.runners.farm_fixtures import SSHD, SshFarm, dead_entry
 
 REPO = Path(__file__).resolve().parents[2]
