@@ -58,6 +58,8 @@ class Toolchain(abc.ABC):
     # A flow that ends in a flashable file: (its ``BuildResult.artefacts`` key, file suffix).
     # ``dse promote`` publishes only such flows.
     deliverable: ClassVar[tuple[str, str] | None] = None
+    # A design point the flow builds for its default part (its contract tests prepare it).
+    example_point: ClassVar[Mapping[str, object]] = {}
 
     def accepts(self, template: Template) -> bool:
         """True when this flow can build ``template`` (its manifest lists the flow)."""
