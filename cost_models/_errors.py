@@ -1,7 +1,8 @@
 """Errors raised for bad cost-model input.
 
-``cost_models`` imports nothing of the project, so it owns its error type; the ``dse`` CLI
-turns it into a one-line message and exit code 2.
+``cost_models`` imports nothing of the project, so it owns the project's error root
+(``DseError``) as well as its own input error; the ``dse`` CLI turns either into a one-line
+message and exit code 2.
 """
 
 from __future__ import annotations
@@ -10,7 +11,16 @@ import difflib
 from collections.abc import Iterable
 
 
-class InputError(ValueError):
+class DseError(Exception):
+    """Root of every error the project raises on purpose (``dse``, ``runners`` and here).
+
+    It lives in ``cost_models`` because that is the bottom layer: ``runners`` and ``dse``
+    derive their errors from it (``dse.errors`` re-exports it), so one ``except DseError``
+    catches them all. The CLI prints one as one line and exits with code 2.
+    """
+
+
+class InputError(DseError, ValueError):
     """A workload, platform or design point is malformed.
 
     The message always says where (``source``: a file or "design point"), which key, and

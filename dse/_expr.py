@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from dse.errors import DseError
+
 Env = Mapping[str, Any]
 _Fn = Callable[[Env], Any]
 
@@ -85,7 +87,7 @@ ALLOWED = (
 )
 
 
-class ExprError(ValueError):
+class ExprError(DseError, ValueError):
     """The expression text is not valid or uses something outside the whitelist."""
 
 

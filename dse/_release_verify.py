@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dse.errors import DseError
+
 MANIFEST = "manifest.json"
 SEAL = "seal"
 FILE_MODE, DIR_MODE = 0o444, 0o555
@@ -39,7 +41,7 @@ MIN_KEY_BYTES = 16
 _CHUNK = 1 << 20
 
 
-class KeyFileError(ValueError):
+class KeyFileError(DseError, ValueError):
     """A signing key file that cannot be used (missing, unreadable, too short)."""
 
 

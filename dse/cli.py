@@ -119,14 +119,12 @@ def main(argv: list[str] | None = None) -> None:
     ``click.exceptions`` but derive from the public ``typer.TyperException``, so that is what
     is caught here (pyproject pins the typer series this was checked against).
     """
-    from runners import RunnerError
-
     try:
         code = app(args=argv, prog_name="dse", standalone_mode=False)
         # With standalone_mode=False a typer.Exit's code is returned, not raised.
         if isinstance(code, int) and code != 0:
             sys.exit(code)
-    except (DseError, cm.InputError, RunnerError) as exc:
+    except DseError as exc:  # the one root: cost_models' and runners' errors too
         _fail(str(exc))
     except OSError as exc:
         # The environment refused (an unwritable --results, a full disk): name the path.

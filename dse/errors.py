@@ -1,11 +1,13 @@
-"""The ``dse`` error hierarchy. Every message says where (file and line or key), what was
-expected, and how to fix it; the CLI prints it on one line and exits with code 2."""
+"""The ``dse`` error hierarchy, under the project's one root ``DseError``.
+
+Every message says where (file and line or key), what was expected, and how to fix it; the
+CLI prints it on one line and exits with code 2."""
 
 from __future__ import annotations
 
-
-class DseError(Exception):
-    """Root of the errors ``dse`` raises on purpose."""
+# The one root: cost_models.InputError and runners.RunnerError derive from it too (it is
+# defined in the bottom layer, which imports nothing of the project).
+from cost_models._errors import DseError
 
 
 class ConfigError(DseError, ValueError):
@@ -38,3 +40,6 @@ class ConfigError(DseError, ValueError):
 
 class StudyNotFound(DseError, LookupError):
     """A study name or results directory does not exist."""
+
+
+__all__ = ["ConfigError", "DseError", "StudyNotFound"]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cost_models._errors import DseError
 
-class RunnerError(Exception):
-    """Base class for every error raised by ``runners``."""
+
+class RunnerError(DseError):
+    """Base class for every error raised by ``runners`` (a ``DseError``, the project's root)."""
 
 
 class TemplateError(RunnerError, ValueError):
