@@ -38,9 +38,9 @@ demo: $(STAMP)
 	@$(BIN)/dse pareto $(DEMO_STUDY)
 	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; real ECP5 builds calibrate the model)"
 	@$(BIN)/dse sweep $(BUILD_SWEEP) --resume
-	@echo; echo "=== dse promote $(BUILD_STUDY) best:decode_tokens_per_s --name $(DEMO_RELEASE)"
+	@echo; echo "=== dse promote $(BUILD_STUDY) best:decode_tokens_per_s --template llm_top --name $(DEMO_RELEASE)"
 	@if [ -d results/releases/$(DEMO_RELEASE) ]; then echo "release $(DEMO_RELEASE) exists (a rerun); verifying it"; \
-	  else $(BIN)/dse promote $(BUILD_STUDY) best:decode_tokens_per_s --name $(DEMO_RELEASE) || exit 1; fi
+	  else $(BIN)/dse promote $(BUILD_STUDY) best:decode_tokens_per_s --template llm_top --name $(DEMO_RELEASE) || exit 1; fi
 	@$(BIN)/dse release verify $(DEMO_RELEASE)
 	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY), builds in" \
 	  "results/builds/, the release in results/releases/$(DEMO_RELEASE)/. Open them with" \

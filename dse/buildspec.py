@@ -158,16 +158,16 @@ def resolve_build(
     """
     from runners import load_template
 
-    tpl = load_template(template or default_template(cfg.arch))
     specs = cm.param_specs(cfg.arch, cfg.platform)
-    if check_keys:
-        _check_keys(point, tpl, set(cfg.design) | set(specs), source)
     design = {k: v for k, v in point.items() if k in specs}
     try:  # a design key builds what the model scores: 'bogus' must not build as the default
         cm.check_written(design, specs, source)
         cm.normalise({**cfg.design, **design}, cfg.arch, cfg.platform, source)
     except cm.InputError as exc:
         raise ConfigError(source, exc.key, exc.expected, hint=exc.hint) from None
+    tpl = load_template(template or default_template(cfg.arch))
+    if check_keys:
+        _check_keys(point, tpl, set(cfg.design) | set(specs), source)
     merged = {**model_defaults(cfg), **cfg.point, **point}
     chosen = choose_flow(cfg, flow)
     if chosen not in tpl.flows:

@@ -77,7 +77,10 @@ def build_cmd(
     trial: Annotated[
         str | None, typer.Option("--trial", help="STUDY:N - build trial N of a stored study")
     ] = None,
-    template: Annotated[str, typer.Option(help="template to build")] = "llm_top",
+    template: Annotated[
+        str | None,
+        typer.Option(help="template to build (default: the arch's accelerator, overlay)"),
+    ] = None,
     flow: Annotated[
         str | None, typer.Option(help="yosys-xilinx | ecp5 | vivado | vitis-hls | vitis-link")
     ] = None,

@@ -36,7 +36,9 @@ def promote_cmd(
     flow: Annotated[
         str | None, typer.Option(help="ecp5 | vivado | vitis-link (default: the platform's)")
     ] = None,
-    template: Annotated[str | None, typer.Option(help="template (default llm_top)")] = None,
+    template: Annotated[
+        str | None, typer.Option(help="template (default: the arch's accelerator, overlay)")
+    ] = None,
     part: Annotated[str | None, typer.Option(help="part (default: the platform's)")] = None,
     hosts: Annotated[
         Path | None, typer.Option("--hosts", help="hosts.yaml: build on the farm (docs/farm.md)")

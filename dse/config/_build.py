@@ -94,18 +94,9 @@ def parse_build(
             raise doc.error(f"build.{key}", f"expected true or false, got {v!r}")
         return v
 
-    template = raw.get("template")
-    if template is None:
-        from dse.buildspec import ACCELERATORS
+    from dse.buildspec import ACCELERATORS
 
-        if arch not in ACCELERATORS:
-            raise doc.error(
-                "build",
-                f"arch {arch!r} has no generated accelerator to build yet (only temporal: "
-                "template 'overlay'); set build.template to a unit template (llm_top, "
-                "gemv_int, ...) to build units alone, or drop build:",
-            )
-        template = ACCELERATORS[arch]
+    template = raw.get("template", ACCELERATORS.get(arch))
     flow = raw.get("flow")
     _check_template(doc, template, flow)
     diversity = raw.get("diversity", 0.05)
@@ -135,7 +126,7 @@ def parse_build(
         raise doc.error(
             "build", "builds nothing: set every: (trials between rounds) and/or at_end: true"
         )
-    return BuildPolicy(
+    policy = BuildPolicy(
         flow=flow,
         template=str(template),
         every=every,
@@ -150,12 +141,28 @@ def parse_build(
         clock_margin=float(margin),
         step_timeout_s=None if timeout is None else float(timeout),
     )
+    if template is None:  # checked last: a build: section's other mistakes are named first
+        raise doc.error(
+            "build",
+            f"arch {arch!r} has no generated accelerator to build yet (only temporal: "
+            "template 'overlay'); set build.template to a unit template (llm_top, "
+            "gemv_int, ...) to build units alone, or drop build:",
+        )
+    return policy
 
 
 def _check_template(doc: LocatedYaml, template: Any, flow: Any) -> None:
     from runners import TOOLCHAINS, list_templates
 
     names = [t.name for t in list_templates()]
+    if template is None:  # no accelerator for this arch (reported later): check the flow alone
+        if flow is not None and (not isinstance(flow, str) or flow not in TOOLCHAINS):
+            raise doc.error(
+                "build.flow",
+                f"expected one of {', '.join(TOOLCHAINS)}, got {flow!r}",
+                cm.did_you_mean(str(flow), list(TOOLCHAINS)),
+            )
+        return
     if not isinstance(template, str) or template not in names:
         raise doc.error(
             "build.template",

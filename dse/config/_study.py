@@ -242,6 +242,6 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> StudyConfig:
         seed=sections.seed,
         batch_size=sections.batch_size,
         storage=sections.storage,
-        build=parse_build(doc, data.get("build"), base),
+        build=parse_build(doc, data.get("build"), base, arch),
         resolved=copy.deepcopy(data),
     )

@@ -74,6 +74,7 @@ def study_yaml(folder: Path) -> Path:
     doc["sampler"] = {"name": "tpe"}
     doc["batch_size"] = 16
     doc["build"] = {"flow": "yosys-ecp5", "every": 32, "top_k": 1, "budget": 2}
+    doc["build"]["template"] = "llm_top"  # units: Yosys takes seconds per build
     path = folder / f"{NAME}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
@@ -100,7 +101,7 @@ def make_study(folder: Path) -> Study:
         for k, v in row.items()
         if str(k).startswith(("point_", "param_"))
     }
-    spec = resolve_build(cfg, point, flow="vivado", check_keys=False)
+    spec = resolve_build(cfg, point, template="llm_top", flow="vivado", check_keys=False)
     store = TrialStore(url, create=False)
     try:
         sid = store.study_id(cfg.name)

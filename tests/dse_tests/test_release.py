@@ -3,6 +3,7 @@ ecppack), a real sshd build host. One study and one promoted release per module.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -33,6 +34,11 @@ from tests.runners.farm_fixtures import SSHD, SshFarm
 
 ROOT = Path(__file__).resolve().parents[2]
 STUDY = "tiny-ecp5"
+# What is under test is the release machinery, on the llm_top unit template (it places and
+# routes in seconds); a temporal study's default template, the overlay, is released only
+# when it fits on chip (tests/overlay_tests/test_release_uart.py).
+PROMOTE = ["promote", "--template", "llm_top"]
+promote_units = functools.partial(promote, template="llm_top")
 # The smollm ECP5 example with a small design (llm_top with 2 GEMV lanes and a 1x2 systolic
 # array places and routes in ~20 s) and a two-clock space: llm_top reaches ~37 MHz on
 # nextpnr-ecp5 (its softmax divider is combinational), so 20 MHz meets timing and 80 MHz
@@ -101,7 +107,7 @@ def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
 
 @pytest.fixture(scope="module")
 def release(study: Study) -> Release:
-    return promote(STUDY, str(study.slow_trial), "tiny-v1", results=study.results)
+    return promote_units(STUDY, str(study.slow_trial), "tiny-v1", results=study.results)
 
 
 def releases(study: Study) -> Path:
@@ -202,7 +208,7 @@ def test_a_changed_missing_or_extra_file_fails_verify(
     release: Release, study: Study, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # A second release of the same trial: the build is a cache hit, so this is quick.
-    rel = promote(STUDY, str(study.slow_trial), "tiny-flip", results=study.results)
+    rel = promote_units(STUDY, str(study.slow_trial), "tiny-flip", results=study.results)
     assert rel.manifest["build"]["cached"] is True
     assert (rel.bitstream or Path()).read_bytes() == (release.bitstream or Path()).read_bytes()
     target = rel.path / "tiny-flip.bit"
@@ -228,7 +234,7 @@ def test_existing_name_is_refused(
     release: Release, study: Study, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = (release.path / "manifest.json").read_bytes()
-    args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-v1"]
+    args = [*PROMOTE, STUDY, str(study.slow_trial), "--name", "tiny-v1"]
     code, _, err = run([*args, "--results", str(study.results)], capsys)
     assert code == 2 and "release 'tiny-v1' already exists" in err and "Traceback" not in err
     assert (release.path / "manifest.json").read_bytes() == before
@@ -267,7 +273,7 @@ def test_bad_input_exits_2_naming_it(
 ) -> None:
     import re
 
-    args = ["promote", study_name, trial, "--name", name, "--results", str(study.results)]
+    args = [*PROMOTE, study_name, trial, "--name", name, "--results", str(study.results)]
     code, _, err = run(args, capsys)
     assert code == 2, err
     assert re.search(message, " ".join(err.split())), err
@@ -277,7 +283,7 @@ def test_bad_input_exits_2_naming_it(
 
 
 def test_bad_flow_and_host_exit_2(study: Study, capsys: pytest.CaptureFixture[str]) -> None:
-    base = ["promote", STUDY, "0", "--name", "x", "--results", str(study.results)]
+    base = [*PROMOTE, STUDY, "0", "--name", "x", "--results", str(study.results)]
     code, _, err = run([*base, "--flow", "yosys-ecp5"], capsys)
     assert code == 2 and "not a flow that makes a bitstream" in err
     code, _, err = run([*base, "--flow", "ecp6"], capsys)
@@ -291,7 +297,7 @@ def test_bad_flow_and_host_exit_2(study: Study, capsys: pytest.CaptureFixture[st
 def test_timing_failure_is_refused_unless_allowed(
     study: Study, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["promote", STUDY, "best:decode_tokens_per_s", "--name", "tiny-fast"]
+    args = [*PROMOTE, STUDY, "best:decode_tokens_per_s", "--name", "tiny-fast"]
     code, _, err = run([*args, "--results", str(study.results)], capsys)
     flat = " ".join(err.split())
     assert code == 1, err
@@ -300,9 +306,9 @@ def test_timing_failure_is_refused_unless_allowed(
     assert not (releases(study) / "tiny-fast").exists()
     assert not list(releases(study).glob(".tmp-*"))
     with pytest.raises(ReleaseBuildFailed, match="timing not met") as info:
-        promote(STUDY, "best:decode_tokens_per_s", "tiny-fast", results=study.results)
+        promote_units(STUDY, "best:decode_tokens_per_s", "tiny-fast", results=study.results)
     assert info.value.result.failure_class == "timing_not_met"
-    rel = promote(
+    rel = promote_units(
         STUDY,
         "best:decode_tokens_per_s",
         "tiny-fast",
@@ -327,7 +333,7 @@ def test_promote_through_an_ssh_build_host(
         entries = [h.host_entry(farm.known_hosts, flows=["ecp5"]) for h in farm.hosts]
         hosts.write_text(yaml.safe_dump({"version": 1, "hosts": entries}))
         other = tmp_path / "results"  # an empty build cache: the build really runs on b2
-        args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-ssh"]
+        args = [*PROMOTE, STUDY, str(study.slow_trial), "--name", "tiny-ssh"]
         args += ["--hosts", str(hosts), "--host", "b3", "--results", str(other)]
         code, _, err = run([*args, "--storage", study.url], capsys)
         assert code == 2 and "--host 'b3': not a host of" in err and "(hosts: b1, b2)" in err
@@ -386,7 +392,7 @@ def test_vivado_build_without_a_bitstream_is_not_published(
     (bindir / "vivado").write_text(_VIVADO)
     (bindir / "vivado").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
-    args = ["promote", STUDY, str(study.slow_trial), "--name", "tiny-vivado", "--flow", "vivado"]
+    args = [*PROMOTE, STUDY, str(study.slow_trial), "--name", "tiny-vivado", "--flow", "vivado"]
     code, _, err = run([*args, "--results", str(study.results)], capsys)
     flat = " ".join(err.split())
     assert code == 1, err
@@ -758,7 +764,7 @@ def test_promote_refuses_a_cache_entry_its_reports_do_not_back(
     url = f"sqlite:///{results / STUDY / 'optuna.db'}"
     # Build the 80 MHz trial (it misses timing) into this cache, then forge its verdict.
     with pytest.raises(ReleaseBuildFailed, match="timing not met") as info:
-        promote(STUDY, str(study.fast_trial), "tiny-fast", results=results, storage=url)
+        promote_units(STUDY, str(study.fast_trial), "tiny-fast", results=results, storage=url)
     built = Path(info.value.result.result_dir) / "result.json"
     forged = json.loads(built.read_text())
     assert forged["metrics"]["timing_met"] is False and forged["metrics"]["fmax_mhz"] < 80
@@ -766,7 +772,7 @@ def test_promote_refuses_a_cache_entry_its_reports_do_not_back(
     forged["metrics"].update(timing_met=True, fmax_mhz=250.0)
     built.write_text(json.dumps(forged))
     assert BuildResult.from_json(built.read_text()).ok  # what the cache now claims
-    args = ["promote", STUDY, str(study.fast_trial), "--name", "forged"]
+    args = [*PROMOTE, STUDY, str(study.fast_trial), "--name", "forged"]
     code, _, err = run([*args, "--results", str(results), "--storage", url], capsys)
     flat = " ".join(err.split())
     assert code == 2, err
@@ -783,7 +789,7 @@ def test_promote_signs_with_a_key_file_and_refuses_a_bad_one(
 
     key = tmp_path / "release.key"
     key.write_bytes(os.urandom(32))
-    args = ["promote", STUDY, str(study.slow_trial), "--results", str(study.results)]
+    args = [*PROMOTE, STUDY, str(study.slow_trial), "--results", str(study.results)]
     code, out, err = run([*args, "--name", "tiny-signed", "--sign-key", str(key), "--json"], capsys)
     assert code == 0, err
     digest = json.loads(out)["digest"]

@@ -44,7 +44,7 @@ def study_yaml(tmp: Path, name: str, build: dict[str, Any], trials: int = 96) ->
     }
     doc["budget"] = {"trials": trials}
     doc["batch_size"] = 16
-    doc["build"] = build
+    doc["build"] = {"template": "llm_top", **build}  # units: Yosys takes seconds per build
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

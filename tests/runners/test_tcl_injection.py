@@ -180,7 +180,7 @@ def test_dse_build_refuses_a_hostile_part_from_cli_and_platform_file(
     (tmp_path / "evil.yaml").write_text(yaml.safe_dump(platform))
     config["platform"] = str(tmp_path / "evil.yaml")
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    code = _cli(["build", str(cfg), "--flow", "vivado", *results])
+    code = _cli(["build", str(cfg), "--flow", "vivado", "--template", "llm_top", *results])
     err = " ".join(capsys.readouterr().err.split())
     # blamed on the platform file's part: key, where the user has to fix it
     assert code == 2 and f"{tmp_path / 'evil.yaml'}: part:" in err and "Traceback" not in err, err
