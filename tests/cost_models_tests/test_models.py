@@ -224,7 +224,7 @@ def test_temporal_decode_respects_roofline_on_random_points() -> None:
     assert (df.decode_tokens_per_s <= roof * (1 + 1e-9)).all()
 
 
-@pytest.mark.parametrize("arch", ["spatial", "temporal"])
+@pytest.mark.parametrize("arch", list(cm.ARCHS))
 def test_channel_map_bytes_add_up_to_bytes_per_token(arch: str) -> None:
     w = cm.Workload(cm.preset_shape("llama-2-7b"), batch=2)
     r = cm.evaluate(w, "u280", {"hbm_ch_kv": 2}, arch=arch, detail=True).iloc[0]

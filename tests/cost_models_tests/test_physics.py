@@ -137,7 +137,7 @@ def test_batched_decode_uses_the_matrix_matrix_engine() -> None:
     assert tps[16] > 1.5 * tps[4]
 
 
-@pytest.mark.parametrize("arch", ["spatial", "temporal"])
+@pytest.mark.parametrize("arch", list(cm.ARCHS))
 def test_whole_design_units_are_counted(arch: str) -> None:
     """Item 9: control, AXI ports, FIFOs, dequantisation and non-linear units are resources
     of their own; integer weights need scale multipliers (FP16 weights none), and ports at
