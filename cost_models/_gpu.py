@@ -1,10 +1,12 @@
 """GPU baseline: a roofline per kernel plus what the serving stack adds, on N GPUs.
 
-Every kernel of a decoder layer takes ``max(its roofline time, the stack's shortest
-kernel, the host's time to issue it)``: with eager PyTorch the host issues one kernel per
-operator, ~45 of them per LLaMA layer, and at batch 1 most are shorter than their issue
-time, so the GPU waits on the host; CUDA graphs (vLLM) replay ~10 fused kernels per
-layer with a small gap each plus a per-step scheduler/sampler cost. Matrix kernels take
+Every kernel runs ``max(its roofline time, the stack's shortest kernel)`` on the GPU.
+Eager PyTorch (Hugging Face ``generate``): the host issues one kernel per operator (~48
+per LLaMA layer), each costing it ``us_per_kernel``; launches are asynchronous, so host
+and GPU form a two-stage pipeline — the host runs ahead while large kernels (a 7B
+model's matrices) execute and the GPU idles while the host issues the many small ones
+(``eager_step``). CUDA graphs (vLLM) replay ~10 fused kernels per layer with a small gap
+each plus a per-step scheduler/sampler cost. Matrix kernels take
 ``max(FLOPs / (peak · compute_eff), bytes / (bandwidth · mem_eff))`` with FP16 weights and
 KV. ``n_gpus`` split every matrix and the heads (Megatron tensor parallelism) and add two
 all-reduces per layer over the GPU link. Power is the board's measured/published draw
@@ -14,6 +16,8 @@ under decode, not its TDP. ``docs/models.md`` lists the sources of each constant
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from cost_models._common import layer_ops, routed_factor
 from cost_models._platform import Gpu
@@ -45,9 +49,12 @@ def elementwise_kernels(m: ModelShape, stack: str) -> int:
     """Kernels per layer besides the weight matrices, as each stack issues them.
 
     Eager (Hugging Face transformers): attention as QKᵀ, scale, mask, softmax, cast,
-    scores·V, two KV-cache concatenations and three layout copies (11; GPT-2's attention
-    also builds its scale and mask value as tensors and applies the causal mask and the
-    attention mask separately: 12); an RMSNorm is eight element-wise ops (cast, pow, mean,
+    scores·V, two KV-cache concatenations and three layout copies (11; GPT-2's ``_attn``
+    issues as many differently: two KV concatenations, QKᵀ, the scale and the mask value
+    built as tensors (2), scale, causal ``where``, attention-mask add, softmax — its
+    ``.type`` cast is a no-op in FP16 — scores·V and the head-merge copy); grouped KV
+    heads are copied out to every query head (``repeat_kv``: expand and reshape, two
+    copies, K and V); an RMSNorm is eight element-wise ops (cast, pow, mean,
     add, rsqrt, mul, cast, mul), a LayerNorm one fused kernel; rotary embedding five ops
     each on q and k; a gated activation two (act, mul), GPT-2's tanh GELU eight (pow, mul,
     add, mul, tanh, add, mul, mul); two residual adds. CUDA graphs (vLLM): fused norm(+add)
@@ -59,22 +66,62 @@ def elementwise_kernels(m: ModelShape, stack: str) -> int:
     norms = (1 if m.parallel_block else 2) * (8 if rms else 1)
     rope = 10 if m.positions == "rope" else (1 if m.positions == "alibi" else 0)
     act = 2 if m.ffn == "swiglu" else (8 if gpt2_like else 1)
-    return (12 if gpt2_like else 11) + norms + rope + act + 2
+    grouped = 2 if m.n_kv_heads < m.n_heads and not m.mla else 0
+    return 11 + grouped + norms + rope + act + 2
+
+
+def eager_step(
+    runs: list[float],
+    shares: list[float],
+    n_layers: int,
+    n_step: int,
+    lm_run: float,
+    issue: float,
+    min_kernel: float,
+) -> float:
+    """Seconds of one eager step: the host issues kernels one after another (``issue``
+    each) and the GPU runs them in order as soon as each is issued and the previous one is
+    done — launches are asynchronous, so the host runs ahead while the GPU is busy and the
+    GPU idles while the host is behind. Kernel ``k`` ends at ``max(end_{k-1}, H_k) + r_k``
+    (``H_k`` the host time when it is issued), so the step (``generate`` synchronises once
+    per token) ends at ``max_k (H_k + Σ_{j≥k} r_j)``. The step's own kernels (position ids,
+    embedding, mask) come first, the final norm, head and bookkeeping last."""
+    run = np.array(runs) * np.array(shares)
+    host = issue * np.array(shares)
+    first = 5 + 3 + 3  # position ids, embedding (at most 3), attention-mask preparation
+    start = [min(first, n_step)]
+    end = [n_step - start[0]]
+    runs_all = np.concatenate(
+        [
+            np.full(start[0], min_kernel),
+            np.tile(run, n_layers),
+            [lm_run],
+            np.full(end[0], min_kernel),
+        ]
+    )
+    hosts_all = np.concatenate(
+        [np.full(start[0], issue), np.tile(host, n_layers), [issue], np.full(end[0], issue)]
+    )
+    issued = np.cumsum(hosts_all)
+    after = np.cumsum(runs_all[::-1])[::-1]  # GPU work from each kernel to the end
+    return float(np.max(issued + after))
 
 
 def step_kernels(m: ModelShape, stack: str) -> int:
     """Kernels per generated token outside the layers and the LM head, as each stack issues
-    them. Eager (Hugging Face ``generate``, greedy): the token embedding (learned positions
-    add a position lookup and an add), the attention-mask preparation (3: slice, cast,
-    scale), the final norm (8 for RMSNorm, 1 for LayerNorm) and ``generate``'s bookkeeping —
-    argmax, masking finished sequences (3), appending the token and the mask (3), the
-    stopping checks (2) and the finished-flag update (2). CUDA graphs (vLLM): inside
-    ``host_us_per_step``, which was measured per step."""
+    them. Eager (Hugging Face ``generate``, greedy): the position ids that
+    ``prepare_inputs_for_generation`` derives from the attention mask (5: cast, cumsum,
+    subtract, compare, masked fill), the token embedding (learned positions add a position
+    lookup and an add), the attention-mask preparation (3: slice, cast, scale), the final
+    norm (8 for RMSNorm, 1 for LayerNorm) and ``generate``'s bookkeeping — argmax, masking
+    finished sequences (3), appending the token and the mask (3), the stopping checks (2)
+    and the finished-flag update (2). CUDA graphs (vLLM): inside ``host_us_per_step``,
+    which was measured per step."""
     if stack == "graphs":
         return 0
     embed = 3 if m.positions == "learned" else 1
     norm = 8 if m.ffn == "swiglu" else 1
-    return embed + 3 + norm + 11
+    return 5 + embed + 3 + norm + 11
 
 
 def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -> GpuResult:
@@ -83,36 +130,48 @@ def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -
     flops = gpu.dense_fp16_tflops * 1e12 * gpu.compute_efficiency * n_gpus
     bw = gpu.memory_gbps * 1e9 * gpu.mem_efficiency * n_gpus
     issue = st.us_per_kernel * 1e-6
-    floor = max(issue, st.min_kernel_us * 1e-6)
     other = elementwise_kernels(m, stack)
+    min_kernel = st.min_kernel_us * 1e-6
     times = {}
     for phase in ("prefill", "decode"):
         seq = w.prompt_len if phase == "prefill" else 1
         kv_len = m.kv_span(w.prompt_len if phase == "prefill" else w.kv_len + 1)
         tokens = w.batch * seq
         route = routed_factor(w, tokens)
-        t = 0.0
+        # One (average) layer as kernels: GPU time of each, and the layer share it runs in.
+        runs: list[float] = []
+        shares: list[float] = []
         for op in layer_ops(w):
-            # one kernel per weight matrix in eager (gate and up are two), fused in graphs
-            count = m.ffn_matrices - 1 if op.name.endswith("_up") and stack == "eager" else 1
+            # one kernel per stored matrix in eager (gate and up are two unless the
+            # checkpoint fuses them, as it fuses q, k, v: fused_qkv), fused in graphs
+            gate_up = op.name.endswith("_up") and stack == "eager" and not m.fused_qkv
+            count = m.ffn_matrices - 1 if gate_up else 1
             read = op.weights * (route if op.routed else 1.0)
             roof = max(2 * tokens * op.red * op.out / flops, read * 2 / bw)
-            t += op.share * max(roof, count * floor)
+            runs += [max(roof / count, min_kernel)] * count
+            shares += [op.share] * count
         attn_flops = 2 * tokens * kv_len * m.attn_macs_per_entry
         kv_bytes = w.batch * kv_len * m.kv_width * 2
-        t += max(attn_flops / flops, kv_bytes / bw, floor)  # the attention kernel(s)
-        t += (other - 1) * floor  # the rest are too small to outlast their issue
+        runs.append(max(attn_flops / flops, kv_bytes / bw, min_kernel))  # attention
+        runs += [min_kernel] * (other - 1)  # element-wise: shorter than their issue
+        shares += [1.0] * other
         if n_gpus > 1:  # two all-reduces of the activations per layer
             msg = tokens * m.d_model * 2
-            t += 2 * (
-                gpu.allreduce_us * 1e-6 + 2 * (n_gpus - 1) / n_gpus * msg / (gpu.link_gbps * 1e9)
-            )
-        total = m.n_layers * t + st.host_us_per_step * 1e-6
-        total += step_kernels(m, stack) * floor
+            ar = gpu.allreduce_us * 1e-6 + 2 * (n_gpus - 1) / n_gpus * msg / (gpu.link_gbps * 1e9)
+            runs += [ar, ar]
+            shares += [1.0, 1.0]
         # The GPU runs the whole model, LM head included, as the papers' baselines (Hugging
         # Face generate, vLLM) did — also where the FPGA leaves the head to its host.
         lm = m.vocab * m.embed_width
-        total += max(2 * w.batch * lm / flops, lm * 2 / bw, floor)
+        lm_run = max(2 * w.batch * lm / flops, lm * 2 / bw, min_kernel)
+        n_step = step_kernels(m, stack)
+        if stack == "graphs":
+            # Replayed graph nodes: each takes its run time or the node gap, whichever is
+            # longer; the host's scheduler and sampler add their time per step.
+            layer = sum(s * max(r, issue) for r, s in zip(runs, shares, strict=True))
+            total = m.n_layers * layer + max(lm_run, issue) + st.host_us_per_step * 1e-6
+        else:
+            total = eager_step(runs, shares, m.n_layers, n_step, lm_run, issue, min_kernel)
         times[phase] = total
     power = gpu.decode_power_w * n_gpus
     return GpuResult(gpu.name, w.batch, times["prefill"], times["decode"], power, n_gpus, stack)

@@ -58,6 +58,7 @@ FAMILY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 GATED = {"phi3", "gemma2", "mixtral", "deepseek_v2"}
+FUSED_QKV = {"phi3", "gpt2", "gpt_neox", "falcon", "bloom", "chatglm"}
 
 # Keys that name ids, training, numerics or bookkeeping: they do not change what a token
 # costs (norm epsilons, dropout, initialisation, rotary base/scaling, routing losses).
@@ -307,8 +308,12 @@ def extend_shape(
             ch["n_kv_heads"] = 1
         if get("ffn_hidden_size") is None:
             ch["d_ffn"] = 4 * shape.d_model
-    if model_type == "phi3":
-        ch["fused_qkv"] = True  # one qkv_proj and one gate_up_proj matrix
+    # The checkpoint holds q, k and v as one matrix (and a gated FFN's gate and up as one):
+    # Phi-3's qkv_proj and gate_up_proj, GPT-2's c_attn (a Conv1D of 3·d outputs), the
+    # query_key_value of GPT-NeoX, Falcon, BLOOM and ChatGLM (whose dense_h_to_4h is the
+    # fused gate/up). One streamed matrix on an overlay, one kernel in eager PyTorch.
+    if model_type in FUSED_QKV:
+        ch["fused_qkv"] = True
     # Sliding windows: every layer (Mistral, Mixtral, Phi-3), every other one (Gemma-2's
     # local/global alternation, layers 0, 2, 4, ...), or Qwen2's layers past
     # max_window_layers when use_sliding_window is set.
