@@ -77,6 +77,8 @@ def promote(
         spec = _build_spec(chosen, tmp, flow, template, part)
         # The overlay on ECP5 runs from on-chip memory: refused here if it cannot fit.
         onchip = onchip_release.plan(tmp / "study.yaml", chosen.point, spec.template)
+        if onchip is not None:  # build the released top (UART, images in the bitstream)
+            spec = onchip_release.build_spec(onchip, spec)
         _check_hosts(inventory, spec.flow, hosts, host)
         say(
             f"building {spec.template} with {spec.flow} for {spec.part} "

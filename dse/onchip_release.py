@@ -4,10 +4,14 @@ A temporal point on an ECP5 platform is released as the overlay with its program
 image on chip and a UART host interface (``overlay.onchip``). ``plan`` runs before anything
 is built: it compiles the point's model and refuses, naming what is missing, a point whose
 image does not fit the device's block RAM (there is no external memory controller yet) or
-that the overlay cannot build at all. ``publish`` writes ``onchip/`` into the release (the
-released top's sources, hex images, parameters), simulates that exact top in Verilator with
-a UART driver, checks its tokens against the bit-exact reference and returns the manifest's
-``onchip`` section: model shape, image and program sha256, measured cycles per token.
+that the overlay cannot build at all. ``build_spec`` turns the promote's build into one of
+that released top (template ``overlay_release``: the UART top, the core, the images as
+sources), so the bitstream holds the weights and the program. ``publish`` writes
+``onchip/`` into the release (the released top's sources, hex images, parameters), checks
+they are byte for byte the sources the bitstream was built from, simulates that exact top in
+Verilator with a UART driver, checks its tokens against the bit-exact reference and returns
+the manifest's ``onchip`` section: model shape, image and program sha256, measured cycles
+per token.
 
 The weights are the overlay's seeded random weights (``overlay.model``, seed = the study's
 ``seed``): the release proves the hardware computes the model exactly, not what it says.
@@ -16,13 +20,14 @@ The weights are the overlay's seeded random weights (``overlay.model``, seed = t
 from __future__ import annotations
 
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dse.errors import DseError
 
 UART_BAUD = 115200
+RELEASE_TEMPLATE = "overlay_release"  # templates/overlay_release: the released top
 SIM_TOKENS = 8  # generated tokens the promote-time simulation decodes
 
 
@@ -79,6 +84,15 @@ def plan(config_path: Path, point: dict[str, Any], template: str = "overlay") ->
     return Plan(rel, shape, blocks, available, freq, cfg.seed)
 
 
+def build_spec(p: Plan, spec: Any) -> Any:
+    """``spec`` (a ``dse.buildspec.BuildSpec`` of the overlay) as a build of the released top:
+    template ``overlay_release`` at the release's parameters, its images as sources."""
+    images = {name.removesuffix(".hex"): text for name, text in p.rel.files.items()}
+    return replace(
+        spec, template=RELEASE_TEMPLATE, point={**spec.point, **p.rel.params, "images": images}
+    )
+
+
 def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
     """Write ``onchip/``, simulate the released top over its UART, return the manifest section.
 
@@ -95,6 +109,16 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
     for src in sources():
         shutil.copyfile(src, folder / src.name)
     write_files(rel, folder)
+    built = release_dir / "sources"  # the rendered bundle the bitstream was built from
+    differ = [
+        f.name
+        for f in sorted(folder.iterdir())
+        if (built / f.name).is_file() and (built / f.name).read_bytes() != f.read_bytes()
+    ]
+    if differ:
+        raise OnchipError(
+            f"the simulated top's {', '.join(differ)} differ from the built bundle's: not published"
+        )
     params = dict(rel.params)
     prompt = default_prompt(p.shape, 3, p.seed + 11)
     want, _ = run_reference(rel.prep.qm, prompt, SIM_TOKENS)
