@@ -19,6 +19,14 @@ What a template builds is the design's datapath, not the platform shell around i
 ports, controllers: the models' ``<resource>_fixed`` columns), so for resources the
 prediction paired with a measurement is the model's value *minus its fixed part*, and the
 correction rescales only that part: ``corrected = fixed + correction(total - fixed)``.
+
+Like with like (``not_comparable``, applied by every fit): a metric is calibrated only from
+the rung that measures it (``RUNGS``: resources from synthesis or place and route, the clock
+from place and route or a synthesis estimate, latency in cycles from the ``sim`` rung, paired
+with the cycle model's figure for the same simulated run, ``SAME_RUN``), and only where the
+model predicts it (a prediction of 0 for a flow, e.g. URAM on ECP5, is not calibrated).
+Latency corrections are pure scales (cycles of a tiny model correct the seconds of a big one
+only as a ratio).
 """
 
 from __future__ import annotations
@@ -45,6 +53,23 @@ METRIC_COLUMNS = {
     "fmax_mhz": "achievable_clock_mhz",
     "estimated_clock_mhz": "achievable_clock_mhz",
 }
+# Latency measured by the sim rung -> the column it scales. Kept apart from METRIC_COLUMNS,
+# whose pairs read the study model's column: a latency pairs with the run's own figure
+# (``SAME_RUN``, ``predicted_for``).
+LATENCY_COLUMNS = {"decode_cycles_per_token": "decode_latency_s"}
+_BUILT = ("synth", "place_route", "bitstream")
+# Metric -> the fidelities (runners' toolchain ``fidelity``) whose builds measure it.
+RUNGS = {
+    **{r: _BUILT for r in ("lut", "ff", "dsp", "bram36", "uram")},
+    "fmax_mhz": ("place_route", "bitstream"),
+    "estimated_clock_mhz": _BUILT,
+    "decode_cycles_per_token": ("sim",),
+}
+# A latency metric is predicted for the simulated run itself (the sim rung's tiny model),
+# not read from the study's columns: measured metric -> the prediction the run reports.
+SAME_RUN = {"decode_cycles_per_token": "model_decode_cycles_per_token"}
+# Model columns corrected by a pure scale, with the columns that move inversely.
+SCALE_ONLY = {"decode_latency_s": ("decode_tokens_per_s",)}
 
 
 @dataclass(frozen=True)
@@ -85,13 +110,59 @@ class Correction:
         return asdict(self)
 
 
+def column_of(metric: str) -> str | None:
+    """The model column a measured metric corrects (None: not a calibrated metric)."""
+    return METRIC_COLUMNS.get(metric) or LATENCY_COLUMNS.get(metric)
+
+
+def flow_fidelity(flow: str) -> str | None:
+    """The fidelity of a registered flow (None for a name runners does not know)."""
+    from runners import TOOLCHAINS
+
+    toolchain = TOOLCHAINS.get(flow)
+    return toolchain.fidelity if toolchain is not None else None
+
+
+def predicted_for(
+    metric: str, measured: Mapping[str, object], predicted: Mapping[str, object]
+) -> float | None:
+    """The model's prediction of the object a build measured as ``metric``: the run's own
+    figure for a latency metric (``SAME_RUN``), else the study model's column."""
+    if metric in SAME_RUN:
+        value = measured.get(SAME_RUN[metric])
+    else:
+        column = METRIC_COLUMNS.get(metric)
+        value = predicted.get(column) if column else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
+def not_comparable(ob: Observation) -> str | None:
+    """Why ``ob`` cannot calibrate its metric (None when it can): measured by a rung that
+    does not measure it, or not predicted by the model for that flow."""
+    if ob.metric not in RUNGS:
+        return None  # not a calibrated metric: left out quietly, as before
+    fidelity = flow_fidelity(ob.flow)
+    who = f"build {ob.build or ob.template}: {ob.metric} ({ob.flow})"
+    if fidelity is not None and fidelity not in RUNGS[ob.metric]:
+        return (
+            f"{who} measured {ob.measured:g} at {fidelity} fidelity; it is calibrated only "
+            f"from {' / '.join(RUNGS[ob.metric])} builds"
+        )
+    if not ob.predicted > 0:
+        return f"{who} measured {ob.measured:g}; the model predicts none for it: not calibrated"
+    return None
+
+
 def _log_pairs(
     observations: Iterable[Observation],
 ) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
     """Per (metric, flow): (log predicted, log measured); non-positive values are skipped."""
     groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for ob in observations:
-        if ob.metric in METRIC_COLUMNS and ob.predicted > 0 and ob.measured > 0:
+        if column_of(ob.metric) and ob.predicted > 0 and ob.measured > 0:
+            if not_comparable(ob):
+                continue
             groups[(ob.metric, ob.flow)].append((math.log(ob.predicted), math.log(ob.measured)))
     return {
         key: (np.array([p for p, _ in v]), np.array([m for _, m in v])) for key, v in groups.items()
@@ -106,12 +177,17 @@ def sanity_check(
     A measurement more than ``bounds`` away from its prediction (×0.5–×2 by default) says
     the two are not the same object (a few units against a whole design, another flow's
     report), not that the model is that wrong: it is refused, by name, instead of silently
-    rescaling a study.
+    rescaling a study. So is one that ``not_comparable`` rules out (another rung's metric,
+    a metric the model does not predict). Each line names the build, the metric and flow,
+    the measured and the predicted value.
     """
     kept, refused = [], []
     lo, hi = bounds
     for ob in observations:
-        if ob.predicted > 0 and ob.measured > 0 and not lo <= ob.measured / ob.predicted <= hi:
+        why = not_comparable(ob)
+        if why is not None:
+            refused.append(why)
+        elif ob.predicted > 0 and ob.measured > 0 and not lo <= ob.measured / ob.predicted <= hi:
             refused.append(
                 f"build {ob.build or ob.template}: {ob.metric} ({ob.flow}) measured "
                 f"{ob.measured:g}, the model predicted {ob.predicted:g} "
@@ -130,7 +206,8 @@ def held_out_errors(observations: Iterable[Observation]) -> dict[tuple[str, str]
     """
     groups: dict[tuple[str, str], list[Observation]] = defaultdict(list)
     for ob in observations:
-        if ob.metric in METRIC_COLUMNS and ob.predicted > 0 and ob.measured > 0:
+        ok = column_of(ob.metric) is not None and ob.predicted > 0 and ob.measured > 0
+        if ok and not not_comparable(ob):
             groups[(ob.metric, ob.flow)].append(ob)
     out: dict[tuple[str, str], list[float]] = {}
     for key, obs in groups.items():
@@ -157,7 +234,8 @@ def fit_corrections(
         observations, _ = sanity_check(observations, sanity)
     out: dict[tuple[str, str], Correction] = {}
     for (metric, flow), (lp, lm) in _log_pairs(observations).items():
-        if len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
+        scale_only = column_of(metric) in SCALE_ONLY
+        if scale_only or len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
             slope, method = 1.0, "scale"
         else:
             i, j = np.triu_indices(len(lp), 1)
@@ -207,13 +285,19 @@ def apply_corrections(
     newly = pd.Series("", index=out.index)
     chosen: dict[str, Correction] = {}
     for (metric, cflow), corr in corrections.items():
-        column = METRIC_COLUMNS.get(metric)
+        column = column_of(metric)
         if cflow != flow or column is None or column not in out:
             continue
         if column in chosen and metric != "fmax_mhz":
             continue  # place and route wins over a synthesis estimate of the clock
         chosen[column] = corr
     for column, corr in chosen.items():
+        if column in SCALE_ONLY:  # a ratio measured on another model: the scale alone
+            out[column] = out[column].to_numpy(dtype=float) * corr.scale_at_one
+            for inverse in SCALE_ONLY[column]:
+                if inverse in out:
+                    out[inverse] = out[inverse].to_numpy(dtype=float) / corr.scale_at_one
+            continue
         before = out[column].to_numpy(dtype=float)
         fixed_col = f"{column}_fixed"
         fixed = out[fixed_col].to_numpy(dtype=float) if fixed_col in out else 0.0

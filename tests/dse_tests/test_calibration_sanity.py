@@ -64,3 +64,57 @@ def test_the_build_loop_refuses_whole_design_outliers_and_reports_unit_ones() ->
     assert "trial 3" in lines[1] and "used as before" in lines[1]
     fitter.sane(obs)
     assert len(lines) == 2  # each refusal is said once
+
+
+def test_a_metric_is_calibrated_only_from_the_rung_that_measures_it() -> None:
+    from dse.calibration import not_comparable
+
+    obs = [
+        Observation("lut", "sim-verilator", "overlay", 1000.0, 1000.0, "trial 1"),
+        Observation("decode_cycles_per_token", "ecp5", "overlay", 900.0, 1000.0, "trial 2"),
+        Observation("fmax_mhz", "yosys-ecp5", "overlay", 50.0, 55.0, "trial 3"),
+        Observation("lut", "yosys-ecp5", "overlay", 1000.0, 1100.0, "trial 4"),
+    ]
+    kept, refused = sanity_check(obs)
+    assert [o.build for o in kept] == ["trial 4"]
+    assert len(refused) == 3
+    assert "trial 1: lut (sim-verilator) measured 1000 at sim fidelity" in refused[0]
+    assert "calibrated only from synth / place_route / bitstream" in refused[0]
+    assert (
+        "trial 2: decode_cycles_per_token (ecp5)" in refused[1] and "from sim builds" in refused[1]
+    )
+    assert not_comparable(obs[3]) is None
+    # every fit leaves them out, with or without the range check
+    assert set(fit_corrections(obs)) == {("lut", "yosys-ecp5")}
+
+
+def test_a_resource_the_model_does_not_predict_is_not_calibrated() -> None:
+    obs = [Observation("uram", "ecp5", "overlay", 0.0, 4.0, "trial 5")]
+    kept, refused = sanity_check(obs)
+    assert kept == [] and "trial 5: uram (ecp5) measured 4; the model predicts none" in refused[0]
+    assert fit_corrections(obs) == {}
+
+
+def test_latency_is_calibrated_from_the_sim_rung_as_a_scale() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from dse.calibration import apply_corrections, predicted_for
+
+    # the sim rung's run reports its own cycle-model figure: that is the prediction paired
+    measured = {"decode_cycles_per_token": 1100.0, "model_decode_cycles_per_token": 1000.0}
+    assert predicted_for("decode_cycles_per_token", measured, {"decode_latency_s": 0.02}) == 1000
+    assert predicted_for("lut", {"lut": 5}, {"lut": 7}) == 7
+    obs = [
+        Observation("decode_cycles_per_token", "sim-verilator", "overlay", p, 1.1 * p)
+        for p in (1e3, 2e3, 4e3, 8e3, 16e3, 32e3)
+    ]
+    corr = fit_corrections(obs)[("decode_cycles_per_token", "sim-verilator")]
+    assert corr.method == "scale" and corr.slope == 1.0  # six points, still a pure scale
+    assert corr.scale_at_one == pytest.approx(1.1)
+    df = pd.DataFrame({"decode_latency_s": [0.02, 0.5], "decode_tokens_per_s": [50.0, 2.0]})
+    out = apply_corrections(
+        df, {("decode_cycles_per_token", "sim-verilator"): corr}, "sim-verilator"
+    )
+    np.testing.assert_allclose(out["decode_latency_s"], [0.022, 0.55])
+    np.testing.assert_allclose(out["decode_tokens_per_s"], [50 / 1.1, 2 / 1.1])
