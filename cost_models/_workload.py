@@ -7,6 +7,7 @@ A shape comes from a Hugging Face ``config.json`` (any of the key conventions in
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -219,9 +220,37 @@ def preset_shape(name: str, source: str = "workload") -> ModelShape:
             "model",
             f"unknown model preset {name!r}; expected one of "
             f"{', '.join(list_presets())} or an hf_config path",
-            did_you_mean(name, list_presets()),
+            preset_hint(name, list_presets()),
         )
     return _preset(name, str(path), path.stat().st_mtime_ns)
+
+
+_SIZE = re.compile(r"^\d+(\.\d+)?(x\d+(\.\d+)?)?[bm]$")  # 7b, 1.1b, 135m, 8x7b
+_MARKERS = ("moe", "lite", "cased", "uncased")  # another model of the family, not a slip
+_SIZE_WORDS = {"tiny", "mini", "small", "base", "medium", "large", "xl", "xxl"}
+
+
+def _same_model(typed: str, preset: str) -> bool:
+    """Whether ``typed`` can be a slip for ``preset``: the same family word (letters at
+    most transposed), the same size tokens (7b, 8x7b, 135m) and MoE/lite markers, and no
+    size word (medium, xl, ...) of its own that the preset lacks."""
+    t, p = re.split(r"[-_]", typed.lower()), re.split(r"[-_]", preset.lower())
+    if sorted(t[0]) != sorted(p[0]):
+        return False
+    if sorted(x for x in t if _SIZE.match(x)) != sorted(x for x in p if _SIZE.match(x)):
+        return False
+    if any((m in t) != (m in p) for m in _MARKERS):
+        return False
+    return all(w in p for w in t if w in _SIZE_WORDS)
+
+
+def preset_hint(name: str, presets: list[str]) -> str:
+    """``did you mean`` for a preset name, only where the closest preset is the same model
+    (``_same_model``). 'llama-2-70b' is not a slip of 'llama-2-7b', nor 'qwen2-moe' of
+    'qwen2-7b', nor 'mixtral-7b' of 'mistral-7b-v0.1': following such a hint gives another
+    model's numbers under the name asked for (issue 16)."""
+    hint = did_you_mean(name, presets)
+    return hint if hint and _same_model(name, hint.split("'")[1]) else ""
 
 
 @functools.lru_cache(maxsize=64)

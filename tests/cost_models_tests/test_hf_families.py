@@ -138,6 +138,30 @@ def test_did_you_mean_never_maps_to_another_architecture() -> None:
             cm.shape_from_hf({"model_type": slip}, "c.json")
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("gpt2-mediun", "gpt2-medium"),
+        ("mixtral-8x7b", "mixtral-8x7b-v0.1"),
+        ("phi-3-mini", "phi-3-mini-4k"),
+        ("llama-2-70b", None),  # not a slip for llama-2-7b: ten times the weights
+        ("qwen2-moe", None),  # an MoE model is not qwen2-7b
+        ("mixtral-7b", None),  # nor mistral-7b-v0.1 (the Mixtral -> Mistral hint)
+        ("deepseek-v2", None),  # 236B, not deepseek-v2-lite
+        ("gemma-2-2b", None),
+        ("gpt2-xxl", None),  # no such GPT-2: not gpt2-xl
+        ("bert-large-cased", None),  # another vocabulary than bert-large-uncased
+    ],
+)
+def test_preset_hint_only_names_the_same_model(typed: str, meant: str | None) -> None:
+    with pytest.raises(cm.InputError) as err:
+        cm.load_workload({"model": typed}, "w.yaml")
+    if meant is None:
+        assert "did you mean" not in str(err.value)
+    else:
+        assert f"did you mean '{meant}'?" in str(err.value)
+
+
 def test_prompt_longer_than_the_positions_is_an_error() -> None:
     with pytest.raises(cm.InputError, match=r"workload\.prompt_len: 2048 tokens exceed .* 1024"):
         cm.load_workload({"model": "gpt2", "prompt_len": 2048}, "s.yaml")
