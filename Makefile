@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := iverilog verilator g++ tcl postgresql openssh-server chromium chromium-driver
 EXAMPLES := $(wildcard examples/*.yaml)
 
-.PHONY: demo test lint format sysdeps bench clean
+.PHONY: demo demo-release test lint format sysdeps bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,23 @@ demo: $(STAMP)
 	  "results/builds/, the release in results/releases/$(DEMO_RELEASE)/. Open them with" \
 	  "'$(BIN)/dse dashboard' (http://127.0.0.1:8501), or dse status / dse pareto STUDY /" \
 	  "dse export STUDY --format csv / optuna-dashboard sqlite:///results/STUDY/optuna.db"
+
+# The tiny LLaMA of examples/tiny-llama-ecp5.yaml released on an ECP5: its weights and
+# program in the bitstream, a UART host interface, the released top simulated at promote.
+TINY_SWEEP := examples/tiny-llama-ecp5.yaml
+TINY_STUDY := tiny-llama-ecp5
+TINY_RELEASE := tiny-llama-ecp5-demo
+
+demo-release: $(STAMP)
+	@echo; echo "=== dse sweep $(TINY_SWEEP) (model only: which engine to release)"
+	@$(BIN)/dse sweep $(TINY_SWEEP) --resume
+	@echo; echo "=== dse promote $(TINY_STUDY) best:decode_tokens_per_s --name $(TINY_RELEASE)"
+	@if [ -d results/releases/$(TINY_RELEASE) ]; then echo "release $(TINY_RELEASE) exists (a rerun); verifying it"; \
+	  else $(BIN)/dse promote $(TINY_STUDY) best:decode_tokens_per_s --name $(TINY_RELEASE) || exit 1; fi
+	@$(BIN)/dse release verify $(TINY_RELEASE)
+	@echo; echo "run it on a board: flash results/releases/$(TINY_RELEASE)/$(TINY_RELEASE).bit" \
+	  "(e.g. openFPGALoader -b <board> FILE), then" \
+	  "$(BIN)/dse run $(TINY_RELEASE) --port /dev/ttyUSB0 --prompt 1,2,3 --tokens 16"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

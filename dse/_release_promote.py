@@ -102,6 +102,11 @@ def promote(
     )
     if sign_key is not None:
         say(f"signed: {sign_release(lay, name, sign_key)}")
+    if "onchip" in made.manifest:  # a board runs it as it is: say how
+        say(
+            f"on a board: flash {made.bitstream} (e.g. openFPGALoader -b <board> FILE), then "
+            f"dse run {name} --port /dev/ttyUSB0 --prompt 1,2,3 --tokens 16"
+        )
     return made
 
 
