@@ -16,25 +16,22 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
 import sqlalchemy as sa
-from optuna.distributions import BaseDistribution, distribution_to_json, json_to_distribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from dse._optuna import TABLES, stored_value
+from dse._optuna import TABLES
 from dse.errors import DseError
 from dse.layout import ResultsLayout, layout, sqlite_path
+from dse.sweep._store_load import StoredTrials, load_trials
+from dse.sweep._store_write import append_trials, rescore_trials
 
 _T = TABLES.trials
-_P = TABLES.params
-_V = TABLES.values
 _UA = TABLES.trial_user_attrs
-_SA = TABLES.trial_system_attrs
 _S = TABLES.studies
 _SUA = TABLES.study_user_attrs
 _SSA = TABLES.study_system_attrs
@@ -44,14 +41,6 @@ _SD = TABLES.study_directions
 def default_storage(name: str, results: ResultsLayout | str | Path | None = None) -> str:
     """``sqlite:///<results>/<name>/optuna.db`` (see :class:`dse.layout.ResultsLayout`)."""
     return layout(results).study_url(name)
-
-
-@dataclass
-class StoredTrials:
-    """Trials read back from storage, ordered by trial_id."""
-
-    trials: list[FrozenTrial]
-    trial_ids: list[int]
 
 
 class StorageError(DseError):
@@ -263,7 +252,7 @@ class TrialStore:
             return None
         return value.replace(tzinfo=dt.UTC)
 
-    # -- writing -------------------------------------------------------------------------
+    # -- writing and reading in bulk (``_store_write``, ``_store_load``) --------------------
 
     def rescore(
         self,
@@ -272,50 +261,8 @@ class TrialStore:
         constraints: Sequence[Sequence[float]] | None,
         user_attrs: Sequence[Mapping[str, Any]],
     ) -> None:
-        """Overwrite complete trials' objective values, constraints and some user attributes.
-
-        For a calibrated sweep, whose last model re-scores the trials the earlier ones scored
-        (``dse.sweep._buildloop``); one transaction, so readers see all or nothing.
-        """
-        if not trial_ids:
-            return
-        ids = list(trial_ids)
-        keys = sorted({k for a in user_attrs for k in a})
-        with self.engine.begin() as conn:
-            for lo in range(0, len(ids), 500):
-                chunk = ids[lo : lo + 500]
-                conn.execute(sa.delete(_V).where(_V.c.trial_id.in_(chunk)))
-                if constraints is not None:
-                    conn.execute(
-                        sa.delete(_SA).where(_SA.c.trial_id.in_(chunk), _SA.c.key == "constraints")
-                    )
-                if keys:
-                    conn.execute(
-                        sa.delete(_UA).where(_UA.c.trial_id.in_(chunk), _UA.c.key.in_(keys))
-                    )
-            rows = []
-            for tid, vals in zip(ids, values, strict=True):
-                for k, v in enumerate(vals):
-                    stored, kind = stored_value(v)
-                    rows.append(
-                        {"trial_id": tid, "objective": k, "value": stored, "value_type": kind}
-                    )
-            conn.execute(sa.insert(_V), rows)
-            if constraints is not None:
-                conn.execute(
-                    sa.insert(_SA),
-                    [
-                        {"trial_id": tid, "key": "constraints", "value_json": json.dumps(list(c))}
-                        for tid, c in zip(ids, constraints, strict=True)
-                    ],
-                )
-            attrs = [
-                {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
-                for tid, a in zip(ids, user_attrs, strict=True)
-                for k, v in a.items()
-            ]
-            if attrs:
-                conn.execute(sa.insert(_UA), attrs)
+        """Overwrite complete trials' values, constraints and some user attributes."""
+        rescore_trials(self.engine, trial_ids, values, constraints, user_attrs)
 
     def append(
         self,
@@ -324,93 +271,9 @@ class TrialStore:
         max_total: int | None = None,
         study_attrs: Mapping[str, Any] | None = None,
     ) -> tuple[int, list[int]]:
-        """Persist finished ``trials`` in one transaction; return (first number, trial ids).
-
-        Numbers continue the study's count at commit time. With ``max_total`` the batch is
-        cut so the study never exceeds that many trials (workers sharing a budget).
-        ``study_attrs`` are study system attributes written unless already present.
-        """
-        with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                conn.execute(
-                    sa.select(_S.c.study_id).where(_S.c.study_id == study_id).with_for_update()
-                )
-            n0 = int(
-                conn.execute(
-                    sa.select(sa.func.count()).select_from(_T).where(_T.c.study_id == study_id)
-                ).scalar_one()
-            )
-            if max_total is not None:
-                trials = trials[: max(0, max_total - n0)]
-            if not trials:
-                return n0, []
-            rows: list[dict[str, Any]] = [
-                {
-                    "number": n0 + i,
-                    "study_id": study_id,
-                    "state": t.state,
-                    "datetime_start": _utc(t.datetime_start),
-                    "datetime_complete": _utc(t.datetime_complete),
-                }
-                for i, t in enumerate(trials)
-            ]
-            result = conn.execute(
-                sa.insert(_T).returning(_T.c.trial_id, sort_by_parameter_order=True), rows
-            )
-            ids = [int(r[0]) for r in result]
-            params: list[dict[str, Any]] = []
-            values: list[dict[str, Any]] = []
-            uattrs: list[dict[str, Any]] = []
-            sattrs: list[dict[str, Any]] = []
-            dist_json: dict[int, str] = {}
-            for tid, t in zip(ids, trials, strict=True):
-                for name, value in t.params.items():
-                    d = t.distributions[name]
-                    js = dist_json.get(id(d))
-                    if js is None:
-                        js = dist_json[id(d)] = distribution_to_json(d)
-                    params.append(
-                        {
-                            "trial_id": tid,
-                            "param_name": name,
-                            "param_value": d.to_internal_repr(value),
-                            "distribution_json": js,
-                        }
-                    )
-                for k, v in enumerate(t.values or ()):
-                    stored, kind = stored_value(v)
-                    values.append(
-                        {"trial_id": tid, "objective": k, "value": stored, "value_type": kind}
-                    )
-                uattrs += [
-                    {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
-                    for k, v in t.user_attrs.items()
-                ]
-                sattrs += [
-                    {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
-                    for k, v in t.system_attrs.items()
-                ]
-            for table, batch in ((_P, params), (_V, values), (_UA, uattrs), (_SA, sattrs)):
-                if batch:
-                    conn.execute(sa.insert(table), batch)
-            if study_attrs:
-                have = set(
-                    conn.execute(
-                        sa.select(_SSA.c.key).where(
-                            _SSA.c.study_id == study_id, _SSA.c.key.in_(list(study_attrs))
-                        )
-                    ).scalars()
-                )
-                rows = [
-                    {"study_id": study_id, "key": k, "value_json": json.dumps(v)}
-                    for k, v in study_attrs.items()
-                    if k not in have
-                ]
-                if rows:
-                    conn.execute(sa.insert(_SSA), rows)
-        return n0, ids
-
-    # -- reading -------------------------------------------------------------------------
+        """Persist finished ``trials`` in one transaction; return (first number, trial ids)."""
+        lock = not self.is_sqlite  # SQLite's BEGIN IMMEDIATE already holds the write lock
+        return append_trials(self.engine, lock, study_id, trials, max_total, study_attrs)
 
     def load(
         self,
@@ -421,127 +284,16 @@ class TrialStore:
         skip_ids: set[int] | None = None,
         datetimes: bool = False,
     ) -> StoredTrials:
-        """Finished trials with ``trial_id > after_trial_id``, ordered by trial id.
-
-        ``user_attrs``: keys to read (None = all; the default, none, keeps resume fast).
-        ``datetimes``: parse start/complete times (a resume does not need them).
-
-        Plain DB-API cursors, not SQLAlchemy rows: a 100,000-trial study is about a million
-        rows, and per-row Result overhead alone would take seconds.
-        """
-        skip = skip_ids or set()
-        ph = "?" if self.is_sqlite else "%s"
-        where = f"study_id = {ph} AND trial_id > {ph}"
-        sub = f"trial_id IN (SELECT trial_id FROM trials WHERE {where})"
-        args = (study_id, after_trial_id)
-        with self.reader.connect() as conn:
-            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            try:
-                cur.execute(
-                    "SELECT trial_id, number, state, datetime_start, datetime_complete "
-                    f"FROM trials WHERE {where} ORDER BY trial_id",
-                    args,
-                )
-                heads = [h for h in cur.fetchall() if h[0] not in skip and h[2] in _FINISHED]
-                if not heads:
-                    return StoredTrials([], [])
-                cur.execute(
-                    "SELECT trial_id, param_name, param_value, distribution_json "
-                    f"FROM trial_params WHERE {sub} ORDER BY param_id",
-                    args,
-                )
-                params: dict[int, list[tuple[str, float, str]]] = {}
-                for tid, name, value, js in cur.fetchall():
-                    params.setdefault(tid, []).append((name, value, js))
-                cur.execute(
-                    f"SELECT trial_id, objective, value, value_type FROM trial_values WHERE {sub}",
-                    args,
-                )
-                vals: dict[int, dict[int, float]] = {}
-                for tid, obj, value, kind in cur.fetchall():
-                    vals.setdefault(tid, {})[obj] = _VALUE[kind](value)
-                sys_attrs = _attrs(cur, "trial_system_attributes", sub, args, None, ph)
-                usr_attrs = (
-                    _attrs(cur, "trial_user_attributes", sub, args, user_attrs, ph)
-                    if user_attrs != ()
-                    else {}
-                )
-            finally:
-                cur.close()
-        dists: dict[str, BaseDistribution] = {}
-        now = dt.datetime.now()
-        trials: list[FrozenTrial] = []
-        for tid, number, state, start, complete in heads:
-            p_out: dict[str, Any] = {}
-            d_out: dict[str, BaseDistribution] = {}
-            for name, value, js in params.get(tid, ()):
-                d = dists.get(js)
-                if d is None:
-                    d = dists[js] = json_to_distribution(js)
-                p_out[name] = d.to_external_repr(value)
-                d_out[name] = d
-            v = vals.get(tid)
-            trials.append(
-                FrozenTrial(
-                    number=number,
-                    state=_FINISHED[state],
-                    value=None,
-                    values=[v[k] for k in range(len(v))] if v else None,
-                    datetime_start=_local(start) if datetimes else now,
-                    datetime_complete=_local(complete) if datetimes else now,
-                    params=p_out,
-                    distributions=d_out,
-                    user_attrs=usr_attrs.get(tid, {}),
-                    system_attrs=sys_attrs.get(tid, {}),
-                    intermediate_values={},
-                    trial_id=tid,
-                )
-            )
-        return StoredTrials(trials, [t._trial_id for t in trials])
-
-
-_FINISHED = {s.name: s for s in TrialState if s.is_finished()}
-_VALUE = {
-    "FINITE": float,
-    "INF_POS": lambda _v: float("inf"),
-    "INF_NEG": lambda _v: float("-inf"),
-}
-
-
-def _attrs(
-    cur: Any, table: str, sub: str, args: tuple[Any, ...], keys: Iterable[str] | None, ph: str
-) -> dict[int, dict[str, Any]]:
-    q = f"SELECT trial_id, key, value_json FROM {table} WHERE {sub}"
-    if keys is not None:
-        keys = list(keys)
-        q += f" AND key IN ({', '.join([ph] * len(keys))})"
-        args = (*args, *keys)
-    cur.execute(q, args)
-    out: dict[int, dict[str, Any]] = {}
-    # Most values repeat (generations, a duplicate's constraints): decode each text once.
-    # The decoded objects are shared between trials; nothing mutates trial attributes.
-    memo: dict[str, Any] = {}
-    for tid, key, value in cur.fetchall():
-        decoded = memo.get(value)
-        if decoded is None:
-            decoded = memo[value] = json.loads(value)
-        out.setdefault(tid, {})[key] = decoded
-    return out
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    # Optuna stores naive UTC (see optuna.storages._rdb.models.TrialModel.datetime_start).
-    if value is None:
-        return None
-    return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _local(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value.replace(tzinfo=dt.UTC).astimezone().replace(tzinfo=None)
+        """Finished trials with ``trial_id > after_trial_id``, ordered by trial id."""
+        return load_trials(
+            self.reader,
+            self.is_sqlite,
+            study_id,
+            after_trial_id=after_trial_id,
+            user_attrs=user_attrs,
+            skip_ids=skip_ids,
+            datetimes=datetimes,
+        )
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
