@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -14,7 +14,7 @@ from cost_models._common import Channels, channels, per_channel_peak, uniform
 from cost_models._errors import InputError
 from cost_models._gpu import GpuResult, gpu_baseline
 from cost_models._platform import RESOURCES, Gpu, Platform, load_platform
-from cost_models._points import GROUPS, as_columns, param_specs, resolve_columns
+from cost_models._points import GROUPS, Param, as_columns, param_specs, resolve_columns
 from cost_models._spatial import BOUNDS, evaluate_spatial
 from cost_models._temporal import evaluate_temporal
 from cost_models._workload import Workload, preset_shape
@@ -107,7 +107,7 @@ def evaluate(
     # points stays a scalar, so the models broadcast it instead of computing on n copies.
     params = resolve_columns(raw, n, specs, arch)
     gpu = None if baseline is None else _baseline(wl, baseline)
-    merged = score_resolved(params, n, wl, plat, arch, gpu, detail)
+    merged = score_resolved(params, n, wl, plat, arch, gpu, detail, specs)
     frame: dict[str, Any] = dict(merged)
     frame["bound_prefill"] = _bounds(merged["bound_prefill"])
     frame["bound_decode"] = _bounds(merged["bound_decode"])
@@ -123,12 +123,15 @@ def score_resolved(
     arch: str,
     gpu: GpuResult | None,
     detail: bool = False,
+    specs: Mapping[str, Param] | None = None,
 ) -> dict[str, np.ndarray]:
     """The model's columns for ``n`` already-resolved points (``resolve_columns``' output:
     scalars broadcast, categoricals as codes), as numpy arrays: ``bound_*`` as codes into
     ``BOUNDS`` and ``violations`` as the bit mask of ``VIOLATIONS`` (``evaluate`` turns
-    those into text). The search calls this directly (``cost_models.Prepared``)."""
-    specs = param_specs(arch, plat)
+    those into text). The search calls this directly (``cost_models.Prepared``), with
+    ``specs`` (``param_specs(arch, plat)``, built once: building it costs more than
+    scoring a few thousand points)."""
+    specs = param_specs(arch, plat) if specs is None else specs
     model = ARCHS[arch]
     arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     as_float = [k for k, v in arrays.items() if v.dtype.kind in "iu" and specs[k].kind != "cat"]

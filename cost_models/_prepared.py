@@ -82,7 +82,7 @@ class Prepared:
 
     def gather(self, indices: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Resolved columns of a batch given as value indices per varying parameter."""
-        return {name: self.tables[name][idx] for name, idx in indices.items()}
+        return {name: self.tables[name].take(idx) for name, idx in indices.items()}
 
     def score(self, columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         """The model's numeric columns for ``n`` points: ``columns`` are resolved arrays
@@ -96,4 +96,4 @@ class Prepared:
             missing = np.isnan(kv)
             if missing.any():
                 params["kv_bits"] = np.where(missing, QUANT_A_BITS[quant], kv)
-        return score_resolved(params, n, self.wl, self.plat, self.arch, self.gpu)
+        return score_resolved(params, n, self.wl, self.plat, self.arch, self.gpu, specs=self.specs)

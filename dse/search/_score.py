@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 import cost_models as cm
 from dse.exhaustive import _valid
@@ -108,7 +107,7 @@ class Scorer:
         for name, col in derived.items():
             got[name] = self.model.resolve(name, col[ok])
         out = self.model.score(got, m)
-        df = pd.DataFrame({k: out[k] for k in self.needed}, copy=False)
+        df = _Frame({k: out[k] for k in self.needed}, m)
         vals = np.stack([out[k] for k in self.metrics], axis=1).astype(np.float64) * self.signs
         cons = np.asarray(cfg.constraints.evaluate(df), dtype=np.float64).reshape(m, -1)
         v = np.clip(cons, 0.0, None).sum(axis=1)
@@ -116,6 +115,28 @@ class Scorer:
         vals[~np.isfinite(v)] = np.inf
         f[ok], cv[ok] = vals, v
         return f, cv
+
+
+class _Frame:
+    """The part of a DataFrame that ``Constraints.evaluate`` reads (``frame[column]
+    .to_numpy(dtype)``, ``len``), over plain arrays: building a DataFrame per batch costs
+    more than the constraints."""
+
+    def __init__(self, columns: dict[str, np.ndarray], n: int) -> None:
+        self.columns, self.n = columns, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key: str) -> _Frame._Column:
+        return _Frame._Column(self.columns[key])
+
+    class _Column:
+        def __init__(self, values: np.ndarray) -> None:
+            self.values = values
+
+        def to_numpy(self, dtype: Any = None) -> np.ndarray:
+            return np.asarray(self.values, dtype=dtype)
 
 
 def measure_speed(scorer: Scorer, n: int = 4096, seed: int = 0) -> float:
