@@ -393,6 +393,7 @@ def main() -> None:
         for r, text in notes:
             if text:
                 print(f"  {r.design} / {r.figure}: {text}")
+    _gpu_check()
     _multi_fpga_check()
     errs = [abs(float(r["error_%"])) for r in rows]  # type: ignore[arg-type]
     old = [abs(float(r["error_before_%"])) for r in rows]  # type: ignore[arg-type]
@@ -404,6 +405,55 @@ def main() -> None:
         if e > 25.0:  # the target's max; the reason is printed with the row above
             print(f"outside the 25 % target: {r.design} / {r.figure} ({e:.1f} %)")
     print(f"median_abs_error_%={statistics.median(errs):.1f} max_abs_error_%={max(errs):.1f}")
+
+
+# FlightLLM repository, profile/README.md (run.py): LLaMA2-7B FP16 on an A100, batch 1,
+# transformers 4.34 / torch 2.0.1 ``generate`` ("GPU-naive") and vLLM 0.1.7 ("GPU-opt"):
+# (prompt, generated) -> (prefill ms, decode ms in total). The first eager case sets the
+# eager us_per_kernel and the first vLLM case the graphs host_us_per_step (in-sample).
+README_A100 = {
+    "eager": {
+        (128, 512): (26.1, 11316.9),
+        (128, 1024): (23.3, 22627.5),
+        (128, 1536): (23.4, 34196.5),
+        (512, 512): (50.7, 11393.2),
+        (512, 1024): (50.5, 23225.7),
+        (512, 1536): (51.3, 35129.2),
+    },
+    "graphs": {
+        (128, 512): (17.6, 5727.0),
+        (128, 1024): (15.5, 11645.2),
+        (128, 1536): (15.5, 17561.8),
+        (512, 512): (40.4, 5879.7),
+        (512, 1024): (40.4, 11899.8),
+        (512, 1536): (40.7, 17627.1),
+    },
+}
+
+
+def _gpu_check() -> None:
+    """The GPU baseline against the measured A100 runs it was set on (first case of each
+    stack, in-sample) and the five others (held out)."""
+    a100 = cm.load_platform("a100")
+    assert isinstance(a100, cm.Gpu)
+    print("\nA100 LLaMA2-7B, measured (FlightLLM README) vs the GPU baseline model:")
+    print(f"  {'stack':6} {'prompt':>6} {'gen':>5} {'decode ms/tok':>13} {'model':>6} "
+          f"{'err_%':>6} {'prefill ms':>10} {'model':>6}")  # fmt: skip
+    errs = []
+    for stack, cases in README_A100.items():
+        for i, ((prompt, gen), (pre_ms, dec_ms)) in enumerate(cases.items()):
+            wl = cm.load_workload(
+                {"model": "llama-2-7b", "prompt_len": prompt, "gen_len": gen}, "README"
+            )
+            g = cm.gpu_baseline(wl, a100, stack)
+            ms = 1e3 * g.decode_latency_s_per_token
+            err = 100 * (ms / (dec_ms / gen) - 1)
+            if i:
+                errs.append(abs(err))
+            tag = "in-sample" if i == 0 else ""
+            print(f"  {stack:6} {prompt:6} {gen:5} {dec_ms / gen:13.2f} {ms:6.2f} {err:+6.1f} "
+                  f"{pre_ms:10.1f} {1e3 * g.prefill_latency_s:6.1f} {tag}")  # fmt: skip
+    print(f"  held-out decode: max |error| {max(errs):.1f} % over {len(errs)} cases")
 
 
 def _multi_fpga_check() -> None:
