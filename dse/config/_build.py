@@ -7,6 +7,7 @@ build:
   every: 200              # a round of candidates every 200 trials (omit: only at the end)
   at_end: true            # and a last round when the search ends
   top_k: 4                # candidates per round: best predicted Pareto rank, kept diverse
+  choice: spread          # build policy (dse/search/build_choice.py): spread | ehvi
   diversity: 0.05         # min distance between picks in normalised objective space
   wait: false             # true: the search pauses until a round's builds are in
   max_concurrent: 2       # builds running at once (local host; a hosts file sets its own)
@@ -35,6 +36,7 @@ _BUILD_KEYS = (
     "every",
     "at_end",
     "top_k",
+    "choice",
     "diversity",
     "wait",
     "max_concurrent",
@@ -55,6 +57,7 @@ class BuildPolicy:
     every: int | None = None
     at_end: bool = True
     top_k: int = 4
+    choice: str = "spread"  # a name in dse.search.build_choice.POLICIES
     diversity: float = 0.05
     wait: bool = False
     max_concurrent: int = 2
@@ -99,6 +102,15 @@ def parse_build(
     template = raw.get("template", ACCELERATORS.get(arch))
     flow = raw.get("flow")
     _check_template(doc, template, flow)
+    from dse.search.build_choice import DEFAULT, POLICIES
+
+    choice = raw.get("choice", DEFAULT)
+    if not isinstance(choice, str) or choice not in POLICIES:
+        raise doc.error(
+            "build.choice",
+            f"expected one of {', '.join(POLICIES)}, got {choice!r}",
+            cm.did_you_mean(str(choice), list(POLICIES)),
+        )
     diversity = raw.get("diversity", 0.05)
     if isinstance(diversity, bool) or not isinstance(diversity, int | float) or diversity < 0:
         raise doc.error("build.diversity", f"expected a number >= 0, got {diversity!r}")
@@ -132,6 +144,7 @@ def parse_build(
         every=every,
         at_end=at_end,
         top_k=integer("top_k", 1, 4) or 4,
+        choice=choice,
         diversity=float(diversity),
         wait=flag("wait", False),
         max_concurrent=integer("max_concurrent", 1, 2) or 2,

@@ -237,8 +237,10 @@ def _dominated_by(s: np.ndarray, x: np.ndarray) -> np.ndarray:
         return np.zeros(len(x), dtype=bool)
     order = np.lexsort((s[:, 1], s[:, 0]))
     f0, low1 = s[order, 0], np.minimum.accumulate(s[order, 1])
-    lt = np.searchsorted(f0, x[:, 0], side="left") - 1  # last row with f0 < x0
     le = np.searchsorted(f0, x[:, 0], side="right") - 1  # last row with f0 <= x0
+    lt = le.copy()  # last row with f0 < x0: the same unless some row ties x0 (rare)
+    tie = np.flatnonzero((le >= 0) & (f0[np.maximum(le, 0)] == x[:, 0]))
+    lt[tie] = np.searchsorted(f0, x[tie, 0], side="left") - 1
     below = np.where(lt >= 0, low1[np.maximum(lt, 0)], np.inf) <= x[:, 1]
     level = np.where(le >= 0, low1[np.maximum(le, 0)], np.inf) < x[:, 1]
     return below | level

@@ -32,7 +32,7 @@ from dse.calibration import METRIC_COLUMNS, Correction, calibration_errors, fit_
 from dse.config import BuildPolicy, StudyConfig
 from dse.pareto import to_minimize
 from dse.scoring import Calibration, Model, Score, cones_of
-from dse.sweep._buildloop import choose, hw_key, layers_of, spec_key
+from dse.sweep._buildloop import POLICIES, choose, hw_key, layers_of, spec_key
 from dse.sweep._builds import FINAL_STATES, BuildRow, BuildsTable
 from dse.sweep._farm import FarmQueue, measured_values
 from dse.sweep._fit import Fitter, observations
@@ -76,7 +76,11 @@ class BuildScheduler:
         policy_fn: Choose = choose,
     ) -> None:
         self.cfg, self.policy, self.store, self.study_id = cfg, policy, store, study_id
-        self.score, self.choose = score, policy_fn
+        # build.choice names the policy unless a caller injects its own
+        self.score, self.choose = (
+            score,
+            POLICIES[policy.choice] if policy_fn is choose else policy_fn,
+        )
         self.directions = [o.direction for o in cfg.objectives]
         self.flow = choose_flow(cfg, policy.flow)
         self.part = choose_part(cfg, self.flow, None)
