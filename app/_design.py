@@ -135,8 +135,8 @@ def score_point(
             raw[c].to_numpy(float), calibrated[c].to_numpy(float), rtol=1e-12, equal_nan=True
         )
     )
-    flow = calibration.flow if calibration.corrections else None
-    return Scored(raw.iloc[0], calibrated.iloc[0], model.platform, model.arch, flow, changed)
+    fitted = calibration.flow if calibration.corrections else None
+    return Scored(raw.iloc[0], calibrated.iloc[0], model.platform, model.arch, fitted, changed)
 
 
 def _build(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -159,7 +159,7 @@ def _build_rows(builds: pd.DataFrame | None) -> list[SimpleNamespace]:
         number = r.get("trial_number")
         r["trial_number"] = None if number is None or _nan(number) else int(number)
         r["failure_class"] = None if _nan(r.get("failure_class")) else r.get("failure_class")
-        out.append(SimpleNamespace(**r))
+        out.append(SimpleNamespace(**{str(k): v for k, v in r.items()}))
     return out
 
 

@@ -30,14 +30,16 @@ from typing import Any
 
 import optuna
 
+from dse._optuna import PARENT_TAG
 from dse.config import StudyConfig
 from dse.errors import DseError
+from dse.layout import layout
 from dse.scoring import KEY_METRICS, Scorer
-from dse.sweep._samplers import PARENT_TAG, batch_seed, default_batch_size
+from dse.sweep._samplers import batch_seed, default_batch_size
 from dse.sweep._scheduler import BuildScheduler, BuildSummary
 from dse.sweep._searcher import CONSTRAINTS_KEY, Searcher
 from dse.sweep._signals import stop_on_signals as _stop_on_signals
-from dse.sweep._store import TrialStore, default_storage
+from dse.sweep._store import TrialStore
 from dse.sweep._study import (
     StudyExists,
     StudyMismatch,
@@ -74,7 +76,7 @@ class Sweep:
         builds: bool = True,
         hosts: Path | None = None,
         ray_address: str | None = None,
-        cache_root: Path | str = "results/builds",
+        cache_root: Path | str | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
         if not cfg.space:
@@ -93,7 +95,8 @@ class Sweep:
                 "--trials / --timeout"
             )
         self.cfg = cfg
-        self.url = storage or cfg.storage or default_storage(cfg.name)
+        paths = layout()  # the default results root; dse.sweep.run_sweep passes --results
+        self.url = paths.storage_url(cfg.name, storage, cfg.storage)
         self.store = TrialStore(self.url)
         self.study_id = open_study(self.store, cfg, self.url, resume, study_attrs(cfg))
         self.scorer = Scorer(cfg)
@@ -106,7 +109,7 @@ class Sweep:
         self.farm_options: dict[str, Any] = {
             "hosts": hosts,
             "ray_address": ray_address,
-            "cache_root": cache_root,
+            "cache_root": cache_root if cache_root is not None else paths.builds,
             "log": log,
         }
         self.log = log or (lambda msg: None)
@@ -292,7 +295,7 @@ def run_sweep(
     builds: bool = True,
     hosts: Path | None = None,
     ray_address: str | None = None,
-    cache_root: Path | str = "results/builds",
+    cache_root: Path | str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> SweepSummary:
     """Run (or continue, with ``resume``) the study of ``cfg`` until its budget is spent.

@@ -12,16 +12,22 @@ import math
 from typing import Any
 
 import numpy as np
-import optuna
 from optuna.samplers import BaseSampler
-from optuna.samplers._ga import BaseGASampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial
 
+from dse._optuna import (
+    child_params,
+    ga_batchable,
+    generation_key,
+    is_ga,
+    record_generation,
+    share_search_space,
+    trial_id,
+)
 from dse.config import StudyConfig
 from dse.space import SearchSpace
 
-PARENT_TAG = ":parent:"  # BaseGASampler's parent-population cache keys contain this
 # auto/moea: the model-level search has its own batch (dse.search); 16 is auto's TPE fallback.
 DEFAULT_BATCH = {
     "tpe": 16,
@@ -74,15 +80,8 @@ class BatchSampler(BaseSampler):
         self, inner: BaseSampler, intersection: IntersectionSearchSpace, generation: int | None
     ) -> None:
         self.inner, self.generation = inner, generation
-        for attr in ("_search_space", "_intersection_search_space"):
-            current = getattr(inner, attr, None)
-            if type(current) is IntersectionSearchSpace and not current._include_pruned:
-                setattr(inner, attr, intersection)
-        self.ga = (
-            isinstance(inner, BaseGASampler)
-            and generation is not None
-            and type(inner).sample_relative in _GA_SAMPLE_RELATIVE
-        )
+        share_search_space(inner, intersection)
+        self.ga = generation is not None and ga_batchable(inner)
         self.parents: list[FrozenTrial] | None = None
         self.space: Any = None
 
@@ -99,26 +98,18 @@ class BatchSampler(BaseSampler):
             self.parents = inner.get_parent_population(study, self.generation)
         if not self.parents:
             return {}
-        return inner._child_generation_strategy(study, space, self.parents)
+        return child_params(inner, study, space, self.parents)
 
     def sample_independent(self, study: Any, trial: FrozenTrial, name: str, dist: Any) -> Any:
         return self.inner.sample_independent(study, trial, name, dist)
 
     def before_trial(self, study: Any, trial: FrozenTrial) -> None:
-        if isinstance(self.inner, BaseGASampler) and self.generation is not None:
-            key = self.inner._get_generation_key()
-            study._storage.set_trial_system_attr(trial._trial_id, key, self.generation)
-            trial.system_attrs[key] = self.generation
+        if is_ga(self.inner) and self.generation is not None:
+            record_generation(study, trial, generation_key(self.inner), self.generation)
         self.inner.before_trial(study, trial)
 
     def after_trial(self, study: Any, trial: FrozenTrial, state: Any, values: Any) -> None:
         self.inner.after_trial(study, trial, state, values)
-
-
-_GA_SAMPLE_RELATIVE = (
-    optuna.samplers.NSGAIISampler.sample_relative,
-    optuna.samplers.NSGAIIISampler.sample_relative,
-)
 
 
 class Enumerator(BaseSampler):
@@ -135,17 +126,10 @@ class Enumerator(BaseSampler):
         return {}
 
     def before_trial(self, study: Any, trial: FrozenTrial) -> None:
-        self.by_trial[trial._trial_id] = next(self.rows)
+        self.by_trial[trial_id(trial)] = next(self.rows)
 
     def sample_independent(self, study: Any, trial: FrozenTrial, name: str, dist: Any) -> Any:
-        return self.by_trial[trial._trial_id][name]
-
-
-def ga_key(sampler: str) -> str:
-    """The trial system attribute in which a GA sampler keeps a trial's generation."""
-    return {"nsga2": "NSGAIISampler:generation", "nsga3": "NSGAIIISampler:generation"}.get(
-        sampler, ""
-    )
+        return self.by_trial[trial_id(trial)][name]
 
 
 class GridRows:

@@ -15,27 +15,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from optuna.samplers._ga import BaseGASampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.trial import FrozenTrial, TrialState
 
+from dse import _optuna
+from dse._optuna import (
+    CONSTRAINTS_KEY,
+    PARENT_TAG,
+    HistoryStorage,
+    generation_key,
+    is_ga,
+    study_storage,
+    trial_id,
+)
 from dse.config import StudyConfig
 from dse.pareto import pareto_mask
 from dse.scoring import Score, Scorer, plain
 from dse.space import point_key
-from dse.sweep._history import HistoryStorage, memory_study
-from dse.sweep._samplers import (
-    PARENT_TAG,
-    BatchSampler,
-    Enumerator,
-    GridRows,
-    batch_seed,
-    ga_key,
-    make_batch_sampler,
-)
+from dse.sweep._history import memory_study
+from dse.sweep._samplers import BatchSampler, Enumerator, GridRows, batch_seed, make_batch_sampler
 from dse.sweep._store import TrialStore
 
-CONSTRAINTS_KEY = "constraints"  # the system attribute Optuna's samplers read
+__all__ = ["CONSTRAINTS_KEY", "Asked", "Candidates", "Record", "Searcher"]
 
 
 @dataclass(slots=True)
@@ -79,7 +80,8 @@ class Searcher:
         self.k = len(self.directions)
         self.has_constraints = bool(cfg.constraints.names())
         self.memory = memory_study(cfg.name, self.directions)
-        self.mem: HistoryStorage = self.memory._storage  # type: ignore[assignment]
+        self.mem: HistoryStorage = study_storage(self.memory)
+        self.mem_id = _optuna.study_id(self.memory)
         self.records: list[Record] = []
         self.first: dict[tuple[Any, ...], int] = {}  # point key -> its first trial
         self.version = 0  # calibration the next scores are under
@@ -103,7 +105,7 @@ class Searcher:
         """Add persisted trials (resume, other workers) to memory and the caches."""
         if not trials:
             return
-        self.mem.append_finished(self.memory._study_id, trials)
+        self.mem.append_finished(self.mem_id, trials)
         front: list[list[float]] = []
         for t, db_id in zip(trials, ids, strict=True):
             if self._remember(t, None, "duplicate_of" in t.user_attrs, db_id):
@@ -117,12 +119,12 @@ class Searcher:
         mem_id = {r.db_id: i for i, r in enumerate(self.records)}
         for key, ids in attrs.items():
             if all(i in mem_id for i in ids):
-                self.mem.set_study_system_attr(self.memory._study_id, key, [mem_id[i] for i in ids])
+                self.mem.set_study_system_attr(self.mem_id, key, [mem_id[i] for i in ids])
                 self.saved_attrs.add(key)
 
     def new_study_attrs(self) -> dict[str, Any]:
         """GA parent caches created since the last call, with database trial ids."""
-        attrs = self.mem.get_study_system_attrs(self.memory._study_id)
+        attrs = self.mem.get_study_system_attrs(self.mem_id)
         return {
             key: [self.records[i].db_id for i in ids]
             for key, ids in attrs.items()
@@ -146,7 +148,7 @@ class Searcher:
         values = list(t.values) if t.values is not None else None
         self.records.append(Record(values, cons, metrics, ok, self.version, db_id))
         if t.state == TrialState.COMPLETE:
-            gen = t.system_attrs.get(ga_key(self.cfg.sampler.name))
+            gen = t.system_attrs.get(generation_key(self.cfg.sampler.name))
             if gen is not None:
                 self.generations[gen] = self.generations.get(gen, 0) + 1
             key = point_key(t.params)
@@ -194,7 +196,7 @@ class Searcher:
         done: list[FrozenTrial] = []
         front: list[list[float]] = []
         for t, attrs in zip(asked.trials, extra, strict=True):
-            ft = self.mem.get_trial(t._trial_id)
+            ft = self.mem.get_trial(trial_id(t))
             if self._remember(ft, attrs.get("metrics"), "duplicate_of" in attrs):
                 front.append(ft.values)
             ft = copy.copy(ft)
@@ -231,7 +233,7 @@ class Searcher:
         else:
             attrs["metrics"] = s.metrics
             if self.has_constraints:
-                self.mem.set_trial_system_attr(t._trial_id, CONSTRAINTS_KEY, s.constraints)
+                self.mem.set_trial_system_attr(trial_id(t), CONSTRAINTS_KEY, s.constraints)
             self.memory.tell(t, s.values)
         return attrs
 
@@ -259,8 +261,9 @@ class Searcher:
             return Enumerator(self.grid.rows(n_done, self.batch))
         sampler = make_batch_sampler(cfg, batch_seed(cfg.seed, n_done))
         generation = None
-        if isinstance(sampler, BaseGASampler) and sampler.population_size:
-            generation = self._next_generation(sampler.population_size)
+        population = getattr(sampler, "population_size", None)
+        if is_ga(sampler) and population:
+            generation = self._next_generation(population)
         return BatchSampler(sampler, self.intersection, generation)
 
     def _next_generation(self, population: int) -> int:
@@ -279,7 +282,7 @@ class Searcher:
         clock the builds have shown unreachable would keep it searching there.
         """
         self.version = scorer.calibration.version
-        trials = self.mem.get_all_trials(self.memory._study_id, deepcopy=False)
+        trials = self.mem.get_all_trials(self.mem_id, deepcopy=False)
         done = [t for t in trials if t.state == TrialState.COMPLETE]
         if not done:
             return
