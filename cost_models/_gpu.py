@@ -15,6 +15,7 @@ under decode, not its TDP. ``docs/models.md`` lists the sources of each constant
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,7 @@ def step_kernels(m: ModelShape, stack: str) -> int:
     return 5 + embed + 3 + norm + 11
 
 
+@functools.lru_cache(maxsize=256)  # frozen inputs and result; one per study and baseline
 def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -> GpuResult:
     m = w.model
     st = gpu.stack(stack)
