@@ -114,8 +114,9 @@ def measure(model: Any, prompt: int, gen: int, reps: int, power: bool) -> tuple[
     import torch
 
     ids = torch.randint(0, model.config.vocab_size, (1, prompt), device="cuda")
-    for _ in range(2):  # warm-up: cuBLAS heuristics, allocator, graph capture
-        timed_generate(model, ids, gen)
+    for _ in range(2):  # warm-up: cuBLAS heuristics, allocator, compile and graph capture
+        timed_generate(model, ids, gen)  # for both lengths: a static cache of another
+        timed_generate(model, ids, 1)  # size is another compiled graph
     smi = None
     if power:
         cmd = ["nvidia-smi", "--query-gpu=power.draw", "--format=csv,noheader,nounits"]
