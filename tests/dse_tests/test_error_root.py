@@ -17,10 +17,10 @@ from dse.errors import DseError
 # Exceptions used as signals inside one module, caught there and never shown to a user.
 INTERNAL = {
     "cost_models._safeload.UnsafeInput",  # re-raised as ConfigError / InputError naming the file
-    "dse.config._space.WhenFailed",  # a when: that cannot be evaluated, re-raised as ConfigError
-    "runners._ssh.HostUnavailable",  # a host to retry elsewhere (the farm's failure class)
-    "runners._ssh.HostKeyRefused",
-    "runners._ssh._Stale",
+    "dse.config._space_check.WhenFailed",  # a when: that cannot be evaluated, re-raised as ConfigError
+    "runners._ssh_connect.HostUnavailable",  # a host to retry elsewhere (the farm's class)
+    "runners._ssh_connect.HostKeyRefused",
+    "runners._ssh_remote.Stale",
     "runners.reports._complete.Truncated",  # a report cut short: parsed as incomplete
 }
 
