@@ -783,11 +783,25 @@ ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ),
     ("build-trial-bad", ("build", "{d}/study.yaml", "--trial", "nocolon"), ("--trial",)),
     ("build-trial-notnum", ("build", "{d}/study.yaml", "--trial", "s:abc"), ("--trial",)),
-    ("build-flow-unknown", ("build", "{d}/study.yaml", "--flow", "quartus"), ("quartus",)),
+    # a spatial study builds a unit template by name (it has no generated accelerator yet)
+    (
+        "build-flow-unknown",
+        ("build", "{d}/study.yaml", "--template", "llm_top", "--flow", "quartus"),
+        ("quartus",),
+    ),
     ("build-template-unknown", ("build", "{d}/study.yaml", "--template", "nope"), ("nope",)),
     (
         "build-part-inject",
-        ("build", "{d}/study.yaml", "--flow", "vivado", "--part", "x [exec touch X]"),
+        (
+            "build",
+            "{d}/study.yaml",
+            "--template",
+            "llm_top",
+            "--flow",
+            "vivado",
+            "--part",
+            "x [exec touch X]",
+        ),
         ("part",),
     ),
     ("hosts-no-file", ("hosts", "check"), ("hosts_file",)),
@@ -812,7 +826,11 @@ ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
 
 MORE_ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("build-point-str-value", ("build", "{d}/study.yaml", "--point", '{"m_ffn": "x"}'), ("m_ffn",)),
-    ("build-point-unknown", ("build", "{d}/study.yaml", "--point", '{"nope": 1}'), ("nope",)),
+    (
+        "build-point-unknown",
+        ("build", "{d}/study.yaml", "--template", "llm_top", "--point", '{"nope": 1}'),
+        ("nope",),
+    ),
     ("build-point-1e400", ("build", "{d}/study.yaml", "--point", '{"m_ffn": 1e400}'), ("1e400",)),
     (
         "build-point-dup-key",
@@ -823,7 +841,7 @@ MORE_ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("build-trial-no-study", ("build", "{d}/study.yaml", "--trial", "nostudy:1"), ("nostudy",)),
     (
         "build-part-space",
-        ("build", "{d}/study.yaml", "--flow", "vivado", "--part", "a b"),
+        ("build", "{d}/study.yaml", "--template", "llm_top", "--flow", "vivado", "--part", "a b"),
         ("part",),
     ),
     ("promote-name-traversal", ("promote", "s", "1", "--name", "../x"), ("../x",)),
