@@ -56,7 +56,7 @@ from dse.calibration import Correction, Observation, apply_corrections, fit_corr
 from dse.config import BuildPolicy, StudyConfig, load_config  # noqa: E402
 from dse.pareto import to_minimize  # noqa: E402
 from dse.search.build_choice import POLICIES, Choose  # noqa: E402
-from dse.sweep._buildloop import spec_key  # noqa: E402
+from dse.sweep import spec_key  # noqa: E402
 from runners import BuildResult, build  # noqa: E402
 from runners.dispatch import BuildFarm, farm_resources, read_journal  # noqa: E402
 from runners.hosts import Inventory, local_inventory, parse_hosts  # noqa: E402

@@ -11,6 +11,7 @@ trials: the dashboard), ``load_builds``, ``study_stamp`` and ``violation_reasons
 Nothing outside ``dse.sweep`` imports its private modules.
 """
 
+from dse.sweep._buildloop import spec_key
 from dse.sweep._builds import BuildsTable
 from dse.sweep._engine import (
     StudyExists,
@@ -53,6 +54,7 @@ __all__ = [
     "read_trial",
     "resolve_storage",
     "run_sweep",
+    "spec_key",
     "study_stamp",
     "study_times",
     "violation_reasons",
