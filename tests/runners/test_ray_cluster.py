@@ -56,6 +56,7 @@ def _study(tmp: Path) -> Path:
     doc["budget"] = {"trials": 32}
     doc["batch_size"] = 16
     doc["build"] = {"flow": "yosys-ecp5", "every": 16, "top_k": 1, "budget": 1}
+    doc["build"]["template"] = "llm_top"  # units: Yosys takes seconds per build
     path = tmp / "study.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
