@@ -54,6 +54,7 @@ import cost_models as cm  # noqa: E402
 from dse.buildspec import resolve_build  # noqa: E402
 from dse.calibration import Correction, Observation, apply_corrections, fit_corrections  # noqa: E402
 from dse.config import BuildPolicy, StudyConfig, load_config  # noqa: E402
+from dse.layout import ResultsLayout  # noqa: E402
 from dse.pareto import to_minimize  # noqa: E402
 from dse.search.build_choice import POLICIES, Choose  # noqa: E402
 from dse.sweep import spec_key  # noqa: E402
@@ -536,7 +537,7 @@ def main() -> None:
     ap.add_argument("--builds", type=int, default=None, help="overhead builds per kind (8)")
     ap.add_argument("--util-builds", type=int, default=None, help="utilisation builds (20)")
     ap.add_argument("--seeds", type=int, default=None, help="random draws / loop orders (20)")
-    ap.add_argument("--cache", type=Path, default=ROOT / "results" / "builds")
+    ap.add_argument("--cache", type=Path, default=ResultsLayout(ROOT / "results").builds)
     ap.add_argument("--sections", default="overhead,util,calib")
     args = ap.parse_args()
     q = args.quick

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import cost_models as cm  # noqa: E402
 from cost_models._units import FITTED  # noqa: E402
+from dse.layout import ResultsLayout  # noqa: E402
 from runners import BuildResult, build, load_template  # noqa: E402
 
 DSP_KIND = {"yosys-xilinx": "dsp48e2", "yosys-ecp5": "mult18x18d"}
@@ -247,7 +248,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flows", default="yosys-xilinx,yosys-ecp5")
     ap.add_argument("--no-fmax", action="store_true", help="skip the ECP5 place and route")
-    ap.add_argument("--cache", type=Path, default=ROOT / "results" / "builds")
+    ap.add_argument("--cache", type=Path, default=ResultsLayout(ROOT / "results").builds)
     ap.add_argument("--write", action="store_true", help="refit and write units.yaml")
     args = ap.parse_args()
     fits: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
