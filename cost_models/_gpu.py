@@ -9,8 +9,10 @@ model's matrices) execute and the GPU idles while the host issues the many small
 each plus a per-step scheduler/sampler cost. Matrix kernels take
 ``max(FLOPs / (peak · compute_eff), bytes / (bandwidth · mem_eff))`` with FP16 weights and
 KV. ``n_gpus`` split every matrix and the heads (Megatron tensor parallelism) and add two
-all-reduces per layer over the GPU link. Power is the board's measured/published draw
-under decode, not its TDP. ``docs/models.md`` lists the sources of each constant.
+all-reduces per layer over the GPU link. Power is not the TDP: each board draws its idle
+power (clocks up, no kernel) plus its busy decode draw's excess over idle for the share of
+the step its kernels run (an eager GPU at batch 1 mostly waits for its host).
+``docs/models.md`` lists the sources of each constant.
 """
 
 from __future__ import annotations
@@ -79,14 +81,15 @@ def eager_step(
     lm_run: float,
     issue: float,
     min_kernel: float,
-) -> float:
-    """Seconds of one eager step: the host issues kernels one after another (``issue``
-    each) and the GPU runs them in order as soon as each is issued and the previous one is
-    done — launches are asynchronous, so the host runs ahead while the GPU is busy and the
-    GPU idles while the host is behind. Kernel ``k`` ends at ``max(end_{k-1}, H_k) + r_k``
-    (``H_k`` the host time when it is issued), so the step (``generate`` synchronises once
-    per token) ends at ``max_k (H_k + Σ_{j≥k} r_j)``. The step's own kernels (position ids,
-    embedding, mask) come first, the final norm, head and bookkeeping last."""
+) -> tuple[float, float]:
+    """Seconds of one eager step, and of them the seconds the GPU runs kernels. The host
+    issues kernels one after another (``issue`` each) and the GPU runs them in order as
+    soon as each is issued and the previous one is done — launches are asynchronous, so
+    the host runs ahead while the GPU is busy and the GPU idles while the host is behind.
+    Kernel ``k`` ends at ``max(end_{k-1}, H_k) + r_k`` (``H_k`` the host time when it is
+    issued), so the step (``generate`` synchronises once per token) ends at
+    ``max_k (H_k + Σ_{j≥k} r_j)``. The step's own kernels (position ids, embedding, mask)
+    come first, the final norm, head and bookkeeping last."""
     run = np.array(runs) * np.array(shares)
     host = issue * np.array(shares)
     first = 5 + 3 + 3  # position ids, embedding (at most 3), attention-mask preparation
@@ -105,7 +108,7 @@ def eager_step(
     )
     issued = np.cumsum(hosts_all)
     after = np.cumsum(runs_all[::-1])[::-1]  # GPU work from each kernel to the end
-    return float(np.max(issued + after))
+    return float(np.max(issued + after)), float(after[0])
 
 
 def step_kernels(m: ModelShape, stack: str) -> int:
@@ -125,6 +128,15 @@ def step_kernels(m: ModelShape, stack: str) -> int:
     return 5 + embed + 3 + norm + 11
 
 
+def decode_power(gpu: Gpu, busy: float) -> float:
+    """Board power of one GPU whose kernels run a fraction ``busy`` of each decode step:
+    its idle draw (clocks up, no kernel: nvidia-smi at 0 %) plus the excess of its busy
+    decode draw over idle for that fraction — energy follows the time kernels run, not
+    the time the GPU waits for its host."""
+    share = min(max(busy, 0.0), 1.0)
+    return gpu.idle_power_w + (gpu.decode_power_w - gpu.idle_power_w) * share
+
+
 @functools.lru_cache(maxsize=256)  # frozen inputs and result; one per study and baseline
 def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -> GpuResult:
     m = w.model
@@ -135,6 +147,7 @@ def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -
     other = elementwise_kernels(m, stack)
     min_kernel = st.min_kernel_us * 1e-6
     times = {}
+    busy = 0.0  # seconds of a decode step the GPU runs kernels
     for phase in ("prefill", "decode"):
         seq = w.prompt_len if phase == "prefill" else 1
         kv_len = m.kv_span(w.prompt_len if phase == "prefill" else w.kv_len + 1)
@@ -172,8 +185,11 @@ def gpu_baseline(w: Workload, gpu: Gpu, stack: str = "eager", n_gpus: int = 1) -
             # longer; the host's scheduler and sampler add their time per step.
             layer = sum(s * max(r, issue) for r, s in zip(runs, shares, strict=True))
             total = m.n_layers * layer + max(lm_run, issue) + st.host_us_per_step * 1e-6
+            ran = m.n_layers * sum(s * r for r, s in zip(runs, shares, strict=True)) + lm_run
         else:
-            total = eager_step(runs, shares, m.n_layers, n_step, lm_run, issue, min_kernel)
+            total, ran = eager_step(runs, shares, m.n_layers, n_step, lm_run, issue, min_kernel)
         times[phase] = total
-    power = gpu.decode_power_w * n_gpus
+        if phase == "decode":
+            busy = ran
+    power = n_gpus * decode_power(gpu, busy / times["decode"])
     return GpuResult(gpu.name, w.batch, times["prefill"], times["decode"], power, n_gpus, stack)

@@ -189,7 +189,8 @@ class Gpu:
     memory_gbps: float
     dense_fp16_tflops: float
     board_power_w: float  # TDP, for reference
-    decode_power_w: float  # board power while decoding at batch 1 (what energy uses)
+    decode_power_w: float  # board power while its kernels keep it busy decoding
+    idle_power_w: float  # board power with clocks up and no kernel running (nvidia-smi, 0 %)
     memory_gb: float
     mem_efficiency: float
     compute_efficiency: float
@@ -365,12 +366,13 @@ def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
         raise InputError(source, "version", f"expected 1, got {version!r}")
     kind = data.get("kind")
     if kind == "gpu":
-        return Gpu(
+        gpu = Gpu(
             name=r.text("name"),
             memory_gbps=r.number("memory_gbps", 0, True),
             dense_fp16_tflops=r.number("dense_fp16_tflops", 0, True),
             board_power_w=r.number("board_power_w", 0, True),
             decode_power_w=r.number("decode_power_w", 0, True),
+            idle_power_w=r.number("idle_power_w", 0),
             memory_gb=r.number("memory_gb", 0),
             mem_efficiency=r.number("mem_efficiency", 0, True),
             compute_efficiency=r.number("compute_efficiency", 0, True),
@@ -379,6 +381,11 @@ def _load_file(source: str, mtime_ns: int) -> Platform | Gpu:
             stacks=_stacks(r.sub("stacks")),
             source=source,
         )
+        if gpu.idle_power_w > gpu.decode_power_w:
+            raise InputError(
+                source, "idle_power_w", f"expected at most decode_power_w ({gpu.decode_power_w})"
+            )
+        return gpu
     if kind != "fpga":
         raise InputError(source, "kind", f"expected 'fpga' or 'gpu', got {kind!r}")
     slrs_raw = data.get("slrs")

@@ -214,7 +214,7 @@ def test_gpu_baseline_is_a_roofline_plus_the_serving_stack() -> None:
     # with the launch overheads gone the H100's 2.95× bandwidth over a V100S shows
     assert tps["h100", "graphs"] > 2 * tps["v100s", "graphs"]
     four = gpu_baseline(w, gpus["v100s"], "eager", 4)  # type: ignore[arg-type]
-    assert four.n_gpus == 4 and four.power_w == 4 * 107.0
+    assert four.n_gpus == 4 and 4 * 24.0 < four.power_w < 4 * 107.0  # idle < it < busy
     row = cm.evaluate(w, "u280", {}, arch="temporal", baseline="4xv100s").iloc[0]
     assert row.gpu_decode_tokens_per_s == pytest.approx(four.decode_tokens_per_s)
     with pytest.raises(cm.InputError, match="no serving stack 'tensorrt'"):
@@ -277,13 +277,15 @@ def test_eager_host_runs_ahead_of_the_gpu() -> None:
     from cost_models._gpu import eager_step
 
     us = 1e-6
-    t = eager_step([50 * us, 3 * us, 3 * us], [1, 1, 1], 1, 0, 3 * us, 10 * us, 3 * us)
-    # plus the LM head, issued last (at 40): 66-69
+    t, ran = eager_step([50 * us, 3 * us, 3 * us], [1, 1, 1], 1, 0, 3 * us, 10 * us, 3 * us)
+    # plus the LM head, issued last (at 40): 66-69; the GPU ran kernels 59 of those 69 µs
     assert t == pytest.approx(69 * us)
+    assert ran == pytest.approx(59 * us)
     # host-bound throughout (two layers of three 1 µs kernels, then the head): the step is
     # the host's seven issues plus the last kernel
-    t = eager_step([1 * us] * 3, [1, 1, 1], 2, 0, 1 * us, 10 * us, 1 * us)
+    t, ran = eager_step([1 * us] * 3, [1, 1, 1], 2, 0, 1 * us, 10 * us, 1 * us)
     assert t == pytest.approx((7 * 10 + 1) * us)
+    assert ran == pytest.approx(7 * us)
 
 
 def test_eager_a100_against_the_measured_hugging_face_runs() -> None:
@@ -301,3 +303,39 @@ def test_eager_a100_against_the_measured_hugging_face_runs() -> None:
         ms = 1e3 * gpu_baseline(w, a100, "eager").decode_latency_s_per_token
         tol = 0.01 if (prompt, gen) == (128, 512) else 0.05
         assert ms == pytest.approx(total_ms / gen, rel=tol), (prompt, gen)
+
+
+def test_gpu_power_follows_the_share_of_the_step_its_kernels_run() -> None:
+    """Item 10 (power): a GPU draws its idle power (clocks up, no kernel: nvidia-smi at
+    0 %) plus its busy decode draw's excess over idle for the share of each step its
+    kernels run — not a busy board's draw while an eager GPU waits for its host. By hand
+    for GPT-2 medium on one A100 (host-bound: 27 kernels a layer, 14.1 µs to issue each,
+    most running 3 µs): busy well under half the step; LLaMA2-7B under vLLM graphs keeps
+    the GPU busy most of its step."""
+    from cost_models._gpu import decode_power, gpu_baseline
+
+    a100 = cm.load_platform("a100")
+    assert isinstance(a100, cm.Gpu)
+    assert (a100.idle_power_w, a100.decode_power_w) == (70.0, 171.0)
+    assert decode_power(a100, 0.0) == 70.0 and decode_power(a100, 1.0) == 171.0
+    assert decode_power(a100, 0.5) == pytest.approx(120.5)
+    gpt2 = gpu_baseline(cm.Workload(cm.preset_shape("gpt2-medium"), 32, 32), a100, "eager")
+    assert 70.0 < gpt2.power_w < 70.0 + 0.5 * (171.0 - 70.0)
+    llama = cm.Workload(cm.preset_shape("llama-2-7b"), prompt_len=128, gen_len=512)
+    vllm = gpu_baseline(llama, a100, "graphs")
+    assert vllm.power_w > 70.0 + 0.5 * (171.0 - 70.0)
+    # four V100S (DFX's comparison) draw four times one board's power at their busy share
+    v100s = cm.load_platform("v100s")
+    assert isinstance(v100s, cm.Gpu)
+    four = gpu_baseline(cm.Workload(cm.preset_shape("gpt2-xl"), 64, 64), v100s, "eager", 4)
+    assert 4 * 24.0 < four.power_w < 4 * 0.5 * (24.0 + 107.0)
+
+
+def test_gpu_idle_power_above_its_busy_power_is_one_clear_error(tmp_path: Path) -> None:
+    """A GPU file whose idle draw exceeds its busy decode draw names the file and key."""
+    src = (Path(cm.__file__).parent / "platforms" / "a100.yaml").read_text()
+    bad = tmp_path / "g.yaml"
+    bad.write_text(src.replace("idle_power_w: 70.0", "idle_power_w: 500.0"))
+    with pytest.raises(cm.InputError, match="idle_power_w") as e:
+        cm.load_platform(str(bad))
+    assert "g.yaml" in str(e.value)
