@@ -19,7 +19,6 @@ from optuna.trial import TrialState
 from sweep_cases import BASE, cli, sub
 
 import cost_models as cm
-from dse import scoring
 from dse.config import load_config
 from dse.pareto import pareto_mask
 from dse.sweep import StudyExists, StudyMismatch, run_sweep
@@ -101,7 +100,7 @@ def test_duplicates_are_not_re_evaluated(tmp_path: Path, monkeypatch: pytest.Mon
         rows.append(len(df))
         return df
 
-    monkeypatch.setattr(scoring.cm, "evaluate", counting)  # the one model call
+    monkeypatch.setattr(cm, "evaluate", counting)  # dse.scoring makes the one model call
     cfg = _config(tmp_path)  # 360 points, 400 trials: duplicates are certain
     first = run_sweep(cfg, trials=200, storage=_url(tmp_path), progress=False)
     second = run_sweep(cfg, trials=400, storage=_url(tmp_path), resume=True, progress=False)
