@@ -53,6 +53,13 @@ def assemble(
         tmp / "point.json",
         {"trial_point": chosen.point, "build_point": spec.point, "template_params": res.params},
     )
+    return _manifest(name, bitstream, chosen, spec, res)
+
+
+def _manifest(
+    name: str, bitstream: str, chosen: StudyTrial, spec: BuildSpec, res: BuildResult
+) -> dict[str, Any]:
+    """The release's provenance: trial, prediction, measurement, build, tools, templates."""
     commit, dirty = git_state(Path(__file__).resolve().parents[1])
     timing = res.metrics.get("timing_met")
     return {

@@ -101,27 +101,34 @@ def sweep(
     if s.builds is not None:
         _print_builds(s.builds)
     if s.interrupted:
-        again = ["dse", "sweep", str(config), "--resume"]
-        for text in set_ or []:
-            again += ["--set", text]
         # every option that changes which study or how it goes on, as it was given
-        for flag, value in (
-            ("--storage", storage),
-            ("--results", None if lay.is_default else results),
-            ("--trials", trials),
-            ("--hosts", hosts),
-            ("--ray-address", ray_address),
-        ):
-            if value is not None:
-                again += [flag, str(value)]
-        if not builds:
-            again.append("--no-builds")
+        options = {
+            "--storage": storage,
+            "--results": None if lay.is_default else results,
+            "--trials": trials,
+            "--hosts": hosts,
+            "--ray-address": ray_address,
+        }
+        again = _resume_command(config, set_ or [], options, builds)
         err_console.print(
-            f"interrupted: {s.n_trials:,} trials saved; continue with `{shlex.join(again)}`",
+            f"interrupted: {s.n_trials:,} trials saved; continue with `{again}`",
             highlight=False,
             markup=False,
         )
         sys.exit(130)  # the shell's code for "stopped by SIGINT"
+
+
+def _resume_command(config: Path, sets: list[str], options: dict[str, Any], builds: bool) -> str:
+    """The ``dse sweep ... --resume`` line that continues an interrupted sweep."""
+    again = ["dse", "sweep", str(config), "--resume"]
+    for text in sets:
+        again += ["--set", text]
+    for flag, value in options.items():
+        if value is not None:
+            again += [flag, str(value)]
+    if not builds:
+        again.append("--no-builds")
+    return shlex.join(again)
 
 
 def _join_ray(cfg: Any, address: str, hosts: Path | None) -> None:
