@@ -319,7 +319,8 @@ def test_gpu_power_follows_the_share_of_the_step_its_kernels_run() -> None:
     assert (a100.idle_power_w, a100.decode_power_w) == (70.0, 171.0)
     assert decode_power(a100, 0.0) == 70.0 and decode_power(a100, 1.0) == 171.0
     assert decode_power(a100, 0.5) == pytest.approx(120.5)
-    gpt2 = gpu_baseline(cm.Workload(cm.preset_shape("gpt2-medium"), 32, 32), a100, "eager")
+    gpt2_medium = cm.Workload(cm.preset_shape("gpt2-medium"), prompt_len=32, gen_len=32)
+    gpt2 = gpu_baseline(gpt2_medium, a100, "eager")
     assert 70.0 < gpt2.power_w < 70.0 + 0.5 * (171.0 - 70.0)
     llama = cm.Workload(cm.preset_shape("llama-2-7b"), prompt_len=128, gen_len=512)
     vllm = gpu_baseline(llama, a100, "graphs")
@@ -327,7 +328,8 @@ def test_gpu_power_follows_the_share_of_the_step_its_kernels_run() -> None:
     # four V100S (DFX's comparison) draw four times one board's power at their busy share
     v100s = cm.load_platform("v100s")
     assert isinstance(v100s, cm.Gpu)
-    four = gpu_baseline(cm.Workload(cm.preset_shape("gpt2-xl"), 64, 64), v100s, "eager", 4)
+    xl = cm.Workload(cm.preset_shape("gpt2-xl"), prompt_len=64, gen_len=64)
+    four = gpu_baseline(xl, v100s, "eager", 4)
     assert 4 * 24.0 < four.power_w < 4 * 0.5 * (24.0 + 107.0)
 
 
