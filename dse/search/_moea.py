@@ -172,15 +172,17 @@ class VectorSearch:
 
     def _merge(self, g: np.ndarray, f: np.ndarray) -> None:
         if len(self.archive_g):  # what the archive dominates cannot enter it: drop it first
-            new = ~_dominated_by(self.archive_f, f)
+            new = ~_dominated_by(self.archive_f, f, presorted=self.k == 2)
             if not new.any():
                 return
             g, f = g[new], f[new]
         cand_g = np.vstack([self.archive_g, g])
         cand_f = np.vstack([self.archive_f, f])
-        keep = pareto_mask(cand_f, ["minimize"] * self.k)
+        keep = np.flatnonzero(pareto_mask(cand_f, ["minimize"] * self.k))
+        if self.k == 2:  # kept in order of the first objective: the pre-filter needs no sort
+            keep = keep[np.lexsort((cand_f[keep, 1], cand_f[keep, 0]))]
         cand_g, cand_f = cand_g[keep], cand_f[keep]
-        weights = _crowding(cand_f)
+        weights = _crowding(cand_f, front_2d=self.k == 2)
         if len(cand_g) > self.archive_cap:  # thin the most crowded points (ends stay)
             idx = np.sort(np.argsort(-weights, kind="stable")[: self.archive_cap])
             cand_g, cand_f, weights = cand_g[idx], cand_f[idx], weights[idx]
@@ -228,15 +230,17 @@ class VectorSearch:
         self.pool_g, self.pool_f, self.pool_cv = cand_g[idx], cand_f[idx], cand_cv[idx]
 
 
-def _dominated_by(s: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _dominated_by(s: np.ndarray, x: np.ndarray, presorted: bool = False) -> np.ndarray:
     """Rows of ``x`` that some row of ``s`` dominates (all objectives minimised; exact).
 
-    Two objectives: one sort of ``s`` and a binary search per row (a staircase of running
-    minima); otherwise none are reported (a caller's pre-filter, never required)."""
+    Two objectives: one sort of ``s`` (none if ``presorted`` by the first objective) and a
+    binary search per row (a staircase of running minima); otherwise none are reported (a
+    caller's pre-filter, never required)."""
     if s.shape[1] != 2 or len(s) == 0:
         return np.zeros(len(x), dtype=bool)
-    order = np.lexsort((s[:, 1], s[:, 0]))
-    f0, low1 = s[order, 0], np.minimum.accumulate(s[order, 1])
+    if not presorted:
+        s = s[np.lexsort((s[:, 1], s[:, 0]))]
+    f0, low1 = s[:, 0], np.minimum.accumulate(s[:, 1])
     le = np.searchsorted(f0, x[:, 0], side="right") - 1  # last row with f0 <= x0
     lt = le.copy()  # last row with f0 < x0: the same unless some row ties x0 (rare)
     tie = np.flatnonzero((le >= 0) & (f0[np.maximum(le, 0)] == x[:, 0]))
@@ -246,8 +250,11 @@ def _dominated_by(s: np.ndarray, x: np.ndarray) -> np.ndarray:
     return below | level
 
 
-def _crowding(f: np.ndarray) -> np.ndarray:
-    """Crowding distance per row (normalised objectives); the ends count as the widest gap."""
+def _crowding(f: np.ndarray, front_2d: bool = False) -> np.ndarray:
+    """Crowding distance per row (normalised objectives); the ends count as the widest gap.
+
+    ``front_2d``: ``f`` is a two-objective front sorted by its first objective, so the
+    second runs the other way and no sort is needed."""
     n, k = f.shape
     if n <= 2:
         return np.ones(n)
@@ -256,7 +263,10 @@ def _crowding(f: np.ndarray) -> np.ndarray:
     u = (f - f.min(axis=0)) / span
     d = np.zeros(n)
     for j in range(k):
-        order = np.argsort(u[:, j], kind="stable")
+        if front_2d:
+            order = np.arange(n) if j == 0 else np.arange(n - 1, -1, -1)
+        else:
+            order = np.argsort(u[:, j], kind="stable")
         s = u[order, j]
         gap = np.empty(n)
         gap[1:-1] = s[2:] - s[:-2]
