@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -250,102 +251,46 @@ def operators_figure(ops: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def resources_figure(res: pd.DataFrame) -> go.Figure:
-    """Utilisation of each resource against the device limit (100 %)."""
-    util = res["util"] * 100
-    colours = ["#d62728" if u > 100 else ("#ff7f0e" if u > 80 else "#2ca02c") for u in util]
-    fig = go.Figure(
-        go.Bar(
-            x=res["resource"],
-            y=util,
-            marker_color=colours,
-            customdata=np.stack([res["used (calibrated)"], res["available"]], axis=1),
-            hovertemplate="%{x}: %{customdata[0]:,.0f} of %{customdata[1]:,.0f} "
-            "(%{y:.1f} %)<extra></extra>",
-        )
-    )
-    fig.add_hline(
-        y=100,
-        line_dash="dash",
-        line_color="#d62728",
-        annotation_text="device limit",
-        annotation_position="bottom left",
-    )
-    fig.update_layout(
-        height=300,
-        yaxis={"title": "% of device after the shell (calibrated)"},
-        margin={"t": 10, "b": 10},
-    )
-    return fig
+def channel_map_html(mapping: pd.DataFrame, channels: int, stacks: int, kind: str) -> str:
+    """The memory channels as an HTML grid (one row per stack); each cell names its group(s).
 
-
-def channel_map_figure(mapping: pd.DataFrame, channels: int, stacks: int, kind: str) -> go.Figure:
-    """The memory channels as a grid (one row per stack); each cell names its group(s).
-
-    One trace of square markers for all channels (not a shape and a trace per channel: a
-    32-channel HBM map would otherwise cost the browser ~70 objects to draw).
+    HTML, not a chart: the Design page then needs no chart library to show its first screen
+    (Plotly's ~4.7 MB module costs a page load more than everything else on it).
     """
     stacks = max(1, stacks)
     per_row = int(np.ceil(channels / stacks))
     users: dict[int, list[str]] = {c: [] for c in range(channels)}
     for c, g in zip(mapping["channel"], mapping["group"], strict=True):
         users[int(c)].append(str(g))
-    xs, ys, colours, texts, hovers = [], [], [], [], []
+    cells = []
     for c in range(channels):
-        row, col = divmod(c, per_row)
         groups = users[c]
-        xs.append(col)
-        ys.append(-row)
-        colours.append(
+        colour = (
             "#eeeeee"
             if not groups
-            else ("#d62728" if len(groups) > 1 else GROUP_COLOURS[groups[0]])
+            else ("#d62728" if len(groups) > 1 else GROUP_COLOURS.get(groups[0], "#333"))
         )
-        # Group names fit a cell only on small maps; the colours and hover say them always.
-        names = "<br>".join(g[:4] for g in groups) if per_row <= 8 and len(groups) <= 2 else ""
-        texts.append(f"<b>{c}</b>" + (f"<br>{names}" if names else ""))
-        hovers.append(
-            f"channel {c}: {', '.join(groups) or 'unused'}"
-            + (" (shared)" if len(groups) > 1 else "")
+        ink = "#000" if not groups else "#fff"
+        what = ", ".join(groups) or "unused"
+        title = html.escape(f"channel {c}: {what}" + (" (shared)" if len(groups) > 1 else ""))
+        names = "<br>".join(html.escape(g[:4]) for g in groups[:2]) if per_row <= 16 else ""
+        cells.append(
+            f'<div title="{title}" style="background:{colour};color:{ink};border:1px solid #555;'
+            f'border-radius:3px;padding:2px 0;text-align:center;font-size:11px;line-height:1.2">'
+            f"<b>{c}</b>" + (f"<br>{names}" if names else "") + "</div>"
         )
-    cell = max(18, min(60, int(900 / max(per_row, 1))))
-    fig = go.Figure(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="markers+text",
-            marker={
-                "symbol": "square",
-                "size": cell,
-                "color": colours,
-                "line": {"color": "#555", "width": 1},
-            },
-            text=texts,
-            textfont={"size": 9 if cell < 40 else 10, "color": "#000"},
-            hovertext=hovers,
-            hoverinfo="text",
-            showlegend=False,
-        )
+    legend = " ".join(
+        f'<span style="display:inline-block;width:11px;height:11px;background:{colour};'
+        f'margin:0 3px 0 10px;vertical-align:middle"></span>{html.escape(g)}'
+        for g, colour in [*GROUP_COLOURS.items(), ("shared", "#d62728"), ("unused", "#eeeeee")]
     )
-    for g, colour in [*GROUP_COLOURS.items(), ("shared", "#d62728")]:
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                name=g,
-                marker={"color": colour, "size": 12, "symbol": "square"},
-            )
-        )
-    fig.update_layout(
-        height=120 + (cell + 30) * stacks,
-        xaxis={"visible": False, "range": [-0.7, per_row - 0.3], "fixedrange": True},
-        yaxis={"visible": False, "range": [-stacks + 0.4, 0.6], "fixedrange": True},
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        title=f"{kind.upper()} channel map ({channels} channels, {stacks} stack(s))",
-        legend={"orientation": "h"},
+    return (
+        f'<div style="font-weight:600;margin-bottom:4px">{html.escape(kind.upper())} channel map '
+        f"({channels} channels, {stacks} stack(s))</div>"
+        f'<div style="display:grid;grid-template-columns:repeat({per_row},minmax(0,1fr));'
+        f'gap:3px">{"".join(cells)}</div>'
+        f'<div style="font-size:12px;margin-top:6px">{legend}</div>'
     )
-    return fig
 
 
 STEP_COLOURS = ("#17becf", "#bcbd22", "#e377c2", "#8c564b", "#7f7f7f", "#9467bd")

@@ -13,14 +13,20 @@ the chart's SVG legend, ...), measured in Debian's headless Chromium against ``d
 - **warm**: the same page loaded again in a new browser session on a server that has
   drawn it once (data caches warm), as when a colleague opens a shared link.
 
-Medians of ``--runs`` loads (default 5) per page, size and kind. Targets: < 3 s cold,
-< 2 s warm. ``--apptest`` also times the page scripts alone (Streamlit's ``AppTest``, caches
-cleared) to separate server compute from the browser.
+Medians of ``--runs`` loads (default 5) per page, size and kind, with the machine's load
+average (the timings are wall-clock on a shared machine). Targets: < 3 s cold, < 2 s warm.
+``--apptest`` also times the page scripts alone (Streamlit's ``AppTest``, caches cleared) to
+separate server compute from the browser. ``--profile`` instead loads each page once cold and
+once warm and says where the time went: when the server's first message and its
+``script_finished`` arrived, the websocket bytes by element type, and the browser's main-thread
+JavaScript, style/layout and task seconds (Chromium's performance metrics).
+``--screenshots DIR`` saves every page as a PNG (with ``--profile``).
 
 Run: ``python benchmarks/dashboard_load.py [--sizes 1000 10000 100000] [--runs 5]
-[--workdir DIR] [--apptest]``; with ``--workdir`` the studies are kept and reused (making the
-100k study takes a few minutes). The last lines are ``paint_cold_max_s_100k=…`` and
-``paint_warm_max_s_100k=…``: the slowest page's median at the largest size.
+[--workdir DIR] [--apptest] [--profile [--screenshots DIR]]``; with ``--workdir`` the studies
+are kept and reused (making the 100k study takes a few minutes). The last lines are
+``paint_cold_max_s_100k=…`` and ``paint_warm_max_s_100k=…``: the slowest page's median at the
+largest size.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ MAIN = ROOT / "app" / "main.py"
 PAGES = {
     "studies": (None, "[data-testid='stDataFrame'] canvas"),
     "pareto": ("views/pareto.py", ".js-plotly-plot .legendtext"),
-    "design": ("views/design.py", ".js-plotly-plot .main-svg"),
+    "design": ("views/design.py", "[data-testid='stDataFrame'] canvas"),
     "builds": ("views/builds.py", "h1"),
     "calibration": ("views/calibration.py", "h1"),
     "releases": ("views/releases.py", "h1"),
@@ -131,7 +137,18 @@ class Server:
             self.proc.wait(5)
 
 
-def paint(driver: Any, url: str, css: str) -> float:
+LOADS: list[float] = []  # the machine's 1-minute load average after each page's loads
+
+
+def load_average() -> float:
+    """The 1-minute load average (timings on a shared machine mean little without it)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+def paint(driver: Any, url: str, css: str, blank: bool = True) -> float:
     """Seconds from navigation to the page's script done and ``css`` drawn."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -144,7 +161,8 @@ def paint(driver: Any, url: str, css: str) -> float:
             and d.find_elements(By.CSS_SELECTOR, css)
         )
 
-    driver.get("about:blank")
+    if blank:
+        driver.get("about:blank")
     t0 = time.perf_counter()
     driver.get(url)
     WebDriverWait(driver, 180, poll_frequency=0.05).until(drawn)
@@ -155,23 +173,147 @@ def paint(driver: Any, url: str, css: str) -> float:
     return elapsed
 
 
-def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, list[float]]]:
-    """{page: {"cold": [...], "warm": [...]}} in seconds."""
+def _ws_messages(log: list[dict[str, Any]]) -> tuple[float | None, list[tuple[float, str, int]]]:
+    """(document request time, [(time, what, bytes)] of every websocket message received)
+    from Chromium's performance log; ``what`` is the ForwardMsg kind, for an element its type."""
+    import base64
+    import json
+
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    start: float | None = None
+    out: list[tuple[float, str, int]] = []
+    for entry in log:
+        msg = json.loads(entry["message"])["message"]
+        params = msg.get("params", {})
+        if msg["method"] == "Network.requestWillBeSent" and params.get("type") == "Document":
+            start = start if start is not None else float(params["timestamp"])
+        if msg["method"] != "Network.webSocketFrameReceived":
+            continue
+        frame = params["response"]
+        raw = (
+            base64.b64decode(frame["payloadData"])
+            if frame.get("opcode") == 2
+            else frame["payloadData"].encode()
+        )
+        what = "?"
+        try:
+            fwd = ForwardMsg.FromString(raw)
+            what = str(fwd.WhichOneof("type"))
+            if what == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                what = str(fwd.delta.new_element.WhichOneof("type"))
+        except Exception:  # a frame that is not a ForwardMsg: counted as "?"
+            pass
+        out.append((float(params["timestamp"]), what, len(raw)))
+    return start, out
+
+
+def profile_load(driver: Any, url: str, css: str) -> dict[str, Any]:
+    """One load in a new tab: where its time went (server, payload, browser)."""
+    driver.switch_to.new_window("tab")  # its own renderer: the CDP metrics are this page's
+    old = driver.window_handles[0]
+    new = driver.current_window_handle
+    driver.switch_to.window(old)
+    driver.close()
+    driver.switch_to.window(new)
+    driver.get_log("performance")  # drop what came before
+    driver.execute_cdp_cmd("Performance.enable", {})
+    elapsed = paint(driver, url, css, blank=False)
+    metrics = {
+        m["name"]: m["value"]
+        for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
+    }
+    start, frames = _ws_messages(driver.get_log("performance"))
+    sizes: dict[str, int] = {}
+    for _, what, n in frames:
+        sizes[what] = sizes.get(what, 0) + n
+    done = [t for t, what, _ in frames if what == "script_finished"]
+    return {
+        "paint_s": elapsed,
+        "first_msg_s": (frames[0][0] - start) if frames and start else float("nan"),
+        "script_done_s": (done[-1] - start) if done and start else float("nan"),
+        "ws_bytes": sum(sizes.values()),
+        "bytes_by_kind": dict(sorted(sizes.items(), key=lambda kv: -kv[1])),
+        "browser_script_s": metrics.get("ScriptDuration", float("nan")),
+        "browser_layout_s": metrics.get("LayoutDuration", 0.0)
+        + metrics.get("RecalcStyleDuration", 0.0),
+        "browser_task_s": metrics.get("TaskDuration", float("nan")),
+    }
+
+
+def screenshot(driver: Any, path: Path) -> None:
+    """The whole page (not just the first screen) as a PNG, for looking at."""
+    height = driver.execute_script(
+        "const m = document.querySelector('[data-testid=\"stMain\"]');"
+        "return m ? m.scrollHeight : document.body.scrollHeight;"
+    )
+    driver.set_window_size(1600, max(1000, min(int(height) + 200, 6000)))
+    time.sleep(1.0)  # Plotly redraws at the new size
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1600, 1000)
+
+
+def browser(results: Path, study: str, log_performance: bool = False) -> Any:
+    """Headless Chromium at 1600 x 1000 whose HTTP cache holds the app's JavaScript (every
+    page loaded once from a server that is then stopped; not timed)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     from tests.app_tests.browser import CHROMEDRIVER, chrome_options
 
-    out: dict[str, dict[str, list[float]]] = {p: {"cold": [], "warm": []} for p in PAGES}
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chrome_options(1600, 1000))
+    opts = chrome_options(1600, 1000)
+    if log_performance:  # websocket frames and timings for profile_load
+        opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(180)  # a browser that died fails the run instead of hanging
     try:
-        server = Server(results)  # warms the browser's HTTP cache, not timed
+        server = Server(results)
         try:
             for page, (_, css) in PAGES.items():
                 paint(driver, server.url(page, study), css)
         finally:
             server.stop()
+    except BaseException:
+        driver.quit()
+        raise
+    return driver
+
+
+def browser_profile(results: Path, study: str, shots: Path | None) -> None:
+    """Per page, one cold and one warm load, profiled (``profile_load``), printed."""
+    driver = browser(results, study, log_performance=True)
+    try:
+        for page, (_, css) in PAGES.items():
+            server = Server(results)
+            try:
+                for kind in ("cold", "warm"):
+                    got = profile_load(driver, server.url(page, study), css)
+                    top = ", ".join(
+                        f"{k} {v / 1e3:,.0f}k" for k, v in list(got["bytes_by_kind"].items())[:4]
+                    )
+                    print(
+                        f"  {page:11s} {kind}: paint {got['paint_s']:.2f} s, first message "
+                        f"{got['first_msg_s']:.2f} s, script done {got['script_done_s']:.2f} s; "
+                        f"browser JS {got['browser_script_s']:.2f} s, style+layout "
+                        f"{got['browser_layout_s']:.2f} s, tasks {got['browser_task_s']:.2f} s; "
+                        f"websocket {got['ws_bytes'] / 1e3:,.0f} kB ({top})  "
+                        f"[load average {load_average():.1f}]",
+                        flush=True,
+                    )
+                if shots is not None:
+                    shots.mkdir(parents=True, exist_ok=True)
+                    screenshot(driver, shots / f"{page}.png")
+            finally:
+                server.stop()
+    finally:
+        driver.quit()
+
+
+def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, list[float]]]:
+    """{page: {"cold": [...], "warm": [...]}} in seconds."""
+    out: dict[str, dict[str, list[float]]] = {p: {"cold": [], "warm": []} for p in PAGES}
+    driver = browser(results, study)
+    try:
         for _ in range(runs):
             for page, (_, css) in PAGES.items():
                 server = Server(results)
@@ -180,9 +322,10 @@ def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, l
                     out[page]["warm"].append(paint(driver, server.url(page, study), css))
                 finally:
                     server.stop()
+                LOADS.append(load_average())
                 print(
                     f"    {page}: cold {out[page]['cold'][-1]:.2f} s, warm "
-                    f"{out[page]['warm'][-1]:.2f} s",
+                    f"{out[page]['warm'][-1]:.2f} s  [load average {LOADS[-1]:.1f}]",
                     flush=True,
                 )
     finally:
@@ -196,6 +339,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--apptest", action="store_true", help="also time the page scripts alone")
+    ap.add_argument(
+        "--profile", action="store_true", help="one profiled cold and warm load per page instead"
+    )
+    ap.add_argument("--screenshots", type=Path, default=None, help="save each page as PNG here")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
@@ -203,6 +350,12 @@ def main() -> None:
         for n in args.sizes:
             folders[n] = work / f"r{n}"
             names[n] = make_study(folders[n], n)
+        if args.profile:
+            for n in args.sizes:
+                print(f"{n:,} trials (load average {load_average():.1f})")
+                shots = args.screenshots / f"{n}" if args.screenshots else None
+                browser_profile(folders[n], names[n], shots)
+            return
         table: dict[int, dict[str, dict[str, float]]] = {}
         for n in args.sizes:
             got = browser_paint(folders[n], names[n], args.runs)
@@ -221,7 +374,11 @@ def main() -> None:
                     times = [apptest_paint(folders[n], script) for _ in range(3)]
                     table[n][page]["server"] = statistics.median(times)
         columns = ["cold", "warm"] + (["server"] if args.apptest else [])
-        print(f"\nfirst paint in Chromium, median of {args.runs} loads, seconds")
+        print(
+            f"\nfirst paint in Chromium, median of {args.runs} loads, seconds "
+            f"(1-minute load average during the loads: {min(LOADS):.1f} to {max(LOADS):.1f}, "
+            f"median {statistics.median(LOADS):.1f}, on {os.cpu_count()} CPUs)"
+        )
         print(f"{'trials':>8}  {'page':12s}" + "".join(f"{c:>8}" for c in columns))
         for n in args.sizes:
             for p in PAGES:

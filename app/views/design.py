@@ -22,7 +22,12 @@ if frame.empty:
     st.info(f"Study {study!r} has no trials yet.")
     st.stop()
 
-numbers = set(int(n) for n in frame["number"])
+numbers = frame["number"].to_numpy()
+
+
+def known(n: object) -> bool:
+    """Whether ``n`` is a trial number of the study (no Python set of 100,000 numbers)."""
+    return isinstance(n, int) and bool((numbers == n).any())
 
 
 def wanted(key: str) -> int | None:
@@ -31,13 +36,13 @@ def wanted(key: str) -> int | None:
         n = int(raw) if raw is not None else None
     except ValueError:
         return None
-    return n if n in numbers else None
+    return n if known(n) else None
 
 
 default = wanted(_ui.TRIAL_KEY)
 if default is None:
     kept = st.session_state.get(_ui.TRIAL_KEY)
-    default = kept if kept in numbers else None
+    default = kept if known(kept) else None
 if default is None:
     front = data.pareto()
     default = int(front["number"].iloc[0] if len(front) else frame["number"].iloc[0])
@@ -169,15 +174,24 @@ res_col, map_col = st.columns(2)
 with res_col:
     st.subheader("Resources vs device")
     res = _design.resources_table(scored)
-    st.plotly_chart(_plots.resources_figure(res), key="design_resources")
+    # A bar per resource in the table (full bar = the device limit), not a chart: the
+    # page's first screen then needs no chart library (see _plots.channel_map_html).
     st.dataframe(
-        res,
+        # the bars first: in half the page's width the last columns need scrolling to
+        res[["resource", "util", *[c for c in res.columns if c not in ("resource", "util")]]],
         hide_index=True,
         key="design_resources_table",
-        column_config={"util": st.column_config.NumberColumn("util (calibrated)", format="%.3f")},
+        column_config={
+            "util": st.column_config.ProgressColumn(
+                "util (calibrated)", min_value=0.0, max_value=1.0, format="percent"
+            )
+        },
     )
+    over = res.loc[res["util"] > 1.0, "resource"].tolist()
     st.caption(
-        "used (calibrated): the figure the sweep stored; used (raw model): before "
+        "util: share of the device after the shell (a full bar is the device limit"
+        + (f"; over it: {', '.join(over)}" if over else "")
+        + "). used (calibrated): the figure the sweep stored; used (raw model): before "
         "calibration; both include the shell-side fixed logic in the next column. "
         "available: the device minus the platform shell."
     )
@@ -188,10 +202,7 @@ with map_col:
     mem = scored.platform.memory
     st.subheader(f"{mem.kind.upper()} channel map")
     mapping = _design.channel_map({str(k): v for k, v in cal.items()}, int(mem.channels))
-    st.plotly_chart(
-        _plots.channel_map_figure(mapping, int(mem.channels), int(mem.stacks), mem.kind),
-        key="design_channels",
-    )
+    st.html(_plots.channel_map_html(mapping, int(mem.channels), int(mem.stacks), mem.kind))
     bw = _design.channel_bandwidth(cal, scored.platform)
     st.dataframe(bw.round(3), hide_index=True, key="design_bandwidth")
     st.caption(
@@ -204,13 +215,25 @@ ops_col, par_col = st.columns([2, 1])
 with ops_col:
     st.subheader("Time per operator")
     ops = _design.operator_breakdown(cal, scored.arch)
-    st.plotly_chart(_plots.operators_figure(ops), key="design_ops")
     st.dataframe(
-        ops.assign(share=(ops["share"] * 100).round(1)),
+        ops,
         hide_index=True,
         key="design_ops_table",
-        column_config={"share": st.column_config.NumberColumn("% of phase latency", format="%.1f")},
+        column_config={
+            "seconds": st.column_config.NumberColumn("seconds", format="%.3g"),
+            "share": st.column_config.ProgressColumn(
+                "% of phase latency", min_value=0.0, max_value=1.0, format="percent"
+            ),
+        },
     )
+    # The log-scale chart on demand: drawing it loads the chart library (about a second of
+    # a page load), which the table above does not need.
+    chart = st.expander(
+        "Chart: seconds per operator (log scale)", key="design_ops_open", on_change="rerun"
+    )
+    if chart.open:
+        with chart:
+            st.plotly_chart(_plots.operators_figure(ops), key="design_ops")
     st.caption(
         "% of phase latency = the operator's time ÷ the phase's latency. "
         + (

@@ -9,8 +9,11 @@ the first compared with the second.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 import cost_models as cm
@@ -19,13 +22,17 @@ from dse.pareto import pareto_mask
 
 st.title("Pareto explorer")
 study, url = _ui.study_or_stop()
+# An empty chart first, so the browser loads the chart library (Plotly, ~4.7 MB of
+# JavaScript: most of a page load) while the server reads the study; removed below.
+early = st.empty()
+early.plotly_chart(go.Figure(layout={"height": 10, "margin": {"t": 0, "b": 0}}), key="pareto_early")
 data = _ui.load(url, study)
 frame = data.frame
 if frame.empty or not data.objectives:
+    early.empty()
     st.info(f"Study {study!r} has no finished trials yet.")
     st.stop()
 
-builds, _ = _ui.builds(url, study)
 metric_names: list[str] = []
 sample = frame.loc[frame["state"] == "COMPLETE", "number"].head(1).tolist()
 if sample:
@@ -65,126 +72,174 @@ show_infeasible = c[3].checkbox("infeasible", value=True, key="pareto_infeasible
 log_scale = c[4].checkbox("log axes", value=False, key="pareto_log")
 axes = [x, y] + ([z] if z != "(none)" else [])
 if len(set(axes)) < len(axes):
+    early.empty()
     st.warning("Pick different metrics for the axes.")
     st.stop()
 
-plot = frame[["number", "trial_id", "feasible", "duplicate_of", "state", *data.objectives]]
-plot = plot[plot["state"] == "COMPLETE"]
-extra = [a for a in axes if a not in data.objectives]
-if extra:  # metrics other than the objectives: every trial's metrics (read once, cached)
-    metrics = _ui.every_trial_attrs(url, study, ("metrics",))
-    plot = plot.join(metrics[extra], on="number")
 
-# The front: over the plotted axes when they are all objectives, else the study's front.
-pool = (plot["feasible"] & plot["duplicate_of"].isna()).to_numpy()
-on_front = np.zeros(len(plot), dtype=bool)
-if all(a in directions for a in axes):
-    values = plot.loc[pool, axes].to_numpy(np.float64)
-    if len(values):
-        on_front[np.flatnonzero(pool)] = pareto_mask(values, [directions[a] for a in axes])
-    front_note = f"front over {', '.join(axes)}"
-else:
-    on_front = _data.front_mask(data)[frame["state"].to_numpy() == "COMPLETE"]
-    front_note = f"the study's front over its objectives ({', '.join(data.objectives)})"
+@st.cache_data(max_entries=32, show_spinner=False)
+def plot_data(
+    url: str, study: str, axes: tuple[str, ...], show_infeasible: bool, key: tuple
+) -> dict[str, Any]:
+    """What the chart and the front table show for these axes, computed once per change of
+    the study (``key``): the thinned trials with hover fields, the grouped front, counts."""
+    data = _ui.load(url, study)
+    frame = data.frame
+    directions = dict(zip(data.objectives, data.directions, strict=True))
+    builds, _ = _ui.builds(url, study)
+    plot = frame[["number", "trial_id", "feasible", "duplicate_of", "state", *data.objectives]]
+    plot = plot[plot["state"] == "COMPLETE"]
+    extra = [a for a in axes if a not in data.objectives]
+    if extra:  # metrics other than the objectives: every trial's metrics (read once, cached)
+        metrics = _ui.every_trial_attrs(url, study, ("metrics",))
+        plot = plot.join(metrics[extra], on="number")
 
-built_numbers = set(builds["trial_number"].dropna().astype(int)) if len(builds) else set()
-keep = on_front | plot["number"].isin(built_numbers).to_numpy()
-visible = plot["feasible"].to_numpy() | show_infeasible
-mask = _data.thin(plot[axes].to_numpy(np.float64), keep, cells=120 if len(axes) == 2 else 60)
-mask &= visible | keep
-shown = plot[mask]
-front_all = plot[on_front].sort_values(axes[0])
-front = _axes.group_ties(front_all, axes)
+    # The front: over the plotted axes when they are all objectives, else the study's front.
+    pool = (plot["feasible"] & plot["duplicate_of"].isna()).to_numpy()
+    on_front = np.zeros(len(plot), dtype=bool)
+    if all(a in directions for a in axes):
+        values = plot.loc[pool, list(axes)].to_numpy(np.float64)
+        if len(values):
+            on_front[np.flatnonzero(pool)] = pareto_mask(values, [directions[a] for a in axes])
+        front_note = f"front over {', '.join(axes)}"
+    else:
+        on_front = _data.front_mask(data)[frame["state"].to_numpy() == "COMPLETE"]
+        front_note = f"the study's front over its objectives ({', '.join(data.objectives)})"
 
-# Hover: design parameters of what is drawn only (a few thousand trials, not the study),
-# and the constraints each drawn infeasible trial violates.
-hover = _ui.trial_attrs(url, study, shown["number"].tolist(), ("point",))
-params = [f"param_{p}" for p in data.params if f"param_{p}" in hover.columns]
-shown = shown.join(hover[params], on="number") if params else shown
-front = front.join(hover[params], on="number") if params else front
-bad = shown.loc[~shown["feasible"], "trial_id"].astype(int).tolist()
-why = _data.violation_reasons(url, bad, list(data.attrs.get("dse:constraints") or []))
-shown = shown.assign(why=shown["trial_id"].map(lambda t: why.get(int(t), "")))
-model_bad = shown.loc[shown["why"].str.contains("model_feasible"), "number"].tolist()
-if model_bad:  # the model's own verdict says what: "lut over device", ...
-    told = _ui.trial_attrs(url, study, model_bad, ("metrics",))
-    if "metric_violations" in told.columns:
-        text = told["metric_violations"].fillna("").astype(str)
-        extra_why = shown["number"].map(text).fillna("")
-        shown = shown.assign(
-            why=[
-                w.replace("model_feasible", f"model: {e}") if e else w
-                for w, e in zip(shown["why"], extra_why, strict=True)
-            ]
-        )
+    built_numbers = set(builds["trial_number"].dropna().astype(int)) if len(builds) else set()
+    is_built = plot["number"].isin(built_numbers).to_numpy()
+    keep = on_front | is_built
+    visible = plot["feasible"].to_numpy() | show_infeasible
+    cells = 120 if len(axes) == 2 else 60
+    mask = _data.thin(plot[list(axes)].to_numpy(np.float64), keep, cells=cells)
+    mask &= visible | keep
+    shown = plot[mask]
+    front_all = plot[on_front].sort_values(axes[0])
+    front = _axes.group_ties(front_all, list(axes))
 
-available: dict[str, float] = {}
-try:
-    plat = cm.load_platform(str((data.attrs.get("dse:config") or {}).get("platform")))
-    if isinstance(plat, cm.Platform):
-        available = plat.available().as_dict()
-except cm.InputError:  # an unknown platform only loses the _util conversion of measurements
-    pass
-
-
-def _score(build: pd.Series, mhz: float | None) -> _design.Scored | str:
-    point = build.get("point")
-    if isinstance(point, dict) and point:  # what was built (a promote may differ)
-        return _cached.scored_point(url, study, point, mhz)
-    return _cached.scored(url, study, int(build["trial_number"]), mhz)
-
-
-def raw_of(build: pd.Series) -> pd.Series | None:
-    got = _score(build, None)
-    return None if isinstance(got, str) else got.raw
-
-
-def at_clock_of(build: pd.Series, mhz: float) -> pd.Series:
-    got = _score(build, round(mhz, 6))
-    return pd.Series(dtype=float) if isinstance(got, str) else got.calibrated
+    # Hover: design parameters of what is drawn only (a few thousand trials, not the
+    # study), and the constraints each drawn infeasible trial violates.
+    hover = _ui.trial_attrs(url, study, shown["number"].tolist(), ("point",))
+    params = [f"param_{p}" for p in data.params if f"param_{p}" in hover.columns]
+    shown = shown.join(hover[params], on="number") if params else shown
+    front = front.join(hover[params], on="number") if params else front
+    bad = shown.loc[~shown["feasible"], "trial_id"].astype(int).tolist()
+    why = _data.violation_reasons(url, bad, list(data.attrs.get("dse:constraints") or []))
+    shown = shown.assign(why=shown["trial_id"].map(lambda t: why.get(int(t), "")))
+    model_bad = shown.loc[shown["why"].str.contains("model_feasible"), "number"].tolist()
+    if model_bad:  # the model's own verdict says what: "lut over device", ...
+        told = _ui.trial_attrs(url, study, model_bad, ("metrics",))
+        if "metric_violations" in told.columns:
+            text = told["metric_violations"].fillna("").astype(str)
+            extra_why = shown["number"].map(text).fillna("")
+            shown = shown.assign(
+                why=[
+                    w.replace("model_feasible", f"model: {e}") if e else w
+                    for w, e in zip(shown["why"], extra_why, strict=True)
+                ]
+            )
+    return {
+        "trials": len(plot),
+        "shown": shown,
+        "front": front,
+        "front_trials": len(front_all),
+        "front_note": front_note,
+        "params": params,
+        "built": plot[is_built].set_index("number"),  # model positions of built trials
+        "first": int(plot["number"].iloc[0]) if len(plot) else 0,
+    }
 
 
-measured, failed = _axes.build_positions(
-    plot.set_index("number"), builds, axes, raw_of, at_clock_of, available
-)
-if params:
-    measured = measured.join(hover[params], on="number")
-    failed = failed.join(hover[params], on="number")
-finished = builds[builds["state"].isin(["done", "failed"])] if len(builds) else builds
-not_drawn = len(finished) - len(measured) - len(failed)
+# A resource cache (the figure itself, not a pickled copy per page load: unpickling a
+# Plotly figure costs as much as drawing it); the page only reads it.
+@st.cache_resource(max_entries=32, show_spinner=False)
+def chart(
+    url: str, study: str, axes: tuple[str, ...], show_infeasible: bool, log: bool, key: tuple
+) -> dict[str, Any]:
+    """The figure (built trials at their measured positions, ``_axes.build_positions``) and
+    what the captions count, once per change of the study (``key``) and choice of axes."""
+    data = _ui.load(url, study)
+    builds, _ = _ui.builds(url, study)
+    view = plot_data(url, study, axes, show_infeasible, key)
+    shown, front, params = view["shown"], view["front"], view["params"]
+    hover = shown.set_index("number")
+    available: dict[str, float] = {}
+    try:
+        plat = cm.load_platform(str((data.attrs.get("dse:config") or {}).get("platform")))
+        if isinstance(plat, cm.Platform):
+            available = plat.available().as_dict()
+    except cm.InputError:  # an unknown platform only loses the _util conversion of measurements
+        pass
 
-fig = _plots.pareto_figure(
-    shown,
-    front,
-    measured,
-    axes,
-    params,
-    log_axes=[log_scale] * len(axes),
-    labels=[label(a) for a in axes],
-    failed=failed,
-)
+    def _score(build: pd.Series, mhz: float | None) -> _design.Scored | str:
+        point = build.get("point")
+        if isinstance(point, dict) and point:  # what was built (a promote may differ)
+            return _cached.scored_point(url, study, point, mhz)
+        return _cached.scored(url, study, int(build["trial_number"]), mhz)
+
+    def raw_of(build: pd.Series) -> pd.Series | None:
+        got = _score(build, None)
+        return None if isinstance(got, str) else got.raw
+
+    def at_clock_of(build: pd.Series, mhz: float) -> pd.Series:
+        got = _score(build, round(mhz, 6))
+        return pd.Series(dtype=float) if isinstance(got, str) else got.calibrated
+
+    measured, failed = _axes.build_positions(
+        view["built"], builds, list(axes), raw_of, at_clock_of, available
+    )
+    if params:
+        measured = measured.join(hover[params], on="number")
+        failed = failed.join(hover[params], on="number")
+    finished = builds[builds["state"].isin(["done", "failed"])] if len(builds) else builds
+    fig = _plots.pareto_figure(
+        shown,
+        front,
+        measured,
+        list(axes),
+        params,
+        log_axes=[log] * len(axes),
+        labels=[label(a) for a in axes],
+        failed=failed,
+    )
+    return {
+        "fig": fig,
+        "measured": len(measured),
+        "failed": len(failed),
+        "failed_at_measured": int((failed["drawn_at"] == "measured").sum()),
+        "not_drawn": len(finished) - len(measured) - len(failed),
+    }
+
+
+stamp = _ui.stamp(url, study)
+view = plot_data(url, study, tuple(axes), show_infeasible, stamp)
+shown, front, params = view["shown"], view["front"], view["params"]
+front_note = view["front_note"]
+drawn = chart(url, study, tuple(axes), show_infeasible, log_scale, stamp)
+fig = drawn["fig"]
 st.caption(
-    f"{len(plot):,} finished trials; drawing {len(shown):,} "
-    f"({len(front_all):,} on the {front_note}, exact, as {len(front):,} distinct designs; "
+    f"{view['trials']:,} finished trials; drawing {len(shown):,} of them "
+    f"({view['front_trials']:,} on the {front_note}, exact, as {len(front):,} distinct designs; "
     "other trials thinned to one per plot cell). Model values come from the study's final "
     "calibrated model."
 )
-notes = [f"{len(measured)} successful build(s) at their measured position (★)"]
-if len(failed):
-    at_measured = int((failed["drawn_at"] == "measured").sum())
+notes = [f"{drawn['measured']} successful build(s) at their measured position (★)"]
+if drawn["failed"]:
+    at_measured = drawn["failed_at_measured"]
     notes.append(
-        f"{len(failed)} failed build(s), marked by failure class: {at_measured} at their "
-        f"measured position, {len(failed) - at_measured} at their trial's model position"
+        f"{drawn['failed']} failed build(s), marked by failure class: {at_measured} at their "
+        f"measured position, {drawn['failed'] - at_measured} at their trial's model position"
     )
-if not_drawn:
+if drawn["not_drawn"]:
     notes.append(
-        f"{not_drawn} build(s) not drawn: they measured none of "
+        f"{drawn['not_drawn']} build(s) not drawn: they measured none of "
         f"{', '.join(_axes.metric_name(a) for a in axes)} (see Builds)"
     )
 st.caption(
     "; ".join(notes) + ". Measured resources include the modelled shell-side fixed logic, like the "
     "predictions; tok/s and energy of a build are the calibrated model at its measured clock."
 )
+early.empty()
 event = st.plotly_chart(
     fig,
     key="pareto_chart",
@@ -223,7 +278,7 @@ elif selected:
 
 with st.form("open_trial"):
     cc = st.columns([1, 1, 1, 3])
-    default = int(front["number"].iloc[0]) if len(front) else int(plot["number"].iloc[0])
+    default = int(front["number"].iloc[0]) if len(front) else view["first"]
     number = cc[0].number_input("Trial", min_value=0, value=default, step=1, key="pareto_trial")
     other = cc[1].number_input(
         "Compare with (optional)", min_value=-1, value=-1, step=1, key="pareto_compare"
@@ -231,19 +286,27 @@ with st.form("open_trial"):
     if cc[2].form_submit_button("Open design"):
         open_design(int(number), int(other) if other >= 0 else None)
 
-st.subheader(f"Front ({len(front_all):,} trials, {len(front):,} distinct designs)")
-cols = [
-    "number",
-    "ties",
-    "tied",
-    *data.objectives,
-    *[a for a in axes if a not in data.objectives],
-    *params,
-]
-table = pd.DataFrame(front[[c for c in dict.fromkeys(cols) if c in front.columns]])
-st.dataframe(
-    table.rename(columns={"ties": "designs with equal objectives", "tied": "their trials"}),
-    hide_index=True,
-    key="pareto_front_table",
-    column_config={a: st.column_config.NumberColumn(label(a), format="%.4g") for a in axes},
+# The front as a table on demand: the chart above already draws every front design, and
+# the table's grid costs the browser about as much again as the rest of the page.
+table_box = st.expander(
+    f"Front as a table ({view['front_trials']:,} trials, {len(front):,} distinct designs)",
+    key="pareto_front_open",
+    on_change="rerun",
 )
+if table_box.open:
+    cols = [
+        "number",
+        "ties",
+        "tied",
+        *data.objectives,
+        *[a for a in axes if a not in data.objectives],
+        *params,
+    ]
+    table = pd.DataFrame(front[[c for c in dict.fromkeys(cols) if c in front.columns]])
+    with table_box:
+        st.dataframe(
+            table.rename(columns={"ties": "designs with equal objectives", "tied": "their trials"}),
+            hide_index=True,
+            key="pareto_front_table",
+            column_config={a: st.column_config.NumberColumn(label(a), format="%.4g") for a in axes},
+        )

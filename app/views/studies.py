@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import _data, _ui
+from dse.sweep._read import StudyData
 
 IMPORTANCE_SAMPLE = 2000  # trials whose parameters are read for the importance estimate
 BUILDS_COLUMN = "builds queued / running / done / failed"
@@ -89,6 +90,78 @@ def overview() -> None:
 
 overview()
 
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def importance(url: str, study: str, key: tuple) -> tuple[int, pd.DataFrame]:
+    """(trials sampled, ``_data.param_importance``) of a study, computed once per change."""
+    data = _ui.load(url, study)
+    ok = data.frame[(data.frame["state"] == "COMPLETE") & data.frame["feasible"]]
+    sample = ok.sample(min(len(ok), IMPORTANCE_SAMPLE), random_state=0) if len(ok) else ok
+    params = [f"param_{p}" for p in data.params]
+    attrs = _ui.trial_attrs(url, study, sample["number"].tolist(), ("point",))
+    have = [p for p in params if p in attrs.columns]
+    if len(sample) < 10 or not have:
+        return len(sample), pd.DataFrame(columns=["objective", "parameter", "importance"])
+    values = sample.set_index("number")[data.objectives].join(attrs[have])
+    imp = _data.param_importance(values, have, data.objectives)
+    imp["parameter"] = imp["parameter"].str.removeprefix("param_")
+    return len(sample), imp
+
+
+def best_so_far(data: StudyData) -> pd.DataFrame:
+    """Per objective: the best feasible value, the trial that first reached it, and how far
+    into the study that was (a search still improving late has not converged)."""
+    df = data.frame
+    ok = df[(df["state"] == "COMPLETE") & df["feasible"]]
+    rows = []
+    for m, d in zip(data.objectives, data.directions, strict=True):
+        if ok.empty:
+            continue
+        best = ok[m].max() if d == "maximize" else ok[m].min()
+        first = int(ok.loc[ok[m] == best, "number"].min())
+        rows.append(
+            {
+                "objective": f"{m} ({'max' if d == 'maximize' else 'min'})",
+                "best feasible": best,
+                "first reached at trial": first,
+                "of trials": (first + 1) / max(1, int(df["number"].max()) + 1),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def convergence_figure(data: StudyData) -> go.Figure:
+    """Best feasible value of each objective so far, by trial (one y axis per objective)."""
+    conv = _data.convergence(data)
+    fig = go.Figure()
+    for m, part in conv.groupby("objective", sort=False):
+        d = dict(zip(data.objectives, data.directions, strict=True))[str(m)]
+        fig.add_trace(
+            go.Scatter(
+                x=part["trial"] + 1,  # trial 0 on a log axis
+                y=part["best so far"],
+                mode="lines",
+                name=f"{m} ({'max' if d == 'maximize' else 'min'})",
+                yaxis="y" if m == data.objectives[0] else "y2",
+                line={"shape": "hv"},
+            )
+        )
+    fig.update_layout(
+        height=320,
+        # Log trials: most improvements come early, a linear axis hides them at its left edge.
+        xaxis={"title": "trials done", "type": "log", "tickformat": ",.0f"},
+        yaxis={"title": f"best feasible {data.objectives[0]}"},
+        yaxis2={
+            "title": f"best feasible {data.objectives[-1]}",
+            "overlaying": "y",
+            "side": "right",
+        },
+        legend={"orientation": "h", "y": -0.25},
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return fig
+
+
 found = _ui.all_studies()
 if found:
     st.subheader("Convergence and parameter importance")
@@ -99,60 +172,51 @@ if found:
         st.stop()
     left, right = st.columns(2)
     with left:
-        conv = _data.convergence(data)
-        fig = go.Figure()
-        for m, part in conv.groupby("objective", sort=False):
-            d = dict(zip(data.objectives, data.directions, strict=True))[str(m)]
-            fig.add_trace(
-                go.Scatter(
-                    x=part["trial"],
-                    y=part["best so far"],
-                    mode="lines",
-                    name=f"{m} ({'max' if d == 'maximize' else 'min'})",
-                    yaxis="y" if m == data.objectives[0] else "y2",
-                    line={"shape": "hv"},
-                )
-            )
-        fig.update_layout(
-            height=320,
-            xaxis={"title": "trial"},
-            yaxis={"title": f"best feasible {data.objectives[0]}"},
-            yaxis2={
-                "title": f"best feasible {data.objectives[-1]}",
-                "overlaying": "y",
-                "side": "right",
+        st.dataframe(
+            best_so_far(data),
+            hide_index=True,
+            key="studies_best",
+            column_config={
+                "best feasible": st.column_config.NumberColumn(format="%.4g"),
+                "of trials": st.column_config.ProgressColumn(
+                    "reached after", min_value=0.0, max_value=1.0, format="percent"
+                ),
             },
-            legend={"orientation": "h", "y": -0.25},
-            margin={"l": 10, "r": 10, "t": 10, "b": 10},
         )
-        st.plotly_chart(fig, key="studies_convergence")
-        st.caption(f"{study}: best feasible value of each objective so far, by trial.")
+        # The chart on demand: it loads the chart library, about a second of a page load.
+        box = st.expander(
+            f"Chart: best feasible value so far by trial ({study})",
+            key="studies_convergence_open",
+            on_change="rerun",
+        )
+        if box.open:
+            with box:
+                st.plotly_chart(convergence_figure(data), key="studies_convergence")
+        st.caption(
+            f"{study}: the best feasible value of each objective and the trial that first "
+            "reached it ('reached after': that share of the study's trials)."
+        )
     with right:
-        ok = data.frame[(data.frame["state"] == "COMPLETE") & data.frame["feasible"]]
-        sample = ok.sample(min(len(ok), IMPORTANCE_SAMPLE), random_state=0) if len(ok) else ok
-        params = [f"param_{p}" for p in data.params]
-        attrs = _ui.trial_attrs(url, study, sample["number"].tolist(), ("point",))
-        have = [p for p in params if p in attrs.columns]
-        if len(sample) < 10 or not have:
+        n, imp = importance(url, study, _ui.stamp(url, study))
+        if imp.empty:
             st.info("Too few feasible trials (or no searched parameters) to rank parameters.")
         else:
-            values = sample.set_index("number")[data.objectives].join(attrs[have])
-            imp = _data.param_importance(values, have, data.objectives)
-            imp["parameter"] = imp["parameter"].str.removeprefix("param_")
-            fig = go.Figure()
-            for m, part in imp.groupby("objective", sort=False):
-                fig.add_trace(
-                    go.Bar(x=part["importance"], y=part["parameter"], orientation="h", name=str(m))
-                )
-            fig.update_layout(
-                height=320,
-                barmode="group",
-                xaxis={"title": "share of the objective's spread explained (η²)", "range": [0, 1]},
-                legend={"orientation": "h", "y": -0.25},
-                margin={"l": 10, "r": 10, "t": 10, "b": 10},
+            table = imp.pivot(index="parameter", columns="objective", values="importance")
+            table = table[[m for m in data.objectives if m in table.columns]]
+            table = table.sort_values(list(table.columns), ascending=False).reset_index()
+            st.dataframe(
+                table,
+                hide_index=True,
+                key="studies_importance",
+                column_config={
+                    m: st.column_config.ProgressColumn(
+                        f"{m} (η²)", min_value=0.0, max_value=1.0, format="%.2f"
+                    )
+                    for m in data.objectives
+                },
             )
-            st.plotly_chart(fig, key="studies_importance")
             st.caption(
-                f"On {len(sample):,} feasible trials: the share of each objective's variance "
-                "(log scale) explained by one parameter alone (correlation ratio)."
+                f"Parameter importance on {n:,} feasible trials: the share of each "
+                "objective's variance (log scale) explained by one parameter alone "
+                "(correlation ratio η², 0 to 1)."
             )
