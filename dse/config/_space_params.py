@@ -91,30 +91,46 @@ def _parse_domain(doc: LocatedYaml, key: str, name: str, entry: Any, known: set[
             cm.did_you_mean(str(kind), PARAM_TYPES),
         )
     _check_keys(doc, key, entry, _PARAM_KEYS[kind])
-    when = None
-    if entry.get("when") is not None:
-        try:
-            when = compile_expr(entry["when"])
-        except ExprError as exc:
-            raise doc.error(f"{key}.when", str(exc)) from None
-        for n in sorted(when.names):
-            if n not in known:
-                raise doc.error(
-                    f"{key}.when",
-                    f"{n!r} is not a design parameter or a space parameter declared "
-                    f"before {name!r}",
-                    cm.did_you_mean(n, sorted(known)),
-                )
+    when = _parse_when(doc, key, name, entry.get("when"), known)
     if kind == "categorical":
-        choices = entry.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise doc.error(f"{key}.choices", f"expected a non-empty list, got {choices!r}")
-        for i, c in enumerate(choices):
-            if not isinstance(c, str | int | float | bool):
-                raise doc.error(f"{key}.choices[{i}]", f"expected a scalar, got {c!r}")
-        if len(set(map(repr, choices))) != len(choices):
-            raise doc.error(f"{key}.choices", f"has duplicates: {choices!r}")
-        return ParamSpec(name, kind, choices=tuple(choices), when=when)
+        return ParamSpec(name, kind, choices=_parse_choices(doc, key, entry), when=when)
+    return _parse_range(doc, key, name, kind, entry, when)
+
+
+def _parse_when(doc: LocatedYaml, key: str, name: str, text: Any, known: set[str]) -> Any:
+    """A parameter's ``when:`` compiled; it may name only parameters declared before it."""
+    if text is None:
+        return None
+    try:
+        when = compile_expr(text)
+    except ExprError as exc:
+        raise doc.error(f"{key}.when", str(exc)) from None
+    for n in sorted(when.names):
+        if n not in known:
+            raise doc.error(
+                f"{key}.when",
+                f"{n!r} is not a design parameter or a space parameter declared before {name!r}",
+                cm.did_you_mean(n, sorted(known)),
+            )
+    return when
+
+
+def _parse_choices(doc: LocatedYaml, key: str, entry: Mapping[str, Any]) -> tuple[Any, ...]:
+    choices = entry.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise doc.error(f"{key}.choices", f"expected a non-empty list, got {choices!r}")
+    for i, c in enumerate(choices):
+        if not isinstance(c, str | int | float | bool):
+            raise doc.error(f"{key}.choices[{i}]", f"expected a scalar, got {c!r}")
+    if len(set(map(repr, choices))) != len(choices):
+        raise doc.error(f"{key}.choices", f"has duplicates: {choices!r}")
+    return tuple(choices)
+
+
+def _parse_range(
+    doc: LocatedYaml, key: str, name: str, kind: str, entry: Mapping[str, Any], when: Any
+) -> ParamSpec:
+    """An int, float or pow2 parameter: low/high, and step/log where the type allows."""
     for bound in ("low", "high"):
         if bound not in entry:
             raise doc.error(f"{key}.{bound}", f"missing; a {kind} parameter needs low and high")
@@ -126,12 +142,19 @@ def _parse_domain(doc: LocatedYaml, key: str, name: str, entry: Any, known: set[
     log = entry.get("log", False)
     if not isinstance(log, bool):
         raise doc.error(f"{key}.log", f"expected true or false, got {log!r}")
-    step = entry.get("step")
     if kind == "pow2":
         for bound, v in (("low", low), ("high", high)):
             if v < 1 or not _is_int(v) or int(v) & (int(v) - 1):
                 raise doc.error(f"{key}.{bound}", f"expected a power of two, got {v:g}")
         return ParamSpec(name, kind, low, high, when=when)
+    step = _parse_step(doc, key, kind, entry.get("step"), low, high, log)
+    step = None if step is None or (kind == "int" and step == 1) else float(step)
+    return ParamSpec(name, kind, low, high, step, log, when=when)
+
+
+def _parse_step(
+    doc: LocatedYaml, key: str, kind: str, step: Any, low: float, high: float, log: bool
+) -> Any:
     if kind == "int":
         for bound, v in (("low", low), ("high", high)):
             if not _is_int(v):
@@ -152,15 +175,7 @@ def _parse_domain(doc: LocatedYaml, key: str, name: str, entry: Any, known: set[
         raise doc.error(
             f"{key}.step", f"high - low ({high - low:g}) is not a multiple of step ({step:g})"
         )
-    return ParamSpec(
-        name,
-        kind,
-        low,
-        high,
-        None if step is None or (kind == "int" and step == 1) else float(step),
-        log,
-        when=when,
-    )
+    return step
 
 
 def _check_against_model(
