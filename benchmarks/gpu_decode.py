@@ -135,11 +135,13 @@ def measure(model: Any, prompt: int, gen: int, reps: int, power: bool) -> tuple[
     return statistics.median(per_token), watts
 
 
-def predicted_ms(name: str, platform: str, stack: str, prompt: int, gen: int) -> float:
+def predicted(name: str, platform: str, stack: str, prompt: int, gen: int) -> tuple[float, float]:
+    """The model's decode ms/token and board power (W) for the same model, lengths, stack."""
     wl = cm.load_workload({"model": name, "prompt_len": prompt, "gen_len": gen}, "gpu_decode")
     gpu = cm.load_platform(platform)
     assert isinstance(gpu, cm.Gpu)
-    return 1e3 * cm.gpu_baseline(wl, gpu, stack).decode_latency_s_per_token
+    g = cm.gpu_baseline(wl, gpu, stack)
+    return 1e3 * g.decode_latency_s_per_token, g.power_w
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         "rows": [],
     }
     print(f"{record['gpu']}, torch {torch.__version__}, transformers {transformers.__version__}")
-    print(f"{'model':16} {'stack':7} {'measured_ms':>11} {'model_ms':>9} {'err_%':>7} {'W':>6}")
+    print(f"{'model':16} {'stack':7} {'measured_ms':>11} {'model_ms':>9} {'err_%':>7} "
+          f"{'W':>6} {'model_W':>7}")  # fmt: skip
     for name in models:
         for stack in args.stacks.split(","):
             try:
@@ -187,13 +190,15 @@ def main(argv: list[str] | None = None) -> None:
             del model
             torch.cuda.empty_cache()
             ms = 1e3 * sec
-            pred = predicted_ms(name, args.platform, stack, args.prompt, args.gen)
+            pred, pred_w = predicted(name, args.platform, stack, args.prompt, args.gen)
             err = 100 * (pred / ms - 1)
             record["rows"].append(
                 {"model": name, "stack": stack, "decode_ms_per_token": ms,
-                 "board_power_w": watts, "model_ms_per_token": pred, "error_pct": err}
+                 "board_power_w": watts, "model_ms_per_token": pred, "error_pct": err,
+                 "model_power_w": pred_w}
             )  # fmt: skip
-            print(f"{name:16} {stack:7} {ms:11.3f} {pred:9.3f} {err:+7.1f} {watts:6.0f}")
+            print(f"{name:16} {stack:7} {ms:11.3f} {pred:9.3f} {err:+7.1f} {watts:6.0f} "
+                  f"{pred_w:7.0f}")  # fmt: skip
     if args.out:
         args.out.write_text(json.dumps(record, indent=2) + "\n")
         print(f"record written to {args.out}")

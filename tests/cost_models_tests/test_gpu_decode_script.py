@@ -27,6 +27,22 @@ def test_power_samples_parse_as_nvidia_smi_prints_them() -> None:
     assert parse_power("71.23\n 312.50\n[N/A]\n\n") == [71.23, 312.5]
 
 
+def test_the_record_holds_the_models_power_beside_the_measured_one() -> None:
+    """The measured board power is compared with the model's prediction of the same object
+    (same GPU file, model, lengths and stack): idle plus the busy share of each step."""
+    from gpu_decode import predicted
+
+    import cost_models as cm
+
+    ms, watts = predicted("gpt2-medium", "h100", "eager", 128, 128)
+    h100 = cm.load_platform("h100")
+    assert isinstance(h100, cm.Gpu)
+    wl = cm.load_workload({"model": "gpt2-medium", "prompt_len": 128, "gen_len": 128}, "t")
+    g = cm.gpu_baseline(wl, h100, "eager")
+    assert (ms, watts) == (1e3 * g.decode_latency_s_per_token, g.power_w)
+    assert h100.idle_power_w < watts < h100.decode_power_w
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [
