@@ -27,6 +27,9 @@ Last lines: ``small_exact_s=…`` (CPU seconds of the default path, whole ``run_
 ``small_hv_pct=…``, ``large_space_points=…``, ``large_hv_pct_10s=…``,
 ``large_hv_pct_60s=…``, ``search_points_per_s=…``.
 
+``--profile CPU_SECONDS`` instead prints where the search's time goes on the large example
+(CPU nanoseconds per evaluated point in ask / score / tell).
+
 Run: ``python benchmarks/search_quality.py [--seeds 3] [--compare tpe,nsga2,random]``
 """
 
@@ -50,10 +53,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 import optuna
 
+import cost_models as cm
 from dse.config import load_config
 from dse.exhaustive import screen
 from dse.pareto import hypervolume, pareto_mask, reference_point
-from dse.search import Codec, Scorer
+from dse.search import Codec, Scorer, VectorSearch
 from dse.sweep import TrialStore, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,6 +313,47 @@ def best_known(args: argparse.Namespace) -> None:
     save_best(cfg, ps, np.vstack(vals))
 
 
+def profile(cpu_s: float) -> None:
+    """Where the search's time goes on the large example: CPU nanoseconds per evaluated
+    point in ask (variation, duplicate removal), score (the model) and tell (archive and
+    pool), over ``cpu_s`` CPU seconds of the loop ``dse sweep`` runs (after 10 warm-up
+    generations); then the model alone through ``cost_models.evaluate`` on the same batch."""
+    cfg = load_config(LARGE)
+    codec = Codec(cfg.space)
+    scorer = Scorer(cfg, codec)
+    search = VectorSearch(codec, len(cfg.objectives), cfg.seed)
+    for _ in range(10):
+        g = search.ask()
+        search.tell(g, *scorer(g))
+    spent = {"ask": 0.0, "score": 0.0, "tell": 0.0}
+    n, c0 = 0, time.process_time()
+    while time.process_time() - c0 < cpu_s:
+        t = time.process_time()
+        g = search.ask()
+        t, spent["ask"] = time.process_time(), spent["ask"] + time.process_time() - t
+        f, cv = scorer(g)
+        t, spent["score"] = time.process_time(), spent["score"] + time.process_time() - t
+        search.tell(g, f, cv)
+        spent["tell"] += time.process_time() - t
+        n += len(g)
+    total = sum(spent.values())
+    parts = "  ".join(f"{k} {v / n * 1e9:,.0f}" for k, v in spent.items())
+    print(
+        f"profile, {LARGE.name}: CPU ns per evaluated point: {parts}  "
+        f"(total {total / n * 1e9:,.0f})"
+    )
+    print(f"  search as a whole: {n / total:,.0f} points per CPU second ({n:,} points)")
+    point = dict(cfg.design)
+    point.update(codec.point_columns(g))
+    t = time.process_time()
+    cm.evaluate(cfg.workload, cfg.platform, point, arch=cfg.arch, baseline=cfg.baseline)
+    dt = time.process_time() - t
+    print(
+        f"  cost_models.evaluate on the last batch (decoded points, DataFrame out): "
+        f"{dt / len(g) * 1e9:,.0f} ns per point"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=3)
@@ -318,6 +363,7 @@ def main() -> None:
     ap.add_argument("--parts", default="small,large", help="which spaces to run")
     ap.add_argument("--seed-base", type=int, default=100, help="--best-known: first seed")
     ap.add_argument("--budgets", default="10,60", help="large space: CPU seconds per run")
+    ap.add_argument("--profile", type=float, default=0.0, metavar="CPU_SECONDS")
     args = ap.parse_args()
     args.compare = [s for s in args.compare.split(",") if s]
     args.budgets = [int(b) for b in args.budgets.split(",") if b]
@@ -326,6 +372,9 @@ def main() -> None:
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     if args.best_known:
         best_known(args)
+        return
+    if args.profile:
+        profile(args.profile)
         return
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.1f} on {os.cpu_count()} cores (shared machine)")
