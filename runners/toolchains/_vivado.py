@@ -11,7 +11,7 @@ bitstream. A whole accelerator (``WHOLE_DESIGNS``: the overlay) is built in cont
 RTL source read, through synthesis, placement, routing and ``write_bitstream``; its ports go
 through the scan-chain top of ``_vivado_io`` (a thousand AXI pins fit no package). Its pins
 have no board location, so the pin DRCs are warnings: the bitstream measures the design, it
-is not for loading (a board gets a released top).
+is not for loading (a board gets a released top), hence its artefact key ``scan_bitstream``.
 """
 
 from __future__ import annotations
@@ -135,15 +135,18 @@ class Vivado(Toolchain):
             },
         )
         top = next((p.name for p in (workdir / REPORT_DIR).glob("*.bit")), None)
+        wrapper = json.loads(read_text(workdir / "io_wrapper.json") or "{}")
+        # Behind the scan-chain top the pins have no board location: that bitstream measures
+        # the design and is not a deliverable (promote wants "bitstream"), so it has its own key.
+        bit_key = "scan_bitstream" if wrapper else "bitstream"
         artefacts = existing(
             workdir,
             {
                 "checkpoint": f"{REPORT_DIR}/post_route.dcp",
-                **({"bitstream": f"{REPORT_DIR}/{top}"} if top else {}),
+                **({bit_key: f"{REPORT_DIR}/{top}"} if top else {}),
             },
         )
         metrics = tool_metrics(util, RESOURCE_KEYS) | tool_metrics(timing, _TIMING_KEYS)
-        wrapper = json.loads(read_text(workdir / "io_wrapper.json") or "{}")
         if "ff" in wrapper:  # the scan chain's flip-flops, not the design's
             metrics["io_wrapper_ff"] = int(wrapper["ff"])
         target_ns = 1000.0 / float(_clock_of(workdir))
