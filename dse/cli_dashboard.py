@@ -31,6 +31,7 @@ from typing import Annotated
 import typer
 
 from dse.errors import ConfigError
+from dse.layout import DEFAULT_RESULTS
 
 ENV_RESULTS = "DSE_DASHBOARD_RESULTS"
 ENV_STORAGE = "DSE_DASHBOARD_STORAGE"
@@ -93,7 +94,7 @@ def streamlit_argv(script: Path, host: str, port: int) -> list[str]:
 def dashboard(
     results: Annotated[
         Path, typer.Option("--results", help="results folder holding <study>/optuna.db")
-    ] = Path("results"),
+    ] = DEFAULT_RESULTS,
     storage: Annotated[
         str | None,
         typer.Option("--storage", help="one storage URL (e.g. postgresql+psycopg://…)"),

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from dse.errors import DseError
+from dse.layout import DEFAULT_RESULTS
 
 
 class RunError(DseError, ValueError):
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
         port: Annotated[str, typer.Option(help="serial device or pyserial URL")],
         prompt: Annotated[str, typer.Option(help="prompt token ids, comma-separated")],
         tokens: Annotated[int, typer.Option(help="tokens to generate")] = 16,
-        results: Annotated[Path, typer.Option(help="results root")] = Path("results"),
+        results: Annotated[Path, typer.Option(help="results root")] = DEFAULT_RESULTS,
         timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 30.0,
     ) -> None:
         """Decode TOKENS tokens after PROMPT on a board running release RELEASE."""

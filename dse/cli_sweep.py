@@ -17,7 +17,7 @@ from rich.table import Table
 
 from dse._console import make_console
 from dse.errors import DseError
-from dse.layout import ResultsLayout
+from dse.layout import DEFAULT_RESULTS, ResultsLayout
 
 console = make_console()
 err_console = make_console(stderr=True)
@@ -52,7 +52,7 @@ def sweep(
     ray_address: Annotated[
         str | None, typer.Option("--ray-address", help="join this Ray cluster for builds")
     ] = None,
-    results: Annotated[Path, _RESULTS] = Path("results"),
+    results: Annotated[Path, _RESULTS] = DEFAULT_RESULTS,
 ) -> None:
     """Search the config's space: batched ask/tell over the cost model, persisted per batch.
 
@@ -231,7 +231,7 @@ def _short(x: Any) -> str:
 def status(
     study: Annotated[str | None, typer.Argument(help="study name (default: all)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    results: Annotated[Path, _RESULTS] = Path("results"),
+    results: Annotated[Path, _RESULTS] = DEFAULT_RESULTS,
     storage: Annotated[str | None, _STORAGE] = None,
 ) -> None:
     """Trials, feasible share, Pareto size, best per objective and last update.
@@ -286,7 +286,7 @@ def pareto(
     show_all: Annotated[
         bool, typer.Option("--all", help="every trial on the front, not one per objective value")
     ] = False,
-    results: Annotated[Path, _RESULTS] = Path("results"),
+    results: Annotated[Path, _RESULTS] = DEFAULT_RESULTS,
     storage: Annotated[str | None, _STORAGE] = None,
 ) -> None:
     """The Pareto-optimal feasible trials with their objectives and parameters.
@@ -342,7 +342,7 @@ def export(
     study: Annotated[str, typer.Argument(help="study name")],
     fmt: Annotated[str, typer.Option("--format", help="csv or parquet")] = "csv",
     output: Annotated[Path | None, typer.Option("-o", "--output", help="output file")] = None,
-    results: Annotated[Path, _RESULTS] = Path("results"),
+    results: Annotated[Path, _RESULTS] = DEFAULT_RESULTS,
     storage: Annotated[str | None, _STORAGE] = None,
 ) -> None:
     """One row per trial: number, params, objectives, feasibility, key metrics."""
