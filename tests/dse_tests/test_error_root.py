@@ -17,7 +17,7 @@ from dse.errors import DseError
 # Exceptions used as signals inside one module, caught there and never shown to a user.
 INTERNAL = {
     "cost_models._safeload.UnsafeInput",  # re-raised as ConfigError / InputError naming the file
-    "dse.config._space_check.WhenFailed",  # a when: that cannot be evaluated, re-raised as ConfigError
+    "dse.config._space_check.WhenFailed",  # a when: that fails to evaluate: a ConfigError
     "runners._ssh_connect.HostUnavailable",  # a host to retry elsewhere (the farm's class)
     "runners._ssh_connect.HostKeyRefused",
     "runners._ssh_remote.Stale",
