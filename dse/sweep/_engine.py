@@ -205,7 +205,7 @@ class Sweep:
         assert self.builds is not None and self.cfg.build is not None
         self._poll()
         due = self.builds.round_due(self.searcher.n)
-        if due and self.builds.pick(self.searcher.candidates()) and self.cfg.build.wait:
+        if due and self.builds.pick(*self.searcher.candidates()) and self.cfg.build.wait:
             self._drain()
         self.builds.feed()
 
@@ -216,7 +216,7 @@ class Sweep:
         try:
             self._poll()
             if self.cfg.build.at_end and not self.stop.is_set():
-                self.builds.pick(self.searcher.candidates())
+                self.builds.pick(*self.searcher.candidates())
             self._drain()
             self._poll()
         finally:

@@ -2,7 +2,7 @@
 
 A study config with a ``build:`` section (:class:`dse.config.BuildPolicy`) makes the sweep
 multi-fidelity. When a round is due the scheduler is handed the scored candidates (feasible
-trials and their objectives, :class:`~dse.sweep._searcher.Candidates`), lets the build
+trials' objectives and their ids in storage), lets the build
 policy choose up to ``top_k`` of them (:func:`dse.sweep._buildloop.choose`, injectable),
 records them in the ``dse_builds`` table and submits them to a
 :class:`runners.dispatch.BuildFarm` (this machine, or the hosts of a ``hosts.yaml``, through
@@ -36,7 +36,6 @@ from dse.sweep._buildloop import POLICIES, choose, hw_key, layers_of, spec_key
 from dse.sweep._builds import FINAL_STATES, BuildRow, BuildsTable
 from dse.sweep._farm import FarmQueue, measured_values
 from dse.sweep._fit import Fitter, observations
-from dse.sweep._searcher import Candidates
 from dse.sweep._store import TrialStore
 from runners.dispatch import HOST_FAILURES
 
@@ -131,18 +130,19 @@ class BuildScheduler:
 
     # -- choosing ------------------------------------------------------------------------
 
-    def pick(self, cands: Candidates) -> list[int]:
-        """Queue this round's choice among ``cands``; returns the build ids."""
+    def pick(self, values: np.ndarray, trial_ids: list[int]) -> list[int]:
+        """Queue this round's choice among the scored candidates (``values``: their
+        objectives, one row per stored trial of ``trial_ids``); returns the build ids."""
         want = min(self.policy.top_k, self.policy.budget - self._spent())
         if want <= 0:
             return []
-        if len(cands.trial_ids) == 0:
+        if len(trial_ids) == 0:
             self.log(f"build round {self.round}: no feasible trial yet")
             return []
         built = np.array(self._current_objectives(), dtype=np.float64)
-        u = to_minimize(cands.values, self.directions)
+        u = to_minimize(values, self.directions)
         layers = layers_of(u, want * 50)
-        keys = _Keys(self, cands.trial_ids, layers)
+        keys = _Keys(self, trial_ids, layers)
         picks = self.choose(
             u,
             to_minimize(built, self.directions) if len(built) else built,
@@ -158,7 +158,7 @@ class BuildScheduler:
             got = keys.specs[j]
             assert got is not None  # choose() only picks rows with keys
             why = f"Pareto layer {keys.rank_of.get(j, -1)}, round {self.round}"
-            chosen.append(self._request(cands.trial_ids[j], *got, cands.values[j], why))
+            chosen.append(self._request(trial_ids[j], *got, values[j], why))
         self.log(
             f"build round {self.round}: {len(chosen)} candidate(s) queued "
             f"({self._spent()}/{self.policy.budget} of the build budget)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from optuna.search_space import IntersectionSearchSpace
@@ -51,8 +51,7 @@ class Record:
     db_id: int = -1  # its trial id in storage (-1: not stored, e.g. over the budget)
 
 
-@dataclass(frozen=True)
-class Candidates:
+class Candidates(NamedTuple):
     """Feasible stored trials scored under the current calibration (for the build scheduler)."""
 
     values: np.ndarray  # (n, objectives)
