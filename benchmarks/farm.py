@@ -323,7 +323,11 @@ class Pool:
         ]
 
 
-def build_pool(cfg: StudyConfig, axes: Mapping[str, list[Any]], cache: Path, work: Path) -> Pool:
+def build_pool(
+    cfg: StudyConfig, axes: Mapping[str, list[Any]], cache: Path, work: Path, farm: bool = True
+) -> Pool:
+    """Build every distinct point of the grid (through a ``BuildFarm``, or with ``farm``
+    false one by one in this process: section 3 measures the builds, not the farm)."""
     tpl = cfg.build.template if cfg.build else "llm_top"
     specs = [resolve_build(cfg, p, template=tpl, flow=FLOW, check_keys=False) for p in grid(axes)]
     uniq: dict[str, Any] = {}
@@ -331,11 +335,19 @@ def build_pool(cfg: StudyConfig, axes: Mapping[str, list[Any]], cache: Path, wor
         uniq.setdefault(spec_key(s, s.template_params()), s)
     print(f"\n== building the pool: {len(uniq)} llm_top points on {FLOW} (cache {cache})")
     t0 = time.perf_counter()
-    with BuildFarm(
-        local_inventory([FLOW], slots=2), cache_root=cache, journal=work / "pool.jsonl"
-    ) as farm:
-        futures = {k: farm.submit(s.template, s.point, FLOW, part=s.part) for k, s in uniq.items()}
-        results = {k: f.result() for k, f in futures.items()}
+    if farm:
+        with BuildFarm(
+            local_inventory([FLOW], slots=2), cache_root=cache, journal=work / "pool.jsonl"
+        ) as bf:
+            futures = {
+                k: bf.submit(s.template, s.point, FLOW, part=s.part) for k, s in uniq.items()
+            }
+            results = {k: f.result() for k, f in futures.items()}
+    else:
+        results = {
+            k: build(s.template, s.point, FLOW, part=s.part, cache_root=cache)
+            for k, s in uniq.items()
+        }
     fresh = sum(not r.cached for r in results.values())
     print(
         f"   {fresh} built, {len(results) - fresh} from the cache, {time.perf_counter() - t0:.0f} s"
@@ -564,8 +576,10 @@ def main() -> None:
                 invs |= {f"ssh{n}": ssh_inventory(sshd, n) for n in (2, 4)}
             elif not ssh_ok:
                 print(f"{SSHD} not found (openssh-server): the SSH rows are skipped")
-            ray_s = start_ray(list(invs.values()))
-            print(f"local Ray instance started in {ray_s:.1f} s (once, not in any figure below)")
+            farmed = bool(sections & {"overhead", "util"})  # calib alone needs no Ray
+            if farmed:
+                ray_s = start_ray(list(invs.values()))
+                print(f"local Ray instance started in {ray_s:.1f} s (not in any figure below)")
             if "overhead" in sections:
                 one = {k: v for k, v in invs.items() if k in ("local", "ssh")}
                 one["local"] = local_inventory([FLOW], slots=1)
@@ -580,7 +594,7 @@ def main() -> None:
                 figures |= {f"util_{u.hosts}_hosts": round(u.value, 3) for u in runs}
             if "calib" in sections:
                 cfg, axes = study(work, q)
-                pool = build_pool(cfg, axes, args.cache, work)
+                pool = build_pool(cfg, axes, args.cache, work, farm=farmed)
                 # The loop's defaults (top_k 4, diversity 0.05); each seed is one order in
                 # which the search could have found the pool's points.
                 policy = BuildPolicy(flow=FLOW)

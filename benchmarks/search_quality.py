@@ -40,6 +40,7 @@ import csv
 import heapq
 import math
 import os
+import pickle
 import statistics
 import tempfile
 import time
@@ -255,16 +256,21 @@ def large(args: argparse.Namespace) -> tuple[float, float, float]:
     dirs = [o.direction for o in cfg.objectives]
     print(f"\nlarge: {LARGE.name}: {cfg.space.size():,} points")
     results: dict[str, list[dict[str, Any]]] = {}
+    if args.runs_file and args.runs_file.exists():  # the runs of an earlier invocation
+        results = pickle.loads(args.runs_file.read_bytes())
+        print(f"  runs read from {args.runs_file} (scored against today's reference)")
     # CPU seconds of one process each (the machine may be shared; seeds run in parallel).
-    for secs in args.budgets:
+    for secs in args.budgets if not results else []:
         with ProcessPoolExecutor(max_workers=args.seeds) as pool:
             results[f"auto (default): moea, {secs} cpu-s"] = list(
                 pool.map(_large_run, [secs] * args.seeds, range(args.seeds))
             )
-    for name in args.compare_large:  # Optuna's trial loop has wall-clock budgets only
+    for name in args.compare_large if args.budgets else []:  # the trial loop: wall budgets
         results[f"{name}, 60 s wall"] = [
             run(LARGE, [f"sampler={name}", f"name=sq-l-{name}"], timeout_s=60.0, trials=10**9)
         ]
+    if args.runs_file and not args.runs_file.exists():
+        args.runs_file.write_bytes(pickle.dumps(results))
     # The reference: best-known front (read now, after the runs) merged with their fronts.
     best_v, _ = load_best(cfg)
     print(f"  best-known front: {len(best_v)} points ({BEST.name}, re-scored)")
@@ -364,6 +370,13 @@ def main() -> None:
     ap.add_argument("--seed-base", type=int, default=100, help="--best-known: first seed")
     ap.add_argument("--budgets", default="10,60", help="large space: CPU seconds per run")
     ap.add_argument("--profile", type=float, default=0.0, metavar="CPU_SECONDS")
+    ap.add_argument(
+        "--runs-file",
+        type=Path,
+        default=None,
+        help="large space: keep the runs' fronts here; if it exists, score those instead of "
+        "running again (e.g. after the best-known front changed)",
+    )
     args = ap.parse_args()
     args.compare = [s for s in args.compare.split(",") if s]
     args.budgets = [int(b) for b in args.budgets.split(",") if b]
