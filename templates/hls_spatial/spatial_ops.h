@@ -1,0 +1,247 @@
+// spatial_ops.h: the operator kernels of the spatial (dataflow) top, one per operator.
+//
+// The arithmetic is docs/overlay.md's (overlay/arith.py): int8 activations, int W4/W8
+// weights with integer group scales, requantisation sat8((acc*M + 2^(sh-1)) >> sh),
+// LayerNorm/RMSNorm with an integer square root, LUT softmax and activations, Q1.14 RoPE.
+// Kernels talk through hls::stream<act_t>, one int8 element per word, token-major; a GEMV
+// reads a whole tile of T tokens before it emits, so each weight row is used by T tokens.
+#ifndef SPATIAL_OPS_H
+#define SPATIAL_OPS_H
+
+#include <cstdint>
+
+#include "dse_types.h"
+#include "hls_stream_shim.h"
+
+typedef dse_int<8> act_t;
+typedef hls::stream<act_t> astream;
+#ifdef __SYNTHESIS__
+typedef ap_int<96> wide_t;
+#else
+typedef __int128 wide_t;
+#endif
+
+static inline int64_t sat8(int64_t v) { return v < -128 ? -128 : (v > 127 ? 127 : v); }
+
+// sat8((acc * M + 2^(sh-1)) >> sh), floor shift: round half up.
+static inline int64_t requant(int64_t acc, const int32_t* rq) {
+    const wide_t p = static_cast<wide_t>(acc) * rq[0] + (static_cast<wide_t>(1) << (rq[1] - 1));
+    return sat8(static_cast<int64_t>(p >> rq[1]));
+}
+
+// floor(sqrt(v)), bit-serial restoring square root.
+static inline uint64_t isqrt_u(uint64_t v) {
+    uint64_t r = 0, bit = uint64_t{1} << 62;
+    while (bit > v) bit >>= 2;
+    while (bit) {
+        if (v >= r + bit) {
+            v -= r + bit;
+            r = (r >> 1) + bit;
+        } else {
+            r >>= 1;
+        }
+        bit >>= 2;
+    }
+    return r;
+}
+
+// LayerNorm (ln) or RMSNorm of one int8 vector; p: gamma[D], beta[D], then (M, sh).
+template <int D>
+void norm_vec(const int64_t x[D], const int32_t* g, const int32_t* b, const int32_t* rq,
+              bool ln, int64_t y[D]) {
+    int64_t s = 0, q = 0;
+    for (int i = 0; i < D; ++i) {
+        s += x[i];
+        q += x[i] * x[i];
+    }
+    if (!ln) s = 0;
+    const int64_t v = D * q - s * s;
+    const uint64_t r = isqrt_u(static_cast<uint64_t>(v + 1));
+    const int64_t inv = (int64_t{1} << 30) / static_cast<int64_t>(r ? r : 1);
+    for (int i = 0; i < D; ++i) {
+        const int64_t t = ((D * x[i] - s) * inv + (int64_t{1} << 17)) >> 18;
+        const int64_t z = (t * g[i] * rq[0] + (int64_t{1} << (rq[1] - 1))) >> rq[1];
+        y[i] = sat8(z + b[i]);
+    }
+}
+
+// Norm kernel: a tile of T vectors in; the normalised vector to NOUT consumers and the
+// input itself to the residual (skip) stream.
+template <int D, int NOUT>
+void k_norm(astream& in, astream& skip, astream& o0, astream& o1, astream& o2, int T,
+            const int32_t* g, const int32_t* b, const int32_t* rq, bool ln) {
+norm_tok:
+    for (int t = 0; t < T; ++t) {
+        int64_t x[D], y[D];
+        for (int i = 0; i < D; ++i) {
+#pragma HLS pipeline II=1
+            x[i] = in.read();
+            skip.write(x[i]);
+        }
+        norm_vec<D>(x, g, b, rq, ln, y);
+        for (int i = 0; i < D; ++i) {
+#pragma HLS pipeline II=1
+            o0.write(y[i]);
+            if (NOUT > 1) o1.write(y[i]);
+            if (NOUT > 2) o2.write(y[i]);
+        }
+    }
+}
+
+// y = requant(W x) for a tile of T tokens. W is ROWS x K, GROUP weights per scale; SPARSE
+// stores NN values of every MM with their in-block offsets. STREAM reads each row from the
+// memory port into a double buffer (the next row loads while this one is used by T tokens);
+// otherwise the rows are read from the on-chip weight memory.
+template <int ROWS, int K, int GROUP, bool SPARSE, int NN, int MM, int UNROLL, bool STREAM,
+          int TILE>
+void k_gemv(astream& in, astream& out, int T, const int32_t* w, const int32_t* ix,
+            const int32_t* sc, const int32_t* rq) {
+    constexpr int KS = SPARSE ? K / MM * NN : K;  // stored weights per row
+    constexpr int GS = SPARSE ? GROUP / MM * NN : GROUP;
+    constexpr int NG = K / GROUP;
+    act_t xb[TILE][K];
+#pragma HLS array_partition variable=xb cyclic factor=UNROLL dim=2
+    act_t yb[TILE][ROWS];
+    for (int t = 0; t < T; ++t)
+        for (int c = 0; c < K; ++c) {
+#pragma HLS pipeline II=1
+            xb[t][c] = in.read();
+        }
+    int32_t wbuf[2][KS], ibuf[2][KS];
+#pragma HLS array_partition variable=wbuf cyclic factor=UNROLL dim=2
+    auto load = [&](int r, int slot) {
+        for (int j = 0; j < KS; ++j) {
+#pragma HLS pipeline II=1
+            wbuf[slot][j] = w[r * KS + j];
+            ibuf[slot][j] = SPARSE ? ix[r * KS + j] : 0;
+        }
+    };
+    if (STREAM) load(0, 0);
+rows:
+    for (int r = 0; r < ROWS; ++r) {
+        const int cur = r & 1;
+        if (!STREAM) load(r, cur);
+        else if (r + 1 < ROWS) load(r + 1, cur ^ 1);  // overlaps the row's MACs in hardware
+        for (int t = 0; t < T; ++t) {
+            int64_t acc = 0;
+            for (int g = 0; g < NG; ++g) {
+                int64_t part = 0;
+            macs:
+                for (int j = 0; j < GS; ++j) {
+#pragma HLS pipeline II=1
+#pragma HLS unroll factor=UNROLL
+                    const int col = SPARSE ? g * GROUP + (j / NN) * MM + ibuf[cur][g * GS + j]
+                                           : g * GROUP + j;
+                    part += static_cast<int64_t>(wbuf[cur][g * GS + j]) * xb[t][col];
+                }
+                acc += part * sc[r * NG + g];
+            }
+            yb[t][r] = requant(acc, rq);
+        }
+    }
+    for (int t = 0; t < T; ++t)
+        for (int r = 0; r < ROWS; ++r) {
+#pragma HLS pipeline II=1
+            out.write(yb[t][r]);
+        }
+}
+
+// Rotate-half RoPE per head with Q1.14 tables (row pos of cos/sin, HD/2 each).
+template <int NH, int HD>
+void k_rope(astream& in, astream& out, int T, int pos0, const int32_t* cs, const int32_t* sn) {
+    for (int t = 0; t < T; ++t) {
+        const int32_t* c = cs + (pos0 + t) * (HD / 2);
+        const int32_t* s = sn + (pos0 + t) * (HD / 2);
+        for (int h = 0; h < NH; ++h) {
+            int64_t x[HD];
+            for (int i = 0; i < HD; ++i) x[i] = in.read();
+            for (int i = 0; i < HD; ++i) {
+#pragma HLS pipeline II=1
+                const int j = i % (HD / 2);
+#ifdef SPATIAL_BREAK_ROPE  // a deliberately broken operator (the tests must catch it)
+                const int64_t sgn = -1;
+#else
+                const int64_t sgn = 1;
+#endif
+                const int64_t v = i < HD / 2 ? x[j] * c[j] - sgn * x[j + HD / 2] * s[j]
+                                             : x[j + HD / 2] * c[j] + sgn * x[j] * s[j];
+                out.write(sat8((v + (1 << 13)) >> 14));
+            }
+        }
+    }
+}
+
+// Causal attention of a tile: each token appends its K, V at pos0 + t and attends to
+// positions 0..pos0 + t. UNROLL MACs/cycle per matmul (score and context).
+template <int NH, int NKV, int HD, int MAXPOS, int UNROLL>
+void k_attention(astream& qs, astream& ks, astream& vs, astream& out, int T, int pos0,
+                 act_t* kbuf, act_t* vbuf, const int32_t* rq_score, const int32_t* rq_ctx,
+                 const int32_t* lut_exp) {
+    constexpr int DKV = NKV * HD, GRP = NH / NKV;
+    for (int t = 0; t < T; ++t) {
+        const int pos = pos0 + t;
+        act_t q[NH * HD];
+        for (int i = 0; i < NH * HD; ++i) q[i] = qs.read();
+        for (int i = 0; i < DKV; ++i) kbuf[pos * DKV + i] = ks.read();
+        for (int i = 0; i < DKV; ++i) vbuf[pos * DKV + i] = vs.read();
+        for (int h = 0; h < NH; ++h) {
+            const int g = (h / GRP) * HD;
+            int64_t sc[MAXPOS], e[MAXPOS];
+            int64_t mx = -128;
+            for (int j = 0; j <= pos; ++j) {
+                int64_t acc = 0;
+                for (int d = 0; d < HD; ++d) {
+#pragma HLS unroll factor=UNROLL
+                    acc += static_cast<int64_t>(kbuf[j * DKV + g + d]) * q[h * HD + d];
+                }
+                sc[j] = requant(acc, rq_score);
+                mx = sc[j] > mx ? sc[j] : mx;
+            }
+            int64_t sum = 0;
+            for (int j = 0; j <= pos; ++j) {
+                e[j] = lut_exp[mx - sc[j]];
+                sum += e[j];
+            }
+            const int64_t r = (int64_t{1} << 31) / (sum > 1 ? sum : 1);
+            for (int j = 0; j <= pos; ++j) {
+                const int64_t p = (e[j] * r + (int64_t{1} << 23)) >> 24;
+                e[j] = p < 127 ? p : 127;
+            }
+            for (int d = 0; d < HD; ++d) {
+                int64_t acc = 0;
+                for (int j = 0; j <= pos; ++j) {
+#pragma HLS unroll factor=UNROLL
+                    acc += e[j] * vbuf[j * DKV + g + d];
+                }
+                out.write(requant(acc, rq_ctx));
+            }
+        }
+    }
+}
+
+// GELU (GPT) from the up stream, or SwiGLU: requant(SiLU(gate) * up).
+template <int N, bool GLU>
+void k_act(astream& up, astream& gate, astream& out, int T, const int32_t* lut,
+           const int32_t* rq_mid) {
+    for (int i = 0; i < T * N; ++i) {
+#pragma HLS pipeline II=1
+        const int64_t u = up.read();
+        if (GLU) {
+            const int64_t a = lut[static_cast<int64_t>(gate.read()) & 0xff];
+            out.write(requant(a * u, rq_mid));
+        } else {
+            out.write(lut[u & 0xff]);
+        }
+    }
+}
+
+// Residual add, saturating.
+template <int N>
+void k_add(astream& a, astream& b, astream& out, int T) {
+    for (int i = 0; i < T * N; ++i) {
+#pragma HLS pipeline II=1
+        out.write(sat8(static_cast<int64_t>(a.read()) + b.read()));
+    }
+}
+
+#endif  // SPATIAL_OPS_H
