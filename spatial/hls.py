@@ -86,6 +86,7 @@ def render(plan: SpatialPlan, offsets: dict[str, int], layer_words: int, out: Pa
         "MAXPOS": plan.max_pos,
         "LW": layer_words,
         "LM_GROUP": plan.group or m.d_model,
+        "LM_UNROLL": plan.kernel("lm_head").unroll,
         "GPT": plan.gpt,
         "ONCHIP": plan.weights_onchip,
         "FIFO_DEPTH": plan.fifo_depth,

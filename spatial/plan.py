@@ -170,6 +170,9 @@ def build_plan(point: Mapping[str, Any], shape: ModelShape, max_pos: int = 32) -
         for m in layer_mats(shape)[4:]
     ]
     ks += [Kernel("act", "act", dff), Kernel("add2", "add", d)]
+    # The LM head runs once per call, after the last pass, on the FFN kernels' multipliers.
+    nffn = len(layer_mats(shape)) - 4
+    ks += [Kernel("lm_head", "gemv", shape.vocab, d, max(1, min(m_ffn * nffn, q_group or d)))]
     return SpatialPlan(
         shape, w_bits, q_group, prune, stored, c, math.ceil(n / c), depth, tile,
         storage == "onchip", max_pos, tuple(ks), tuple(_fifos(shape, depth, tile)),

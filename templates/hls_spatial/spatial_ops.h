@@ -107,7 +107,7 @@ void k_gemv(astream& in, astream& out, int T, const int32_t* w, const int32_t* i
 #pragma HLS pipeline II=1
             xb[t][c] = in.read();
         }
-    int32_t wbuf[2][KS], ibuf[2][KS];
+    int32_t wbuf[STREAM ? 2 : 1][KS], ibuf[STREAM ? 2 : 1][KS];
 #pragma HLS array_partition variable=wbuf cyclic factor=UNROLL dim=2
     auto load = [&](int r, int slot) {
         for (int j = 0; j < KS; ++j) {
@@ -120,8 +120,10 @@ void k_gemv(astream& in, astream& out, int T, const int32_t* w, const int32_t* i
 rows:
     for (int r = 0; r < ROWS; ++r) {
         const int cur = r & 1;
-        if (!STREAM) load(r, cur);
-        else if (r + 1 < ROWS) load(r + 1, cur ^ 1);  // overlaps the row's MACs in hardware
+        if (STREAM && r + 1 < ROWS) load(r + 1, cur ^ 1);  // overlaps the row's MACs
+        // On chip the row is read in place; streamed, from the buffer loaded last row.
+        const int32_t* wr = STREAM ? wbuf[cur] : w + r * KS;
+        const int32_t* ir = STREAM ? ibuf[cur] : (SPARSE ? ix + r * KS : nullptr);
         for (int t = 0; t < T; ++t) {
             int64_t acc = 0;
             for (int g = 0; g < NG; ++g) {
@@ -130,9 +132,9 @@ rows:
                 for (int j = 0; j < GS; ++j) {
 #pragma HLS pipeline II=1
 #pragma HLS unroll factor=UNROLL
-                    const int col = SPARSE ? g * GROUP + (j / NN) * MM + ibuf[cur][g * GS + j]
+                    const int col = SPARSE ? g * GROUP + (j / NN) * MM + ir[g * GS + j]
                                            : g * GROUP + j;
-                    part += static_cast<int64_t>(wbuf[cur][g * GS + j]) * xb[t][col];
+                    part += static_cast<int64_t>(wr[g * GS + j]) * xb[t][col];
                 }
                 acc += part * sc[r * NG + g];
             }
