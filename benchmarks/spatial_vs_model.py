@@ -1,0 +1,78 @@
+"""Spatial family: the generated HLS top's cycle estimate vs the cost model's prediction.
+
+    .venv/bin/python benchmarks/spatial_vs_model.py
+
+For each point (tiny GPT-2- and LLaMA-style models, weights on chip, U280 platform data):
+``spatial.cycles`` (the schedule of the generated loops at II = 1; an estimate, not an
+RTL or co-simulation measurement) against ``cost_models.evaluate`` (arch spatial) for the
+same workload: prefill of PROMPT tokens (LM head of the last one included) and one decode
+step at KV length KV. All points are in-sample for neither side: nothing here was fitted.
+Last lines: spatial_points, spatial_median_err_pct, spatial_max_err_pct (over both phases).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+import cost_models
+from cost_models import Workload
+from overlay.flow import TINY_SHAPES
+from spatial.cycles import estimate
+from spatial.plan import build_plan
+
+PROMPT, KV, MAX_POS, FREQ = 8, 16, 32, 200.0
+SHAPES = ("tiny-gpt2", "tiny-llama")
+KNOBS = {  # (m_qkv, m_attn, m_ffn): compute balance from attention- to FFN-bound
+    "small": (4, 2, 8),
+    "balanced": (16, 8, 32),
+    "wide": (64, 16, 128),
+}
+
+
+def points() -> list[tuple[str, dict]]:
+    out = []
+    for shape, (kname, (mq, ma, mf)), c, tile in itertools.product(
+        SHAPES, KNOBS.items(), (1, 2), (2, 8)
+    ):
+        pt = {
+            "quant": "w8a8" if c == 2 else "w4a8",
+            "quant_group": 0,
+            "m_qkv": mq,
+            "m_attn": ma,
+            "m_ffn": mf,
+            "layers_per_fpga": c,
+            "weight_storage": "onchip",
+            "tile_tokens": tile,
+            "fifo_depth": 32,
+            "freq_mhz": FREQ,
+        }
+        out.append((shape, {**pt, "_name": f"{kname}-C{c}-t{tile}"}))
+    return out
+
+
+def main() -> None:
+    errs: list[float] = []
+    print(f"{'shape':11s} {'point':17s} {'phase':7s} {'estimate':>10s} {'model':>10s} {'err%':>7s}")
+    for shape_name, pt in points():
+        name = pt.pop("_name")
+        shape = TINY_SHAPES[shape_name]
+        plan = build_plan(pt, shape, max_pos=MAX_POS)
+        est = estimate(plan, PROMPT, KV)
+        wl = Workload(shape, batch=1, prompt_len=PROMPT, gen_len=2 * KV, kv_len_override=KV)
+        row = cost_models.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True).iloc[
+            0
+        ]
+        for phase, got in (("prefill", est.prefill), ("decode", est.decode)):
+            model = float(row[f"{phase}_latency_s"]) * FREQ * 1e6
+            err = (model - got) / got * 100
+            errs.append(abs(err))
+            print(f"{shape_name:11s} {name:17s} {phase:7s} {got:10.0f} {model:10.0f} {err:+7.1f}")
+    print(f"spatial_points={len(errs) // 2}")
+    print(f"spatial_median_err_pct={np.median(errs):.1f}")
+    print(f"spatial_max_err_pct={np.max(errs):.1f}")
+
+
+if __name__ == "__main__":
+    main()

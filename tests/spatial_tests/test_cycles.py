@@ -1,0 +1,35 @@
+"""The cycle estimate of the generated top follows its loops (spatial/cycles.py)."""
+
+from __future__ import annotations
+
+import math
+
+from spatial.cycles import call_cycles, estimate
+from spatial.plan import build_plan
+
+from .cases import POINTS, SHAPES
+
+LLAMA = SHAPES["llama-gqa"]
+BASE = {**POINTS["c2-onchip-dense-w8"], "m_attn": 4}
+
+
+def test_decode_grows_by_one_attention_position_per_kv_entry() -> None:
+    plan = build_plan(BASE, LLAMA, max_pos=32)
+    m = LLAMA
+    step = call_cycles(plan, 1, 11) - call_cycles(plan, 1, 10)
+    # one more position: score ceil(hd/u), 3 softmax words, context hd/u... per head, per layer
+    per_head = math.ceil(m.head_dim / 4) + 3 + m.head_dim * (math.ceil(12 / 4) - math.ceil(11 / 4))
+    assert step == m.n_layers * m.n_heads * per_head
+
+
+def test_wider_kernels_are_faster_and_prefill_costs_more_than_decode() -> None:
+    slow = estimate(build_plan(BASE, LLAMA, max_pos=32), 8, 16)
+    fast = estimate(build_plan({**BASE, "m_ffn": 64, "m_qkv": 32}, LLAMA, max_pos=32), 8, 16)
+    assert fast.decode < slow.decode and fast.prefill < slow.prefill
+    assert slow.prefill > 4 * slow.decode
+
+
+def test_one_layer_twice_costs_what_two_layers_once_cost_plus_a_feed_and_drain() -> None:
+    c1 = call_cycles(build_plan({**BASE, "layers_per_fpga": 1}, LLAMA, max_pos=32), 1, 5)
+    c2 = call_cycles(build_plan({**BASE, "layers_per_fpga": 2}, LLAMA, max_pos=32), 1, 5)
+    assert c1 > c2 and c1 - c2 <= 2 * LLAMA.d_model + 2
