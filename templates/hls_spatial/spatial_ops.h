@@ -132,11 +132,19 @@ rows:
                 for (int j = 0; j < GS; ++j) {
 #pragma HLS pipeline II=1
 #pragma HLS unroll factor=UNROLL
-                    const int col = SPARSE ? g * GROUP + (j / NN) * MM + ir[g * GS + j]
-                                           : g * GROUP + j;
+#ifdef SPATIAL_BREAK_SPARSE  // deliberately broken: the in-block offset is ignored
+                    const int off = 0;
+#else
+                    const int off = SPARSE ? ir[g * GS + j] : 0;
+#endif
+                    const int col = SPARSE ? g * GROUP + (j / NN) * MM + off : g * GROUP + j;
                     part += static_cast<int64_t>(wr[g * GS + j]) * xb[t][col];
                 }
+#ifdef SPATIAL_BREAK_SCALE  // deliberately broken: the group scale is dropped
+                acc += part;
+#else
                 acc += part * sc[r * NG + g];
+#endif
             }
             yb[t][r] = requant(acc, rq);
         }

@@ -58,9 +58,16 @@ def test_sparse_points_store_compressed_weights() -> None:
     assert not plan.kernel("wv").sparse  # density_vo = 1: stored dense
 
 
-@pytest.mark.parametrize("define", ["SPATIAL_BREAK_ROPE"])
-def test_a_broken_operator_is_caught(define: str) -> None:
-    plan, qm, prompt = _setup("llama-gqa", "c2-onchip-dense-w8")
+@pytest.mark.parametrize(
+    ("define", "point"),
+    [
+        ("SPATIAL_BREAK_ROPE", "c2-onchip-dense-w8"),
+        ("SPATIAL_BREAK_SCALE", "c1-stream-dense-w4"),
+        ("SPATIAL_BREAK_SPARSE", "c1-onchip-nm-w4"),
+    ],
+)
+def test_a_broken_operator_is_caught(define: str, point: str) -> None:
+    plan, qm, prompt = _setup("llama-gqa", point)
     csim, words = build_csim(plan, qm, defines=(define,))
     got = run_csim(csim, words, prompt, N_NEW)
     _, want = run_reference(qm, prompt, N_NEW)
