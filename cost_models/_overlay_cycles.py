@@ -10,8 +10,13 @@ hardware's physics, explained where it appears:
   tile ``latency + transfer`` then the compute (no overlap: fetch and compute alternate);
 * memory time is whole beats at the port's rate, bursts of at most 256 bytes, one AR every
   two cycles, and at most ``OUTSTANDING`` bursts in flight (latency-bound for short rows);
-* the SFU runs ``ceil(n / lanes)`` cycles per pass; norms and softmax add a 32-step
-  bit-serial square root / divider; KV writes are one byte per two cycles.
+* the SFU runs ``ceil(n / lanes)`` cycles per pass plus its 2-stage read pipeline
+  (synchronous scratchpad, then the table lookups); RoPE issues every other cycle (two
+  write blocks per lane group); norms and softmax add a 32-step bit-serial square root /
+  divider; KV writes are one byte per two cycles;
+* an MV first copies its operand vector into the per-multiplier x buffers
+  (``ceil(K / banks)`` cycles, hidden under the memory latency when overlapped), and a row
+  block writes back ``banks`` rows a cycle after a one-cycle accumulate drain.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ FETCH = 1  # instruction fetch
 SETUP = 1  # first execute cycle (operands, stream request)
 STREAM_START = 3  # request -> AR issued -> accepted -> first beat in the buffer
 SERIAL_STEPS = 33  # 32-step bit-serial isqrt / divider plus its hand-off cycle
+BUF_READ = 1  # stream buffer RAM: a beat is readable the cycle after it is written
+SFU_DRAIN = 2  # element-wise pipeline: operands (D), tables + result (E) after the issue
 W_BITS = {"w8a8": 8, "w4a8": 4}
 
 
@@ -50,6 +57,7 @@ class _Design:
     w_bits: int
     group: int
     overlap: bool
+    banks: int  # scratchpad / x-buffer banks: sfu_lanes rounded up to a power of two, >= 2
     stored: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
 
@@ -80,6 +88,7 @@ def _design(p: Mapping[str, Any]) -> _Design:
         w_bits,
         group,
         bool(p.get("overlap", True)),
+        max(2, 1 << max(0, int(p.get("sfu_lanes", 4)) - 1).bit_length()),
         stored,
     )
 
@@ -117,13 +126,16 @@ def _region_time(rows: list[tuple[int, int]], rate: float, mem: OverlayMemory) -
 
 def _streamed(
     compute: float, rows: list[tuple[int, int]], rate: float, mem: OverlayMemory, pop: int = 0,
-    overlap: bool = True,
+    overlap: bool = True, fill: int = 0,
 ) -> float:  # fmt: skip
-    """A streamed operand. Overlapped: compute waits for the first data, then runs at the
+    """A streamed operand. Overlapped: compute waits for the first data (and for ``fill``
+    cycles of x-buffer copy, during which the stream already fetches), then runs at the
     slower of the two. Not overlapped (``pop`` bytes consumed per cycle): see _serial."""
     if not overlap:
-        return FETCH + SETUP + 1 + _serial(rows, pop, rate, mem)
-    return FETCH + SETUP + STREAM_START + mem.latency + max(compute, _region_time(rows, rate, mem))
+        return FETCH + SETUP + 1 + fill + _serial(rows, pop, rate, mem)
+    first = STREAM_START + BUF_READ + mem.latency
+    body = max(first + compute, first + _region_time(rows, rate, mem), fill + compute)
+    return FETCH + SETUP + body
 
 
 def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemory) -> float:
@@ -138,7 +150,7 @@ def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemo
             if cnt < need:
                 b = _cdiv(off + need - cnt, mem.beat)
                 got = min(b * mem.beat - off, unfetched)
-                cyc += mem.latency + STREAM_START + (b - 1) * mem.beat / rate
+                cyc += mem.latency + STREAM_START + BUF_READ + (b - 1) * mem.beat / rate
                 cnt, unfetched, off = cnt + got, unfetched - got, 0
             else:
                 cyc += 1
@@ -157,29 +169,31 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
     tile = d.mv_n * d.mv_k * fb // 8
     per_tile_bytes = nch * tile + _cdiv(nch, gck) * 2 * d.mv_n
     rate = mem.rates[port]
+    fill = _cdiv(k, d.banks) + 1  # x-buffer copy, then its last block's write cycle
+    per_tile = nch + 1 + _cdiv(d.mv_n, d.banks)  # chunks, accumulate drain, write-back
     if d.overlap:
         body = [(0, ntile * per_tile_bytes)]
-        return 1 + _streamed(ntile * (nch + 1), body, rate, mem)
+        return 1 + _streamed(ntile * per_tile, body, rate, mem, fill=fill)
     # No overlap: a chunk's bytes are requested only once the engine waits for them, so
     # each chunk pays request, latency and transfer; beats fetched beyond a chunk (beat
     # rounding) serve the next one.
-    cyc, cnt = FETCH + SETUP + 1.0, 0
+    cyc, cnt = FETCH + SETUP + 1.0 + fill, 0
     for _ in range(ntile):
         for kc in range(nch):
             need = tile + (2 * d.mv_n if kc % gck == 0 else 0)
             if cnt < need:
                 b = _cdiv(need - cnt, mem.beat)
-                cyc += mem.latency + STREAM_START + (b - 1) * mem.beat / rate
+                cyc += mem.latency + STREAM_START + BUF_READ + (b - 1) * mem.beat / rate
                 cnt += b * mem.beat
             else:
                 cyc += 1
             cnt -= need
-        cyc += 1
+        cyc += per_tile - nch
     return cyc
 
 
 def _elementwise(n: int, d: _Design, passes: int = 1) -> float:
-    return FETCH + SETUP + passes * _cdiv(n, d.lanes)
+    return FETCH + SETUP + passes * (_cdiv(n, d.lanes) + SFU_DRAIN)
 
 
 def step_cycles(
@@ -212,7 +226,7 @@ def step_cycles(
         add("embed", load(dm, dm) + _elementwise(dm, d))
     else:
         add("embed", 2 * load(2 * half, half))
-    norm = FETCH + SETUP + 2 * _cdiv(dm, d.lanes) + 1 + 2 * SERIAL_STEPS
+    norm = FETCH + SETUP + 2 * (_cdiv(dm, d.lanes) + SFU_DRAIN) + 1 + 2 * SERIAL_STEPS
     t = kv_len
     for _ in range(m.n_layers):
         add("norm", 2 * norm)
@@ -220,16 +234,22 @@ def step_cycles(
         add("wqkv", _matrix(m.d_kv, dm, d, d.stored["qk"], "wqkv", mem))
         add("wqkv", _matrix(m.d_kv, dm, d, d.stored["vo"], "wqkv", mem))
         if not gpt:
-            add("rope", FETCH + SETUP + m.n_heads * _cdiv(half, d.lanes))
-            add("rope", FETCH + SETUP + m.n_kv_heads * _cdiv(half, d.lanes))
+            # one lane group every other cycle: each writes its a' and b' blocks
+            add("rope", FETCH + SETUP + 2 * m.n_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
+            add("rope", FETCH + SETUP + 2 * m.n_kv_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
         add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 1))
         kv_rate = mem.rates["kv"]
-        scores = _streamed(
-            t * _cdiv(hd, lanes_kv), [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd), d.overlap
-        )
+        # KV rows: x-buffer copy of q (p) first, one drain cycle for the last row's result
+        scores = 1 + _streamed(
+            t * _cdiv(hd, lanes_kv) + 1, [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd),
+            d.overlap, _cdiv(hd, d.banks) + 1,
+        )  # fmt: skip
         ctx_rows = [((r * max_pos) % mem.beat, t) for r in range(hd)]
-        ctx = _streamed(hd * _cdiv(t, lanes_kv), ctx_rows, kv_rate, mem, lanes_kv, d.overlap)
-        soft = FETCH + SETUP + 3 * _cdiv(t, d.lanes) + 1 + SERIAL_STEPS
+        ctx = 1 + _streamed(
+            hd * _cdiv(t, lanes_kv) + 1, ctx_rows, kv_rate, mem, lanes_kv, d.overlap,
+            _cdiv(t, d.banks) + 1,
+        )  # fmt: skip
+        soft = FETCH + SETUP + 3 * (_cdiv(t, d.lanes) + SFU_DRAIN) + 1 + SERIAL_STEPS
         add("attention", m.n_heads * (scores + soft + ctx))
         add("wo", _matrix(dm, m.d_q, d, d.stored["vo"], "wo", mem))
         add("residual", 2 * _elementwise(dm, d))

@@ -22,10 +22,10 @@ import numpy as np
 
 from overlay.compiler import Compiled
 from overlay.config import OverlayConfig
-from overlay.isa import PORTS
+from overlay.isa import F_DYN_K, PORTS
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
-SOURCES = ("overlay_core.v", "ov_rdstream.v")
+SOURCES = ("overlay_core.v", "ov_rdstream.v", "ov_bankram.v")
 HARNESS = "sim_main.cpp"
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
 MUTATIONS = {
@@ -67,7 +67,21 @@ def verilator_params(
         "SPAD": _pow2(comp.scratch_words if comp else 0, 4096),
         "IMEM": _pow2(len(comp.program) if comp else 0, 256),
         "OVERLAP": int(cfg.overlap),
+        "IDXB": index_bits(cfg),
+        "XBUF": _pow2(max_reduction(comp) if comp else 0, 256),
     }
+
+
+def index_bits(cfg: OverlayConfig) -> int:
+    """N:M index bits the weight-stream decoder must handle (0: every class stored dense)."""
+    ms = [nm[1] for c, nm in cfg.prune.items() if nm and cfg.stored_sparse.get(c)]
+    return max([0, *((m - 1).bit_length() for m in ms)])
+
+
+def max_reduction(comp: Compiled) -> int:
+    """Longest reduction of an MV in the program: the x buffer's words."""
+    ks = [comp.max_pos if i.flags & F_DYN_K else i.k for i in comp.program if i.op == "MV"]
+    return max(ks, default=1)
 
 
 def cache_root() -> Path:

@@ -3,6 +3,17 @@
 // SFU (SFU_LANES elements/cycle: norm, softmax, LUT, gate, RoPE, residual add) and five
 // AXI4 read streams (wqkv, wo, wffn, kv, act) plus the KV write channel.
 // The arithmetic of every instruction is docs/overlay.md; overlay/isa.py is its executor.
+// Every storage array is a RAM with one write and one synchronous read port (ov_bankram):
+//  - scratchpad: 18-bit words in NB banks (NB = SFU_LANES rounded up to a power of two, at
+//    least 2), replicated 3 + SFU_LANES times, all copies written together: copies A, B, C
+//    read the element-wise operand streams, copy T_j is SFU lane j's table (LUT / EXP /
+//    RoPE cos) lookup port;
+//  - x buffer: before an MV the int8 operand vector is copied (NB words a cycle) into one
+//    RAM per multiplier, so each of the MV_N*MV_K products reads its own column (N:M
+//    gather, KV-row lanes) one cycle after the weights arrive;
+//  - stream buffers: circular byte RAMs (ov_rdstream).
+// Element-wise ops run a 3-stage pipeline: issue addresses, operands (+ table address),
+// tables + result into the write register. Matrix tiles run issue, multiply-accumulate.
 // mut != 0 breaks one operator on purpose (mutation tests, simulation only): 1 RoPE sign, 2 group scale
 // dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding).
 module overlay_core #(
@@ -16,7 +27,9 @@ module overlay_core #(
     parameter SPAD = 4096,
     parameter IMEM = 256,
     parameter OVERLAP = 1,
-    parameter BURST = 256
+    parameter BURST = 256,
+    parameter IDXB = 4,      // N:M index bits the stream decoder supports (0: dense only)
+    parameter XBUF = 1024    // x-buffer words: the longest reduction of an MV
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -30,7 +43,7 @@ module overlay_core #(
     input  wire                 imem_we,
     input  wire [15:0]          imem_addr,
     input  wire [255:0]         imem_wdata,
-    input  wire [15:0]          dbg_addr,
+    input  wire [15:0]          dbg_addr,   // read while idle; dbg_data one cycle later
     output wire [31:0]          dbg_data,
     // five read masters, packed: port p at [p*W +: W]
     output wire [5*32-1:0]      araddr,
@@ -61,10 +74,24 @@ module overlay_core #(
     localparam L = MV_K * MV_N;  // KV rows: the engine's multipliers as one dot product
     localparam SAW = $clog2(SPAD);
     localparam IAW = $clog2(IMEM);
+    localparam XAW = $clog2(XBUF);
+    localparam LNB = (SFU_LANES <= 2) ? 1 : $clog2(SFU_LANES);
+    localparam NB = 1 << LNB;
+    localparam DW = 18;
+    localparam FW = WBITS + IDXB;                       // widest weight field
+    localparam TILEB = 2 * MV_N + (L * FW + 7) / 8;     // scales + one tile
+    localparam WIN0 = (TILEB > L) ? TILEB : L;
+    localparam WIN = (WIN0 > 2 * SFU_LANES) ? WIN0 : 2 * SFU_LANES;
+    localparam LNBK = $clog2((WIN > BEAT) ? WIN : BEAT);
+    localparam NBK = 1 << LNBK;
+    localparam CAW0 = $clog2(CAP);
+    localparam CAW = (CAW0 > LNBK) ? CAW0 : LNBK;
     localparam [15:0] MVK16 = MV_K[15:0];
     localparam [15:0] MVN16 = MV_N[15:0];
     localparam [15:0] L16 = L[15:0];
     localparam [15:0] LANES16 = SFU_LANES[15:0];
+    localparam [15:0] NB16 = NB[15:0];
+    localparam [15:0] L8 = L[15:0];
     assign awlen = 8'd0;
     assign awsize = 3'd0;
     assign awburst = 2'b01;
@@ -72,8 +99,6 @@ module overlay_core #(
     assign bready = 1'b1;
 
     reg [255:0] imem [0:IMEM-1];
-    reg signed [31:0] spad [0:SPAD-1];
-    assign dbg_data = spad[dbg_addr[SAW-1:0]];
 
     // ---------------------------------------------------------------- instruction fields
     reg [255:0] ir;
@@ -93,62 +118,40 @@ module overlay_core #(
     wire [7:0]  f_sh   = ir[223:216];
     wire [15:0] f_m    = ir[239:224];
     wire [15:0] f_aux2 = ir[255:240];
-    wire [31:0] a_dst = {16'd0, f_dst};
-    wire [31:0] a_src = {16'd0, f_src};
-    wire [31:0] a_src2 = {16'd0, f_src2};
-    wire [31:0] a_aux2 = {16'd0, f_aux2};
-    wire [31:0] w_k = {16'd0, f_k};
     localparam OP_END = 0, OP_LOAD = 1, OP_LOADX = 2, OP_STORE = 3, OP_MV = 4, OP_ADD = 5,
                OP_NORM = 6, OP_SOFTMAX = 7, OP_LUT = 8, OP_MULQ = 9, OP_ROPE = 10;
     localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16;
 
     // ---------------------------------------------------------------- arithmetic helpers
-    function signed [31:0] sat8;
+    function signed [7:0] sat8;
         input signed [63:0] v;
         begin
-            if (v > 64'sd127) sat8 = 32'sd127;
-            else if (v < -64'sd128) sat8 = -32'sd128;
-            else sat8 = v[31:0];
+            if (v > 64'sd127) sat8 = 8'sd127;
+            else if (v < -64'sd128) sat8 = -8'sd128;
+            else sat8 = v[7:0];
+        end
+    endfunction
+    // sat8((a * M + 2^(sh-1)) >> sh) for a 48-bit accumulator (M < 2^15: 63-bit product)
+    function signed [7:0] rq;
+        input signed [47:0] a;
+        input [15:0] m;
+        input [7:0] sh;
+        reg signed [63:0] p;
+        begin
+            p = a * $signed({48'd0, m}) + ((mut == 5) ? 64'sd0 : (64'sd1 <<< (sh - 8'd1)));
+            rq = sat8(p >>> sh);
+        end
+    endfunction
+    function [DW-1:0] w18;  // an int8 result as a scratchpad word
+        input signed [7:0] v;
+        begin
+            w18 = {{(DW-8){v[7]}}, v};
         end
     endfunction
     function [SAW-1:0] sa;
         input [31:0] a;
         begin
             sa = a[SAW-1:0];
-        end
-    endfunction
-    // scratchpad reads, sign-extended
-    function signed [63:0] rd;
-        input [31:0] a;
-        begin
-            rd = {{32{spad[a[SAW-1:0]][31]}}, spad[a[SAW-1:0]]};
-        end
-    endfunction
-    // sat8((a * M + 2^(sh-1)) >> sh)
-    function signed [31:0] rq;
-        input signed [63:0] a;
-        input [15:0] m;
-        input [7:0] sh;
-        reg signed [95:0] p;
-        begin
-            p = ($signed({{32{a[63]}}, a}) * $signed({80'd0, m}))
-                + ((mut == 5) ? 96'sd0 : (96'sd1 <<< (sh - 1)));
-            p = p >>> sh;
-            if (p > 96'sd127) rq = 32'sd127;
-            else if (p < -96'sd128) rq = -32'sd128;
-            else rq = p[31:0];
-        end
-    endfunction
-    // (a * M + 2^(sh-1)) >> sh, not saturated
-    function signed [63:0] rqn;
-        input signed [63:0] a;
-        input [15:0] m;
-        input [7:0] sh;
-        reg signed [95:0] p;
-        begin
-            p = ($signed({{32{a[63]}}, a}) * $signed({80'd0, m})) + (96'sd1 <<< (sh - 1));
-            p = p >>> sh;
-            rqn = p[63:0];
         end
     endfunction
 
@@ -160,13 +163,14 @@ module overlay_core #(
     reg  [23:0] s_stride;
     reg  [15:0] s_need;  // driven combinationally below
     wire [15:0] s_pop;
-    wire [8*CAP-1:0] s_data [0:4];
+    wire [8*WIN-1:0] s_data [0:4];
     wire [15:0] s_cnt [0:4];
     genvar gp;
     generate
         for (gp = 0; gp < 5; gp = gp + 1) begin : g_port
             ov_rdstream #(
-                .BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAP), .OVERLAP(OVERLAP), .BURST(BURST)
+                .BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAP), .OVERLAP(OVERLAP), .BURST(BURST),
+                .WIN(WIN), .NBK(NBK), .LNBK(LNBK), .CAW(CAW)
             ) u_rd (
                 .clk(clk), .rst(rst), .req(s_req[gp]), .req_addr(s_addr), .req_len(s_len),
                 .req_rows(s_rows), .req_stride(s_stride),
@@ -179,74 +183,186 @@ module overlay_core #(
                 .rready(rready[gp]));
         end
     endgenerate
-    wire [8*CAP-1:0] sd = s_data[port[2:0] > 3'd4 ? 3'd4 : port[2:0]];
+    wire [8*WIN-1:0] sd = s_data[port[2:0] > 3'd4 ? 3'd4 : port[2:0]];
     wire [15:0] scnt = s_cnt[port[2:0] > 3'd4 ? 3'd4 : port[2:0]];
+    wire [8*WIN+FW-1:0] sdw = {{FW{1'b0}}, sd};
 
     // ---------------------------------------------------------------- controller state
     localparam ST_IDLE = 0, ST_FETCH = 1, ST_EXEC = 2;
     reg [1:0] state;
     reg [4:0] ph;
     reg [15:0] pc, pos, tok;
-    reg [15:0] ii, row, nrow, kk, kdim, kc, gc, nt;
-    reg [15:0] ks, nch, gck, ntile, nn, mm;
-    wire [31:0] w_ii = {16'd0, ii};
-    wire [31:0] w_kk = {16'd0, kk};
-    wire [31:0] w_row = {16'd0, row};
-    wire [31:0] w_nt = {16'd0, nt};
-    reg [3:0] fb, ib;
-    reg signed [63:0] acc [0:MV_N-1];
-    reg signed [63:0] part [0:MV_N-1];
-    reg [15:0] scl [0:MV_N-1];
-    reg signed [63:0] best;
-    reg signed [63:0] ssum, sq;        // norm: S and Q; softmax: max, sum
-    reg [63:0] v_rem, v_res, v_bit;    // isqrt
-    reg [31:0] d_num, d_rem, d_q;      // divider
+    reg [15:0] ii, row, nrow, kk, kdim, nt, rb, wj;
+    reg [31:0] stoff;
+    reg [15:0] ks, gsz, gpos, j0, g0;
+    reg [4:0] r0, nn;
+    reg [2:0] lmm, ib;
+    reg idone, rp;
+    reg [31:0] base;              // LOAD / STORE: addr + POS*stride (or TOK)
+    reg signed [47:0] best;
+    reg signed [23:0] ssum;       // norm: S
+    reg signed [31:0] sq;         // norm: Q; softmax: sum of e
+    reg signed [9:0] mx;          // softmax: max
+    reg [47:0] v_rem, v_res;      // isqrt
+    reg [31:0] d_num, d_rem, d_q; // divider
     reg [31:0] d_den;
     reg [5:0] it;
     reg [15:0] outstanding;
     reg aw_busy, w_busy;
 
-    // ---------------------------------------------------------------- MV tile datapath
-    wire gstart = (gc == 0);
-    wire [15:0] sc_bytes = gstart ? MVN16 * 16'd2 : 16'd0;
-    reg signed [63:0] dot [0:MV_N-1];
-    reg [15:0] tscale [0:MV_N-1];
-    integer r, c;
-    reg [31:0] off;
-    reg [15:0] fld, idx, jcol, col;
-    reg signed [31:0] wv, xv;
+    // ---------------------------------------------------------------- scratchpad
+    reg wr_v;
+    reg [SAW-1:0] wr_a;
+    reg [LNB:0] wr_n;
+    reg [NB*DW-1:0] wr_d;
+    reg [SAW-1:0] ra_a, ra_b, ra_c;
+    reg [SFU_LANES*SAW-1:0] ra_t;
+    wire [NB*DW-1:0] q_a, q_b, q_c;
+    wire [SFU_LANES*NB*DW-1:0] q_t;
+    ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(SPAD), .AW(SAW), .DW(DW)) u_spad_a (
+        .clk(clk), .we(wr_v), .wa(wr_a), .wn(wr_n), .wd(wr_d), .ra(ra_a), .rq(q_a));
+    ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(SPAD), .AW(SAW), .DW(DW)) u_spad_b (
+        .clk(clk), .we(wr_v), .wa(wr_a), .wn(wr_n), .wd(wr_d), .ra(ra_b), .rq(q_b));
+    ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(SPAD), .AW(SAW), .DW(DW)) u_spad_c (
+        .clk(clk), .we(wr_v), .wa(wr_a), .wn(wr_n), .wd(wr_d), .ra(ra_c), .rq(q_c));
+    genvar gt;
+    generate
+        for (gt = 0; gt < SFU_LANES; gt = gt + 1) begin : g_tab
+            ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(SPAD), .AW(SAW), .DW(DW)) u_spad_t (
+                .clk(clk), .we(wr_v), .wa(wr_a), .wn(wr_n), .wd(wr_d),
+                .ra(ra_t[gt*SAW +: SAW]), .rq(q_t[gt*NB*DW +: NB*DW]));
+        end
+    endgenerate
+    assign dbg_data = {{(32-DW){q_a[DW-1]}}, q_a[DW-1:0]};
+
+    // ---------------------------------------------------------------- x buffer (per product)
+    // filled from copy A's operand block at stage D (written on that cycle's edge)
+    reg d_v;
+    reg [15:0] d_ii;
+    reg [L*XAW-1:0] xr_a;
+    wire [L*NB*8-1:0] xq;
+    wire xw_v = state == ST_EXEC && op == OP_MV && d_v;
+    wire [XAW-1:0] xw_a = d_ii[XAW-1:0];
+    reg [NB*8-1:0] xw_d;
+    integer xl;
+    always @(*)
+        for (xl = 0; xl < NB; xl = xl + 1) xw_d[8*xl +: 8] = q_a[xl*DW +: 8];
+    genvar gx;
+    generate
+        for (gx = 0; gx < L; gx = gx + 1) begin : g_xbuf
+            ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(XBUF), .AW(XAW), .DW(8)) u_x (
+                .clk(clk), .we(xw_v), .wa(xw_a), .wn(NB[LNB:0]), .wd(xw_d),
+                .ra(xr_a[gx*XAW +: XAW]), .rq(xq[gx*NB*8 +: NB*8]));
+        end
+    endgenerate
+
+    // ---------------------------------------------------------------- element-wise pipeline
+    // issue (I) -> operands (D) -> tables and result (E); d_*/e_* carry the lane group.
+    reg e_v, h_v;
+    reg [15:0] d_n, e_n, e_ii, d_rb, e_rb;
+    reg [NB*DW-1:0] a_e, b_e, c_e, h_d;
+    reg [SAW-1:0] h_a;
+    reg [15:0] lanes_left;
+    reg iss;
+    wire [15:0] esz = (elem == 0) ? 16'd1 : 16'd2;
     always @(*) begin
-        for (r = 0; r < MV_N; r = r + 1) begin
-            dot[r] = 0;
-            tscale[r] = gstart ? sd[16*r +: 16] : scl[r];
-            if (mut == 2) tscale[r] = 16'd1;
-            for (c = 0; c < MV_K; c = c + 1) begin
-                off = {16'd0, sc_bytes} * 32'd8 + (r * MV_K + c) * {28'd0, fb};
-                fld = sd[off +: 16] & ((16'd1 << fb) - 16'd1);
-                wv = $signed({{(32-WBITS){fld[WBITS-1]}}, fld[WBITS-1:0]});
-                idx = fld >> WBITS;
-                jcol = kc * MVK16 + c[15:0];
-                col = (ib != 0) ? (jcol / nn) * mm + idx : jcol;
-                xv = (jcol < ks && col < kdim) ? spad[sa(a_src + {16'd0, col})] : 32'sd0;
-                dot[r] = dot[r] + wv * xv;
+        lanes_left = (nrow - ii < LANES16) ? nrow - ii : LANES16;
+    end
+
+    // ---------------------------------------------------------------- MV tile datapath
+    wire gstart = (gpos == 0);
+    wire [15:0] sc_bytes = gstart ? MVN16 * 16'd2 : 16'd0;
+    wire [15:0] fb = WBITS[15:0] + {13'd0, ib};
+    wire [15:0] tbytes = (L16 * fb) >> 3;
+    wire [15:0] take = (kdim - kk < L8) ? kdim - kk : L8;
+    reg [L*8-1:0] w_iss;          // weights (or KV bytes) of the issued chunk, int8
+    reg [L-1:0] live_iss;
+    reg [15:0] g0_nx;
+    reg [4:0] r0_nx;
+    integer ar, ac, aq, ap, br, bc, tj, rj, wl, wr, r, j;
+    reg [FW-1:0] fld, idxf;
+    reg [15:0] gq, col, jc;
+    reg [4:0] rr;
+    reg [6:0] qq;
+    always @(*) begin
+        ar = 0;
+        ac = 0;
+        aq = 0;
+        ap = 0;
+        w_iss = 0;
+        live_iss = 0;
+        gq = 0;
+        jc = 0;
+        fld = 0;
+        idxf = 0;
+        col = 0;
+        xr_a = 0;
+        rr = r0;
+        qq = 0;
+        g0_nx = g0;
+        r0_nx = r0;
+        if (ph == 3) begin  // KV rows: lane ap multiplies KV byte ap by x[kk + ap]
+            for (ap = 0; ap < L; ap = ap + 1) begin
+                w_iss[8*ap +: 8] = sd[8*ap +: 8];
+                live_iss[ap] = (ap < take);
+                xr_a[ap*XAW +: XAW] = kk[XAW-1:0] + ap[XAW-1:0];
             end
+        end else begin
+            for (ac = 0; ac < MV_K; ac = ac + 1) begin
+                gq = g0 + {9'd0, qq};
+                jc = j0 + ac[15:0];
+                if (rr + 5'd1 == nn) begin
+                    rr = 0;
+                    qq = qq + 7'd1;
+                end else begin
+                    rr = rr + 5'd1;
+                end
+                for (ar = 0; ar < MV_N; ar = ar + 1) begin
+                    fld = 0;
+                    for (aq = 0; aq <= IDXB; aq = aq + 1)
+                        if ({29'd0, ib} == aq)
+                            fld = (gstart ? sdw[16*MV_N + (ar*MV_K + ac)*(WBITS + aq) +: FW]
+                                          : sdw[(ar*MV_K + ac)*(WBITS + aq) +: FW])
+                                  & ((1 << (WBITS + aq)) - 1);
+                    w_iss[8*(ar*MV_K + ac) +: 8] = {{(8-WBITS){fld[WBITS-1]}}, fld[WBITS-1:0]};
+                    idxf = fld >> WBITS;
+                    col = (gq << lmm) + {{(16-FW){1'b0}}, idxf};
+                    live_iss[ar*MV_K + ac] = (jc < ks) && (col < kdim);
+                    xr_a[(ar*MV_K + ac)*XAW +: XAW] = col[XAW-1:0];
+                end
+            end
+            g0_nx = g0 + {9'd0, qq};
+            r0_nx = rr;
         end
     end
 
-    // KV-row dot product (L lanes) and element-wise SFU lanes
-    reg signed [63:0] rdot;
-    reg [15:0] take;
-    integer e;
+    // stage 2: products of the issued chunk with the x values read for them
+    reg s1_v, s1_kv, s1_gst, s1_gend, s1_rowend, s1_last;
+    reg [L*8-1:0] w_s1;
+    reg [L-1:0] live_s1;
+    reg [MV_N*16-1:0] scale_s1, scl;
+    reg [15:0] row_s1;
+    reg signed [MV_N*48-1:0] acc;
+    reg signed [MV_N*32-1:0] part;
+    reg signed [31:0] acc0;
+    reg signed [23:0] dot [0:MV_N-1];
+    reg signed [31:0] rdot;
+    reg signed [15:0] pr;
+    wire signed [31:0] kv_sum = acc0 + rdot;
     always @(*) begin
         rdot = 0;
-        take = (kdim - kk < L16) ? kdim - kk : L16;
-        for (e = 0; e < L; e = e + 1)
-            if (e < take)
-                rdot = rdot + $signed(sd[8*e +: 8]) * rd(a_src + w_kk + e);
+        for (br = 0; br < MV_N; br = br + 1) begin
+            dot[br] = 0;
+            for (bc = 0; bc < MV_K; bc = bc + 1) begin
+                pr = $signed(w_s1[8*(br*MV_K + bc) +: 8])
+                     * $signed(xq[(br*MV_K + bc)*NB*8 +: 8]);
+                if (live_s1[br*MV_K + bc]) begin
+                    dot[br] = dot[br] + {{8{pr[15]}}, pr};
+                    rdot = rdot + {{16{pr[15]}}, pr};
+                end
+            end
+        end
     end
-    wire [15:0] lanes_left = (nrow - ii < LANES16) ? nrow - ii : LANES16;
-    wire [15:0] esz = (elem == 0) ? 16'd1 : 16'd2;
-    wire [15:0] tbytes = (MVN16 * MVK16 * {12'd0, fb}) / 16'd8;
 
     // Stream consumption is combinational: the bytes an instruction uses this cycle leave
     // the buffer this cycle, so a tile per cycle streams at full rate.
@@ -255,7 +371,7 @@ module overlay_core #(
         consuming = 1'b0;
         s_need = 16'd0;
         if (state == ST_EXEC && ph != 0) begin
-            if (op == OP_LOAD || op == OP_LOADX) begin
+            if ((op == OP_LOAD || op == OP_LOADX) && ph == 1) begin
                 consuming = 1'b1;
                 s_need = lanes_left * esz;
             end else if (op == OP_MV && ph == 2) begin
@@ -270,15 +386,238 @@ module overlay_core #(
     wire fire = consuming && scnt >= s_need;
     assign s_pop = fire ? s_need : 16'd0;
 
+    // ---------------------------------------------------------------- read addresses
+    wire st_inc = aw_busy && w_busy && (!awvalid || awready) && (!wvalid || wready);
+    wire sfu_op = op == OP_ADD || op == OP_LUT || op == OP_MULQ || op == OP_NORM
+                  || op == OP_SOFTMAX || op == OP_ROPE;
+    reg [7:0] tb;
+    always @(*) begin
+        tb = 0;
+        ra_a = sa({16'd0, f_src} + {16'd0, ii});
+        ra_b = sa({16'd0, f_src2} + {16'd0, ii});
+        ra_c = sa({16'd0, f_aux2} + {16'd0, ii});
+        if (state == ST_IDLE) ra_a = dbg_addr[SAW-1:0];
+        else if (op == OP_STORE && ph == 0) ra_a = f_src[SAW-1:0];
+        else if (op == OP_STORE) ra_a = sa({16'd0, f_src} + {16'd0, ii} + (st_inc ? 32'd1 : 32'd0));
+        else if (op == OP_SOFTMAX && ph == 5) ra_a = sa({16'd0, f_dst} + {16'd0, ii});
+        else if (op == OP_ROPE) begin
+            ra_a = sa({16'd0, f_src} + {16'd0, rb} + {16'd0, ii});
+            ra_b = sa({16'd0, f_src} + {16'd0, rb} + {17'd0, f_k[15:1]} + {16'd0, ii});
+        end
+        // table lookups at stage D: LUT / EXP by the operand byte, RoPE cos by position
+        ra_t = 0;
+        for (tj = 0; tj < SFU_LANES; tj = tj + 1) begin
+            tb = (op == OP_SOFTMAX) ? mx[7:0] - q_a[tj*DW +: 8] : q_a[tj*DW +: 8];
+            if (op == OP_ROPE) ra_t[tj*SAW +: SAW] = sa(f_aux + {16'd0, d_ii} + tj);
+            else ra_t[tj*SAW +: SAW] = sa(f_aux + {24'd0, tb});
+        end
+    end
+
+    // ---------------------------------------------------------------- stage E results
+    reg [NB*DW-1:0] res, res2;
+    reg signed [7:0] a8, b8, g8, be8;
+    reg signed [17:0] cs, sn, tv;
+    reg signed [31:0] esum;
+    reg signed [25:0] cn;
+    reg signed [57:0] ct;
+    reg signed [31:0] tn;
+    reg signed [39:0] tg;
+    reg signed [56:0] yn;
+    reg signed [47:0] pe;
+    reg signed [26:0] rot;
+    always @(*) begin
+        res = 0;
+        res2 = 0;
+        esum = sq;
+        a8 = 0;
+        b8 = 0;
+        g8 = 0;
+        be8 = 0;
+        tv = 0;
+        cs = 0;
+        sn = 0;
+        cn = 0;
+        ct = 0;
+        tn = 0;
+        tg = 0;
+        yn = 0;
+        pe = 0;
+        rot = 0;
+        for (rj = 0; rj < SFU_LANES; rj = rj + 1) begin
+            a8 = a_e[rj*DW +: 8];
+            b8 = b_e[rj*DW +: 8];
+            tv = q_t[rj*NB*DW +: DW];
+            if ({16'd0, rj[15:0]} < {16'd0, e_n}) begin
+                case (op)
+                OP_ADD: res[rj*DW +: DW] = w18(sat8({{56{a8[7]}}, a8} + {{56{b8[7]}}, b8}));
+                OP_MULQ: res[rj*DW +: DW] = w18(rq(a8 * b8, f_m, f_sh));  // signed, 48-bit context
+                OP_LUT: res[rj*DW +: DW] = tv;
+                OP_SOFTMAX: begin
+                    if (ph == 2) begin
+                        res[rj*DW +: DW] = tv;
+                        esum = esum + {{14{tv[17]}}, tv};
+                    end else begin
+                        pe = $signed({31'd0, a_e[rj*DW +: 17]}) * $signed({16'd0, d_q})
+                             + 48'sd8388608;
+                        res[rj*DW +: DW] = (pe >>> 24) > 48'sd127 ? 18'd127 : pe[41:24];
+                    end
+                end
+                OP_NORM: begin
+                    g8 = b_e[rj*DW +: 8];
+                    be8 = c_e[rj*DW +: 8];
+                    cn = $signed({10'd0, nrow}) * a8 - $signed({{2{ssum[23]}}, ssum});
+                    ct = cn * $signed({26'd0, d_q}) + 58'sd131072;
+                    tn = ct[49:18];
+                    tg = tn * g8;
+                    yn = tg * $signed({1'b0, f_m}) + (57'sd1 <<< (f_sh - 8'd1));
+                    yn = yn >>> f_sh;
+                    if (mut != 3) yn = yn + $signed({{49{be8[7]}}, be8});
+                    res[rj*DW +: DW] = w18(sat8({{7{yn[56]}}, yn}));
+                end
+                OP_ROPE: begin
+                    cs = tv;
+                    sn = c_e[rj*DW +: DW];
+                    if (mut == 1) sn = -sn;
+                    rot = a8 * cs - b8 * sn + 27'sd8192;
+                    res[rj*DW +: DW] = w18(sat8($signed({{37{rot[26]}}, rot}) >>> 14));
+                    rot = b8 * cs + a8 * sn + 27'sd8192;
+                    res2[rj*DW +: DW] = w18(sat8($signed({{37{rot[26]}}, rot}) >>> 14));
+                end
+                default: ;
+                endcase
+            end
+        end
+    end
+
+    // ---------------------------------------------------------------- MV write-back lanes
+    reg [NB*DW-1:0] wb_d;
+    reg [15:0] wb_n, wb_row;
+    reg signed [47:0] wb_acc, wb_best;
+    reg [15:0] wb_tok;
+    always @(*) begin
+        wb_d = 0;
+        wb_best = best;
+        wb_tok = out_token;
+        wb_n = 0;
+        wb_acc = 0;
+        wb_row = 0;
+        for (wl = 0; wl < NB; wl = wl + 1) begin
+            wb_acc = 0;
+            for (wr = 0; wr < MV_N; wr = wr + 1)
+                if ({16'd0, wj} + wl == wr) wb_acc = acc[48*wr +: 48];
+            wb_row = rb + wj + wl[15:0];
+            if ({16'd0, wj} + wl < MV_N && wb_row < nrow) begin
+                wb_n = wl[15:0] + 16'd1;
+                wb_d[wl*DW +: DW] = w18(rq(wb_acc, f_m, f_sh));
+                if (wb_row == 0 || wb_acc > wb_best) begin
+                    wb_best = wb_acc;
+                    wb_tok = wb_row;
+                end
+            end
+        end
+    end
+
     // ---------------------------------------------------------------- main FSM
-    integer j;
-    reg signed [63:0] t64, y64, a64, b64;
-    reg signed [31:0] ra, rb;
-    reg [63:0] vsum;
+    wire [15:0] nrow_dyn = (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
+    wire [15:0] kdim_dyn = (flags & F_DYN_K) != 0 ? pos + 16'd1 : f_k;
+    wire last_chunk = j0 + MVK16 >= ks;
+    wire [15:0] g_pos_nx = gpos + MVK16;
+    wire gend = g_pos_nx >= gsz || last_chunk;
+    wire ex = state == ST_EXEC;
+    wire sfu_pass = ex && (((op == OP_ADD || op == OP_LUT || op == OP_MULQ) && ph == 1)
+                           || (op == OP_NORM && (ph == 1 || ph == 5))
+                           || (op == OP_SOFTMAX && (ph == 1 || ph == 2 || ph == 5)));
+    wire pass_done = sfu_pass && idone && !d_v;  // the last group is in stage E
+    wire dividing = ex && (op == OP_NORM || op == OP_SOFTMAX) && ph == 4;
+    wire [15:0] nn16 = {11'd0, nn};
+    wire [31:0] ks_w = ({16'd0, f_k} * {16'd0, nn16}) >> lmm;   // M a power of two
+    wire [31:0] gs_w = ({16'd0, f_grp} * {16'd0, nn16}) >> lmm;
     always @(posedge clk) begin
         s_req <= 0;
+        wr_v <= 0;
         if (imem_we) imem[imem_addr[IAW-1:0]] <= imem_wdata;
         if (bvalid) outstanding <= outstanding - 1;
+        // element-wise pipeline registers
+        d_v <= iss;
+        d_n <= lanes_left;
+        d_ii <= ii;
+        d_rb <= rb;
+        e_v <= d_v;
+        e_n <= d_n;
+        e_ii <= d_ii;
+        e_rb <= d_rb;
+        a_e <= q_a;
+        b_e <= q_b;
+        c_e <= q_c;
+        h_v <= 0;
+        // stage E: results into the scratchpad write register
+        if (state == ST_EXEC && e_v && sfu_op && !(op == OP_SOFTMAX && ph == 1)
+            && !(op == OP_NORM && ph == 1)) begin
+            wr_v <= 1;
+            wr_n <= e_n[LNB:0];
+            wr_d <= res;
+            if (op == OP_ROPE) begin
+                wr_a <= sa({16'd0, f_dst} + {16'd0, e_rb} + {16'd0, e_ii});
+                h_v <= 1;
+                h_d <= res2;
+                h_a <= sa({16'd0, f_dst} + {16'd0, e_rb} + {17'd0, f_k[15:1]} + {16'd0, e_ii});
+            end else begin
+                wr_a <= sa({16'd0, f_dst} + {16'd0, e_ii});
+            end
+            if (op == OP_SOFTMAX && ph == 2) sq <= esum;
+        end
+        if (h_v) begin  // RoPE: the second half of the pair, one cycle later
+            wr_v <= 1;
+            wr_a <= h_a;
+            wr_d <= h_d;
+        end
+        // MV stage 2: multiply-accumulate the issued chunk
+        if (s1_v) begin
+            if (s1_kv) begin
+                if (s1_rowend) begin
+                    wr_v <= 1;
+                    wr_a <= sa({16'd0, f_dst} + {16'd0, row_s1});
+                    wr_n <= 1;
+                    wr_d <= {{((NB-1)*DW){1'b0}}, w18(rq({{16{kv_sum[31]}}, kv_sum}, f_m, f_sh))};
+                    acc0 <= 0;
+                end else begin
+                    acc0 <= acc0 + rdot;
+                end
+            end else begin
+                for (r = 0; r < MV_N; r = r + 1) begin : mac
+                    reg signed [31:0] t32;
+                    reg [15:0] sc;
+                    t32 = (s1_gst ? 32'sd0 : part[32*r +: 32]) + {{8{dot[r][23]}}, dot[r]};
+                    sc = (mut == 2) ? 16'd1 : scale_s1[16*r +: 16];
+                    if (s1_gend) begin
+                        acc[48*r +: 48] <= acc[48*r +: 48]
+                                           + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
+                        part[32*r +: 32] <= 0;
+                    end else begin
+                        part[32*r +: 32] <= t32;
+                    end
+                end
+            end
+        end
+        s1_v <= 0;
+        // an element-wise pass issues a lane group a cycle until its last one
+        if (sfu_pass && !idone) begin
+            ii <= ii + lanes_left;
+            if (ii + lanes_left >= nrow) begin
+                idone <= 1;
+                iss <= 0;
+            end
+        end
+        // restoring division, one quotient bit a cycle (norm: 2^30 / sqrt, softmax: 2^31 / sum)
+        if (dividing && it != 0) begin
+            if ({d_rem[30:0], d_num[it-1]} >= d_den) begin
+                d_rem <= {d_rem[30:0], d_num[it-1]} - d_den;
+                d_q[it-1] <= 1'b1;
+            end else begin
+                d_rem <= {d_rem[30:0], d_num[it-1]};
+            end
+            it <= it - 1;
+        end
         if (rst) begin
             state <= ST_IDLE;
             done <= 1;
@@ -286,6 +625,10 @@ module overlay_core #(
             wvalid <= 0;
             outstanding <= 0;
             out_token <= 0;
+            d_v <= 0;
+            e_v <= 0;
+            iss <= 0;
+            acc0 <= 0;
         end else if (state == ST_IDLE) begin
             if (start) begin
                 pc <= start_pc;
@@ -308,32 +651,34 @@ module overlay_core #(
             OP_LOAD, OP_LOADX: begin
                 if (ph == 0) begin
                     s_req[port[2:0]] <= 1;
-                    s_addr <= f_addr + (op == OP_LOAD ? {16'd0, pos} : {16'd0, tok}) * f_strd;
+                    s_addr <= f_addr + {16'd0, op == OP_LOAD ? pos : tok} * {8'd0, f_strd};
                     s_len <= {8'd0, f_n} * (elem == 0 ? 24'd1 : 24'd2);
                     s_rows <= 1;
                     s_stride <= 0;
                     ii <= 0;
                     nrow <= f_n;
                     ph <= 1;
-                end else begin
-                    if (fire) begin
-                        for (j = 0; j < SFU_LANES; j = j + 1)
-                            if (j < lanes_left)
-                                spad[sa(a_dst + w_ii + j)] <= (elem == 0) ? $signed({{24{sd[8*j+7]}}, sd[8*j +: 8]})
-                                    : (elem == 1) ? $signed({{16{sd[16*j+15]}}, sd[16*j +: 16]})
-                                    : $signed({16'd0, sd[16*j +: 16]});
-                        if (ii + lanes_left == nrow) begin
-                            pc <= pc + 1;
-                            state <= ST_FETCH;
-                        end
-                        ii <= ii + lanes_left;
+                end else if (fire) begin
+                    wr_v <= 1;
+                    wr_a <= sa({16'd0, f_dst} + {16'd0, ii});
+                    wr_n <= lanes_left[LNB:0];
+                    for (j = 0; j < SFU_LANES; j = j + 1)
+                        wr_d[j*DW +: DW] <= (elem == 0) ? {{(DW-8){sd[8*j+7]}}, sd[8*j +: 8]}
+                            : (elem == 1) ? {{(DW-16){sd[16*j+15]}}, sd[16*j +: 16]}
+                            : {{(DW-16){1'b0}}, sd[16*j +: 16]};
+                    if (ii + lanes_left == nrow) begin
+                        pc <= pc + 1;
+                        state <= ST_FETCH;
                     end
+                    ii <= ii + lanes_left;
                 end
             end
             // ------------------------------------------------------------ STORE (KV)
             OP_STORE: begin
                 if (ph == 0) begin
                     ii <= 0;
+                    stoff <= 0;
+                    base <= f_addr + {16'd0, pos} * {8'd0, f_strd};
                     aw_busy <= 0;
                     w_busy <= 0;
                     ph <= 1;
@@ -341,18 +686,19 @@ module overlay_core #(
                     if (awvalid && awready) awvalid <= 0;
                     if (wvalid && wready) wvalid <= 0;
                     if (!aw_busy && !w_busy && ii < f_n) begin
-                        awaddr <= f_addr + {16'd0, pos} * f_strd + {16'd0, ii} * {16'd0, f_k};
-                        wdata <= {BEAT{spad[sa(a_src + w_ii)][7:0]}};
-                        wstrb <= 1 << ((f_addr + {16'd0, pos} * f_strd + {16'd0, ii} * {16'd0, f_k}) % BEAT);
+                        awaddr <= base + stoff;
+                        wdata <= {BEAT{q_a[7:0]}};
+                        wstrb <= 1 << ((base[LOGBEAT-1:0] + stoff[LOGBEAT-1:0]));
                         awvalid <= 1;
                         wvalid <= 1;
                         aw_busy <= 1;
                         w_busy <= 1;
                     end else if (aw_busy && w_busy) begin
-                        if ((!awvalid || awready) && (!wvalid || wready)) begin
+                        if (st_inc) begin
                             aw_busy <= 0;
                             w_busy <= 0;
                             ii <= ii + 1;
+                            stoff <= stoff + {16'd0, f_k};
                             outstanding <= outstanding + 1 - (bvalid ? 1 : 0);
                         end
                     end else if (ii == f_n && outstanding == 0) begin
@@ -364,115 +710,125 @@ module overlay_core #(
             // ------------------------------------------------------------ MV
             OP_MV: begin
                 if (ph == 0) begin
-                    nrow <= (flags & F_DYN_N) != 0 ? pos + 1 : f_n;
-                    kdim <= (flags & F_DYN_K) != 0 ? pos + 1 : f_k;
+                    nrow <= nrow_dyn;
+                    kdim <= kdim_dyn;
                     s_req[port[2:0]] <= 1;
                     s_addr <= f_addr;
                     row <= 0;
                     kk <= 0;
-                    kc <= 0;
-                    gc <= 0;
                     nt <= 0;
+                    rb <= 0;
+                    wj <= 0;
+                    ii <= 0;
+                    j0 <= 0;
+                    g0 <= 0;
+                    r0 <= 0;
+                    gpos <= 0;
                     best <= 0;
-                    for (j = 0; j < MV_N; j = j + 1) begin
-                        acc[j] <= 0;
-                        part[j] <= 0;
-                    end
+                    acc <= 0;
+                    part <= 0;
+                    acc0 <= 0;
+                    nn <= (flags & F_SPARSE) != 0 ? f_aux2[12:8] : 5'd1;
+                    lmm <= (flags & F_SPARSE) == 0 ? 3'd0 : f_aux2[7:0] <= 2 ? 3'd1
+                           : f_aux2[7:0] <= 4 ? 3'd2 : f_aux2[7:0] <= 8 ? 3'd3 : 3'd4;
+                    ib <= (flags & F_SPARSE) == 0 ? 3'd0 : f_aux2[7:0] <= 2 ? 3'd1
+                          : f_aux2[7:0] <= 4 ? 3'd2 : f_aux2[7:0] <= 8 ? 3'd3 : 3'd4;
                     if ((flags & F_ROWS) != 0) begin
                         // rows that follow each other in memory are one region (K cache)
                         if (f_strd == {8'd0, f_k} && (flags & F_DYN_K) == 0) begin
-                            s_len <= f_strd * {8'd0, (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n};
+                            s_len <= f_strd * {8'd0, nrow_dyn};
                             s_rows <= 1;
                         end else begin
-                            s_len <= {8'd0, (flags & F_DYN_K) != 0 ? pos + 16'd1 : f_k};
-                            s_rows <= (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
+                            s_len <= {8'd0, kdim_dyn};
+                            s_rows <= nrow_dyn;
                         end
                         s_stride <= f_strd;
-                        ph <= 3;
                     end else begin
                         s_len <= f_strd;
                         s_rows <= 1;
                         s_stride <= 0;
-                        nn <= (flags & F_SPARSE) != 0 ? {8'd0, f_aux2[15:8]} : 16'd1;
-                        mm <= (flags & F_SPARSE) != 0 ? {8'd0, f_aux2[7:0]} : 16'd1;
-                        ib <= (flags & F_SPARSE) == 0 ? 4'd0 : f_aux2[7:0] <= 2 ? 4'd1
-                              : f_aux2[7:0] <= 4 ? 4'd2 : f_aux2[7:0] <= 8 ? 4'd3 : 4'd4;
-                        ph <= 1;
                     end
-                end else if (ph == 1) begin  // derived sizes
-                    fb <= WBITS[3:0] + ib;
-                    ks <= f_k * nn / mm;
-                    nch <= (f_k * nn / mm + MVK16 - 16'd1) / MVK16;
-                    gck <= (f_grp != 0) ? (f_grp * nn / mm) / MVK16
-                                          : (f_k * nn / mm + MVK16 - 16'd1) / MVK16;
-                    ntile <= (f_n + MVN16 - 16'd1) / MVN16;
-                    ph <= 2;
-                end else if (ph == 2) begin  // tiles of one row block
+                    ph <= 1;
+                end else if (ph == 1) begin  // derived sizes; start the x-buffer fill
+                    ks <= ks_w[15:0];
+                    gsz <= (f_grp != 0) ? gs_w[15:0] : ks_w[15:0];
+                    iss <= 1;
+                    ph <= 6;
+                end else if (ph == 6) begin  // x-buffer fill, NB words a cycle
+                    ii <= ii + NB16;
+                    if (ii + NB16 >= kdim) begin
+                        iss <= 0;
+                        ph <= 9;
+                    end
+                end else if (ph == 9) begin  // the last fill block is written this cycle
+                    ph <= ((flags & F_ROWS) != 0) ? 5'd3 : 5'd2;
+                end else if (ph == 2) begin  // chunks of one row block
                     if (fire) begin
-                        for (j = 0; j < MV_N; j = j + 1) begin
-                            t64 = (gstart ? 64'sd0 : part[j]) + dot[j];
-                            if (gstart) scl[j] <= tscale[j];
-                            if (gc + 1 == gck || kc + 1 == nch) begin
-                                acc[j] <= acc[j] + $signed({48'd0, tscale[j]}) * t64;
-                                part[j] <= 0;
-                            end else begin
-                                part[j] <= t64;
-                            end
+                        s1_v <= 1;
+                        s1_kv <= 0;
+                        w_s1 <= w_iss;
+                        live_s1 <= live_iss;
+                        s1_gst <= gstart;
+                        s1_gend <= gend;
+                        for (r = 0; r < MV_N; r = r + 1) begin
+                            scale_s1[16*r +: 16] <= gstart ? sd[16*r +: 16] : scl[16*r +: 16];
+                            if (gstart) scl[16*r +: 16] <= sd[16*r +: 16];
                         end
-                        gc <= (gc + 1 == gck) ? 16'd0 : gc + 1;
-                        if (kc + 1 == nch) begin
-                            kc <= 0;
-                            gc <= 0;
-                            ph <= 4;
+                        j0 <= j0 + MVK16;
+                        g0 <= g0_nx;
+                        r0 <= r0_nx;
+                        gpos <= gend ? 16'd0 : g_pos_nx;
+                        if (last_chunk) ph <= 7;
+                    end
+                end else if (ph == 7) begin  // the tile's last chunk accumulates
+                    wj <= 0;
+                    ph <= 4;
+                end else if (ph == 4) begin  // write back NB rows of the block a cycle
+                    if ((flags & F_ARGMAX) == 0 && wb_n != 0) begin
+                        wr_v <= 1;
+                        wr_a <= sa({16'd0, f_dst} + {16'd0, rb} + {16'd0, wj});
+                        wr_n <= wb_n[LNB:0];
+                        wr_d <= wb_d;
+                    end
+                    if ((flags & F_ARGMAX) != 0) begin
+                        best <= wb_best;
+                        out_token <= wb_tok;
+                    end
+                    wj <= wj + NB16;
+                    if (wj + NB16 >= MVN16) begin
+                        acc <= 0;
+                        j0 <= 0;
+                        g0 <= 0;
+                        r0 <= 0;
+                        gpos <= 0;
+                        nt <= nt + 1;
+                        rb <= rb + MVN16;
+                        if (rb + MVN16 >= nrow) begin
+                            pc <= pc + 1;
+                            state <= ST_FETCH;
                         end else begin
-                            kc <= kc + 1;
+                            ph <= 2;
                         end
-                    end
-                end else if (ph == 4) begin  // write back one row block
-                    for (j = 0; j < MV_N; j = j + 1) begin
-                        if ({16'd0, nt * MVN16} + j < {16'd0, nrow}) begin
-                            if ((flags & F_ARGMAX) == 0)
-                                spad[sa(a_dst + w_nt * MV_N + j)] <= rq(acc[j], f_m, f_sh);
-                        end
-                        acc[j] <= 0;
-                    end
-                    begin : argmax
-                        t64 = best;
-                        y64 = {48'd0, out_token};
-                        for (j = 0; j < MV_N; j = j + 1)
-                            if ({16'd0, nt * MVN16} + j < {16'd0, nrow}
-                                && ((nt == 0 && j == 0) || acc[j] > t64)) begin
-                                t64 = acc[j];
-                                y64 = {48'd0, nt * MVN16 + j[15:0]};
-                            end
-                        if ((flags & F_ARGMAX) != 0) begin
-                            best <= t64;
-                            out_token <= y64[15:0];
-                        end
-                    end
-                    nt <= nt + 1;
-                    if (nt + 1 == ntile) begin
-                        pc <= pc + 1;
-                        state <= ST_FETCH;
-                    end else begin
-                        ph <= 2;
                     end
                 end else if (ph == 3) begin  // KV rows
                     if (fire) begin
+                        s1_v <= 1;
+                        s1_kv <= 1;
+                        w_s1 <= w_iss;
+                        live_s1 <= live_iss;
+                        s1_rowend <= kk + take == kdim;
+                        row_s1 <= row;
                         if (kk + take == kdim) begin
-                            spad[sa(a_dst + w_row)] <= rq(acc[0] + rdot, f_m, f_sh);
-                            acc[0] <= 0;
                             kk <= 0;
                             row <= row + 1;
-                            if (row + 1 == nrow) begin
-                                pc <= pc + 1;
-                                state <= ST_FETCH;
-                            end
+                            if (row + 1 == nrow) ph <= 8;
                         end else begin
-                            acc[0] <= acc[0] + rdot;
                             kk <= kk + take;
                         end
                     end
+                end else if (ph == 8) begin  // the last row accumulates and is written
+                    pc <= pc + 1;
+                    state <= ST_FETCH;
                 end
             end
             // ------------------------------------------------------------ element-wise
@@ -480,22 +836,11 @@ module overlay_core #(
                 if (ph == 0) begin
                     ii <= 0;
                     nrow <= f_n;
+                    idone <= 0;
+                    iss <= 1;
                     ph <= 1;
                 end else begin
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            a64 = rd(a_src + w_ii + j);
-                            b64 = rd(a_src2 + w_ii + j);
-                            t64 = a64 + b64;
-                            if (op == OP_ADD)
-                                spad[sa(a_dst + w_ii + j)] <= sat8(t64);
-                            else if (op == OP_LUT)
-                                spad[sa(a_dst + w_ii + j)] <= spad[sa(f_aux + {24'd0, a64[7:0]})];
-                            else
-                                spad[sa(a_dst + w_ii + j)] <= rq(a64 * b64, f_m, f_sh);
-                        end
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) begin
+                    if (pass_done) begin
                         pc <= pc + 1;
                         state <= ST_FETCH;
                     end
@@ -509,70 +854,69 @@ module overlay_core #(
                     nrow <= f_n;
                     ssum <= 0;
                     sq <= 0;
+                    idone <= 0;
+                    iss <= 1;
                     ph <= 1;
                 end
-                1: begin  // S and Q
-                    t64 = ssum;
-                    y64 = sq;
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            t64 = t64 + rd(a_src + w_ii + j);
-                            y64 = y64 + rd(a_src + w_ii + j) * rd(a_src + w_ii + j);
-                        end
-                    ssum <= (flags & 1) != 0 ? t64 : 64'sd0;
-                    sq <= y64;
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) ph <= 2;
+                1: begin  // S and Q (stage D)
+                    if (d_v) begin : sums
+                        reg signed [23:0] ts;
+                        reg signed [31:0] tq;
+                        reg signed [7:0] xa;
+                        reg signed [15:0] x2;
+                        ts = ssum;
+                        tq = sq;
+                        for (j = 0; j < SFU_LANES; j = j + 1)
+                            if ({16'd0, j[15:0]} < {16'd0, d_n}) begin
+                                xa = q_a[j*DW +: 8];
+                                ts = ts + {{16{xa[7]}}, xa};
+                                x2 = xa * xa;
+                                tq = tq + {16'd0, x2};
+                            end
+                        ssum <= (flags & 1) != 0 ? ts : 24'sd0;
+                        sq <= tq;
+                    end
+                    if (pass_done) begin
+                        ph <= 2;
+                    end
                 end
                 2: begin  // v = d*Q - S^2 + 1, start the square root
-                    v_rem <= $signed({48'd0, nrow}) * sq - ssum * ssum + 1;
+                    v_rem <= $signed({32'd0, nrow}) * $signed({{16{sq[31]}}, sq})
+                             - $signed({{24{ssum[23]}}, ssum}) * $signed({{24{ssum[23]}}, ssum}) + 1;
                     v_res <= 0;
-                    v_bit <= 64'd1 << 62;
+                    it <= 32;
                     ph <= 3;
                 end
-                3: begin  // bit-serial isqrt, 32 steps
-                    if (v_bit == 0) begin
+                3: begin  // bit-serial isqrt, 32 steps (bit 4^(it-1); none above 2^47)
+                    if (it == 0) begin
                         d_num <= 32'd1 << 30;
                         d_den <= (v_res == 0) ? 32'd1 : v_res[31:0];
                         d_rem <= 0;
                         d_q <= 0;
                         it <= 32;
                         ph <= 4;
-                    end else begin
-                        if (v_rem >= v_res + v_bit) begin
-                            v_rem <= v_rem - (v_res + v_bit);
-                            v_res <= (v_res >> 1) + v_bit;
+                    end else begin : sqstep
+                        reg [47:0] vb;
+                        vb = (it <= 24) ? (48'd1 << (2 * (it - 6'd1))) : 48'd0;
+                        if (v_rem >= v_res + vb) begin
+                            v_rem <= v_rem - (v_res + vb);
+                            v_res <= (v_res >> 1) + vb;
                         end else begin
                             v_res <= v_res >> 1;
                         end
-                        v_bit <= v_bit >> 2;
+                        it <= it - 1;
                     end
                 end
                 4: begin  // inv = 2^30 / sqrt: restoring division, 32 steps
                     if (it == 0) begin
                         ii <= 0;
+                        idone <= 0;
+                        iss <= 1;
                         ph <= 5;
-                    end else begin
-                        if ({d_rem[30:0], d_num[it-1]} >= d_den) begin
-                            d_rem <= {d_rem[30:0], d_num[it-1]} - d_den;
-                            d_q[it-1] <= 1'b1;
-                        end else begin
-                            d_rem <= {d_rem[30:0], d_num[it-1]};
-                        end
-                        it <= it - 1;
                     end
                 end
-                5: begin  // y = sat8(((t*g*M + r) >> sh) + beta)
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            a64 = $signed({48'd0, nrow}) * rd(a_src + w_ii + j) - ssum;
-                            t64 = (a64 * $signed({32'd0, d_q}) + (64'sd1 <<< 17)) >>> 18;
-                            y64 = rqn(t64 * rd(a_src2 + w_ii + j), f_m, f_sh);
-                            if (mut != 3) y64 = y64 + rd(a_aux2 + w_ii + j);
-                            spad[sa(a_dst + w_ii + j)] <= sat8(y64);
-                        end
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) begin
+                5: begin  // y = sat8(((t*g*M + r) >> sh) + beta) (stage E)
+                    if (pass_done) begin
                         pc <= pc + 1;
                         state <= ST_FETCH;
                     end
@@ -586,37 +930,40 @@ module overlay_core #(
                 0: begin
                     ii <= 0;
                     nrow <= pos + 1;
-                    ssum <= -64'sd1000;
+                    mx <= -10'sd128;
+                    idone <= 0;
+                    iss <= 1;
                     ph <= 1;
                 end
-                1: begin  // max
-                    t64 = ssum;
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left && rd(a_src + w_ii + j) > t64) t64 = rd(a_src + w_ii + j);
-                    ssum <= (mut == 4) ? 64'sd0 : t64;
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) begin
+                1: begin  // max (stage D)
+                    if (d_v) begin : maxs
+                        reg signed [9:0] tm;
+                        reg signed [7:0] xa;
+                        tm = mx;
+                        for (j = 0; j < SFU_LANES; j = j + 1)
+                            if ({16'd0, j[15:0]} < {16'd0, d_n}) begin
+                                xa = q_a[j*DW +: 8];
+                                if ($signed({{2{xa[7]}}, xa}) > tm) tm = $signed({{2{xa[7]}}, xa});
+                            end
+                        mx <= tm;
+                    end
+                    if (pass_done) begin
+                        if (mut == 4) mx <= 0;
                         ii <= 0;
                         sq <= 0;
+                        idone <= 0;
+                        iss <= 1;
                         ph <= 2;
                     end
                 end
-                2: begin  // e = EXP[max - x], sum
-                    y64 = sq;
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            t64 = ssum - rd(a_src + w_ii + j);
-                            a64 = rd(f_aux + {24'd0, t64[7:0]});
-                            spad[sa(a_dst + w_ii + j)] <= a64[31:0];
-                            y64 = y64 + a64;
-                        end
-                    sq <= y64;
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) ph <= 3;
+                2: begin  // e = EXP[max - x] to dst, sum (stage E)
+                    if (pass_done) begin
+                        ph <= 3;
+                    end
                 end
                 3: begin
                     d_num <= 32'h8000_0000;
-                    d_den <= (sq == 0) ? 32'd1 : sq[31:0];
+                    d_den <= (sq == 0) ? 32'd1 : sq;
                     d_rem <= 0;
                     d_q <= 0;
                     it <= 32;
@@ -625,25 +972,13 @@ module overlay_core #(
                 4: begin  // R = 2^31 / sum
                     if (it == 0) begin
                         ii <= 0;
+                        idone <= 0;
+                        iss <= 1;
                         ph <= 5;
-                    end else begin
-                        if ({d_rem[30:0], d_num[it-1]} >= d_den) begin
-                            d_rem <= {d_rem[30:0], d_num[it-1]} - d_den;
-                            d_q[it-1] <= 1'b1;
-                        end else begin
-                            d_rem <= {d_rem[30:0], d_num[it-1]};
-                        end
-                        it <= it - 1;
                     end
                 end
-                5: begin  // p = min(127, (e*R + 2^23) >> 24)
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            t64 = (rd(a_dst + w_ii + j) * $signed({32'd0, d_q}) + (64'sd1 <<< 23)) >>> 24;
-                            spad[sa(a_dst + w_ii + j)] <= (t64 > 127) ? 32'sd127 : t64[31:0];
-                        end
-                    ii <= ii + lanes_left;
-                    if (ii + lanes_left == nrow) begin
+                5: begin  // p = min(127, (e*R + 2^23) >> 24) (stage E)
+                    if (pass_done) begin
                         pc <= pc + 1;
                         state <= ST_FETCH;
                     end
@@ -653,33 +988,36 @@ module overlay_core #(
             end
             // ------------------------------------------------------------ ROPE
             OP_ROPE: begin
+                // one lane group every other cycle: each writes two blocks (a', b')
                 if (ph == 0) begin
                     ii <= 0;
                     row <= 0;
+                    rb <= 0;
                     nrow <= f_k >> 1;
+                    idone <= 0;
+                    rp <= 0;
+                    iss <= 1;
                     ph <= 1;
                 end else begin
-                    for (j = 0; j < SFU_LANES; j = j + 1)
-                        if (j < lanes_left) begin
-                            a64 = rd(a_src + w_row * w_k + w_ii + j);
-                            b64 = rd(a_src + w_row * w_k + (w_k >> 1) + w_ii + j);
-                            t64 = rd(f_aux + w_ii + j);
-                            y64 = rd(a_aux2 + w_ii + j);
-                            if (mut == 1) y64 = -y64;
-                            ra = sat8((a64 * t64 - b64 * y64 + 64'sd8192) >>> 14);
-                            rb = sat8((b64 * t64 + a64 * y64 + 64'sd8192) >>> 14);
-                            spad[sa(a_dst + w_row * w_k + w_ii + j)] <= ra;
-                            spad[sa(a_dst + w_row * w_k + (w_k >> 1) + w_ii + j)] <= rb;
+                    if (!idone) begin
+                        rp <= ~rp;
+                        iss <= rp;
+                        if (!rp) begin
+                            if (ii + lanes_left == nrow) begin
+                                ii <= 0;
+                                row <= row + 1;
+                                rb <= rb + f_k;
+                                if (row + 1 == f_n) begin
+                                    idone <= 1;
+                                    iss <= 0;
+                                end
+                            end else begin
+                                ii <= ii + lanes_left;
+                            end
                         end
-                    if (ii + lanes_left == nrow) begin
-                        ii <= 0;
-                        row <= row + 1;
-                        if (row + 1 == f_n) begin
-                            pc <= pc + 1;
-                            state <= ST_FETCH;
-                        end
-                    end else begin
-                        ii <= ii + lanes_left;
+                    end else if (!d_v && !e_v) begin
+                        pc <= pc + 1;
+                        state <= ST_FETCH;
                     end
                 end
             end

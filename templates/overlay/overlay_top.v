@@ -1,8 +1,9 @@
 // The overlay accelerator's top: one AXI4 master per tensor group (wqkv, wo, wffn, kv,
 // act) of BEAT bytes; only kv writes. Host side: program load, start at a pc with the
-// token's position and id, done, the argmax token. Responses (rresp, bresp) are not
-// checked: a memory error cannot be recovered mid-token. Generated once by hand from
-// the port list; overlay_core holds the design.
+// token's position and id, done, the argmax token, and `axi_err`: sticky from the first
+// SLVERR/DECERR response (rresp or bresp bit 1) until reset - a memory error cannot be
+// recovered mid-token, so the host discards the token and resets. Generated once by hand
+// from the port list; overlay_core holds the design.
 module overlay_top #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -14,7 +15,9 @@ module overlay_top #(
     parameter SPAD = 4096,
     parameter IMEM = 256,
     parameter OVERLAP = 1,
-    parameter BURST = 256
+    parameter BURST = 256,
+    parameter IDXB = 4,
+    parameter XBUF = 1024
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -29,6 +32,7 @@ module overlay_top #(
     input  wire [255:0]        imem_wdata,
     input  wire [15:0]         dbg_addr,
     output wire [31:0]         dbg_data,
+    output reg                 axi_err,
     output wire [31:0]         m_axi_wqkv_araddr,
     output wire [7:0]          m_axi_wqkv_arlen,
     output wire [2:0]          m_axi_wqkv_arsize,
@@ -99,10 +103,17 @@ module overlay_top #(
     input  wire                m_axi_kv_bvalid,
     output wire                m_axi_kv_bready
 );
+    always @(posedge clk)
+        if (rst) axi_err <= 1'b0;
+        else if ((m_axi_wqkv_rvalid && m_axi_wqkv_rresp[1]) || (m_axi_wo_rvalid && m_axi_wo_rresp[1])
+                 || (m_axi_wffn_rvalid && m_axi_wffn_rresp[1]) || (m_axi_kv_rvalid && m_axi_kv_rresp[1])
+                 || (m_axi_act_rvalid && m_axi_act_rresp[1]) || (m_axi_kv_bvalid && m_axi_kv_bresp[1]))
+            axi_err <= 1'b1;
+
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(start), .start_pc(start_pc),
         .pos_in(pos_in), .tok_in(tok_in), .done(done), .out_token(out_token),

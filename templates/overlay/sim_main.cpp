@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
         fprintf(out, "x %d", i);
         for (int j = 0; j < d; j++) {
             top->dbg_addr = xaddr + j;
-            top->eval();
+            tick();  // the scratchpad read is synchronous
             fprintf(out, " %d", (int)(int32_t)top->dbg_data);
         }
         fprintf(out, "\n");

@@ -20,6 +20,8 @@ module overlay_uart_top #(
     parameter IMEM = 256,
     parameter OVERLAP = 1,
     parameter BURST = 256,
+    parameter IDXB = 4,                // N:M index bits of the weight decoder
+    parameter XBUF = 1024,             // x-buffer words (longest MV reduction)
     parameter CPB = 217,               // clock / baud (25 MHz / 115200)
     parameter AW_WQKV = 10,            // log2(words of BEAT bytes) of each port's memory
     parameter AW_WO = 10,
@@ -74,7 +76,7 @@ module overlay_uart_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(core_start), .start_pc(core_pc),
         .pos_in(core_pos), .tok_in(core_tok), .done(core_done), .out_token(out_token),

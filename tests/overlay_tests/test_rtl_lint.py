@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 RTL = Path(__file__).resolve().parents[2] / "templates" / "overlay"
-SOURCES = ["overlay_top.v", "overlay_core.v", "ov_rdstream.v"]
+SOURCES = ["overlay_top.v", "overlay_core.v", "ov_rdstream.v", "ov_bankram.v"]
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
