@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,3 +32,18 @@ def postgres() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say it in the summary when the shared corpus is absent: its readers skip, and a run
+    without the vendor report and stand-in tests must not read as one that covered them."""
+    if not (SHARED / "fixtures").is_dir():
+        skipped = len(terminalreporter.stats.get("skipped", []))
+        terminalreporter.write_line(
+            f"NOTE: {SHARED / 'fixtures'} is absent: the tests reading real tool reports "
+            f"(vendor stand-in flows included) were skipped ({skipped} skips in this run)",
+            yellow=True,
+        )
