@@ -5,7 +5,8 @@ II = 1 with the plan's unroll factors, composed through the dataflow regions. Ea
 is an event pair per tile of ``T`` tokens: ``first`` (its first output word) and ``last``
 (its last). A GEMV reads its whole input tile before it computes (``first`` waits for its
 producer's ``last``); norm, RoPE, activation and add stream (they start on their producer's
-first word). Passes and tiles run one after another, as ``spatial_top`` calls them.
+first word); a kernel takes tile i + 1 once it is done with tile i, so tiles pipeline
+through a pass. Passes run one after another, as ``spatial_top`` calls them.
 Weights are assumed on chip (a streamed row's load time is the memory's, which the cost
 model prices; this estimate does not), and the KV buffers too.
 """
@@ -27,77 +28,97 @@ class Estimate:
     decode: float  # cycles of one decode step at the given KV length
 
 
-def _gemv(plan: SpatialPlan, name: str, src: Ev, t: int) -> Ev:
-    k = plan.kernel(name)
-    group = plan.group or k.k
-    nm = plan.prune[MAT_CLASS[name]] if k.sparse else None
-    gs = group // nm[1] * nm[0] if nm else group
-    compute = k.rows * t * (k.k // group) * math.ceil(gs / k.unroll)
-    start = max(src[1], src[0] + t * k.k)  # the read loop: one word a cycle
-    return start + compute, start + compute + t * k.rows
+class _Schedule:
+    """Kernel events tile by tile: a kernel starts tile i once it has finished tile i - 1
+    (``free``, keyed by layer instance and kernel) and its input allows."""
 
+    def __init__(self, plan: SpatialPlan) -> None:
+        self.plan = plan
+        self.free: dict[str, float] = {}
 
-def _stream(src: Ev, t: int, n: int, lat: float = 1.0) -> Ev:
-    """An element-wise kernel at one word a cycle."""
-    return src[0] + lat, max(src[1] + lat, src[0] + t * n)
+    def _at(self, key: str, src: Ev) -> Ev:
+        return max(src[0], self.free.get(key, 0.0)), src[1]
 
+    def _done(self, key: str, ev: Ev) -> Ev:
+        self.free[key] = ev[1]
+        return ev
 
-def _norm(src: Ev, t: int, d: int) -> Ev:
-    # read D, sums D, outputs D, write D per token (the loops of k_norm / norm_vec)
-    return src[0] + 3 * d, max(src[1] + 3 * d, src[0] + t * 4 * d)
+    def gemv(self, key: str, name: str, src: Ev, t: int) -> Ev:
+        k = self.plan.kernel(name)
+        group = self.plan.group or k.k
+        nm = self.plan.prune[MAT_CLASS[name]] if k.sparse else None
+        gs = group // nm[1] * nm[0] if nm else group
+        compute = k.rows * t * (k.k // group) * math.ceil(gs / k.unroll)
+        first, last = self._at(key, src)
+        start = max(last, first + t * k.k)  # the read loop: one word a cycle
+        return self._done(key, (start + compute, start + compute + t * k.rows))
 
+    def stream(self, key: str, src: Ev, t: int, n: int) -> Ev:
+        """An element-wise kernel at one word a cycle."""
+        first, last = self._at(key, src)
+        return self._done(key, (first + 1, max(last + 1, first + t * n)))
 
-def _attention(plan: SpatialPlan, src: Ev, t: int, pos0: int) -> Ev:
-    m = plan.shape
-    u = plan.kernel("attn").unroll
-    read = m.d_q + 2 * m.d_kv
+    def norm(self, key: str, src: Ev, t: int, d: int) -> Ev:
+        # read D, sums D, outputs D, write D per token (the loops of k_norm / norm_vec)
+        first, last = self._at(key, src)
+        return self._done(key, (first + 3 * d, max(last + 3 * d, first + t * 4 * d)))
 
-    def per_token(pos: int) -> float:
-        n = pos + 1  # causal: attends to 0..pos
-        head = n * math.ceil(m.head_dim / u) + 2 * n + n + m.head_dim * math.ceil(n / u)
-        return read + m.n_heads * head
+    def attention(self, key: str, src: Ev, t: int, pos0: int) -> Ev:
+        m = self.plan.shape
+        u = self.plan.kernel("attn").unroll
+        read = m.d_q + 2 * m.d_kv
 
-    total = sum(per_token(pos0 + i) for i in range(t))
-    last_tok = per_token(pos0 + t - 1)
-    return src[0] + per_token(pos0), max(src[1] + last_tok, src[0] + total)
+        def per_token(pos: int) -> float:
+            n = pos + 1  # causal: attends to 0..pos
+            head = n * math.ceil(m.head_dim / u) + 2 * n + n + m.head_dim * math.ceil(n / u)
+            return read + m.n_heads * head
 
+        first, last = self._at(key, src)
+        total = sum(per_token(pos0 + i) for i in range(t))
+        ev = (first + per_token(pos0), max(last + per_token(pos0 + t - 1), first + total))
+        return self._done(key, ev)
 
-def layer_events(plan: SpatialPlan, x: Ev, t: int, pos0: int) -> Ev:
-    """Events of one layer's output stream for a tile of ``t`` tokens at ``pos0``."""
-    m = plan.shape
-    h = _norm(x, t, m.d_model)
-    q = _gemv(plan, "wq", h, t)
-    k = _gemv(plan, "wk", h, t)
-    v = _gemv(plan, "wv", h, t)
-    if not plan.gpt:
-        q, k = _stream(q, t, m.d_q), _stream(k, t, m.d_kv)
-    qkv = (max(q[0], k[0], v[0]), max(q[1], k[1], v[1]))
-    ctx = _attention(plan, qkv, t, pos0)
-    o = _gemv(plan, "wo", ctx, t)
-    x1 = _stream(o, t, m.d_model)
-    h2 = _norm(x1, t, m.d_model)
-    up = _gemv(plan, "w_up", h2, t)
-    if not plan.gpt:
-        g = _gemv(plan, "w_gate", h2, t)
-        up = (max(up[0], g[0]), max(up[1], g[1]))
-    mid = _stream(up, t, m.d_ffn)
-    down = _gemv(plan, "w_down", mid, t)
-    return _stream(down, t, m.d_model)
+    def layer(self, c: int, x: Ev, t: int, pos0: int) -> Ev:
+        """Events of built layer ``c``'s output stream for a tile of ``t`` tokens."""
+        m = self.plan.shape
+        p = f"{c}."
+        h = self.norm(p + "n1", x, t, m.d_model)
+        q = self.gemv(p + "wq", "wq", h, t)
+        k = self.gemv(p + "wk", "wk", h, t)
+        v = self.gemv(p + "wv", "wv", h, t)
+        if not self.plan.gpt:
+            q = self.stream(p + "rope_q", q, t, m.d_q)
+            k = self.stream(p + "rope_k", k, t, m.d_kv)
+        qkv = (max(q[0], k[0], v[0]), max(q[1], k[1], v[1]))
+        ctx = self.attention(p + "attn", qkv, t, pos0)
+        o = self.gemv(p + "wo", "wo", ctx, t)
+        x1 = self.stream(p + "add1", o, t, m.d_model)
+        h2 = self.norm(p + "n2", x1, t, m.d_model)
+        up = self.gemv(p + "w_up", "w_up", h2, t)
+        if not self.plan.gpt:
+            g = self.gemv(p + "w_gate", "w_gate", h2, t)
+            up = (max(up[0], g[0]), max(up[1], g[1]))
+        mid = self.stream(p + "act", up, t, m.d_ffn)
+        down = self.gemv(p + "w_down", "w_down", mid, t)
+        return self.stream(p + "add2", down, t, m.d_model)
 
 
 def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
-    """Cycles of one ``spatial_top`` call: tiles x passes of dataflow regions + LM head."""
+    """Cycles of one ``spatial_top`` call: embedding, passes (each a dataflow region that
+    all tiles cross, pipelined), final norm and LM head of the last token."""
     m = plan.shape
     tile = min(plan.tile_tokens, plan.max_pos)
-    total = 0.0
-    for t0 in range(0, n_tok, tile):
-        t = min(tile, n_tok - t0)
-        total += t * m.d_model  # embedding
-        for _ in range(plan.passes):
-            ev: Ev = (1.0, t * m.d_model)  # feed
-            for _ in range(plan.layers_built):
-                ev = layer_events(plan, ev, t, pos0 + t0)
-            total += ev[1] + 1  # drain ends one word after the last
+    total = float(n_tok * m.d_model)  # embedding
+    for _ in range(plan.passes):
+        sched = _Schedule(plan)
+        end = 0.0
+        for t0 in range(0, n_tok, tile):
+            t = min(tile, n_tok - t0)
+            ev = sched.stream("feed", (0.0, 0.0), t, m.d_model)
+            for c in range(plan.layers_built):
+                ev = sched.layer(c, ev, t, pos0 + t0)
+            end = sched.stream("drain", ev, t, m.d_model)[1]
+        total += end
     g = plan.group or m.d_model
     lm_cycles = m.vocab * (m.d_model // g) * math.ceil(g / plan.kernel("lm_head").unroll)
     return total + 2 * m.d_model + lm_cycles  # final norm (sums, outputs) + LM head

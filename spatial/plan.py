@@ -175,14 +175,16 @@ def build_plan(point: Mapping[str, Any], shape: ModelShape, max_pos: int = 32) -
     ks += [Kernel("lm_head", "gemv", shape.vocab, d, max(1, min(m_ffn * nffn, q_group or d)))]
     return SpatialPlan(
         shape, w_bits, q_group, prune, stored, c, math.ceil(n / c), depth, tile,
-        storage == "onchip", max_pos, tuple(ks), tuple(_fifos(shape, depth, tile)),
+        storage == "onchip", max_pos, tuple(ks), tuple(_fifos(shape, depth, tile, max_pos)),
     )  # fmt: skip
 
 
-def _fifos(shape: ModelShape, depth: int, tile: int) -> list[Fifo]:
-    """Streams of one layer. The residual (skip) streams wait while a whole tile crosses
-    the GEMVs (a GEMV emits only after its input tile is in), so they hold a tile."""
-    skip = max(depth, tile * shape.d_model)
+def _fifos(shape: ModelShape, depth: int, tile: int, max_pos: int) -> list[Fifo]:
+    """Streams of one layer. A GEMV emits only after its input tile is in, so the residual
+    (skip) streams wait while tiles cross the GEMVs: up to three tiles are in flight
+    between a fork and its add (one in each GEMV, one arriving), never more than a call's
+    tokens (max_pos). Sized by this reasoning, not yet by co-simulation."""
+    skip = max(depth, min(3 * tile, max_pos) * shape.d_model)
     rope = not is_gpt(shape)
     q_to = "rope_q" if rope else "attn"
     k_to = "rope_k" if rope else "attn"

@@ -4,7 +4,8 @@
 // weights with integer group scales, requantisation sat8((acc*M + 2^(sh-1)) >> sh),
 // LayerNorm/RMSNorm with an integer square root, LUT softmax and activations, Q1.14 RoPE.
 // Kernels talk through hls::stream<act_t>, one int8 element per word, token-major; a GEMV
-// reads a whole tile of T tokens before it emits, so each weight row is used by T tokens.
+// reads a whole tile of TILE tokens before it emits, so each weight row is used by the
+// tile. The other kernels work token by token; every kernel runs all tokens of a call.
 #ifndef SPATIAL_OPS_H
 #define SPATIAL_OPS_H
 
@@ -94,8 +95,8 @@ norm_tok:
 // otherwise the rows are read from the on-chip weight memory.
 template <int ROWS, int K, int GROUP, bool SPARSE, int NN, int MM, int UNROLL, bool STREAM,
           int TILE>
-void k_gemv(astream& in, astream& out, int T, const int32_t* w, const int32_t* ix,
-            const int32_t* sc, const int32_t* rq) {
+void gemv_tile(astream& in, astream& out, int T, const int32_t* w, const int32_t* ix,
+               const int32_t* sc, const int32_t* rq) {
     constexpr int KS = SPARSE ? K / MM * NN : K;  // stored weights per row
     constexpr int GS = SPARSE ? GROUP / MM * NN : GROUP;
     constexpr int NG = K / GROUP;
@@ -154,6 +155,18 @@ rows:
 #pragma HLS pipeline II=1
             out.write(yb[t][r]);
         }
+}
+
+// The GEMV kernel: the tokens of a call in tiles of TILE, one after another (the kernels
+// downstream work on tile i while this one computes tile i + 1).
+template <int ROWS, int K, int GROUP, bool SPARSE, int NN, int MM, int UNROLL, bool STREAM,
+          int TILE>
+void k_gemv(astream& in, astream& out, int n, const int32_t* w, const int32_t* ix,
+            const int32_t* sc, const int32_t* rq) {
+tiles:
+    for (int t0 = 0; t0 < n; t0 += TILE)
+        gemv_tile<ROWS, K, GROUP, SPARSE, NN, MM, UNROLL, STREAM, TILE>(
+            in, out, n - t0 < TILE ? n - t0 : TILE, w, ix, sc, rq);
 }
 
 // Rotate-half RoPE per head with Q1.14 tables (row pos of cos/sin, HD/2 each).

@@ -33,3 +33,11 @@ def test_one_layer_twice_costs_what_two_layers_once_cost_plus_a_feed_and_drain()
     c1 = call_cycles(build_plan({**BASE, "layers_per_fpga": 1}, LLAMA, max_pos=32), 1, 5)
     c2 = call_cycles(build_plan({**BASE, "layers_per_fpga": 2}, LLAMA, max_pos=32), 1, 5)
     assert c1 > c2 and c1 - c2 <= 2 * LLAMA.d_model + 2
+
+
+def test_smaller_tiles_pipeline_through_the_kernels() -> None:
+    # All tokens in one tile: the GEMVs run one after another; tiles of 2 overlap them.
+    one = estimate(build_plan({**BASE, "tile_tokens": 8}, LLAMA, max_pos=32), 8, 16)
+    four = estimate(build_plan({**BASE, "tile_tokens": 2}, LLAMA, max_pos=32), 8, 16)
+    assert four.prefill < 0.75 * one.prefill
+    assert four.decode == one.decode

@@ -28,7 +28,7 @@ def test_kernels_fifos_and_passes_follow_the_knobs() -> None:
     assert p.kernel("attn").unroll == 4
     assert {k.op for k in p.kernels} == {"norm", "gemv", "rope", "attention", "act", "add"}
     depths = {f.name: f.depth for f in p.fifos}
-    assert depths["q"] == 32 and depths["x_skip1"] == 3 * LLAMA.d_model  # a tile of tokens
+    assert depths["q"] == 32 and depths["x_skip1"] == 9 * LLAMA.d_model  # 3 tiles of 3 tokens
     g = build_plan({**POINTS["c2-onchip-dense-w8"], "fifo_depth": 4}, GPT)
     assert (g.layers_built, g.passes, g.weights_onchip) == (2, 1, True)
     assert not any(k.op == "rope" for k in g.kernels) and "gate" not in {f.name for f in g.fifos}
