@@ -5,7 +5,8 @@
 //     (no interrupt: XRT polls), then one 8-byte slot per kernel argument in the order of
 //     overlay.xrt_host.KERNEL_ARGS: 0x10 prog, 0x18 prog_len, 0x20 start_pc, 0x28 pos,
 //     0x30 tok, 0x38 out, 0x40 wqkv, 0x48 wo, 0x50 wffn, 0x58 kv, 0x60 act (buffers are
-//     64-bit device addresses, low word first);
+//     64-bit device addresses, low word first); 0x70 (read only) bit 0: the core saw an
+//     AXI error response (sticky until reset);
 //   * m_axi_prog (256-bit reads, one instruction a beat): on a call at the init entry
 //     (start_pc == 0, where overlay.compiler puts it) the prog_len instructions are copied
 //     into the core's instruction memory before it starts;
@@ -24,7 +25,9 @@ module overlay_kernel #(
     parameter SPAD = 4096,
     parameter IMEM = 256,
     parameter OVERLAP = 1,
-    parameter BURST = 256
+    parameter BURST = 256,
+    parameter IDXB = 4,
+    parameter XBUF = 1024
 ) (
     input  wire              ap_clk,
     input  wire              ap_rst_n,
@@ -221,6 +224,7 @@ module overlay_kernel #(
                     8'h30: s_axi_control_rdata <= arg_tok;
                     8'h38: s_axi_control_rdata <= out_base[31:0];
                     8'h3c: s_axi_control_rdata <= out_base[63:32];
+                    8'h70: s_axi_control_rdata <= {31'd0, axi_err};
                     default: s_axi_control_rdata <= 32'd0;
                 endcase
             end
@@ -238,6 +242,7 @@ module overlay_kernel #(
     wire core_done;
     wire [15:0] out_token;
     wire [31:0] dbg_data;
+    wire axi_err;  // a port answered an error response (sticky until reset)
     assign idle = (st == S_IDLE) && !ap_start;
     assign m_axi_prog_araddr = prog_base + {43'd0, ld, 5'd0};
     assign m_axi_prog_arlen = 8'd0;
@@ -329,12 +334,12 @@ module overlay_kernel #(
     overlay_top #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
     ) u_overlay (
         .clk(ap_clk), .rst(rst), .start(core_start), .start_pc(arg_pc[15:0]),
         .pos_in(arg_pos[15:0]), .tok_in(arg_tok[15:0]), .done(core_done),
         .out_token(out_token), .imem_we(imem_we), .imem_addr(imem_addr),
-        .imem_wdata(imem_wdata), .dbg_addr(16'd0), .dbg_data(dbg_data),
+        .imem_wdata(imem_wdata), .dbg_addr(16'd0), .dbg_data(dbg_data), .axi_err(axi_err),
         .m_axi_wqkv_araddr(wqkv_off), .m_axi_wqkv_arlen(m_axi_wqkv_arlen),
         .m_axi_wqkv_arsize(m_axi_wqkv_arsize), .m_axi_wqkv_arburst(m_axi_wqkv_arburst),
         .m_axi_wqkv_arvalid(m_axi_wqkv_arvalid), .m_axi_wqkv_arready(m_axi_wqkv_arready),
