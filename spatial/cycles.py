@@ -4,9 +4,11 @@ Not a measurement: the schedule Vitis HLS would give the loops of templates/hls_
 II = 1 with the plan's unroll factors, composed through the dataflow regions. Each kernel
 is an event pair per tile of ``T`` tokens: ``first`` (its first output word) and ``last``
 (its last). A GEMV reads its whole input tile before it computes (``first`` waits for its
-producer's ``last``); norm, RoPE, activation and add stream (they start on their producer's
-first word); a kernel takes tile i + 1 once it is done with tile i, so tiles pipeline
-through a pass. Passes run one after another, as ``spatial_top`` calls them.
+producer's ``last``), except a decode token's GEMV with ``block_in``, which computes block
+by block as its producer's words arrive; for one token, rows leave as they are done. Norm,
+RoPE, activation and add stream (they start on their producer's first word). A kernel
+takes tile i + 1 once it is done with tile i, so tiles pipeline through a pass; passes run
+one after another, as ``spatial_top`` calls them.
 Weights are assumed on chip (a streamed row's load time is the memory's, which the cost
 model prices; this estimate does not), and the KV buffers too.
 """
@@ -48,9 +50,21 @@ class _Schedule:
         group = self.plan.group or k.k
         nm = self.plan.prune[MAT_CLASS[name]] if k.sparse else None
         gs = group // nm[1] * nm[0] if nm else group
-        compute = k.rows * t * (k.k // group) * math.ceil(gs / k.unroll)
         first, last = self._at(key, src)
+        if t == 1 and k.block_in:  # blocks as they arrive, UNROLL MACs a cycle across rows
+            chs = k.block_in // nm[1] * nm[0] if nm else k.block_in
+            per_block = math.ceil(k.rows * chs / k.unroll)
+            n_blocks = k.k // k.block_in
+            done = first
+            for b in range(n_blocks):  # the producer's words arrive evenly in [first, last]
+                arrive = first + (last - first) * (b + 1) / n_blocks
+                done = max(done, arrive) + per_block
+            return self._done(key, (done + 1, done + k.rows))
+        per_row = (k.k // group) * math.ceil(gs / k.unroll)
+        compute = k.rows * t * per_row
         start = max(last, first + t * k.k)  # the read loop: one word a cycle
+        if t == 1:  # each row leaves as it is done
+            return self._done(key, (start + per_row, start + compute + 1))
         return self._done(key, (start + compute, start + compute + t * k.rows))
 
     def stream(self, key: str, src: Ev, t: int, n: int) -> Ev:

@@ -54,6 +54,7 @@ def _gemv_params(plan: SpatialPlan) -> dict[str, dict[str, object]]:
             "nn": nm[0] if nm else 1,
             "mm": nm[1] if nm else 1,
             "unroll": k.unroll,
+            "block_in": k.block_in,
             "up": name.upper(),
         }
     out["attn"] = {"unroll": plan.kernel("attn").unroll}

@@ -42,6 +42,9 @@ class Kernel:
     k: int = 0
     unroll: int = 1
     sparse: bool = False
+    # > 0: a single token's input is consumed in blocks of this many as it arrives (a GEMV
+    # after a streaming kernel, weights on chip); 0: the whole input first, rows streamed out.
+    block_in: int = 0
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,14 @@ def build_plan(point: Mapping[str, Any], shape: ModelShape, max_pos: int = 32) -
 
     def gemv(name: str, rows: int, k: int, macs: int) -> Kernel:
         # Wk, Wv get d_kv/d_q of m_qkv (the model's sizing), so q, k and v finish together.
-        return Kernel(name, "gemv", rows, k, max(1, min(macs, k)), stored[MAT_CLASS[name]])
+        cls = MAT_CLASS[name]
+        nm = prune[cls] if stored[cls] else None
+        # Wo follows attention and W_down the activation: both stream, so with weights on
+        # chip these GEMVs take a decode token's input block by block (an N:M block, or a
+        # block of up to 16 dividing the scale group).
+        after_stream = name in ("wo", "w_down") and storage == "onchip"
+        block = (nm[1] if nm else math.gcd(q_group or k, 16)) if after_stream else 0
+        return Kernel(name, "gemv", rows, k, max(1, min(macs, k)), stored[cls], block)
 
     ks = [Kernel("n1", "norm", d, d), gemv("wq", dq, d, m_qkv)]
     ks += [gemv("wk", dkv, d, m_qkv * dkv // dq), gemv("wv", dkv, d, m_qkv * dkv // dq)]

@@ -148,21 +148,77 @@ rows:
 #endif
             }
             yb[t][r] = requant(acc, rq);
+            if (T == 1) out.write(yb[0][r]);  // one token: each row leaves as it is done
         }
     }
-    for (int t = 0; t < T; ++t)
+    if (T > 1)  // token-major order for the next kernel
+        for (int t = 0; t < T; ++t)
+            for (int r = 0; r < ROWS; ++r) {
+#pragma HLS pipeline II=1
+                out.write(yb[t][r]);
+            }
+}
+
+// One token, consumed as it arrives (after a kernel that streams its output: attention,
+// the activation): a block of CH inputs updates every row's partial sum, UNROLL MACs a
+// cycle across rows; the outputs leave after the last block. Same sums as gemv_tile.
+template <int ROWS, int K, int GROUP, bool SPARSE, int NN, int MM, int UNROLL, int CH>
+void gemv_columns(astream& in, astream& out, const int32_t* w, const int32_t* ix,
+                  const int32_t* sc, const int32_t* rq) {
+    constexpr int KS = SPARSE ? K / MM * NN : K;
+    constexpr int GS = SPARSE ? GROUP / MM * NN : GROUP;
+    constexpr int NG = K / GROUP;
+    constexpr int CHS = SPARSE ? CH / MM * NN : CH;  // stored weights of a block
+    static_assert(GROUP % CH == 0 && (!SPARSE || CH % MM == 0), "blocks tile the groups");
+    int64_t part[ROWS], acc[ROWS];
+#pragma HLS array_partition variable=part cyclic factor=UNROLL
+    for (int r = 0; r < ROWS; ++r) part[r] = acc[r] = 0;
+blocks:
+    for (int b = 0; b < K / CH; ++b) {
+        act_t xc[CH];
+        for (int c = 0; c < CH; ++c) xc[c] = in.read();
+        const int g = b * CH / GROUP;
+        const int j0 = g * GS + (b * CH % GROUP) / CH * CHS;  // first stored weight of the block
         for (int r = 0; r < ROWS; ++r) {
 #pragma HLS pipeline II=1
-            out.write(yb[t][r]);
+#pragma HLS unroll factor=UNROLL
+            for (int j = 0; j < CHS; ++j) {
+#ifdef SPATIAL_BREAK_SPARSE
+                const int off = 0;
+#else
+                const int off = SPARSE ? ix[r * KS + j0 + j] : 0;
+#endif
+                const int col = SPARSE ? (j / NN) * MM + off : j;
+                part[r] += static_cast<int64_t>(w[r * KS + j0 + j]) * xc[col];
+            }
+            if ((b + 1) * CH % GROUP == 0) {  // the group is complete: scale it
+#ifdef SPATIAL_BREAK_SCALE
+                acc[r] += part[r];
+#else
+                acc[r] += part[r] * sc[r * NG + g];
+#endif
+                part[r] = 0;
+            }
         }
+    }
+    for (int r = 0; r < ROWS; ++r) {
+#pragma HLS pipeline II=1
+        out.write(requant(acc[r], rq));
+    }
 }
 
 // The GEMV kernel: the tokens of a call in tiles of TILE, one after another (the kernels
 // downstream work on tile i while this one computes tile i + 1).
+// COLS (on-chip weights only, CH inputs a block): a single token is consumed as it arrives.
 template <int ROWS, int K, int GROUP, bool SPARSE, int NN, int MM, int UNROLL, bool STREAM,
-          int TILE>
+          int TILE, int COLS_CH = 0>
 void k_gemv(astream& in, astream& out, int n, const int32_t* w, const int32_t* ix,
             const int32_t* sc, const int32_t* rq) {
+    if (COLS_CH > 0 && n == 1) {
+        gemv_columns<ROWS, K, GROUP, SPARSE, NN, MM, UNROLL, (COLS_CH > 0 ? COLS_CH : GROUP)>(
+            in, out, w, ix, sc, rq);
+        return;
+    }
 tiles:
     for (int t0 = 0; t0 < n; t0 += TILE)
         gemv_tile<ROWS, K, GROUP, SPARSE, NN, MM, UNROLL, STREAM, TILE>(

@@ -33,6 +33,11 @@ def test_kernels_fifos_and_passes_follow_the_knobs() -> None:
     assert (g.layers_built, g.passes, g.weights_onchip) == (2, 1, True)
     assert not any(k.op == "rope" for k in g.kernels) and "gate" not in {f.name for f in g.fifos}
     assert all(f.depth >= 4 for f in g.fifos)
+    # After a streaming kernel, with weights on chip, a decode token is taken block by block.
+    assert [g.kernel(n).block_in for n in ("wq", "wo", "w_up", "w_down")] == [0, 16, 0, 16]
+    assert p.kernel("wo").block_in == 0  # streamed weights: rows reused by a tile instead
+    s = build_plan(POINTS["c1-onchip-nm-w4"], LLAMA)
+    assert s.kernel("w_down").block_in == 8  # one N:M block (M = 8)
 
 
 def test_each_knob_changes_the_generated_source(tmp_path: Path) -> None:
@@ -53,7 +58,7 @@ def test_each_knob_changes_the_generated_source(tmp_path: Path) -> None:
     assert len(re.findall(r"^\s+layer\(", b, re.M)) == 2 and "PASSES = 1" in b
     assert "static int32_t wmem" in b and "depth=7" in b and "depth=7" not in a
     c = src({**base, "m_ffn": 64}, "c")
-    assert "k_gemv<128, 64, 32, false, 1, 1, 64, true, TILE>" in c  # w_up at 64 MACs/cycle
+    assert "k_gemv<128, 64, 32, false, 1, 1, 64, true, TILE, 0>" in c  # w_up at 64 MACs/cycle
 
 
 @pytest.mark.parametrize(
