@@ -68,6 +68,7 @@ def verilator_params(
         "IMEM": _pow2(len(comp.program) if comp else 0, 256),
         "OVERLAP": int(cfg.overlap),
         "IDXB": index_bits(cfg),
+        # at least 256 so the tiny test models of a hardware point share one build
         "XBUF": _pow2(max_reduction(comp) if comp else 0, 256),
     }
 
