@@ -31,6 +31,7 @@ from cost_models._platform import (
     load_platform,
 )
 from cost_models._points import GROUPS, QUANTS, Param, check_written, normalise, param_specs
+from cost_models._prepared import Prepared
 from cost_models._units import UNITS, Unit, unit_features, unit_resources
 from cost_models._workload import (
     SUPPORTED_MODEL_TYPES,
@@ -61,6 +62,7 @@ __all__ = [
     "ModelShape",
     "Param",
     "Platform",
+    "Prepared",
     "Resources",
     "Unit",
     "Workload",

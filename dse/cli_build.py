@@ -82,7 +82,8 @@ def build_cmd(
         typer.Option(help="template to build (default: the arch's accelerator, overlay)"),
     ] = None,
     flow: Annotated[
-        str | None, typer.Option(help="yosys-xilinx | ecp5 | vivado | vitis-hls | vitis-link")
+        str | None,
+        typer.Option(help="a flow of runners.TOOLCHAINS (default: the board's first build.flows)"),
     ] = None,
     part: Annotated[str | None, typer.Option(help="part (default: the platform's)")] = None,
     force: Annotated[bool, typer.Option("--force", help="rebuild even if cached")] = False,

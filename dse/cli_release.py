@@ -34,7 +34,8 @@ def promote_cmd(
     trial: Annotated[str, typer.Argument(help="trial number, or best:<objective metric>")],
     name: Annotated[str, typer.Option("--name", help="release name (results/releases/NAME)")],
     flow: Annotated[
-        str | None, typer.Option(help="ecp5 | vivado | vitis-link (default: the platform's)")
+        str | None,
+        typer.Option(help="a flow that makes a deliverable (default: the board's first such)"),
     ] = None,
     template: Annotated[
         str | None, typer.Option(help="template (default: the arch's accelerator, overlay)")
