@@ -67,7 +67,7 @@ demo-release: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy dse cost_models runners benchmarks app overlay
+	$(BIN)/mypy dse cost_models runners benchmarks app overlay spatial
 
 format: $(STAMP)
 	$(BIN)/ruff format .
