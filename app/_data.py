@@ -19,7 +19,7 @@ from app._data_builds import (
     step_segments,
     timeline_lanes,
 )
-from app._data_promote import promote_candidates, promote_flows
+from app._data_promote import promote_candidates, promote_flows, promote_templates
 from app._data_studies import (
     BUILD_STATES,
     ENV_RESULTS,
@@ -57,6 +57,7 @@ __all__ = [
     "param_importance",
     "promote_candidates",
     "promote_flows",
+    "promote_templates",
     "stamp",
     "step_segments",
     "study_summary",

@@ -27,6 +27,20 @@ def promote_flows(
     return default, allowed, str(getattr(plat, "part", "") or "")
 
 
+def promote_templates(config: Mapping[str, Any]) -> list[str]:
+    """Templates the Releases page offers, default first: what ``dse promote`` builds without
+    ``--template`` (the arch's whole accelerator), then the study's own ``build.template``
+    when it named another (units, as ``dse promote --template`` allows)."""
+    from dse.buildspec import ACCELERATORS
+
+    out = [t for t in (ACCELERATORS.get(str(config.get("arch"))),) if t]
+    build = config.get("build")
+    named = build.get("template") if isinstance(build, Mapping) else None
+    if isinstance(named, str) and named not in out:
+        out.append(named)
+    return out
+
+
 def promote_candidates(data: StudyData, builds: pd.DataFrame) -> pd.DataFrame:
     """Trials worth promoting: the front and every built trial, with their builds' timing.
 

@@ -88,6 +88,7 @@ data = _ui.load(url, study)
 candidates = _data.promote_candidates(data, _ui.builds(url, study)[0])
 config = data.attrs.get("dse:config") or {}
 flow_default, flows_ok, part = _data.promote_flows(config, list(rel.RELEASE_FLOWS))
+templates = _data.promote_templates(config)
 if len(candidates):
     st.dataframe(candidates.drop(columns="label"), hide_index=True, key="promote_candidates")
     labels = candidates["label"].tolist()
@@ -111,6 +112,11 @@ with st.form("promote"):
         flows_ok,
         index=flows_ok.index(flow_default) if flow_default in flows_ok else 0,
         key="promote_flow",
+    )
+    template = (
+        st.selectbox("Template (default: the whole accelerator)", templates, key="promote_template")
+        if templates
+        else None
     )
     st.caption(
         f"Platform {config.get('platform')!r}: part {part or '(the flow default)'}; flows for "
@@ -137,6 +143,7 @@ elif go:
                     trial,
                     name_in,
                     flow=flow,
+                    template=template,
                     results=src.results,
                     storage=url,
                     log=st.write,

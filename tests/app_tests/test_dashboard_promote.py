@@ -42,6 +42,10 @@ def test_releases_page_promotes_a_design_for_real_and_verifies_it(
     at.number_input(key="promote_trial").set_value(0)
     at.text_input(key="promote_name").set_value("tiny-v1")
     at.selectbox(key="promote_flow").set_value("ecp5")
+    # the default is the whole accelerator (SmolLM's does not fit the ECP5: refused); the
+    # study's own units build and route in a minute
+    assert at.selectbox(key="promote_template").options[0] == "overlay"
+    at.selectbox(key="promote_template").set_value("llm_top")
     at.checkbox(key="promote_confirm").check()
     at.form_submit_button[0].click().run(timeout=300)  # Yosys + nextpnr + ecppack
     assert not at.exception, at.exception[0].value
