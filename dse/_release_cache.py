@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from runners import BuildResult
 
 
+# Report names a flow has since changed while keeping its bundle hash, so entries cached
+# before still hit: the ecp5 flow's Yosys log was "yosys_log" until the flows became tool steps.
+RENAMED_REPORTS = {"yosys_log": "log"}
+
+
 def rederive(res: BuildResult, flow: str) -> None:
     """Refuse a build result that its own reports do not back.
 
@@ -34,7 +39,7 @@ def rederive(res: BuildResult, flow: str) -> None:
         "status": res.status,
         "failure_class": res.failure_class,
         "metrics": dict(res.metrics),
-        "reports": dict(res.reports),
+        "reports": {RENAMED_REPORTS.get(k, k): v for k, v in res.reports.items()},
         "artefacts": dict(res.artefacts),
     }
     derived = {
