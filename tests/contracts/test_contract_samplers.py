@@ -11,7 +11,6 @@ it runs instead, and that place takes it. Search quality per sampler is measured
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -21,28 +20,7 @@ import pytest
 from dse.config import load_config
 from dse.errors import ConfigError
 from dse.samplers import DEFAULT_OPTIONS, SAMPLERS, make_sampler
-
-SMALL = """\
-version: 1
-name: small
-workload: {model: gpt2-medium, batch: 1, prompt_len: 64, gen_len: 64}
-platform: u280
-arch: spatial
-design: {quant: w4a8, tile_tokens: 64}
-space:
-  m_qkv: {type: pow2, low: 64, high: 1024}
-  m_ffn: {type: pow2, low: 128, high: 2048}
-  layers_per_fpga: {type: int, low: 1, high: 4}
-  freq_mhz: {type: float, low: 200, high: 300, step: 50}
-  hbm_placement: [local, global]
-derived:
-  m_attn: "max(1, m_qkv // 8)"
-objectives:
-  - {metric: decode_tokens_per_s, direction: maximize}
-  - {metric: power_w, direction: minimize}
-budget: {trials: 100}
-"""
-HAS_GP = all(importlib.util.find_spec(m) is not None for m in ("torch", "scipy"))
+from tests.dse_tests.test_samplers import HAS_GP, SMALL  # one small study for both
 
 
 def _config(tmp_path: Path, name: str) -> Any:
