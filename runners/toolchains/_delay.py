@@ -10,7 +10,15 @@ and the estimated period is the longest register-to-register ``t_path``. A LUT c
 S/DI inputs and ``t_carry_ci`` per 8 bits along the chain (CO -> CI hops have no routing); a
 DSP48E2 contributes the delay of its unregistered stages (input, multiplier, ALU, output;
 the AREG/BREG, MREG and PREG parameters say which registers are used); block RAM, URAM,
-flip-flops and shift registers launch and capture paths. Every other net hop costs ``t_net``.
+flip-flops and shift registers launch and capture paths; a LUT RAM (``RAM64M8``...) reads
+like a LUT from its address pins and captures its write pins. Every other net hop costs ``t_net``.
+
+``synth_xilinx`` keeps the design's hierarchy (no ``-flatten``), so the top module may hold
+little more than an instance of the next module: the netlist is flattened here first, every
+instance of a module defined in it (not a blackbox cell) inlined with its nets joined to the
+parent's. A cell that is still of a kind the model does not know would be a guess, so then
+no clock is estimated (``timing_paths`` ``none`` and ``timing_unmodelled`` naming the kinds)
+rather than a figure calibration could take for a measurement.
 
 Constants (ns) are the rounded medians of the cell and net delays on setup paths in the
 UltraScale / UltraScale+ ``report_timing_summary`` listings of ``shared/fixtures/reports``
@@ -56,8 +64,9 @@ _CLOCK_PORTS = frozenset(
     {"C", "CLK", "CLKARDCLK", "CLKBWRCLK", "WCLK", "CLKA", "CLKB", "CLKARDCLKU", "CLKBWRCLKU"}
 )
 _SEQ_RE = re.compile(r"^(FD\w*|LD\w*|SRL\w*|RAMB\w*|URAM\w*|FIFO\w*)$")
-_LUT_RE = re.compile(r"^(LUT[1-6](_2)?|INV|RAM\d+[MX]\w*)$")  # LUTRAM reads like a LUT
-_IGNORED_RE = re.compile(r"^(BUFG\w*|BUFH\w*|GND|VCC|IBUF\w*|OBUF\w*|IOBUF\w*)$")
+_LUT_RE = re.compile(r"^(LUT[1-6](_2)?|INV)$")
+_LUTRAM_RE = re.compile(r"^RAM\d+[MX]\w*$")  # RAM64M8, RAM32M16, RAM64X1D, ...
+_IGNORED_RE = re.compile(r"^(BUFG\w*|BUFH\w*|GND|VCC|IBUF\w*|OBUF\w*|IOBUF\w*|\$scopeinfo)$")
 
 
 @dataclass(frozen=True)
@@ -78,10 +87,16 @@ def _param(cell: Mapping[str, Any], name: str) -> int:
 
 def _cell_timing(
     kind: str, cell: Mapping[str, Any], inputs: Iterable[str], m: DelayModel
-) -> _Timing:
+) -> _Timing | None:
     ports = [p for p in inputs if p not in _CLOCK_PORTS]
     if _LUT_RE.match(kind):
         return _Timing(dict.fromkeys(ports, m.t_lut), {}, None, 1)
+    if _LUTRAM_RE.match(kind):
+        # Asynchronous read from the address pins; data and write enable are written on
+        # the clock edge, so they end a path instead of running through to the outputs.
+        writes = [p for p in ports if p in ("D", "WE") or p.startswith("DI")]
+        comb = {p: m.t_lut for p in ports if p not in writes}
+        return _Timing(comb, dict.fromkeys(writes, m.t_ff_setup), None, 1)
     if kind.startswith("MUXF"):
         return _Timing(dict.fromkeys(ports, m.t_muxf), {}, None, 0)
     if kind in ("CARRY4", "CARRY8"):
@@ -94,7 +109,7 @@ def _cell_timing(
         block = kind.startswith(("RAMB", "URAM", "FIFO"))
         setup = m.t_bram_setup if block else m.t_ff_setup
         return _Timing({}, dict.fromkeys(ports, setup), m.t_bram_cq if block else m.t_ff_cq, 0)
-    return _Timing(dict.fromkeys(ports, m.t_lut), {}, None, 0)  # unknown: a LUT-like hop
+    return None  # a kind the model does not know
 
 
 def _dsp_timing(cell: Mapping[str, Any], ports: list[str], m: DelayModel) -> _Timing:
@@ -130,7 +145,9 @@ def estimate_clock(
     Returns ``logic_depth`` (most LUT levels on any register-to-register path),
     ``critical_path_levels`` (LUT levels on the slowest one), ``estimated_clock_ns`` /
     ``estimated_clock_mhz`` and ``timing_paths`` (``reg_to_reg``, or ``io`` when the design
-    has no register-to-register path and top-level ports were taken as registers).
+    has no register-to-register path and top-level ports were taken as registers). With
+    cells the model does not know, or no path at all, only ``timing_paths: none`` (and
+    ``timing_unmodelled``: the unknown kinds): no clock figure.
     """
     modules: Mapping[str, Any] = netlist.get("modules") or {}
     top = next(
@@ -139,8 +156,23 @@ def estimate_clock(
     )
     if top is None:
         return {}
+    flat = _Flat(modules, top)
+    timing: dict[str, _Timing] = {}
+    unknown: set[str] = set()
+    for name, (kind, cell) in flat.cells.items():
+        if _IGNORED_RE.match(kind):
+            continue
+        dirs: Mapping[str, str] = cell["port_directions"]
+        inputs = [p for p in cell["connections"] if dirs.get(p, "input") == "input"]
+        got = _cell_timing(kind, cell, inputs, model)
+        if got is None:
+            unknown.add(kind)
+        else:
+            timing[name] = got
+    if unknown:
+        return {"timing_paths": "none", "timing_unmodelled": ", ".join(sorted(unknown))}
     for include_io in (False, True):
-        found = _longest(top, model, include_io)
+        found = _longest(flat, timing, model, include_io)
         if found is not None:
             delay, crit_levels, depth = found
             return {
@@ -150,33 +182,109 @@ def estimate_clock(
                 "estimated_clock_mhz": round(1000.0 / delay, 1),
                 "timing_paths": "io" if include_io else "reg_to_reg",
             }
-    return {}
+    return {"timing_paths": "none"}
+
+
+def _blackbox(module: Mapping[str, Any]) -> bool:
+    attrs = module.get("attributes") or {}
+    return any(str(attrs.get(k, "0")).strip("0") for k in ("blackbox", "whitebox"))
+
+
+class _Flat:
+    """The top module with every instance of a non-blackbox module inlined.
+
+    ``cells``: hierarchical name -> (primitive kind, cell with connections renumbered into
+    one bit space); ``inputs``/``outputs``: the top's port bits. A submodule's port bit is
+    its parent's net; two parent nets tied inside a child (a feed-through) become one.
+    """
+
+    def __init__(self, modules: Mapping[str, Any], top: Mapping[str, Any]) -> None:
+        self._modules = modules
+        self._parent: dict[int, int] = {}
+        self._next = 0
+        # Every module numbers its own nets: all bits are renumbered, the top's too.
+        ident: dict[int, Any] = {}
+        for port in (top.get("ports") or {}).values():
+            for b in port.get("bits", []):
+                if isinstance(b, int) and b not in ident:
+                    ident[b] = self._fresh()
+        raw: dict[str, tuple[str, Mapping[str, Any], dict[str, list[Any]]]] = {}
+        self._expand(top, "", ident, raw, depth=0)
+        self.cells = {
+            name: (kind, {**cell, "connections": {p: [self._find(b) for b in bits]
+                                                  for p, bits in conns.items()},
+                          "port_directions": cell.get("port_directions") or {}})
+            for name, (kind, cell, conns) in raw.items()
+        }  # fmt: skip
+        self.inputs: set[int] = set()
+        self.outputs: set[int] = set()
+        for port in (top.get("ports") or {}).values():
+            bits = {self._find(ident[b]) for b in port.get("bits", []) if isinstance(b, int)}
+            (self.inputs if port.get("direction") == "input" else self.outputs).update(bits)
+
+    def _fresh(self) -> int:
+        self._next += 1
+        return self._next
+
+    def _find(self, bit: Any) -> Any:
+        if not isinstance(bit, int):
+            return bit
+        while self._parent.get(bit, bit) != bit:
+            bit = self._parent[bit]
+        return bit
+
+    def _join(self, a: Any, b: Any) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if isinstance(ra, int) and isinstance(rb, int) and ra != rb:
+            self._parent[ra] = rb
+
+    def _expand(
+        self,
+        module: Mapping[str, Any],
+        prefix: str,
+        bits: dict[int, Any],
+        out: dict[str, tuple[str, Mapping[str, Any], dict[str, list[Any]]]],
+        depth: int,
+    ) -> None:
+        def net(b: Any) -> Any:
+            if not isinstance(b, int):
+                return b  # a constant "0", "1", "x", "z"
+            if b not in bits:
+                bits[b] = self._fresh()
+            return bits[b]
+
+        for name, cell in (module.get("cells") or {}).items():
+            typ = str(cell.get("type", ""))
+            conns = {p: [net(b) for b in v] for p, v in (cell.get("connections") or {}).items()}
+            sub = self._modules.get(typ)
+            if sub is None or _blackbox(sub) or depth > 64:
+                out[prefix + name] = (typ.rsplit("\\", 1)[-1], cell, conns)
+                continue
+            inner: dict[int, Any] = {}
+            for pname, port in (sub.get("ports") or {}).items():
+                for sb, cb in zip(port.get("bits", []), conns.get(pname, []), strict=False):
+                    if not isinstance(sb, int):
+                        continue
+                    if sb in inner:
+                        self._join(inner[sb], cb)  # one child net on two parent nets
+                    else:
+                        inner[sb] = cb
+            self._expand(sub, f"{prefix}{name}.", inner, out, depth + 1)
 
 
 def _longest(
-    top: Mapping[str, Any], m: DelayModel, include_io: bool
+    flat: _Flat, timing: Mapping[str, _Timing], m: DelayModel, include_io: bool
 ) -> tuple[float, int, int] | None:
-    cells: Mapping[str, Any] = top.get("cells") or {}
+    cells = {name: cell for name, (_, cell) in flat.cells.items() if name in timing}
     driver: dict[int, str] = {}
-    timing: dict[str, _Timing] = {}
     for name, cell in cells.items():
-        kind = str(cell.get("type", "")).rsplit("\\", 1)[-1]
-        if _IGNORED_RE.match(kind):
-            continue
-        dirs: Mapping[str, str] = cell.get("port_directions") or {}
-        conns: Mapping[str, list[Any]] = cell.get("connections") or {}
-        for port, bits in conns.items():
+        dirs: Mapping[str, str] = cell["port_directions"]
+        for port, bits in cell["connections"].items():
             if dirs.get(port) == "output":
                 for bit in bits:
                     if isinstance(bit, int):
                         driver[bit] = name
-        inputs = [p for p in conns if dirs.get(p, "input") == "input"]
-        timing[name] = _cell_timing(kind, cell, inputs, m)
-    port_bits: set[int] = set()
-    out_bits: set[int] = set()
-    for port in (top.get("ports") or {}).values():
-        ints = {b for b in port.get("bits", []) if isinstance(b, int)}
-        (port_bits if port.get("direction") == "input" else out_bits).update(ints)
+    port_bits, out_bits = flat.inputs, flat.outputs
 
     # arrival[cell] = (delay at outputs, LUT levels on that path, most LUT levels on any path)
     arrival: dict[str, tuple[float, int, int] | None] = {}
