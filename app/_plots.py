@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import cost_models as cm
+from app._density import Density
 
 FEASIBLE = "#1f77b4"
 INFEASIBLE = "#b0b0b0"
@@ -64,6 +65,45 @@ def _axis(label: str, log: bool) -> dict[str, object]:
     return out
 
 
+def _density_trace(
+    density: Density,
+    counts: np.ndarray,
+    name: str,
+    light: str,
+    dark: str,
+    labels: Sequence[str],
+) -> go.Heatmap:
+    """One density image: empty cells transparent, colour on a log scale of the count (the
+    stops sit at 1, top^¼, top^½, top^¾, top trials), hover the cell's range and count."""
+    z = counts.astype(np.float32)
+    z[counts == 0] = np.nan
+    top = max(float(counts.max()), 2.0)
+    stops = [(float(top**q) - 1.0) / (top - 1.0) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    mix = [
+        "#"
+        + "".join(
+            f"{round(int(light[i : i + 2], 16) * (1 - t) + int(dark[i : i + 2], 16) * t):02x}"
+            for i in (1, 3, 5)
+        )
+        for t in (0.0, 0.25, 0.5, 0.75, 1.0)
+    ]
+    names = [label.split(" · ")[0] for label in labels[:2]]
+    return go.Heatmap(
+        x=density.x_edges,
+        y=density.y_edges,
+        z=z,
+        zmin=1.0,
+        zmax=top,
+        colorscale=list(zip(stops, mix, strict=True)),
+        showscale=False,
+        showlegend=True,
+        name=name,
+        hoverongaps=False,
+        hovertemplate=f"<b>%{{z:,}} {name.split(' ')[0]} trials</b> in this cell<br>"
+        f"{names[0]} ≈ %{{x:,.4~g}}<br>{names[1]} ≈ %{{y:,.4~g}}<extra></extra>",
+    )
+
+
 def pareto_figure(
     cloud: pd.DataFrame,
     front: pd.DataFrame,
@@ -74,6 +114,7 @@ def pareto_figure(
     title: str = "",
     labels: Sequence[str] = (),
     failed: pd.DataFrame | None = None,
+    density: Density | None = None,
 ) -> go.Figure:
     """Trials (feasible / infeasible), the predicted front, built trials.
 
@@ -84,7 +125,8 @@ def pareto_figure(
     ``failed`` the failed builds (at their measured position when they have one, else at
     their trial's model position: ``drawn_at``), one trace per failure class. Two axes
     make a 2-D scatter (WebGL above ``SVG_POINTS`` drawn trials; ``customdata[0]`` is the
-    trial number), three a 3-D scatter.
+    trial number), three a 3-D scatter. ``density`` (2-D only, ``_density.split``) draws
+    the trials that are not in ``cloud`` as two images of trials per cell, below the markers.
     """
     three = len(axes) == 3
     # SVG up to a few thousand points: a WebGL context costs a software-rendering browser
@@ -101,6 +143,13 @@ def pareto_figure(
         kind = go.Scatter3d if three else (go.Scattergl if webgl else go.Scatter)
         fig.add_trace(kind(name=name, customdata=data, hovertemplate=tmpl, **coords, **style))
 
+    if density is not None and not three:
+        for counts, name, light, dark in (
+            (density.infeasible, "infeasible (density)", "#e4e4e4", "#4d4d4d"),
+            (density.feasible, "feasible (density)", "#c6dbef", "#08306b"),
+        ):
+            if counts.any():
+                fig.add_trace(_density_trace(density, counts, name, light, dark, labels))
     size = 3 if three else 5
     trace(
         cloud[~cloud["feasible"]],

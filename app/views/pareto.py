@@ -1,7 +1,9 @@
 """Pareto explorer: any two or three objectives/metrics, predicted front and built trials.
 
-A large study is thinned for drawing (``_data.thin``): the front and every built trial are
-always drawn exactly; other trials keep one per grid cell of the plot. Built trials are
+A large study is not drawn one marker per trial: the front and every built trial are
+always markers at their exact position; above ``_density.POINTS_LIMIT`` other trials, those
+become a density image in 2-D (``_density``) and one trial per grid cell in 3-D
+(``_data.thin``). Built trials are
 drawn at a measured position only on axes their build measured (``_axes``); failed builds
 get their failure class's marker. Selecting one point opens it on the Design page; two open
 the first compared with the second.
@@ -17,7 +19,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import cost_models as cm
-from app import _axes, _cached, _data, _design, _plots, _ui
+from app import _axes, _cached, _data, _density, _design, _plots, _ui
 from dse.pareto import pareto_mask
 
 st.title("Pareto explorer")
@@ -79,10 +81,11 @@ if len(set(axes)) < len(axes):
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def plot_data(
-    url: str, study: str, axes: tuple[str, ...], show_infeasible: bool, key: tuple
+    url: str, study: str, axes: tuple[str, ...], show_infeasible: bool, log: bool, key: tuple
 ) -> dict[str, Any]:
     """What the chart and the front table show for these axes, computed once per change of
-    the study (``key``): the thinned trials with hover fields, the grouped front, counts."""
+    the study (``key``): the trials drawn as markers with hover fields (``_density.split``
+    in 2-D, ``_data.thin`` in 3-D), the density of the others, the grouped front, counts."""
     data = _ui.load(url, study)
     frame = data.frame
     directions = dict(zip(data.objectives, data.directions, strict=True))
@@ -110,10 +113,15 @@ def plot_data(
     is_built = plot["number"].isin(built_numbers).to_numpy()
     keep = on_front | is_built
     visible = plot["feasible"].to_numpy() | show_infeasible
-    cells = 120 if len(axes) == 2 else 60
-    mask = _data.thin(plot[list(axes)].to_numpy(np.float64), keep, cells=cells)
-    mask &= visible | keep
-    shown = plot[mask]
+    coords = plot[list(axes)].to_numpy(np.float64)
+    density = None
+    rows = np.flatnonzero(visible | keep)
+    if len(axes) == 2:
+        feasible = plot["feasible"].to_numpy(bool)
+        mask, density = _density.split(coords[rows], feasible[rows], keep[rows], [log] * 2)
+    else:  # no density image in 3-D: one trial per cell of a 15^3 grid
+        mask = _data.thin(coords[rows], keep[rows], cells=60)
+    shown = plot.iloc[rows[mask]]
     front_all = plot[on_front].sort_values(axes[0])
     front = _axes.group_ties(front_all, list(axes))
 
@@ -141,6 +149,7 @@ def plot_data(
     return {
         "trials": len(plot),
         "shown": shown,
+        "density": density,
         "front": front,
         "front_trials": len(front_all),
         "front_note": front_note,
@@ -160,7 +169,7 @@ def chart(
     what the captions count, once per change of the study (``key``) and choice of axes."""
     data = _ui.load(url, study)
     builds, _ = _ui.builds(url, study)
-    view = plot_data(url, study, axes, show_infeasible, key)
+    view = plot_data(url, study, axes, show_infeasible, log, key)
     shown, front, params = view["shown"], view["front"], view["params"]
     hover = shown.set_index("number")
     available: dict[str, float] = {}
@@ -201,6 +210,7 @@ def chart(
         log_axes=[log] * len(axes),
         labels=[label(a) for a in axes],
         failed=failed,
+        density=view["density"],
     )
     return {
         "fig": fig,
@@ -212,16 +222,26 @@ def chart(
 
 
 stamp = _ui.stamp(url, study)
-view = plot_data(url, study, tuple(axes), show_infeasible, stamp)
+view = plot_data(url, study, tuple(axes), show_infeasible, log_scale, stamp)
 shown, front, params = view["shown"], view["front"], view["params"]
 front_note = view["front_note"]
 drawn = chart(url, study, tuple(axes), show_infeasible, log_scale, stamp)
 fig = drawn["fig"]
+dense = view["density"]
+if dense is not None:
+    rest = (
+        f"the other {dense.counted:,} as a density image (trials per cell of a "
+        f"{_density.BINS} × {_density.BINS} grid, darker = more; hover a cell for its count)"
+        + (f"; {dense.dropped:,} cannot be drawn on these axes" if dense.dropped else "")
+    )
+elif len(axes) == 3:
+    rest = "other trials thinned to one per cell of a 15 × 15 × 15 grid"
+else:
+    rest = "every other trial a point"
 st.caption(
-    f"{view['trials']:,} finished trials; drawing {len(shown):,} of them "
-    f"({view['front_trials']:,} on the {front_note}, exact, as {len(front):,} distinct designs; "
-    "other trials thinned to one per plot cell). Model values come from the study's final "
-    "calibrated model."
+    f"{view['trials']:,} finished trials; {len(shown):,} of them drawn as points "
+    f"({view['front_trials']:,} on the {front_note}, exact, as {len(front):,} distinct designs, "
+    f"and the built ones); {rest}. Model values come from the study's final calibrated model."
 )
 notes = [f"{drawn['measured']} successful build(s) at their measured position (★)"]
 if drawn["failed"]:

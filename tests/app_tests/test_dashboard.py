@@ -318,6 +318,49 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     assert list(compare.columns[:2]) == [f"trial {target}", f"trial {other}"]
 
 
+def test_pareto_page_draws_a_density_image_above_the_marker_limit(
+    app: AppTest, study: Study, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rule of a 100k-trial study on the test study (limit lowered to 5 markers): the
+    front and the built trials are markers, every other trial is in the density image."""
+    import streamlit as st
+
+    from app import _density
+
+    monkeypatch.setattr(_density, "POINTS_LIMIT", 5)
+    st.cache_resource.clear()  # the page keeps its figure as a resource
+    data = load_study_data(study.name, study.url)
+    builds, _ = load_builds(study.name, study.url)
+    open_page(app, "pareto")
+    (fig,) = figures(app)
+    heat = {t["name"]: t for t in fig["data"] if t["type"] == "heatmap"}
+    assert set(heat) <= {"feasible (density)", "infeasible (density)"} and heat
+    done = data.frame[data.frame["state"] == "COMPLETE"]
+    front = set(data.pareto()["number"])
+    built = set(builds["trial_number"].dropna().astype(int))
+    drawn = {
+        int(c[0])
+        for t in fig["data"]
+        if t.get("name") in ("feasible", "infeasible")
+        for c in t.get("customdata") or []
+    }
+    assert drawn == (front | built) & set(done["number"])
+    grouped = {t["name"]: t for t in fig["data"]}["predicted front"]
+    assert {int(c[0]) for c in grouped["customdata"]} <= front
+    assert sum(int(c[1]) for c in grouped["customdata"]) == len(front)
+    counted = sum(np.nansum(array_2d(t["z"])) for t in heat.values())
+    assert counted == len(done) - len(drawn)
+    assert any(f"the other {int(counted):,} as a density image" in c.value for c in app.caption)
+
+
+def array_2d(values: Any) -> np.ndarray:
+    """A heatmap's z from a figure's JSON (nested lists, or Plotly's base64 typed array)."""
+    if isinstance(values, dict):
+        raw = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+        return raw.reshape([int(n) for n in str(values["shape"]).split(",")])
+    return np.array(values, dtype=float)
+
+
 def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, study: Study) -> None:
     builds, _ = load_builds(study.name, study.url)
     done = builds[builds["state"] == "done"].iloc[0]
