@@ -13,7 +13,17 @@ names. Prints one row per point, then MAPE per resource and flow:
 ``--write`` refits the LUT/FF coefficients on all points and writes ``units.yaml`` (this is
 how its numbers were set). DSPs are counted structurally, so their error must be zero.
 
+Whole accelerator (``templates/overlay``, ``cost_models._overlay_resources``): the points
+measured by real Yosys runs are cached in ``benchmarks/data/overlay_synth.csv`` (see
+``benchmarks/overlay_synth.py``); this prints, per flow, every point measured vs its
+leave-one-out prediction (model fitted without that point), per unit where the netlist keeps
+the hierarchy, and last the lines ``whole_points=`` (the smaller per-flow count),
+``whole_lut_loo_median_pct=`` ... ``whole_dsp_exact=N/N`` (both flows' held-out errors).
+``--rebuild`` builds the points (``--points N``) through the build cache and re-reads them;
+``--harvest DIR`` adds any finished overlay build folders under DIR.
+
 Run: ``python benchmarks/resource_model_vs_synth.py [--flows yosys-xilinx,yosys-ecp5] [--write]``
+(``--no-units --no-fmax``: the whole-design section only, from the CSV cache)
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import datetime as dt
 import os
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,8 +43,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import overlay_synth as ovs  # noqa: E402
+from overlay_points import whole_points  # noqa: E402
 
 import cost_models as cm  # noqa: E402
+from cost_models import _overlay_resources as ovr  # noqa: E402
 from cost_models._units import FITTED  # noqa: E402
 from dse.layout import ResultsLayout  # noqa: E402
 from runners import BuildResult, build, load_template  # noqa: E402
@@ -244,29 +259,155 @@ def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None
     print(f"wrote {UNITS_YAML.relative_to(ROOT)}")
 
 
+def measure_whole(flows: list[str], n: int, cache: Path) -> None:
+    """Build ``n`` whole-overlay points per flow (real Yosys where the build cache lacks
+    them) and store their counts in the CSV cache."""
+    for flow in flows:
+        for i, point in enumerate(whole_points()[:n]):
+            res = build("overlay", point, flow, cache_root=cache)
+            if not res.ok or not res.result_dir:
+                print(
+                    f"  overlay #{i} {flow}: build failed ({res.failure_class}: {res.first_error})"
+                )
+                continue
+            ovs.store(ovs.harvest(Path(res.result_dir), flow))
+            state = "cached" if res.cached else f"{res.duration_s:.0f}s"
+            print(f"  measured overlay #{i} {flow} {state}", flush=True)
+
+
+def harvest_dirs(roots: list[Path]) -> None:
+    """Store every finished overlay synthesis folder under ``roots`` (any build cache)."""
+    for root in roots:
+        for stat in sorted(root.rglob("stat.json")):
+            folder = stat.parent
+            script = folder / "synth.ys"
+            if not script.exists() or "overlay_top" not in script.read_text(encoding="utf-8"):
+                continue
+            text = script.read_text(encoding="utf-8")
+            # the ecp5 (place and route) flow's synthesis is the same synth_ecp5 script
+            flow = "yosys-xilinx" if "synth_xilinx" in text else "yosys-ecp5"
+            ovs.store(ovs.harvest(folder, flow))
+            print(f"  harvested {folder} ({flow})")
+
+
+def whole_section(flows: list[str], rtl: str | None) -> list[str]:
+    """The whole-accelerator report from the CSV cache; returns the summary lines."""
+    rows = ovs.load()
+    revs = Counter(r["rtl"] for r in rows if r["unit"] == "whole")
+    if not revs:
+        return ["whole_points=0"]
+    use = rtl or revs.most_common(1)[0][0]
+    print(
+        f"\n== whole overlay: RTL revision {use} (sha256 of the synthesised Verilog); "
+        f"cached revisions: {dict(revs)}"
+    )
+    current = current_rtl()
+    print(
+        f"   templates/overlay now: {current}"
+        + ("" if current == use else "  (differs: rerun with --rebuild)")
+    )
+    same = [r for r in rows if r["rtl"] == use]
+    base = [r for r in same if r["flow"] == "yosys-xilinx"]
+    errs: dict[str, list[float]] = defaultdict(list)
+    counts = []
+    for flow in flows:
+        frows = [r for r in same if r["flow"] == flow]
+        e = ovs.report(flow, frows, base)
+        counts.append(len(e.get("lut", [])))
+        for k, v in e.items():
+            errs[k].extend(v)
+        lut, ff = ovs.summary(e.get("lut", [])), ovs.summary(e.get("ff", []))
+        n = len(e.get("dsp_exact", []))
+        print(
+            f"{flow}: {n} points held out: LUT median {lut[0]:.1f} % max {lut[1]:.1f} %, "
+            f"FF median {ff[0]:.1f} % max {ff[1]:.1f} %, DSP exact "
+            f"{sum(e.get('dsp_exact', [])):.0f}/{n}, BRAM within 1 block or 10 % "
+            f"{sum(e.get('bram_ok', [])):.0f}/{n}"
+        )
+    lut, ff = ovs.summary(errs["lut"]), ovs.summary(errs["ff"])
+    dsp = errs["dsp_exact"]
+    return [
+        f"whole_points={min(counts) if counts else 0}",
+        f"whole_lut_loo_median_pct={lut[0]:.1f}",
+        f"whole_lut_loo_max_pct={lut[1]:.1f}",
+        f"whole_ff_loo_median_pct={ff[0]:.1f}",
+        f"whole_ff_loo_max_pct={ff[1]:.1f}",
+        f"whole_dsp_exact={sum(dsp):.0f}/{len(dsp)}",
+    ]
+
+
+def current_rtl() -> str:
+    """The RTL revision of templates/overlay as a build would copy it."""
+    return ovs.rtl_hash(ROOT / "templates" / "overlay")
+
+
+def write_overlay(flows: list[str], rtl: str | None) -> None:
+    rows = ovs.load()
+    revs = Counter(r["rtl"] for r in rows if r["unit"] == "whole")
+    use = rtl or revs.most_common(1)[0][0]
+    same = [r for r in rows if r["rtl"] == use]
+    base = [r for r in same if r["flow"] == "yosys-xilinx"]
+    doc: dict[str, Any] = {"version": 1, "rtl": use, "flows": {}}
+    for flow in flows:
+        frows = [r for r in same if r["flow"] == flow]
+        doc["flows"][flow] = ovs.fit_flow(frows, flow, base)
+        doc.setdefault("points", {})[flow] = len({ovs.point_key(r) for r in frows})
+    header = (
+        "# Coefficients of cost_models._overlay_resources per flow -> unit -> resource ->\n"
+        "# feature, fitted to real Yosys builds of templates/overlay (RTL revision `rtl`) by\n"
+        "#   python benchmarks/resource_model_vs_synth.py --no-units --no-fmax --write\n"
+        f"# on {dt.date.today()}. Do not edit by hand: rerun the command.\n"
+    )
+    path = ovr._DATA
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, path)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--flows", default="yosys-xilinx,yosys-ecp5")
     ap.add_argument("--no-fmax", action="store_true", help="skip the ECP5 place and route")
+    ap.add_argument("--no-units", action="store_true", help="skip the unit template points")
     ap.add_argument("--cache", type=Path, default=ResultsLayout(ROOT / "results").builds)
-    ap.add_argument("--write", action="store_true", help="refit and write units.yaml")
+    ap.add_argument("--write", action="store_true", help="refit and write the coefficients")
+    ap.add_argument("--rebuild", action="store_true", help="measure the whole-overlay points")
+    ap.add_argument("--points", type=int, default=30, help="whole-overlay points per flow")
+    ap.add_argument(
+        "--harvest",
+        type=Path,
+        action="append",
+        default=[],
+        help="add finished overlay synthesis folders found under this folder",
+    )
+    ap.add_argument("--rtl", default=None, help="RTL revision to report (default: most measured)")
     args = ap.parse_args()
+    flows = args.flows.split(",")
     fits: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     summary: dict[str, float] = {}
-    for flow in args.flows.split(","):
+    for flow in [] if args.no_units else flows:
         print(f"== {flow}: building {len(points())} template points (cached after the first run)")
         rows, kind = run_flow(flow, args.cache)
         fits[kind] = fit([r for r in rows if len(r["terms"]) == 1], kind)
         summary |= {f"{flow}:{k}": v for k, v in report(flow, rows, kind).items()}
     ratios = [] if args.no_fmax else fmax_table(args.cache)
-    if args.write:
+    if args.write and fits:
         write_units(fits)
+    if args.rebuild:
+        measure_whole(flows, args.points, args.cache)
+    harvest_dirs(args.harvest)
+    whole = whole_section(flows, args.rtl)
+    if args.write and ovs.load():
+        write_overlay(flows, args.rtl)
     print()
     for key, value in summary.items():
         if ":units:" in key and key.endswith(("lut", "ff", "dsp")):
             print(f"mape_{key.replace(':units:', '_').replace('-', '_')}={value:.1f}")
     if ratios:
         print(f"ecp5_fmax_model_over_measured_median={statistics.median(ratios):.2f}")
+    for line in whole:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from cost_models import _overlay_resources as ovr
 from cost_models._common import (
     Arrays,
     Channels,
@@ -33,6 +34,7 @@ from cost_models._overlay_cycles import (
     SETUP,
     STREAM_START,
 )
+from cost_models._points import QUANTS
 from cost_models._spatial import _link_bw, logic
 from cost_models._workload import Workload
 
@@ -513,19 +515,58 @@ def _resources(
         "bram36": ports * port["bram36"] + cdc * cc["bram36"],
         "uram": act_blocks if has_uram else 0.0,
     }
+    bram_core = w_banks + kv_banks + ctl["bram36"]
+    parts = {
+        "control": cores * ctl["lut"],
+        "axi": fixed["lut"],
+        "fifo": cores * fifo_lut,
+        "dequant": cores * dq_lanes * dq["lut"],
+        "nonlinear": cores * nl * nl_lane["lut"],
+    }
+    flow = ovr.FLOW_OF_DSP_KIND.get(platform.dsp_kind)
+    built = np.isin(q, [QUANTS.index(k) for k in ovr.OVERLAY_QUANTS])
+    if flow is not None and ovr.coefficients(flow) and np.any(built):
+        # The whole overlay as templates/overlay builds it at this point (fitted to Yosys
+        # builds of it, docs/models.md "Whole overlay"): engine, controller, SFU, buffers,
+        # AXI read streams. MACs the RTL does not build (a separate prefill engine,
+        # attention MACs) keep their per-MAC figures; the shell's clock crossing stays.
+        # Points of a precision the overlay does not build keep the engine-level model.
+        hw = ovr.template_point(p, prec.w_bits)
+        whole = ovr.predict(hw, flow)
+        extra = macs - mv
+        per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
+        per_mac = extra * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
+        lut = np.where(built, cores * (whole["lut"] + per_mac), lut)
+        per_mac = extra * tab["ff_per_mac"][q] + attn * tab["ff_per_mac"][aq]
+        ff = np.where(built, cores * (whole["ff"] + per_mac), ff)
+        dsps = np.ceil(extra / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
+        dsp = np.where(built, cores * (whole["dsp"] + dsps), dsp)
+        # a separate engine's weight tiles
+        bram_core = np.where(built, whole["bram"] * per_bram + w_banks * (extra > 0), bram_core)
+        for r in ("lut", "ff", "bram36"):
+            fixed[r] = np.where(built, cdc * cc[r], fixed[r])
+        if detail:
+            bd = ovr.breakdown(hw, flow)
+            ov_parts = {
+                "control": bd["controller"]["lut"] + bd["instruction_memory"]["lut"],
+                "axi": bd["stream_port"]["lut"] + bd["stream_buffer"]["lut"],
+                "fifo": bd["spad_replica"]["lut"] + bd["x_buffer"]["lut"],
+                "dequant": bd["sparse_decode"]["lut"],
+                "nonlinear": bd["sfu"]["lut"],
+            }
+            for kind, v in ov_parts.items():
+                shell = fixed["lut"] if kind == "axi" else 0.0
+                parts[kind] = np.where(built, cores * v + shell, parts[kind])
     out["lut"] = lut + fixed["lut"]
     out["ff"] = ff + fixed["ff"]
     out["dsp"] = dsp
-    bram = cores * (w_banks + kv_banks + ctl["bram36"]) + fixed["bram36"]
+    bram = cores * bram_core + fixed["bram36"]
     out["bram36"] = bram if has_uram else bram + act_blocks
     out["uram"] = act_blocks if has_uram else 0.0
     if detail:
         out["macs_per_cycle"] = cores * (macs + attn)
-        out["lut_control"] = cores * ctl["lut"]
-        out["lut_axi"] = fixed["lut"]
-        out["lut_fifo"] = cores * fifo_lut
-        out["lut_dequant"] = cores * dq_lanes * dq["lut"]
-        out["lut_nonlinear"] = cores * nl * nl_lane["lut"]
+        for kind, v in parts.items():
+            out[f"lut_{kind}"] = v
     # A core wider than an SLR is sliced across SLRs, so the per-SLR check deals at least
     # one slice to every SLR; memory ports stay with the shell's SLR.
     units = np.maximum(cores, len(platform.slrs))

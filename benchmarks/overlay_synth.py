@@ -1,0 +1,359 @@
+"""Whole-overlay synthesis points: measure (real Yosys), cache as CSV, fit, leave-one-out.
+
+A measurement is one ``yosys-xilinx`` / ``yosys-ecp5`` build of ``templates/overlay`` at a
+point of ``overlay_points.whole_points``. Each is cached in ``benchmarks/data/overlay_synth.csv``
+with the point, the flow, the Yosys version, the RTL revision (sha256 of the synthesised
+Verilog, as copied into the build folder) and the counts: a ``whole`` row and, where the
+netlist keeps the hierarchy (``synth_xilinx``), one row per unit of
+``cost_models._overlay_resources`` (measured from the per-module ``stat``).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cost_models import _overlay_resources as ov
+from runners.reports._open import count_cells
+
+ROOT = Path(__file__).resolve().parents[1]
+CSV_PATH = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
+COUNTS = ("lut", "ff", "dsp", "bram")
+COLUMNS = ("flow", "rtl", "yosys", *ov.HW_KEYS, "unit", "instances", *COUNTS)
+# Template parameter -> point key (templates/overlay/manifest.yaml).
+PARAM_KEYS = {
+    "MV_K": "mv_k", "MV_N": "mv_n", "WBITS": "w_bits", "SFU_LANES": "sfu_lanes",
+    "BEAT": "beat_bytes", "CAP": "stream_cap", "SPAD": "spad_words", "IMEM": "imem_words",
+    "BURST": "burst_bytes", "OVERLAP": "overlap", "IDXB": "idx_bits", "XBUF": "xbuf_words",
+}  # fmt: skip
+RAM_UNITS = ("stream_buffer", "spad_replica", "x_buffer")
+
+
+def rtl_hash(folder: Path) -> str:
+    """sha256 (12 hex) of the Verilog sources a build synthesised, by name and content."""
+    h = hashlib.sha256()
+    for f in sorted(folder.glob("*.v")):
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _counts(cells: Mapping[str, int], flow: str) -> dict[str, float]:
+    """The counts as the resource benchmark measures them (LUT RAM cells count as LUTs; an
+    ECP5 CCU2C carry is two LUT4 slots; BRAM: RAMB36 equivalents or ECP5 EBRs)."""
+    v = count_cells(cells)
+    num = {
+        k: float(v.get(k) or 0) for k in ("lut", "lutram", "carry", "ff", "dsp", "bram36", "ebr")
+    }
+    lut = num["lut"] + num["lutram"] + (2 * num["carry"] if flow == "yosys-ecp5" else 0.0)
+    bram = num["ebr"] if flow == "yosys-ecp5" else num["bram36"]
+    return {"lut": lut, "ff": num["ff"], "dsp": num["dsp"], "bram": bram}
+
+
+def _paramods(log: str) -> dict[str, dict[str, int]]:
+    """Derived module name -> its parameters, from Yosys's hierarchy messages."""
+    out: dict[str, dict[str, int]] = {}
+    params: dict[str, int] = {}
+    for line in log.splitlines():
+        if "derive mode" in line:
+            params = {}
+        elif m := re.match(r"^Parameter \\(\w+) = (\d+)", line):
+            params[m.group(1)] = int(m.group(2))
+        elif m := re.match(r"^Generating RTLIL representation for module `(.+)'\.", line):
+            out[m.group(1)] = dict(params)
+    return out
+
+
+def _unit_rows(stat: Mapping[str, Any], log: str, flow: str) -> dict[str, dict[str, float]]:
+    """Per-unit measured counts of a hierarchical netlist (instances x per-module cells)."""
+    mods: dict[str, Mapping[str, int]] = {
+        k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat["modules"].items()
+    }
+    params = _paramods(log)
+    top = next(m for m in mods if m.endswith("overlay_top"))
+    inst: dict[str, float] = defaultdict(float)
+    parent: dict[str, str] = {}
+
+    def walk(mod: str, n: float) -> None:
+        inst[mod] += n
+        for child, k in mods[mod].items():
+            c = child.lstrip("\\")
+            if c in mods:
+                parent[c] = mod
+                walk(c, n * k)
+
+    walk(top, 1.0)
+    out: dict[str, dict[str, float]] = {}
+    for mod, n in inst.items():
+        own = {t: c for t, c in mods[mod].items() if t.lstrip("\\") not in mods}
+        if mod.endswith("ov_bankram"):
+            dw = params.get(mod, {}).get("DW")
+            unit = (
+                "stream_buffer"
+                if parent.get(mod, "").endswith("ov_rdstream")
+                else "spad_replica"
+                if dw == ov.DW_SPAD
+                else "x_buffer"
+            )
+        elif mod.endswith("ov_rdstream"):
+            unit = "stream_port"
+        else:
+            unit = "core"  # overlay_core and the top's glue (axi_err)
+        row = out.setdefault(unit, {"instances": 0.0, **dict.fromkeys(COUNTS, 0.0)})
+        for r, v in _counts(own, flow).items():
+            row[r] += n * v
+        if unit != "core" or mod.endswith("overlay_core"):
+            row["instances"] += n
+    return out
+
+
+def harvest(folder: Path, flow: str) -> list[dict[str, Any]]:
+    """CSV rows of one finished build folder (``synth.ys``, ``stat.json``, ``yosys.log``)."""
+    script = (folder / "synth.ys").read_text(encoding="utf-8")
+    chparam = dict(re.findall(r"-set (\w+) (\d+)", script))
+    point = {PARAM_KEYS[k]: int(v) for k, v in chparam.items() if k in PARAM_KEYS}
+    stat = json.loads((folder / "stat.json").read_text(encoding="utf-8"))
+    log = (folder / "yosys.log").read_text(encoding="utf-8", errors="replace")
+    version = re.search(r"Yosys (\d+\.\d+\S*)", str(stat.get("creator", "")))
+    head = {
+        "flow": flow,
+        "rtl": rtl_hash(folder),
+        "yosys": version.group(1) if version else "?",
+        **point,
+    }
+    whole = _counts(stat["design"]["num_cells_by_type"], flow)
+    rows = [{**head, "unit": "whole", "instances": 1, **whole}]
+    if len(stat["modules"]) > 1:
+        for unit, r in sorted(_unit_rows(stat, log, flow).items()):
+            rows.append({**head, "unit": unit, **r})
+    return rows
+
+
+def point_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (row["flow"], row["rtl"], *(int(float(row[k])) for k in ov.HW_KEYS))
+
+
+def load(path: Path = CSV_PATH) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def store(new: Iterable[dict[str, Any]], path: Path = CSV_PATH) -> None:
+    """Add rows, replacing those of the same flow, RTL revision and point (atomic write)."""
+    new = list(new)
+    keys = {point_key(r) for r in new}
+    rows = [r for r in load(path) if point_key(r) not in keys] + new
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        w.writeheader()
+        for r in sorted(rows, key=lambda r: (r["flow"], r["rtl"], str(point_key(r)), r["unit"])):
+            w.writerow({k: _fmt(r[k]) for k in COLUMNS})
+    tmp.replace(path)
+
+
+def _fmt(v: Any) -> Any:
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
+# ------------------------------------------------------------------------------- fitting
+def _point(row: Mapping[str, Any]) -> dict[str, float]:
+    return {k: float(row[k]) for k in ov.HW_KEYS}
+
+
+def _coef_key(unit: str) -> str:
+    return "bankram" if unit in RAM_UNITS else unit
+
+
+def _lstsq(x: np.ndarray, y: np.ndarray, integer: bool) -> np.ndarray:
+    # Relative least squares: each point weighs by 1/y, the target being a percentage.
+    w = 1.0 / np.maximum(np.abs(y), 1.0)
+    coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+    return np.asarray(np.round(coef) if integer else coef, dtype=float)
+
+
+# Features fitted per resource (the rest of a unit's features are structural or unused).
+FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
+    "lut": {
+        "core": ("one", "lanes", "sfu", "win_bits", "decode", "lane_addr"),
+        "stream_port": ("one", "shift_bits", "caw"),
+        "bankram": ("one", "rot_bits", "addr_bits"),
+    },
+    "ff": {
+        "core": ("one", "lanes", "rows", "sfu", "win_bits"),
+        "stream_port": ("one", "caw"),
+        "bankram": ("one", "q_bits"),
+    },
+    "dsp": {"core": ("one", "lanes", "sfu", "rows", "wb")},
+}
+
+
+def _usable(names: tuple[str, ...], n: int) -> tuple[str, ...]:
+    """The leading features that ``n`` points over-determine (two spare points)."""
+    return names[: max(1, min(len(names), n - 2))]
+
+
+def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
+    """Coefficients per unit from per-unit rows (hierarchical netlists)."""
+    coef: dict[str, Any] = {}
+    for r, per in FEATURES.items():
+        for key, names in per.items():
+            xs, ys = [], []
+            for row in rows:
+                if row["unit"] == "whole" or _coef_key(row["unit"]) != key:
+                    continue
+                n, feats = ov.units(_point(row), flow)[row["unit"]]
+                fixed = sum(w * feats[f] for f, w in ov.FIXED.get(r, {}).items())
+                xs.append([float(feats[f]) for f in names])
+                ys.append(float(row[r]) / float(n) - float(fixed))
+            if not xs:
+                continue
+            names = _usable(names, len(xs))
+            xs = [x[: len(names)] for x in xs]
+            c = _lstsq(np.array(xs), np.array(ys), integer=r == "dsp")
+            coef.setdefault(key, {}).setdefault(r, {}).update(
+                {f: round(float(v), 4) for f, v in zip(names, c, strict=True)}
+            )
+    return {u: coef[_coef_key(u)] for u in ov.UNITS if _coef_key(u) in coef}
+
+
+def fit_whole(
+    rows: Sequence[Mapping[str, Any]], flow: str, base: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Coefficients from whole-design rows only (a flat netlist, e.g. ``synth_ecp5``):
+    each unit's logic is ``base``'s (a hierarchical flow's fit) times one scale per unit
+    group and resource, plus a constant; DSPs refit on the core's features."""
+    whole = [r for r in rows if r["unit"] == "whole"]
+    if not whole or any(r not in base.get(u, {}) for u in ov.UNITS for r in ("lut", "ff")):
+        return {}
+    # One scale per unit group where there are points enough, else one for the design.
+    groups = {"core": ("core",), "stream_port": ("stream_port",), "bankram": RAM_UNITS}
+    if len(whole) < 3 * len(groups):
+        groups = {"all": ov.UNITS}
+    coef: dict[str, Any] = {u: {} for u in ov.UNITS}
+    for r in ("lut", "ff"):
+        xs, ys = [], []
+        for row in whole:
+            p = _point(row)
+            per = ov.predict_units(p, flow, {u: {r: base[u][r]} for u in base if r in base[u]})
+            fixed = ov.predict_units(p, flow, {})
+            xs.append(
+                [1.0] + [sum(float(per[u][r] - fixed[u][r]) for u in g) for g in groups.values()]
+            )
+            ys.append(float(row[r]) - sum(float(fixed[u][r]) for u in per))
+        scale = _lstsq(np.array(xs), np.array(ys), integer=False)
+        for members, s in zip(groups.values(), scale[1:], strict=True):
+            for u in members:
+                coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u][r].items()}
+        coef["core"][r]["one"] = round(coef["core"][r].get("one", 0.0) + float(scale[0]), 4)
+    names = _usable(FEATURES["dsp"]["core"], len(whole))
+    x = np.array(
+        [[float(ov.units(_point(row), flow)["core"][1][f]) for f in names] for row in whole]
+    )
+    d = _lstsq(x, np.array([float(row["dsp"]) for row in whole]), integer=True)
+    coef["core"]["dsp"] = {f: float(v) for f, v in zip(names, d, strict=True)}
+    return coef
+
+
+def pct(pred: float, meas: float) -> float:
+    return abs(pred - meas) / meas * 100 if meas else (0.0 if abs(pred) < 0.5 else float("inf"))
+
+
+def summary(errs: Sequence[float]) -> tuple[float, float]:
+    return (statistics.median(errs), max(errs)) if errs else (float("nan"), float("nan"))
+
+
+# ------------------------------------------------------------------------------- reporting
+def _short(row: Mapping[str, Any]) -> str:
+    p = _point(row)
+    return (
+        f"K{p['mv_k']:.0f}xN{p['mv_n']:.0f} w{p['w_bits']:.0f} sfu{p['sfu_lanes']:.0f} "
+        f"B{p['beat_bytes']:.0f} sp{p['spad_words']:.0f} im{p['imem_words']:.0f} "
+        f"x{p['xbuf_words']:.0f} i{p['idx_bits']:.0f} o{p['overlap']:.0f}"
+    )
+
+
+def _by_point(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[Any, ...], list[Mapping[str, Any]]]:
+    out: dict[tuple[Any, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[point_key(r)[2:]].append(r)
+    return out
+
+
+def fit_flow(
+    rows: Sequence[Mapping[str, Any]], flow: str, base_rows: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Coefficients of ``flow`` from its rows (and, for a flat flow, ``base_rows`` of the
+    hierarchical flow that gives the units' shape)."""
+    if any(r["unit"] != "whole" for r in rows):
+        return fit_units(rows, flow)
+    base = fit_units(base_rows, "yosys-xilinx")
+    return fit_whole(rows, flow, base) if base else {}
+
+
+def report(
+    flow: str, rows: Sequence[Mapping[str, Any]], base_rows: Sequence[Mapping[str, Any]]
+) -> dict[str, list[float]]:
+    """Print measured vs leave-one-out predictions per point and per unit; return errors."""
+    pts = _by_point(rows)
+    base_pts = _by_point(base_rows)
+    errs: dict[str, list[float]] = defaultdict(list)
+    unit_errs: dict[tuple[str, str], list[float]] = defaultdict(list)
+    print(f"\n{flow}: whole overlay, measured / leave-one-out prediction ({len(pts)} points)")
+    print(f"  {'point':56s} {'lut':>13s} {'ff':>13s} {'dsp':>9s} {'bram':>11s}")
+    for key, prow in pts.items():
+        others = [r for k, rs in pts.items() if k != key for r in rs]
+        base = [r for k, rs in base_pts.items() if k != key for r in rs]
+        coef = fit_flow(others, flow, base)
+        whole = next((r for r in prow if r["unit"] == "whole"), None)
+        if not coef or whole is None:
+            continue
+        p = _point(whole)
+        pred = {r: float(v) for r, v in ov.predict(p, flow, coef).items()}
+        meas = {r: float(whole[r]) for r in COUNTS}
+        for r in ("lut", "ff"):
+            errs[r].append(pct(pred[r], meas[r]))
+        errs["dsp_exact"].append(float(round(pred["dsp"]) == meas["dsp"]))
+        errs["bram_ok"].append(
+            float(abs(pred["bram"] - meas["bram"]) <= max(1.0, 0.1 * meas["bram"]))
+        )
+        cells = " ".join(
+            f"{meas[r]:6.0f}/{pred[r]:<6.0f}"
+            if r in ("lut", "ff")
+            else f"{meas[r]:4.0f}/{pred[r]:<4.0f}"
+            for r in ("lut", "ff", "dsp")
+        )
+        print(f"  {_short(whole):56s} {cells} {meas['bram']:5.1f}/{pred['bram']:<5.1f}")
+        per = ov.predict_units(p, flow, coef)
+        for urow in prow:
+            if urow["unit"] in per:
+                for r in ("lut", "ff"):
+                    unit_errs[(urow["unit"], r)].append(
+                        pct(float(per[urow["unit"]][r]), float(urow[r]))
+                    )
+    if unit_errs:
+        print(f"{flow}: per unit, leave-one-out error % (median / max over points)")
+        for u in ("core", "stream_port", *RAM_UNITS):
+            if (u, "lut") in unit_errs:
+                lut, ff = summary(unit_errs[(u, "lut")]), summary(unit_errs[(u, "ff")])
+                print(
+                    f"  {u:14s} lut {lut[0]:5.1f} / {lut[1]:5.1f}   ff {ff[0]:5.1f} / {ff[1]:5.1f}"
+                )
+    elif pts:
+        print(f"{flow}: flat netlist (no per-unit counts); the model's units at the first point:")
+        first = _point(next(iter(pts.values()))[0])
+        coef = fit_flow([r for rs in pts.values() for r in rs], flow, base_rows)
+        for u, res in ov.predict_units(first, flow, coef).items():
+            print(f"  {u:14s} " + "  ".join(f"{r} {float(v):7.0f}" for r, v in res.items()))
+    return errs

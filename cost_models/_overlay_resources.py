@@ -1,0 +1,275 @@
+"""Resources of the whole overlay accelerator (``templates/overlay``), unit by unit.
+
+The overlay is one RTL design whose hardware parameters (``MV_K``, ``MV_N``, ``SFU_LANES``,
+``BEAT``, ``SPAD``, ...) come from a temporal design point. Its Yosys netlist keeps the
+hierarchy (``synth_xilinx`` does not flatten), so a build reports the core, each AXI read
+stream and each RAM (``ov_bankram``) separately; this module predicts the same objects:
+
+- ``core``: controller, instruction memory, MV engine (multipliers, row accumulators,
+  x-address and N:M decode per lane), SFU lanes, write-back lanes, KV write path and the
+  five-port stream mux;
+- ``stream_port`` x5: an AXI4 read master's logic (burst issue, skip shifter);
+- ``stream_buffer`` x5, ``spad_replica`` x(3 + SFU_LANES), ``x_buffer`` x(MV_K*MV_N):
+  banked RAMs (``ov_bankram``): lane-rotation logic plus the memory primitives.
+
+Memory primitives are counted, not fitted: each bank is mapped to LUT RAM or block RAM by
+the cheaper of the two under the costs Yosys's ``memory_libmap`` uses for the fabric
+(``share/xilinx/lutrams_xcu.txt``, ``brams_xc4v.txt``; ``share/lattice/*16kd*``). LUT and
+FF of the logic are linear in structural features of each unit, with coefficients per
+flow fitted to real Yosys builds (``benchmarks/resource_model_vs_synth.py --write`` ->
+``data/overlay_resources.yaml``). DSPs are integer counts per feature (fitted, then checked
+exact on every build). The platform shell is not part of this model (board data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+Array = np.ndarray
+_DATA = Path(__file__).parent / "data" / "overlay_resources.yaml"
+FLOWS = ("yosys-xilinx", "yosys-ecp5")
+RESOURCES = ("lut", "ff", "dsp", "bram")  # bram: RAMB36 equivalents (Xilinx), EBRs (ECP5)
+# Template parameters (manifest point keys) the model reads.
+HW_KEYS = (
+    "mv_k",
+    "mv_n",
+    "w_bits",
+    "sfu_lanes",
+    "beat_bytes",
+    "stream_cap",
+    "spad_words",
+    "imem_words",
+    "burst_bytes",
+    "overlap",
+    "idx_bits",
+    "xbuf_words",
+)
+# Instruction bits the core decodes (of 256): Yosys drops the unused columns of the
+# instruction memory (measured: 33 RAM64M8 x 7 bits at IMEM 64).
+IMEM_BITS = 231
+DW_SPAD = 18
+UNITS = ("core", "stream_port", "stream_buffer", "spad_replica", "x_buffer")
+
+
+def _clog2(x: Array) -> Array:
+    return np.ceil(np.log2(np.maximum(x, 1))).astype(float)
+
+
+def _pow2(x: Array) -> Array:
+    return np.exp2(_clog2(x))
+
+
+def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
+    """The RTL's derived sizes (``localparam``s of overlay_core / ov_rdstream)."""
+    g = {k: np.asarray(p[k], dtype=float) for k in HW_KEYS}
+    lanes = g["mv_k"] * g["mv_n"]
+    sfu = g["sfu_lanes"]
+    lnb = np.where(sfu <= 2, 1.0, _clog2(sfu))
+    fw = g["w_bits"] + g["idx_bits"]
+    tileb = 2 * g["mv_n"] + np.floor((lanes * fw + 7) / 8)
+    win = np.maximum(np.maximum(tileb, lanes), 2 * sfu)
+    lnbk = _clog2(np.maximum(win, g["beat_bytes"]))
+    caw = np.maximum(_clog2(g["stream_cap"]), lnbk)
+    return {
+        **g,
+        "lanes": lanes,
+        "nb": np.exp2(lnb),
+        "lnb": lnb,
+        "win": win,
+        "nbk": np.exp2(lnbk),
+        "lnbk": lnbk,
+        "caw": caw,
+        "log_beat": _clog2(g["beat_bytes"]),
+        "saw": _clog2(g["spad_words"]),
+        "xaw": _clog2(g["xbuf_words"]),
+    }
+
+
+def memory(rows: Array, width: Array, flow: str) -> dict[str, Array]:
+    """LUT-RAM cells and block RAMs of one ``rows`` x ``width`` simple dual-port memory:
+    whichever of the two costs less under Yosys's libmap costs for the fabric."""
+    rows, width = np.asarray(rows, float), np.asarray(width, float)
+    if flow == "yosys-xilinx":
+        # RAM32M16: 32 x 14, RAM64M8: 64 x 7, cost 16 scaled by the width used; deeper
+        # memories are 64-deep tiles. RAMB18 (cost 129) 1k x 18, 2k x 9, 512 x 36.
+        shallow = rows <= 32
+        cells = np.where(shallow, np.ceil(width / 14), np.ceil(rows / 64) * np.ceil(width / 7))
+        lut_cost = 16 * np.where(shallow, width / 14, np.ceil(rows / 64) * width / 7)
+        modes = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+        blocks = np.min([np.ceil(rows / d) * np.ceil(width / w) for d, w in modes], axis=0)
+        use_bram = 129 * blocks < lut_cost
+        return {"lutram": np.where(use_bram, 0, cells), "bram": np.where(use_bram, blocks / 2, 0)}
+    # ECP5: TRELLIS_DPR16X4 (16 x 4, cost 4) or DP16KD/PDPW16KD (16 Kb, cost 128).
+    cells = np.ceil(rows / 16) * np.ceil(width / 4)
+    modes = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+    blocks = np.min([np.ceil(rows / d) * np.ceil(width / w) for d, w in modes], axis=0)
+    use_ebr = 128 * blocks < 4 * cells
+    return {"lutram": np.where(use_ebr, 0, cells), "bram": np.where(use_ebr, blocks, 0)}
+
+
+def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
+    """Features of one ``ov_bankram``: NB banks of depth/NB words, rotation logic."""
+    mem = memory(depth / nb, dw, flow)
+    lnb = _clog2(nb)
+    return {
+        "one": np.ones_like(nb),
+        "rot_bits": nb * dw * lnb,  # read and write lane rotation: NB:1 muxes per bit
+        "addr_bits": nb * _clog2(depth),  # per-bank read/write address adders
+        "lutram": nb * mem["lutram"],
+        "bram": nb * mem["bram"],
+        "q_bits": nb * dw,  # the banks' read registers
+    }
+
+
+def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, Array]]]:
+    """Unit -> (instances, features of one instance) of the overlay at template point ``p``."""
+    g = geometry(p)
+    one = np.ones_like(g["lanes"])
+    imem = memory(g["imem_words"], IMEM_BITS * one, flow)
+    core = {
+        "one": one,
+        "lanes": g["lanes"],  # product, live gating, dot adders
+        "lane_addr": g["lanes"] * g["xaw"],  # per-lane x-buffer read address
+        "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
+        "rows": g["mv_n"],  # 48-bit row accumulators and scales
+        "sfu": g["sfu_lanes"],  # element-wise datapath per lane
+        "wb": g["nb"],  # write-back / scratchpad word lanes
+        "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
+        "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
+        "lutram": imem["lutram"],
+        "bram": imem["bram"],
+    }
+    stream = {
+        "one": one,
+        "shift_bits": 8 * g["beat_bytes"] * g["log_beat"],  # first-beat skip shifter
+        "caw": g["caw"],  # head/tail pointers and counts
+        "lutram": 0 * one,
+        "bram": 0 * one,
+    }
+    return {
+        "core": (one, core),
+        "stream_port": (5 * one, stream),
+        "stream_buffer": (5 * one, _bankram(g["nbk"], np.exp2(g["caw"]), 8 * one, flow)),
+        "spad_replica": (
+            3 + g["sfu_lanes"],
+            _bankram(g["nb"], g["spad_words"], DW_SPAD * one, flow),
+        ),
+        "x_buffer": (g["lanes"], _bankram(g["nb"], g["xbuf_words"], 8 * one, flow)),
+    }
+
+
+# Features whose coefficient is structural, not fitted: a LUT-RAM cell counts as one LUT
+# (the convention of the measured counts), block RAMs are the BRAM figure.
+FIXED = {"lut": {"lutram": 1.0}, "bram": {"bram": 1.0}}
+
+
+def predict_units(
+    p: Mapping[str, Any], flow: str, coef: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Array]]:
+    """Unit -> resource -> total over its instances (arrays like the point's values)."""
+    c = coefficients(flow) if coef is None else coef
+    out: dict[str, dict[str, Array]] = {}
+    for unit, (n, feats) in units(p, flow).items():
+        res: dict[str, Array] = {}
+        for r in RESOURCES:
+            total = 0.0 * n
+            for name, value in feats.items():
+                w = FIXED.get(r, {}).get(name)
+                if w is None:
+                    w = c.get(unit, {}).get(r, {}).get(name, 0.0)
+                total = total + w * value
+            res[r] = n * total
+        out[unit] = res
+    return out
+
+
+def predict(
+    p: Mapping[str, Any], flow: str, coef: Mapping[str, Any] | None = None
+) -> dict[str, Array]:
+    """Whole-design LUT / FF / DSP / BRAM of the overlay at template point ``p``."""
+    per = predict_units(p, flow, coef)
+    return {r: sum((u[r] for u in per.values()), start=np.zeros(())) for r in RESOURCES}
+
+
+@cache
+def _all_coefficients() -> dict[str, Any]:
+    if not _DATA.exists():
+        return {}
+    doc = yaml.safe_load(_DATA.read_text(encoding="utf-8")) or {}
+    return dict(doc.get("flows") or {})
+
+
+def coefficients(flow: str) -> dict[str, Any]:
+    """Fitted coefficients of ``flow`` (unit -> resource -> feature -> weight); {} if none."""
+    return dict(_all_coefficients().get(flow) or {})
+
+
+def fitted_flows() -> tuple[str, ...]:
+    return tuple(f for f in FLOWS if coefficients(f))
+
+
+# The template's defaults for what a temporal design point does not set (manifest
+# ``parameters`` defaults; tests check them against templates/overlay/manifest.yaml).
+TEMPLATE_DEFAULTS = {"spad_words": 1024, "imem_words": 256, "burst_bytes": 256, "xbuf_words": 1024}
+OVERLAY_QUANTS = ("w8a8", "w4a8")  # what the overlay hardware builds (overlay/config.py)
+FLOW_OF_DSP_KIND = {"dsp48e2": "yosys-xilinx", "mult18x18d": "yosys-ecp5"}
+
+
+def template_point(p: Mapping[str, Any], w_bits: float) -> dict[str, Array]:
+    """The overlay's template parameters at temporal design points ``p`` (arrays), as the
+    manifest's ``derive`` section computes them for a build."""
+    mv_k, mv_n = np.asarray(p["mv_k"], float), np.asarray(p["mv_n"], float)
+    sfu = np.asarray(p["sfu_lanes"], float)
+    beat = np.floor(np.asarray(p["axi_port_bits"], float) / 8)
+    pop = np.maximum(np.maximum(mv_n * 2 + np.floor(mv_n * mv_k * 12 / 8), mv_k * mv_n), sfu * 2)
+    one = np.ones_like(mv_k * beat)
+    return {
+        "mv_k": mv_k * one,
+        "mv_n": mv_n * one,
+        "w_bits": w_bits * one,
+        "sfu_lanes": sfu * one,
+        "beat_bytes": beat * one,
+        "stream_cap": (2 * pop + beat * 56 + 256) * one,
+        "overlap": np.asarray(p.get("overlap", 1), float) * one,
+        "idx_bits": np.where(np.asarray(p.get("sparsity", 0)) == 0, 0.0, 4.0) * one,
+        **{k: v * one for k, v in TEMPLATE_DEFAULTS.items()},
+    }
+
+
+# The core's features by the unit of the design they stand for (the core is one module,
+# so these are the model's split of it; the other units are modules of their own).
+CORE_PARTS = {
+    "controller": ("one",),
+    "instruction_memory": ("lutram", "bram"),
+    "mv_engine": ("lanes", "lane_addr", "rows"),
+    "sparse_decode": ("decode",),
+    "sfu": ("sfu", "wb"),
+    "stream_mux": ("win_bits",),
+    "kv_write": ("beat_bits",),
+}
+
+
+def breakdown(
+    p: Mapping[str, Any], flow: str, coef: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, Array]]:
+    """Part -> resource -> amount: the core split by feature, then the other units."""
+    c = coefficients(flow) if coef is None else coef
+    n_core, core = units(p, flow)["core"]
+    out: dict[str, dict[str, Array]] = {}
+    for part, names in CORE_PARTS.items():
+        out[part] = {}
+        for r in RESOURCES:
+            w = {
+                f: FIXED.get(r, {}).get(f, c.get("core", {}).get(r, {}).get(f, 0.0)) for f in names
+            }
+            out[part][r] = n_core * sum((w[f] * core[f] for f in names), start=np.zeros(()))
+    per = predict_units(p, flow, c)
+    for unit in UNITS[1:]:
+        out[unit] = per[unit]
+    return out

