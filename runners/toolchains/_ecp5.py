@@ -12,6 +12,12 @@ mapped to the shared keys as follows:
 A design that misses its clock target still gets a report and a bitstream; the build is
 then ``failed`` with ``timing_not_met`` and its achieved Fmax (deterministic for a given
 seed, so it is cached).
+
+A whole accelerator (the overlay, whose external-memory ports outnumber any ECP5 package's
+pins) is placed behind the scan-chain top of ``_io_wrapper``, as the ``vivado`` flow does:
+Fmax and resources of the whole core (``io_wrapper_ff`` of the flip-flops are the chain's),
+and a ``scan_bitstream`` that is not for a board. A point whose model fits on chip is
+released as ``overlay_release`` (UART top, memories in block RAM) instead.
 """
 
 from __future__ import annotations
@@ -59,7 +65,7 @@ class Ecp5(StepFlow):
     step_timeout_s = 3600.0
     steps = (
         # Only CCU2C carry cells from synthesis; nextpnr counts the rest after placement.
-        Yosys("ecp5", synth_options="-json synth.json", keys=("carry",)),
+        Yosys("ecp5", synth_options="-json synth.json", keys=("carry",), in_context=True),
         NEXTPNR_ECP5,
         Pack("yowasp-ecppack", ("top.config", "top.bit"), "top.bit", "ecppack.log"),
     )

@@ -9,7 +9,7 @@ parameters (as ``synth_design -generic``) all travel in the TCL file. One step:
 A unit template (``gemv_int``, ``llm_top``...) is built out of context: no pins, no
 bitstream. A whole accelerator (``WHOLE_DESIGNS``: the overlay) is built in context, every
 RTL source read, through synthesis, placement, routing and ``write_bitstream``; its ports go
-through the scan-chain top of ``_vivado_io`` (a thousand AXI pins fit no package). Its pins
+through the scan-chain top of ``_io_wrapper`` (a thousand AXI pins fit no package). Its pins
 have no board location, so the pin DRCs are warnings: the bitstream measures the design, it
 is not for loading (a board gets a released top), hence its artefact key ``scan_bitstream``.
 """
@@ -36,7 +36,14 @@ from runners.toolchains._base import (
     tool_metrics,
     vendor_result,
 )
-from runners.toolchains._vivado_io import IO_FILE, IO_TOP, io_wrapper
+from runners.toolchains._io_wrapper import (
+    BITSTREAM_KEY,
+    IO_FILE,
+    IO_TOP,
+    WHOLE_DESIGNS,
+    io_wrapper,
+    wrapped,
+)
 
 if TYPE_CHECKING:
     from runners._bundle import Bundle
@@ -45,8 +52,6 @@ if TYPE_CHECKING:
 REPORT_DIR = "reports"
 DEFAULT_CLOCK_MHZ = 300.0
 _TIMING_KEYS = ("wns_ns", "tns_ns", "whs_ns", "ths_ns", "failing_endpoints", "timing_met")
-# RTL templates that are a whole accelerator: built in context, to a bitstream.
-WHOLE_DESIGNS = ("overlay",)
 # Unplaced pins (no LOC / IOSTANDARD) stop write_bitstream (DRC NSTD-1, UCIO-1).
 _PIN_DRCS = "set_property SEVERITY {Warning} [get_drc_checks {NSTD-1 UCIO-1}]"
 # An AMD/Xilinx part name: device, package, speed grade (+ temperature, revision), e.g.
@@ -90,10 +95,7 @@ class Vivado(Toolchain):
         top, sources = bundle.template.top, bundle.source_files(".v", ".sv", ".vhd", ".vhdl")
         whole: dict[str, Any] = {}
         if bundle.template.name in WHOLE_DESIGNS:
-            added = io_wrapper(bundle.folder, sources, top, bundle.params)
-            (bundle.folder / "io_wrapper.json").write_text(
-                json.dumps({"top": IO_TOP, "design": top, "ff": added}) + "\n", encoding="utf-8"
-            )
+            io_wrapper(bundle.folder, sources, top, bundle.params, self.name)
             top, sources = IO_TOP, [*sources, IO_FILE]
             whole = {"OOC": 0, "WRITE_BITSTREAM": 1, "hooks": {"after_route": _PIN_DRCS}}
         script_point = {
@@ -135,10 +137,10 @@ class Vivado(Toolchain):
             },
         )
         top = next((p.name for p in (workdir / REPORT_DIR).glob("*.bit")), None)
-        wrapper = json.loads(read_text(workdir / "io_wrapper.json") or "{}")
+        wrapper = wrapped(workdir)
         # Behind the scan-chain top the pins have no board location: that bitstream measures
         # the design and is not a deliverable (promote wants "bitstream"), so it has its own key.
-        bit_key = "scan_bitstream" if wrapper else "bitstream"
+        bit_key = BITSTREAM_KEY if wrapper else "bitstream"
         artefacts = existing(
             workdir,
             {

@@ -21,7 +21,7 @@ import pytest
 from overlay.isa import PORTS
 from overlay.xrt_host import KERNEL_ARGS, hbm_banks, sp_lines
 from runners import ToolchainError, build, load_template, make_bundle
-from runners.toolchains._vivado_io import top_ports
+from runners.toolchains._io_wrapper import top_ports
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "reports"
 # The stand-ins copy real vendor reports from the shared corpus. Without it (a bare clone)
@@ -301,7 +301,7 @@ def test_vivado_builds_the_whole_overlay_in_context_to_a_bitstream(
     assert "-generic MV_N=4" in tcl and "-mode out_of_context" not in tcl
     # every port bit of overlay_top crosses the scan chain once: 64-bit AXI data here
     assert res.metrics["io_wrapper_ff"] == sum(
-        p.width for p in top_ports(folder, ["overlay_top.v"], "overlay_top", res.params)
+        p.width for p in top_ports(folder, ["overlay_top.v"], "overlay_top", res.params, "vivado")
         if p.name != "clk"
     )  # fmt: skip
 
@@ -310,7 +310,7 @@ def test_the_vivado_io_top_is_lint_clean_around_the_overlay(tmp_path: Path) -> N
     if shutil.which("verilator") is None:
         pytest.skip("verilator not installed")
     bundle = make_bundle("overlay", OVERLAY_POINT, "vivado", root=tmp_path)
-    ports = top_ports(bundle.folder, ["overlay_top.v"], "overlay_top", bundle.params)
+    ports = top_ports(bundle.folder, ["overlay_top.v"], "overlay_top", bundle.params, "vivado")
     assert {p.name: p.width for p in ports}["m_axi_kv_wdata"] == 64
     assert {p.name: p.width for p in ports}["m_axi_kv_wstrb"] == 8
     argv = ["verilator", "--lint-only", "-Wall", "-Wno-fatal", "--top-module", "dse_io_top"]

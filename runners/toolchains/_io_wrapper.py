@@ -1,15 +1,18 @@
-"""The in-context top of a whole-design Vivado build: every port of the design behind a scan
-chain on four pins.
+"""The in-context top of a whole-design build (``vivado``, ``ecp5``): every port of the
+design behind a scan chain on four pins.
 
 A whole accelerator (the overlay: five AXI4 masters of up to 512 data bits, the host
-interface) has well over a thousand top-level ports: in context (I/O buffers, pins, a
-bitstream) that cannot be placed on any package, and out of context there is no bitstream.
+interface) has up to a thousand top-level ports and more: in context (I/O buffers, pins, a
+bitstream) that cannot be placed on any package (899 I/O at 32-bit ports against an
+ECP5-85's 365 pins), and out of context there is no bitstream.
 ``io_wrapper`` writes ``dse_io_top``: the design instantiated with the point's parameters,
 every input driven from a shift register fed by pin ``io_si``, every output captured
 (``io_se`` low) or shifted out (``io_se`` high) on ``io_so``, the clock on its own pin. Every
 design input stays a live signal and every output observable, so synthesis keeps the whole
 design; the wrapper adds one flip-flop per port bit (``ff``, reported as
-``io_wrapper_ff``) and nothing else of note.
+``io_wrapper_ff``) and nothing else of note. Its pins have no board location, so the
+bitstream it yields measures the design and is not for loading: flows file it as
+``scan_bitstream`` (``BITSTREAM_KEY``), which ``dse promote`` does not publish.
 
 Only ANSI port lists are read (``input wire [8*BEAT-1:0] name,``); a range may use the
 module's parameters and + - * / ( ).
@@ -18,17 +21,24 @@ module's parameters and + - * / ( ).
 from __future__ import annotations
 
 import ast
+import json
 import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from runners.toolchains._base import ToolchainError
 
 IO_TOP = "dse_io_top"
 IO_FILE = f"{IO_TOP}.v"
 CLOCKS = ("clk", "ap_clk", "clock")
+# RTL templates that are a whole accelerator: built in context behind this top by the flows
+# that place them (a unit template is built bare, or out of context).
+WHOLE_DESIGNS = ("overlay",)
+RECORD = "io_wrapper.json"  # {"top", "design", "ff"}: written beside the wrapper
+BITSTREAM_KEY = "scan_bitstream"
 _PORT_RE = re.compile(
     r"\b(input|output)\s+(?:wire\s+|reg\s+|logic\s+)?(?:signed\s+)?(?:\[([^\]]+)\]\s*)?(\w+)"
 )
@@ -48,7 +58,7 @@ class Port:
     width: int
 
 
-def _value(expr: str, params: Mapping[str, object]) -> int:
+def _value(expr: str, params: Mapping[str, object], flow: str) -> int:
     """An integer range bound over the parameters, or ToolchainError."""
 
     def ev(node: ast.AST) -> int:
@@ -66,12 +76,12 @@ def _value(expr: str, params: Mapping[str, object]) -> int:
         return ev(ast.parse(expr.strip(), mode="eval").body)
     except (SyntaxError, ValueError, ZeroDivisionError) as exc:
         raise ToolchainError(
-            f"flow 'vivado': port range bound {expr!r} is not arithmetic over the "
+            f"flow '{flow}': port range bound {expr!r} is not arithmetic over the "
             f"parameters ({exc})"
         ) from None
 
 
-def top_ports(folder: Path, sources: list[str], top: str, params: Mapping) -> list[Port]:
+def top_ports(folder: Path, sources: list[str], top: str, params: Mapping, flow: str) -> list[Port]:
     """The ports of module ``top`` (declared in one of ``sources``) with their widths."""
     head = re.compile(rf"\bmodule\s+{re.escape(top)}\b")
     for src in sources:
@@ -86,13 +96,13 @@ def top_ports(folder: Path, sources: list[str], top: str, params: Mapping) -> li
         for direction, rng, name in _PORT_RE.findall(body[: max(end, 0)]):
             if rng:
                 hi, _, lo = rng.partition(":")
-                width = abs(_value(hi, params) - _value(lo or hi, params)) + 1
+                width = abs(_value(hi, params, flow) - _value(lo or hi, params, flow)) + 1
             else:
                 width = 1
             ports.append(Port(direction, name, width))
         if ports:
             return ports
-    raise ToolchainError(f"flow 'vivado': no ANSI port list of module '{top}' in {sources}")
+    raise ToolchainError(f"flow '{flow}': no ANSI port list of module '{top}' in {sources}")
 
 
 def _literal(value: object) -> str:
@@ -103,12 +113,13 @@ def _literal(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def io_wrapper(folder: Path, sources: list[str], top: str, params: Mapping) -> int:
-    """Write ``dse_io_top.v`` around ``top``; return the flip-flops it adds."""
-    ports = top_ports(folder, sources, top, params)
+def io_wrapper(folder: Path, sources: list[str], top: str, params: Mapping, flow: str) -> int:
+    """Write ``dse_io_top.v`` around ``top`` and its ``io_wrapper.json`` record; return the
+    flip-flops it adds."""
+    ports = top_ports(folder, sources, top, params, flow)
     clock = next((p for p in ports if p.name in CLOCKS and p.direction == "input"), None)
     if clock is None:
-        raise ToolchainError(f"flow 'vivado': module '{top}' has no clock input ({CLOCKS})")
+        raise ToolchainError(f"flow '{flow}': module '{top}' has no clock input ({CLOCKS})")
     ins = [p for p in ports if p.direction == "input" and p is not clock]
     outs = [p for p in ports if p.direction == "output"]
     iw, ow = max(1, sum(p.width for p in ins)), max(1, sum(p.width for p in outs))
@@ -120,7 +131,7 @@ def io_wrapper(folder: Path, sources: list[str], top: str, params: Mapping) -> i
     param_pass = ", ".join(f".{k}({k})" for k in params)
     shift_in = f"{{in_sr[{iw - 2}:0], io_si}}" if iw > 1 else "io_si"
     shift_out = f"{{out_sr[{ow - 2}:0], 1'b0}}" if ow > 1 else "1'b0"
-    text = f"""// Generated by runners.toolchains._vivado_io: {top} in context on four pins.
+    text = f"""// Generated by runners.toolchains._io_wrapper: {top} in context on four pins.
 // {len(ins)} inputs ({iw} bits) shift in on io_si; {len(outs)} outputs ({ow} bits) are
 // captured while io_se is low and shift out on io_so while it is high.
 module {IO_TOP} #(
@@ -149,4 +160,20 @@ module {IO_TOP} #(
 endmodule
 """
     (folder / IO_FILE).write_text(text, encoding="utf-8")
+    record = {"top": IO_TOP, "design": top, "ff": iw + ow}
+    (folder / RECORD).write_text(json.dumps(record) + "\n", encoding="utf-8")
     return iw + ow
+
+
+def wrapped(workdir: Path) -> dict[str, Any]:
+    """The wrapper record a build left (empty when the design was built bare)."""
+    path = workdir / RECORD
+    if not path.exists():
+        return {}
+    try:
+        got = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        got = None
+    # A damaged record still says the design was wrapped: never file its bitstream as one
+    # to load on a board.
+    return got if isinstance(got, dict) and got else {"top": IO_TOP}
