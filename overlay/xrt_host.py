@@ -6,7 +6,8 @@ channel map gave it (the ``sp=`` lines of the link), the program, its two entry 
 ``XrtRunner`` loads the xclbin, allocates one buffer per port in the bank its kernel
 argument is connected to (``kernel.group_id``), writes the images, then runs the step
 program per token — serial prefill over the prompt, then greedy decode — and reads each
-token from a 4-byte output buffer.
+token from a 4-byte output buffer: bits 15..0 the token, bit 31 the core's sticky AXI error
+flag (a port answered SLVERR/DECERR), on which the runner stops with ``KernelError``.
 
 Kernel arguments, in order (``KERNEL_ARGS``, the register map of
 ``templates/overlay_kernel/overlay_kernel.v``): ``prog`` (program words) and ``prog_len``
@@ -31,6 +32,11 @@ KERNEL_ARGS = ("prog", "prog_len", "start_pc", "pos", "tok", "out", *PORTS)
 # The kernel's own two masters (program reads, token writes) share the activations' channels.
 EXTRA_PORTS = {"prog": "act", "out": "act"}
 HBM_CHANNELS = 32  # U280 / U55C pseudo-channels
+AXI_ERR_BIT = 1 << 31  # in the out word (overlay_kernel.v)
+
+
+class KernelError(RuntimeError):
+    """The kernel reported a failure the token it returned cannot be trusted after."""
 
 
 def hbm_banks(
@@ -119,7 +125,15 @@ class XrtRunner:
         run = self.kernel(b["prog"], n, pc, pos, tok, b["out"], *(b[g] for g in PORTS))
         run.wait()
         b["out"].sync(self.xrt.xclBOSyncDirection.XCL_BO_SYNC_BO_FROM_DEVICE, 4, 0)
-        return int.from_bytes(bytes(b["out"].read(4, 0)), "little")
+        word = int.from_bytes(bytes(b["out"].read(4, 0)), "little")
+        if word & AXI_ERR_BIT:
+            raise KernelError(
+                f"the kernel's AXI error flag is set after the call at pc {pc}, position "
+                f"{pos}: a memory port ({', '.join(PORTS)}) answered SLVERR or DECERR (a "
+                "buffer outside its HBM bank or too small for the image); the token is "
+                "discarded, and the flag stays set until the xclbin is loaded again"
+            )
+        return word & 0xFFFF
 
     def generate(self, prompt: list[int], n: int) -> list[int]:
         """Prefill ``prompt`` token by token, then ``n`` greedy tokens."""

@@ -10,7 +10,9 @@
 //   * m_axi_prog (256-bit reads, one instruction a beat): on a call at the init entry
 //     (start_pc == 0, where overlay.compiler puts it) the prog_len instructions are copied
 //     into the core's instruction memory before it starts;
-//   * m_axi_out (32-bit writes): the argmax token is written to out[0] after every call;
+//   * m_axi_out (32-bit writes): after every call out[0] = {axi_err, 15'b0, argmax token}:
+//     bit 31 is the core's sticky AXI error flag, so the host sees a memory error with the
+//     token it spoils, without register access (which XRT grants only to an exclusive CU);
 //   * the core's five AXI4 masters with each buffer's base address added (the core emits
 //     offsets from 0 in its port's image).
 // One call = ap_start -> (program load) -> run from start_pc -> token written -> ap_done.
@@ -253,7 +255,7 @@ module overlay_kernel #(
     assign m_axi_out_awlen = 8'd0;
     assign m_axi_out_awsize = 3'd2;
     assign m_axi_out_awburst = 2'b01;
-    assign m_axi_out_wdata = {16'd0, out_token};
+    assign m_axi_out_wdata = {axi_err, 15'd0, out_token};
     assign m_axi_out_wstrb = 4'hf;
     assign m_axi_out_wlast = 1'b1;
     assign m_axi_out_bready = (st == S_RESP);
