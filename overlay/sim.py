@@ -64,7 +64,8 @@ def verilator_params(
         "BEAT": beat,
         "LOGBEAT": beat.bit_length() - 1,
         "CAP": cap,
-        "SPAD": _pow2(comp.scratch_words if comp else 0, 4096),
+        # the program's need (a power of two, at least the template's 64); 4096 without one
+        "SPAD": _pow2(comp.scratch_words, 64) if comp else 4096,
         "IMEM": _pow2(len(comp.program) if comp else 0, 256),
         "OVERLAP": int(cfg.overlap),
         "IDXB": index_bits(cfg),

@@ -30,6 +30,10 @@ from overlay.sim import (
 
 EXPECTED = "expected.json"
 RESULT = "result.txt"
+# quant_group of a point that names none: the cost model's 128 divides no tiny model's
+# d_model (64); 64 divides all their reductions (d_model, d_q, d_ffn) and is a multiple of
+# every mv_k up to 64.
+SIM_GROUP = 64
 
 
 def _int(point: Mapping[str, Any], key: str, default: int, lo: int, hi: int) -> int:
@@ -61,7 +65,18 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
     n_prompt = _int(point, "sim_prompt", 4, 1, 16)
     n_new = _int(point, "sim_tokens", 8, 1, 16)
     latency = _int(point, "sim_latency", DEFAULT_LATENCY, 1, 1000)
-    prep = prepare(shape, point, seed, 32, default_prompt(shape, n_prompt, seed + 7))
+    point = {"quant_group": SIM_GROUP, **point}
+    try:
+        prep = prepare(shape, point, seed, 32, default_prompt(shape, n_prompt, seed + 7))
+    except OverlayError as exc:
+        if exc.key != "quant_group":
+            raise
+        what = str(exc).removeprefix("quant_group: ")
+        raise OverlayError(
+            "quant_group",
+            f"{what}; the sim rung runs sim_model {shape.name} (d_model {shape.d_model}, "
+            f"d_ffn {shape.d_ffn}), where e.g. {SIM_GROUP} fits",
+        ) from None
     comp, cfg = prep.comp, prep.cfg
     traces: list[dict] = []
     ref, _ = run_reference(prep.qm, prep.prompt, n_new, traces)
