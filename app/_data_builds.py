@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from dse.calibration import METRIC_COLUMNS
+from dse.calibration import LATENCY_COLUMNS, METRIC_COLUMNS, predicted_for
 from dse.layout import BUILDS, ResultsLayout
 
 
@@ -192,8 +192,9 @@ def calibration_pairs(builds: pd.DataFrame) -> pd.DataFrame:
         measured, predicted = b.get("measured"), b.get("predicted")
         if not isinstance(measured, Mapping) or not isinstance(predicted, Mapping):
             continue
-        for key, column in METRIC_COLUMNS.items():  # what a build measures -> model column
-            m, p = measured.get(key), predicted.get(column)
+        for key in [*METRIC_COLUMNS, *LATENCY_COLUMNS]:  # what a build measures
+            # paired with the model's prediction of the same object (a sim run's own figure)
+            m, p = measured.get(key), predicted_for(key, measured, predicted)
             if (
                 isinstance(m, int | float)
                 and isinstance(p, int | float)

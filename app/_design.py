@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 import cost_models as cm
-from dse.calibration import Correction
+from dse.calibration import Correction, applies
 from dse.scoring import Calibration, Model, cones_of
 
 
@@ -82,7 +82,7 @@ def study_calibration(
     model = Model.stored(config)
     flow = study_flow(config, model.platform)
     fitted = latest_corrections(calibrations) if calibrations is not None else {}
-    mine = tuple(c for (_, f), c in fitted.items() if f == flow)
+    mine = tuple(c for (m, f), c in fitted.items() if applies(m, f, flow))
     cones = cones_of(_build_rows(builds), _max_util(config))
     template, base = None, {}
     if cones:
@@ -120,7 +120,7 @@ def score_point(
     model = Model.stored(config)
     if not isinstance(calibration, Calibration):
         flow = study_flow(config, model.platform)
-        mine = tuple(c for (_, f), c in calibration.items() if f == flow)
+        mine = tuple(c for (m, f), c in calibration.items() if applies(m, f, flow))
         calibration = Calibration(int(bool(mine)), flow, mine, clock_margin(config))
     full = {k: v for k, v in point.items() if v is not None and not _nan(v)}
     if freq_mhz is not None:

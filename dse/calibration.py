@@ -1,8 +1,9 @@
 """Calibration: correct the cost model with what real builds measured.
 
-A build measures a template at a point (LUT, FF, DSP, BRAM, Fmax); the cost model predicted
-the same quantities for the same thing (``cost_models.unit_resources`` for the template's
-units, the platform's clock curve for Fmax). Per metric and flow, the corrections are fitted
+A build measures the whole accelerator of a point (LUT, FF, DSP, BRAM, Fmax; cycles on the
+``sim`` rung); the cost model predicted the same quantities for the same object (the study
+model's whole-design figures, the platform's clock curve for Fmax, the cycle model for the
+simulated run). Per metric and flow, the corrections are fitted
 in log space, because model errors are multiplicative (a LUT rate 20 % off is 20 % off at
 every size):
 
@@ -26,7 +27,7 @@ from place and route or a synthesis estimate, latency in cycles from the ``sim``
 with the cycle model's figure for the same simulated run, ``SAME_RUN``), and only where the
 model predicts it (a prediction of 0 for a flow, e.g. URAM on ECP5, is not calibrated).
 Latency corrections are pure scales (cycles of a tiny model correct the seconds of a big one
-only as a ratio).
+only as a ratio); a study applies them whichever flow it builds on (``applies``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ METRIC_COLUMNS = {
 # Latency measured by the sim rung -> the column it scales. Kept apart from METRIC_COLUMNS,
 # whose pairs read the study model's column: a latency pairs with the run's own figure
 # (``SAME_RUN``, ``predicted_for``).
-LATENCY_COLUMNS = {"decode_cycles_per_token": "decode_latency_s"}
+LATENCY_COLUMNS = {"decode_cycles_per_token": "decode_latency_s_per_token"}
 _BUILT = ("synth", "place_route", "bitstream")
 # Metric -> the fidelities (runners' toolchain ``fidelity``) whose builds measure it.
 RUNGS = {
@@ -68,8 +69,15 @@ RUNGS = {
 # A latency metric is predicted for the simulated run itself (the sim rung's tiny model),
 # not read from the study's columns: measured metric -> the prediction the run reports.
 SAME_RUN = {"decode_cycles_per_token": "model_decode_cycles_per_token"}
-# Model columns corrected by a pure scale, with the columns that move inversely.
-SCALE_ONLY = {"decode_latency_s": ("decode_tokens_per_s",)}
+# What a decode latency scale k moves: these columns by k ** power (energy and power follow
+# in ``_scale_latency``: only their non-memory part scales).
+LATENCY_SCALED = {
+    "decode_latency_s_per_token": 1,
+    "decode_latency_s": 1,
+    "decode_tokens_per_s": -1,
+    "decode_speedup_vs_gpu": -1,
+    "hbm_bw_util": -1,  # the same bytes per token in k times the time
+}
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,13 @@ def flow_fidelity(flow: str) -> str | None:
 
     toolchain = TOOLCHAINS.get(flow)
     return toolchain.fidelity if toolchain is not None else None
+
+
+def applies(metric: str, fitted_on: str, flow: str) -> bool:
+    """Whether a correction of ``metric`` fitted on ``fitted_on``'s builds corrects a study
+    scored for ``flow``: resources and clock only from that flow's own builds; latency (the
+    ``sim`` rung's cycles, a ratio) whichever flow the study's resources come from."""
+    return fitted_on == flow or metric in LATENCY_COLUMNS
 
 
 def predicted_for(
@@ -228,22 +243,29 @@ def fit_corrections(
     """Fit one correction per (metric, flow); observations with non-positive values are skipped.
 
     With ``sanity`` (e.g. ``SANITY_RANGE``), observations outside it are left out (see
-    ``sanity_check``, which also says which and why).
+    ``sanity_check``, which also says which and why), and a line whose factor leaves the
+    range somewhere over the builds' predictions falls back to the pure scale (the median of
+    ratios that are all inside it, so inside too).
     """
     if sanity is not None:
         observations, _ = sanity_check(observations, sanity)
     out: dict[tuple[str, str], Correction] = {}
     for (metric, flow), (lp, lm) in _log_pairs(observations).items():
-        scale_only = column_of(metric) in SCALE_ONLY
-        if scale_only or len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9:
-            slope, method = 1.0, "scale"
-        else:
+        scale_only = metric in LATENCY_COLUMNS
+        slope, method = 1.0, "scale"
+        if not (scale_only or len(lp) < SLOPE_MIN_POINTS or np.ptp(lp) < 1e-9):
             i, j = np.triu_indices(len(lp), 1)
             dx = lp[j] - lp[i]
             ok = np.abs(dx) > 1e-9
             slope = float(np.median((lm[j] - lm[i])[ok] / dx[ok]))
             slope = float(np.clip(slope, *SLOPE_RANGE))
             method = "theil-sen"
+            factor = np.median(lm - slope * lp) + (slope - 1.0) * lp  # log(corrected / p)
+            inside = sanity is None or (
+                np.all(factor >= math.log(sanity[0])) and np.all(factor <= math.log(sanity[1]))
+            )
+            if not inside:
+                slope, method = 1.0, "scale"
         intercept = float(np.median(lm - slope * lp))
         resid = lm - (intercept + slope * lp)
         spread = float(np.median(np.abs(resid - np.median(resid))))
@@ -270,8 +292,10 @@ def apply_corrections(
     flow: str,
     freq_mhz: np.ndarray | float | None = None,
     clock_margin: float = 0.0,
+    mem_pj_per_byte: float = 0.0,
 ) -> pd.DataFrame:
-    """Return a copy of ``evaluate``'s output with ``flow``'s corrections applied.
+    """Return a copy of ``evaluate``'s output with the corrections that apply to a study
+    built on ``flow`` (``applies``: that flow's, and the sim rung's latency scale).
 
     Resource columns and their ``*_util`` scale together (only the part above a
     ``<resource>_fixed`` column when ``df`` has one, i.e. from ``evaluate(detail=True)``);
@@ -279,24 +303,23 @@ def apply_corrections(
     "<res> over device (calibrated)"). When the clock is corrected and ``freq_mhz`` is
     given, a design clock above the corrected achievable clock does the same;
     ``clock_margin`` (e.g. 0.05) lowers the corrected clock by that share first, a guard
-    band for place and route's run-to-run spread.
+    band for place and route's run-to-run spread. A latency correction scales decode time,
+    what follows from it (``LATENCY_SCALED``) and the energy per token but for its memory
+    part (``decode_bytes_per_token`` x ``mem_pj_per_byte``, the same bytes whatever the time).
     """
     out = df.copy()
     newly = pd.Series("", index=out.index)
     chosen: dict[str, Correction] = {}
     for (metric, cflow), corr in corrections.items():
         column = column_of(metric)
-        if cflow != flow or column is None or column not in out:
+        if not applies(metric, cflow, flow) or column is None or column not in out:
             continue
         if column in chosen and metric != "fmax_mhz":
             continue  # place and route wins over a synthesis estimate of the clock
         chosen[column] = corr
     for column, corr in chosen.items():
-        if column in SCALE_ONLY:  # a ratio measured on another model: the scale alone
-            out[column] = out[column].to_numpy(dtype=float) * corr.scale_at_one
-            for inverse in SCALE_ONLY[column]:
-                if inverse in out:
-                    out[inverse] = out[inverse].to_numpy(dtype=float) / corr.scale_at_one
+        if column in LATENCY_COLUMNS.values():  # a ratio measured on another model
+            _scale_latency(out, corr.scale_at_one, mem_pj_per_byte)
             continue
         before = out[column].to_numpy(dtype=float)
         fixed_col = f"{column}_fixed"
@@ -322,3 +345,21 @@ def apply_corrections(
             joined = (base + newly).str.lstrip("; ")
             out["violations"] = joined.where(bad, out["violations"].astype(str))
     return out
+
+
+def _scale_latency(out: pd.DataFrame, k: float, mem_pj_per_byte: float) -> None:
+    """Decode time x ``k`` in ``out`` (in place), and what follows from it."""
+    if "energy_per_token_j" in out:
+        energy = out["energy_per_token_j"].to_numpy(dtype=float)
+        bpt = out.get("decode_bytes_per_token", 0.0)
+        mem = np.asarray(bpt, dtype=float) * mem_pj_per_byte * 1e-12
+        after = k * (energy - mem) + mem
+        ratio = np.divide(after, energy, out=np.ones_like(after), where=energy > 0)
+        out["energy_per_token_j"] = after
+        if "power_w" in out:  # energy per token / time per token
+            out["power_w"] = out["power_w"].to_numpy(dtype=float) * ratio / k
+        if "energy_ratio_vs_gpu" in out:
+            out["energy_ratio_vs_gpu"] = out["energy_ratio_vs_gpu"].to_numpy(dtype=float) / ratio
+    for column, power in LATENCY_SCALED.items():
+        if column in out:
+            out[column] = out[column].to_numpy(dtype=float) * k**power

@@ -166,33 +166,37 @@ def _record_trials(url: str, study: str, trials: int) -> None:
 
 
 def _print_builds(b: Any) -> None:
-    """Measured vs predicted per build, and the calibration's error before/after."""
-    from dse.calibration import METRIC_COLUMNS
+    """Measured vs predicted per build, the calibration's error before/after (in-sample)
+    and held out (leave-one-out), and what was refused."""
+    from dse.calibration import predicted_for
 
     typer.echo(
         f"builds: {b.requested} requested, {b.done} done, {b.failed} failed"
         + (f", {b.unfinished} unfinished (re-queued by --resume)" if b.unfinished else "")
     )
-    shown = [
-        m
-        for m in ("lut", "ff", "dsp", "fmax_mhz", "estimated_clock_mhz")
-        if any(r.measured and m in r.measured for r in b.rows)
-    ]
+    metrics = ("lut", "ff", "dsp", "fmax_mhz", "estimated_clock_mhz", "decode_cycles_per_token")
+    shown = [m for m in metrics if any(r.measured and m in r.measured for r in b.rows)]
     if b.rows:
-        table = Table("build", "trial", "host", "result", *shown, box=None)
+        names = [_COLUMN_NAMES.get(m, m) for m in shown]
+        table = Table("build", "trial", "flow", "result", *names, box=None)
         for r in b.rows:
             cells = []
             for m in shown:
                 got = (r.measured or {}).get(m)
-                pred = r.predicted.get(METRIC_COLUMNS[m])
+                pred = predicted_for(m, r.measured or {}, r.predicted)
                 cells.append("-" if got is None else f"{_short(got)}/{_short(pred)}")
             result = "ok" if r.state == "done" else r.failure_class or r.state
             result = _SHORT_FAILURE.get(result, result)
-            table.add_row(str(r.build_id), str(r.trial_number), r.host or "-", result, *cells)
-        typer.echo("measured/model (raw model; resources are its datapath share):")
+            table.add_row(str(r.build_id), str(r.trial_number), r.flow, result, *cells)
+        typer.echo(
+            "measured/model (raw model of the object built: the whole accelerator without "
+            "the platform shell, a unit template's units; cycles: the sim run's own model):"
+        )
         console.print(table)
     if b.errors:
-        table = Table("metric", "flow", "builds", "error before", "after", "correction", box=None)
+        table = Table(
+            "metric", "flow", "builds", "error before", "after", "held out", "correction", box=None
+        )
         for (metric, flow), (before, after) in sorted(b.errors.items()):
             c = b.corrections.get((metric, flow))
             if c is None:
@@ -201,18 +205,33 @@ def _print_builds(b: Any) -> None:
                 how = f"x{c.scale_at_one:.3g}"
             else:
                 how = f"{c.scale_at_one:.3g}*p^{c.slope:.2f}"
+            loo = b.held_out.get((metric, flow))
+            held = "-" if not loo else f"{_median(loo):.0f}% (max {max(loo):.0f}%)"
             table.add_row(
-                metric,
+                _COLUMN_NAMES.get(metric, metric),
                 flow,
                 str(c.n if c else "-"),
                 f"{math.expm1(before):.0%}",
                 f"{math.expm1(after):.0%}",
+                held,
                 how,
             )
-        typer.echo("calibration (median |measured/model - 1| over the builds):")
+        typer.echo(
+            "calibration (median |measured/model - 1|: before and after in-sample; held out: "
+            "each build predicted by the correction fitted on the others):"
+        )
         console.print(table)
+    for line in b.refused:
+        typer.echo(f"refused: {line}")
 
 
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+_COLUMN_NAMES = {"decode_cycles_per_token": "cycles", "estimated_clock_mhz": "est_mhz"}
 _SHORT_FAILURE = {  # so the table fits 80 columns
     "timing_not_met": "timing",
     "over_utilization": "over-util",

@@ -3,6 +3,8 @@
 ```yaml
 build:
   flow: yosys-ecp5        # default: the first of the board's build.flows
+  sim: true               # also run each candidate on the template's sim rung (its cycles
+                          # calibrate latency; not counted in budget:)
   template: overlay       # default: the accelerator of the arch (temporal: overlay)
   every: 200              # a round of candidates every 200 trials (omit: only at the end)
   at_end: true            # and a last round when the search ends
@@ -32,6 +34,7 @@ from dse.config._yaml import LocatedYaml
 
 _BUILD_KEYS = (
     "flow",
+    "sim",
     "template",
     "every",
     "at_end",
@@ -53,6 +56,7 @@ class BuildPolicy:
     """When and what a sweep builds (see the module docstring for the YAML)."""
 
     flow: str | None = None
+    sim: bool = False
     template: str = "overlay"
     every: int | None = None
     at_end: bool = True
@@ -138,8 +142,12 @@ def parse_build(
         raise doc.error(
             "build", "builds nothing: set every: (trials between rounds) and/or at_end: true"
         )
+    sim = flag("sim", False)
+    if sim and template is not None and sim_flow(str(template)) is None:
+        raise doc.error("build.sim", f"template {template!r} has no sim flow to run candidates on")
     policy = BuildPolicy(
         flow=flow,
+        sim=sim,
         template=str(template),
         every=every,
         at_end=at_end,
@@ -162,6 +170,14 @@ def parse_build(
             "gemv_int, ...) to build units alone, or drop build:",
         )
     return policy
+
+
+def sim_flow(template: str) -> str | None:
+    """The first flow of ``template`` at ``sim`` fidelity (None: it has none)."""
+    from runners import TOOLCHAINS, load_template
+
+    flows = load_template(template).flows
+    return next((f for f in flows if f in TOOLCHAINS and TOOLCHAINS[f].fidelity == "sim"), None)
 
 
 def _check_template(doc: LocatedYaml, template: Any, flow: Any) -> None:

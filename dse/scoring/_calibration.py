@@ -106,11 +106,17 @@ class Calibration:
             self, version=self.version + 1, corrections=tuple(corrections), cones=tuple(cones)
         )
 
-    def apply(self, df: pd.DataFrame, point: Mapping[str, Any]) -> pd.DataFrame:
-        """The model's output for ``point`` (a batch), corrected, with the cones applied."""
+    def apply(
+        self, df: pd.DataFrame, point: Mapping[str, Any], mem_pj_per_byte: float = 0.0
+    ) -> pd.DataFrame:
+        """The model's output for ``point`` (a batch), corrected, with the cones applied
+        (``mem_pj_per_byte``: the platform's memory energy, which a latency correction
+        leaves as it is)."""
         if self.corrections and self.flow is not None:
             freq = _freq(point, len(df))
-            df = apply_corrections(df, self.by_key, self.flow, freq, clock_margin=self.clock_margin)
+            df = apply_corrections(
+                df, self.by_key, self.flow, freq, self.clock_margin, mem_pj_per_byte
+            )
         if self.cones and self.template is not None:
             df = self._apply_cones(df, point)
         return df

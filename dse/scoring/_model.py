@@ -91,14 +91,24 @@ class Model:
             baseline=self.baseline if baseline else None,
             detail=detail or bool(calibration.corrections),
         )
-        return calibration.apply(df, full) if calibration.active else df
+        if not calibration.active:
+            return df
+        return calibration.apply(df, full, self.platform.memory.pj_per_byte)
 
-    def predict_build(self, point: Mapping[str, Any]) -> dict[str, float]:
+    def predict_build(
+        self, point: Mapping[str, Any], units: Sequence[tuple[str, Mapping[str, int]]] | None = None
+    ) -> dict[str, float]:
         """The raw model's values of what a build of ``point`` measures.
 
-        Resources are the datapath's share (total minus the ``_fixed`` shell part, which no
-        template builds); ``<r>_fixed`` and ``<r>_util`` (of the total) are kept beside them.
+        The whole accelerator (``units`` None): the study model's figures, resources without
+        the ``_fixed`` part (the platform shell, which the accelerator template does not
+        build), ``<r>_fixed`` and ``<r>_util`` (of the total) beside them, and the clock.
+        A unit template (``units``: its ``model_terms``): the sum of those units' models
+        (``cost_models.unit_resources``), their utilisation of the device and no clock, the
+        model predicting none for a few units alone.
         """
+        if units is not None:
+            return self._predict_units(units)
         df = self.evaluate(point, detail=True, baseline=False)
         row = df.iloc[0]
         out = {k: float(row[k]) for k in PREDICTED_KEYS if k in df.columns}
@@ -106,6 +116,18 @@ class Model:
             fixed = float(row[f"{r}_fixed"]) if f"{r}_fixed" in df.columns else 0.0
             out[f"{r}_fixed"] = fixed
             out[r] = max(out[r] - fixed, 0.0)
+        return out
+
+    def _predict_units(self, units: Sequence[tuple[str, Mapping[str, int]]]) -> dict[str, float]:
+        avail = self.platform.available()
+        out = dict.fromkeys(cm.RESOURCES, 0.0)
+        for unit, params in units:
+            for r, v in cm.unit_resources(unit, params, self.platform.dsp_kind).items():
+                out[r] += float(np.asarray(v).reshape(-1)[0])
+        for r in cm.RESOURCES:
+            cap = float(getattr(avail, r))
+            out[f"{r}_fixed"] = 0.0
+            out[f"{r}_util"] = out[r] / cap if cap > 0 else 0.0
         return out
 
 

@@ -29,8 +29,19 @@ from dse.search.build_choice import spread as choose
 
 __all__ = ["MEASURED_KEYS", "POLICIES", "choose", "hw_key", "layers_of", "spec_key"]
 
-# What a build measures (the keys of ``measured``; dse.calibration.METRIC_COLUMNS maps them).
-MEASURED_KEYS = ("lut", "ff", "dsp", "bram36", "uram", "fmax_mhz", "estimated_clock_mhz")
+# What a build measures (the keys of ``measured``; dse.calibration.METRIC_COLUMNS maps them),
+# and the sim rung's cycles with the cycle model's figure for the same run (SAME_RUN).
+MEASURED_KEYS = (
+    "lut",
+    "ff",
+    "dsp",
+    "bram36",
+    "uram",
+    "fmax_mhz",
+    "estimated_clock_mhz",
+    "decode_cycles_per_token",
+    "model_decode_cycles_per_token",
+)
 
 
 def spec_key(spec: BuildSpec, params: Mapping[str, Any]) -> str:

@@ -6,11 +6,12 @@ through Ray) is started on the first submit; at most ``max_concurrent`` builds r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from dse.calibration import flow_fidelity
 from dse.config import BuildPolicy
 from dse.errors import DseError
 from dse.sweep._buildloop import MEASURED_KEYS
@@ -26,14 +27,14 @@ class FarmQueue:
 
     def __init__(
         self,
-        flow: str,
+        flows: Sequence[str],
         policy: BuildPolicy,
         table: BuildsTable,
         hosts: Path | None,
         ray_address: str | None,
         cache_root: Path,
     ) -> None:
-        self.flow, self.policy, self.table = flow, policy, table
+        self.flows, self.policy, self.table = list(flows), policy, table
         self.hosts, self.ray_address, self.cache_root = hosts, ray_address, cache_root
         self.farm: Any = None
         self.queue: list[int] = []  # build ids not yet handed to the farm
@@ -51,7 +52,7 @@ class FarmQueue:
             if self.hosts is not None:
                 inventory = load_hosts(self.hosts)
             else:
-                inventory = local_inventory([self.flow], slots=self.policy.max_concurrent)
+                inventory = local_inventory(self.flows, slots=self.policy.max_concurrent)
             try:
                 self.farm = BuildFarm(
                     inventory,
@@ -94,13 +95,26 @@ class FarmQueue:
             self.farm = None
 
 
-def measured_values(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """What a build measured, of ``MEASURED_KEYS``."""
-    out = {
-        k: float(v)
-        for k in MEASURED_KEYS
-        if isinstance(v := metrics.get(k), int | float) and not isinstance(v, bool)
-    }
+# LUT sites a carry cell takes after packing (an ECP5 CCU2C spans the two LUT4s of a slice).
+CARRY_LUTS = {"yosys-ecp5": 2.0}
+
+
+def measured_values(metrics: Mapping[str, Any], flow: str = "") -> dict[str, float]:
+    """What a build measured, of ``MEASURED_KEYS``.
+
+    A synthesis netlist lists LUT RAM and carry cells apart from logic LUTs; the device
+    (place and route's count, the model's LUT and its utilisation) counts them as LUTs, so
+    a synthesis rung's ``lut`` is logic + LUT RAM + carry sites (as the resource benchmark
+    counts the builds the model is fitted to, benchmarks/resource_model_vs_synth.py).
+    """
+
+    def num(k: str) -> float | None:
+        v = metrics.get(k)
+        return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+    out = {k: v for k in MEASURED_KEYS if (v := num(k)) is not None}
+    if "lut" in out and flow_fidelity(flow) == "synth":
+        out["lut"] += (num("lutram") or 0.0) + CARRY_LUTS.get(flow, 0.0) * (num("carry") or 0.0)
     if "fmax_mhz" in out:  # place and route: its synthesis estimate is redundant
         out.pop("estimated_clock_mhz", None)
     return out

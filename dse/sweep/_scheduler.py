@@ -21,21 +21,30 @@ cache returns at once the ones that had finished.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from dse.buildspec import BuildSpec, choose_flow, choose_part, model_defaults, resolve_build
-from dse.calibration import METRIC_COLUMNS, Correction, calibration_errors, fit_corrections
+from dse.calibration import (
+    SANITY_RANGE,
+    Correction,
+    Observation,
+    calibration_errors,
+    fit_corrections,
+    held_out_errors,
+    predicted_for,
+)
 from dse.config import BuildPolicy, StudyConfig
+from dse.config._build import sim_flow
 from dse.pareto import to_minimize
 from dse.scoring import Calibration, Model, Score, cones_of
 from dse.sweep._buildloop import POLICIES, choose, hw_key, layers_of, spec_key
 from dse.sweep._builds import FINAL_STATES, BuildRow, BuildsTable
 from dse.sweep._farm import FarmQueue, measured_values
-from dse.sweep._fit import Fitter, observations
+from dse.sweep._fit import WHOLE_DESIGN_TEMPLATES, Fitter, observations
 from dse.sweep._store import TrialStore
 from runners.dispatch import HOST_FAILURES
 
@@ -55,6 +64,8 @@ class BuildSummary:
     rows: list[BuildRow] = field(default_factory=list)
     corrections: dict[tuple[str, str], Correction] = field(default_factory=dict)
     errors: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    held_out: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # LOO, %
+    refused: list[str] = field(default_factory=list)  # measurements that calibrate nothing
 
 
 class BuildScheduler:
@@ -83,6 +94,8 @@ class BuildScheduler:
         self.directions = [o.direction for o in cfg.objectives]
         self.flow = choose_flow(cfg, policy.flow)
         self.part = choose_part(cfg, self.flow, None)
+        # The sim rung beside the build flow (build.sim): cycles of the same accelerator.
+        self.sim_flow = sim_flow(policy.template) if policy.sim else None
         # Checks template and flow once; loading a template is slow, so it is kept.
         resolve_build(cfg, {}, template=policy.template, flow=self.flow, part=self.part)
         from runners import load_template
@@ -93,12 +106,14 @@ class BuildScheduler:
         self.log = log or (lambda msg: None)
         self.fitter = Fitter(self.log)
         self.table = BuildsTable(store.engine, store.reader)
-        self.farm = FarmQueue(self.flow, policy, self.table, hosts or policy.hosts, ray_address,
+        flows = [f for f in (self.flow, self.sim_flow) if f is not None]
+        self.farm = FarmQueue(flows, policy, self.table, hosts or policy.hosts, ray_address,
                               Path(cache_root))  # fmt: skip
         self.rows = {r.build_id: r for r in self.table.rows(study_id)}
         self.keys = {r.spec_key for r in self.rows.values()}
         self.hw = {hw_key(r.template, r.params) for r in self.rows.values()}
         self.corrections: dict[tuple[str, str], Correction] = {}
+        self.kept: list[Observation] = []  # what the corrections were fitted on
         self.calibration = Calibration(
             flow=self.flow, clock_margin=policy.clock_margin, template=self.template, base=self.base
         )
@@ -159,6 +174,9 @@ class BuildScheduler:
             assert got is not None  # choose() only picks rows with keys
             why = f"Pareto layer {keys.rank_of.get(j, -1)}, round {self.round}"
             chosen.append(self._request(trial_ids[j], *got, values[j], why))
+            if self.sim_flow is not None:
+                sim = replace(got[0], flow=self.sim_flow)
+                chosen.append(self._request(trial_ids[j], sim, got[1], values[j], why + ", sim"))
         self.log(
             f"build round {self.round}: {len(chosen)} candidate(s) queued "
             f"({self._spent()}/{self.policy.budget} of the build budget)"
@@ -168,9 +186,10 @@ class BuildScheduler:
 
     def _spent(self) -> int:
         """Builds that count against the budget: all but those no host could run (the farm
-        tried every host), which say nothing about the design."""
+        tried every host), which say nothing about the design, and the sim rung's runs."""
         return sum(
             not (r.state == "failed" and r.failure_class in HOST_FAILURES)
+            and r.flow != self.sim_flow
             for r in self.rows.values()
         )
 
@@ -201,7 +220,11 @@ class BuildScheduler:
         reason: str,
     ) -> int:
         """Record a queued build of trial ``trial_id`` (``choose`` already took its keys)."""
-        predicted: dict[str, Any] = dict(self.model.predict_build(spec.point))
+        # The model's prediction of what this template builds: the whole accelerator, or
+        # (a unit template) its units, which calibrate nothing of the design.
+        whole = spec.template in WHOLE_DESIGN_TEMPLATES
+        units = None if whole else self.template.model_terms(params)
+        predicted: dict[str, Any] = dict(self.model.predict_build(spec.point, units))
         predicted["objectives"] = [float(v) for v in objectives]
         bid = self.table.add(
             self.study_id,
@@ -232,7 +255,7 @@ class BuildScheduler:
         changes what the model knows makes a new :attr:`calibration` version."""
         out = []
         for bid, res in self.farm.finished(self.rows):
-            self.table.finished(bid, res, measured_values(res.metrics) or None)
+            self.table.finished(bid, res, measured_values(res.metrics, res.flow) or None)
             row = self.table.rows(self.study_id, build_ids=[bid])[0]
             self.rows[bid] = row
             self._report(row, res)
@@ -251,14 +274,15 @@ class BuildScheduler:
             unfinished=sum(r.state not in FINAL_STATES for r in rows),
             rows=rows,
             corrections=dict(self.corrections),
-            errors=calibration_errors(observations(rows), self.corrections),
+            errors=calibration_errors(self.kept, self.corrections),
+            held_out=held_out_errors(self.kept),
+            refused=list(self.fitter.refusals),
         )
 
     def _report(self, row: BuildRow, res: Any) -> None:
         parts = []
         for metric, value in (row.measured or {}).items():
-            column = METRIC_COLUMNS.get(metric)
-            pred = row.predicted.get(column) if column else None
+            pred = predicted_for(metric, row.measured or {}, row.predicted)
             if pred:
                 parts.append(f"{metric} {value:g} (model {pred:.4g})")
         what = ", ".join(parts)
@@ -285,8 +309,8 @@ class BuildScheduler:
         """Fit the corrections again; True when they changed."""
         if not self.policy.calibrate:
             return False
-        obs = self.fitter.sane(observations(rows))
-        fitted = fit_corrections(obs)
+        obs = self.kept = self.fitter.sane(observations(rows))
+        fitted = fit_corrections(obs, SANITY_RANGE)
         if fitted == self.corrections:
             return False
         self.corrections = fitted

@@ -47,23 +47,28 @@ def test_held_out_errors_predict_each_build_from_the_others() -> None:
     assert held_out_errors(obs[:1]) == {}
 
 
-def test_the_build_loop_refuses_whole_design_outliers_and_reports_unit_ones() -> None:
+def test_the_build_loop_refuses_outliers_and_every_unit_template_measurement() -> None:
     from dse.sweep._fit import Fitter
 
     obs = [
         Observation("lut", "ecp5", "overlay", 1000.0, 1100.0, "trial 1 (overlay, ecp5)"),
         Observation("lut", "ecp5", "overlay", 1000.0, 300.0, "trial 2 (overlay, ecp5)"),
-        Observation("lut", "ecp5", "llm_top", 10300.0, 2430.0, "trial 3 (llm_top, ecp5)"),
+        Observation("lut", "ecp5", "llm_top", 2500.0, 2430.0, "trial 3 (llm_top, ecp5)"),
     ]
     lines: list[str] = []
     fitter = Fitter(lines.append)
     kept = fitter.sane(obs)
-    assert [o.build for o in kept] == ["trial 1 (overlay, ecp5)", "trial 3 (llm_top, ecp5)"]
+    # a unit template calibrates nothing, even inside the range of its units' model
+    assert [o.build for o in kept] == ["trial 1 (overlay, ecp5)"]
     assert len(lines) == 2
-    assert "trial 2" in lines[0] and lines[0].endswith(": refused")
-    assert "trial 3" in lines[1] and "used as before" in lines[1]
+    assert "trial 2" in lines[0] and "measured 300, the model predicted 1000" in lines[0]
+    assert "x0.3," in lines[0] and "outside x0.5-x2" in lines[0]
+    unit = lines[1]
+    for needle in ("trial 3", "lut (ecp5)", "2430", "2500", "'llm_top' builds units"):
+        assert needle in unit, (needle, unit)
     fitter.sane(obs)
     assert len(lines) == 2  # each refusal is said once
+    assert fitter.refusals == [line.removeprefix("calibration refused: ") for line in lines]
 
 
 def test_a_metric_is_calibrated_only_from_the_rung_that_measures_it() -> None:
@@ -103,7 +108,8 @@ def test_latency_is_calibrated_from_the_sim_rung_as_a_scale() -> None:
 
     # the sim rung's run reports its own cycle-model figure: that is the prediction paired
     measured = {"decode_cycles_per_token": 1100.0, "model_decode_cycles_per_token": 1000.0}
-    assert predicted_for("decode_cycles_per_token", measured, {"decode_latency_s": 0.02}) == 1000
+    study = {"decode_latency_s_per_token": 0.02}
+    assert predicted_for("decode_cycles_per_token", measured, study) == 1000
     assert predicted_for("lut", {"lut": 5}, {"lut": 7}) == 7
     obs = [
         Observation("decode_cycles_per_token", "sim-verilator", "overlay", p, 1.1 * p)
@@ -112,9 +118,11 @@ def test_latency_is_calibrated_from_the_sim_rung_as_a_scale() -> None:
     corr = fit_corrections(obs)[("decode_cycles_per_token", "sim-verilator")]
     assert corr.method == "scale" and corr.slope == 1.0  # six points, still a pure scale
     assert corr.scale_at_one == pytest.approx(1.1)
-    df = pd.DataFrame({"decode_latency_s": [0.02, 0.5], "decode_tokens_per_s": [50.0, 2.0]})
+    df = pd.DataFrame(
+        {"decode_latency_s_per_token": [0.02, 0.5], "decode_tokens_per_s": [50.0, 2.0]}
+    )
     out = apply_corrections(
         df, {("decode_cycles_per_token", "sim-verilator"): corr}, "sim-verilator"
     )
-    np.testing.assert_allclose(out["decode_latency_s"], [0.022, 0.55])
+    np.testing.assert_allclose(out["decode_latency_s_per_token"], [0.022, 0.55])
     np.testing.assert_allclose(out["decode_tokens_per_s"], [50 / 1.1, 2 / 1.1])
