@@ -15,6 +15,7 @@ import hashlib
 import json
 import re
 import statistics
+import subprocess
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,7 +29,7 @@ from runners.reports._open import count_cells
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
 COUNTS = ("lut", "ff", "dsp", "bram")
-COLUMNS = ("flow", "rtl", "yosys", *ov.HW_KEYS, "unit", "instances", *COUNTS)
+COLUMNS = ("flow", "rtl", "commit", "yosys", *ov.HW_KEYS, "unit", "instances", *COUNTS)
 # Template parameter -> point key (templates/overlay/manifest.yaml).
 PARAM_KEYS = {
     "MV_K": "mv_k", "MV_N": "mv_n", "WBITS": "w_bits", "SFU_LANES": "sfu_lanes",
@@ -44,6 +45,30 @@ def rtl_hash(folder: Path) -> str:
     for f in sorted(folder.glob("*.v")):
         h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:12]
+
+
+def rtl_at(rev: str) -> tuple[str, dict[str, str]]:
+    """RTL revision hash and Verilog sources of ``templates/overlay`` at git ``rev``."""
+    names = _git("ls-tree", "--name-only", rev, "templates/overlay/").split()
+    files = {Path(n).name: _git("show", f"{rev}:{n}") for n in names if n.endswith(".v")}
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()[:12], files
+
+
+def commit_of(rtl: str, depth: int = 30) -> str:
+    """The commit whose templates/overlay is RTL revision ``rtl`` ("" if none of the last
+    ``depth`` commits that touched it)."""
+    for rev in _git("log", f"-{depth}", "--format=%h", "--", "templates/overlay").split():
+        if rtl_at(rev)[0] == rtl:
+            return rev
+    return ""
+
+
+def _git(*args: str) -> str:
+    out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    return out.stdout
 
 
 def _counts(cells: Mapping[str, int], flow: str) -> dict[str, float]:
@@ -123,9 +148,11 @@ def harvest(folder: Path, flow: str) -> list[dict[str, Any]]:
     stat = json.loads((folder / "stat.json").read_text(encoding="utf-8"))
     log = (folder / "yosys.log").read_text(encoding="utf-8", errors="replace")
     version = re.search(r"Yosys (\d+\.\d+\S*)", str(stat.get("creator", "")))
+    rtl = rtl_hash(folder)
     head = {
         "flow": flow,
-        "rtl": rtl_hash(folder),
+        "rtl": rtl,
+        "commit": commit_of(rtl),
         "yosys": version.group(1) if version else "?",
         **point,
     }
@@ -159,7 +186,7 @@ def store(new: Iterable[dict[str, Any]], path: Path = CSV_PATH) -> None:
         w = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         w.writeheader()
         for r in sorted(rows, key=lambda r: (r["flow"], r["rtl"], str(point_key(r)), r["unit"])):
-            w.writerow({k: _fmt(r[k]) for k in COLUMNS})
+            w.writerow({k: _fmt(r.get(k, "")) for k in COLUMNS})
     tmp.replace(path)
 
 
@@ -176,11 +203,11 @@ def _coef_key(unit: str) -> str:
     return "bankram" if unit in RAM_UNITS else unit
 
 
-def _lstsq(x: np.ndarray, y: np.ndarray, integer: bool) -> np.ndarray:
+def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     # Relative least squares: each point weighs by 1/y, the target being a percentage.
     w = 1.0 / np.maximum(np.abs(y), 1.0)
     coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
-    return np.asarray(np.round(coef) if integer else coef, dtype=float)
+    return np.asarray(coef, dtype=float)
 
 
 # Features fitted per resource (the rest of a unit's features are structural or unused).
@@ -195,7 +222,6 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
         "stream_port": ("one", "caw"),
         "bankram": ("one", "q_bits"),
     },
-    "dsp": {"core": ("one", "lanes", "sfu", "rows", "wb")},
 }
 
 
@@ -221,7 +247,7 @@ def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
                 continue
             names = _usable(names, len(xs))
             xs = [x[: len(names)] for x in xs]
-            c = _lstsq(np.array(xs), np.array(ys), integer=r == "dsp")
+            c = _lstsq(np.array(xs), np.array(ys))
             coef.setdefault(key, {}).setdefault(r, {}).update(
                 {f: round(float(v), 4) for f, v in zip(names, c, strict=True)}
             )
@@ -233,7 +259,7 @@ def fit_whole(
 ) -> dict[str, Any]:
     """Coefficients from whole-design rows only (a flat netlist, e.g. ``synth_ecp5``):
     each unit's logic is ``base``'s (a hierarchical flow's fit) times one scale per unit
-    group and resource, plus a constant; DSPs refit on the core's features."""
+    group and resource, plus a constant (DSPs are structural, ``_overlay_resources.DSP``)."""
     whole = [r for r in rows if r["unit"] == "whole"]
     if not whole or any(r not in base.get(u, {}) for u in ov.UNITS for r in ("lut", "ff")):
         return {}
@@ -252,17 +278,11 @@ def fit_whole(
                 [1.0] + [sum(float(per[u][r] - fixed[u][r]) for u in g) for g in groups.values()]
             )
             ys.append(float(row[r]) - sum(float(fixed[u][r]) for u in per))
-        scale = _lstsq(np.array(xs), np.array(ys), integer=False)
+        scale = _lstsq(np.array(xs), np.array(ys))
         for members, s in zip(groups.values(), scale[1:], strict=True):
             for u in members:
                 coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u][r].items()}
         coef["core"][r]["one"] = round(coef["core"][r].get("one", 0.0) + float(scale[0]), 4)
-    names = _usable(FEATURES["dsp"]["core"], len(whole))
-    x = np.array(
-        [[float(ov.units(_point(row), flow)["core"][1][f]) for f in names] for row in whole]
-    )
-    d = _lstsq(x, np.array([float(row["dsp"]) for row in whole]), integer=True)
-    coef["core"]["dsp"] = {f: float(v) for f, v in zip(names, d, strict=True)}
     return coef
 
 
@@ -342,10 +362,10 @@ def report(
                     unit_errs[(urow["unit"], r)].append(
                         pct(float(per[urow["unit"]][r]), float(urow[r]))
                     )
-    if unit_errs:
+    if any(r["unit"] != "whole" for r in rows):
         print(f"{flow}: per unit, leave-one-out error % (median / max over points)")
         for u in ("core", "stream_port", *RAM_UNITS):
-            if (u, "lut") in unit_errs:
+            if unit_errs.get((u, "lut")):
                 lut, ff = summary(unit_errs[(u, "lut")]), summary(unit_errs[(u, "ff")])
                 print(
                     f"  {u:14s} lut {lut[0]:5.1f} / {lut[1]:5.1f}   ff {ff[0]:5.1f} / {ff[1]:5.1f}"

@@ -31,8 +31,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -259,12 +261,22 @@ def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None
     print(f"wrote {UNITS_YAML.relative_to(ROOT)}")
 
 
-def measure_whole(flows: list[str], n: int, cache: Path) -> None:
+def measure_whole(flows: list[str], n: int, cache: Path, at: str | None) -> None:
     """Build ``n`` whole-overlay points per flow (real Yosys where the build cache lacks
-    them) and store their counts in the CSV cache."""
+    them) and store their counts in the CSV cache; ``at``: the RTL of that git revision
+    (others may be editing the working tree's)."""
+    template: Any = "overlay"
+    if at:
+        snap = Path(tempfile.mkdtemp(prefix="overlay-rtl-")) / "overlay"
+        snap.mkdir()
+        shutil.copy(ROOT / "templates" / "overlay" / "manifest.yaml", snap)
+        shutil.copy(ROOT / "templates" / "overlay" / "sim_main.cpp", snap)
+        for name, text in ovs.rtl_at(at)[1].items():
+            (snap / name).write_text(text, encoding="utf-8")
+        template = load_template("overlay", root=snap.parent)
     for flow in flows:
         for i, point in enumerate(whole_points()[:n]):
-            res = build("overlay", point, flow, cache_root=cache)
+            res = build(template, point, flow, cache_root=cache)
             if not res.ok or not res.result_dir:
                 print(
                     f"  overlay #{i} {flow}: build failed ({res.failure_class}: {res.first_error})"
@@ -298,7 +310,8 @@ def whole_section(flows: list[str], rtl: str | None) -> list[str]:
         return ["whole_points=0"]
     use = rtl or revs.most_common(1)[0][0]
     print(
-        f"\n== whole overlay: RTL revision {use} (sha256 of the synthesised Verilog); "
+        f"\n== whole overlay: RTL revision {use} = templates/overlay at "
+        f"{ovs.commit_of(use) or 'no recent commit'} (sha256 of the synthesised Verilog); "
         f"cached revisions: {dict(revs)}"
     )
     current = current_rtl()
@@ -381,6 +394,7 @@ def main() -> None:
         default=[],
         help="add finished overlay synthesis folders found under this folder",
     )
+    ap.add_argument("--at", default=None, help="with --rebuild: the overlay RTL of this git rev")
     ap.add_argument("--rtl", default=None, help="RTL revision to report (default: most measured)")
     args = ap.parse_args()
     flows = args.flows.split(",")
@@ -395,7 +409,7 @@ def main() -> None:
     if args.write and fits:
         write_units(fits)
     if args.rebuild:
-        measure_whole(flows, args.points, args.cache)
+        measure_whole(flows, args.points, args.cache, args.at)
     harvest_dirs(args.harvest)
     whole = whole_section(flows, args.rtl)
     if args.write and ovs.load():

@@ -17,8 +17,8 @@ the cheaper of the two under the costs Yosys's ``memory_libmap`` uses for the fa
 (``share/xilinx/lutrams_xcu.txt``, ``brams_xc4v.txt``; ``share/lattice/*16kd*``). LUT and
 FF of the logic are linear in structural features of each unit, with coefficients per
 flow fitted to real Yosys builds (``benchmarks/resource_model_vs_synth.py --write`` ->
-``data/overlay_resources.yaml``). DSPs are integer counts per feature (fitted, then checked
-exact on every build). The platform shell is not part of this model (board data).
+``data/overlay_resources.yaml``). DSPs are counted from the RTL's multipliers (``DSP``),
+and checked exact on every build. The platform shell is not part of this model (board data).
 """
 
 from __future__ import annotations
@@ -50,9 +50,8 @@ HW_KEYS = (
     "idx_bits",
     "xbuf_words",
 )
-# Instruction bits the core decodes (of 256): Yosys drops the unused columns of the
-# instruction memory (measured: 33 RAM64M8 x 7 bits at IMEM 64).
-IMEM_BITS = 231
+# Instruction memory width: 256 bits (IMEM 256 maps to 4 RAMB36 at 512 x 72).
+IMEM_BITS = 256
 DW_SPAD = 18
 UNITS = ("core", "stream_port", "stream_buffer", "spad_replica", "x_buffer")
 
@@ -97,20 +96,32 @@ def memory(rows: Array, width: Array, flow: str) -> dict[str, Array]:
     rows, width = np.asarray(rows, float), np.asarray(width, float)
     if flow == "yosys-xilinx":
         # RAM32M16: 32 x 14, RAM64M8: 64 x 7, cost 16 scaled by the width used; deeper
-        # memories are 64-deep tiles. RAMB18 (cost 129) 1k x 18, 2k x 9, 512 x 36.
+        # memories are 64-deep tiles. RAMB18 (cost 129) up to 512 x 36, RAMB36 (cost 257)
+        # up to 512 x 72 (simple dual port).
         shallow = rows <= 32
         cells = np.where(shallow, np.ceil(width / 14), np.ceil(rows / 64) * np.ceil(width / 7))
         lut_cost = 16 * np.where(shallow, width / 14, np.ceil(rows / 64) * width / 7)
-        modes = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
-        blocks = np.min([np.ceil(rows / d) * np.ceil(width / w) for d, w in modes], axis=0)
-        use_bram = 129 * blocks < lut_cost
-        return {"lutram": np.where(use_bram, 0, cells), "bram": np.where(use_bram, blocks / 2, 0)}
-    # ECP5: TRELLIS_DPR16X4 (16 x 4, cost 4) or DP16KD/PDPW16KD (16 Kb, cost 128).
+        b18 = _tiles(rows, width, 512 * 36)
+        b36 = _tiles(rows, width, 512 * 72)
+        use_36 = 257 * b36 <= 129 * b18
+        bram_cost = np.minimum(257 * b36, 129 * b18)
+        use_bram = bram_cost < lut_cost
+        bram = np.where(use_36, b36, b18 / 2)
+        return {"lutram": np.where(use_bram, 0, cells), "bram": np.where(use_bram, bram, 0)}
+    # ECP5: TRELLIS_DPR16X4 (16 x 4, cost 4) or DP16KD/PDPW16KD (16 Kb, up to 512 x 36,
+    # cost 128).
     cells = np.ceil(rows / 16) * np.ceil(width / 4)
-    modes = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
-    blocks = np.min([np.ceil(rows / d) * np.ceil(width / w) for d, w in modes], axis=0)
-    use_ebr = 128 * blocks < 4 * cells
+    blocks = _tiles(rows, width, 512 * 36)
+    use_ebr = 128 * blocks <= 4 * cells  # a tie goes to block RAM (measured: IMEM 64)
     return {"lutram": np.where(use_ebr, 0, cells), "bram": np.where(use_ebr, blocks, 0)}
+
+
+def _tiles(rows: Array, width: Array, bits: int) -> Array:
+    """Block RAMs of ``bits`` (as 512 x bits/512 ... bits x 1, widths 1, 2, 4, 9 multiples)
+    a rows x width memory needs in its cheapest aspect ratio."""
+    wide = bits // 512
+    modes = [(512, wide)] + [(bits // w, w) for w in (wide // 2, 9, 4, 2, 1) if w < wide]
+    return np.min([np.ceil(rows / d) * np.ceil(width / w) for d, w in modes], axis=0)
 
 
 def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
@@ -167,6 +178,25 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
 # Features whose coefficient is structural, not fitted: a LUT-RAM cell counts as one LUT
 # (the convention of the measured counts), block RAMs are the BRAM figure.
 FIXED = {"lut": {"lutram": 1.0}, "bram": {"bram": 1.0}}
+# DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (netlist
+# cells traced to their source lines): one per MV product (8x8); per SFU lane the norm,
+# softmax, RoPE, square and requant products; per write-back lane a 48x16 requant
+# (2 DSP48E2 / 3 MULT18X18D); per MV row the 24x16 scale product; 12 fixed (address and
+# length products, isqrt, variance, the KV requant). ECP5's flow shares more of the SFU's
+# exclusive products (Yosys ``share``), hence fewer per lane.
+DSP = {
+    "yosys-xilinx": {"one": 12.0, "lanes": 1.0, "sfu": 18.0, "wb": 2.0, "rows": 2.0},
+    "yosys-ecp5": {"one": 12.0, "lanes": 1.0, "sfu": 8.0, "wb": 3.0, "rows": 2.0},
+}
+
+
+def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> float:
+    """A feature's coefficient: structural where the RTL fixes it, else fitted."""
+    if name in FIXED.get(r, {}):
+        return FIXED[r][name]
+    if r == "dsp":
+        return DSP[flow].get(name, 0.0) if unit == "core" else 0.0
+    return float(c.get(unit, {}).get(r, {}).get(name, 0.0))
 
 
 def predict_units(
@@ -180,10 +210,7 @@ def predict_units(
         for r in RESOURCES:
             total = 0.0 * n
             for name, value in feats.items():
-                w = FIXED.get(r, {}).get(name)
-                if w is None:
-                    w = c.get(unit, {}).get(r, {}).get(name, 0.0)
-                total = total + w * value
+                total = total + _weight(unit, r, name, flow, c) * value
             res[r] = n * total
         out[unit] = res
     return out
@@ -198,11 +225,19 @@ def predict(
 
 
 @cache
-def _all_coefficients() -> dict[str, Any]:
+def _doc() -> dict[str, Any]:
     if not _DATA.exists():
         return {}
-    doc = yaml.safe_load(_DATA.read_text(encoding="utf-8")) or {}
-    return dict(doc.get("flows") or {})
+    return dict(yaml.safe_load(_DATA.read_text(encoding="utf-8")) or {})
+
+
+def _all_coefficients() -> dict[str, Any]:
+    return dict(_doc().get("flows") or {})
+
+
+def fitted_rtl() -> str:
+    """The RTL revision (sha256 of templates/overlay's Verilog, 12 hex) the fit is of."""
+    return str(_doc().get("rtl") or "")
 
 
 def coefficients(flow: str) -> dict[str, Any]:
@@ -249,7 +284,7 @@ CORE_PARTS = {
     "instruction_memory": ("lutram", "bram"),
     "mv_engine": ("lanes", "lane_addr", "rows"),
     "sparse_decode": ("decode",),
-    "sfu": ("sfu", "wb"),
+    "sfu": ("sfu", "wb"),  # the element-wise lanes and the write-back (requant) lanes
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
 }
@@ -265,9 +300,7 @@ def breakdown(
     for part, names in CORE_PARTS.items():
         out[part] = {}
         for r in RESOURCES:
-            w = {
-                f: FIXED.get(r, {}).get(f, c.get("core", {}).get(r, {}).get(f, 0.0)) for f in names
-            }
+            w = {f: _weight("core", r, f, flow, c) for f in names}
             out[part][r] = n_core * sum((w[f] * core[f] for f in names), start=np.zeros(()))
     per = predict_units(p, flow, c)
     for unit in UNITS[1:]:
