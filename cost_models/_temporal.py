@@ -533,7 +533,8 @@ def _resources(
         # Points of a precision the overlay does not build keep the engine-level model.
         hw = ovr.template_point(p, prec.w_bits)
         whole = ovr.predict(hw, flow)
-        extra = macs - mv
+        # the RTL's one engine is the MV engine; a separate prefill engine is not built
+        extra = sel(p["unified_engine"], 0.0, mm)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
         per_mac = extra * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
         lut = np.where(built, cores * (whole["lut"] + per_mac), lut)

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import cost_models as cm
 from cost_models import _overlay_resources as ov
 from cost_models._points import SPARSITY_KINDS
 from runners import load_template
@@ -120,3 +121,27 @@ def test_dsp_count_matches_every_cached_build() -> None:
         p = {k: float(row[k]) for k in ov.HW_KEYS}
         got = float(ov.predict(p, row["flow"], {})["dsp"])
         assert got == float(row["dsp"]), (row["flow"], row["rtl"], p)
+
+
+@pytest.mark.parametrize(
+    ("platform", "flow"), [("u280", "yosys-xilinx"), ("ecp5-85", "yosys-ecp5")]
+)
+def test_temporal_model_predicts_the_built_overlay(platform: str, flow: str) -> None:
+    """A temporal point the overlay builds: the study model's LUT/FF/DSP/BRAM are the whole
+    overlay at the template parameters the manifest resolves for that point (no shell share,
+    no engine-level figures)."""
+    if not ov.coefficients(flow):
+        pytest.skip(f"no fitted overlay coefficients for {flow} yet")
+    point = {"quant": "w4a8", "mv_k": 8, "mv_n": 4, "mm_k": 8, "mm_n": 4, "sfu_lanes": 2,
+             "axi_port_bits": 128, "attn_macs": 0, "cores": 1, "tp": 1}  # fmt: skip
+    row = cm.evaluate("gpt2-medium", platform, [point], arch="temporal").iloc[0]
+    t = load_template("overlay")
+    resolved = t.resolve_params(point)
+    keys = {p.point_key: name for name, p in t.parameters.items()}
+    hw = {k: np.array(float(resolved[name])) for k, name in keys.items() if k in ov.HW_KEYS}
+    want = ov.predict(hw, flow)
+    per_bram = 0.5 if flow == "yosys-ecp5" else 1.0
+    assert row["lut"] == pytest.approx(float(want["lut"]))
+    assert row["ff"] == pytest.approx(float(want["ff"]))
+    assert row["dsp"] == float(want["dsp"])
+    assert row["bram36"] >= float(want["bram"]) * per_bram  # + activations where no URAM
