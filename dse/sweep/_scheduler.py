@@ -39,6 +39,7 @@ from dse.calibration import (
 )
 from dse.config import BuildPolicy, StudyConfig
 from dse.config._build import sim_flow
+from dse.errors import DseError
 from dse.pareto import to_minimize
 from dse.scoring import Calibration, Model, Score, cones_of
 from dse.sweep._buildloop import POLICIES, choose, hw_key, layers_of, spec_key
@@ -117,7 +118,10 @@ class BuildScheduler:
         self.calibration = Calibration(
             flow=self.flow, clock_margin=policy.clock_margin, template=self.template, base=self.base
         )
+        self.fresh: dict[int, dict[str, Any]] = {}  # build id -> the current model's prediction
         self._relearn(save=False)
+        if self.corrections and self.corrections != self.table.latest_corrections(study_id):
+            self._save(list(self.rows.values()))  # the model changed since the last fit
         self.round = max((r.round for r in self.rows.values()), default=-1) + 1
         # Builds a killed sweep left behind are queued again (the cache serves finished ones).
         left = [r.build_id for r in self.rows.values() if r.state not in FINAL_STATES]
@@ -272,7 +276,7 @@ class BuildScheduler:
             done=sum(r.state == "done" for r in rows),
             failed=sum(r.state == "failed" for r in rows),
             unfinished=sum(r.state not in FINAL_STATES for r in rows),
-            rows=rows,
+            rows=self._current(rows),
             corrections=dict(self.corrections),
             errors=calibration_errors(self.kept, self.corrections),
             held_out=held_out_errors(self.kept),
@@ -298,7 +302,7 @@ class BuildScheduler:
     def _relearn(self, *, save: bool) -> None:
         """Refit the corrections and the cones from every finished build; a change is a
         new calibration version."""
-        rows = sorted(self.rows.values(), key=lambda r: r.build_id)
+        rows = self._current(sorted(self.rows.values(), key=lambda r: r.build_id))
         done = [r for r in rows if r.state in FINAL_STATES]
         cones = cones_of(done, self.cfg.constraints.max_util)
         refit = self._refit(rows, save=save)
@@ -315,11 +319,30 @@ class BuildScheduler:
             return False
         self.corrections = fitted
         if save:
-            measured = sum(bool(r.measured) for r in rows if r.state in FINAL_STATES)
-            self.table.save_calibration(
-                self.study_id, fitted, measured, calibration_errors(obs, fitted)
-            )
+            self._save(rows)
         return True
+
+    def _save(self, rows: Sequence[BuildRow]) -> None:
+        measured = sum(bool(r.measured) for r in rows if r.state in FINAL_STATES)
+        errors = calibration_errors(self.kept, self.corrections)
+        self.table.save_calibration(self.study_id, self.corrections, measured, errors)
+
+    def _current(self, rows: Sequence[BuildRow]) -> list[BuildRow]:
+        """``rows`` with the current model's prediction of each whole-design build: the one
+        stored is the model's when the build was requested, and a correction must describe
+        the model it corrects (a refitted resource model, a fixed bug)."""
+        out = []
+        for r in rows:
+            if r.template in WHOLE_DESIGN_TEMPLATES and r.measured:
+                if r.build_id not in self.fresh:
+                    try:
+                        now = self.model.predict_build(r.point)
+                    except DseError:  # a stored point this model no longer reads
+                        now = {}
+                    self.fresh[r.build_id] = {**r.predicted, **now}
+                r = replace(r, predicted=self.fresh[r.build_id])
+            out.append(r)
+        return out
 
 
 class _Keys:

@@ -235,9 +235,10 @@ def test_build_sim_needs_a_template_with_a_sim_flow(tmp_path: Path) -> None:
 
 def test_stored_whole_design_builds_calibrate_every_trial_of_the_sweep(tmp_path: Path) -> None:
     """Builds of the overlay already in the study (synthesis and the sim rung): a resumed
-    sweep fits from them before its first trial, scores every trial with the corrections
-    (latency from the sim run, LUT from synthesis) and re-scores the history; no tool runs
-    (the build budget is spent)."""
+    sweep fits from them before its first trial, against the current model's prediction of
+    each (the stored one is the model's when the build was requested), scores every trial
+    with the corrections (latency from the sim run, LUT from synthesis) and re-scores the
+    history; no tool runs (the build budget is spent)."""
     import cost_models as cm
     from dse.config import load_config
     from dse.scoring import Model
@@ -268,7 +269,8 @@ def test_stored_whole_design_builds_calibrate_every_trial_of_the_sweep(tmp_path:
     ):
         bid = table.add(
             sid, trial_number=0, trial_id=None, spec_key=flow, template="overlay", flow=flow,
-            part=cfg.platform.part, params={}, point=point, predicted=whole,
+            part=cfg.platform.part, params={}, point=point,
+            predicted={**whole, "lut": whole["lut"] / 3},  # an older model's figure
         )  # fmt: skip
         table.finished(bid, BuildResult("ok", flow, "overlay", cfg.platform.part), measured)
     store.close()
@@ -283,6 +285,7 @@ def test_stored_whole_design_builds_calibrate_every_trial_of_the_sweep(tmp_path:
         ("decode_cycles_per_token", "sim-verilator"),
     }  # FF x9 refused by name, not applied
     assert corr[("lut", "yosys-ecp5")].scale_at_one == pytest.approx(1.2)
+    assert [r.predicted["lut"] for r in s.builds.rows] == pytest.approx([whole["lut"]] * 2)
     assert any("ff (yosys-ecp5) measured" in line and "outside x0.5-x2" in line for line in lines)
     assert s.builds.refused and "ff (yosys-ecp5)" in s.builds.refused[0]
 
