@@ -29,7 +29,7 @@ from runners.reports._open import count_cells
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
 COUNTS = ("lut", "ff", "dsp", "bram")
-COLUMNS = ("flow", "rtl", "commit", "yosys", *ov.HW_KEYS, "unit", "instances", *COUNTS)
+COLUMNS = ("flow", "rtl", "commit", "yosys", *ov.HW_KEYS, "unit", "instances", *COUNTS, "yosys_s")
 # Template parameter -> point key (templates/overlay/manifest.yaml).
 PARAM_KEYS = {
     "MV_K": "mv_k", "MV_N": "mv_n", "WBITS": "w_bits", "SFU_LANES": "sfu_lanes",
@@ -149,7 +149,9 @@ def harvest(folder: Path, flow: str) -> list[dict[str, Any]]:
     log = (folder / "yosys.log").read_text(encoding="utf-8", errors="replace")
     version = re.search(r"Yosys (\d+\.\d+\S*)", str(stat.get("creator", "")))
     rtl = rtl_hash(folder)
+    took = re.search(r"End of script\. .*time: ([\d.]+)s", log)
     head = {
+        "yosys_s": round(float(took.group(1))) if took else "",
         "flow": flow,
         "rtl": rtl,
         "commit": commit_of(rtl),
@@ -259,14 +261,17 @@ def fit_whole(
 ) -> dict[str, Any]:
     """Coefficients from whole-design rows only (a flat netlist, e.g. ``synth_ecp5``):
     each unit's logic is ``base``'s (a hierarchical flow's fit) times one scale per unit
-    group and resource, plus a constant (DSPs are structural, ``_overlay_resources.DSP``)."""
+    group and resource, plus a constant where points allow (DSPs are structural,
+    ``_overlay_resources.DSP``)."""
     whole = [r for r in rows if r["unit"] == "whole"]
     if not whole or any(r not in base.get(u, {}) for u in ov.UNITS for r in ("lut", "ff")):
         return {}
-    # One scale per unit group where there are points enough, else one for the design.
+    # One scale per unit group where there are points enough, else one for the design;
+    # a constant only where two points are spare.
     groups = {"core": ("core",), "stream_port": ("stream_port",), "bankram": RAM_UNITS}
     if len(whole) < 3 * len(groups):
         groups = {"all": ov.UNITS}
+    const = len(whole) >= len(groups) + 3
     coef: dict[str, Any] = {u: {} for u in ov.UNITS}
     for r in ("lut", "ff"):
         xs, ys = [], []
@@ -274,15 +279,15 @@ def fit_whole(
             p = _point(row)
             per = ov.predict_units(p, flow, {u: {r: base[u][r]} for u in base if r in base[u]})
             fixed = ov.predict_units(p, flow, {})
-            xs.append(
-                [1.0] + [sum(float(per[u][r] - fixed[u][r]) for u in g) for g in groups.values()]
-            )
+            logic = [sum(float(per[u][r] - fixed[u][r]) for u in g) for g in groups.values()]
+            xs.append([1.0, *logic] if const else logic)
             ys.append(float(row[r]) - sum(float(fixed[u][r]) for u in per))
-        scale = _lstsq(np.array(xs), np.array(ys))
-        for members, s in zip(groups.values(), scale[1:], strict=True):
+        fit = _lstsq(np.array(xs), np.array(ys))
+        offset, scales = (fit[0], fit[1:]) if const else (0.0, fit)
+        for members, s in zip(groups.values(), scales, strict=True):
             for u in members:
                 coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u][r].items()}
-        coef["core"][r]["one"] = round(coef["core"][r].get("one", 0.0) + float(scale[0]), 4)
+        coef["core"][r]["one"] = round(coef["core"][r].get("one", 0.0) + float(offset), 4)
     return coef
 
 

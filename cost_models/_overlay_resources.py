@@ -186,7 +186,7 @@ FIXED = {"lut": {"lutram": 1.0}, "bram": {"bram": 1.0}}
 # exclusive products (Yosys ``share``), hence fewer per lane.
 DSP = {
     "yosys-xilinx": {"one": 12.0, "lanes": 1.0, "sfu": 18.0, "wb": 2.0, "rows": 2.0},
-    "yosys-ecp5": {"one": 12.0, "lanes": 1.0, "sfu": 8.0, "wb": 3.0, "rows": 2.0},
+    "yosys-ecp5": {"one": 13.0, "lanes": 1.0, "sfu": 13.0, "wb": 0.0, "rows": 2.0},
 }
 
 
