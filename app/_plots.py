@@ -126,12 +126,16 @@ def pareto_figure(
     their trial's model position: ``drawn_at``), one trace per failure class. Two axes
     make a 2-D scatter (WebGL above ``SVG_POINTS`` drawn trials; ``customdata[0]`` is the
     trial number), three a 3-D scatter. ``density`` (2-D only, ``_density.split``) draws
-    the trials that are not in ``cloud`` as two images of trials per cell, below the markers.
+    the trials that are not in ``cloud`` as two images of trials per cell, below the markers;
+    then rows of ``cloud`` whose ``on_front`` is set are left to the front's markers.
     """
     three = len(axes) == 3
+    points = cloud  # trials drawn as cloud markers
+    if density is not None and "on_front" in cloud.columns:  # the front trace draws those
+        points = cloud[~cloud["on_front"].astype(bool)]
     # SVG up to a few thousand points: a WebGL context costs a software-rendering browser
     # (headless, remote desktops) more than drawing the thinned cloud as SVG.
-    webgl = len(cloud) > SVG_POINTS
+    webgl = len(points) > SVG_POINTS
     labels = list(labels) or list(axes)
     fig = go.Figure()
 
@@ -152,14 +156,14 @@ def pareto_figure(
                 fig.add_trace(_density_trace(density, counts, name, light, dark, labels))
     size = 3 if three else 5
     trace(
-        cloud[~cloud["feasible"]],
+        points[~points["feasible"]],
         "infeasible",
         [("why", "violates")],
         mode="markers",
         marker={"color": INFEASIBLE, "size": size, "opacity": 0.5},
     )
     trace(
-        cloud[cloud["feasible"]],
+        points[points["feasible"]],
         "feasible",
         mode="markers",
         marker={"color": FEASIBLE, "size": size, "opacity": 0.6},

@@ -20,10 +20,11 @@ separate server compute from the browser. ``--profile`` instead loads each page 
 once warm and says where the time went: when the server's first message and its
 ``script_finished`` arrived, the websocket bytes by element type, and the browser's main-thread
 JavaScript, style/layout and task seconds (Chromium's performance metrics).
-``--screenshots DIR`` saves every page as a PNG (with ``--profile``).
+``--screenshots DIR`` saves every page as a PNG (``DIR/<trials>/<page>.png``: after its
+last warm load, or with ``--profile`` after its profiled loads).
 
 Run: ``python benchmarks/dashboard_load.py [--sizes 1000 10000 100000] [--runs 5]
-[--workdir DIR] [--apptest] [--profile [--screenshots DIR]]``; with ``--workdir`` the studies
+[--workdir DIR] [--apptest] [--profile] [--screenshots DIR]``; with ``--workdir`` the studies
 are kept and reused (making the 100k study takes a few minutes). The last lines are
 ``paint_cold_max_s_100k=…`` and ``paint_warm_max_s_100k=…``: the slowest page's median at the
 largest size.
@@ -223,7 +224,8 @@ def profile_load(driver: Any, url: str, css: str) -> dict[str, Any]:
         m["name"]: m["value"]
         for m in driver.execute_cdp_cmd("Performance.getMetrics", {})["metrics"]
     }
-    start, frames = _ws_messages(driver.get_log("performance"))
+    log = driver.get_log("performance")
+    start, frames = _ws_messages(log)
     sizes: dict[str, int] = {}
     for _, what, n in frames:
         sizes[what] = sizes.get(what, 0) + n
@@ -238,7 +240,27 @@ def profile_load(driver: Any, url: str, css: str) -> dict[str, Any]:
         "browser_layout_s": metrics.get("LayoutDuration", 0.0)
         + metrics.get("RecalcStyleDuration", 0.0),
         "browser_task_s": metrics.get("TaskDuration", float("nan")),
+        "chart_js": _chart_js(log),
     }
+
+
+def _chart_js(log: list[dict[str, Any]]) -> str:
+    """Where the chart libraries' JavaScript came from in this load: ``Plotly cache`` (the
+    browser's HTTP cache), ``Plotly 4,716 kB`` (fetched), or ``none`` (not loaded)."""
+    import json
+
+    got = []
+    for entry in log:
+        msg = json.loads(entry["message"])["message"]
+        if msg["method"] != "Network.responseReceived":
+            continue
+        response = msg["params"]["response"]
+        name = response["url"].rsplit("/", 1)[-1]
+        if name.startswith(("PlotlyChart.", "EChartsChart.")) and name.endswith(".js"):
+            cached = response.get("fromDiskCache") or response.get("fromMemoryCache")
+            size = float(response.get("encodedDataLength") or 0) / 1e3
+            got.append(f"{name.split('.')[0]} " + ("cache" if cached else f"{size:,.0f} kB"))
+    return ", ".join(got) or "none"
 
 
 def screenshot(driver: Any, path: Path) -> None:
@@ -296,7 +318,8 @@ def browser_profile(results: Path, study: str, shots: Path | None) -> None:
                         f"{got['first_msg_s']:.2f} s, script done {got['script_done_s']:.2f} s; "
                         f"browser JS {got['browser_script_s']:.2f} s, style+layout "
                         f"{got['browser_layout_s']:.2f} s, tasks {got['browser_task_s']:.2f} s; "
-                        f"websocket {got['ws_bytes'] / 1e3:,.0f} kB ({top})  "
+                        f"websocket {got['ws_bytes'] / 1e3:,.0f} kB ({top}); "
+                        f"chart JS: {got['chart_js']}  "
                         f"[load average {load_average():.1f}]",
                         flush=True,
                     )
@@ -309,17 +332,23 @@ def browser_profile(results: Path, study: str, shots: Path | None) -> None:
         driver.quit()
 
 
-def browser_paint(results: Path, study: str, runs: int) -> dict[str, dict[str, list[float]]]:
-    """{page: {"cold": [...], "warm": [...]}} in seconds."""
+def browser_paint(
+    results: Path, study: str, runs: int, shots: Path | None = None
+) -> dict[str, dict[str, list[float]]]:
+    """{page: {"cold": [...], "warm": [...]}} in seconds; with ``shots``, each page as a PNG
+    after its last warm load."""
     out: dict[str, dict[str, list[float]]] = {p: {"cold": [], "warm": []} for p in PAGES}
     driver = browser(results, study)
     try:
-        for _ in range(runs):
+        for run in range(runs):
             for page, (_, css) in PAGES.items():
                 server = Server(results)
                 try:
                     out[page]["cold"].append(paint(driver, server.url(page, study), css))
                     out[page]["warm"].append(paint(driver, server.url(page, study), css))
+                    if shots is not None and run == runs - 1:
+                        shots.mkdir(parents=True, exist_ok=True)
+                        screenshot(driver, shots / f"{page}.png")
                 finally:
                     server.stop()
                 LOADS.append(load_average())
@@ -358,7 +387,8 @@ def main() -> None:
             return
         table: dict[int, dict[str, dict[str, float]]] = {}
         for n in args.sizes:
-            got = browser_paint(folders[n], names[n], args.runs)
+            shots = args.screenshots / f"{n}" if args.screenshots else None
+            got = browser_paint(folders[n], names[n], args.runs, shots)
             table[n] = {}
             for page, kinds in got.items():
                 table[n][page] = {k: statistics.median(v) for k, v in kinds.items()}

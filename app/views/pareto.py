@@ -121,7 +121,7 @@ def plot_data(
         mask, density = _density.split(coords[rows], feasible[rows], keep[rows], [log] * 2)
     else:  # no density image in 3-D: one trial per cell of a 15^3 grid
         mask = _data.thin(coords[rows], keep[rows], cells=60)
-    shown = plot.iloc[rows[mask]]
+    shown = plot.iloc[rows[mask]].assign(on_front=on_front[rows[mask]])
     front_all = plot[on_front].sort_values(axes[0])
     front = _axes.group_ties(front_all, list(axes))
 
