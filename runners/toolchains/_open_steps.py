@@ -221,10 +221,11 @@ class DelayEstimate(ToolStep):
 
 
 def _ebr_as_bram36(metrics: dict[str, Any], per_ebr: float) -> None:
-    """The shared ``bram36`` from a count of the arch's block RAMs (``ebr``)."""
+    """The shared ``bram36`` from a count of the arch's block RAMs (``ebr``). It replaces
+    the stat's own ``bram36``, which counts Xilinx RAMB cells only (0 on an ECP5)."""
     ebr = metrics.get("ebr")
     if per_ebr and isinstance(ebr, int | float) and not isinstance(ebr, bool):
-        metrics.setdefault("bram36", ebr * per_ebr)
+        metrics["bram36"] = ebr * per_ebr
 
 
 def _mhz(value: object) -> object:
