@@ -27,6 +27,7 @@ from overlay.isa import F_DYN_K, PORTS
 RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
 SOURCES = ("overlay_core.v", "ov_rdstream.v", "ov_bankram.v")
 HARNESS = "sim_main.cpp"
+HEADERS = ("ov_axi_mem.h",)  # included by every overlay harness: part of each build's hash
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
 MUTATIONS = {
     "rope_sign": 1,
@@ -115,7 +116,7 @@ def verilate(top: str, files: Sequence[Path], params: dict[str, int], tag: str =
     if exe is None:
         raise SimError("verilator not found on PATH (Debian package 'verilator'; make sysdeps)")
     h = hashlib.sha256(tag.encode())
-    for f in files:
+    for f in [*files, *(RTL_DIR / n for n in HEADERS)]:
         h.update(f.read_bytes())
     h.update(repr(sorted(params.items())).encode())
     h.update(subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.encode())

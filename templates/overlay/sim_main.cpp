@@ -16,33 +16,11 @@
 
 #include "Voverlay_core.h"
 #include "verilated.h"
+#include "ov_axi_mem.h"
 
-template <class T> static uint8_t get_byte(const T& v, int i) {
-    if constexpr (std::is_integral_v<T>) return (uint8_t)((uint64_t)v >> (8 * i));
-    else return (uint8_t)(v[i / 4] >> (8 * (i % 4)));
-}
-template <class T> static void put_byte(T& v, int i, uint8_t b) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t m = (uint64_t)0xff << (8 * i);
-        v = (T)(((uint64_t)v & ~m) | ((uint64_t)b << (8 * i)));
-    } else {
-        uint32_t m = 0xffu << (8 * (i % 4));
-        v[i / 4] = (v[i / 4] & ~m) | ((uint32_t)b << (8 * (i % 4)));
-    }
-}
-template <class T> static uint32_t get_word(const T& v, int i) {
-    if constexpr (std::is_integral_v<T>) return (uint32_t)((uint64_t)v >> (32 * i));
-    else return v[i];
-}
-
-struct Burst { uint64_t addr; int beats; uint64_t ready; };
 struct Port {
     std::vector<uint8_t> mem;
-    int latency = 40;
-    double bpc = 16.0;  // bytes per cycle the channel(s) deliver
-    double credit = 0;
-    std::deque<Burst> q;
-    uint64_t bytes = 0;
+    ReadQueue rd;  // latency and rate from the run file's port line
 };
 
 int main(int argc, char** argv) {
@@ -63,7 +41,7 @@ int main(int argc, char** argv) {
         else if (key == "port") {
             int i; std::string file;
             ls >> i;
-            ls >> ports[i].latency >> ports[i].bpc >> file;
+            ls >> ports[i].rd.latency >> ports[i].rd.bpc >> file;
             std::ifstream f(file, std::ios::binary);
             ports[i].mem.assign(std::istreambuf_iterator<char>(f), {});
         } else if (key == "wlat") ls >> wlat;
@@ -97,16 +75,15 @@ int main(int argc, char** argv) {
         // present memory responses
         for (int p = 0; p < 5; p++) {
             Port& P = ports[p];
-            P.credit = std::min(P.credit + P.bpc, (double)beat + P.bpc);
-            bool rv = !P.q.empty() && P.q.front().ready <= now && P.credit >= beat;
+            bool rv = P.rd.present(now, beat);
             top->rvalid = (top->rvalid & ~(1u << p)) | ((rv ? 1u : 0u) << p);
-            top->rlast = (top->rlast & ~(1u << p)) | (((rv && P.q.front().beats == 1) ? 1u : 0u) << p);
+            top->rlast = (top->rlast & ~(1u << p)) | (((rv && P.rd.last()) ? 1u : 0u) << p);
             if (rv) {
-                uint64_t a = P.q.front().addr;
+                uint64_t a = P.rd.addr();
                 for (int b = 0; b < beat; b++)
                     put_byte(top->rdata, p * beat + b, a + b < P.mem.size() ? P.mem[a + b] : 0);
             }
-            top->arready = (top->arready & ~(1u << p)) | ((P.q.size() < 8 ? 1u : 0u) << p);
+            top->arready = (top->arready & ~(1u << p)) | ((P.rd.accepts() ? 1u : 0u) << p);
         }
         top->awready = 1;
         top->wready = 1;
@@ -130,14 +107,8 @@ int main(int argc, char** argv) {
         top->eval();
         for (int p = 0; p < 5; p++) {
             Port& P = ports[p];
-            if ((arv >> p) & 1 & (arr >> p))
-                P.q.push_back({req_addr[p], req_len[p], now + (uint64_t)P.latency});
-            if ((rv >> p) & 1) {
-                P.credit -= beat;
-                P.bytes += beat;
-                P.q.front().addr += beat;
-                if (--P.q.front().beats == 0) P.q.pop_front();
-            }
+            if ((arv >> p) & 1 & (arr >> p)) P.rd.request(req_addr[p], req_len[p], now);
+            if ((rv >> p) & 1) P.rd.take(beat);
         }
         if (wr && lane >= 0) {
             if (waddr < ports[3].mem.size()) ports[3].mem[waddr] = wbyte;
@@ -188,7 +159,7 @@ int main(int argc, char** argv) {
         fprintf(out, "\n");
         if (i + 1 >= (int)prompt.size() && (int)seq.size() == i + 1) seq.push_back(tok);
     }
-    for (int p = 0; p < 5; p++) fprintf(out, "bytes %d %llu\n", p, (unsigned long long)ports[p].bytes);
+    for (int p = 0; p < 5; p++) fprintf(out, "bytes %d %llu\n", p, (unsigned long long)ports[p].rd.bytes);
     fclose(out);
     top->final();
     delete top;

@@ -18,24 +18,7 @@
 
 #include "Voverlay_kernel.h"
 #include "verilated.h"
-
-template <class T> static uint8_t get_byte(const T& v, int i) {
-    if constexpr (std::is_integral_v<T>) return (uint8_t)((uint64_t)v >> (8 * i));
-    else return (uint8_t)(v[i / 4] >> (8 * (i % 4)));
-}
-template <class T> static void put_byte(T& v, int i, uint8_t b) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t m = (uint64_t)0xff << (8 * i);
-        v = (T)(((uint64_t)v & ~m) | ((uint64_t)b << (8 * i)));
-    } else {
-        uint32_t m = 0xffu << (8 * (i % 4));
-        v[i / 4] = (v[i / 4] & ~m) | ((uint32_t)b << (8 * (i % 4)));
-    }
-}
-template <class T> static bool strobe(const T& s, int b) {
-    if constexpr (std::is_integral_v<T>) return ((uint64_t)s >> b) & 1;
-    else return (s[b / 32] >> (b % 32)) & 1;
-}
+#include "../overlay/ov_axi_mem.h"
 
 static std::map<uint64_t, uint8_t> dev;  // device memory, sparse
 static const int LATENCY = 12;
@@ -47,18 +30,17 @@ template <class D, class S> struct Master {
     uint64_t* awaddr; CData *awvalid, *awready; D* wdata; S* wstrb; CData *wvalid, *wready;
     CData *bvalid, *bready;
     int bytes;
-    struct Burst { uint64_t addr; int beats; uint64_t ready; };
-    std::deque<Burst> q;
+    ReadQueue rd{LATENCY};  // a beat a cycle
     std::deque<uint64_t> resp;
     bool ar_take = false, r_take = false, w_take = false, b_take = false;
     uint64_t ar_addr = 0; int ar_len = 0;
     void drive() {  // outputs of the memory, before the clock edge
-        arready = q.size() < 8;
-        bool rv = !q.empty() && q.front().ready <= now;
+        arready = rd.accepts();
+        bool rv = rd.present(now, bytes);
         rvalid = rv;
-        rlast = rv && q.front().beats == 1;
+        rlast = rv && rd.last();
         if (rv)
-            for (int b = 0; b < bytes; b++) put_byte(rdata, b, dev[q.front().addr + b]);
+            for (int b = 0; b < bytes; b++) put_byte(rdata, b, dev[rd.addr() + b]);
         if (awaddr) { *awready = 1; *wready = 1; *bvalid = !resp.empty() && resp.front() <= now; }
     }
     void sample() {  // what the kernel asked for this cycle
@@ -75,11 +57,8 @@ template <class D, class S> struct Master {
         b_take = awaddr && *bvalid && *bready;
     }
     void commit() {  // state after the edge
-        if (ar_take) q.push_back({ar_addr, ar_len, now + LATENCY});
-        if (r_take) {
-            q.front().addr += bytes;
-            if (--q.front().beats == 0) q.pop_front();
-        }
+        if (ar_take) rd.request(ar_addr, ar_len, now);
+        if (r_take) rd.take(bytes);
         if (w_take) resp.push_back(now + 4);
         if (b_take) resp.pop_front();
     }
