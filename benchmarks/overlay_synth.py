@@ -217,12 +217,11 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "lut": {
         "core": ("one", "lanes", "sfu", "win_bits", "decode", "lane_addr"),
         "stream_port": ("one", "shift_bits", "caw"),
-        "bankram": ("one", "rot_bits", "addr_bits"),
+        "bankram": ("mux", "addr_bits"),
     },
     "ff": {
         "core": ("one", "lanes", "rows", "sfu", "win_bits"),
         "stream_port": ("one", "caw"),
-        "bankram": ("one", "q_bits"),
     },
 }
 
@@ -242,7 +241,7 @@ def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
                 if row["unit"] == "whole" or _coef_key(row["unit"]) != key:
                     continue
                 n, feats = ov.units(_point(row), flow)[row["unit"]]
-                fixed = sum(w * feats[f] for f, w in ov.FIXED.get(r, {}).items())
+                fixed = sum(w * feats.get(f, 0.0) for f, w in ov.FIXED.get(r, {}).items())
                 xs.append([float(feats[f]) for f in names])
                 ys.append(float(row[r]) / float(n) - float(fixed))
             if not xs:
@@ -264,7 +263,7 @@ def fit_whole(
     group and resource, plus a constant where points allow (DSPs are structural,
     ``_overlay_resources.DSP``)."""
     whole = [r for r in rows if r["unit"] == "whole"]
-    if not whole or any(r not in base.get(u, {}) for u in ov.UNITS for r in ("lut", "ff")):
+    if not whole or any(r not in base.get("core", {}) for r in ("lut", "ff")):
         return {}
     # One scale per unit group where there are points enough, else one for the design;
     # a constant only where two points are spare.
@@ -277,7 +276,7 @@ def fit_whole(
         xs, ys = [], []
         for row in whole:
             p = _point(row)
-            per = ov.predict_units(p, flow, {u: {r: base[u][r]} for u in base if r in base[u]})
+            per = ov.predict_units(p, flow, {u: {r: base[u].get(r, {})} for u in base})
             fixed = ov.predict_units(p, flow, {})
             logic = [sum(float(per[u][r] - fixed[u][r]) for u in g) for g in groups.values()]
             xs.append([1.0, *logic] if const else logic)
@@ -286,8 +285,9 @@ def fit_whole(
         offset, scales = (fit[0], fit[1:]) if const else (0.0, fit)
         for members, s in zip(groups.values(), scales, strict=True):
             for u in members:
-                coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u][r].items()}
-        coef["core"][r]["one"] = round(coef["core"][r].get("one", 0.0) + float(offset), 4)
+                coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u].get(r, {}).items()}
+        core = coef["core"].setdefault(r, {})
+        core["one"] = round(core.get("one", 0.0) + float(offset), 4)
     return coef
 
 

@@ -125,16 +125,20 @@ def _tiles(rows: Array, width: Array, bits: int) -> Array:
 
 
 def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
-    """Features of one ``ov_bankram``: NB banks of depth/NB words, rotation logic."""
+    """Features of one ``ov_bankram``: NB banks of depth/NB words, lane rotation logic."""
     mem = memory(depth / nb, dw, flow)
     lnb = _clog2(nb)
+    # An NB:1 mux per rotated bit: ceil((NB-1)/3) LUT6 (4:1 per LUT6 plus F7/F8), or NB-1
+    # LUT4 on ECP5.
+    per_bit = nb - 1 if flow == "yosys-ecp5" else np.ceil((nb - 1) / 3)
     return {
-        "one": np.ones_like(nb),
-        "rot_bits": nb * dw * lnb,  # read and write lane rotation: NB:1 muxes per bit
+        "mux": nb * dw * per_bit,  # read lanes from banks and write data into banks
         "addr_bits": nb * _clog2(depth),  # per-bank read/write address adders
         "lutram": nb * mem["lutram"],
         "bram": nb * mem["bram"],
-        "q_bits": nb * dw,  # the banks' read registers
+        # the banks' read registers (block RAM absorbs them into its output register)
+        "q_bits": nb * dw * (mem["bram"] == 0),
+        "lnb": lnb,  # the registered low read address
     }
 
 
@@ -150,7 +154,7 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
         "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
         "rows": g["mv_n"],  # 48-bit row accumulators and scales
         "sfu": g["sfu_lanes"],  # element-wise datapath per lane
-        "wb": g["nb"],  # write-back / scratchpad word lanes
+        "wb": np.minimum(g["nb"], g["mv_n"]),  # write-back lanes with a row to requantise
         "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
         "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
         "lutram": imem["lutram"],
@@ -177,16 +181,17 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
 
 # Features whose coefficient is structural, not fitted: a LUT-RAM cell counts as one LUT
 # (the convention of the measured counts), block RAMs are the BRAM figure.
-FIXED = {"lut": {"lutram": 1.0}, "bram": {"bram": 1.0}}
+# A RAM's flip-flops are its read registers and registered address bits, one each.
+FIXED = {"lut": {"lutram": 1.0}, "ff": {"q_bits": 1.0, "lnb": 1.0}, "bram": {"bram": 1.0}}
 # DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (netlist
 # cells traced to their source lines): one per MV product (8x8); per SFU lane the norm,
-# softmax, RoPE, square and requant products; per write-back lane a 48x16 requant
-# (2 DSP48E2 / 3 MULT18X18D); per MV row the 24x16 scale product; 12 fixed (address and
-# length products, isqrt, variance, the KV requant). ECP5's flow shares more of the SFU's
-# exclusive products (Yosys ``share``), hence fewer per lane.
+# softmax, RoPE, square and requant products; per live write-back lane (min(NB, mv_n): a
+# lane with no row to take is constant) a 48x16 requant (3 tiles); per MV row the 24x16
+# scale product (2); fixed: address and length products, isqrt, variance, the KV requant.
+# ECP5's flow shares more of the SFU's mutually exclusive products (Yosys ``share``).
 DSP = {
-    "yosys-xilinx": {"one": 12.0, "lanes": 1.0, "sfu": 18.0, "wb": 2.0, "rows": 2.0},
-    "yosys-ecp5": {"one": 13.0, "lanes": 1.0, "sfu": 13.0, "wb": 0.0, "rows": 2.0},
+    "yosys-xilinx": {"one": 13.0, "lanes": 1.0, "sfu": 18.0, "wb": 3.0, "rows": 2.0},
+    "yosys-ecp5": {"one": 10.0, "lanes": 1.0, "sfu": 13.0, "wb": 3.0, "rows": 2.0},
 }
 
 

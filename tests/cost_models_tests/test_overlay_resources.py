@@ -95,7 +95,7 @@ def test_breakdown_adds_up_to_the_whole() -> None:
     coef = {
         "core": {"lut": {"one": 900.0, "lanes": 40.0, "sfu": 300.0}, "dsp": {"lanes": 1.0}},
         "stream_port": {"lut": {"one": 200.0}, "ff": {"caw": 3.0}},
-        **{u: {"lut": {"rot_bits": 0.5}, "ff": {"q_bits": 1.0}} for u in ov.UNITS[2:]},
+        **{u: {"lut": {"mux": 0.5, "addr_bits": 1.0}} for u in ov.UNITS[2:]},
     }
     p = ov.template_point({"mv_k": 8, "mv_n": 2, "sfu_lanes": 2, "axi_port_bits": 128}, 8)
     for flow in ov.FLOWS:
