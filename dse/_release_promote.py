@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cost_models as cm
-from dse import onchip_release
+from dse import alveo_release, onchip_release
 from dse._release_assemble import assemble, write_json
 from dse._release_base import RELEASE_FLOWS, ReleaseBuildFailed, ReleaseError, check_name
 from dse._release_check import read_sign_key, release_digest, sign_release
@@ -79,6 +79,12 @@ def promote(
         onchip = onchip_release.plan(tmp / "study.yaml", chosen.point, spec.template)
         if onchip is not None:  # build the released top (UART, images in the bitstream)
             spec = onchip_release.build_spec(onchip, spec)
+        # The overlay on an Alveo card: a vitis-link kernel, its images written into HBM.
+        alveo = alveo_release.plan(tmp / "study.yaml", chosen.point, spec.template, flow)
+        if alveo is not None:
+            if spec.flow != alveo_release.FLOW:  # the board's first flow (vivado) runs nothing
+                spec = _build_spec(chosen, tmp, alveo_release.FLOW, template, part)
+            spec = alveo_release.build_spec(alveo, spec)
         _check_hosts(inventory, spec.flow, hosts, host)
         say(
             f"building {spec.template} with {spec.flow} for {spec.part} "
@@ -90,6 +96,9 @@ def promote(
         manifest = assemble(tmp, name, chosen, spec, res)
         if onchip is not None:
             manifest["onchip"] = onchip_release.publish(onchip, tmp, say)
+        if alveo is not None:
+            xclbin = tmp / manifest["bitstream"]
+            manifest["alveo"] = alveo_release.publish(alveo, tmp, xclbin, say)
         _publish(tmp, final, name, manifest)
     finally:
         if tmp.exists():
@@ -106,6 +115,11 @@ def promote(
         say(
             f"on a board: flash {made.bitstream} (e.g. openFPGALoader -b <board> FILE), then "
             f"dse run {name} --port /dev/ttyUSB0 --prompt 1,2,3 --tokens 16"
+        )
+    if "alveo" in made.manifest:
+        say(
+            f"on an Alveo card with XRT: source /opt/xilinx/xrt/setup.sh, then dse run {name} "
+            "--prompt 1,2,3 --tokens 16 (docs/release.md, Alveo release)"
         )
     return made
 

@@ -2,7 +2,9 @@
 
 Talks to a released on-chip overlay (a manifest with an ``onchip`` section, see
 ``dse/onchip_release.py``) over its UART with pyserial; ``--port`` is a device path or any
-pyserial URL (``socket://host:port``, ``rfc2217://``...).
+pyserial URL (``socket://host:port``, ``rfc2217://``...). An Alveo release (an ``alveo``
+section, ``dse/alveo_release.py``) runs on the card through XRT's ``pyxrt`` instead
+(``dse/cli_run_alveo.py``); it takes ``--device`` and no ``--port``.
 """
 
 from __future__ import annotations
@@ -89,16 +91,26 @@ def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_cmd(
         release: Annotated[str, typer.Argument(help="release name (dse release list)")],
-        port: Annotated[str, typer.Option(help="serial device or pyserial URL")],
         prompt: Annotated[str, typer.Option(help="prompt token ids, comma-separated")],
+        port: Annotated[
+            str | None, typer.Option(help="serial device or pyserial URL (ECP5 release)")
+        ] = None,
         tokens: Annotated[int, typer.Option(help="tokens to generate")] = 16,
         results: Annotated[Path, typer.Option(help="results root")] = DEFAULT_RESULTS,
         timeout: Annotated[float, typer.Option(help="seconds to wait for each reply")] = 30.0,
+        device: Annotated[int, typer.Option(help="XRT device index (Alveo release)")] = 0,
     ) -> None:
         """Decode TOKENS tokens after PROMPT on a board running release RELEASE."""
+        from dse.cli_run_alveo import is_alveo, run_alveo
+
+        if is_alveo(results, release):
+            run_alveo(results, release, parse_prompt(prompt), tokens, device, port)
+            return
         import serial  # pyserial
 
         section = onchip_section(results, release)
+        if port is None:
+            raise RunError(f"release {release!r}: --port: the board's serial port is needed")
         ids = parse_prompt(prompt)
         check_request(section, ids, tokens)
         baud = int(section["uart"]["baud"])

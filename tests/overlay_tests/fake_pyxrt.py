@@ -1,7 +1,8 @@
 """A stand-in for XRT's ``pyxrt`` (tests only): the calls ``overlay.xrt_host`` makes.
 
 Its "xclbin" is a JSON file: the kernel name, its argument list, the HBM bank each argument
-is linked to, and what the overlay's executor needs (matrix formats, scratchpad size). A
+is linked to, and what the overlay's executor needs (matrix formats, scratchpad size, and
+optionally the instruction memory's entries, ``imem``). A
 kernel call runs the program from ``start_pc`` with ``overlay.isa`` on the buffers' bytes
 (the scratchpad persists between calls, as in the hardware), and refuses a port buffer
 that was not allocated in the bank the link gave that port.
@@ -72,6 +73,8 @@ class kernel:
         x = self.dev.xclbin
         if prog_len * 32 != len(prog.data):
             raise RuntimeError(f"prog_len {prog_len} for a {len(prog.data)}-byte program")
+        if prog_len > x.get("imem", prog_len):  # the kernel's instruction memory, when known
+            raise RuntimeError(f"prog_len {prog_len} over the kernel's IMEM {x['imem']}")
         for g, b in zip(PORTS, ports, strict=True):
             if b.group != x["banks"][g]:
                 raise RuntimeError(
@@ -86,5 +89,7 @@ class kernel:
         m = self.machine
         m.pos, m.tok = pos, tok
         m.run(program, pc)
-        out.data[0:4] = (int(m.out_token) & 0xFFFFFFFF).to_bytes(4, "little")
+        # The kernel's out word: the token in bits 15..0, its AXI error flag in bit 31 (never
+        # set here: a buffer outside its bank is refused above instead).
+        out.data[0:4] = (int(m.out_token) & 0xFFFF).to_bytes(4, "little")
         return _Run()
