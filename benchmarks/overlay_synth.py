@@ -215,13 +215,13 @@ def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 # Features fitted per resource (the rest of a unit's features are structural or unused).
 FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "lut": {
-        "core": ("one", "lanes", "sfu", "win_bits", "decode", "lane_addr"),
+        "core": ("one", "lanes", "sfu", "words", "win_bits", "decode", "lane_addr"),
         "stream_port": ("one", "shift_bits", "caw"),
         "bankram": ("mux", "addr_bits"),
     },
     "ff": {
-        "core": ("one", "lanes", "rows", "sfu", "win_bits"),
-        "stream_port": ("one", "caw"),
+        "core": ("one", "lanes", "rows", "words", "sfu", "win_bits"),
+        "stream_port": ("one",),
     },
 }
 

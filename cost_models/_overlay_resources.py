@@ -155,6 +155,7 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
         "rows": g["mv_n"],  # 48-bit row accumulators and scales
         "sfu": g["sfu_lanes"],  # element-wise datapath per lane
         "wb": np.minimum(g["nb"], g["mv_n"]),  # write-back lanes with a row to requantise
+        "words": g["nb"],  # scratchpad word lanes: operand, result and write registers
         "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
         "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
         "lutram": imem["lutram"],
@@ -164,6 +165,9 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
         "one": one,
         "shift_bits": 8 * g["beat_bytes"] * g["log_beat"],  # first-beat skip shifter
         "caw": g["caw"],  # head/tail pointers and counts
+        # registers that scale: head and tail (CAW each), the burst queue's first-beat skips
+        # (8 x (log2 BEAT + 1)) less araddr's always-zero low bits (log2 BEAT)
+        "ptr_regs": 2 * g["caw"] + 7 * g["log_beat"],
         "lutram": 0 * one,
         "bram": 0 * one,
     }
@@ -182,7 +186,11 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
 # Features whose coefficient is structural, not fitted: a LUT-RAM cell counts as one LUT
 # (the convention of the measured counts), block RAMs are the BRAM figure.
 # A RAM's flip-flops are its read registers and registered address bits, one each.
-FIXED = {"lut": {"lutram": 1.0}, "ff": {"q_bits": 1.0, "lnb": 1.0}, "bram": {"bram": 1.0}}
+FIXED = {
+    "lut": {"lutram": 1.0},
+    "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0},
+    "bram": {"bram": 1.0},
+}
 # DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (netlist
 # cells traced to their source lines): one per MV product (8x8); per SFU lane the norm,
 # softmax, RoPE, square and requant products; per live write-back lane (min(NB, mv_n): a
@@ -289,7 +297,7 @@ CORE_PARTS = {
     "instruction_memory": ("lutram", "bram"),
     "mv_engine": ("lanes", "lane_addr", "rows"),
     "sparse_decode": ("decode",),
-    "sfu": ("sfu", "wb"),  # the element-wise lanes and the write-back (requant) lanes
+    "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant) lanes
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
 }
