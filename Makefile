@@ -46,6 +46,7 @@ demo: $(STAMP)
 	  "results/builds/, the release in results/releases/$(DEMO_RELEASE)/. Open them with" \
 	  "'$(BIN)/dse dashboard' (http://127.0.0.1:8501), or dse status / dse pareto STUDY /" \
 	  "dse export STUDY --format csv / optuna-dashboard sqlite:///results/STUDY/optuna.db"
+	@$(MAKE) --no-print-directory demo-release
 
 # The tiny LLaMA of examples/tiny-llama-ecp5.yaml released on an ECP5: its weights and
 # program in the bitstream, a UART host interface, the released top simulated at promote.

@@ -16,7 +16,9 @@ hardware's physics, explained where it appears:
   divider; KV writes are one byte per two cycles;
 * an MV first copies its operand vector into the per-multiplier x buffers
   (``ceil(K / banks)`` cycles, hidden under the memory latency when overlapped), and a row
-  block writes back ``banks`` rows a cycle after a one-cycle accumulate drain.
+  block writes back ``banks`` rows a cycle after a two-cycle product/accumulate drain;
+  results pass a two-stage requant pipeline, norms a three-stage one, each drained once
+  per instruction.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ STREAM_START = 3  # request -> AR issued -> accepted -> first beat in the buffer
 SERIAL_STEPS = 33  # 32-step bit-serial isqrt / divider plus its hand-off cycle
 BUF_READ = 1  # stream buffer RAM: a beat is readable the cycle after it is written
 SFU_DRAIN = 2  # element-wise pipeline: operands (D), tables + result (E) after the issue
+# Pipeline registers that keep the engine at the ECP5 release's clock (overlay_core.v):
+MV_SUM = 1  # MV chunks: products (s1) are registered, their sums accumulate a cycle later
+WB_DRAIN = 2  # write-back rows pass a product and a shift stage (requant pipeline)
+KV_DRAIN = 3  # a KV row's sum: product, sum, requant product, shift stages after the last pop
+NORM_DRAIN = 3  # norm: t at E, then t*g, *M, shift + beta stages before the write
 W_BITS = {"w8a8": 8, "w4a8": 4}
 
 
@@ -160,7 +167,7 @@ def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemo
 
 
 def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
-            mem: OverlayMemory) -> float:  # fmt: skip
+            mem: OverlayMemory, argmax: bool = False) -> float:  # fmt: skip
     keep, m = nm if nm else (1, 1)
     fb = d.w_bits + (math.ceil(math.log2(m)) if nm else 0)
     ks = k * keep // m
@@ -170,14 +177,16 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
     per_tile_bytes = nch * tile + _cdiv(nch, gck) * 2 * d.mv_n
     rate = mem.rates[port]
     fill = _cdiv(k, d.banks) + 1  # x-buffer copy, then its last block's write cycle
-    per_tile = nch + 1 + _cdiv(d.mv_n, d.banks)  # chunks, accumulate drain, write-back
+    # chunks, product and accumulate drain, write-back
+    per_tile = nch + 1 + MV_SUM + _cdiv(d.mv_n, d.banks)
+    drain = 1 if argmax else WB_DRAIN  # the argmax writes nothing: one cycle to see that
     if d.overlap:
         body = [(0, ntile * per_tile_bytes)]
-        return 1 + _streamed(ntile * per_tile, body, rate, mem, fill=fill)
+        return 1 + drain + _streamed(ntile * per_tile, body, rate, mem, fill=fill)
     # No overlap: a chunk's bytes are requested only once the engine waits for them, so
     # each chunk pays request, latency and transfer; beats fetched beyond a chunk (beat
     # rounding) serve the next one.
-    cyc, cnt = FETCH + SETUP + 1.0 + fill, 0
+    cyc, cnt = FETCH + SETUP + 1.0 + fill + drain, 0
     for _ in range(ntile):
         for kc in range(nch):
             need = tile + (2 * d.mv_n if kc % gck == 0 else 0)
@@ -227,6 +236,7 @@ def step_cycles(
     else:
         add("embed", 2 * load(2 * half, half))
     norm = FETCH + SETUP + 2 * (_cdiv(dm, d.lanes) + SFU_DRAIN) + 1 + 2 * SERIAL_STEPS
+    norm += NORM_DRAIN
     t = kv_len
     for _ in range(m.n_layers):
         add("norm", 2 * norm)
@@ -240,12 +250,12 @@ def step_cycles(
         add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 1))
         kv_rate = mem.rates["kv"]
         # KV rows: x-buffer copy of q (p) first, one drain cycle for the last row's result
-        scores = 1 + _streamed(
+        scores = 1 + KV_DRAIN + _streamed(
             t * _cdiv(hd, lanes_kv) + 1, [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd),
             d.overlap, _cdiv(hd, d.banks) + 1,
         )  # fmt: skip
         ctx_rows = [((r * max_pos) % mem.beat, t) for r in range(hd)]
-        ctx = 1 + _streamed(
+        ctx = 1 + KV_DRAIN + _streamed(
             hd * _cdiv(t, lanes_kv) + 1, ctx_rows, kv_rate, mem, lanes_kv, d.overlap,
             _cdiv(t, d.banks) + 1,
         )  # fmt: skip
@@ -260,7 +270,7 @@ def step_cycles(
         add("activation", _elementwise(m.d_ffn, d))
         add("wffn", _matrix(dm, m.d_ffn, d, d.stored["ffn"], "wffn", mem))
     add("norm", norm)
-    add("lm_head", _matrix(m.vocab, dm, d, None, "wffn", mem))
+    add("lm_head", _matrix(m.vocab, dm, d, None, "wffn", mem, argmax=True))
     add("control", FETCH + 2)  # END and the host's start hand-shake
     out["total"] = sum(out.values())
     return out

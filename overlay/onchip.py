@@ -37,6 +37,8 @@ ONCHIP_LATENCY = 2  # cycles from a read request to its first beat in ov_memslav
 # ECP5 EBR (18 Kbit) configurations, (depth, width); 512 x 36 is pseudo dual port, which is
 # all a port memory needs (one read, one write).
 ECP5_EBR_MODES = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+EBR_ROWS = 512  # a port memory (BEAT >= 4 bytes) uses an EBR as 512 words of 36 bits
+SPAD_EBR_ROWS = 1024  # a scratchpad bank (18-bit words) uses an EBR as 1024 x 18
 
 
 class SerialLike(Protocol):
@@ -58,6 +60,23 @@ class OnchipRelease:
 def words_log2(n_bytes: int, beat: int) -> int:
     """log2 of the words (of ``beat`` bytes) a port memory needs, at least 2 words."""
     return max(1, math.ceil(math.log2(max(2, -(-n_bytes // beat)))))
+
+
+def port_words(n_bytes: int, beat: int) -> int:
+    """Words a port memory holds: the image rounded up to whole block RAMs (not to a
+    power of two, which costs up to twice the EBRs: the tiny LLaMA's wffn image is 21.9k
+    words, 43 EBRs where 2^15 words would take 64)."""
+    words = max(2, -(-n_bytes // beat))
+    return -(-words // EBR_ROWS) * EBR_ROWS
+
+
+def spad_words(scratch_words: int, banks: int) -> int:
+    """Scratchpad words of a release: the program's footprint (the compiler's
+    ``scratch_words``) rounded up to whole block RAMs per bank. Each of the ``3 + lanes``
+    copies pays for every word, so the power-of-two rounding of the simulation builds
+    (4880 words -> 8192 for the tiny LLaMA) would cost a third more EBRs for nothing."""
+    per_bank = -(-max(scratch_words, 1) // banks)
+    return banks * -(-per_bank // SPAD_EBR_ROWS) * SPAD_EBR_ROWS
 
 
 def hex_words(data: bytes, beat: int) -> str:
@@ -89,10 +108,13 @@ def prepare_release(
     comp, cfg = prep.comp, prep.cfg
     params = verilator_params(cfg, comp, ONCHIP_LATENCY)
     aw = {g: words_log2(len(comp.mem[g]), cfg.beat) for g in PORTS}
+    banks = max(2, 1 << max(0, (cfg.sfu_lanes - 1).bit_length()))  # overlay_core's NB
     params.update(
         {
             "CPB": cpb,
+            "SPAD": spad_words(comp.scratch_words, banks),
             **{f"AW_{g.upper()}": aw[g] for g in PORTS},
+            **{f"N_{g.upper()}": port_words(len(comp.mem[g]), cfg.beat) for g in PORTS},
             "PROG_LEN": len(comp.program),
             "INIT_PC": comp.init_pc,
             "STEP_PC": comp.step_pc,
@@ -119,7 +141,7 @@ def onchip_blocks(rel: OnchipRelease) -> dict[str, int]:
     """EBRs of each memory the released top adds or holds in block RAM."""
     p = rel.params
     beat_bits = 8 * p["BEAT"]
-    out = {g: ecp5_blocks(beat_bits, 1 << p[f"AW_{g.upper()}"]) for g in PORTS}
+    out = {g: ecp5_blocks(beat_bits, p[f"N_{g.upper()}"]) for g in PORTS}
     out["program"] = ecp5_blocks(256, p["PROG_LEN"])
     out["imem"] = ecp5_blocks(256, p["IMEM"])
     return out

@@ -131,15 +131,22 @@ module overlay_core #(
             else sat8 = v[7:0];
         end
     endfunction
-    // sat8((a * M + 2^(sh-1)) >> sh) for a 48-bit accumulator (M < 2^15: 63-bit product)
+    // sat8((a * M + 2^(sh-1)) >> sh) for a 48-bit accumulator (M < 2^15: 63-bit product);
+    // rqp is the product and rounding term, the part the requant pipeline registers
+    function signed [63:0] rqp;
+        input signed [47:0] a;
+        input [15:0] m;
+        input [7:0] sh;
+        begin
+            rqp = a * $signed({48'd0, m}) + ((mut == 5) ? 64'sd0 : (64'sd1 <<< (sh - 8'd1)));
+        end
+    endfunction
     function signed [7:0] rq;
         input signed [47:0] a;
         input [15:0] m;
         input [7:0] sh;
-        reg signed [63:0] p;
         begin
-            p = a * $signed({48'd0, m}) + ((mut == 5) ? 64'sd0 : (64'sd1 <<< (sh - 8'd1)));
-            rq = sat8(p >>> sh);
+            rq = sat8(rqp(a, m, sh) >>> sh);
         end
     endfunction
     function [DW-1:0] w18;  // an int8 result as a scratchpad word
@@ -336,32 +343,47 @@ module overlay_core #(
         end
     end
 
-    // stage 2: products of the issued chunk with the x values read for them
+    // stage s1: the products of the issued chunk with the x values read for them, into
+    // registers; stage s2: their sums (a balanced tree per row; for KV rows the rows'
+    // sums added again) and the accumulate. A multiplier, a 32-product adder chain, the
+    // row accumulator and the requant in one cycle ran the released top at 8.4 MHz.
     reg s1_v, s1_kv, s1_gst, s1_gend, s1_rowend, s1_last;
+    reg s2_v, s2_kv, s2_gst, s2_gend, s2_rowend;
     reg [L*8-1:0] w_s1;
     reg [L-1:0] live_s1;
-    reg [MV_N*16-1:0] scale_s1, scl;
-    reg [15:0] row_s1;
+    reg [MV_N*16-1:0] scale_s1, scale_s2, scl;
+    reg [15:0] row_s1, row_s2;
     reg signed [MV_N*48-1:0] acc;
     reg signed [MV_N*32-1:0] part;
     reg signed [31:0] acc0;
     reg signed [23:0] dot [0:MV_N-1];
     reg signed [31:0] rdot;
-    reg signed [15:0] pr;
+    reg [L*16-1:0] pr_s1, pr_s2;  // products, 0 where the lane is not live
+    reg signed [23:0] tr [0:MV_K-1];
+    reg signed [31:0] trr [0:MV_N-1];
+    integer tw, ti;
     wire signed [31:0] kv_sum = acc0 + rdot;
     always @(*) begin
-        rdot = 0;
+        for (bc = 0; bc < L; bc = bc + 1)
+            pr_s1[16*bc +: 16] = live_s1[bc] ? $signed(w_s1[8*bc +: 8]) * $signed(xq[bc*NB*8 +: 8])
+                                             : 16'sd0;
+    end
+    always @(*) begin
         for (br = 0; br < MV_N; br = br + 1) begin
-            dot[br] = 0;
-            for (bc = 0; bc < MV_K; bc = bc + 1) begin
-                pr = $signed(w_s1[8*(br*MV_K + bc) +: 8])
-                     * $signed(xq[(br*MV_K + bc)*NB*8 +: 8]);
-                if (live_s1[br*MV_K + bc]) begin
-                    dot[br] = dot[br] + {{8{pr[15]}}, pr};
-                    rdot = rdot + {{16{pr[15]}}, pr};
-                end
+            for (bc = 0; bc < MV_K; bc = bc + 1)
+                tr[bc] = {{8{pr_s2[16*(br*MV_K + bc) + 15]}}, pr_s2[16*(br*MV_K + bc) +: 16]};
+            for (tw = MV_K; tw > 1; tw = (tw + 1) / 2) begin  // pairwise: log2(MV_K) adds deep
+                for (ti = 0; ti < tw / 2; ti = ti + 1) tr[ti] = tr[2*ti] + tr[2*ti + 1];
+                if (tw % 2 == 1) tr[tw / 2] = tr[tw - 1];
             end
+            dot[br] = tr[0];
+            trr[br] = {{8{tr[0][23]}}, tr[0]};
         end
+        for (tw = MV_N; tw > 1; tw = (tw + 1) / 2) begin
+            for (ti = 0; ti < tw / 2; ti = ti + 1) trr[ti] = trr[2*ti] + trr[2*ti + 1];
+            if (tw % 2 == 1) trr[tw / 2] = trr[tw - 1];
+        end
+        rdot = trr[0];
     end
 
     // Stream consumption is combinational: the bytes an instruction uses this cycle leave
@@ -415,14 +437,9 @@ module overlay_core #(
 
     // ---------------------------------------------------------------- stage E results
     reg [NB*DW-1:0] res, res2;
-    reg signed [7:0] a8, b8, g8, be8;
+    reg signed [7:0] a8, b8;
     reg signed [17:0] cs, sn, tv;
     reg signed [31:0] esum;
-    reg signed [25:0] cn;
-    reg signed [57:0] ct;
-    reg signed [31:0] tn;
-    reg signed [39:0] tg;
-    reg signed [56:0] yn;
     reg signed [47:0] pe;
     reg signed [26:0] rot;
     always @(*) begin
@@ -431,16 +448,9 @@ module overlay_core #(
         esum = sq;
         a8 = 0;
         b8 = 0;
-        g8 = 0;
-        be8 = 0;
         tv = 0;
         cs = 0;
         sn = 0;
-        cn = 0;
-        ct = 0;
-        tn = 0;
-        tg = 0;
-        yn = 0;
         pe = 0;
         rot = 0;
         for (rj = 0; rj < SFU_LANES; rj = rj + 1) begin
@@ -462,18 +472,6 @@ module overlay_core #(
                         res[rj*DW +: DW] = (pe >>> 24) > 48'sd127 ? 18'd127 : pe[41:24];
                     end
                 end
-                OP_NORM: begin
-                    g8 = b_e[rj*DW +: 8];
-                    be8 = c_e[rj*DW +: 8];
-                    cn = $signed({10'd0, nrow}) * a8 - $signed({{2{ssum[23]}}, ssum});
-                    ct = cn * $signed({26'd0, d_q}) + 58'sd131072;
-                    tn = ct[49:18];
-                    tg = tn * g8;
-                    yn = tg * $signed({1'b0, f_m}) + (57'sd1 <<< (f_sh - 8'd1));
-                    yn = yn >>> f_sh;
-                    if (mut != 3) yn = yn + $signed({{49{be8[7]}}, be8});
-                    res[rj*DW +: DW] = w18(sat8({{7{yn[56]}}, yn}));
-                end
                 OP_ROPE: begin
                     cs = tv;
                     sn = c_e[rj*DW +: DW];
@@ -490,7 +488,7 @@ module overlay_core #(
     end
 
     // ---------------------------------------------------------------- MV write-back lanes
-    reg [NB*DW-1:0] wb_d;
+    reg [NB*48-1:0] wb_d;  // the lanes' accumulators, into the requant pipeline
     reg [15:0] wb_n, wb_row;
     reg signed [47:0] wb_acc, wb_best;
     reg [15:0] wb_tok;
@@ -508,12 +506,64 @@ module overlay_core #(
             wb_row = rb + wj + wl[15:0];
             if ({16'd0, wj} + wl < MV_N && wb_row < nrow) begin
                 wb_n = wl[15:0] + 16'd1;
-                wb_d[wl*DW +: DW] = w18(rq(wb_acc, f_m, f_sh));
+                wb_d[wl*48 +: 48] = wb_acc;
                 if (wb_row == 0 || wb_acc > wb_best) begin
                     wb_best = wb_acc;
                     wb_tok = wb_row;
                 end
             end
+        end
+    end
+
+    // ---------------------------------------------------------------- requant pipeline
+    // MV write-back lanes and KV-row sums: q1 holds the 48-bit values, q2 a*M + 2^(sh-1),
+    // then shift and saturate into the scratchpad write register (two cycles of latency
+    // instead of a 48x15 multiply and a 64-bit shifter behind the accumulator).
+    reg q1_v, q2_v;
+    reg [SAW-1:0] q1_a, q2_a;
+    reg [LNB:0] q1_n, q2_n;
+    reg [NB*48-1:0] q1_acc;
+    reg [NB*64-1:0] q2_p;
+    reg [NB*DW-1:0] q2_d;
+    integer ql;
+    always @(*)
+        for (ql = 0; ql < NB; ql = ql + 1)
+            q2_d[ql*DW +: DW] = w18(sat8($signed(q2_p[64*ql +: 64]) >>> f_sh));
+
+    // ---------------------------------------------------------------- norm pipeline
+    // y = sat8(((t*g*M + r) >> sh) + beta), t = (c*inv + 2^17) >> 18: c at stage D, t at
+    // stage E, then t*g (n1), *M + r (n2), shift, beta and saturate (n3) into the write
+    // register; one multiply per cycle instead of four chained.
+    reg [SFU_LANES*26-1:0] cn_e;
+    reg n1_v, n2_v, n3_v;
+    reg [SAW-1:0] n1_a, n2_a, n3_a;
+    reg [LNB:0] n1_n, n2_n, n3_n;
+    reg [SFU_LANES*32-1:0] n1_t;
+    reg [SFU_LANES*40-1:0] n2_t;
+    reg [SFU_LANES*57-1:0] n3_y;
+    reg [SFU_LANES*8-1:0] n1_g, n1_b, n2_b, n3_b;
+    reg [SFU_LANES*32-1:0] e_t;
+    reg [NB*DW-1:0] n3_d;
+    reg signed [25:0] nc;
+    reg signed [57:0] nct;
+    reg signed [56:0] ny;
+    reg signed [7:0] nbe;
+    integer nl;
+    always @(*) begin
+        e_t = 0;
+        n3_d = 0;
+        nc = 0;
+        nct = 0;
+        ny = 0;
+        nbe = 0;
+        for (nl = 0; nl < SFU_LANES; nl = nl + 1) begin
+            nc = cn_e[26*nl +: 26];
+            nct = nc * $signed({26'd0, d_q}) + 58'sd131072;
+            e_t[32*nl +: 32] = nct[49:18];
+            ny = $signed(n3_y[57*nl +: 57]) >>> f_sh;
+            nbe = n3_b[8*nl +: 8];
+            if (mut != 3) ny = ny + $signed({{49{nbe[7]}}, nbe});
+            n3_d[nl*DW +: DW] = w18(sat8({{7{ny[56]}}, ny}));
         end
     end
 
@@ -552,7 +602,7 @@ module overlay_core #(
         h_v <= 0;
         // stage E: results into the scratchpad write register
         if (state == ST_EXEC && e_v && sfu_op && !(op == OP_SOFTMAX && ph == 1)
-            && !(op == OP_NORM && ph == 1)) begin
+            && op != OP_NORM) begin
             wr_v <= 1;
             wr_n <= e_n[LNB:0];
             wr_d <= res;
@@ -571,14 +621,77 @@ module overlay_core #(
             wr_a <= h_a;
             wr_d <= h_d;
         end
-        // MV stage 2: multiply-accumulate the issued chunk
-        if (s1_v) begin
-            if (s1_kv) begin
-                if (s1_rowend) begin
-                    wr_v <= 1;
-                    wr_a <= sa({16'd0, f_dst} + {16'd0, row_s1});
-                    wr_n <= 1;
-                    wr_d <= {{((NB-1)*DW){1'b0}}, w18(rq({{16{kv_sum[31]}}, kv_sum}, f_m, f_sh))};
+        // norm pipeline (ph 5 of NORM): c at stage D, then E, n1, n2, n3 -> write register
+        for (j = 0; j < SFU_LANES; j = j + 1) begin : norm_d
+            reg signed [7:0] xd;
+            reg signed [25:0] t26;
+            xd = q_a[j*DW +: 8];
+            t26 = $signed({10'd0, nrow}) * xd - $signed({{2{ssum[23]}}, ssum});
+            cn_e[26*j +: 26] <= t26;
+        end
+        n1_v <= state == ST_EXEC && e_v && op == OP_NORM && ph == 5;
+        n1_a <= sa({16'd0, f_dst} + {16'd0, e_ii});
+        n1_n <= e_n[LNB:0];
+        n1_t <= e_t;
+        n2_v <= n1_v;
+        n2_a <= n1_a;
+        n2_n <= n1_n;
+        n2_b <= n1_b;
+        n3_v <= n2_v;
+        n3_a <= n2_a;
+        n3_n <= n2_n;
+        n3_b <= n2_b;
+        for (j = 0; j < SFU_LANES; j = j + 1) begin : norm_mul
+            reg signed [31:0] t32n;
+            reg signed [7:0] g8n;
+            reg signed [39:0] t40;
+            reg signed [56:0] t57;
+            n1_g[8*j +: 8] <= b_e[j*DW +: 8];
+            n1_b[8*j +: 8] <= c_e[j*DW +: 8];
+            t32n = n1_t[32*j +: 32];
+            g8n = n1_g[8*j +: 8];
+            t40 = t32n * g8n;
+            n2_t[40*j +: 40] <= t40;
+            t40 = n2_t[40*j +: 40];
+            t57 = t40 * $signed({1'b0, f_m}) + (57'sd1 <<< (f_sh - 8'd1));
+            n3_y[57*j +: 57] <= t57;
+        end
+        if (n3_v) begin
+            wr_v <= 1;
+            wr_a <= n3_a;
+            wr_n <= n3_n;
+            wr_d <= n3_d;
+        end
+        // requant pipeline
+        q1_v <= 0;
+        q2_v <= q1_v;
+        q2_a <= q1_a;
+        q2_n <= q1_n;
+        for (ql = 0; ql < NB; ql = ql + 1)
+            q2_p[64*ql +: 64] <= rqp($signed(q1_acc[48*ql +: 48]), f_m, f_sh);
+        if (q2_v) begin
+            wr_v <= 1;
+            wr_a <= q2_a;
+            wr_n <= q2_n;
+            wr_d <= q2_d;
+        end
+        // MV product stage s1 -> s2
+        s2_v <= s1_v;
+        s2_kv <= s1_kv;
+        s2_gst <= s1_gst;
+        s2_gend <= s1_gend;
+        s2_rowend <= s1_rowend;
+        row_s2 <= row_s1;
+        scale_s2 <= scale_s1;
+        pr_s2 <= pr_s1;
+        // MV stage s2: sum the chunk's products and accumulate (KV rows: into the requant)
+        if (s2_v) begin
+            if (s2_kv) begin
+                if (s2_rowend) begin
+                    q1_v <= 1;
+                    q1_a <= sa({16'd0, f_dst} + {16'd0, row_s2});
+                    q1_n <= 1;
+                    q1_acc <= {{((NB-1)*48){1'b0}}, {{16{kv_sum[31]}}, kv_sum}};
                     acc0 <= 0;
                 end else begin
                     acc0 <= acc0 + rdot;
@@ -587,9 +700,9 @@ module overlay_core #(
                 for (r = 0; r < MV_N; r = r + 1) begin : mac
                     reg signed [31:0] t32;
                     reg [15:0] sc;
-                    t32 = (s1_gst ? 32'sd0 : part[32*r +: 32]) + {{8{dot[r][23]}}, dot[r]};
-                    sc = (mut == 2) ? 16'd1 : scale_s1[16*r +: 16];
-                    if (s1_gend) begin
+                    t32 = (s2_gst ? 32'sd0 : part[32*r +: 32]) + {{8{dot[r][23]}}, dot[r]};
+                    sc = (mut == 2) ? 16'd1 : scale_s2[16*r +: 16];
+                    if (s2_gend) begin
                         acc[48*r +: 48] <= acc[48*r +: 48]
                                            + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
                         part[32*r +: 32] <= 0;
@@ -780,15 +893,17 @@ module overlay_core #(
                         gpos <= gend ? 16'd0 : g_pos_nx;
                         if (last_chunk) ph <= 7;
                     end
-                end else if (ph == 7) begin  // the tile's last chunk accumulates
+                end else if (ph == 7) begin  // the tile's last chunk: products (s1)
                     wj <= 0;
+                    ph <= 12;
+                end else if (ph == 12) begin  // ... and their sum accumulates (s2)
                     ph <= 4;
                 end else if (ph == 4) begin  // write back NB rows of the block a cycle
                     if ((flags & F_ARGMAX) == 0 && wb_n != 0) begin
-                        wr_v <= 1;
-                        wr_a <= sa({16'd0, f_dst} + {16'd0, rb} + {16'd0, wj});
-                        wr_n <= wb_n[LNB:0];
-                        wr_d <= wb_d;
+                        q1_v <= 1;
+                        q1_a <= sa({16'd0, f_dst} + {16'd0, rb} + {16'd0, wj});
+                        q1_n <= wb_n[LNB:0];
+                        q1_acc <= wb_d;
                     end
                     if ((flags & F_ARGMAX) != 0) begin
                         best <= wb_best;
@@ -803,12 +918,8 @@ module overlay_core #(
                         gpos <= 0;
                         nt <= nt + 1;
                         rb <= rb + MVN16;
-                        if (rb + MVN16 >= nrow) begin
-                            pc <= pc + 1;
-                            state <= ST_FETCH;
-                        end else begin
-                            ph <= 2;
-                        end
+                        if (rb + MVN16 >= nrow) ph <= 13;
+                        else ph <= 2;
                     end
                 end else if (ph == 3) begin  // KV rows
                     if (fire) begin
@@ -826,9 +937,13 @@ module overlay_core #(
                             kk <= kk + take;
                         end
                     end
-                end else if (ph == 8) begin  // the last row accumulates and is written
-                    pc <= pc + 1;
-                    state <= ST_FETCH;
+                end else if (ph == 8 || ph == 13) begin
+                    // drain: the last row's products, sum (KV), then the requant; q2
+                    // writes on the edge the next fetch starts, as the one-cycle path did
+                    if (!s1_v && !s2_v && !q1_v) begin
+                        pc <= pc + 1;
+                        state <= ST_FETCH;
+                    end
                 end
             end
             // ------------------------------------------------------------ element-wise
@@ -915,8 +1030,11 @@ module overlay_core #(
                         ph <= 5;
                     end
                 end
-                5: begin  // y = sat8(((t*g*M + r) >> sh) + beta) (stage E)
-                    if (pass_done) begin
+                5: begin  // y = sat8(((t*g*M + r) >> sh) + beta) (norm pipeline)
+                    if (pass_done) ph <= 6;
+                end
+                6: begin  // drain: n3 writes on the edge the next fetch starts
+                    if (!n1_v && !n2_v) begin
                         pc <= pc + 1;
                         state <= ST_FETCH;
                     end

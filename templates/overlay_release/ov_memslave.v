@@ -6,7 +6,9 @@
 module ov_memslave #(
     parameter BEAT = 16,
     parameter LOGBEAT = 4,
-    parameter AW = 10,          // log2(words)
+    parameter AW = 10,          // address bits (log2 of words, rounded up)
+    parameter WORDS = 0,        // words held (0: 2^AW); the image's size rounded to whole
+                                // block RAMs, so a 21.9k-word image is not 32k words
     parameter INIT = "",
     parameter WRITABLE = 0
 ) (
@@ -29,7 +31,7 @@ module ov_memslave #(
     output wire                wready,
     output reg                 bvalid
 );
-    reg [8*BEAT-1:0] mem [0:(1<<AW)-1];
+    reg [8*BEAT-1:0] mem [0:((WORDS != 0) ? WORDS : (1 << AW))-1];
     initial begin
         if (INIT != "") $readmemh(INIT, mem);
     end

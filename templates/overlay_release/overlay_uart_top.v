@@ -28,6 +28,11 @@ module overlay_uart_top #(
     parameter AW_WFFN = 10,
     parameter AW_KV = 10,
     parameter AW_ACT = 10,
+    parameter N_WQKV = 0,              // words of each port's memory (0: 2^AW_*)
+    parameter N_WO = 0,
+    parameter N_WFFN = 0,
+    parameter N_KV = 0,
+    parameter N_ACT = 0,
     parameter PROG_LEN = 64,
     parameter INIT_PC = 0,
     parameter STEP_PC = 1,
@@ -92,35 +97,35 @@ module overlay_uart_top #(
     );
 
     // port order of the core: 0 wqkv, 1 wo, 2 wffn, 3 kv (read + write), 4 act
-    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WQKV), .INIT(F_WQKV), .WRITABLE(0)) u_mem0 (
+    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WQKV), .WORDS(N_WQKV), .INIT(F_WQKV), .WRITABLE(0)) u_mem0 (
         .clk(clk), .rst(rst), .araddr(araddr[0*32 +: 32]), .arlen(arlen[0*8 +: 8]),
         .arvalid(arvalid[0]), .arready(arready[0]), .rdata(rdata[0*W +: W]),
         .rvalid(rvalid[0]), .rlast(rlast[0]), .rready(rready[0]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
         .wvalid(1'b0), .wready(), .bvalid()
     );
-    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WO), .INIT(F_WO), .WRITABLE(0)) u_mem1 (
+    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WO), .WORDS(N_WO), .INIT(F_WO), .WRITABLE(0)) u_mem1 (
         .clk(clk), .rst(rst), .araddr(araddr[1*32 +: 32]), .arlen(arlen[1*8 +: 8]),
         .arvalid(arvalid[1]), .arready(arready[1]), .rdata(rdata[1*W +: W]),
         .rvalid(rvalid[1]), .rlast(rlast[1]), .rready(rready[1]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
         .wvalid(1'b0), .wready(), .bvalid()
     );
-    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WFFN), .INIT(F_WFFN), .WRITABLE(0)) u_mem2 (
+    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WFFN), .WORDS(N_WFFN), .INIT(F_WFFN), .WRITABLE(0)) u_mem2 (
         .clk(clk), .rst(rst), .araddr(araddr[2*32 +: 32]), .arlen(arlen[2*8 +: 8]),
         .arvalid(arvalid[2]), .arready(arready[2]), .rdata(rdata[2*W +: W]),
         .rvalid(rvalid[2]), .rlast(rlast[2]), .rready(rready[2]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
         .wvalid(1'b0), .wready(), .bvalid()
     );
-    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_ACT), .INIT(F_ACT), .WRITABLE(0)) u_mem4 (
+    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_ACT), .WORDS(N_ACT), .INIT(F_ACT), .WRITABLE(0)) u_mem4 (
         .clk(clk), .rst(rst), .araddr(araddr[4*32 +: 32]), .arlen(arlen[4*8 +: 8]),
         .arvalid(arvalid[4]), .arready(arready[4]), .rdata(rdata[4*W +: W]),
         .rvalid(rvalid[4]), .rlast(rlast[4]), .rready(rready[4]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
         .wvalid(1'b0), .wready(), .bvalid()
     );
-    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_KV), .INIT(F_KV), .WRITABLE(1)) u_mem3 (
+    ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_KV), .WORDS(N_KV), .INIT(F_KV), .WRITABLE(1)) u_mem3 (
         .clk(clk), .rst(rst), .araddr(araddr[3*32 +: 32]), .arlen(arlen[3*8 +: 8]),
         .arvalid(arvalid[3]), .arready(arready[3]), .rdata(rdata[3*W +: W]),
         .rvalid(rvalid[3]), .rlast(rlast[3]), .rready(rready[3]), .awaddr(awaddr),

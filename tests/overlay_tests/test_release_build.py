@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,24 @@ def test_the_promote_build_is_the_released_top_with_its_images(planned, tmp_path
     for name, value in p.rel.params.items():  # the simulated values
         if name in load_template(RELEASE_TEMPLATE).parameters:
             assert f"-set {name} {value} " in script, name
+
+
+def test_the_tests_release_the_point_make_demo_promotes(tmp_path: Path) -> None:
+    """The released-top tests plan the example's default point; ``make demo`` promotes
+    ``best:decode_tokens_per_s`` of the example's sweep. They must be the same engine, or
+    the simulated top is not the one the bitstream holds."""
+    from dse._release_trial import select_trial
+    from dse.layout import layout
+
+    done = subprocess.run(
+        [sys.executable, "-m", "dse.cli", "sweep", str(EXAMPLE), "--results", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    cfg = load_config(EXAMPLE)
+    chosen = select_trial(cfg.name, "best:decode_tokens_per_s", None, layout(tmp_path))
+    names = cfg.space.names
+    assert names and {k: chosen.point[k] for k in names} == {k: cfg.point[k] for k in names}
 
 
 def test_the_template_declares_every_parameter_of_the_released_top() -> None:
