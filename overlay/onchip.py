@@ -187,6 +187,22 @@ def _read_exact(port: SerialLike, n: int, what: str) -> bytes:
     return buf
 
 
+# Status bytes of the released top (overlay_uart_top.v's header) other than 0 (ok).
+STATUS = {
+    1: "refused the request: prompt + tokens - 1 exceeds its positions",
+    2: (
+        "reports a memory error: a port memory (wqkv, wo, wffn, kv, act) was addressed "
+        "past the image it holds, so its tokens are no longer the model's; reload the "
+        "bitstream (power-on reset clears it), and if it comes back the release is damaged"
+    ),
+}
+TOKEN_ERROR = 0xFFFF  # in place of a token id: a status byte follows
+
+
+def _status(code: int) -> str:
+    return STATUS.get(code, f"answered the unknown status {code}")
+
+
 def run_uart(port: SerialLike, prompt: list[int], n_gen: int) -> tuple[list[int], int]:
     """Send a prompt, read ``n_gen`` generated token ids and the step program's cycles."""
     port.write(encode_request(prompt, n_gen))
@@ -194,8 +210,13 @@ def run_uart(port: SerialLike, prompt: list[int], n_gen: int) -> tuple[list[int]
     if head[0] != MAGIC_RESP:
         raise ValueError(f"not an overlay release on this port (reply starts 0x{head[0]:02x})")
     if head[1] != 0:
-        raise ValueError("the board refused the request: prompt + tokens - 1 exceeds its positions")
-    body = _read_exact(port, 2 * n_gen, "tokens")
-    tokens = [int.from_bytes(body[2 * i : 2 * i + 2], "little") for i in range(n_gen)]
+        raise ValueError(f"the board {_status(head[1])}")
+    tokens: list[int] = []
+    while len(tokens) < n_gen:
+        tok = int.from_bytes(_read_exact(port, 2, "tokens"), "little")
+        if tok == TOKEN_ERROR:
+            code = _read_exact(port, 1, "the error status")[0]
+            raise ValueError(f"the board stopped after {len(tokens)} tokens: it {_status(code)}")
+        tokens.append(tok)
     cycles = int.from_bytes(_read_exact(port, 4, "the cycle count"), "little")
     return tokens, cycles

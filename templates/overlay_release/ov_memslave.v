@@ -29,7 +29,9 @@ module ov_memslave #(
     input  wire [BEAT-1:0]     wstrb,
     input  wire                wvalid,
     output wire                wready,
-    output reg                 bvalid
+    output reg                 bvalid,
+    output reg                 err      // sticky until reset: a burst or a write went past
+                                        // the words held (an AXI DECERR, on chip)
 );
     reg [8*BEAT-1:0] mem [0:((WORDS != 0) ? WORDS : (1 << AW))-1];
     initial begin
@@ -77,4 +79,11 @@ module ov_memslave #(
                 if (wstrb[b]) mem[wptr][8*b +: 8] <= wdata[8*b +: 8];
     end
     always @(posedge clk) bvalid <= !rst && wr;
+
+    localparam [32:0] HELD = (WORDS != 0) ? WORDS : (1 << AW);
+    wire [32:0] rd_end = ({1'b0, araddr} >> LOGBEAT) + {25'd0, arlen};  // last word read
+    wire [32:0] wr_word = {1'b0, awaddr} >> LOGBEAT;
+    always @(posedge clk)
+        if (rst) err <= 1'b0;
+        else if ((!busy && arvalid && rd_end >= HELD) || (wr && wr_word >= HELD)) err <= 1'b1;
 endmodule

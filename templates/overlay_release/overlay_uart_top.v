@@ -3,9 +3,14 @@
 //
 // Protocol (8N1, CPB clocks per bit; little-endian):
 //   host -> board: 0xA5, n_prompt (1..255), n_gen (1..255), n_prompt x uint16 token ids
-//   board -> host: 0x5A, status (0 ok, 1 refused: n_prompt + n_gen - 1 > MAX_POS or a 0),
-//                  then when ok n_gen x uint16 generated token ids, as each is decoded,
-//                  then uint32 cycles spent in the step program (prefill + decode).
+//   board -> host: 0x5A, status (0 ok, 1 refused: n_prompt + n_gen - 1 > MAX_POS or a 0,
+//                  2 refused: memory error, below), then when ok n_gen x uint16 generated
+//                  token ids, as each is decoded, then uint32 cycles spent in the step
+//                  program (prefill + decode).
+//   Memory error: a port memory was addressed past the words it holds (ov_memslave's err,
+//   sticky until power-on reset; the tokens are no longer the model's). A request running
+//   when it happens ends after the step with uint16 0xFFFF (no token id: vocab < 65536)
+//   and the status byte 2; every later request is answered with status 2.
 // Every request runs the init program, then the prompt's tokens through the step program
 // (serial prefill) and greedy decode, exactly as the Verilator harness of the core does.
 module overlay_uart_top #(
@@ -77,6 +82,8 @@ module overlay_uart_top #(
     wire [7:0] awlen_unused;
     wire [2:0] awsize_unused;
     wire [1:0] awburst_unused;
+    wire [4:0] mem_errs;
+    wire mem_err = |mem_errs;
 
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
@@ -102,35 +109,35 @@ module overlay_uart_top #(
         .arvalid(arvalid[0]), .arready(arready[0]), .rdata(rdata[0*W +: W]),
         .rvalid(rvalid[0]), .rlast(rlast[0]), .rready(rready[0]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
-        .wvalid(1'b0), .wready(), .bvalid()
+        .wvalid(1'b0), .wready(), .bvalid(), .err(mem_errs[0])
     );
     ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WO), .WORDS(N_WO), .INIT(F_WO), .WRITABLE(0)) u_mem1 (
         .clk(clk), .rst(rst), .araddr(araddr[1*32 +: 32]), .arlen(arlen[1*8 +: 8]),
         .arvalid(arvalid[1]), .arready(arready[1]), .rdata(rdata[1*W +: W]),
         .rvalid(rvalid[1]), .rlast(rlast[1]), .rready(rready[1]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
-        .wvalid(1'b0), .wready(), .bvalid()
+        .wvalid(1'b0), .wready(), .bvalid(), .err(mem_errs[1])
     );
     ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_WFFN), .WORDS(N_WFFN), .INIT(F_WFFN), .WRITABLE(0)) u_mem2 (
         .clk(clk), .rst(rst), .araddr(araddr[2*32 +: 32]), .arlen(arlen[2*8 +: 8]),
         .arvalid(arvalid[2]), .arready(arready[2]), .rdata(rdata[2*W +: W]),
         .rvalid(rvalid[2]), .rlast(rlast[2]), .rready(rready[2]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
-        .wvalid(1'b0), .wready(), .bvalid()
+        .wvalid(1'b0), .wready(), .bvalid(), .err(mem_errs[2])
     );
     ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_ACT), .WORDS(N_ACT), .INIT(F_ACT), .WRITABLE(0)) u_mem4 (
         .clk(clk), .rst(rst), .araddr(araddr[4*32 +: 32]), .arlen(arlen[4*8 +: 8]),
         .arvalid(arvalid[4]), .arready(arready[4]), .rdata(rdata[4*W +: W]),
         .rvalid(rvalid[4]), .rlast(rlast[4]), .rready(rready[4]), .awaddr(32'd0),
         .awvalid(1'b0), .awready(), .wdata({W{1'b0}}), .wstrb({BEAT{1'b0}}),
-        .wvalid(1'b0), .wready(), .bvalid()
+        .wvalid(1'b0), .wready(), .bvalid(), .err(mem_errs[4])
     );
     ov_memslave #(.BEAT(BEAT), .LOGBEAT(LOGBEAT), .AW(AW_KV), .WORDS(N_KV), .INIT(F_KV), .WRITABLE(1)) u_mem3 (
         .clk(clk), .rst(rst), .araddr(araddr[3*32 +: 32]), .arlen(arlen[3*8 +: 8]),
         .arvalid(arvalid[3]), .arready(arready[3]), .rdata(rdata[3*W +: W]),
         .rvalid(rvalid[3]), .rlast(rlast[3]), .rready(rready[3]), .awaddr(awaddr),
         .awvalid(awvalid), .awready(kv_awready), .wdata(wdata), .wstrb(wstrb),
-        .wvalid(wvalid), .wready(kv_wready), .bvalid(kv_bvalid)
+        .wvalid(wvalid), .wready(kv_wready), .bvalid(kv_bvalid), .err(mem_errs[3])
     );
 
     // ------------------------------------------------------------------ UART
@@ -196,7 +203,10 @@ module overlay_uart_top #(
                 else st <= S_LO;
             end
             S_CHECK: begin
-                if (np != 0 && ng != 0 && steps <= MAX_POS[8:0]) begin
+                if (mem_err) begin
+                    sbuf <= 32'h025A;
+                    sret <= S_MAGIC;
+                end else if (np != 0 && ng != 0 && steps <= MAX_POS[8:0]) begin
                     sbuf <= 32'h005A;
                     sret <= S_INIT;
                 end else begin
@@ -244,7 +254,12 @@ module overlay_uart_top #(
             end
             S_AFTER: begin
                 i <= i + 9'd1;
-                if (i + 9'd1 >= {1'b0, np}) begin  // this step's argmax is a generated token
+                if (mem_err) begin  // the step read or wrote past a memory: say so, stop
+                    sbuf <= 32'h0002FFFF;
+                    scount <= 3'd3;
+                    sret <= S_MAGIC;
+                    st <= S_SEND;
+                end else if (i + 9'd1 >= {1'b0, np}) begin  // this step's argmax is a generated token
                     sbuf <= {16'd0, out_token};
                     scount <= 3'd2;
                     sret <= S_STEP;
