@@ -75,10 +75,11 @@ def plan(
         return None
     where = config_path.name
     if flow is not None and flow != FLOW:
+        why = {"vivado": "; vivado builds it behind a scan-chain top, to measure, not to run"}
         raise AlveoError(
-            f"--flow {flow}: a {cfg.platform.name} release of the overlay must load on the card; "
-            f"{flow} builds the overlay behind a scan-chain top that measures the design but "
-            f"cannot run it: use --flow {FLOW} (the default for this board)"
+            f"--flow {flow}: a {cfg.platform.name} release of the overlay must load on the card, "
+            f"and only a {FLOW} build (the kernel's .xclbin) does{why.get(flow, '')}: use "
+            f"--flow {FLOW} (the default for this board)"
         )
     shape = cfg.workload.model
     channels, cap = int(memory.channels), float(memory.channel_capacity_gb) * 2**30
