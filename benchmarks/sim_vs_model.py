@@ -1,10 +1,12 @@
 """Overlay cycles: Verilator simulation of the generated RTL vs the cost model's prediction.
 
 For 3 model families × 4 hardware points × 2 memory systems (24 points), simulates
-prefill (the prompt's 4 tokens) and 7 decode steps of the tiny model through the AXI memory
-model, checks every token and residual stream against the bit-exact reference, and compares
-the measured cycles with ``cost_models._overlay_cycles.run_cycles`` for the same shape,
-point and per-port memory rates. The model has no per-point constants; its terms were
+prefill (the prompt's 4 tokens batched on the MM mode: one chunk of ``tile_tokens`` = 4,
+each weight tile fetched once and applied to the 4 tokens) and 7 decode steps of the tiny
+model through the AXI memory model, checks every token and residual stream against the
+bit-exact reference, and compares the measured prefill and decode cycles with
+``cost_models._overlay_cycles.run_cycles`` for the same shape, point and per-port memory
+rates. The model has no per-point constants; its terms were
 written from the RTL's structure (docs/models.md, "Overlay cycles"), so every point is
 held out in the sense that none was fitted.
 

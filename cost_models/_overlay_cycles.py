@@ -18,7 +18,9 @@ hardware's physics, explained where it appears:
   (``ceil(K / banks)`` cycles, hidden under the memory latency when overlapped), and a row
   block writes back ``banks`` rows a cycle after a two-cycle product/accumulate drain;
   results pass a two-stage requant pipeline, norms a three-stage one, each drained once
-  per instruction.
+  per instruction;
+* batched prefill (``prefill_cycles``): an MV over T token slots streams its weights once,
+  applying each tile to one token a cycle, and writes back every token's rows.
 """
 
 from __future__ import annotations
@@ -167,7 +169,9 @@ def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemo
 
 
 def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
-            mem: OverlayMemory, argmax: bool = False) -> float:  # fmt: skip
+            mem: OverlayMemory, tokens: int = 1, argmax: bool = False) -> float:  # fmt: skip
+    """One MV over ``tokens`` token slots: the weights stream once; each popped tile is
+    applied to the slots one a cycle, and each slot writes back its own rows."""
     keep, m = nm if nm else (1, 1)
     fb = d.w_bits + (math.ceil(math.log2(m)) if nm else 0)
     ks = k * keep // m
@@ -176,9 +180,9 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
     tile = d.mv_n * d.mv_k * fb // 8
     per_tile_bytes = nch * tile + _cdiv(nch, gck) * 2 * d.mv_n
     rate = mem.rates[port]
-    fill = _cdiv(k, d.banks) + 1  # x-buffer copy, then its last block's write cycle
-    # chunks, product and accumulate drain, write-back
-    per_tile = nch + 1 + MV_SUM + _cdiv(d.mv_n, d.banks)
+    fill = _cdiv(tokens * k, d.banks) + 1  # x-buffer copy, then its last block's write cycle
+    # chunks (one per token), accumulate drain, write-back (per token)
+    per_tile = tokens * nch + 1 + MV_SUM + tokens * _cdiv(d.mv_n, d.banks)
     drain = 1 if argmax else WB_DRAIN  # the argmax writes nothing: one cycle to see that
     if d.overlap:
         body = [(0, ntile * per_tile_bytes)]
@@ -196,13 +200,110 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
                 cnt += b * mem.beat
             else:
                 cyc += 1
+            cyc += tokens - 1  # the tile stays at the head for the other tokens
             cnt -= need
-        cyc += per_tile - nch
+        cyc += per_tile - tokens * nch
     return cyc
 
 
 def _elementwise(n: int, d: _Design, passes: int = 1) -> float:
     return FETCH + SETUP + passes * (_cdiv(n, d.lanes) + SFU_DRAIN)
+
+
+def _embed(m: ModelShape, d: _Design, mem: OverlayMemory, rope: bool) -> dict[str, float]:
+    """A token's embedding row (GPT-2: plus its position row); the RoPE tables if ``rope``."""
+    dm, half = m.d_model, m.head_dim // 2
+
+    def load(nbytes: int, elems: int) -> float:
+        esz = nbytes // elems
+        return _streamed(
+            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rates["act"], mem, d.lanes * esz, d.overlap
+        )
+
+    out = {"embed": load(dm, dm)}
+    if m.ffn == "gelu":
+        out["embed"] += load(dm, dm) + _elementwise(dm, d)
+    elif rope:
+        out["embed"] += 2 * load(2 * half, half)
+    return out
+
+
+def _norm(m: ModelShape, d: _Design) -> float:
+    return (
+        FETCH + SETUP + 2 * (_cdiv(m.d_model, d.lanes) + SFU_DRAIN) + 1 + 2 * SERIAL_STEPS
+        + NORM_DRAIN
+    )  # fmt: skip
+
+
+def _head(m: ModelShape, d: _Design, mem: OverlayMemory) -> dict[str, float]:
+    return {
+        "norm": _norm(m, d),
+        "lm_head": _matrix(m.vocab, m.d_model, d, None, "wffn", mem, argmax=True),
+    }
+
+
+def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: int,
+            max_pos: int) -> dict[str, float]:  # fmt: skip
+    """Every layer for ``tokens`` tokens at positions pos0.. (linear maps once over all of
+    them, attention and RoPE token by token; token t attends over pos0 + t + 1 entries)."""
+    dm, hd, half, T = m.d_model, m.head_dim, m.head_dim // 2, tokens
+    gpt = m.ffn == "gelu"
+    lanes_kv = d.mv_k * d.mv_n
+    wlat = mem.write_latency or mem.latency
+    kv_rate = mem.rates["kv"]
+    out: dict[str, float] = {}
+
+    def add(key: str, c: float) -> None:
+        out[key] = out.get(key, 0.0) + c
+
+    def mat(n: int, k: int, cls: str, port: str) -> float:
+        return _matrix(n, k, d, d.stored[cls], port, mem, T)
+
+    for _ in range(m.n_layers):
+        add("norm", 2 * T * _norm(m, d))
+        add("wqkv", mat(m.d_q, dm, "qk", "wqkv") + mat(m.d_kv, dm, "qk", "wqkv"))
+        add("wqkv", mat(m.d_kv, dm, "vo", "wqkv"))
+        for tt in range(T):
+            t = pos0 + tt + 1
+            if T > 1:
+                add("control", FETCH + SETUP)  # SETPOS
+            if not gpt:
+                # one lane group every other cycle: each writes its a' and b' blocks
+                add("rope", FETCH + SETUP + 2 * m.n_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
+                add("rope", FETCH + SETUP + 2 * m.n_kv_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
+            add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 1))
+            # KV rows: x-buffer copy of q (p) first, one drain cycle for the last row's result
+            scores = 1 + KV_DRAIN + _streamed(
+                t * _cdiv(hd, lanes_kv) + 1, [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd),
+                d.overlap, _cdiv(hd, d.banks) + 1,
+            )  # fmt: skip
+            ctx_rows = [((r * max_pos) % mem.beat, t) for r in range(hd)]
+            ctx = 1 + KV_DRAIN + _streamed(
+                hd * _cdiv(t, lanes_kv) + 1, ctx_rows, kv_rate, mem, lanes_kv, d.overlap,
+                _cdiv(t, d.banks) + 1,
+            )  # fmt: skip
+            soft = FETCH + SETUP + 3 * (_cdiv(t, d.lanes) + SFU_DRAIN) + 1 + SERIAL_STEPS
+            add("attention", m.n_heads * (scores + soft + ctx))
+        add("wo", mat(dm, m.d_q, "vo", "wo"))
+        add("residual", 2 * _elementwise(T * dm, d))
+        add("wffn", mat(m.d_ffn, dm, "ffn", "wffn"))
+        if not gpt:
+            add("wffn", mat(m.d_ffn, dm, "ffn", "wffn"))
+            add("activation", _elementwise(T * m.d_ffn, d))
+        add("activation", _elementwise(T * m.d_ffn, d))
+        add("wffn", mat(dm, m.d_ffn, "ffn", "wffn"))
+    return out
+
+
+def _merge(*parts: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for p in parts:
+        for k, v in p.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+CONTROL = FETCH + 2  # END and the host's start hand-shake, per program start
 
 
 def step_cycles(
@@ -214,64 +315,41 @@ def step_cycles(
 ) -> dict[str, float]:
     """Cycles of one token whose attention spans ``kv_len`` entries, by operator kind."""
     d = _design(point)
-    m = shape
-    dm, hd, half = m.d_model, m.head_dim, m.head_dim // 2
-    gpt = m.ffn == "gelu"
-    lanes_kv = d.mv_k * d.mv_n
-    wlat = mem.write_latency or mem.latency
-    out: dict[str, float] = {}
+    out = _merge(
+        _embed(shape, d, mem, True),
+        _layers(shape, d, mem, kv_len - 1, 1, max_pos),
+        _head(shape, d, mem),
+        {"control": CONTROL},
+    )
+    out["total"] = sum(out.values())
+    return out
 
-    def add(key: str, c: float) -> None:
-        out[key] = out.get(key, 0.0) + c
 
-    def load(nbytes: int, elems: int) -> float:
-        esz = nbytes // elems
-        return _streamed(
-            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rates["act"], mem, d.lanes * esz, d.overlap
-        )
+def prefill_tokens(point: Mapping[str, Any]) -> int:
+    """Tokens a fetched weight tile serves in prefill (1: serial), as overlay.config."""
+    return 1 if point.get("prefill_serial", False) else int(point.get("tile_tokens", 4))
 
-    add("embed", load(dm, dm))
-    if gpt:
-        add("embed", load(dm, dm) + _elementwise(dm, d))
-    else:
-        add("embed", 2 * load(2 * half, half))
-    norm = FETCH + SETUP + 2 * (_cdiv(dm, d.lanes) + SFU_DRAIN) + 1 + 2 * SERIAL_STEPS
-    norm += NORM_DRAIN
-    t = kv_len
-    for _ in range(m.n_layers):
-        add("norm", 2 * norm)
-        add("wqkv", _matrix(m.d_q, dm, d, d.stored["qk"], "wqkv", mem))
-        add("wqkv", _matrix(m.d_kv, dm, d, d.stored["qk"], "wqkv", mem))
-        add("wqkv", _matrix(m.d_kv, dm, d, d.stored["vo"], "wqkv", mem))
-        if not gpt:
-            # one lane group every other cycle: each writes its a' and b' blocks
-            add("rope", FETCH + SETUP + 2 * m.n_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
-            add("rope", FETCH + SETUP + 2 * m.n_kv_heads * _cdiv(half, d.lanes) + SFU_DRAIN)
-        add("kv_write", m.n_kv_heads * 2 * (FETCH + SETUP + 2 * hd + wlat + 1))
-        kv_rate = mem.rates["kv"]
-        # KV rows: x-buffer copy of q (p) first, one drain cycle for the last row's result
-        scores = 1 + KV_DRAIN + _streamed(
-            t * _cdiv(hd, lanes_kv) + 1, [(0, t * hd)], kv_rate, mem, min(lanes_kv, hd),
-            d.overlap, _cdiv(hd, d.banks) + 1,
-        )  # fmt: skip
-        ctx_rows = [((r * max_pos) % mem.beat, t) for r in range(hd)]
-        ctx = 1 + KV_DRAIN + _streamed(
-            hd * _cdiv(t, lanes_kv) + 1, ctx_rows, kv_rate, mem, lanes_kv, d.overlap,
-            _cdiv(t, d.banks) + 1,
-        )  # fmt: skip
-        soft = FETCH + SETUP + 3 * (_cdiv(t, d.lanes) + SFU_DRAIN) + 1 + SERIAL_STEPS
-        add("attention", m.n_heads * (scores + soft + ctx))
-        add("wo", _matrix(dm, m.d_q, d, d.stored["vo"], "wo", mem))
-        add("residual", 2 * _elementwise(dm, d))
-        add("wffn", _matrix(m.d_ffn, dm, d, d.stored["ffn"], "wffn", mem))
-        if not gpt:
-            add("wffn", _matrix(m.d_ffn, dm, d, d.stored["ffn"], "wffn", mem))
-            add("activation", _elementwise(m.d_ffn, d))
-        add("activation", _elementwise(m.d_ffn, d))
-        add("wffn", _matrix(dm, m.d_ffn, d, d.stored["ffn"], "wffn", mem))
-    add("norm", norm)
-    add("lm_head", _matrix(m.vocab, dm, d, None, "wffn", mem, argmax=True))
-    add("control", FETCH + 2)  # END and the host's start hand-shake
+
+def prefill_cycles(
+    shape: ModelShape, point: Mapping[str, Any], prompt_len: int, mem: OverlayMemory,
+    max_pos: int = 32,
+) -> dict[str, float]:  # fmt: skip
+    """Cycles of a batched prefill by operator kind: per chunk of ``tile_tokens`` tokens,
+    each token's embedding entry, the chunk's body (RoPE tables per token, then every layer
+    with the weights streamed once for the chunk), and after the last chunk its LM head."""
+    d = _design(point)
+    slots = prefill_tokens(point)
+    parts: list[dict[str, float]] = []
+    for p0 in range(0, prompt_len, slots):
+        n = min(slots, prompt_len - p0)
+        emb = _embed(shape, d, mem, False)
+        parts += [{k: n * v for k, v in emb.items()}, {"control": (n + 1) * CONTROL}]
+        if shape.ffn != "gelu":  # SETPOS and the two RoPE table loads per token
+            tabs = _embed(shape, d, mem, True)["embed"] - emb["embed"]
+            parts.append({"embed": n * (FETCH + SETUP + tabs)})
+        parts.append(_layers(shape, d, mem, p0, n, max_pos))
+    parts += [_head(shape, d, mem), {"control": CONTROL}]
+    out = _merge(*parts)
     out["total"] = sum(out.values())
     return out
 
@@ -280,8 +358,14 @@ def run_cycles(
     shape: ModelShape, point: Mapping[str, Any], prompt_len: int, n_new: int,
     mem: OverlayMemory, max_pos: int = 32,
 ) -> tuple[float, list[float]]:  # fmt: skip
-    """(prefill cycles — the prompt's tokens one by one —, cycles of each decode step)."""
-    pre = sum(step_cycles(shape, point, t + 1, mem, max_pos)["total"] for t in range(prompt_len))
+    """(prefill cycles — batched in chunks, or the prompt's tokens one by one —, cycles of
+    each decode step)."""
+    if prefill_tokens(point) > 1:
+        pre = prefill_cycles(shape, point, prompt_len, mem, max_pos)["total"]
+    else:
+        pre = sum(
+            step_cycles(shape, point, t + 1, mem, max_pos)["total"] for t in range(prompt_len)
+        )
     dec = [
         step_cycles(shape, point, prompt_len + i + 1, mem, max_pos)["total"]
         for i in range(n_new - 1)

@@ -18,6 +18,7 @@ from overlay.isa import (
     E_I16,
     E_U16,
     F_ARGMAX,
+    F_BATCH,
     F_DYN_K,
     F_DYN_N,
     F_LN,
@@ -41,6 +42,21 @@ class Region:
 
 
 @dataclass
+class Prefill:
+    """Entry points of the batched prefill (``slots`` = 1: none, prefill runs ``step``)."""
+
+    slots: int
+    embed: list[int] = field(default_factory=list)  # per slot: LOADX of the started TOK
+    body: list[int] = field(default_factory=list)  # per chunk size T (index T - 1)
+    head: list[int] = field(default_factory=list)  # per slot: final norm and LM head
+    x: int = 0  # scratchpad address of slot 0's residual stream (slot t at x + t*d_model)
+
+    def chunks(self, n: int) -> list[tuple[int, int]]:
+        """(first position, tokens) of the chunks a prompt of ``n`` tokens runs in."""
+        return [(p, min(self.slots, n - p)) for p in range(0, n, self.slots)]
+
+
+@dataclass
 class Compiled:
     cfg: OverlayConfig
     program: list[Instr]
@@ -53,6 +69,7 @@ class Compiled:
     symbols: dict[str, Region] = field(default_factory=dict)
     d_model: int = 0
     scratch_x: int = 0  # scratchpad address of the residual stream (checked every token)
+    prefill: Prefill = field(default_factory=lambda: Prefill(1))
 
     def words(self) -> list[int]:
         return [w for ins in self.program for w in ins.encode()]
@@ -211,25 +228,21 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
                 for g in range(m.n_kv_heads)
             ]
         )
-    # --- scratch for one token
-    x, tmp, h = sp.alloc(d), sp.alloc(d), sp.alloc(d)
-    q, k, v = sp.alloc(m.d_q), sp.alloc(m.d_kv), sp.alloc(m.d_kv)
-    sc, pr, ctx = sp.alloc(max_pos), sp.alloc(max_pos), sp.alloc(m.d_q)
-    up, gate, mid = sp.alloc(m.d_ffn), sp.alloc(m.d_ffn), sp.alloc(m.d_ffn)
-    cs, sn = sp.alloc(half), sp.alloc(half)
     A = PORT
+    grp = m.n_heads // m.n_kv_heads
+    ln = F_LN if gpt else 0
 
-    def mv(name: str, li: int, dst: int, src: int) -> Instr:
+    def mv(name: str, li: int, dst: int, src: int, tokens: int) -> Instr:
+        """A layer's linear map; over ``tokens`` token slots with one weight stream."""
         qmat = qm.layers[li][name]
-        port = MAT_PORT.get(name, "wffn")
         nm = sparse_of[name]
         mm, sh = qm.rq[li][name]
         n, kk = qmat.w.shape
         w_addr, w_len = mats[li][name]
         return Instr(
             "MV",
-            flags=F_SPARSE if nm else 0,
-            port=A[port],
+            flags=(F_SPARSE if nm else 0) | (F_BATCH if tokens > 1 else 0),
+            port=A[MAT_PORT.get(name, "wffn")],
             dst=dst,
             src=src,
             n=n,
@@ -239,124 +252,179 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
             stride=w_len,
             m=mm,
             sh=sh,
+            aux=tokens if tokens > 1 else 0,
             aux2=(nm[0] << 8 | nm[1]) if nm else 0,
         )
 
-    step: list[Instr] = [Instr("LOADX", port=A["act"], elem=E_I8, dst=x, n=d, addr=emb, stride=d)]
-    if gpt:
-        step.append(Instr("LOAD", port=A["act"], elem=E_I8, dst=tmp, n=d, addr=pos_addr, stride=d))
-        step.append(Instr("ADD", dst=x, src=x, src2=tmp, n=d))
-    else:
-        step.append(
-            Instr("LOAD", port=A["act"], elem=E_I16, dst=cs, n=half, addr=cos_addr, stride=2 * half)
-        )
-        step.append(
-            Instr("LOAD", port=A["act"], elem=E_I16, dst=sn, n=half, addr=sin_addr, stride=2 * half)
-        )
-    ln = F_LN if gpt else 0
-    grp = m.n_heads // m.n_kv_heads
-    for li in range(m.n_layers):
-        c, r = consts[li], qm.rq[li]
-        _, _, mm1, sh1 = qm.norms[li]["n1"]
-        _, _, mm2, sh2 = qm.norms[li]["n2"]
-        step.append(
-            Instr("NORM", flags=ln, dst=h, src=x, src2=c["n1g"], aux2=c["n1b"], n=d, m=mm1, sh=sh1)
-        )
-        step += [mv("wq", li, q, h), mv("wk", li, k, h), mv("wv", li, v, h)]
-        if not gpt:
-            step.append(Instr("ROPE", dst=q, src=q, n=m.n_heads, k=hd, aux=cs, aux2=sn))
-            step.append(Instr("ROPE", dst=k, src=k, n=m.n_kv_heads, k=hd, aux=cs, aux2=sn))
-        for kvh in range(m.n_kv_heads):
-            ka, va = kv[li][kvh]
-            step.append(
-                Instr("STORE", port=A["kv"], src=k + kvh * hd, n=hd, addr=ka, stride=hd, k=1)
-            )
-            step.append(
-                Instr("STORE", port=A["kv"], src=v + kvh * hd, n=hd, addr=va, stride=1, k=max_pos)
-            )
-        for hh in range(m.n_heads):
-            ka, va = kv[li][hh // grp]
-            step.append(
-                Instr(
-                    "MV",
-                    flags=F_ROWS | F_DYN_N,
-                    port=A["kv"],
-                    dst=sc,
-                    src=q + hh * hd,
-                    k=hd,
-                    addr=ka,
-                    stride=hd,
-                    m=r["score"][0],
-                    sh=r["score"][1],
-                )
-            )
-            step.append(Instr("SOFTMAX", dst=pr, src=sc, aux=c["exp"]))
-            step.append(
-                Instr(
-                    "MV",
-                    flags=F_ROWS | F_DYN_K,
-                    port=A["kv"],
-                    dst=ctx + hh * hd,
-                    src=pr,
-                    n=hd,
-                    addr=va,
-                    stride=max_pos,
-                    m=r["ctx"][0],
-                    sh=r["ctx"][1],
-                )
-            )
-        step.append(mv("wo", li, tmp, ctx))
-        step.append(Instr("ADD", dst=x, src=x, src2=tmp, n=d))
-        step.append(
-            Instr("NORM", flags=ln, dst=h, src=x, src2=c["n2g"], aux2=c["n2b"], n=d, m=mm2, sh=sh2)
-        )
-        step.append(mv("w_up", li, up, h))
+    def head(h: int, x: int) -> list[Instr]:
+        """Final norm of the residual at ``x`` and the LM head's argmax."""
+        _, _, mf, shf = qm.norm_f
+        return [
+            Instr("NORM", flags=ln, dst=h, src=x, src2=fg, aux2=fb, n=d, m=mf, sh=shf),
+            Instr(
+                "MV",
+                flags=F_ARGMAX,
+                port=A["wffn"],
+                src=h,
+                n=m.vocab,
+                k=d,
+                group=qm.lm.group if cfg.group else 0,
+                addr=lm[0],
+                stride=lm[1],
+            ),
+        ]
+
+    def embed(x: int, tmp: int) -> list[Instr]:
+        out = [Instr("LOADX", port=A["act"], elem=E_I8, dst=x, n=d, addr=emb, stride=d)]
         if gpt:
-            step.append(Instr("LUT", dst=mid, src=up, n=m.d_ffn, aux=c["act"]))
-        else:
-            step.append(mv("w_gate", li, gate, h))
-            step.append(Instr("LUT", dst=gate, src=gate, n=m.d_ffn, aux=c["act"]))
-            step.append(
-                Instr("MULQ", dst=mid, src=gate, src2=up, n=m.d_ffn, m=r["mid"][0], sh=r["mid"][1])
+            out.append(
+                Instr("LOAD", port=A["act"], elem=E_I8, dst=tmp, n=d, addr=pos_addr, stride=d)
             )
-        step.append(mv("w_down", li, tmp, mid))
-        step.append(Instr("ADD", dst=x, src=x, src2=tmp, n=d))
-    _, _, mf, shf = qm.norm_f
-    step.append(Instr("NORM", flags=ln, dst=h, src=x, src2=fg, aux2=fb, n=d, m=mf, sh=shf))
-    step.append(
-        Instr(
-            "MV",
-            flags=F_ARGMAX,
-            port=A["wffn"],
-            src=h,
-            n=m.vocab,
-            k=d,
-            group=qm.lm.group if cfg.group else 0,
-            addr=lm[0],
-            stride=lm[1],
-        )
-    )
+            out.append(Instr("ADD", dst=x, src=x, src2=tmp, n=d))
+        return out
+
+    def rope_tables(cs: int, sn: int) -> list[Instr]:
+        return [
+            Instr(
+                "LOAD", port=A["act"], elem=E_I16, dst=cs, n=half, addr=cos_addr, stride=2 * half
+            ),
+            Instr(
+                "LOAD", port=A["act"], elem=E_I16, dst=sn, n=half, addr=sin_addr, stride=2 * half
+            ),
+        ]
+
+    def layers(b: dict[str, int], tokens: int) -> list[Instr]:
+        """Every layer for ``tokens`` tokens in slots (buffers ``b``, one slot per token);
+        linear maps run once over all slots, attention token by token (causal: token t
+        stores its K/V at POS0 + t, then attends over 0..POS0 + t)."""
+        T, out = tokens, []
+        dq, dff = m.d_q, m.d_ffn
+        for li in range(m.n_layers):
+            c, r = consts[li], qm.rq[li]
+            _, _, mm1, sh1 = qm.norms[li]["n1"]
+            _, _, mm2, sh2 = qm.norms[li]["n2"]
+            for t in range(T):
+                out.append(
+                    Instr("NORM", flags=ln, dst=b["h"] + t * d, src=b["x"] + t * d,
+                          src2=c["n1g"], aux2=c["n1b"], n=d, m=mm1, sh=sh1)
+                )  # fmt: skip
+            out += [
+                mv(nm_, li, b[o], b["h"], T) for nm_, o in (("wq", "q"), ("wk", "k"), ("wv", "v"))
+            ]
+            for t in range(T):
+                q, k, v = b["q"] + t * dq, b["k"] + t * m.d_kv, b["v"] + t * m.d_kv
+                if T > 1:
+                    out.append(Instr("SETPOS", n=t))
+                if not gpt:
+                    cs, sn = b["cs"] + t * half, b["sn"] + t * half
+                    out.append(Instr("ROPE", dst=q, src=q, n=m.n_heads, k=hd, aux=cs, aux2=sn))
+                    out.append(Instr("ROPE", dst=k, src=k, n=m.n_kv_heads, k=hd, aux=cs, aux2=sn))
+                for kvh in range(m.n_kv_heads):
+                    ka, va = kv[li][kvh]
+                    out.append(Instr("STORE", port=A["kv"], src=k + kvh * hd, n=hd, addr=ka,
+                                     stride=hd, k=1))  # fmt: skip
+                    out.append(Instr("STORE", port=A["kv"], src=v + kvh * hd, n=hd, addr=va,
+                                     stride=1, k=max_pos))  # fmt: skip
+                for hh in range(m.n_heads):
+                    ka, va = kv[li][hh // grp]
+                    out.append(Instr("MV", flags=F_ROWS | F_DYN_N, port=A["kv"], dst=b["sc"],
+                                     src=q + hh * hd, k=hd, addr=ka, stride=hd,
+                                     m=r["score"][0], sh=r["score"][1]))  # fmt: skip
+                    out.append(Instr("SOFTMAX", dst=b["pr"], src=b["sc"], aux=c["exp"]))
+                    out.append(Instr("MV", flags=F_ROWS | F_DYN_K, port=A["kv"],
+                                     dst=b["ctx"] + t * dq + hh * hd, src=b["pr"], n=hd,
+                                     addr=va, stride=max_pos, m=r["ctx"][0],
+                                     sh=r["ctx"][1]))  # fmt: skip
+            out.append(mv("wo", li, b["tmp"], b["ctx"], T))
+            out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
+            for t in range(T):
+                out.append(
+                    Instr("NORM", flags=ln, dst=b["h"] + t * d, src=b["x"] + t * d,
+                          src2=c["n2g"], aux2=c["n2b"], n=d, m=mm2, sh=sh2)
+                )  # fmt: skip
+            out.append(mv("w_up", li, b["up"], b["h"], T))
+            if gpt:
+                out.append(Instr("LUT", dst=b["mid"], src=b["up"], n=T * dff, aux=c["act"]))
+            else:
+                out.append(mv("w_gate", li, b["gate"], b["h"], T))
+                out.append(Instr("LUT", dst=b["gate"], src=b["gate"], n=T * dff, aux=c["act"]))
+                out.append(Instr("MULQ", dst=b["mid"], src=b["gate"], src2=b["up"], n=T * dff,
+                                 m=r["mid"][0], sh=r["mid"][1]))  # fmt: skip
+            out.append(mv("w_down", li, b["tmp"], b["mid"], T))
+            out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
+        return out
+
+    def buffers(T: int) -> dict[str, int]:
+        sizes = {"x": d, "tmp": d, "h": d, "q": m.d_q, "k": m.d_kv, "v": m.d_kv,
+                 "ctx": m.d_q, "up": m.d_ffn, "gate": m.d_ffn, "mid": m.d_ffn,
+                 "cs": half, "sn": half}  # fmt: skip
+        b = {name: sp.alloc(T * n) for name, n in sizes.items()}
+        b["sc"], b["pr"] = sp.alloc(max_pos), sp.alloc(max_pos)
+        return b
+
+    # --- one token (decode, and serial prefill)
+    sb = buffers(1)
+    step = embed(sb["x"], sb["tmp"]) + ([] if gpt else rope_tables(sb["cs"], sb["sn"]))
+    step += layers(sb, 1) + head(sb["h"], sb["x"])
     program = [*prog_init, Instr("END"), *step, Instr("END")]
+    step_pc = len(prog_init) + 1
+    # --- batched prefill (tile_tokens slots): per slot an embedding entry (the host starts
+    # it with the token), per chunk size a body, per slot an LM-head entry
+    pf = Prefill(cfg.prefill_tokens)
+    if pf.slots > 1:
+        pb = buffers(pf.slots)
+        for t in range(pf.slots):
+            pf.embed.append(len(program))
+            program += [*embed(pb["x"] + t * d, pb["tmp"] + t * d), Instr("END")]
+        for T in range(1, pf.slots + 1):
+            pf.body.append(len(program))
+            tabs = [] if gpt else [
+                ins for t in range(T) for ins in (
+                    Instr("SETPOS", n=t), *rope_tables(pb["cs"] + t * half, pb["sn"] + t * half)
+                )
+            ]  # fmt: skip
+            program += [*tabs, *layers(pb, T), Instr("END")]
+        for t in range(pf.slots):
+            pf.head.append(len(program))
+            program += [*head(pb["h"], pb["x"] + t * d), Instr("END")]
+        pf.x = pb["x"]
     for port in img.mem:  # every port image ends on a beat
         img.mem[port].extend(b"\0" * (-len(img.mem[port]) % cfg.beat))
     return Compiled(
-        cfg, program, 0, len(prog_init) + 1, img.mem, fmt, sp.top, max_pos, img.symbols, d, x
+        cfg, program, 0, step_pc, img.mem, fmt, sp.top, max_pos, img.symbols, d, sb["x"], pf
     )
 
 
 def run_program(
     comp: Compiled, prompt: list[int], n_new: int, xs: list[np.ndarray] | None = None
 ) -> list[int]:
-    """Greedy decode with the functional ISA executor (prefill token by token); ``xs``
-    collects the residual stream after the last layer of every token."""
+    """Greedy decode with the functional ISA executor; ``xs`` collects the residual stream
+    after the last layer of every token. Prefill runs the host protocol of the hardware:
+    token by token through ``step``, or (batched) per chunk the slots' embedding entries,
+    the chunk's body, and after the last chunk its last slot's LM head."""
     mach = comp.machine()
     mach.run(comp.program, comp.init_pc)
     seq, out = list(prompt), []
-    for i in range(len(prompt) + n_new - 1):
+    pf, d = comp.prefill, comp.d_model
+    first = 0
+    if pf.slots > 1:
+        for p0, n in pf.chunks(len(prompt)):
+            for t in range(n):
+                mach.pos, mach.tok = p0 + t, seq[p0 + t]
+                mach.run(comp.program, pf.embed[t])
+            mach.pos = p0
+            mach.run(comp.program, pf.body[n - 1])
+            if xs is not None:
+                xs += [mach.scratch[pf.x + t * d : pf.x + (t + 1) * d].copy() for t in range(n)]
+        mach.run(comp.program, pf.head[n - 1])
+        out.append(mach.out_token)
+        seq.append(mach.out_token)
+        first = len(prompt)
+    for i in range(first, len(prompt) + n_new - 1):
         mach.pos, mach.tok = i, seq[i]
         mach.run(comp.program, comp.step_pc)
         if xs is not None:
-            xs.append(mach.scratch[comp.scratch_x : comp.scratch_x + comp.d_model].copy())
+            xs.append(mach.scratch[comp.scratch_x : comp.scratch_x + d].copy())
         if i >= len(prompt) - 1:
             out.append(mach.out_token)
             seq.append(mach.out_token)

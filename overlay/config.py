@@ -19,6 +19,7 @@ SUPPORTED_QUANTS = {"w8a8": 8, "w4a8": 4}
 PORT_BITS = (32, 64, 128, 256, 512)
 NM_MS = (2, 4, 8, 16)
 MAX_LANES = 64
+MAX_PREFILL_TOKENS = 8  # token slots of the batched prefill (x buffer, accumulators)
 CLASSES = ("qk", "vo", "ffn")
 
 
@@ -43,6 +44,7 @@ class OverlayConfig:
     mm_k: int
     mm_n: int
     unified_engine: bool
+    prefill_tokens: int  # tokens that share one fetched weight tile in prefill (1: serial)
     sfu_lanes: int
     overlap: bool
     axi_port_bits: int
@@ -129,14 +131,18 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         raise OverlayError("axi_port_bits", f"expected one of {PORT_BITS}, got {port_bits}")
     lanes = {
         k: _int(point, k, dflt, 1, MAX_LANES)
-        for k, dflt in (("mv_k", 16), ("mv_n", 16), ("mm_k", 16), ("mm_n", 16), ("sfu_lanes", 4))
+        for k, dflt in (("mv_k", 16), ("mv_n", 16), ("sfu_lanes", 4))
     }
+    # the MM mode defaults to the MV array's shape (the only one the overlay builds)
+    lanes["mm_k"] = _int(point, "mm_k", lanes["mv_k"], 1, 1 << 12)
+    lanes["mm_n"] = _int(point, "mm_n", lanes["mv_n"], 1, 1 << 12)
     if lanes["mv_k"] * lanes["mv_n"] % 8:
         raise OverlayError("mv_k", "mv_k × mv_n must be a multiple of 8 (tiles are whole bytes)")
     hbm = {g: _int(point, f"hbm_ch_{g}", 1, 1, 64) for g in ("wqkv", "wo", "wffn", "kv", "act")}
     freq = point.get("freq_mhz", 200.0)
     if isinstance(freq, bool) or not isinstance(freq, int | float) or freq <= 0:
         raise OverlayError("freq_mhz", f"expected a positive number, got {freq!r}")
+    prefill_tokens = _prefill(point, lanes)
     return OverlayConfig(
         quant=str(quant),
         w_bits=w_bits,
@@ -148,13 +154,58 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         mv_n=lanes["mv_n"],
         mm_k=lanes["mm_k"],
         mm_n=lanes["mm_n"],
-        unified_engine=_bool(point, "unified_engine", True),
+        unified_engine=True,
+        prefill_tokens=prefill_tokens,
         sfu_lanes=lanes["sfu_lanes"],
         overlap=_bool(point, "overlap", True),
         axi_port_bits=port_bits,
         hbm_ch=hbm,
         freq_mhz=float(freq),
     )
+
+
+def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
+    """Token slots of the prefill engine, after refusing the MM-mode knobs it cannot build.
+
+    The overlay has one (unified) engine. Its matrix-matrix mode is the MV array itself: a
+    fetched weight tile stays at the stream buffer's head and is applied to each token of
+    the prefill chunk in turn (``tile_tokens`` tokens, one a cycle), so the MM array is
+    ``1 × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token by token (no MM
+    mode); the cost model then still counts ``max(mm, mv)`` MACs, so the MM array must not
+    be larger than the MV array."""
+    if not _bool(point, "unified_engine", True):
+        raise OverlayError(
+            "unified_engine",
+            "the overlay builds one engine whose matrix-matrix mode reuses the MV array "
+            "(true only; no separate MM engine)",
+        )
+    serial = _bool(point, "prefill_serial", False)
+    mm_t = _int(point, "mm_t", 1, 1, 1 << 12)
+    mv = (lanes["mv_k"], lanes["mv_n"])
+    if serial:
+        if mm_t * lanes["mm_k"] * lanes["mm_n"] > mv[0] * mv[1]:
+            raise OverlayError(
+                "mm_k",
+                f"with prefill_serial the overlay builds no MM mode: the unified engine is "
+                f"the {mv[0]} x {mv[1]} MV array, so mm_t x mm_k x mm_n must be at most "
+                f"{mv[0] * mv[1]} (got {mm_t} x {lanes['mm_k']} x {lanes['mm_n']})",
+            )
+        return 1
+    if mm_t != 1:
+        raise OverlayError(
+            "mm_t",
+            f"the overlay's MM mode applies a weight tile to one token a cycle: mm_t 1 "
+            f"only (got {mm_t}); or set prefill_serial: true",
+        )
+    for key, want in (("mm_k", mv[0]), ("mm_n", mv[1])):
+        if lanes[key] != want:
+            raise OverlayError(
+                key,
+                f"the overlay's MM mode is the MV array: {key} must equal "
+                f"{'mv_k' if key == 'mm_k' else 'mv_n'} = {want} (got {lanes[key]}); "
+                "or set prefill_serial: true",
+            )
+    return _int(point, "tile_tokens", 4, 1, MAX_PREFILL_TOKENS)
 
 
 def check_shape(shape: ModelShape, cfg: OverlayConfig, max_pos: int) -> None:

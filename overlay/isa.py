@@ -13,7 +13,10 @@ import numpy as np
 
 from overlay import arith
 
-OPS = ("END", "LOAD", "LOADX", "STORE", "MV", "ADD", "NORM", "SOFTMAX", "LUT", "MULQ", "ROPE")
+OPS = (
+    "END", "LOAD", "LOADX", "STORE", "MV", "ADD", "NORM", "SOFTMAX", "LUT", "MULQ", "ROPE",
+    "SETPOS",
+)  # fmt: skip
 OP = {name: i for i, name in enumerate(OPS)}
 PORTS = ("wqkv", "wo", "wffn", "kv", "act")
 PORT = {name: i for i, name in enumerate(PORTS)}
@@ -25,6 +28,7 @@ F_DYN_K = 2  # K = POS + 1 (attention context: reduction over cached tokens)
 F_ROWS = 4  # plain int8 rows at addr + n*stride (KV cache), no scales, no tiling
 F_ARGMAX = 8  # no requant: the index of the largest accumulator goes to the token register
 F_SPARSE = 16  # stored N:M values + indices
+F_BATCH = 32  # aux tokens: x_t at src + t*k, y_t at dst + t*n, each weight tile fetched once
 F_LN = 1  # NORM: LayerNorm (else RMSNorm)
 
 # name: (word, low bit, width)
@@ -114,6 +118,7 @@ class Machine:
     pos: int = 0
     tok: int = 0
     out_token: int = -1
+    pos0: int = 0  # POS the host started the program with (SETPOS is relative to it)
 
     def __post_init__(self) -> None:
         self.scratch = np.zeros(self.scratch_words, dtype=np.int64)
@@ -123,6 +128,7 @@ class Machine:
 
     def run(self, program: list[Instr], start: int = 0) -> None:
         pc = start
+        self.pos0 = self.pos
         while program[pc].op != "END":
             self.execute(program[pc])
             pc += 1
@@ -144,7 +150,13 @@ class Machine:
             for j in range(i.n):
                 mem[base + j * step] = int(s[i.src + j]) & 0xFF
         elif i.op == "MV":
-            self._mv(i)
+            if i.flags & F_BATCH:  # one weight stream, every token of the chunk
+                for t in range(i.aux):
+                    self._mv(i, t * i.k, t * i.n)
+            else:
+                self._mv(i)
+        elif i.op == "SETPOS":
+            self.pos = self.pos0 + i.n
         elif i.op == "ADD":
             s[i.dst : i.dst + i.n] = arith.add8(s[i.src : i.src + i.n], s[i.src2 : i.src2 + i.n])
         elif i.op == "NORM":
@@ -169,11 +181,11 @@ class Machine:
         else:
             raise ValueError(f"unknown instruction {i.op}")
 
-    def _mv(self, i: Instr) -> None:
+    def _mv(self, i: Instr, xoff: int = 0, yoff: int = 0) -> None:
         s = self.scratch
         n = self.pos + 1 if i.flags & F_DYN_N else i.n
         k = self.pos + 1 if i.flags & F_DYN_K else i.k
-        x = s[i.src : i.src + k]
+        x = s[i.src + xoff : i.src + xoff + k]
         if i.flags & F_ROWS:
             mem = self.mem[PORTS[i.port]]
             w = np.array(
@@ -186,7 +198,7 @@ class Machine:
         if i.flags & F_ARGMAX:
             self.out_token = int(np.argmax(acc))
         else:
-            s[i.dst : i.dst + n] = arith.requant(acc, i.m, i.sh)
+            s[i.dst + yoff : i.dst + yoff + n] = arith.requant(acc, i.m, i.sh)
 
     def _matvec(self, i: Instr, n: int, k: int, x: np.ndarray) -> np.ndarray:
         """Walk the weight stream in the engine's order (docs/overlay.md)."""

@@ -35,6 +35,7 @@ MUTATIONS = {
     "drop_beta": 3,
     "softmax_no_max": 4,
     "requant_floor": 5,
+    "mm_same_x": 6,  # batched MV: every token reads the first token's x
 }
 
 
@@ -70,8 +71,13 @@ def verilator_params(
         "IMEM": _pow2(len(comp.program) if comp else 0, 256),
         "OVERLAP": int(cfg.overlap),
         "IDXB": index_bits(cfg),
-        # at least 256 so the tiny test models of a hardware point share one build
-        "XBUF": _pow2(max_reduction(comp) if comp else 0, 256),
+        # at least 256 so the tiny test models of a hardware point share one build; every
+        # prefill token slot holds its own x vector
+        "XBUF": _pow2(
+            (max_reduction(comp) if comp else 0) * cfg.prefill_tokens, 256 * cfg.prefill_tokens
+        ),
+        # named only where built, so the tops without batched prefill keep their parameters
+        **({"TT": cfg.prefill_tokens} if cfg.prefill_tokens > 1 else {}),
     }
 
 
@@ -191,6 +197,7 @@ def simulate(
             f"init {comp.init_pc}",
             f"step {comp.step_pc}",
             f"xaddr {comp.scratch_x} {comp.d_model}",
+            *prefill_lines(comp),
             f"mut {MUTATIONS[mutation] if mutation else 0}",
             f"tokens {len(prompt)} {n_new} " + " ".join(map(str, prompt)),
             f"out {wd / 'result.txt'}",
@@ -203,6 +210,19 @@ def simulate(
     finally:
         if tmp:
             tmp.cleanup()
+
+
+def prefill_lines(comp: Compiled) -> list[str]:
+    """The harness's batched-prefill entries (none: the prompt runs through ``step``)."""
+    pf = comp.prefill
+    if pf.slots <= 1:
+        return []
+    return [
+        f"batch {pf.slots} {pf.x}",
+        "embed " + " ".join(map(str, pf.embed)),
+        "body " + " ".join(map(str, pf.body)),
+        "head " + " ".join(map(str, pf.head)),
+    ]
 
 
 def _parse(path: Path, n_prompt: int) -> SimRun:

@@ -24,6 +24,7 @@ from overlay.sim import (
     HARNESS,
     SOURCES,
     port_rates,
+    prefill_lines,
     verilator_argv,
     verilator_params,
 )
@@ -94,6 +95,7 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
         f"init {comp.init_pc}",
         f"step {comp.step_pc}",
         f"xaddr {comp.scratch_x} {comp.d_model}",
+        *prefill_lines(comp),
         "mut 0",
         f"tokens {len(prep.prompt)} {n_new} " + " ".join(map(str, prep.prompt)),
         f"out {RESULT}",

@@ -15,7 +15,8 @@
 // Element-wise ops run a 3-stage pipeline: issue addresses, operands (+ table address),
 // tables + result into the write register. Matrix tiles run issue, multiply-accumulate.
 // mut != 0 breaks one operator on purpose (mutation tests, simulation only): 1 RoPE sign, 2 group scale
-// dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding).
+// dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding),
+// 6 batched MV: every token of the chunk reads the first token's x.
 module overlay_core #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -29,7 +30,8 @@ module overlay_core #(
     parameter OVERLAP = 1,
     parameter BURST = 256,
     parameter IDXB = 4,      // N:M index bits the stream decoder supports (0: dense only)
-    parameter XBUF = 1024    // x-buffer words: the longest reduction of an MV
+    parameter XBUF = 1024,   // x-buffer words: the longest reduction of an MV (x TT)
+    parameter TT = 1         // prefill token slots: a weight tile serves TT tokens (F_BATCH)
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -119,8 +121,9 @@ module overlay_core #(
     wire [15:0] f_m    = ir[239:224];
     wire [15:0] f_aux2 = ir[255:240];
     localparam OP_END = 0, OP_LOAD = 1, OP_LOADX = 2, OP_STORE = 3, OP_MV = 4, OP_ADD = 5,
-               OP_NORM = 6, OP_SOFTMAX = 7, OP_LUT = 8, OP_MULQ = 9, OP_ROPE = 10;
-    localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16;
+               OP_NORM = 6, OP_SOFTMAX = 7, OP_LUT = 8, OP_MULQ = 9, OP_ROPE = 10,
+               OP_SETPOS = 11;
+    localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16, F_BATCH = 32;
 
     // ---------------------------------------------------------------- arithmetic helpers
     function signed [7:0] sat8;
@@ -199,6 +202,11 @@ module overlay_core #(
     reg [1:0] state;
     reg [4:0] ph;
     reg [15:0] pc, pos, tok;
+    reg [15:0] pos0;              // POS at start: SETPOS n sets POS = pos0 + n
+    // batched MV (F_BATCH, prefill): the popped weight tile stays at the stream head for
+    // bT tokens, one a cycle (token bt reads its x at xoff = bt*K in the x buffers and
+    // accumulates in its own row accumulators); the tile leaves the stream with the last
+    reg [15:0] bt, bT, xoff, yoff, kfill;
     reg [15:0] ii, row, nrow, kk, kdim, nt, rb, wj;
     reg [31:0] stoff;
     reg [15:0] ks, gsz, gpos, j0, g0;
@@ -335,7 +343,7 @@ module overlay_core #(
                     idxf = fld >> WBITS;
                     col = (gq << lmm) + {{(16-FW){1'b0}}, idxf};
                     live_iss[ar*MV_K + ac] = (jc < ks) && (col < kdim);
-                    xr_a[(ar*MV_K + ac)*XAW +: XAW] = col[XAW-1:0];
+                    xr_a[(ar*MV_K + ac)*XAW +: XAW] = col[XAW-1:0] + xoff[XAW-1:0];
                 end
             end
             g0_nx = g0 + {9'd0, qq};
@@ -348,13 +356,14 @@ module overlay_core #(
     // sums added again) and the accumulate. A multiplier, a 32-product adder chain, the
     // row accumulator and the requant in one cycle ran the released top at 8.4 MHz.
     reg s1_v, s1_kv, s1_gst, s1_gend, s1_rowend, s1_last;
+    reg [15:0] s1_t, s2_t;        // token slot of the chunk in s1 / s2
     reg s2_v, s2_kv, s2_gst, s2_gend, s2_rowend;
     reg [L*8-1:0] w_s1;
     reg [L-1:0] live_s1;
     reg [MV_N*16-1:0] scale_s1, scale_s2, scl;
     reg [15:0] row_s1, row_s2;
-    reg signed [MV_N*48-1:0] acc;
-    reg signed [MV_N*32-1:0] part;
+    reg signed [TT*MV_N*48-1:0] acc;  // per token slot, MV_N rows
+    reg signed [TT*MV_N*32-1:0] part;
     reg signed [31:0] acc0;
     reg signed [23:0] dot [0:MV_N-1];
     reg signed [31:0] rdot;
@@ -406,7 +415,9 @@ module overlay_core #(
         end
     end
     wire fire = consuming && scnt >= s_need;
-    assign s_pop = fire ? s_need : 16'd0;
+    // a batched MV keeps the tile at the head until its last token has read it
+    wire hold = op == OP_MV && ph == 2 && bt + 16'd1 < bT;
+    assign s_pop = (fire && !hold) ? s_need : 16'd0;
 
     // ---------------------------------------------------------------- read addresses
     wire st_inc = aw_busy && w_busy && (!awvalid || awready) && (!wvalid || wready);
@@ -502,7 +513,7 @@ module overlay_core #(
         for (wl = 0; wl < NB; wl = wl + 1) begin
             wb_acc = 0;
             for (wr = 0; wr < MV_N; wr = wr + 1)
-                if ({16'd0, wj} + wl == wr) wb_acc = acc[48*wr +: 48];
+                if ({16'd0, wj} + wl == wr) wb_acc = acc[48*(MV_N*bt + wr) +: 48];
             wb_row = rb + wj + wl[15:0];
             if ({16'd0, wj} + wl < MV_N && wb_row < nrow) begin
                 wb_n = wl[15:0] + 16'd1;
@@ -677,6 +688,7 @@ module overlay_core #(
         end
         // MV product stage s1 -> s2
         s2_v <= s1_v;
+        s2_t <= s1_t;
         s2_kv <= s1_kv;
         s2_gst <= s1_gst;
         s2_gend <= s1_gend;
@@ -700,14 +712,15 @@ module overlay_core #(
                 for (r = 0; r < MV_N; r = r + 1) begin : mac
                     reg signed [31:0] t32;
                     reg [15:0] sc;
-                    t32 = (s2_gst ? 32'sd0 : part[32*r +: 32]) + {{8{dot[r][23]}}, dot[r]};
+                    t32 = (s2_gst ? 32'sd0 : part[32*(MV_N*s2_t + r) +: 32])
+                          + {{8{dot[r][23]}}, dot[r]};
                     sc = (mut == 2) ? 16'd1 : scale_s2[16*r +: 16];
                     if (s2_gend) begin
-                        acc[48*r +: 48] <= acc[48*r +: 48]
+                        acc[48*(MV_N*s2_t + r) +: 48] <= acc[48*(MV_N*s2_t + r) +: 48]
                                            + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
-                        part[32*r +: 32] <= 0;
+                        part[32*(MV_N*s2_t + r) +: 32] <= 0;
                     end else begin
-                        part[32*r +: 32] <= t32;
+                        part[32*(MV_N*s2_t + r) +: 32] <= t32;
                     end
                 end
             end
@@ -746,6 +759,7 @@ module overlay_core #(
             if (start) begin
                 pc <= start_pc;
                 pos <= pos_in;
+                pos0 <= pos_in;
                 tok <= tok_in;
                 done <= 0;
                 state <= ST_FETCH;
@@ -841,6 +855,10 @@ module overlay_core #(
                     acc <= 0;
                     part <= 0;
                     acc0 <= 0;
+                    bt <= 0;
+                    bT <= (flags & F_BATCH) != 0 ? f_aux[15:0] : 16'd1;
+                    xoff <= 0;
+                    yoff <= 0;
                     nn <= (flags & F_SPARSE) != 0 ? f_aux2[12:8] : 5'd1;
                     lmm <= (flags & F_SPARSE) == 0 ? 3'd0 : f_aux2[7:0] <= 2 ? 3'd1
                            : f_aux2[7:0] <= 4 ? 3'd2 : f_aux2[7:0] <= 8 ? 3'd3 : 3'd4;
@@ -865,11 +883,12 @@ module overlay_core #(
                 end else if (ph == 1) begin  // derived sizes; start the x-buffer fill
                     ks <= ks_w[15:0];
                     gsz <= (f_grp != 0) ? gs_w[15:0] : ks_w[15:0];
+                    kfill <= kdim * bT;  // every token's x, one after another
                     iss <= 1;
                     ph <= 6;
                 end else if (ph == 6) begin  // x-buffer fill, NB words a cycle
                     ii <= ii + NB16;
-                    if (ii + NB16 >= kdim) begin
+                    if (ii + NB16 >= kfill) begin
                         iss <= 0;
                         ph <= 9;
                     end
@@ -887,11 +906,19 @@ module overlay_core #(
                             scale_s1[16*r +: 16] <= gstart ? sd[16*r +: 16] : scl[16*r +: 16];
                             if (gstart) scl[16*r +: 16] <= sd[16*r +: 16];
                         end
-                        j0 <= j0 + MVK16;
-                        g0 <= g0_nx;
-                        r0 <= r0_nx;
-                        gpos <= gend ? 16'd0 : g_pos_nx;
-                        if (last_chunk) ph <= 7;
+                        s1_t <= bt;
+                        if (hold) begin  // the same tile, next token
+                            bt <= bt + 1;
+                            xoff <= (mut == 6) ? 16'd0 : xoff + kdim;
+                        end else begin
+                            bt <= 0;
+                            xoff <= 0;
+                            j0 <= j0 + MVK16;
+                            g0 <= g0_nx;
+                            r0 <= r0_nx;
+                            gpos <= gend ? 16'd0 : g_pos_nx;
+                            if (last_chunk) ph <= 7;
+                        end
                     end
                 end else if (ph == 7) begin  // the tile's last chunk: products (s1)
                     wj <= 0;
@@ -901,7 +928,7 @@ module overlay_core #(
                 end else if (ph == 4) begin  // write back NB rows of the block a cycle
                     if ((flags & F_ARGMAX) == 0 && wb_n != 0) begin
                         q1_v <= 1;
-                        q1_a <= sa({16'd0, f_dst} + {16'd0, rb} + {16'd0, wj});
+                        q1_a <= sa({16'd0, f_dst} + {16'd0, yoff} + {16'd0, rb} + {16'd0, wj});
                         q1_n <= wb_n[LNB:0];
                         q1_acc <= wb_d;
                     end
@@ -910,7 +937,13 @@ module overlay_core #(
                         out_token <= wb_tok;
                     end
                     wj <= wj + NB16;
-                    if (wj + NB16 >= MVN16) begin
+                    if (wj + NB16 >= MVN16 && bt + 16'd1 < bT) begin  // next token's rows
+                        wj <= 0;
+                        bt <= bt + 1;
+                        yoff <= yoff + nrow;
+                    end else if (wj + NB16 >= MVN16) begin
+                        bt <= 0;
+                        yoff <= 0;
                         acc <= 0;
                         j0 <= 0;
                         g0 <= 0;
@@ -1138,6 +1171,11 @@ module overlay_core #(
                         state <= ST_FETCH;
                     end
                 end
+            end
+            OP_SETPOS: begin
+                pos <= pos0 + f_n;
+                pc <= pc + 1;
+                state <= ST_FETCH;
             end
             default: begin
                 pc <= pc + 1;

@@ -17,7 +17,8 @@ module overlay_top #(
     parameter OVERLAP = 1,
     parameter BURST = 256,
     parameter IDXB = 4,
-    parameter XBUF = 1024
+    parameter XBUF = 1024,
+    parameter TT = 1          // prefill token slots (batched MV)
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -113,7 +114,7 @@ module overlay_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(start), .start_pc(start_pc),
         .pos_in(pos_in), .tok_in(tok_in), .done(done), .out_token(out_token),

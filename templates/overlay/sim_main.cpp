@@ -1,9 +1,13 @@
 // Verilator harness of the overlay core: AXI memory model per port (latency, bytes per
-// cycle), program load, init, then greedy decode token by token (prefill = the prompt's
-// tokens through the same step program). Reads a run file, writes a result file:
+// cycle), program load, init, prefill, then greedy decode token by token. Prefill is the
+// prompt's tokens through the step program, or (run-file lines batch/embed/body/head) in
+// chunks of `batch` tokens: each slot's embedding entry started with its token, the
+// chunk's body, after the last chunk the LM head of its last slot; a chunk's cycles are
+// reported on its last token's step line (0 on the others). Reads a run file, writes:
 //   init_cycles N
 //   step <i> <pos> <tok> <out> <cycles>
 //   x <i> v0 v1 ...          (residual stream after the last layer, from the debug port)
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +35,8 @@ int main(int argc, char** argv) {
     int beat = 0, init_pc = 0, step_pc = 0, xaddr = 0, d = 0, mut = 0, n_new = 0, wlat = 40;
     std::vector<Port> ports(5);
     std::vector<std::vector<uint32_t>> prog;
-    std::vector<int> prompt;
+    std::vector<int> prompt, embed_pc, body_pc, head_pc;
+    int slots = 1, xbatch = 0;
     std::string out_path, line;
     while (std::getline(run, line)) {
         std::istringstream ls(line);
@@ -58,6 +63,11 @@ int main(int argc, char** argv) {
         } else if (key == "init") ls >> init_pc;
         else if (key == "step") ls >> step_pc;
         else if (key == "xaddr") ls >> xaddr >> d;
+        else if (key == "batch") ls >> slots >> xbatch;
+        else if (key == "embed" || key == "body" || key == "head") {
+            std::vector<int>& v = key == "embed" ? embed_pc : key == "body" ? body_pc : head_pc;
+            for (int pc; ls >> pc;) v.push_back(pc);
+        }
         else if (key == "mut") ls >> mut;
         else if (key == "tokens") {
             int np; ls >> np >> n_new;
@@ -144,19 +154,43 @@ int main(int argc, char** argv) {
         return now - t0;
     };
     fprintf(out, "init_cycles %llu\n", (unsigned long long)run_from(init_pc, 0, 0));
-    std::vector<int> seq(prompt);
-    int total = (int)prompt.size() + n_new - 1;
-    for (int i = 0; i < total; i++) {
-        uint64_t cyc = run_from(step_pc, i, seq[i]);
-        int tok = top->out_token;
-        fprintf(out, "step %d %d %d %d %llu\n", i, i, seq[i], tok, (unsigned long long)cyc);
+    auto dump_x = [&](int i, int base) {
         fprintf(out, "x %d", i);
         for (int j = 0; j < d; j++) {
-            top->dbg_addr = xaddr + j;
+            top->dbg_addr = base + j;
             tick();  // the scratchpad read is synchronous
             fprintf(out, " %d", (int)(int32_t)top->dbg_data);
         }
         fprintf(out, "\n");
+    };
+    std::vector<int> seq(prompt);
+    int total = (int)prompt.size() + n_new - 1, first = 0, np = (int)prompt.size();
+    if (slots > 1) {
+        for (int p0 = 0; p0 < np; p0 += slots) {
+            int n = std::min(slots, np - p0), tok = -1;
+            uint64_t cyc = 0;
+            for (int t = 0; t < n; t++) cyc += run_from(embed_pc[t], p0 + t, seq[p0 + t]);
+            cyc += run_from(body_pc[n - 1], p0, 0);
+            bool last = p0 + n >= np;
+            if (last) {
+                cyc += run_from(head_pc[n - 1], p0 + n - 1, 0);
+                tok = top->out_token;
+            }
+            for (int t = 0; t < n; t++) {
+                int i = p0 + t;
+                fprintf(out, "step %d %d %d %d %llu\n", i, i, seq[i], t == n - 1 ? tok : -1,
+                        (unsigned long long)(t == n - 1 ? cyc : 0));
+                dump_x(i, xbatch + t * d);
+            }
+            if (last) seq.push_back(tok);
+        }
+        first = np;
+    }
+    for (int i = first; i < total; i++) {
+        uint64_t cyc = run_from(step_pc, i, seq[i]);
+        int tok = top->out_token;
+        fprintf(out, "step %d %d %d %d %llu\n", i, i, seq[i], tok, (unsigned long long)cyc);
+        dump_x(i, xaddr);
         if (i + 1 >= (int)prompt.size() && (int)seq.size() == i + 1) seq.push_back(tok);
     }
     for (int p = 0; p < 5; p++) fprintf(out, "bytes %d %llu\n", p, (unsigned long long)ports[p].rd.bytes);

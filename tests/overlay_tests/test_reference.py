@@ -7,7 +7,7 @@ import pytest
 
 from overlay.compiler import run_program
 from overlay.config import OverlayError, overlay_config
-from overlay.flow import prepare
+from overlay.flow import default_prompt, prepare
 from overlay.model import generate_float
 from overlay.reference import logits_of, run_reference
 from tests.overlay_tests.cases import CASES, POINTS, SHAPES
@@ -47,6 +47,28 @@ def test_program_matches_reference(family: str, point: str) -> None:
         assert np.array_equal(got, t[last]), f"residual differs at token {step}"
 
 
+@pytest.mark.parametrize(
+    ("family", "change", "prompt_len"),
+    [
+        ("gpt2", {"prefill_serial": True}, 4),
+        ("llama-gqa", {"tile_tokens": 3}, 7),
+        ("chatglm-mqa", {"tile_tokens": 8}, 5),
+    ],
+)
+def test_prefill_modes_match_reference(family: str, change: dict, prompt_len: int) -> None:
+    """Serial prefill, and batched prefill in full and partial chunks, decode the
+    reference's tokens with its residual streams (ISA executor)."""
+    shape = SHAPES[family]
+    prep = prepare(shape, {**POINTS["nm-w4"], **change}, prompt=default_prompt(shape, prompt_len))
+    assert prep.comp.prefill.slots == (1 if change.get("prefill_serial") else change["tile_tokens"])
+    traces: list[dict] = []
+    ref, _ = run_reference(prep.qm, prep.prompt, 8, traces)
+    xs: list[np.ndarray] = []
+    assert run_program(prep.comp, prep.prompt, 8, xs) == ref
+    last = f"l{shape.n_layers - 1}.x"
+    assert all(np.array_equal(x, t[last]) for x, t in zip(xs, traces, strict=True))
+
+
 @pytest.mark.parametrize("region", ["l0.wq", "l1.w_down", "l0.n1_g", "l1.exp"])
 def test_corrupted_image_is_caught(region: str) -> None:
     prep = prepare(SHAPES["llama-gqa"], POINTS["dense-w4-p64"])
@@ -81,6 +103,12 @@ def test_sparse_storage_matches_cost_model_bits() -> None:
         ({"sparsity": "nm", "nm_m": 32, "density_ffn": 0.5}, "nm_m"),
         ({"tp": 2}, "tp"),
         ({"kv_bits": 4}, "kv_bits"),
+        ({"unified_engine": False}, "unified_engine"),
+        ({"mm_t": 2}, "mm_t"),
+        ({"mm_k": 16}, "mm_k"),
+        ({"mm_n": 4}, "mm_n"),
+        ({"tile_tokens": 9}, "tile_tokens"),
+        ({"prefill_serial": True, "mm_t": 2, "mm_k": 8, "mm_n": 8}, "mm_k"),
     ],
 )
 def test_unbuildable_point_names_key(change: dict, key: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from overlay import sim
-from overlay.flow import Prepared, prepare
+from overlay.flow import Prepared, default_prompt, prepare
 from overlay.reference import run_reference
 from tests.overlay_tests.cases import CASES, POINTS, SHAPES
 
@@ -21,8 +21,11 @@ N_NEW = 8  # tokens decoded after the prompt's prefill
 
 
 @cache
-def _prepared(family: str, point: str) -> tuple[Prepared, list[int], list[dict]]:
-    prep = prepare(SHAPES[family], POINTS[point])
+def _prepared(
+    family: str, point: str, prompt_len: int = 4
+) -> tuple[Prepared, list[int], list[dict]]:
+    shape = SHAPES[family]
+    prep = prepare(shape, POINTS[point], prompt=default_prompt(shape, prompt_len))
     traces: list[dict] = []
     ref, _ = run_reference(prep.qm, prep.prompt, N_NEW, traces)
     return prep, ref, traces
@@ -44,8 +47,29 @@ def test_rtl_bit_exact(family: str, point: str) -> None:
     run = sim.simulate(prep.comp, prep.prompt, N_NEW)
     assert run.tokens == ref
     assert _residual_mismatches(run, family, traces) == []
-    assert len(run.step_cycles) == len(prep.prompt) + N_NEW - 1
-    assert all(c > 0 for c in run.step_cycles)
+    n_p = len(prep.prompt)
+    assert len(run.step_cycles) == n_p + N_NEW - 1
+    # batched prefill (tile_tokens 4 = the prompt): one chunk, its cycles on the last token
+    assert prep.comp.prefill.slots == 4 and run.step_cycles[: n_p - 1] == [0] * (n_p - 1)
+    assert all(c > 0 for c in run.step_cycles[n_p - 1 :])
+
+
+@pytest.mark.parametrize("family", list(SHAPES))
+def test_rtl_prefill_in_chunks_bit_exact(family: str) -> None:
+    """A 6-token prompt on 4 token slots: a full chunk, then a partial one (body for 2),
+    both on the weights streamed once per chunk; then 8 decode steps."""
+    prep, ref, traces = _prepared(family, "nm-w4", 6)
+    run = sim.simulate(prep.comp, prep.prompt, N_NEW)
+    assert run.tokens == ref
+    assert _residual_mismatches(run, family, traces) == []
+    assert [c > 0 for c in run.step_cycles[:6]] == [False, False, False, True, False, True]
+
+
+def test_mm_path_mutation_is_caught() -> None:
+    """Every token of a chunk reading the first token's x breaks only the batched MV."""
+    prep, _, traces = _prepared("llama-gqa", "nm-w4")
+    run = sim.simulate(prep.comp, prep.prompt, N_NEW, mutation="mm_same_x")
+    assert _residual_mismatches(run, "llama-gqa", traces)[:1] == [1]  # token 0 stays right
 
 
 @pytest.mark.parametrize(
