@@ -36,7 +36,7 @@ demo: $(STAMP)
 	@$(BIN)/dse sweep $(DEMO_SWEEP) --trials 2000 --resume
 	@echo; echo "=== dse pareto $(DEMO_STUDY)"
 	@$(BIN)/dse pareto $(DEMO_STUDY)
-	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; real ECP5 builds calibrate the model)"
+	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; whole-overlay Yosys synthesis and sim builds calibrate the model)"
 	@$(BIN)/dse sweep $(BUILD_SWEEP) --resume
 	@echo; echo "=== dse promote $(BUILD_STUDY) best:decode_tokens_per_s --template llm_top --name $(DEMO_RELEASE)"
 	@if [ -d results/releases/$(DEMO_RELEASE) ]; then echo "release $(DEMO_RELEASE) exists (a rerun); verifying it"; \
