@@ -69,6 +69,13 @@ class _Design:
     banks: int  # scratchpad / x-buffer banks: sfu_lanes rounded up to a power of two, >= 2
     stored: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
+    @property
+    def kv_lanes(self) -> int:
+        """Multipliers a KV row uses: with DSP packing (W4, every class stored dense, even
+        mv_n) a multiplier holds two W4 products but only one int8 KV product."""
+        packed = self.w_bits == 4 and self.mv_n % 2 == 0 and not any(self.stored.values())
+        return self.mv_k * self.mv_n // (2 if packed else 1)
+
 
 def _design(p: Mapping[str, Any]) -> _Design:
     w_bits = W_BITS[str(p.get("quant", "w4a8"))]
@@ -248,7 +255,7 @@ def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: in
     them, attention and RoPE token by token; token t attends over pos0 + t + 1 entries)."""
     dm, hd, half, T = m.d_model, m.head_dim, m.head_dim // 2, tokens
     gpt = m.ffn == "gelu"
-    lanes_kv = d.mv_k * d.mv_n
+    lanes_kv = d.kv_lanes
     wlat = mem.write_latency or mem.latency
     kv_rate = mem.rates["kv"]
     out: dict[str, float] = {}

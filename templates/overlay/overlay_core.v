@@ -93,7 +93,12 @@ module overlay_core #(
     localparam [15:0] L16 = L[15:0];
     localparam [15:0] LANES16 = SFU_LANES[15:0];
     localparam [15:0] NB16 = NB[15:0];
-    localparam [15:0] L8 = L[15:0];
+    // DSP packing (W4, dense, even MV_N): rows 2i and 2i+1 read the same x[col], so one
+    // multiplier computes x * (w_hi * 2^12 + w_lo) and the two products are split from it;
+    // KV rows (int8 x int8, every lane its own x) then use the even rows' multipliers only.
+    localparam PACK = (WBITS == 4 && IDXB == 0 && MV_N % 2 == 0) ? 1 : 0;
+    localparam KL = PACK ? L / 2 : L;  // KV-row lanes
+    localparam [15:0] L8 = KL[15:0];
     assign awlen = 8'd0;
     assign awsize = 3'd0;
     assign awburst = 2'b01;
@@ -294,7 +299,7 @@ module overlay_core #(
     reg [L-1:0] live_iss;
     reg [15:0] g0_nx;
     reg [4:0] r0_nx;
-    integer ar, ac, aq, ap, br, bc, tj, rj, wl, wr, r, j;
+    integer ar, ac, aq, ap, br, bc, tj, rj, wl, wr, r, j, mi;
     reg [FW-1:0] fld, idxf;
     reg [15:0] gq, col, jc;
     reg [4:0] rr;
@@ -304,6 +309,7 @@ module overlay_core #(
         ac = 0;
         aq = 0;
         ap = 0;
+        mi = 0;
         w_iss = 0;
         live_iss = 0;
         gq = 0;
@@ -317,10 +323,11 @@ module overlay_core #(
         g0_nx = g0;
         r0_nx = r0;
         if (ph == 3) begin  // KV rows: lane ap multiplies KV byte ap by x[kk + ap]
-            for (ap = 0; ap < L; ap = ap + 1) begin
-                w_iss[8*ap +: 8] = sd[8*ap +: 8];
-                live_iss[ap] = (ap < take);
-                xr_a[ap*XAW +: XAW] = kk[XAW-1:0] + ap[XAW-1:0];
+            for (ap = 0; ap < KL; ap = ap + 1) begin  // mi: the lane's multiplier
+                mi = PACK ? (ap / MV_K) * 2 * MV_K + ap % MV_K : ap;  // packed: even rows
+                w_iss[8*mi +: 8] = sd[8*ap +: 8];
+                live_iss[mi] = (ap < take);
+                xr_a[mi*XAW +: XAW] = kk[XAW-1:0] + ap[XAW-1:0];
             end
         end else begin
             for (ac = 0; ac < MV_K; ac = ac + 1) begin
@@ -372,11 +379,40 @@ module overlay_core #(
     reg signed [31:0] trr [0:MV_N-1];
     integer tw, ti;
     wire signed [31:0] kv_sum = acc0 + rdot;
-    always @(*) begin
-        for (bc = 0; bc < L; bc = bc + 1)
-            pr_s1[16*bc +: 16] = live_s1[bc] ? $signed(w_s1[8*bc +: 8]) * $signed(xq[bc*NB*8 +: 8])
-                                             : 16'sd0;
-    end
+    generate
+        if (PACK) begin : g_pack
+            // one signed 17 x 8 product per row pair and column: lo = x*w_lo in the low 12
+            // bits (|x*w| <= 1024), hi = x*w_hi above them, plus 1 when lo is negative (the
+            // low product's sign borrowed from the high part); KV rows: a plain int8 product
+            integer pc, pb0, pb1;
+            reg signed [16:0] pa;
+            reg signed [24:0] pp;
+            always @(*) begin
+                pr_s1 = 0;
+                for (pc = 0; pc < L / 2; pc = pc + 1) begin
+                    pb0 = (pc / MV_K) * 2 * MV_K + pc % MV_K;
+                    pb1 = pb0 + MV_K;
+                    pa = s1_kv ? $signed({{9{w_s1[8*pb0 + 7]}}, w_s1[8*pb0 +: 8]})
+                               : $signed({w_s1[8*pb1 + 3], w_s1[8*pb1 +: 4], 12'd0})
+                                 + $signed({{13{w_s1[8*pb0 + 3]}}, w_s1[8*pb0 +: 4]});
+                    pp = pa * $signed(xq[pb0*NB*8 +: 8]);
+                    if (live_s1[pb0]) begin
+                        if (s1_kv) begin
+                            pr_s1[16*pb0 +: 16] = pp[15:0];
+                        end else begin
+                            pr_s1[16*pb0 +: 16] = {{4{pp[11]}}, pp[11:0]};
+                            pr_s1[16*pb1 +: 16] = {{3{pp[24]}}, pp[24:12]} + {15'd0, pp[11]};
+                        end
+                    end
+                end
+            end
+        end else begin : g_nopack
+            always @(*)
+                for (bc = 0; bc < L; bc = bc + 1)
+                    pr_s1[16*bc +: 16] = live_s1[bc]
+                        ? $signed(w_s1[8*bc +: 8]) * $signed(xq[bc*NB*8 +: 8]) : 16'sd0;
+        end
+    endgenerate
     always @(*) begin
         for (br = 0; br < MV_N; br = br + 1) begin
             for (bc = 0; bc < MV_K; bc = bc + 1)

@@ -19,7 +19,8 @@ SOURCES = ["overlay_top.v", "overlay_core.v", "ov_rdstream.v", "ov_bankram.v"]
         {},
         {"BEAT": 4, "LOGBEAT": 2, "CAP": 64, "BURST": 16, "MV_N": 1, "SFU_LANES": 1, "WBITS": 4},
         {"BEAT": 64, "LOGBEAT": 6, "CAP": 4096, "MV_K": 16, "MV_N": 8, "OVERLAP": 0},
-        {"TT": 4, "XBUF": 2048, "MV_K": 4, "MV_N": 2, "OVERLAP": 0},  # batched prefill slots
+        # batched prefill slots; W4 dense with even MV_N: DSP-packed products
+        {"TT": 4, "XBUF": 2048, "MV_K": 4, "MV_N": 2, "OVERLAP": 0, "WBITS": 4, "IDXB": 0},
     ],
 )
 def test_lint_clean(params: dict[str, int]) -> None:
