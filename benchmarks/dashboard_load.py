@@ -24,10 +24,10 @@ JavaScript, style/layout and task seconds (Chromium's performance metrics).
 last warm load, or with ``--profile`` after its profiled loads).
 
 Run: ``python benchmarks/dashboard_load.py [--sizes 1000 10000 100000] [--runs 5]
-[--workdir DIR] [--apptest] [--profile] [--screenshots DIR]``; with ``--workdir`` the studies
-are kept and reused (making the 100k study takes a few minutes). The last lines are
-``paint_cold_max_s_100k=…`` and ``paint_warm_max_s_100k=…``: the slowest page's median at the
-largest size.
+[--workdir DIR] [--pages PAGE ...] [--apptest] [--profile] [--screenshots DIR]``; with
+``--workdir`` the studies are kept and reused (making the 100k study takes a few minutes).
+The last lines are ``paint_cold_max_s_100k=…`` and ``paint_warm_max_s_100k=…``: the slowest
+page's median at the largest size.
 """
 
 from __future__ import annotations
@@ -372,7 +372,12 @@ def main() -> None:
         "--profile", action="store_true", help="one profiled cold and warm load per page instead"
     )
     ap.add_argument("--screenshots", type=Path, default=None, help="save each page as PNG here")
+    ap.add_argument(
+        "--pages", nargs="+", choices=list(PAGES), default=list(PAGES), help="only these pages"
+    )
     args = ap.parse_args()
+    for page in [p for p in PAGES if p not in args.pages]:
+        del PAGES[page]
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         folders, names = {}, {}
@@ -419,7 +424,7 @@ def main() -> None:
             worst = max(PAGES, key=lambda p: table[big][p][kind])
             print(
                 f"paint_{kind}_max_s_{tag}={table[big][worst][kind]:.2f}   "
-                f"(slowest page: {worst}; target < {target:g} s)"
+                f"(slowest page: {worst} of {', '.join(PAGES)}; target < {target:g} s)"
             )
 
 
