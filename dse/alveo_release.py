@@ -60,8 +60,8 @@ class Plan:
 def plan(
     config_path: Path, point: dict[str, Any], template: str = "overlay", flow: str | None = None
 ) -> Plan | None:
-    """None unless ``template`` is the overlay and the study temporal on a board with HBM;
-    else the compiled model and kernel parameters, checked to fit."""
+    """None unless ``template`` is the overlay and the study temporal on an Alveo card (HBM
+    and a Vitis platform); else the compiled model and kernel parameters, checked to fit."""
     from dse.config import load_config
     from overlay.config import OverlayError
     from overlay.flow import default_prompt, prepare
@@ -71,7 +71,9 @@ def plan(
         return None
     cfg = load_config(config_path)
     memory: Any = getattr(cfg.platform, "memory", None)
-    if cfg.arch != "temporal" or str(getattr(memory, "kind", "")) != "hbm":
+    build = getattr(cfg.platform, "build", None)
+    card = bool(getattr(build, "vitis_platforms", ()))  # an Alveo card: XRT loads its xclbin
+    if cfg.arch != "temporal" or str(getattr(memory, "kind", "")) != "hbm" or not card:
         return None
     where = config_path.name
     if flow is not None and flow != FLOW:
