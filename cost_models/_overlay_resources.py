@@ -266,6 +266,22 @@ def fitted_flows() -> tuple[str, ...]:
 # ``parameters`` defaults; tests check them against templates/overlay/manifest.yaml).
 TEMPLATE_DEFAULTS = {"spad_words": 1024, "imem_words": 256, "burst_bytes": 256, "xbuf_words": 1024}
 OVERLAY_QUANTS = ("w8a8", "w4a8")  # what the overlay hardware builds (overlay/config.py)
+# Other knobs overlay/config.py refuses a build for unless they have these values.
+OVERLAY_FIXED = {"kv_bits": 8, "cores": 1, "tp": 1, "pp": 1, "attn_macs": 0}
+
+
+def builds(p: Mapping[str, Any], quant_ok: Array) -> Array:
+    """Points the overlay hardware builds (``quant_ok``: the precision is one it has):
+    the others keep the engine-level model."""
+    ok = np.asarray(quant_ok, bool)
+    for key, want in OVERLAY_FIXED.items():
+        if key in p:
+            ok = ok & (np.asarray(p[key]) == want)
+    if "act_onchip" in p:
+        ok = ok & (np.asarray(p["act_onchip"]) != 0)
+    return ok
+
+
 FLOW_OF_DSP_KIND = {"dsp48e2": "yosys-xilinx", "mult18x18d": "yosys-ecp5"}
 
 

@@ -524,13 +524,14 @@ def _resources(
         "nonlinear": cores * nl * nl_lane["lut"],
     }
     flow = ovr.FLOW_OF_DSP_KIND.get(platform.dsp_kind)
-    built = np.isin(q, [QUANTS.index(k) for k in ovr.OVERLAY_QUANTS])
+    built = ovr.builds(p, np.isin(q, [QUANTS.index(k) for k in ovr.OVERLAY_QUANTS]))
     if flow is not None and ovr.coefficients(flow) and np.any(built):
         # The whole overlay as templates/overlay builds it at this point (fitted to Yosys
         # builds of it, docs/models.md "Whole overlay"): engine, controller, SFU, buffers,
         # AXI read streams. MACs the RTL does not build (a separate prefill engine,
         # attention MACs) keep their per-MAC figures; the shell's clock crossing stays.
-        # Points of a precision the overlay does not build keep the engine-level model.
+        # Points the overlay does not build (another precision, several cores, ...) keep
+        # the engine-level model.
         hw = ovr.template_point(p, prec.w_bits)
         whole = ovr.predict(hw, flow)
         # the RTL's one engine is the MV engine; a separate prefill engine is not built
