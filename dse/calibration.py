@@ -16,10 +16,12 @@ every size):
 ``apply_corrections`` rescales the model's columns of a batch of design points (``lut`` and
 ``lut_util`` together, ``achievable_clock_mhz``, ...) and re-checks feasibility for them.
 
-What a template builds is the design's datapath, not the platform shell around it (memory
-ports, controllers: the models' ``<resource>_fixed`` columns), so for resources the
-prediction paired with a measurement is the model's value *minus its fixed part*, and the
-correction rescales only that part: ``corrected = fixed + correction(total - fixed)``.
+The accelerator template builds the design without the platform shell around it (the
+models' ``<resource>_fixed`` columns: memory controllers, clock crossings), so for resources
+the prediction paired with a measurement is the model's value *minus its fixed part*, and
+the correction rescales only that part: ``corrected = fixed + correction(total - fixed)``.
+Which builds calibrate (the whole accelerator, not a unit template) and the ×0.5–×2 sanity
+range (``sanity_check``) are applied by the sweep (``dse.sweep._fit``).
 
 Like with like (``not_comparable``, applied by every fit): a metric is calibrated only from
 the rung that measures it (``RUNGS``: resources from synthesis or place and route, the clock
