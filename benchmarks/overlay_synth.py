@@ -227,8 +227,10 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
 
 
 def _usable(names: tuple[str, ...], n: int) -> tuple[str, ...]:
-    """The leading features that ``n`` points over-determine (two spare points)."""
-    return names[: max(1, min(len(names), n - 2))]
+    """The leading features that ``n`` points determine (no spare point: with the few
+    points a whole-design run allows, a spare point per feature would leave the structural
+    features out; chosen on the first three Xilinx points' leave-one-out error)."""
+    return names[: max(1, min(len(names), n - 0))]
 
 
 def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
