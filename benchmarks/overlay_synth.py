@@ -230,7 +230,7 @@ def _usable(names: tuple[str, ...], n: int) -> tuple[str, ...]:
     """The leading features that ``n`` points determine (no spare point: with the few
     points a whole-design run allows, a spare point per feature would leave the structural
     features out; chosen on the first three Xilinx points' leave-one-out error)."""
-    return names[: max(1, min(len(names), n - 0))]
+    return names[: max(1, min(len(names), n))]
 
 
 def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
