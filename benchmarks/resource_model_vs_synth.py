@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import statistics
@@ -363,7 +364,8 @@ def write_overlay(flows: list[str], rtl: str | None) -> None:
     doc: dict[str, Any] = {"version": 1, "rtl": use, "flows": {}}
     for flow in flows:
         frows = [r for r in same if r["flow"] == flow]
-        doc["flows"][flow] = ovs.fit_flow(frows, flow, base)
+        # a plain copy per unit: the RAM units share one fit, and YAML would alias it
+        doc["flows"][flow] = json.loads(json.dumps(ovs.fit_flow(frows, flow, base)))
         doc.setdefault("points", {})[flow] = len({ovs.point_key(r) for r in frows})
     header = (
         "# Coefficients of cost_models._overlay_resources per flow -> unit -> resource ->\n"
