@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -124,15 +125,20 @@ def score_resolved(
     gpu: GpuResult | None,
     detail: bool = False,
     specs: Mapping[str, Param] | None = None,
+    need: Collection[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """The model's columns for ``n`` already-resolved points (``resolve_columns``' output:
     scalars broadcast, categoricals as codes), as numpy arrays: ``bound_*`` as codes into
     ``BOUNDS`` and ``violations`` as the bit mask of ``VIOLATIONS`` (``evaluate`` turns
     those into text). The search calls this directly (``cost_models.Prepared``), with
     ``specs`` (``param_specs(arch, plat)``, built once: building it costs more than
-    scoring a few thousand points)."""
+    scoring a few thousand points). ``need``: only these columns are returned, and a
+    model that can skip its prefill pass does when none of them reads it (the columns
+    returned are the same numbers either way)."""
     specs = param_specs(arch, plat) if specs is None else specs
-    model = ARCHS[arch]
+    model: Callable[..., dict[str, np.ndarray]] = ARCHS[arch]
+    if need is not None and not any(map(_reads_prefill, need)) and _skips_prefill(arch):
+        model = functools.partial(model, prefill=False)
     arrays = {k: v for k, v in params.items() if isinstance(v, np.ndarray)}
     as_float = [k for k, v in arrays.items() if v.dtype.kind in "iu" and specs[k].kind != "cat"]
     as_index = [k for k, v in arrays.items() if specs[k].kind == "cat" and v.dtype != np.intp]
@@ -158,11 +164,28 @@ def score_resolved(
                 if k not in cols:
                     cat = k in specs and specs[k].kind == "cat"
                     cols[k] = np.asarray(v, dtype=np.int64) if cat else v
+        if need is not None:
+            cols = {k: cols[k] for k in need}
         if lo == 0:
             merged = {k: np.empty(n, dtype=np.asarray(v).dtype) for k, v in cols.items()}
         for k, v in cols.items():
             merged[k][lo:hi] = v
     return merged
+
+
+# Columns that read the prefill pass (see ``need`` above).
+PREFILL_COLUMNS = frozenset(
+    {"prefill_latency_s", "prefill_tokens_per_s", "prefill_speedup_vs_gpu", "bound_prefill"}
+)
+
+
+def _reads_prefill(column: str) -> bool:
+    return column in PREFILL_COLUMNS or column.startswith("op_prefill_")
+
+
+@functools.cache
+def _skips_prefill(arch: str) -> bool:
+    return "prefill" in inspect.signature(ARCHS[arch]).parameters
 
 
 def _baseline(wl: Workload, baseline: Gpu | str) -> GpuResult:

@@ -11,7 +11,7 @@ and returns plain numpy columns. Same inputs, same numbers, bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,9 +84,12 @@ class Prepared:
         """Resolved columns of a batch given as value indices per varying parameter."""
         return {name: self.tables[name].take(idx) for name, idx in indices.items()}
 
-    def score(self, columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+    def score(
+        self, columns: Mapping[str, np.ndarray], n: int, need: Collection[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """The model's numeric columns for ``n`` points: ``columns`` are resolved arrays
-        (from :meth:`gather` / :meth:`resolve`) of the varying parameters."""
+        (from :meth:`gather` / :meth:`resolve`) of the varying parameters; ``need``: only
+        these columns (the model skips work none of them reads; same numbers)."""
         params: dict[str, Any] = {**self.base, **columns}
         quant = params["quant"]
         if self.kv_from_quant:
@@ -96,4 +99,6 @@ class Prepared:
             missing = np.isnan(kv)
             if missing.any():
                 params["kv_bits"] = np.where(missing, QUANT_A_BITS[quant], kv)
-        return score_resolved(params, n, self.wl, self.plat, self.arch, self.gpu, specs=self.specs)
+        return score_resolved(
+            params, n, self.wl, self.plat, self.arch, self.gpu, specs=self.specs, need=need
+        )

@@ -67,8 +67,14 @@ def _faster(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate_temporal(
-    p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool = True
+    p: Arrays,
+    w: Workload,
+    platform: Any,
+    ch: Channels,
+    detail: bool = True,
+    prefill: bool = True,
 ) -> Arrays:
+    """The model's columns (``prefill`` false: no prefill pass, its columns NaN)."""
     m = w.model
     prec = precision(p)
     f = p["freq_mhz"] * 1e6
@@ -273,7 +279,10 @@ def evaluate_temporal(
     # prompt token is one generation step in matrix-vector mode — the same instruction
     # stream, LM head included — at KV lengths 1..l, i.e. l steps at the mean KV length.
     mean_kv = (l_in + 1) / 2
-    if all_serial:
+    if not prefill:  # the caller reads no prefill column (a search on decode metrics)
+        pre: dict[str, Any] = {"cycles": np.nan, "bound": np.int8(-1), "lm_t": np.nan}
+        pre["breakdown"] = {}
+    elif all_serial:
         pre = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv, b), l_in)
     else:
         tokens = b * l_in

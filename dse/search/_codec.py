@@ -69,12 +69,16 @@ class Codec:
             return genomes
         env: dict[str, Any] = dict(self.space.design)
         n = len(genomes)
+        combos: dict[bytes, np.ndarray] = {}  # conditions often read the same genes
         for j, p in enumerate(self.params):
             if p.when is not None:
                 table = self._when[j]
                 if table is not None:  # the condition's value per combination of its inputs
                     deps, place, truth = table
-                    on = truth[(genomes[:, deps] + 1) @ place]
+                    key = deps.tobytes()
+                    if key not in combos:
+                        combos[key] = (genomes[:, deps] + 1) @ place
+                    on = truth[combos[key]]
                 else:
                     env.update({q.name: self._column(i, genomes[:, i]) for i, q in self._reads(j)})
                     on = np.broadcast_to(np.asarray(p.when.evaluate(env), dtype=bool), (n,))

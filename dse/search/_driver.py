@@ -37,7 +37,7 @@ MODEL_SAMPLERS = ("auto", "moea")
 OPTIONS: dict[str, Any] = {
     "exact_s": 60.0,  # auto: enumerate when the grid takes at most this long to score
     "sample": 1000,  # exact: stratified sample of the grid stored beside the front
-    "batch": 16384,  # moea: offspring per generation
+    "batch": 32768,  # moea: offspring per generation (two model chunks)
     "immigrants": 0.05,
     "crossover": 0.5,
     "pool": 1024,

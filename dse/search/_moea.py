@@ -29,6 +29,7 @@ import numpy as np
 
 from dse.pareto import pareto_mask
 from dse.search._codec import Codec
+from dse.search._front import Stairs, crowding, front_order
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -42,7 +43,7 @@ class VectorSearch:
         n_obj: int,
         seed: int,
         *,
-        batch: int = 16384,
+        batch: int = 32768,
         immigrants: float = 0.05,
         crossover: float = 0.5,
         pool: int = 1024,
@@ -60,9 +61,13 @@ class VectorSearch:
         self.pool_f = np.empty((0, n_obj))
         self.pool_cv = np.empty(0)
         self.cache = np.zeros(1 << cache_bits, dtype=np.uint64)
-        self.claim = np.zeros(1 << cache_bits, dtype=np.int32)
+        self.claim = np.zeros(1 << min(cache_bits, 17), dtype=np.int32)  # stays in L2
         self.shift = np.uint64(64 - cache_bits)
         self.proposed = self.duplicates = self.evaluated = self.generations = 0
+        self._usizes = codec.sizes.astype(np.uint64)
+        self._unordered = ~codec.ordered
+        self._arch = Stairs(self.archive_f)
+        self._pool_stairs: Stairs | None = None
 
     # -- ask -----------------------------------------------------------------------------
 
@@ -79,10 +84,10 @@ class VectorSearch:
         self.duplicates += self.batch - len(g)
         return g
 
-    def _parents(self, n: int) -> np.ndarray:
-        """Row indices into ``archive_g`` stacked on ``pool_g``, in random order: each from
-        the archive with probability 1/2 (all of them while there is no pool), weighted by
-        crowding, else uniformly from the pool."""
+    def _parents(self, n: int, mix: bool = True) -> np.ndarray:
+        """Row indices into ``archive_g`` stacked on ``pool_g``: each from the archive with
+        probability 1/2 (all of them while there is no pool), weighted by crowding, else
+        uniformly from the pool; in random order with ``mix``, else archive rows first."""
         rng = self.rng
         na, npool = len(self.archive_g), len(self.pool_g)
         k = int(rng.binomial(n, 0.5 if npool else 1.0)) if na else 0
@@ -93,54 +98,72 @@ class VectorSearch:
             np.searchsorted(self.cdf, u[:k] * (self.cdf[-1] / u[k]), side="right") if k else u[:0]
         )
         idx = np.concatenate([np.minimum(pick, na - 1), na + rng.integers(0, max(npool, 1), n - k)])
-        return idx[rng.permutation(n)]
+        return idx[rng.permutation(n)] if mix else idx
 
     def _offspring(self, n: int) -> np.ndarray:
         rng, codec = self.rng, self.codec
-        d, sizes = codec.dims, codec.sizes
+        d = codec.dims
         src = np.vstack([self.archive_g, self.pool_g])
-        child = src[self._parents(n)]
-        # Uniform crossover with a second parent for a share of the children: one random
-        # bit per gene says which parent gives it.
-        bits = rng.integers(0, 256, (n, (d + 7) // 8), dtype=np.uint8)
-        take = np.unpackbits(bits, axis=1, count=d).view(bool)
-        take &= (rng.random(n) < self.crossover)[:, None]
-        np.copyto(child, src[self._parents(n)], where=take)
+        # First parents in draw order: the mates below are in random order, and which
+        # row of the batch a child takes does not matter.
+        child = src[self._parents(n, mix=False)]
+        # Uniform crossover for a share of the children: one random bit per gene says
+        # which of the two parents gives it.
+        rows = np.flatnonzero(rng.random(n) < self.crossover)
+        if len(rows):
+            bits = rng.integers(0, 256, (len(rows), (d + 7) // 8), dtype=np.uint8)
+            take = np.unpackbits(bits, axis=1, count=d).view(bool)
+            child[rows] = np.where(take, src[self._parents(len(rows))], child[rows])
         # Mutation: one gene of every child, plus each gene with probability 1/genes (as
         # many cells, ~n, drawn uniformly over the batch): work on those cells only.
         extra = int(rng.binomial(n * d, 1.0 / d))
-        cells = np.concatenate(
-            [np.arange(n) * d + rng.integers(0, d, n), rng.integers(0, n * d, extra)]
-        )
+        cols = rng.integers(0, d, n + extra)
+        cells = np.concatenate([np.arange(n), rng.integers(0, n, extra)]) * d + cols
         flat = child.reshape(-1)
         cur = flat[cells]
-        live = cur >= 0  # absent genes stay absent
-        cells, cur = cells[live], cur[live]
-        c = cells % d
-        # One uniform per cell; rescaled, it gives direction, step size, redraw-or-step and
-        # the redrawn value (independent digits of one number).
-        v = rng.random(len(cells))
-        step = np.where(v < 0.5, -1, 1) * (1 + ((v * 2) % 1.0 < 0.3) + ((v * 2) % 1.0 < 0.09))
-        size = sizes[c]
-        stepped = np.clip(cur + step, 0, size - 1)
-        redraw = ~codec.ordered[c] | ((v * 16) % 1.0 < 0.1)
-        uniform = ((v * 256) % 1.0 * size).astype(np.int32)
+        live = np.flatnonzero(cur >= 0)  # absent genes stay absent
+        if len(live) < len(cells):
+            cells, cols, cur = cells[live], cols[live], cur[live]
+        # One 64-bit random word per cell; its bit fields give the direction (bit 0), the
+        # step size (bits 1-7: +1 w.p. 38/128, +1 more w.p. 12/128), redraw-or-step (bits
+        # 8-15: redraw w.p. 26/256) and the redrawn value (bits 32-63).
+        r = rng.bit_generator.random_raw(len(cells))
+        usize = self._usizes[cols]
+        s7 = (r >> 1) & 127
+        mag = 1 + (s7 < 38).astype(np.int64) + (s7 < 12)
+        top = usize.view(np.int64) - 1
+        stepped = np.minimum(np.maximum(cur + np.where(r & 1, mag, -mag), 0), top)
+        redraw = self._unordered[cols] | (((r >> 8) & 255) < 26)
+        uniform = (((r >> 32) * usize) >> 32).view(np.int64)
         flat[cells] = np.where(redraw, uniform, stepped)
         return codec.activate(child, rng)
 
     def _unseen(self, g: np.ndarray) -> np.ndarray:
-        # No sort: each row claims its hash slot in a scratch table (the last writer wins);
-        # a row that lost its slot to an identical row is a repeat within the batch.
         keys = self.codec.keys(g)
         with np.errstate(over="ignore"):  # multiplicative hashing: the top bits of key * odd
-            slot = ((keys * _MIX) >> self.shift).astype(np.intp)
-        rows = np.arange(len(g), dtype=np.int32)
-        self.claim[slot] = rows
-        winner = self.claim[slot]
-        first = (winner == rows) | (keys[winner] != keys)
-        new = first & (self.cache[slot] != keys)
+            mixed = keys * _MIX
+        slot = (mixed >> self.shift).astype(np.intp)
+        new = self._first(keys, mixed) & (self.cache[slot] != keys)
         self.cache[slot[new]] = keys[new]
         return g[new]
+
+    def _first(self, keys: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+        """One row of each distinct key (exact), without a sort: rows claim slots of a small
+        scratch table (the last writer wins); a row that lost its slot to an identical row
+        is a repeat, one that lost it to another key tries again, among the other losers
+        only, at other bits of the hash."""
+        first = np.zeros(len(keys), dtype=bool)
+        idx = np.arange(len(keys))
+        bits, shift = len(self.claim).bit_length() - 1, 64
+        while len(idx):
+            shift = shift - bits if shift > bits else 64 - bits  # next field of the hash
+            s = ((mixed[idx] >> np.uint64(shift)) & np.uint64(len(self.claim) - 1)).astype(np.intp)
+            rows = np.arange(len(idx), dtype=np.int32)
+            self.claim[s] = rows
+            winner = self.claim[s]
+            first[idx[winner == rows]] = True
+            idx = idx[keys[idx[winner]] != keys[idx]]
+        return first
 
     def remember(self, g: np.ndarray) -> None:
         """Mark points as evaluated (e.g. loaded from storage) so they are not asked."""
@@ -152,59 +175,77 @@ class VectorSearch:
         """Scores of asked genomes: minimised objectives ``(n, k)``, violation ``(n,)``."""
         self.evaluated += len(g)
         self.generations += 1
-        good = cv <= 0
-        if good.any():
-            self._merge(g[good], f[good])
-        if len(self.archive_g) or good.any():
-            self._pool_feasible(g[good], f[good])
-        else:
-            self._pool_least_violating(g, f, cv)
+        self._take(g, f, cv)
 
     def seed(self, g: np.ndarray, f: np.ndarray, cv: np.ndarray) -> None:
         """Start from known points (a resumed study) without counting them as evaluated."""
         self.remember(g)
-        good = cv <= 0
-        if good.any():
-            self._merge(g[good], f[good])
-            self._pool_feasible(g[good], f[good])
-        elif len(g):
+        self._take(g, f, cv)
+
+    def _take(self, g: np.ndarray, f: np.ndarray, cv: np.ndarray) -> None:
+        # Feasible rows go by index: genomes are copied only for rows that enter the
+        # archive or the pool (a few thousand of a batch).
+        good = np.flatnonzero(cv <= 0)
+        if len(good):
+            fg = f[good]
+            self._merge(g, good, fg)
+            self._pool_feasible(g, good, fg)
+        elif len(self.archive_g) == 0 and len(g):
             self._pool_least_violating(g, f, cv)
 
-    def _merge(self, g: np.ndarray, f: np.ndarray) -> None:
+    def _merge(self, g: np.ndarray, rows: np.ndarray, f: np.ndarray) -> None:
+        """The archive becomes the front of (archive + rows ``rows`` of ``g``, scores ``f``)."""
         if len(self.archive_g):  # what the archive dominates cannot enter it: drop it first
-            new = ~_dominated_by(self.archive_f, f, presorted=self.k == 2)
-            if not new.any():
+            new = np.flatnonzero(~self._arch.dominated(f))
+            if not len(new):
                 return
-            g, f = g[new], f[new]
-        cand_g = np.vstack([self.archive_g, g])
+            rows, f = rows[new], f[new]
+        front = front_order(f)  # two objectives: in order of the first
+        rows, f = rows[front], f[front]
+        cand_g = np.vstack([self.archive_g, g[rows]])
         cand_f = np.vstack([self.archive_f, f])
-        keep = np.flatnonzero(pareto_mask(cand_f, ["minimize"] * self.k))
-        if self.k == 2:  # kept in order of the first objective: the pre-filter needs no sort
-            keep = keep[np.lexsort((cand_f[keep, 1], cand_f[keep, 0]))]
+        na = len(self.archive_f)
+        if self.k == 2:
+            # Both parts are fronts in f0 order: an old point stays unless a new one
+            # dominates it, and a stable sort merges the two runs.
+            old = np.flatnonzero(~Stairs(f, presorted=True).dominated(self.archive_f))
+            keep = np.concatenate([old, na + np.arange(len(f))])
+            keep = keep[np.argsort(cand_f[keep, 0], kind="stable")]
+        else:
+            keep = np.flatnonzero(pareto_mask(cand_f, ["minimize"] * self.k))
         cand_g, cand_f = cand_g[keep], cand_f[keep]
-        weights = _crowding(cand_f, front_2d=self.k == 2)
+        weights = crowding(cand_f, front_2d=self.k == 2)
         if len(cand_g) > self.archive_cap:  # thin the most crowded points (ends stay)
-            idx = np.sort(np.argsort(-weights, kind="stable")[: self.archive_cap])
+            idx = np.sort(np.argpartition(-weights, self.archive_cap - 1)[: self.archive_cap])
             cand_g, cand_f, weights = cand_g[idx], cand_f[idx], weights[idx]
         self.archive_g, self.archive_f = cand_g, cand_f
+        self._arch = Stairs(cand_f, presorted=True)
         self.cdf = np.cumsum(weights)
 
-    def _pool_feasible(self, g: np.ndarray, f: np.ndarray) -> None:
-        # The next few non-dominated layers of (pool + new feasible points).
-        cand_g = np.vstack([self.pool_g, g]) if len(self.pool_cv) else g
-        cand_f = np.vstack([self.pool_f, f]) if len(self.pool_cv) else f
-        if len(self.pool_cv) and np.any(self.pool_cv > 0):  # leaving the infeasible phase
-            ok = np.concatenate([self.pool_cv <= 0, np.ones(len(g), bool)])
-            cand_g, cand_f = cand_g[ok], cand_f[ok]
-        elif len(self.pool_cv):
+    def _pool_feasible(self, g: np.ndarray, rows: np.ndarray, f: np.ndarray) -> None:
+        """The pool becomes the next few non-dominated layers of (pool + new feasible)."""
+        npool = len(self.pool_cv)
+        if npool and not np.any(self.pool_cv > 0):
             # Usually the first layer alone fills the pool. A new point a pool point
             # dominates is not in it, so that layer is found among far fewer rows (exact).
-            keep = np.concatenate([np.ones(len(self.pool_f), bool), ~_dominated_by(self.pool_f, f)])
-            first = pareto_mask(cand_f[keep], ["minimize"] * self.k)
-            if first.sum() >= self.pool_size:
-                idx = np.flatnonzero(keep)[first]
-                self._set_pool(cand_g, cand_f, idx)
+            if self._pool_stairs is None:
+                self._pool_stairs = Stairs(self.pool_f)
+            new = np.flatnonzero(~self._pool_stairs.dominated(f))
+            cand_f = np.vstack([self.pool_f, f[new]])
+            first = front_order(cand_f)
+            if len(first) >= self.pool_size:
+                pick = first[np.sort(self.rng.choice(len(first), self.pool_size, replace=False))]
+                cand_g = np.vstack([self.pool_g, g[rows[new]]])
+                self.pool_g, self.pool_f = cand_g[pick], cand_f[pick]
+                self.pool_cv = np.zeros(len(pick))
+                # front_order keeps the first objective's order: no sort for the queries
+                self._pool_stairs = Stairs(self.pool_f, presorted=True)
                 return
+        cand_g, cand_f = g[rows], f
+        if npool:  # the pool's feasible rows (none while leaving the infeasible phase)
+            ok = self.pool_cv <= 0
+            cand_g = np.vstack([self.pool_g[ok], cand_g])
+            cand_f = np.vstack([self.pool_f[ok], cand_f])
         chosen = np.zeros(len(cand_g), dtype=bool)
         left = np.arange(len(cand_g))
         for _ in range(4):
@@ -213,13 +254,12 @@ class VectorSearch:
             layer = pareto_mask(cand_f[left], ["minimize"] * self.k)
             chosen[left[layer]] = True
             left = left[~layer]
-        self._set_pool(cand_g, cand_f, np.flatnonzero(chosen))
-
-    def _set_pool(self, cand_g: np.ndarray, cand_f: np.ndarray, idx: np.ndarray) -> None:
+        idx = np.flatnonzero(chosen)
         if len(idx) > self.pool_size:
             idx = np.sort(self.rng.choice(idx, self.pool_size, replace=False))
         self.pool_g, self.pool_f = cand_g[idx], cand_f[idx]
         self.pool_cv = np.zeros(len(idx))
+        self._pool_stairs = None
 
     def _pool_least_violating(self, g: np.ndarray, f: np.ndarray, cv: np.ndarray) -> None:
         cand_g = np.vstack([self.pool_g, g])
@@ -228,51 +268,4 @@ class VectorSearch:
         finite = np.flatnonzero(np.isfinite(cand_cv))
         idx = finite[np.argsort(cand_cv[finite], kind="stable")[: self.pool_size]]
         self.pool_g, self.pool_f, self.pool_cv = cand_g[idx], cand_f[idx], cand_cv[idx]
-
-
-def _dominated_by(s: np.ndarray, x: np.ndarray, presorted: bool = False) -> np.ndarray:
-    """Rows of ``x`` that some row of ``s`` dominates (all objectives minimised; exact).
-
-    Two objectives: one sort of ``s`` (none if ``presorted`` by the first objective) and a
-    binary search per row (a staircase of running minima); otherwise none are reported (a
-    caller's pre-filter, never required)."""
-    if s.shape[1] != 2 or len(s) == 0:
-        return np.zeros(len(x), dtype=bool)
-    if not presorted:
-        s = s[np.lexsort((s[:, 1], s[:, 0]))]
-    f0, low1 = s[:, 0], np.minimum.accumulate(s[:, 1])
-    le = np.searchsorted(f0, x[:, 0], side="right") - 1  # last row with f0 <= x0
-    lt = le.copy()  # last row with f0 < x0: the same unless some row ties x0 (rare)
-    tie = np.flatnonzero((le >= 0) & (f0[np.maximum(le, 0)] == x[:, 0]))
-    lt[tie] = np.searchsorted(f0, x[tie, 0], side="left") - 1
-    below = np.where(lt >= 0, low1[np.maximum(lt, 0)], np.inf) <= x[:, 1]
-    level = np.where(le >= 0, low1[np.maximum(le, 0)], np.inf) < x[:, 1]
-    return below | level
-
-
-def _crowding(f: np.ndarray, front_2d: bool = False) -> np.ndarray:
-    """Crowding distance per row (normalised objectives); the ends count as the widest gap.
-
-    ``front_2d``: ``f`` is a two-objective front sorted by its first objective, so the
-    second runs the other way and no sort is needed."""
-    n, k = f.shape
-    if n <= 2:
-        return np.ones(n)
-    span = f.max(axis=0) - f.min(axis=0)
-    span[span == 0] = 1.0
-    u = (f - f.min(axis=0)) / span
-    d = np.zeros(n)
-    for j in range(k):
-        if front_2d:
-            order = np.arange(n) if j == 0 else np.arange(n - 1, -1, -1)
-        else:
-            order = np.argsort(u[:, j], kind="stable")
-        s = u[order, j]
-        gap = np.empty(n)
-        gap[1:-1] = s[2:] - s[:-2]
-        gap[0] = gap[-1] = np.inf
-        d[order] += gap
-    finite = d[np.isfinite(d)]
-    top = 2.0 * finite.max() if len(finite) and finite.max() > 0 else 1.0
-    d[~np.isfinite(d)] = top
-    return d + max(float(d.mean()), 1e-12) * 0.1
+        self._pool_stairs = None

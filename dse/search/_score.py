@@ -103,10 +103,11 @@ class Scorer:
                 return f, cv
         rows = genomes if ok.all() else genomes[ok]
         m = len(rows)
-        got = self.model.gather({p.name: rows[:, j] for j, p in enumerate(self.codec.params)})
+        cols_t = np.ascontiguousarray(rows.T)  # one copy: each gather then reads a row
+        got = self.model.gather({p.name: cols_t[j] for j, p in enumerate(self.codec.params)})
         for name, col in derived.items():
             got[name] = self.model.resolve(name, col[ok])
-        out = self.model.score(got, m)
+        out = self.model.score(got, m, need=self.needed)
         df = _Frame({k: out[k] for k in self.needed}, m)
         vals = np.stack([out[k] for k in self.metrics], axis=1).astype(np.float64) * self.signs
         cons = np.asarray(cfg.constraints.evaluate(df), dtype=np.float64).reshape(m, -1)

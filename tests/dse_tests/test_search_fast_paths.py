@@ -14,7 +14,7 @@ from sweep_cases import BASE
 import cost_models as cm
 from dse.config import load_config
 from dse.search import Codec, Scorer
-from dse.search._moea import _dominated_by
+from dse.search._front import dominated_by
 
 ROOT = Path(__file__).resolve().parents[2]
 # Searched quant without kv_bits (kv_bits follows quant per row), an absent conditional
@@ -102,4 +102,4 @@ def test_domination_prefilter_is_exact() -> None:
         s = rng.integers(0, 6, (int(rng.integers(1, 15)), 2)).astype(float)
         x = rng.integers(0, 6, (40, 2)).astype(float)
         brute = [any((a <= b).all() and (a < b).any() for a in s) for b in x]
-        np.testing.assert_array_equal(_dominated_by(s, x), brute)
+        np.testing.assert_array_equal(dominated_by(s, x), brute)
