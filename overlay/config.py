@@ -170,9 +170,8 @@ def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
     The overlay has one (unified) engine. Its matrix-matrix mode is the MV array itself: a
     fetched weight tile stays at the stream buffer's head and is applied to each token of
     the prefill chunk in turn (``tile_tokens`` tokens, one a cycle), so the MM array is
-    ``1 × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token by token (no MM
-    mode); the cost model then still counts ``max(mm, mv)`` MACs, so the MM array must not
-    be larger than the MV array."""
+    ``1 × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token by token and no MM
+    mode is built, as the cost model's serial prefill uses none."""
     if not _bool(point, "unified_engine", True):
         raise OverlayError(
             "unified_engine",
@@ -183,13 +182,8 @@ def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
     mm_t = _int(point, "mm_t", 1, 1, 1 << 12)
     mv = (lanes["mv_k"], lanes["mv_n"])
     if serial:
-        if mm_t * lanes["mm_k"] * lanes["mm_n"] > mv[0] * mv[1]:
-            raise OverlayError(
-                "mm_k",
-                f"with prefill_serial the overlay builds no MM mode: the unified engine is "
-                f"the {mv[0]} x {mv[1]} MV array, so mm_t x mm_k x mm_n must be at most "
-                f"{mv[0] * mv[1]} (got {mm_t} x {lanes['mm_k']} x {lanes['mm_n']})",
-            )
+        # no MM mode is built or used: the cost model's serial prefill and batch-1 decode
+        # run in MV mode too (only its unified MAC count, max(mm, mv), still reads mm_*)
         return 1
     if mm_t != 1:
         raise OverlayError(

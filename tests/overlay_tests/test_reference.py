@@ -108,7 +108,6 @@ def test_sparse_storage_matches_cost_model_bits() -> None:
         ({"mm_k": 16}, "mm_k"),
         ({"mm_n": 4}, "mm_n"),
         ({"tile_tokens": 9}, "tile_tokens"),
-        ({"prefill_serial": True, "mm_t": 2, "mm_k": 8, "mm_n": 8}, "mm_k"),
     ],
 )
 def test_unbuildable_point_names_key(change: dict, key: str) -> None:

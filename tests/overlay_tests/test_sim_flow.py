@@ -45,6 +45,9 @@ def test_sim_is_the_lowest_fidelity() -> None:
         ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "nm_m": 32}', "nm_m"),
         ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "sim_model": "gpt5"}', "sim_model"),
         ('{"quant": "w8a8", "kv_bits": 16}', "kv_bits"),
+        # the example's mm_t 2 (an MM array of two token lanes) has no overlay hardware
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1}', "mm_t"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false}', "unified_engine"),
     ],
 )
 def test_unbuildable_point_is_one_line_exit_2(tmp_path: Path, point: str, key: str) -> None:
