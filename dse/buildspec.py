@@ -121,10 +121,13 @@ def flow_vendor(toolchain: Any) -> str | None:
 def promote_choices(platform: Any, release_flows: Sequence[str]) -> tuple[str, list[str]]:
     """(default flow, flows allowed) for publishing a build on ``platform``: its
     ``build.flows`` that make a deliverable, the first of them the default (``vivado`` when
-    the board lists none)."""
+    the board lists none) — except on a card with a Vitis platform (Alveo), where only a
+    ``vitis-link`` build (an ``.xclbin``) loads under XRT, so that is the default."""
     facts = board_facts(platform)
     allowed = [f for f in (facts.flows if facts else ()) if f in release_flows]
     default = allowed[0] if allowed else "vivado"
+    if facts is not None and facts.vitis_platforms and "vitis-link" in allowed:
+        default = "vitis-link"
     return default, allowed or [default]
 
 

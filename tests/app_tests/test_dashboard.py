@@ -507,7 +507,10 @@ def test_promote_offers_the_platforms_flows_and_the_built_trials(study: Study) -
     ecp5 = _data.promote_flows({"platform": "ecp5-85"}, list(RELEASE_FLOWS))
     assert ecp5[0] == "ecp5" and ecp5[1] == ["ecp5"] and ecp5[2].startswith("LFE5")
     u280 = _data.promote_flows({"platform": "u280"}, list(RELEASE_FLOWS))
-    assert u280[0] == "vivado" and "ecp5" not in u280[1]
+    # An Alveo card loads only an .xclbin: the default is vitis-link (vivado is refused).
+    assert u280[0] == "vitis-link" and "vivado" in u280[1] and "ecp5" not in u280[1]
+    vcu128 = _data.promote_flows({"platform": "vcu128"}, list(RELEASE_FLOWS))
+    assert vcu128[0] == "vivado"  # an evaluation board: no Vitis platform, a plain bitstream
     data = load_table(study.name, study.url)
     builds, _ = load_builds(study.name, study.url)
     got = _data.promote_candidates(data, builds).set_index("number")
