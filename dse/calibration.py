@@ -191,12 +191,13 @@ def sanity_check(
 ) -> tuple[list[Observation], list[str]]:
     """Split observations into those a correction may use and one refusal line per other.
 
-    A measurement more than ``bounds`` away from its prediction (×0.5–×2 by default) says
-    the two are not the same object (a few units against a whole design, another flow's
-    report), not that the model is that wrong: it is refused, by name, instead of silently
-    rescaling a study. So is one that ``not_comparable`` rules out (another rung's metric,
-    a metric the model does not predict). Each line names the build, the metric and flow,
-    the measured and the predicted value.
+    A measurement more than ``bounds`` away from its prediction (×0.5–×2 by default; a
+    measured 0 too) says the two are not the same object (a few units against a whole
+    design, another flow's report) or that the model is broken there: either way it is
+    refused, by name, instead of silently rescaling a study, and the model is what to fix.
+    So is one that ``not_comparable`` rules out (another rung's metric, a metric the model
+    does not predict). Each line names the build, the metric and flow, the measured and the
+    predicted value.
     """
     kept, refused = [], []
     lo, hi = bounds
@@ -204,7 +205,7 @@ def sanity_check(
         why = not_comparable(ob)
         if why is not None:
             refused.append(why)
-        elif ob.predicted > 0 and ob.measured > 0 and not lo <= ob.measured / ob.predicted <= hi:
+        elif ob.predicted > 0 and not lo <= ob.measured / ob.predicted <= hi:
             refused.append(
                 f"build {ob.build or ob.template}: {ob.metric} ({ob.flow}) measured "
                 f"{ob.measured:g}, the model predicted {ob.predicted:g} "

@@ -89,13 +89,17 @@ def test_unit_template_builds_calibrate_nothing_of_the_design() -> None:
 def test_a_whole_design_measurement_outside_the_range_is_refused_not_applied() -> None:
     rows = [
         row(1, "overlay", "yosys-ecp5", WHOLE, {"lut": 12000.0, "ff": 15000.0}),
-        row(2, "overlay", "yosys-ecp5", WHOLE, {"lut": 11000.0, "ff": 14000.0}),
+        row(2, "overlay", "yosys-ecp5", WHOLE, {"lut": 11000.0, "ff": 14000.0, "dsp": 0.0}),
     ]
     lines: list[str] = []
     kept = Fitter(lines.append).sane(observations(rows))
     fitted = fit_corrections(kept)
-    assert set(fitted) == {("lut", "yosys-ecp5")}  # no FF correction at all
-    assert len(lines) == 2
+    assert set(fitted) == {("lut", "yosys-ecp5")}  # no FF or DSP correction at all
+    assert len(lines) == 3
+    assert (
+        "trial 2 (overlay, yosys-ecp5): dsp (yosys-ecp5) measured 0, the model predicted 40"
+        in (lines[2])
+    )
     assert "build trial 1 (overlay, yosys-ecp5): ff (yosys-ecp5) measured 15000" in lines[0]
     assert "the model predicted 5000 (x3, outside x0.5-x2)" in lines[0]
 
