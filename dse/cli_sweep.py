@@ -178,7 +178,7 @@ def _print_builds(b: Any) -> None:
     shown = [m for m in metrics if any(r.measured and m in r.measured for r in b.rows)]
     if b.rows:
         names = [_COLUMN_NAMES.get(m, m) for m in shown]
-        table = Table("build", "trial", "flow", "result", *names, box=None)
+        table = Table("build", "trial", "flow", "result", *names, box=None, padding=(0, 1, 0, 0))
         for r in b.rows:
             cells = []
             for m in shown:
