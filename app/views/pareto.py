@@ -239,9 +239,10 @@ elif len(axes) == 3:
 else:
     rest = "every other trial a point"
 st.caption(
-    f"{view['trials']:,} finished trials; {len(shown):,} of them drawn as points "
-    f"({view['front_trials']:,} on the {front_note}, exact, as {len(front):,} distinct designs, "
-    f"and the built ones); {rest}. Model values come from the study's final calibrated model."
+    f"{view['trials']:,} finished trials; {len(shown):,} of them drawn as points: "
+    f"{view['front_trials']:,} on the {front_note}, exact (one marker per distinct design: "
+    f"{len(front):,}), and {len(view['built']):,} built; {rest}. "
+    "Model values come from the study's final calibrated model."
 )
 notes = [f"{drawn['measured']} successful build(s) at their measured position (★)"]
 if drawn["failed"]:
