@@ -215,12 +215,12 @@ def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 # Features fitted per resource (the rest of a unit's features are structural or unused).
 FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "lut": {
-        "core": ("one", "lanes", "sfu", "words", "win_bits", "decode", "lane_addr"),
+        "core": ("one", "sfu", "lanes", "win_bits", "rows", "decode", "lane_addr", "words"),
         "stream_port": ("one", "shift_bits", "caw"),
         "bankram": ("mux", "addr_bits"),
     },
     "ff": {
-        "core": ("one", "lanes", "rows", "words", "sfu", "win_bits"),
+        "core": ("one", "rows", "beat_bits", "lanes", "words", "sfu", "win_bits"),
         "stream_port": ("one",),
     },
 }
