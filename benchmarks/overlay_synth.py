@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.optimize import nnls
 
 from cost_models import _overlay_resources as ov
 from runners.reports._open import count_cells
@@ -206,9 +207,11 @@ def _coef_key(unit: str) -> str:
 
 
 def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    # Relative least squares: each point weighs by 1/y, the target being a percentage.
+    """Non-negative relative least squares: each point weighs by 1/y (the target is a
+    percentage), and no feature may cost negative hardware (with as few points as features,
+    a free fit trades one feature against another and extrapolates below zero)."""
     w = 1.0 / np.maximum(np.abs(y), 1.0)
-    coef, *_ = np.linalg.lstsq(x * w[:, None], y * w, rcond=None)
+    coef, _ = nnls(x * w[:, None], y * w)
     return np.asarray(coef, dtype=float)
 
 
