@@ -6,7 +6,10 @@ For each point (tiny GPT-2- and LLaMA-style models, weights on chip, U280 platfo
 ``spatial.cycles`` (the schedule of the generated loops at II = 1; an estimate, not an
 RTL or co-simulation measurement) against ``cost_models.evaluate`` (arch spatial) for the
 same workload: prefill of PROMPT tokens (LM head of the last one included) and one decode
-step at KV length KV. All points are in-sample for neither side: nothing here was fitted.
+step at KV length KV. Nothing here was fitted, but the two are not independent: both read
+the generated loops (the model as a closed-form chain per tile, cost_models/_spatial_chain;
+the estimate tile by tile), so agreement shows the model prices what is built, not that
+the loops' schedule is what Vitis HLS gives (no co-simulation here).
 Each point's generated top is also built with g++ and run in C simulation (prefill + 8
 decode steps) against overlay/reference.py: spatial_bit_exact counts the points that match
 (``--no-csim`` skips it; binaries are cached, a cold run compiles 24 of them).

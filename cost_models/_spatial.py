@@ -27,6 +27,7 @@ from cost_models._common import (
     uniform,
 )
 from cost_models._points import MEMS, WEIGHT_STORAGE
+from cost_models._spatial_chain import pass_cycles
 from cost_models._workload import Workload
 
 BOUNDS = ("compute", "memory", "link", "overhead")
@@ -177,25 +178,29 @@ def evaluate_spatial(
                 / link
                 * f
             )
-        t_comp = np.maximum(np.maximum(t_qkv, t_o), np.maximum(t_a, t_f))
-        stage = np.maximum(t_comp, t_mem)
-        if not single:
-            stage = np.maximum(stage, t_comm)
-        cycles = passes * t_qkv + n_layers * stage + t_lm + hops
-        if prefill:
-            # Prefill kernels are systolic arrays that hand a tile of tile_tokens tokens on
-            # only once its whole output row is done (the next matmul reduces over it), so
-            # the chain attention -> o -> ffn_up -> ffn_down also pays one tile through each
-            # stage it is not bound by: (Σ t_i - max t_i) / tiles per layer. Decode kernels
-            # are GEMVs that stream each output element on, so decode has no such fill.
-            chain = t_a + t_o + 2 * t_f
-            fill = (chain - np.maximum(np.maximum(t_a, t_o), t_f)) / reuse
-            cycles = cycles + n_layers * fill
+        # A tile crosses the built layers' kernels one after another (the data of a token
+        # orders them, _spatial_chain); later tiles follow one interval apart, paced by
+        # the busiest kernel or by the bytes a tile moves, whichever is slower.
+        t_io = t_mem if single else np.maximum(t_mem, t_comm)
+        pos0 = 0.0 if prefill else float(w.kv_len)
+        run, l1, pace, tiles = pass_cycles(m, p, dens, tokens, pos0, onchip, layers, t_io)
+        # The last pass crosses only the layers left (C need not divide N/pp).
+        rest = np.ceil(n_layers / pp) - (passes - 1) * layers
+        run_last = pass_cycles(m, p, dens, tokens, pos0, onchip, rest, t_io)[0]
+        mem_i = layers * t_mem / tiles
+        comm_i: Any = t_comm if single else layers * t_comm / tiles
+        io_i = np.maximum(mem_i, comm_i)
+        # the fill: the first tile's latency beyond one tile interval
+        fill = passes * pp * (np.maximum(l1, io_i) - np.maximum(pace, io_i))
+        stage = np.maximum(np.where(tiles == 1, l1, pace), io_i)
+        # A token crosses every FPGA's passes in turn; around them the embedding lookup
+        # (a word a cycle) and the final norm (sums, outputs).
+        cycles = pp * ((passes - 1) * run + run_last) + tokens * d + 2 * d + t_lm + hops
         seconds = cycles / f
         if not prefill:
             seconds = seconds + p["host_overhead_us"] * 1e-6
         out[f"{phase}_latency_s"] = seconds
-        out[f"bound_{phase}"] = _bound(stage, t_mem, t_comm)
+        out[f"bound_{phase}"] = _bound(stage, mem_i, comm_i)
         if detail:
             per_layer = {
                 "qkv": t_qkv,
@@ -205,10 +210,10 @@ def evaluate_spatial(
                 "memory": t_mem,
                 "link": t_comm,
             }
-            if prefill:
-                per_layer["pipeline_fill"] = fill
             for name, t in per_layer.items():
                 out[f"op_{phase}_{name}_s"] = n_layers * t / f
+            if prefill:
+                out["op_prefill_pipeline_fill_s"] = fill / f
             out[f"op_{phase}_lm_head_s"] = t_lm / f
         if not prefill:
             scale = n_layers * tp

@@ -53,7 +53,9 @@ def test_channels_wrapped_onto_each_other_add_their_demand() -> None:
     row = cm.evaluate(w, "u280", point, arch="spatial", detail=True).iloc[0]
     d = 1024
     per_layer = (3 * d * d + 8 * d * d) / (16 * HBM_CH * 0.7)  # Wqkv + two FFN matrices
-    assert row.bound_decode == "memory"
+    # (the token's crossing of the kernels, a word a cycle, takes longer here: the bytes
+    # stream meanwhile, so decode is at least their time)
+    assert row.decode_latency_s_per_token >= row.op_decode_memory_s
     assert row.op_decode_memory_s == pytest.approx(24 * per_layer, rel=0.02)
 
 

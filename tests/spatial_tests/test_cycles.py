@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
+import cost_models as cm
+from overlay.flow import TINY_SHAPES
 from spatial.cycles import call_cycles, estimate
 from spatial.plan import build_plan
 
@@ -41,3 +45,30 @@ def test_smaller_tiles_pipeline_through_the_kernels() -> None:
     four = estimate(build_plan({**BASE, "tile_tokens": 2}, LLAMA, max_pos=32), 8, 16)
     assert four.prefill < 0.75 * one.prefill
     assert four.decode == one.decode
+
+
+@pytest.mark.parametrize("shape_name", ["tiny-gpt2", "tiny-llama"])
+@pytest.mark.parametrize("c, tile", [(1, 2), (2, 8)])
+def test_the_cost_model_prices_the_generated_chain(shape_name: str, c: int, tile: int) -> None:
+    """cost_models (arch spatial) and this estimate describe the same hardware: a decode
+    token crosses the kernels one after another (not the slowest kernel alone) and prefill
+    tiles follow one busiest kernel apart; both phases agree within 10 %."""
+    pt = {
+        "quant": "w8a8",
+        "quant_group": 0,
+        "m_qkv": 16,
+        "m_attn": 8,
+        "m_ffn": 32,
+        "layers_per_fpga": c,
+        "weight_storage": "onchip",
+        "tile_tokens": tile,
+        "fifo_depth": 32,
+        "freq_mhz": 200.0,
+    }
+    shape = TINY_SHAPES[shape_name]
+    est = estimate(build_plan(pt, shape, max_pos=32), 8, 16)
+    wl = cm.Workload(shape, batch=1, prompt_len=8, gen_len=32, kv_len_override=16)
+    row = cm.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True).iloc[0]
+    for phase, got in (("prefill", est.prefill), ("decode", est.decode)):
+        model = float(row[f"{phase}_latency_s"]) * 200e6
+        assert model == pytest.approx(got, rel=0.10), phase

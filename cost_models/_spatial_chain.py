@@ -1,0 +1,156 @@
+"""Latency of a token tile through the spatial design's kernel chain (``_spatial.py``).
+
+What the generated dataflow layer does (``templates/hls_spatial``): the kernels of a layer
+run concurrently, joined by one-element-a-cycle streams, but a token's data dependencies
+order them. A norm needs its whole vector before it emits; a GEMV reads its whole input
+(every output reduces over it), then emits its rows — as each is done for one token,
+after the whole tile for several; attention reads q, k, v, then computes head by head
+(scores, a three-pass softmax, context); element-wise kernels stream. Only the GEMVs after
+a streaming kernel (``o`` after attention, ``down`` after the activation), weights on
+chip, take a single token's input block by block as it arrives and so overlap their
+producer. One token therefore crosses a layer in the *sum* of these latencies, not its
+slowest kernel's: the slowest kernel sets only the interval between successive tiles.
+
+Each kernel maps the events of its input stream, ``(first, last)`` word times, to its
+output's; all arrays are per design point. ``occupancy`` is how long a kernel is busy
+with one tile (it takes the next once done), so the slowest one paces later tiles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cost_models._shape import ModelShape
+
+Ev = tuple[Any, Any]
+BLOCK = 16  # inputs of a block in a column-wise GEMV (the template's block, dense weights)
+
+
+def _sum_ceil(a: Any, b: Any, u: Any) -> Any:
+    """Σ_{n=a..b} ceil(n/u), for integers 1 <= a <= b (arrays allowed)."""
+
+    def f(m: Any) -> Any:
+        q, r = np.floor_divide(m, u), np.mod(m, u)
+        return u * q * (q + 1) / 2 + r * (q + 1)
+
+    return f(b) - f(a - 1)
+
+
+class Chain:
+    """Kernels of one layer for a tile of ``t`` tokens (``t`` an array: the tile per point)
+    whose first token sits at position ``pos0``; work split over ``tp`` FPGAs."""
+
+    def __init__(self, m: ModelShape, p: dict[str, Any], dens: dict[str, Any], t: Any,
+                 pos0: float, onchip: Any) -> None:  # fmt: skip
+        self.m, self.p, self.dens, self.t, self.pos0 = m, p, dens, t, pos0
+        self.onchip = onchip
+        self.tp = p["tp"]
+        self.occ: list[Any] = []
+
+    def _gemv(self, ev: Ev, rows: float, k: float, macs: Any, dens: Any, cols: bool) -> Ev:
+        """``rows`` x ``k`` weights at ``macs`` MACs/cycle; ``cols``: may consume a lone
+        token block by block (weights on chip)."""
+        first, last = ev
+        t, rows = self.t, rows / self.tp
+        g = self.p["quant_group"]
+        unroll = np.maximum(1.0, np.minimum(macs, k))
+        grp = np.where(g > 0, g, k)
+        per_row = k / grp * np.ceil(grp * dens / unroll)  # groups of a row, one after another
+        compute = rows * t * per_row
+        start = np.maximum(last, first + t * k)  # the read loop: a word a cycle
+        one = t == 1
+        ev_first = np.where(one, start + per_row, start + compute)
+        ev_last = np.where(one, start + compute + 1, start + compute + t * rows)
+        if cols:
+            nb = k / BLOCK
+            per_block = np.ceil(rows * BLOCK * dens / unroll)
+            # blocks arrive evenly over [first, last]; each adds per_block after both its
+            # arrival and the previous block: the latest of the two ends decides
+            done = np.maximum(first + (last - first) / nb + nb * per_block, last + per_block)
+            use = one & (self.onchip > 0)
+            ev_first = np.where(use, done + 1, ev_first)
+            ev_last = np.where(use, done + rows, ev_last)
+        self.occ.append(t * k + compute + np.where(one, 0.0, t * rows))
+        return ev_first, ev_last
+
+    def _stream(self, ev: Ev, n: float) -> Ev:
+        self.occ.append(self.t * n)
+        return ev[0] + 1, np.maximum(ev[1] + 1, ev[0] + self.t * n)
+
+    def _norm(self, ev: Ev) -> Ev:
+        d = self.m.d_model  # read (and skip), sums, normalise, write: a word a cycle each
+        self.occ.append(4 * d * self.t)
+        return ev[0] + 3 * d, np.maximum(ev[1] + 3 * d, ev[0] + 4 * d * self.t)
+
+    def _attention(self, ev: Ev) -> Ev:
+        m, t = self.m, self.t
+        u = np.maximum(1.0, self.p["m_attn"])
+        heads = m.n_heads / self.tp
+        hd = m.d_q / m.n_heads
+        read = (m.d_q + 2 * m.d_kv) / self.tp
+
+        def cost(n_lo: Any, n_hi: Any) -> Any:
+            """Cycles of the tokens that attend to n_lo..n_hi entries, one each."""
+            cnt = n_hi - n_lo + 1
+            ns = (n_lo + n_hi) * cnt / 2
+            per_head = ns * (np.ceil(hd / u) + 3) + hd * _sum_ceil(n_lo, n_hi, u)
+            return read * cnt + heads * per_head
+
+        n0 = self.m.kv_span(self.pos0 + 1)
+        first = cost(n0, n0)
+        total = cost(n0, n0 + t - 1)
+        self.occ.append(total)
+        return ev[0] + first, np.maximum(ev[1] + cost(n0 + t - 1, n0 + t - 1), ev[0] + total)
+
+    def layer(self, x: Ev) -> Ev:
+        """Events of the layer's output stream for the tile, from its input's."""
+        m, p, dens = self.m, self.p, self.dens
+        d = m.d_model
+        h = self._norm(x)
+        qkv = self._gemv(h, m.d_q, d, p["m_qkv"], np.maximum(dens["qk"], dens["vo"]), False)
+        if m.positions == "rope":  # rotates q and k as they stream
+            qkv = self._stream(qkv, m.d_q / self.tp)
+        ctx = self._attention(qkv)
+        o = self._gemv(ctx, d, m.d_q, p["m_qkv"], dens["vo"], True)
+        h2 = self._norm(self._stream(o, d))
+        mf = p["m_ffn"]
+        up = self._gemv(h2, m.ffn_width, d, mf, dens["ffn"], False)
+        mid = self._stream(up, m.ffn_width / self.tp)
+        down = self._gemv(mid, d, m.ffn_width, mf, dens["ffn"], True)
+        return self._stream(down, d)
+
+    def occupancy(self) -> Any:
+        out = self.occ[0]
+        for o in self.occ[1:]:
+            out = np.maximum(out, o)
+        return out
+
+
+def pass_cycles(
+    m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
+    onchip: Any, layers: Any, t_io: Any,
+) -> tuple[Any, Any, Any, Any]:  # fmt: skip
+    """Cycles of one pass of ``tokens`` tokens through ``layers`` built layers, the first
+    tile's latency ``l1`` and the tile interval: tiles enter one interval apart, paced by
+    the busiest kernel (``pace``) or by the bytes (``t_io``: one layer's memory or link
+    time for all the tokens) a tile moves through the ``layers`` layers. Returns the
+    pass, ``l1``, ``pace`` and the number of tiles."""
+    tile = np.minimum(p["tile_tokens"], tokens)
+    tiles = np.ceil(tokens / tile)
+    d = m.d_model
+    ev: Ev = (np.ones_like(tile, dtype=float), np.maximum(1.0, tile * d))  # the feed
+    # Every layer maps its input events the same way and its output's spread no longer
+    # depends on its input's after one layer: two layers give the per-layer step.
+    one = Chain(m, p, dens, tile, pos0, onchip).layer(ev)
+    two = Chain(m, p, dens, tile, pos0, onchip).layer(one)
+    last = one[1] + (layers - 1) * (two[1] - one[1])
+    # Later tiles see longer contexts: pace them by the middle tile's kernels.
+    later = Chain(m, p, dens, tile, pos0 + tokens / 2, onchip)
+    later.layer(ev)
+    l1 = last + 1  # the drain
+    io = layers * t_io / tiles
+    pace = later.occupancy()
+    total = np.maximum(l1, io) + (tiles - 1) * np.maximum(pace, io)
+    return total, l1, pace, tiles
