@@ -120,10 +120,12 @@ def test_design_page_of_a_calibrated_study_is_what_the_sweep_stored(tmp_path: Pa
     doc["name"] = "calibrated"
     for key in ("mv_n", "mm_k", "mm_n"):
         doc["design"].pop(key, None)
-    doc["design"].update({"mm_k": 1, "tile_tokens": 8, "sparsity": "none", "overlap": True})
-    # The model reaches ~83 MHz on this part; the routed engines reach far less.
+    doc["design"].update(
+        {"mm_k": 1, "tile_tokens": 8, "sparsity": "none", "overlap": True, "sfu_lanes": 2}
+    )
+    # The model reaches 55-76 MHz at these points; the routed units reach under 40.
     doc["space"] = {
-        "freq_mhz": {"type": "float", "low": 60, "high": 80},
+        "freq_mhz": {"type": "float", "low": 45, "high": 52},
         "mv_n": {"type": "pow2", "low": 2, "high": 4},
         "mm_n": {"type": "pow2", "low": 1, "high": 2},
     }
