@@ -183,10 +183,11 @@ def evaluate_spatial(
         # the busiest kernel or by the bytes a tile moves, whichever is slower.
         t_io = t_mem if single else np.maximum(t_mem, t_comm)
         pos0 = 0.0 if prefill else float(w.kv_len)
-        run, l1, pace, tiles = pass_cycles(m, p, dens, tokens, pos0, onchip, layers, t_io)
         # The last pass crosses only the layers left (C need not divide N/pp).
         rest = np.ceil(n_layers / pp) - (passes - 1) * layers
-        run_last = pass_cycles(m, p, dens, tokens, pos0, onchip, rest, t_io)[0]
+        run, run_last, l1, pace, tiles = pass_cycles(
+            m, p, dens, tokens, pos0, onchip, layers, rest, t_io
+        )
         mem_i = layers * t_mem / tiles
         comm_i: Any = t_comm if single else layers * t_comm / tiles
         io_i = np.maximum(mem_i, comm_i)

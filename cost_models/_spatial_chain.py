@@ -32,19 +32,21 @@ def _sum_ceil(a: Any, b: Any, u: Any) -> Any:
     """Σ_{n=a..b} ceil(n/u), for integers 1 <= a <= b (arrays allowed)."""
 
     def f(m: Any) -> Any:
-        q, r = np.floor_divide(m, u), np.mod(m, u)
-        return u * q * (q + 1) / 2 + r * (q + 1)
+        q, r = np.divmod(m, u)
+        return (q + 1) * (u * q / 2 + r)
 
     return f(b) - f(a - 1)
 
 
 class Chain:
     """Kernels of one layer for a tile of ``t`` tokens (``t`` an array: the tile per point)
-    whose first token sits at position ``pos0``; work split over ``tp`` FPGAs."""
+    whose first token sits at position ``pos0``; work split over ``tp`` FPGAs. Attention's
+    occupancy is taken at ``pos_pace`` (the tile that paces the later ones)."""
 
     def __init__(self, m: ModelShape, p: dict[str, Any], dens: dict[str, Any], t: Any,
-                 pos0: float, onchip: Any) -> None:  # fmt: skip
+                 pos0: float, pos_pace: float, onchip: Any) -> None:  # fmt: skip
         self.m, self.p, self.dens, self.t, self.pos0 = m, p, dens, t, pos0
+        self.pos_pace = pos_pace
         self.onchip = onchip
         self.tp = p["tp"]
         self.occ: list[Any] = []
@@ -91,18 +93,22 @@ class Chain:
         hd = m.d_q / m.n_heads
         read = (m.d_q + 2 * m.d_kv) / self.tp
 
+        per_n = np.ceil(hd / u) + 3  # a score (hd MACs), three softmax passes, per entry
+
         def cost(n_lo: Any, n_hi: Any) -> Any:
             """Cycles of the tokens that attend to n_lo..n_hi entries, one each."""
             cnt = n_hi - n_lo + 1
             ns = (n_lo + n_hi) * cnt / 2
-            per_head = ns * (np.ceil(hd / u) + 3) + hd * _sum_ceil(n_lo, n_hi, u)
-            return read * cnt + heads * per_head
+            return read * cnt + heads * (ns * per_n + hd * _sum_ceil(n_lo, n_hi, u))
+
+        def one(n: Any) -> Any:  # a single token attending to n entries
+            return read + heads * (n * per_n + hd * np.ceil(n / u))
 
         n0 = self.m.kv_span(self.pos0 + 1)
-        first = cost(n0, n0)
         total = cost(n0, n0 + t - 1)
-        self.occ.append(total)
-        return ev[0] + first, np.maximum(ev[1] + cost(n0 + t - 1, n0 + t - 1), ev[0] + total)
+        n_pace = self.m.kv_span(self.pos_pace + 1)
+        self.occ.append(cost(n_pace, n_pace + t - 1))
+        return ev[0] + one(n0), np.maximum(ev[1] + one(n0 + t - 1), ev[0] + total)
 
     def layer(self, x: Ev) -> Ev:
         """Events of the layer's output stream for the tile, from its input's."""
@@ -130,27 +136,30 @@ class Chain:
 
 def pass_cycles(
     m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
-    onchip: Any, layers: Any, t_io: Any,
-) -> tuple[Any, Any, Any, Any]:  # fmt: skip
-    """Cycles of one pass of ``tokens`` tokens through ``layers`` built layers, the first
-    tile's latency ``l1`` and the tile interval: tiles enter one interval apart, paced by
-    the busiest kernel (``pace``) or by the bytes (``t_io``: one layer's memory or link
-    time for all the tokens) a tile moves through the ``layers`` layers. Returns the
-    pass, ``l1``, ``pace`` and the number of tiles."""
+    onchip: Any, layers: Any, rest: Any, t_io: Any,
+) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    """Cycles of one pass of ``tokens`` tokens through ``layers`` built layers (and of the
+    last, through ``rest``), the first tile's latency ``l1`` and the tile interval: tiles
+    enter one interval apart, paced by the busiest kernel (``pace``) or by the bytes
+    (``t_io``: one layer's memory or link time for all the tokens) a tile moves through
+    the layers. Returns both passes, ``l1``, ``pace`` and the number of tiles."""
     tile = np.minimum(p["tile_tokens"], tokens)
     tiles = np.ceil(tokens / tile)
     d = m.d_model
     ev: Ev = (np.ones_like(tile, dtype=float), np.maximum(1.0, tile * d))  # the feed
     # Every layer maps its input events the same way and its output's spread no longer
     # depends on its input's after one layer: two layers give the per-layer step.
-    one = Chain(m, p, dens, tile, pos0, onchip).layer(ev)
-    two = Chain(m, p, dens, tile, pos0, onchip).layer(one)
-    last = one[1] + (layers - 1) * (two[1] - one[1])
     # Later tiles see longer contexts: pace them by the middle tile's kernels.
-    later = Chain(m, p, dens, tile, pos0 + tokens / 2, onchip)
-    later.layer(ev)
-    l1 = last + 1  # the drain
-    io = layers * t_io / tiles
-    pace = later.occupancy()
-    total = np.maximum(l1, io) + (tiles - 1) * np.maximum(pace, io)
-    return total, l1, pace, tiles
+    first = Chain(m, p, dens, tile, pos0, pos0 + tokens / 2, onchip)
+    one = first.layer(ev)
+    two = Chain(m, p, dens, tile, pos0, pos0, onchip).layer(one)
+    step = two[1] - one[1]
+    pace = first.occupancy()
+
+    def run(n: Any) -> tuple[Any, Any]:
+        l1 = one[1] + (n - 1) * step + 1  # + the drain
+        io = n * t_io / tiles
+        return np.maximum(l1, io) + (tiles - 1) * np.maximum(pace, io), l1
+
+    total, l1 = run(layers)
+    return total, run(rest)[0], l1, pace, tiles
