@@ -35,6 +35,7 @@ def study_yaml(tmp: Path, name: str, build: dict[str, Any], trials: int = 96) ->
     doc["name"] = name
     for key in ("mv_n", "mm_k", "mm_n"):
         doc["design"].pop(key, None)
+    doc["design"]["sfu_lanes"] = 2  # searched by the example, fixed here
     doc["space"] = {
         "freq_mhz": {"type": "float", "low": 40, "high": 120},
         "mv_n": {"type": "pow2", "low": 2, "high": 8},
