@@ -128,9 +128,9 @@ def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
     """Features of one ``ov_bankram``: NB banks of depth/NB words, lane rotation logic."""
     mem = memory(depth / nb, dw, flow)
     lnb = _clog2(nb)
-    # An NB:1 mux per rotated bit: ceil((NB-1)/3) LUT6 (4:1 per LUT6 plus F7/F8), or NB-1
-    # LUT4 on ECP5.
-    per_bit = nb - 1 if flow == "yosys-ecp5" else np.ceil((nb - 1) / 3)
+    # An NB:1 mux per rotated bit: ceil((NB-1)/3) LUT6 (4:1 per LUT6 plus F7/F8), or NB/2
+    # LUT4 on ECP5 (2:1 per LUT4, the slice's PFUMX/L6MUX combine them).
+    per_bit = nb / 2 if flow == "yosys-ecp5" else np.ceil((nb - 1) / 3)
     return {
         "mux": nb * dw * per_bit,  # read lanes from banks and write data into banks
         "addr_bits": nb * _clog2(depth),  # per-bank read/write address adders
