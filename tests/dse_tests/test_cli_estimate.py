@@ -47,14 +47,16 @@ def test_set_overrides_change_the_result() -> None:
             ex,
             "--json",
             "--set",
-            "design.hbm_ch_wffn=24",
+            "design.freq_mhz=300",
             "--set",
             "design.hbm_ch_wqkv=24",
         ).stdout
     )
+    # The example's decode is bound by its kernel chain (one token crosses the kernels one
+    # after another), not by HBM: the clock moves it, the channel count alone does not.
     assert fast["decode_tokens_per_s"] > base["decode_tokens_per_s"]
-    small = json.loads(run("estimate", ex, "--json", "--set", "workload.batch=4").stdout)
-    assert small["decode_tokens_per_s"] > base["decode_tokens_per_s"]
+    longer = json.loads(run("estimate", ex, "--json", "--set", "workload.prompt_len=512").stdout)
+    assert longer["decode_tokens_per_s"] < base["decode_tokens_per_s"]  # a longer KV to read
 
 
 BASE = """\
