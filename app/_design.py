@@ -37,6 +37,7 @@ class Scored:
     arch: str
     flow: str | None  # the flow whose corrections were applied (None: no calibration)
     corrected: tuple[str, ...]  # model columns the calibration changed
+    applied: tuple[Correction, ...] = ()  # the corrections in force (metric, its rung's flow)
 
 
 def latest_corrections(calibrations: pd.DataFrame) -> dict[tuple[str, str], Correction]:
@@ -136,7 +137,26 @@ def score_point(
         )
     )
     fitted = calibration.flow if calibration.corrections else None
-    return Scored(raw.iloc[0], calibrated.iloc[0], model.platform, model.arch, fitted, changed)
+    return Scored(
+        raw.iloc[0],
+        calibrated.iloc[0],
+        model.platform,
+        model.arch,
+        fitted,
+        changed,
+        tuple(calibration.corrections),
+    )
+
+
+def held_out(builds: pd.DataFrame | None) -> dict[tuple[str, str], list[float]]:
+    """Per (metric, flow): leave-one-out errors (%) over the study's whole-design builds,
+    each build predicted by the correction fitted on the others (none for a group of one);
+    unit-template builds calibrate nothing of the design, so they are left out."""
+    from dse.calibration import held_out_errors
+    from dse.sweep._fit import WHOLE_DESIGN_TEMPLATES, observations
+
+    obs = observations(_build_rows(builds))  # type: ignore[arg-type]
+    return held_out_errors(o for o in obs if o.template in WHOLE_DESIGN_TEMPLATES)
 
 
 def _build(config: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import _data, _plots, _ui
+from app import _data, _design, _plots, _ui
 
 st.title("Calibration")
 study, url = _ui.study_or_stop()
@@ -20,6 +20,7 @@ latest = pd.DataFrame()
 if len(calibrations):
     last = calibrations["fitted_at"].max()
     latest = calibrations[calibrations["fitted_at"] == last]
+    held = _design.held_out(builds)
     st.subheader("Model error (median |log(measured / predicted)|)")
     shown = pd.DataFrame(
         {
@@ -33,6 +34,13 @@ if len(calibrations):
             "error after": latest["error_after"].astype(float).round(4),
             "error before %": latest["error_before"].astype(float).map(_data.log_error_pct),
             "error after %": latest["error_after"].astype(float).map(_data.log_error_pct),
+            "held-out error %": [
+                round(float(np.median(held[k])), 2) if k in held else None
+                for k in zip(latest["metric"], latest["flow"], strict=True)
+            ],
+            "held-out builds": [
+                len(held.get(k, [])) for k in zip(latest["metric"], latest["flow"], strict=True)
+            ],
         }
     )
     st.dataframe(shown, hide_index=True, key="calibration_errors")
@@ -40,7 +48,10 @@ if len(calibrations):
         f"The latest of {calibrations['fitted_at'].nunique()} fits, on "
         f"{int(latest['n_builds'].iloc[0])} builds. Error % = exp(error) - 1: how far off "
         "the model typically is. 'error after' is in-sample: measured on the same builds "
-        "the fit used, so it flatters the model until there are many builds."
+        "the fit used, so it flatters the model until there are many builds. 'held-out "
+        "error %' is the median relative error of each whole-design build predicted by the "
+        "correction fitted on the others (none for a single build); unit-template builds "
+        "calibrate nothing of the design and are not in it."
     )
 
 metrics = sorted(pairs["metric"].unique())

@@ -39,6 +39,12 @@ def wanted(key: str) -> int | None:
     return n if known(n) else None
 
 
+def _ratio(a: object, b: object) -> float | None:
+    """a / b for two numbers (b not zero), else None."""
+    nums = [float(v) for v in (a, b) if isinstance(v, int | float) and not isinstance(v, bool)]
+    return nums[0] / nums[1] if len(nums) == 2 and nums[1] else None
+
+
 default = wanted(_ui.TRIAL_KEY)
 if default is None:
     kept = st.session_state.get(_ui.TRIAL_KEY)
@@ -104,12 +110,19 @@ if isinstance(scored, str):
     st.stop()
 
 cal, raw = scored.calibrated, scored.raw
-if scored.flow:
+if scored.applied:
     fitted = sorted({c.removesuffix("_util") for c in scored.corrected if "_fixed" not in c})
+    force = "; ".join(
+        f"{c.metric} ×{c.scale_at_one:.4g}"
+        + (f" · p^{c.slope:.3g}" if c.slope != 1.0 else "")
+        + f" ({c.n} {c.flow} build{'s' if c.n != 1 else ''}, {c.method})"
+        for c in scored.applied
+    )
     st.caption(
-        f"Every figure is the study's final calibrated model (corrections fitted on its "
-        f"{scored.flow} builds: {', '.join(fitted)}), the model the sweep stored the trial's "
-        "values with. The raw model is behind the 'Raw model' switch below."
+        f"Every figure is the study's final calibrated model, the model the sweep stored the "
+        f"trial's values with. Corrections in force: {force}; they change "
+        f"{', '.join(fitted) or 'nothing at this point'}. The raw model is behind the "
+        "'Raw model' switch below."
     )
 else:
     st.caption("The study has no calibration fit yet: figures are the cost model's.")
@@ -262,11 +275,48 @@ if mine.empty:
     st.caption("This trial has not been built.")
 else:
     from app import _data
+    from dse.calibration import LATENCY_COLUMNS, predicted_for
+    from dse.sweep._fit import WHOLE_DESIGN_TEMPLATES
 
     pairs: list[dict[str, object]] = []
     for _, build in mine.iterrows():
         measured = build["measured"] if isinstance(build["measured"], dict) else {}
         predicted = build["predicted"] if isinstance(build["predicted"], dict) else {}
+        if build["template"] not in WHOLE_DESIGN_TEMPLATES:
+            # A unit template's build is paired with its units' model (stored when it was
+            # queued); the design's model, calibrated or not, predicts another object.
+            for key, column in _data.MEASURED_FOR.items():
+                p = predicted.get(column)
+                if key in measured and isinstance(p, int | float):
+                    pairs.append(
+                        {
+                            "build": int(build["build_id"]),
+                            "flow": build["flow"],
+                            "model of": f"units ({build['template']})",
+                            "metric": key,
+                            "measured": measured[key],
+                            "predicted at build time": float(p),
+                            "calibrated model now": None,
+                            "measured / predicted": measured[key] / p if p else None,
+                        }
+                    )
+            continue
+        for key in LATENCY_COLUMNS:  # the sim rung: cycles against the same run's model
+            p = predicted_for(key, measured, predicted)
+            if key in measured and p:
+                cycles = [c for c in scored.applied if c.metric == key]
+                pairs.append(
+                    {
+                        "build": int(build["build_id"]),
+                        "flow": build["flow"],
+                        "model of": "whole design (the same sim run)",
+                        "metric": key,
+                        "measured": measured[key],
+                        "predicted at build time": p,
+                        "calibrated model now": float(cycles[0](p)) if cycles else p,
+                        "measured / predicted": measured[key] / p,
+                    }
+                )
         # The model of what this build built (its own point), calibrated as of now.
         built = build.get("point")
         now_scored = (
@@ -289,6 +339,7 @@ else:
                 {
                     "build": int(build["build_id"]),
                     "flow": build["flow"],
+                    "model of": "whole design",
                     "metric": key,
                     "measured": m,
                     "predicted at build time": p_kernel,
@@ -306,8 +357,10 @@ else:
         st.caption(
             "Resources: the build's datapath, so the model side is without the shell-side "
             "fixed logic (see Resources). 'predicted at build time' is the model the sweep "
-            "used when it queued the build; 'calibrated model now' is the model of what the "
-            "build built (its own point), calibrated by the last fit."
+            "used when it queued the build: of a unit template's build, its units' model "
+            "(it calibrates nothing of the design); of the sim rung's cycles, the cycle "
+            "model's figure for the same simulated run. 'calibrated model now' is the model "
+            "of what the build built (its own point), calibrated by the last fit."
         )
 
 # Lazy: the full raw-model table is built only when asked for (it is ~100 rows).
@@ -319,6 +372,8 @@ if st.toggle("Raw model (before calibration): every quantity", key="design_raw_t
             "calibrated": [_ui.fmt(cal[k]) for k in keys],
             "raw model": [_ui.fmt(raw[k]) for k in keys],
             "changed by calibration": [k in scored.corrected for k in keys],
+            # full precision: a correction of a few per mille hides in 4 digits
+            "calibrated / raw": [_ratio(cal[k], raw[k]) for k in keys],
         }
     )
     st.dataframe(diff, hide_index=True, key="design_raw")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.app_tests.study_fixture import Study
+from tests.app_tests.study_fixture import Study, add_build
 
 TARGET_MHZ = 150.0  # inside the model's clock range, far above what an ECP5 routes at
 
@@ -37,18 +37,13 @@ def add_timing_failure(study: Study) -> int:
         sid = store.study_id(study.name)
         assert sid is not None
         table = BuildsTable(store.engine, store.reader)
-        build_id = table.add(
+        build_id = add_build(
+            table,
             sid,
-            trial_number=int(done["trial_number"]),
-            trial_id=None,
-            spec_key=f"dashboard-test-ecp5-{int(done['trial_number'])}",
-            template=spec.template,
-            flow=spec.flow,
-            part=spec.part,
-            params=spec.template_params(),
-            point=spec.point,
-            predicted={},
-            reason=f"dashboard test: ecp5 place and route at {TARGET_MHZ:g} MHz",
+            int(done["trial_number"]),
+            spec,
+            f"dashboard-test-ecp5-{int(done['trial_number'])}",
+            f"dashboard test: ecp5 place and route at {TARGET_MHZ:g} MHz",
         )
         table.started(build_id, "local", 1)
         res = build(

@@ -1,8 +1,11 @@
 """A small real study for the dashboard tests: a short sweep that builds for real.
 
-SmolLM-135M on an ECP5 with a small searched engine (Yosys takes seconds per build) and a
-``build:`` section, so ``dse sweep`` itself queues, runs and records builds and fits the
-calibration. One more build of a sweep trial with the ``vivado`` flow is then run for real on
+SmolLM-135M on an ECP5 with a small searched engine and a ``build:`` section, so
+``dse sweep`` itself queues, runs and records builds: unit builds (``llm_top``, Yosys takes
+seconds per build), which calibrate nothing of the design. The whole overlay of a built trial
+then runs on the sim rung (Verilator), and the resumed sweep calibrates the decode latency
+with its cycles (whole-overlay synthesis takes 7-20 minutes here: too slow for the suite).
+One more build of a sweep trial with the ``vivado`` flow is then run for real on
 this machine, where Vivado is absent, so the study also holds a genuinely failed build (its
 failure class, first error and log come from the runner, not from the test).
 """
@@ -17,6 +20,15 @@ import yaml
 
 NAME = "dash-smollm"
 TRIALS = 64
+OVERLAY_KEYS = {
+    "quant_group": 64,
+    "mm_k": 1,
+    "mm_n": 1,
+    "unified_engine": True,
+    "prefill_serial": True,
+    "act_onchip": True,
+    "axi_port_bits": 64,
+}
 
 
 @dataclass(frozen=True)
@@ -64,11 +76,15 @@ def base_config(name: str) -> dict[str, Any]:
 
 def study_yaml(folder: Path) -> Path:
     doc = base_config(NAME)
+    # The design keys the overlay builds (one MV engine that also runs prefill, activations
+    # on chip, groups that divide the sim rung's tiny model), so every trial runs on the
+    # overlay's sim rung as the study scores it.
+    doc["design"].update(OVERLAY_KEYS)
+    del doc["design"]["sfu_lanes"]
     doc["space"] = {
         "freq_mhz": {"type": "float", "low": 40, "high": 120},
         "mv_n": {"type": "pow2", "low": 2, "high": 8},
-        "mm_n": {"type": "pow2", "low": 1, "high": 4},
-        "mm_k": {"type": "pow2", "low": 1, "high": 2},
+        "sfu_lanes": {"type": "pow2", "low": 1, "high": 4},
     }
     doc["budget"] = {"trials": TRIALS}
     doc["sampler"] = {"name": "tpe"}
@@ -91,7 +107,13 @@ def make_study(folder: Path) -> Study:
     config = study_yaml(folder)
     cfg = load_config(config)
     url = default_storage(cfg.name, results)
-    run_sweep(cfg, storage=url, progress=False, cache_root=results / "builds")
+    opts: dict[str, Any] = {"storage": url, "progress": False, "cache_root": results / "builds"}
+    # The sweep spends its unit builds, then the whole overlay of each built trial runs on
+    # the sim rung; the resumed sweep fits their cycles (the only whole-design measurements:
+    # unit builds calibrate nothing of the design) and re-scores every trial with them.
+    run_sweep(cfg, trials=TRIALS - 8, **opts)
+    add_sim_runs(cfg, url, results / "builds")
+    run_sweep(cfg, trials=TRIALS, resume=True, **opts)
 
     # A real failed build: the vivado flow on a machine without Vivado.
     frame = load_study_data(cfg.name, url).frame
@@ -107,18 +129,13 @@ def make_study(folder: Path) -> Study:
         sid = store.study_id(cfg.name)
         assert sid is not None
         table = BuildsTable(store.engine, store.reader)
-        build_id = table.add(
+        build_id = add_build(
+            table,
             sid,
-            trial_number=int(row["number"]),
-            trial_id=None,
-            spec_key=f"dashboard-test-vivado-{int(row['number'])}",
-            template=spec.template,
-            flow=spec.flow,
-            part=spec.part,
-            params=spec.template_params(),
-            point=spec.point,
-            predicted={},
-            reason="dashboard test: vivado flow where Vivado is absent",
+            int(row["number"]),
+            spec,
+            f"dashboard-test-vivado-{int(row['number'])}",
+            "dashboard test: vivado flow where Vivado is absent",
         )
         table.started(build_id, "local", 1)
         res = build(
@@ -128,6 +145,69 @@ def make_study(folder: Path) -> Study:
     finally:
         store.close()
     return Study(cfg.name, url, results, config, TRIALS, int(row["number"]))
+
+
+def add_build(
+    table: Any,
+    sid: int,
+    trial: int,
+    spec: Any,
+    key: str,
+    reason: str,
+    predicted: dict[str, Any] | None = None,
+) -> int:
+    """Queue ``spec`` as a build of ``trial`` in the study's builds table (``BuildsTable``)."""
+    return int(
+        table.add(
+            sid,
+            trial_number=trial,
+            trial_id=None,
+            spec_key=key,
+            template=spec.template,
+            flow=spec.flow,
+            part=spec.part,
+            params=spec.template_params(),
+            point=spec.point,
+            predicted=predicted or {},
+            reason=reason,
+        )
+    )
+
+
+def add_sim_runs(cfg: Any, url: str, cache_root: Path) -> None:
+    """Run the whole overlay of each trial the sweep built on its sim rung (Verilator, a tiny
+    model of the same kind; a minute or two, the Verilator build cached per hardware) and
+    record it as the sweep's build loop records a build. Two runs, so the calibration has a
+    held-out figure (each run predicted by the correction fitted on the other)."""
+    from dse.buildspec import resolve_build
+    from dse.scoring import Model
+    from dse.sweep import BuildsTable, TrialStore, load_builds
+    from dse.sweep._farm import measured_values
+    from runners import build
+
+    builds, _ = load_builds(cfg.name, url)
+    store = TrialStore(url, create=False)
+    try:
+        sid = store.study_id(cfg.name)
+        assert sid is not None
+        table = BuildsTable(store.engine, store.reader)
+        for _, done in builds[builds["state"] == "done"].iterrows():
+            spec = resolve_build(cfg, done["point"], template="overlay", flow="sim-verilator")
+            build_id = add_build(
+                table,
+                sid,
+                int(done["trial_number"]),
+                spec,
+                f"dashboard-test-sim-{int(done['trial_number'])}",
+                "dashboard test: the whole overlay on the sim rung",
+                dict(Model.of(cfg).predict_build(spec.point)),
+            )
+            table.started(build_id, "local", 1)
+            res = build(spec.template, spec.point, spec.flow, part=spec.part, cache_root=cache_root)
+            assert res.ok, res.first_error
+            table.finished(build_id, res, measured_values(res.metrics, res.flow) or None)
+    finally:
+        store.close()
 
 
 def make_release_study(folder: Path) -> Study:

@@ -293,7 +293,8 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     (fig,) = figures(app)
     assert fig["layout"]["yaxis"]["title"]["text"].startswith("lut_util (share of device")
     built = {t.get("name"): t for t in fig["data"]}["measured (built)"]
-    done = builds[builds["state"] == "done"]
+    # The sim runs measured cycles, no LUTs: not drawn on a LUT axis.
+    done = builds[(builds["state"] == "done") & (builds["flow"] != "sim-verilator")]
     assert sorted(c[0] for c in built["customdata"]) == sorted(done["trial_number"])
     want_y = {}
     for _, b in done.iterrows():
@@ -362,24 +363,40 @@ def array_2d(values: Any) -> np.ndarray:
 
 
 def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, study: Study) -> None:
-    builds, _ = load_builds(study.name, study.url)
-    done = builds[builds["state"] == "done"].iloc[0]
+    builds, cal = load_builds(study.name, study.url)
+    done = builds[(builds["state"] == "done") & (builds["template"] == "llm_top")].iloc[0]
     trial = int(done["trial_number"])
+    sim = builds[(builds["flow"] == "sim-verilator") & (builds["trial_number"] == trial)].iloc[0]
+    (cycles,) = [c for c in _design.latest_corrections(cal).values()]  # units fit nothing
+    assert (cycles.metric, cycles.flow, cycles.slope) == (
+        "decode_cycles_per_token",
+        "sim-verilator",
+        1.0,
+    )
     table = load_table(study.name, study.url)
     stored = load_trial_attrs(table, [trial], ("metrics",)).loc[trial]
     app.query_params["trial"] = str(trial)
     open_page(app, "design")
     assert any(f"Trial {trial}**" in m.value for m in app.markdown)
+    # The page says which corrections are in force: the sim rung's cycles, nothing else.
+    force = [c.value for c in app.caption if "Corrections in force:" in c.value]
+    assert len(force) == 1 and f"decode_cycles_per_token ×{cycles.scale_at_one:.4g}" in force[0]
+    assert f"({cycles.n} sim-verilator builds, scale)" in force[0] and "lut" not in force[0]
     params = frame_with(app, "parameter").set_index("parameter")
     assert float(str(params.at["mv_n", "value"])) == float(done["point"]["mv_n"])
-    # Every figure is the calibrated model's: the resources the sweep stored, not the raw ones.
+    # Every figure is the calibrated model's, the one the sweep stored; unit builds changed
+    # no resource, so LUTs are the raw model's.
     res = frame_with(app, "used (calibrated)").set_index("resource")
     assert res.at["dsp", "available"] == 156.0  # the ECP5-85's DSP slices
     assert res.at["lut", "util"] == pytest.approx(stored["metric_lut_util"])
-    assert res.at["lut", "used (raw model)"] > res.at["lut", "used (calibrated)"]
+    assert res.at["lut", "used (raw model)"] == res.at["lut", "used (calibrated)"]
     heads = {m.label: m.value for m in app.metric}
     tps = float(table.frame.set_index("number").at[trial, "decode_tokens_per_s"])
     assert heads["decode"] == f"{tps:,.4g} tok/s"
+    # ... and the latency correction moved it: the raw model's decode rate is k times more.
+    raw_tps = _design.score_point(table.attrs["dse:config"], done["point"], {}).raw
+    assert float(raw_tps["decode_tokens_per_s"]) == pytest.approx(tps * cycles.scale_at_one)
+    assert cycles.scale_at_one != pytest.approx(1.0, abs=1e-6)
     assert {"time to first token", "clock target / achievable", "decode vs GPU baseline"} <= set(
         heads
     )
@@ -399,12 +416,30 @@ def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, stu
     assert not app.get("plotly_chart")
     assert any("channel map" in el.proto.body for el in app.get("html"))
     pairs = frame_with(app, "measured / predicted")
+    # The unit build against its units' model (stored when queued), not the design's.
     measured = pairs[pairs["build"] == int(done["build_id"])].set_index("metric")
+    assert measured.at["lut", "model of"] == "units (llm_top)"
     assert measured.at["lut", "measured"] == done["measured"]["lut"]
     assert measured.at["lut", "predicted at build time"] == done["predicted"]["lut"]
+    assert pd.isna(measured.at["lut", "calibrated model now"])
+    # The sim run: its cycles against the cycle model's figure for the same run, calibrated.
+    run = pairs[pairs["build"] == int(sim["build_id"])].set_index("metric")
+    assert list(run.index) == ["decode_cycles_per_token"]
+    got = run.loc["decode_cycles_per_token"]
+    assert got["model of"] == "whole design (the same sim run)"
+    assert got["measured"] == sim["measured"]["decode_cycles_per_token"]
+    model_cycles = sim["measured"]["model_decode_cycles_per_token"]
+    assert got["predicted at build time"] == model_cycles
+    assert got["calibrated model now"] == pytest.approx(model_cycles * cycles.scale_at_one)
     app.toggle(key="design_raw_toggle").set_value(True).run()
     raw = frame_with(app, "changed by calibration").set_index("quantity")
-    assert bool(raw.at["lut", "changed by calibration"])
+    assert bool(raw.at["decode_tokens_per_s", "changed by calibration"])
+    assert not bool(raw.at["lut", "changed by calibration"])
+    # The latency scale k: cycles k times the model's, tokens/s 1/k times; LUTs as they were.
+    ratio = raw["calibrated / raw"]
+    assert ratio["decode_latency_s_per_token"] == pytest.approx(cycles.scale_at_one, rel=1e-9)
+    assert ratio["decode_tokens_per_s"] == pytest.approx(1 / cycles.scale_at_one, rel=1e-9)
+    assert ratio["lut"] == 1.0
     app.session_state["design_ops_open"] = True
     app.run()
     (ops_chart,) = figures(app)
@@ -524,16 +559,28 @@ def test_promote_offers_the_platforms_flows_and_the_built_trials(study: Study) -
 
 
 def test_calibration_page_shows_y_equals_x_and_errors(app: AppTest, study: Study) -> None:
-    _, cal = load_builds(study.name, study.url)
+    builds, cal = load_builds(study.name, study.url)
     open_page(app, "calibration")
     errors = frame_with(app, "error after")
     latest = cal[cal["fitted_at"] == cal["fitted_at"].max()]
-    assert sorted(errors["metric"]) == sorted(latest["metric"])
-    lut = errors.set_index("metric").loc["lut"]
-    want = latest.set_index("metric").loc["lut"]
-    assert lut["error before"] == pytest.approx(round(want["error_before"], 4))
-    assert lut["error after"] == pytest.approx(round(want["error_after"], 4))
-    names = {t["name"] for f in figures(app) for t in f["data"]}
+    # Only the whole overlay's sim runs calibrate: the unit builds' LUTs are not fitted.
+    assert list(errors["metric"]) == list(latest["metric"]) == ["decode_cycles_per_token"]
+    row = errors.set_index("metric").loc["decode_cycles_per_token"]
+    want = latest.set_index("metric").loc["decode_cycles_per_token"]
+    assert row["flow"] == "sim-verilator" and row["builds"] == 2
+    assert row["error before"] == pytest.approx(round(want["error_before"], 4))
+    assert row["error after"] == pytest.approx(round(want["error_after"], 4))
+    assert row["error after"] <= row["error before"]
+    # Held out: each sim run predicted by the scale of the other (measured / model cycles).
+    sims = builds[builds["flow"] == "sim-verilator"]
+    ratio = [
+        m["decode_cycles_per_token"] / m["model_decode_cycles_per_token"] for m in sims["measured"]
+    ]
+    loo = [100 * abs(ratio[1 - i] / ratio[i] - 1) for i in range(2)]
+    assert row["held-out builds"] == 2
+    assert row["held-out error %"] == pytest.approx(round(float(np.median(loo)), 2), abs=0.006)
+    figs = figures(app)
+    names = {t["name"] for f in figs for t in f["data"]}
     assert "y = x" in names and any(n.startswith("calibrated") for n in names)
 
 
