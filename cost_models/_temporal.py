@@ -28,11 +28,15 @@ from cost_models._common import (
 )
 from cost_models._overlay_cycles import (
     FETCH,
+    KV_DRAIN,
     MAX_BURST_BYTES,
+    MV_SUM,
+    NORM_DRAIN,
     OUTSTANDING,
     SERIAL_STEPS,
     SETUP,
     STREAM_START,
+    WB_DRAIN,
 )
 from cost_models._points import QUANTS
 from cost_models._spatial import _link_bw, logic
@@ -151,8 +155,9 @@ def evaluate_temporal(
         for (red, cls, out_dim, _, _, share, is_routed), names in shapes.items():
             # Padding to the engine shape counts: ⌈T/e_t⌉·⌈red·dens/e_k⌉·⌈out/e_n⌉.
             if (red, cls) not in reds:
-                # +1: each block of e_n outputs is written back after its reduction (sim rung)
-                reds[red, cls] = _ceil_div(red * dens[cls], e_k) + 1.0
+                # Each block of e_n outputs drains its registered products and accumulate
+                # (1 + MV_SUM cycles) before its write-back (sim rung)
+                reds[red, cls] = _ceil_div(red * dens[cls], e_k) + 1.0 + MV_SUM
             if out_dim not in outs:
                 outs[out_dim] = _ceil_div(out_dim / tp, e_n)
             comp = reds[red, cls] * outs[out_dim]
@@ -393,12 +398,14 @@ def _efficiency(
     kvh = np.ceil(np.maximum(1.0, m.n_kv_heads / kv_split) / cores)
     n_mats = sum(op.share for op in layer_ops(w))
     norms = 1 if m.parallel_block else 2
-    norm = inst + 1 + 2 * SERIAL_STEPS
+    norm = inst + 1 + 2 * SERIAL_STEPS + NORM_DRAIN  # + the norm's multiply stages
     act = 2 if m.ffn_matrices > 2 else 1  # gated: activation, then the product
     rope = 2 if m.positions == "rope" else 0  # q and k
     # Scalars first, then one array term each (the model runs on 16k-point chunks).
-    layer_fixed = n_mats * (1 + inst) + norms * norm + (2 + act + rope) * inst
-    head_fixed = 3 * inst + 1 + SERIAL_STEPS  # scores, softmax (+ divider), context
+    # An MV instruction ends after its requant pipeline drains (WB_DRAIN), a KV-row dot
+    # product after its sum and requant stages (KV_DRAIN).
+    layer_fixed = n_mats * (1 + inst + WB_DRAIN) + norms * norm + (2 + act + rope) * inst
+    head_fixed = 3 * inst + 1 + SERIAL_STEPS + KV_DRAIN  # scores, softmax (+ divider), context
     step = (
         (4 if w.lm_head else 3) * fill
         + 3 * inst
