@@ -12,7 +12,9 @@ that follow from its measurements by a stated rule (``RULES``):
   re-run at the clock the build reached, min(target, measured Fmax), only when it
   measured one;
 - anything else is not measured, and a build that measured none of an axis is not drawn as
-  a measurement on that plot (the page says so).
+  a measurement on that plot (the page says so);
+- only a build of the whole accelerator (``WHOLE_DESIGN_TEMPLATES``) measures the design: a
+  unit template's build is never drawn as the design's measurement.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 import cost_models as cm
+from dse.sweep._fit import WHOLE_DESIGN_TEMPLATES
 
 UNITS = {
     "decode_tokens_per_s": "tok/s",
@@ -202,7 +205,10 @@ def build_positions(
         }
         got = b.get("measured")
         values: dict[str, float] = {}
-        if isinstance(got, Mapping) and got:
+        # A unit template (e.g. llm_top) measured a few units, not this design: it is drawn
+        # as a measurement of nothing here (the Design page shows it against its units' model).
+        whole = str(b.get("template") or "") in WHOLE_DESIGN_TEMPLATES
+        if isinstance(got, Mapping) and got and whole:
             raw = raw_of(b)
             point = b.get("point") if isinstance(b.get("point"), Mapping) else {}
             target = point.get("freq_mhz") if isinstance(point, Mapping) else None
@@ -242,15 +248,13 @@ def build_positions(
         elif b["state"] == "failed" and n in model.index:
             at = model.loc[[n]].iloc[0]
             pos = {a: float(at[a]) for a in axes if a in at.index}
+            why = (
+                "nothing measured on these axes"
+                if whole
+                else f"nothing measured of this design: {b.get('template')} builds units"
+            )
             if len(pos) == len(axes):
-                failed_rows.append(
-                    {
-                        **base,
-                        **pos,
-                        "drawn_at": "model (nothing measured on these axes)",
-                        "rule": "",
-                    }
-                )
+                failed_rows.append({**base, **pos, "drawn_at": f"model ({why})", "rule": ""})
     cols = [*POSITION_COLUMNS, *axes, *(f"model_{a}" for a in axes)]
     return pd.DataFrame(measured_rows, columns=cols), pd.DataFrame(failed_rows, columns=cols)
 

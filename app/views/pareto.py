@@ -254,7 +254,8 @@ if drawn["failed"]:
 if drawn["not_drawn"]:
     notes.append(
         f"{drawn['not_drawn']} build(s) not drawn: they measured none of "
-        f"{', '.join(_axes.metric_name(a) for a in axes)} (see Builds)"
+        f"{', '.join(_axes.metric_name(a) for a in axes)} of the whole design (unit "
+        "templates measure units; see Builds)"
     )
 st.caption(
     "; ".join(notes) + ". Measured resources include the modelled shell-side fixed logic, like the "

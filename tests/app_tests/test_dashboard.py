@@ -235,9 +235,7 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     app: AppTest, study: Study
 ) -> None:
     data = load_study_data(study.name, study.url)
-    builds, cal = load_builds(study.name, study.url)
-    config = data.attrs["dse:config"]
-    corrections = _design.latest_corrections(cal)
+    builds, _ = load_builds(study.name, study.url)
     open_page(app, "pareto")
     (fig,) = figures(app)
     traces = {t.get("name"): t for t in fig["data"]}
@@ -258,17 +256,16 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     assert why and all(w for w in why)
     # Synthesis-only builds measured no clock: no measured star on tok/s vs energy.
     assert "measured (built)" not in traces
-    # The place-and-route build that missed timing: drawn with its failure class at the
-    # calibrated model's tok/s at the clock it reached, never at the prediction.
+    # The place-and-route build that missed timing built units (llm_top), not this design:
+    # its Fmax is no measurement of the design, so it is marked by failure class at its
+    # trial's model position, saying why (the whole-design rule: test_axes_* below).
     pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
-    fmax = pnr["measured"]["fmax_mhz"]
-    assert fmax < TARGET_MHZ
+    assert pnr["measured"]["fmax_mhz"] < TARGET_MHZ and pnr["template"] == "llm_top"
     timing = traces["build failed: timing_not_met"]
     assert timing["marker"]["symbol"] != "star"
-    want = _design.score_point(config, pnr["point"], corrections, freq_mhz=fmax).calibrated
-    assert array(timing["x"]) == pytest.approx([want["decode_tokens_per_s"]])
-    assert array(timing["y"]) == pytest.approx([want["energy_per_token_j"]])
-    assert timing["customdata"][0][4] == "measured" and "Fmax" in timing["customdata"][0][5]
+    at = data.frame.set_index("number").loc[int(pnr["trial_number"])]
+    assert array(timing["x"]) == pytest.approx([at["decode_tokens_per_s"]])
+    assert "llm_top builds units" in timing["customdata"][0][4]
     # The build that never ran (no Vivado): at its trial's model position, its own marker.
     host = traces["build failed: host_error"]
     assert [c[0] for c in host["customdata"]] == [study.failed_build_trial]
@@ -292,16 +289,10 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     app.selectbox(key="pareto_x").set_value("metric_dsp_util").run()
     (fig,) = figures(app)
     assert fig["layout"]["yaxis"]["title"]["text"].startswith("lut_util (share of device")
-    built = {t.get("name"): t for t in fig["data"]}["measured (built)"]
-    # The sim runs measured cycles, no LUTs: not drawn on a LUT axis.
-    done = builds[(builds["state"] == "done") & (builds["flow"] != "sim-verilator")]
-    assert sorted(c[0] for c in built["customdata"]) == sorted(done["trial_number"])
-    want_y = {}
-    for _, b in done.iterrows():
-        raw = _design.score_point(config, b["point"], corrections).raw
-        want_y[int(b["build_id"])] = (b["measured"]["lut"] + raw["lut_fixed"]) / 77640.0
-    got_y = dict(zip((int(c[1]) for c in built["customdata"]), array(built["y"]), strict=True))
-    assert got_y == pytest.approx(want_y)
+    # The llm_top synthesis builds measured units' LUTs and the sim runs cycles: neither is
+    # a measured LUT of the design, so no measured star (the rule: test_axes_* below).
+    assert "measured (built)" not in {t.get("name") for t in fig["data"]}
+    assert any("unit templates measure units" in c.value for c in app.caption)
     # A third axis makes a 3-D plot.
     app.selectbox(key="pareto_z").set_value("metric_power_w").run()
     (fig,) = figures(app)
