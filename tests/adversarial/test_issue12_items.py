@@ -345,6 +345,9 @@ def test_shell_completion(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("SHELL", "/bin/bash")
+    # The shell named on the command line, not guessed from the parent processes (under
+    # nohup or a CI runner no shell may be found, and typer then names none).
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     code, out, err = run_cli(["--show-completion", "bash"], capsys)
     assert code == 0 and "_dse_completion" in out, err
     code, out, err = run_cli(["--install-completion", "bash"], capsys)

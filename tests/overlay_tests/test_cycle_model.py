@@ -38,9 +38,13 @@ def test_sparse_weights_stream_fewer_cycles_when_memory_bound() -> None:
     assert step_cycles(shape, sparse, 8, mem)["wffn"] < step_cycles(shape, dense, 8, mem)["wffn"]
 
 
-def test_prefill_is_the_prompt_token_by_token() -> None:
-    shape, point = SHAPES["chatglm-mqa"], POINTS["dense-w8"]
+def test_serial_prefill_is_the_prompt_token_by_token_and_batching_is_cheaper() -> None:
+    shape = SHAPES["chatglm-mqa"]
+    point = {**POINTS["dense-w8"], "prefill_serial": True}
     pre, dec = run_cycles(shape, point, 4, 3, _mem(16))
     steps = [step_cycles(shape, point, t, _mem(16))["total"] for t in (1, 2, 3, 4)]
     assert pre == sum(steps)
     assert len(dec) == 2 and dec[0] == step_cycles(shape, point, 5, _mem(16))["total"]
+    # Batched prefill (the default) fetches each weight tile once for the chunk's tokens.
+    batched, dec_b = run_cycles(shape, POINTS["dense-w8"], 4, 3, _mem(16))
+    assert batched < pre and dec_b == dec
