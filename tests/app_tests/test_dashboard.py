@@ -744,18 +744,12 @@ def test_server_binds_loopback_only_and_chromium_draws_every_page(
                     table,
                 )
                 assert width[0] <= width[1] + 2, width
-        # Clicking the timing failure's marker opens that build's trial, not a neighbour.
+        # Clicking the timing failure's marker opens that build's trial, not a neighbour. It
+        # built units (llm_top), so it is drawn at its trial's model position.
         driver.get(f"http://127.0.0.1:{server}/pareto?study={study.name}")
         wait_drawn(driver, ".js-plotly-plot .legendtext")
         data = load_study_data(study.name, study.url)
-        config = data.attrs["dse:config"]
-        _, cal = load_builds(study.name, study.url)
-        at = _design.score_point(
-            config,
-            pnr["point"],
-            _design.latest_corrections(cal),
-            freq_mhz=pnr["measured"]["fmax_mhz"],
-        ).calibrated
+        at = data.frame.set_index("number").loc[int(pnr["trial_number"])]
         x, y = driver.execute_script(
             CLICK_AT, float(at["decode_tokens_per_s"]), float(at["energy_per_token_j"])
         )
