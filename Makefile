@@ -28,7 +28,6 @@ DEMO_SWEEP := examples/gpt2-medium-u280-spatial.yaml
 DEMO_STUDY := gpt2-medium-u280-spatial
 BUILD_SWEEP := examples/smollm-135m-ecp5.yaml
 BUILD_STUDY := smollm-135m-ecp5
-DEMO_RELEASE := smollm-135m-ecp5-demo
 
 demo: $(STAMP)
 	@for f in $(EXAMPLES); do echo; echo "=== dse estimate $$f"; $(BIN)/dse estimate $$f || exit 1; done
@@ -38,12 +37,8 @@ demo: $(STAMP)
 	@$(BIN)/dse pareto $(DEMO_STUDY)
 	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; whole-overlay Yosys synthesis and sim builds calibrate the model)"
 	@$(BIN)/dse sweep $(BUILD_SWEEP) --resume
-	@echo; echo "=== dse promote $(BUILD_STUDY) best:decode_tokens_per_s --template llm_top --name $(DEMO_RELEASE)"
-	@if [ -d results/releases/$(DEMO_RELEASE) ]; then echo "release $(DEMO_RELEASE) exists (a rerun); verifying it"; \
-	  else $(BIN)/dse promote $(BUILD_STUDY) best:decode_tokens_per_s --template llm_top --name $(DEMO_RELEASE) || exit 1; fi
-	@$(BIN)/dse release verify $(DEMO_RELEASE)
 	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY), builds in" \
-	  "results/builds/, the release in results/releases/$(DEMO_RELEASE)/. Open them with" \
+	  "results/builds/, the release in results/releases/$(TINY_RELEASE)/. Open them with" \
 	  "'$(BIN)/dse dashboard' (http://127.0.0.1:8501), or dse status / dse pareto STUDY /" \
 	  "dse export STUDY --format csv / optuna-dashboard sqlite:///results/STUDY/optuna.db"
 	@$(MAKE) --no-print-directory demo-release
