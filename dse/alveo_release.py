@@ -256,9 +256,8 @@ def _run_kernel(p: Plan, folder: Path, built: Path, prompt: list[int], n: int) -
     through ``s_axi_control`` as XRT does (``templates/overlay_kernel/kernel_main.cpp``)."""
     import subprocess
 
-    from overlay.isa import PORTS
     from overlay.sim import SOURCES, verilate
-    from overlay.xrt_host import KERNEL
+    from overlay.xrt_host import KERNEL, kernel_run_file
 
     lay = json.loads((folder / "layout.json").read_text())
     top = (built / f"{KERNEL}.v").read_text()
@@ -267,18 +266,10 @@ def _run_kernel(p: Plan, folder: Path, built: Path, prompt: list[int], n: int) -
     files = [built / f"{KERNEL}.v", built / "overlay_top.v", *(built / s for s in SOURCES)]
     files.append(KERNEL_MAIN)
     binary = verilate(KERNEL, files, params, tag="kernel")
-    run = [f"beat {p.prep.cfg.beat}", f"buf prog {folder / 'prog.bin'}"]
-    run += [f"buf {g} {folder / lay['ports'][g]['file']}" for g in PORTS]
     with tempfile.TemporaryDirectory(prefix="dse-alveo-") as tmp:
         out = Path(tmp) / "result.txt"
-        run += [
-            f"prog_len {lay['program']['instructions']}",
-            f"init {lay['init_pc']}",
-            f"step {lay['step_pc']}",
-            f"tokens {len(prompt)} {n} " + " ".join(map(str, prompt)),
-            f"out {out}",
-        ]
-        (Path(tmp) / "run.txt").write_text("\n".join(run) + "\n")
+        run = kernel_run_file(p.prep.cfg.beat, folder, lay, prompt, n, out)
+        (Path(tmp) / "run.txt").write_text(run)
         done = subprocess.run(
             [str(binary), str(Path(tmp) / "run.txt")], capture_output=True, text=True
         )

@@ -92,6 +92,24 @@ def write_layout(
     return layout
 
 
+def kernel_run_file(
+    beat: int, folder: Path, layout: dict[str, Any], prompt: list[int], n: int, out: Path
+) -> str:
+    """The Verilator kernel harness's run file (``templates/overlay_kernel/kernel_main.cpp``):
+    the images of ``folder`` as ``write_layout`` laid them out, then init, prefill of
+    ``prompt`` and ``n`` tokens; the harness writes one ``step`` line per call to ``out``."""
+    run = [f"beat {beat}", f"buf prog {folder / layout['program']['file']}"]
+    run += [f"buf {g} {folder / layout['ports'][g]['file']}" for g in PORTS]
+    run += [
+        f"prog_len {layout['program']['instructions']}",
+        f"init {layout['init_pc']}",
+        f"step {layout['step_pc']}",
+        f"tokens {len(prompt)} {n} " + " ".join(map(str, prompt)),
+        f"out {out}",
+    ]
+    return "\n".join(run) + "\n"
+
+
 class XrtRunner:
     """Decode on an Alveo card through XRT (or a module with pyxrt's calls)."""
 

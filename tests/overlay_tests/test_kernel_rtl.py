@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from overlay.flow import TINY_SHAPES, prepare
-from overlay.isa import PORTS
 from overlay.reference import run_reference
 from overlay.sim import RTL_DIR, SOURCES, verilate, verilator_params
-from overlay.xrt_host import KERNEL, write_layout
+from overlay.xrt_host import KERNEL, kernel_run_file, write_layout
 
 ROOT = Path(__file__).resolve().parents[2]
 KERNEL_DIR = ROOT / "templates" / "overlay_kernel"
@@ -40,16 +39,8 @@ def test_the_kernel_decodes_the_reference_tokens(tmp_path: Path) -> None:
     files += [RTL_DIR / s for s in SOURCES] + [KERNEL_DIR / "kernel_main.cpp"]
     binary = verilate(KERNEL, files, params, tag="kernel")
     prompt, n_new = [5, 9, 100], 4
-    run = [f"beat {prep.cfg.beat}", f"buf prog {tmp_path / 'prog.bin'}"]
-    run += [f"buf {g} {tmp_path / layout['ports'][g]['file']}" for g in PORTS]
-    run += [
-        f"prog_len {layout['program']['instructions']}",
-        f"init {layout['init_pc']}",
-        f"step {layout['step_pc']}",
-        f"tokens {len(prompt)} {n_new} " + " ".join(map(str, prompt)),
-        f"out {tmp_path / 'result.txt'}",
-    ]
-    (tmp_path / "run.txt").write_text("\n".join(run) + "\n")
+    run = kernel_run_file(prep.cfg.beat, tmp_path, layout, prompt, n_new, tmp_path / "result.txt")
+    (tmp_path / "run.txt").write_text(run)
     done = subprocess.run(
         [str(binary), str(tmp_path / "run.txt")], capture_output=True, text=True, timeout=1200
     )
