@@ -61,16 +61,21 @@ def _gemv_params(plan: SpatialPlan) -> dict[str, dict[str, object]]:
     return out
 
 
-def render(plan: SpatialPlan, offsets: dict[str, int], layer_words: int, out: Path) -> list[Path]:
-    """Write the generated top, its header and the static sources into ``out``."""
-    m = plan.shape
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+def jinja_env(folder: Path) -> jinja2.Environment:
+    """The Jinja2 settings of every generated spatial source (HLS C++ and RTL)."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(folder),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+
+
+def render(plan: SpatialPlan, offsets: dict[str, int], layer_words: int, out: Path) -> list[Path]:
+    """Write the generated top, its header and the static sources into ``out``."""
+    m = plan.shape
+    env = jinja_env(TEMPLATE_DIR)
     ctx = {
         "D": m.d_model,
         "DQ": m.d_q,

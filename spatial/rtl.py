@@ -1,0 +1,247 @@
+"""RTL of a spatial plan: generate the dataflow top, its ROM images, simulate it (Verilator).
+
+``render`` writes ``sp_top.v`` (templates/spatial_rtl/sp_top.v.j2: one kernel module per
+operator, FIFOs of the plan's depths, C layer instances) beside the kernel library;
+``write_roms`` turns a quantised model into the ``rom/*.hex`` files its ROMs load at start
+(weights chunked as the GEMVs issue them, N:M columns resolved); ``build`` verilates the
+top once per plan (cached like the overlay's simulators, see ``overlay.sim.verilate``);
+``simulate`` runs a prompt and greedy decode and returns accumulators and cycles per call.
+Weights are on chip only: a streamed point is refused (:class:`SpatialError`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from overlay.model import is_gpt, layer_mats
+from overlay.reference import MAT_CLASS, QMat, QuantModel
+from overlay.sim import SimError, verilate
+from spatial.hls import jinja_env
+from spatial.image import compress
+from spatial.plan import SpatialError, SpatialPlan
+
+RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
+LIBRARY = ("sp_lib.v", "sp_gemv.v", "sp_norm.v", "sp_attn.v", "sp_stream.v")
+HARNESS = "sim_main.cpp"
+TOP = "sp_top"
+MAX_ROM_WORDS = 1 << 22  # words of one ROM the simulation is built with at most
+
+
+@dataclass(frozen=True)
+class Gemv:
+    """A GEMV kernel as the RTL builds it: NCH chunks of U stored weights per group."""
+
+    rows: int
+    k: int
+    ng: int
+    gs: int
+    unroll: int
+    nch: int
+    sparse: int
+    nn: int
+    mm: int
+    cb: int
+
+
+@dataclass
+class RtlRun:
+    accs: list[np.ndarray]  # LM-head accumulators of each call's last token
+    cycles: list[int]  # per call: the prompt first, then one per decode step
+
+
+def check(plan: SpatialPlan) -> None:
+    """Refuse what the RTL does not build (one key, what is supported)."""
+    if not plan.weights_onchip:
+        raise SpatialError(
+            "weight_storage", "the spatial RTL builds weights on chip only (onchip); stream is HLS"
+        )
+    if plan.passes > 255:
+        raise SpatialError("layers_per_fpga", "the RTL reuses a layer instance 255 passes at most")
+    for name, g in gemvs(plan).items():
+        if g.rows * g.ng * g.nch * plan.passes > MAX_ROM_WORDS:
+            raise SpatialError(
+                "m_ffn" if name.startswith("w_") else "m_qkv",
+                f"{name}'s weight ROM exceeds {MAX_ROM_WORDS} words (a model for hardware, "
+                "not a tiny simulation)",
+            )
+
+
+def as_built(plan: SpatialPlan) -> SpatialPlan:
+    """``plan`` as the RTL builds it, for ``spatial.cycles``: its GEMVs always read a
+    token's whole input before they compute (no ``block_in`` column mode yet)."""
+    ks = tuple(dataclasses.replace(k, block_in=0) for k in plan.kernels)
+    return dataclasses.replace(plan, kernels=ks)
+
+
+def _gemv(rows: int, k: int, group: int, unroll: int, nm: tuple[int, int] | None) -> Gemv:
+    gs = group // nm[1] * nm[0] if nm else group
+    nn, mm = nm if nm else (1, 1)
+    cb = max(1, (k - 1).bit_length())
+    return Gemv(rows, k, k // group, gs, unroll, math.ceil(gs / unroll), int(bool(nm)), nn, mm, cb)
+
+
+def gemvs(plan: SpatialPlan) -> dict[str, Gemv]:
+    """Every GEMV of a layer and the LM head (key ``lm``)."""
+    out = {}
+    for name in layer_mats(plan.shape):
+        k = plan.kernel(name)
+        nm = plan.prune[MAT_CLASS[name]] if k.sparse else None
+        out[name] = _gemv(k.rows, k.k, plan.group or k.k, k.unroll, nm)
+    m = plan.shape
+    lm_unroll = plan.kernel("lm_head").unroll
+    out["lm"] = _gemv(m.vocab, m.d_model, plan.group or m.d_model, lm_unroll, None)
+    return out
+
+
+def render(plan: SpatialPlan, out: Path) -> list[Path]:
+    """Write sp_top.v, the kernel library and the harness into ``out``; return the files."""
+    check(plan)
+    m = plan.shape
+    env = jinja_env(RTL_DIR)
+    g = gemvs(plan)
+    ctx = {
+        "D": m.d_model,
+        "NH": m.n_heads,
+        "NKV": m.n_kv_heads,
+        "HD": m.head_dim,
+        "VOCAB": m.vocab,
+        "MAXPOS": plan.max_pos,
+        "C": plan.layers_built,
+        "PASSES": plan.passes,
+        "TILE": min(plan.tile_tokens, plan.max_pos),
+        "GPT": int(plan.gpt),
+        "W_BITS": plan.w_bits,
+        "M_ATTN": plan.kernel("attn").unroll,
+        "FIFO_DEPTH": plan.fifo_depth,
+        "FIFOS": plan.fifos,
+        "K": g,
+        "LM": g["lm"],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    top = out / f"{TOP}.v"
+    top.write_text(env.get_template(f"{TOP}.v.j2").render(**ctx), encoding="utf-8")
+    files = [top]
+    for name in (*LIBRARY, HARNESS):
+        shutil.copyfile(RTL_DIR / name, out / name)
+        files.append(out / name)
+    return files
+
+
+def _hex(path: Path, values: Any, bits: int) -> None:
+    """One two's-complement word of ``bits`` a line, as ``$readmemh`` reads it."""
+    mask = (1 << bits) - 1
+    digits = (bits + 3) // 4
+    # object dtype: packed ROM words are Python ints wider than 64 bits (never via float)
+    flat = np.asarray(values, dtype=object).ravel()
+    path.write_text("".join(f"{int(v) & mask:0{digits}x}\n" for v in flat))
+
+
+def _chunks(q: QMat, g: Gemv, nm: tuple[int, int] | None, wb: int) -> tuple[list[int], list[int]]:
+    """Weight and column ROM words of one matrix, in issue order (row, group, chunk)."""
+    if nm:
+        vals, offs = compress(q, nm)
+        idx = np.arange(vals.shape[1])
+        cols = (idx // g.nn) * g.mm + offs  # absolute column of every stored weight
+    else:
+        vals, cols = q.w, np.broadcast_to(np.arange(g.k), q.w.shape)
+    pad = g.nch * g.unroll - g.gs
+    v = np.pad(vals.reshape(g.rows, g.ng, g.gs), ((0, 0), (0, 0), (0, pad)))
+    c = np.pad(cols.reshape(g.rows, g.ng, g.gs), ((0, 0), (0, 0), (0, pad)))
+    v = v.reshape(-1, g.unroll).astype(object) & ((1 << wb) - 1)
+    c = c.reshape(-1, g.unroll).astype(object)
+    sh = np.array([1 << (lane * wb) for lane in range(g.unroll)], dtype=object)
+    shc = np.array([1 << (lane * g.cb) for lane in range(g.unroll)], dtype=object)
+    return list((v * sh).sum(axis=1)), list((c * shc).sum(axis=1))
+
+
+def _rq(pairs: list[tuple[int, int]]) -> list[int]:
+    return [(mm << 8) | sh for mm, sh in pairs]
+
+
+def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
+    """The ROM images of ``qm`` for the RTL of ``plan`` under ``folder/rom``."""
+    rom = folder / "rom"
+    rom.mkdir(parents=True, exist_ok=True)
+    m, c_built, g = plan.shape, plan.layers_built, gemvs(plan)
+    _hex(rom / "emb.hex", qm.emb, 8)
+    if qm.pos is not None:
+        _hex(rom / "pos.hex", qm.pos[: plan.max_pos], 8)
+    if not is_gpt(m):
+        assert qm.rope_cos is not None and qm.rope_sin is not None
+        _hex(rom / "rope_cos.hex", qm.rope_cos[: plan.max_pos], 16)
+        _hex(rom / "rope_sin.hex", qm.rope_sin[: plan.max_pos], 16)
+    gf, bf, mf, shf = qm.norm_f
+    _hex(rom / "nf_g.hex", gf, 8)
+    _hex(rom / "nf_b.hex", bf, 8)
+    _hex(rom / "nf_rq.hex", _rq([(mf, shf)]), 32)
+    w, _ = _chunks(qm.lm, g["lm"], None, plan.w_bits)
+    _hex(rom / "lm_w.hex", w, g["lm"].unroll * plan.w_bits)
+    _hex(rom / "lm_s.hex", qm.lm.s, 16)
+    _hex(rom / "lm_rq.hex", [0], 32)
+    for c in range(c_built):
+        layers = [p * c_built + c for p in range(plan.passes)]  # served by instance c
+        p = rom / f"c{c}_"
+        for name in layer_mats(m):
+            gm = g[name]
+            nm = (gm.nn, gm.mm) if gm.sparse else None
+            ws: list[int] = []
+            ixs: list[int] = []
+            for li in layers:
+                w, ix = _chunks(qm.layers[li][name], gm, nm, plan.w_bits)
+                ws += w
+                ixs += ix
+            _hex(Path(f"{p}{name}_w.hex"), ws, gm.unroll * plan.w_bits)
+            if gm.sparse:
+                _hex(Path(f"{p}{name}_ix.hex"), ixs, gm.unroll * gm.cb)
+            _hex(Path(f"{p}{name}_s.hex"), [qm.layers[li][name].s for li in layers], 16)
+            _hex(Path(f"{p}{name}_rq.hex"), _rq([qm.rq[li][name] for li in layers]), 32)
+        for key in ("score", "ctx") + (() if plan.gpt else ("mid",)):
+            _hex(Path(f"{p}rq_{key}.hex"), _rq([qm.rq[li][key] for li in layers]), 32)
+        for nk in ("n1", "n2"):
+            _hex(Path(f"{p}{nk}_g.hex"), [qm.norms[li][nk][0] for li in layers], 8)
+            _hex(Path(f"{p}{nk}_b.hex"), [qm.norms[li][nk][1] for li in layers], 8)
+            _hex(Path(f"{p}{nk}_rq.hex"), _rq([qm.norms[li][nk][2:] for li in layers]), 32)
+        _hex(Path(f"{p}lut_exp.hex"), [qm.luts[li]["exp"] for li in layers], 18)
+        _hex(Path(f"{p}lut_act.hex"), [qm.luts[li]["act"] for li in layers], 8)
+
+
+def build(plan: SpatialPlan) -> Path:
+    """The Verilator simulator of ``plan``'s top, built once per generated source."""
+    with tempfile.TemporaryDirectory(prefix="spatial-rtl-") as tmp:
+        files = render(plan, Path(tmp))
+        srcs = [f for f in files if f.suffix == ".v"] + [Path(tmp) / HARNESS]
+        return verilate(TOP, srcs, {}, tag="spatial")
+
+
+def simulate(plan: SpatialPlan, qm: QuantModel, prompt: list[int], n_new: int) -> RtlRun:
+    """Prefill ``prompt`` and decode ``n_new - 1`` greedy tokens in RTL simulation."""
+    if len(prompt) + n_new - 1 > plan.max_pos:
+        raise SpatialError("max_positions", f"prompt + new tokens exceed {plan.max_pos}")
+    binary = build(plan)
+    with tempfile.TemporaryDirectory(prefix="spatial-sim-") as tmp:
+        wd = Path(tmp)
+        write_roms(plan, qm, wd)
+        run = f"vocab {plan.shape.vocab}\ntokens {len(prompt)} {n_new} "
+        run += " ".join(map(str, prompt)) + "\nout result.txt\n"
+        (wd / "run.txt").write_text(run)
+        done = subprocess.run([str(binary), "run.txt"], cwd=wd, capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = done.stderr.strip()[-300:]
+            raise SimError(f"spatial RTL simulation failed ({done.returncode}): {tail}")
+        accs, cycles = [], []
+        for line in (wd / "result.txt").read_text().splitlines():
+            f = line.split()
+            if f[0] == "call":
+                cycles.append(int(f[4]))
+            elif f[0] == "logits":
+                accs.append(np.array([int(v) for v in f[1:]], dtype=np.int64))
+    return RtlRun(accs, cycles)

@@ -1,0 +1,173 @@
+// GEMV kernel: y = requant(W x) for the tokens of a call, TILE tokens at a time, U MACs a
+// cycle. A tile's inputs are read first (one word a cycle) into the x buffer; then rows x
+// tokens x groups x chunks of U stored weights are issued one chunk a cycle (the weight ROM
+// holds the chunks in that order, padded with zero weights); each group's partial sum is
+// scaled by its integer group scale; a row's sum is requantised (or, RAW, passed on as the
+// LM head's 64-bit accumulator). A single token's rows leave as they are done; a tile of
+// several leaves token-major after the last row. SPARSE: every stored weight comes with its
+// absolute column (N:M values and offsets, resolved by spatial/rtl.py), gathered from x.
+// The ROMs hold PASSES layers; `pass` picks the layer this instance serves now.
+module sp_gemv #(
+    parameter ROWS = 64,
+    parameter K = 64,
+    parameter NG = 1,       // scale groups per row
+    parameter GS = 64,      // stored weights per group
+    parameter U = 16,       // MACs a cycle
+    parameter NCH = 4,      // ceil(GS / U) chunks per group
+    parameter SPARSE = 0,
+    parameter WB = 8,       // weight bits
+    parameter CB = 6,       // column bits (sparse)
+    parameter TILE = 1,
+    parameter PASSES = 1,
+    parameter RAW = 0,
+    parameter OW = 8,
+    parameter WFILE = "",
+    parameter IFILE = "",
+    parameter SFILE = "",
+    parameter RFILE = ""
+) (
+    input  wire          clk,
+    input  wire          rst,
+    input  wire          start,
+    input  wire [15:0]   n_tok,
+    input  wire [7:0]    pass,
+    input  wire          in_v,
+    input  wire [7:0]    in_d,
+    output wire          in_r,
+    output wire          out_v,
+    output wire [OW-1:0] out_d,
+    input  wire          out_r
+);
+    localparam GROUP = K / NG;
+    localparam PASSLEN = ROWS * NG * NCH;
+    localparam S_IDLE = 3'd0, S_READ = 3'd1, S_COMP = 3'd2, S_WAIT = 3'd3, S_OUT = 3'd4;
+
+    reg [2:0] st;
+    reg [15:0] done_tok, T;
+    reg [31:0] rcnt, oidx, rows_done;
+    reg signed [7:0] xb[0:TILE*K-1];
+    reg [OW-1:0] yb[0:TILE*ROWS-1];
+    // issue counters (row, token, group, chunk) and the issue stage's meta one cycle later
+    reg [31:0] ir, it, ig, ic;
+    reg bv;
+    reg [31:0] br, bt, bg, bc;
+    reg signed [47:0] part;
+    reg signed [63:0] acc;
+
+    wire [U*WB-1:0] wq;
+    wire [U*CB-1:0] iq;
+    wire [31:0] waddr = {24'b0, pass} * PASSLEN + (ir * NG + ig) * NCH + ic;
+    sp_rom #(U * WB, PASSES * PASSLEN, WFILE) wrom (clk, waddr, wq);
+    generate
+        if (SPARSE) begin : g_ix
+            sp_rom #(U * CB, PASSES * PASSLEN, IFILE) irom (clk, waddr, iq);
+        end else begin : g_dense
+            assign iq = 0;
+        end
+    endgenerate
+    wire [15:0] sq;
+    wire [31:0] rqw;
+    sp_tab #(16, PASSES * ROWS * NG, SFILE) srom ({24'b0, pass} * ROWS * NG + br * NG + bg, sq);
+    sp_tab #(32, PASSES, RFILE) rrom ({24'b0, pass}, rqw);
+
+    // U products of the chunk at the B stage
+    reg signed [31:0] psum;
+    reg [31:0] col;
+    integer l;
+    always @* begin
+        psum = 0;
+        for (l = 0; l < U; l = l + 1) begin
+            col = SPARSE ? {{(32 - CB) {1'b0}}, iq[l*CB+:CB]} : bg * GROUP + bc * U + l;
+            if (col >= K) col = 0;  // padding lanes carry weight 0
+            psum = psum + $signed(wq[l*WB+:WB]) * xb[bt*K+col];
+        end
+    end
+    wire signed [47:0] part_n = (bc == 0 ? 48'sd0 : part) + psum;
+    wire signed [63:0] acc_n = (bg == 0 ? 64'sd0 : acc) + part_n * $signed({1'b0, sq});
+    wire signed [7:0] y8;
+    sp_requant rq (acc_n, rqw, y8);
+    wire signed [63:0] yv = RAW ? acc_n : {{56{y8[7]}}, y8};
+
+    wire last_issue = ir == ROWS - 1 && it == T - 1 && ig == NG - 1 && ic == NCH - 1;
+    wire [15:0] rem = n_tok - done_tok;
+    assign in_r = st == S_READ;
+    wire oavail = st == S_OUT || (T == 1 && (st == S_COMP || st == S_WAIT) && oidx < rows_done);
+    assign out_v = oavail && oidx < T * ROWS;
+    assign out_d = yb[oidx];
+
+    always @(posedge clk) begin
+        if (rst) begin
+            st <= S_IDLE;
+            bv <= 1'b0;
+        end else begin
+            bv <= st == S_COMP;
+            br <= ir;
+            bt <= it;
+            bg <= ig;
+            bc <= ic;
+            if (bv) begin
+                part <= part_n;
+                if (bc == NCH - 1) begin
+                    acc <= acc_n;
+                    if (bg == NG - 1) begin
+                        yb[bt*ROWS+br] <= yv[OW-1:0];
+                        if (bt == T - 1) rows_done <= rows_done + 1;
+                    end
+                end
+            end
+            if (out_v && out_r) oidx <= oidx + 1;
+            case (st)
+                S_READ:
+                if (in_v) begin
+                    xb[rcnt] <= in_d;
+                    rcnt <= rcnt + 1;
+                    if (rcnt == T * K - 1) begin
+                        st <= S_COMP;
+                        {ir, it, ig, ic} <= 0;
+                    end
+                end
+                S_COMP: begin
+                    if (last_issue) st <= S_WAIT;
+                    else if (ic != NCH - 1) ic <= ic + 1;
+                    else begin
+                        ic <= 0;
+                        if (ig != NG - 1) ig <= ig + 1;
+                        else begin
+                            ig <= 0;
+                            if (it != T - 1) it <= it + 1;
+                            else begin
+                                it <= 0;
+                                ir <= ir + 1;
+                            end
+                        end
+                    end
+                end
+                S_WAIT:
+                if (!bv) begin
+                    if (T != 1) st <= S_OUT;
+                    else if (oidx == ROWS) st <= S_OUT;  // all rows already left
+                end
+                S_OUT:
+                if (oidx == T * ROWS) begin
+                    done_tok <= done_tok + T;
+                    if (rem > T) begin
+                        T <= rem - T < TILE ? rem - T : TILE;
+                        st <= S_READ;
+                        rcnt <= 0;
+                        oidx <= 0;
+                        rows_done <= 0;
+                    end else st <= S_IDLE;
+                end
+                default: ;
+            endcase
+            if (start) begin
+                done_tok <= 0;
+                T <= n_tok < TILE ? n_tok : TILE;
+                rcnt <= 0;
+                oidx <= 0;
+                rows_done <= 0;
+                st <= n_tok != 0 ? S_READ : S_IDLE;
+            end
+        end
+    end
+endmodule
