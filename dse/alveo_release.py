@@ -170,7 +170,9 @@ def publish(p: Plan, release_dir: Path, xclbin: Path, log: Any = None) -> dict[s
     comp = p.prep.comp
     folder = release_dir / "alveo"
     folder.mkdir()
-    layout = write_layout(comp, folder, p.shape.vocab, channels=p.channels)
+    layout = write_layout(
+        comp, folder, p.shape.vocab, channels=p.channels, slots=p.params.get("TT", 1)
+    )
     built = release_dir / "sources"
     linked = re.findall(r"^sp=\S+", (built / "link.cfg").read_text(), re.M)
     if sorted(linked) != sorted(layout["sp"]):
@@ -205,6 +207,7 @@ def publish(p: Plan, release_dir: Path, xclbin: Path, log: Any = None) -> dict[s
         "sp": layout["sp"],
         "kernel_params": p.params,
         "max_positions": comp.max_pos,
+        "prefill": {k: layout["prefill"][k] for k in ("mode", "slots")},
         "clock_mhz": p.freq_mhz,
         "runner": "overlay.xrt_host.XrtRunner",
         "simulated": sim,

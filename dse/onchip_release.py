@@ -93,6 +93,22 @@ def build_spec(p: Plan, spec: Any) -> Any:
     )
 
 
+def prefill_section(comp: Any) -> dict[str, Any]:
+    """How the released hardware runs a prompt (the manifest's ``prefill``): ``serial``, token
+    by token through the step program, or ``batched``, in chunks of ``token_slots`` tokens
+    that share each fetched weight tile (``overlay.compiler.Prefill``)."""
+    pf = comp.prefill
+    if pf.slots <= 1:
+        return {"mode": "serial", "token_slots": 1}
+    return {
+        "mode": "batched",
+        "token_slots": pf.slots,
+        "embed_pc": pf.embed,
+        "body_pc": pf.body,
+        "head_pc": pf.head,
+    }
+
+
 def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
     """Write ``onchip/``, simulate the released top over its UART, return the manifest section.
 
@@ -142,6 +158,7 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
         "weights": f"overlay.model seeded random weights, seed {p.seed}",
         "params": params,
         "max_positions": rel.max_pos,
+        "prefill": prefill_section(rel.prep.comp),
         "clock_mhz": p.freq_mhz,
         "uart": {"baud": UART_BAUD, "clocks_per_bit": params["CPB"], "format": "8N1"},
         "block_ram": {"need": p.blocks, "available": p.blocks_available},

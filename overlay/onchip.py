@@ -91,6 +91,15 @@ def program_hex(comp: Compiled) -> str:
     )
 
 
+def prefill_hex(comp: Compiled) -> str:
+    """The released top's batched-prefill entry points (``F_PF``), one 16-bit word a line:
+    per slot the embedding entry, per chunk size the body, per slot the LM head; zeros for
+    a serial program (the top then reads none)."""
+    pf = comp.prefill
+    pcs = [*pf.embed, *pf.body, *pf.head] if pf.slots > 1 else [0, 0, 0]
+    return "".join(f"{pc:04x}\n" for pc in pcs)
+
+
 def digests(comp: Compiled) -> tuple[str, str]:
     img = hashlib.sha256()
     for g in PORTS:
@@ -119,10 +128,12 @@ def prepare_release(
             "INIT_PC": comp.init_pc,
             "STEP_PC": comp.step_pc,
             "MAX_POS": comp.max_pos,
+            "TT": comp.prefill.slots,
         }
     )
     files = {f"{g}.hex": hex_words(bytes(comp.mem[g]), cfg.beat) for g in PORTS}
     files["prog.hex"] = program_hex(comp)
+    files["pf.hex"] = prefill_hex(comp)
     img, prog = digests(comp)
     return OnchipRelease(prep, params, comp.max_pos, img, prog, files)
 

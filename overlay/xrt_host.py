@@ -2,12 +2,15 @@
 
 The release holds the ``.xclbin``, the memory image of every AXI port (``<port>.bin``) and
 ``layout.json`` (``write_layout``): per port its image size and the HBM channels the point's
-channel map gave it (the ``sp=`` lines of the link), the program, its two entry points.
+channel map gave it (the ``sp=`` lines of the link), the program, its entry points.
 ``XrtRunner`` loads the xclbin, allocates one buffer per port in the bank its kernel
-argument is connected to (``kernel.group_id``), writes the images, then runs the step
-program per token — serial prefill over the prompt, then greedy decode — and reads each
-token from a 4-byte output buffer: bits 15..0 the token, bit 31 the core's sticky AXI error
-flag (a port answered SLVERR/DECERR), on which the runner stops with ``KernelError``.
+argument is connected to (``kernel.group_id``), writes the images, then runs the prefill —
+batched when the kernel holds token slots (``layout.json``'s ``prefill``: per chunk of up
+to ``slots`` prompt tokens each slot's embedding entry, the chunk's body, after the last
+chunk its last slot's LM head), else the step program per prompt token — then the step
+program per generated token, and reads each token from a 4-byte output buffer: bits 15..0
+the token, bit 31 the core's sticky AXI error flag (a port answered SLVERR/DECERR), on
+which the runner stops with ``KernelError``.
 
 Kernel arguments, in order (``KERNEL_ARGS``, the register map of
 ``templates/overlay_kernel/overlay_kernel.v``): ``prog`` (program words) and ``prog_len``
@@ -29,6 +32,7 @@ from overlay.isa import PORTS
 
 KERNEL = "overlay_kernel"
 KERNEL_ARGS = ("prog", "prog_len", "start_pc", "pos", "tok", "out", *PORTS)
+PREFILL_ENTRIES = ("embed", "body", "head")  # layout.json's batched prefill entry points
 # The kernel's own two masters (program reads, token writes) share the activations' channels.
 EXTRA_PORTS = {"prog": "act", "out": "act"}
 HBM_CHANNELS = 32  # U280 / U55C pseudo-channels
@@ -68,10 +72,16 @@ def sp_lines(banks: dict[str, tuple[int, int]], instance: str = f"{KERNEL}_1") -
 
 
 def write_layout(
-    comp: Compiled, folder: Path, vocab: int, channels: int = HBM_CHANNELS
+    comp: Compiled, folder: Path, vocab: int, channels: int = HBM_CHANNELS, slots: int = 0
 ) -> dict[str, Any]:
-    """Write ``<port>.bin``, ``prog.bin`` and ``layout.json`` for ``comp``; return the layout."""
+    """Write ``<port>.bin``, ``prog.bin`` and ``layout.json`` for ``comp``; return the layout.
+
+    ``slots``: the token slots of the kernel that runs it (its ``TT``; 0: the program's own,
+    ``comp.prefill.slots``); a kernel of one slot gets a serial prefill even where the
+    program has batched entries, since a batched MV needs the slots' accumulators."""
     banks = hbm_banks(comp.cfg.hbm_ch, channels=channels)
+    pf = comp.prefill
+    batched = pf.slots > 1 and (slots or pf.slots) == pf.slots
     for g in PORTS:
         (folder / f"{g}.bin").write_bytes(bytes(comp.mem[g]))
     (folder / "prog.bin").write_bytes(b"".join(w.to_bytes(4, "little") for w in comp.words()))
@@ -85,6 +95,17 @@ def write_layout(
         "program": {"file": "prog.bin", "instructions": len(comp.program)},
         "init_pc": comp.init_pc,
         "step_pc": comp.step_pc,
+        "prefill": (
+            {
+                "mode": "batched",
+                "slots": pf.slots,
+                "embed": pf.embed,
+                "body": pf.body,
+                "head": pf.head,
+            }
+            if batched
+            else {"mode": "serial", "slots": 1}
+        ),
         "max_positions": comp.max_pos,
         "vocab": vocab,
     }
@@ -104,10 +125,35 @@ def kernel_run_file(
         f"prog_len {layout['program']['instructions']}",
         f"init {layout['init_pc']}",
         f"step {layout['step_pc']}",
+        *_batch_lines(layout),
         f"tokens {len(prompt)} {n} " + " ".join(map(str, prompt)),
         f"out {out}",
     ]
     return "\n".join(run) + "\n"
+
+
+def _batch_lines(layout: dict[str, Any]) -> list[str]:
+    pf = layout.get("prefill", {})
+    if pf.get("mode") != "batched":
+        return []
+    return [f"batch {pf['slots']}", *(f"{k} " + " ".join(map(str, pf[k])) for k in PREFILL_ENTRIES)]
+
+
+def prefill_calls(layout: dict[str, Any], prompt: list[int]) -> list[tuple[int, int, int]]:
+    """(pc, pos, tok) of the kernel calls that prefill ``prompt`` after init; the last call's
+    token is the first generated one. Batched: per chunk (``Prefill.chunks``) each slot's
+    embedding entry with its token, the chunk's body at its first position, after the last
+    chunk its last slot's LM head (the harness of ``overlay.sim`` runs the same calls)."""
+    pf = layout.get("prefill", {})
+    if pf.get("mode") != "batched":
+        return [(layout["step_pc"], i, t) for i, t in enumerate(prompt)]
+    calls, slots, n = [], int(pf["slots"]), 1
+    for p0 in range(0, len(prompt), slots):
+        n = min(slots, len(prompt) - p0)
+        calls += [(pf["embed"][t], p0 + t, prompt[p0 + t]) for t in range(n)]
+        calls.append((pf["body"][n - 1], p0, 0))
+    calls.append((pf["head"][n - 1], len(prompt) - 1, 0))
+    return calls
 
 
 class XrtRunner:
@@ -154,7 +200,8 @@ class XrtRunner:
         return word & 0xFFFF
 
     def generate(self, prompt: list[int], n: int) -> list[int]:
-        """Prefill ``prompt`` token by token, then ``n`` greedy tokens."""
+        """Prefill ``prompt`` (batched or token by token, as the layout says), then ``n``
+        greedy tokens."""
         lay = self.layout
         if not prompt or n < 1 or len(prompt) + n - 1 > lay["max_positions"]:
             raise ValueError(
@@ -163,10 +210,9 @@ class XrtRunner:
         if any(not 0 <= t < lay["vocab"] for t in prompt):
             raise ValueError(f"prompt token ids are 0..{lay['vocab'] - 1}")
         self._call(lay["init_pc"], 0, 0)
-        seq, out = list(prompt), []
-        for i in range(len(prompt) + n - 1):
-            tok = self._call(lay["step_pc"], i, seq[i])
-            if i >= len(prompt) - 1:
-                out.append(tok)
-                seq.append(tok)
+        for pc, pos, tok in prefill_calls(lay, prompt):
+            last = self._call(pc, pos, tok)
+        out = [last]
+        for i in range(len(prompt), len(prompt) + n - 1):
+            out.append(self._call(lay["step_pc"], i, out[-1]))
         return out

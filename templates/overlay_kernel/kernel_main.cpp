@@ -5,7 +5,12 @@
 // the out buffer. Run file (one key a line):
 //   beat B | buf NAME FILE (prog, wqkv, wo, wffn, kv, act) | prog_len N | init PC | step PC
 //   tokens NP NNEW t0 t1 ... | out FILE
-// Output: "step <i> <tok in> <tok out>" per call of the step program.
+//   batch SLOTS, embed PC.., body PC.., head PC.. (batched prefill, as the host runner calls
+//   it: per chunk each slot's embedding entry with its token, the chunk's body, after the
+//   last chunk the LM head of its last slot; without them the prompt runs through step)
+// Output: "step <i> <tok in> <tok out>" per prompt position and generated token (-1: a
+// batched prefill position whose call returns no token).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
@@ -74,7 +79,8 @@ int main(int argc, char** argv) {
     Verilated::commandArgs(1, argv);
     std::ifstream run(argv[1]);
     int beat = 0, prog_len = 0, init_pc = 0, step_pc = 0, n_new = 0;
-    std::vector<int> prompt;
+    std::vector<int> prompt, embed_pc, body_pc, head_pc;
+    int slots = 1;
     std::map<std::string, uint64_t> base;
     std::string out_path, line;
     const char* names[] = {"prog", "out", "wqkv", "wo", "wffn", "kv", "act"};
@@ -93,6 +99,11 @@ int main(int argc, char** argv) {
         } else if (key == "prog_len") ls >> prog_len;
         else if (key == "init") ls >> init_pc;
         else if (key == "step") ls >> step_pc;
+        else if (key == "batch") ls >> slots;
+        else if (key == "embed" || key == "body" || key == "head") {
+            std::vector<int>& v = key == "embed" ? embed_pc : key == "body" ? body_pc : head_pc;
+            for (int pc; ls >> pc;) v.push_back(pc);
+        }
         else if (key == "tokens") {
             int np; ls >> np >> n_new;
             prompt.resize(np);
@@ -193,7 +204,23 @@ int main(int argc, char** argv) {
     };
     call(init_pc, 0, 0);
     std::vector<int> seq(prompt);
-    for (int i = 0; i < (int)prompt.size() + n_new - 1; i++) {
+    int first = 0, np = (int)prompt.size();
+    if (slots > 1) {
+        if ((int)embed_pc.size() != slots || (int)body_pc.size() != slots
+            || (int)head_pc.size() != slots) { fprintf(stderr, "bad batch entries\n"); return 2; }
+        for (int p0 = 0; p0 < np; p0 += slots) {
+            int n = std::min(slots, np - p0), tok = -1;
+            for (int t = 0; t < n; t++) call(embed_pc[t], p0 + t, seq[p0 + t]);
+            call(body_pc[n - 1], p0, 0);
+            bool last = p0 + n >= np;
+            if (last) tok = call(head_pc[n - 1], np - 1, 0);
+            for (int t = 0; t < n; t++)
+                fprintf(out, "step %d %d %d\n", p0 + t, seq[p0 + t], t == n - 1 ? tok : -1);
+            if (last) seq.push_back(tok);
+        }
+        first = np;
+    }
+    for (int i = first; i < np + n_new - 1; i++) {
         int tok = call(step_pc, i, seq[i]);
         fprintf(out, "step %d %d %d\n", i, seq[i], tok);
         if (i >= (int)prompt.size() - 1) seq.push_back(tok);

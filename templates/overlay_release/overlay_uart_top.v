@@ -11,8 +11,13 @@
 //   sticky until power-on reset; the tokens are no longer the model's). A request running
 //   when it happens ends after the step with uint16 0xFFFF (no token id: vocab < 65536)
 //   and the status byte 2; every later request is answered with status 2.
-// Every request runs the init program, then the prompt's tokens through the step program
-// (serial prefill) and greedy decode, exactly as the Verilator harness of the core does.
+// Every request runs the init program, then the prompt and greedy decode, exactly as the
+// core's simulation harness does. Prefill is serial (TT = 1: each prompt token through
+// the step program) or batched (TT > 1 token slots: per chunk of up to TT tokens each slot's
+// embedding entry started with its token, then the chunk's body, which fetches every weight
+// tile once for the chunk; after the last chunk the LM head of its last slot gives the first
+// token). F_PF holds the batched entry points, one a line: embed[0..TT-1], body[0..TT-1]
+// (per chunk size), head[0..TT-1].
 module overlay_uart_top #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -42,12 +47,14 @@ module overlay_uart_top #(
     parameter INIT_PC = 0,
     parameter STEP_PC = 1,
     parameter MAX_POS = 32,
+    parameter TT = 1,                  // prefill token slots (1: serial prefill)
     parameter F_WQKV = "wqkv.hex",
     parameter F_WO = "wo.hex",
     parameter F_WFFN = "wffn.hex",
     parameter F_KV = "kv.hex",
     parameter F_ACT = "act.hex",
-    parameter F_PROG = "prog.hex"
+    parameter F_PROG = "prog.hex",
+    parameter F_PF = "pf.hex"
 ) (
     input  wire clk,
     input  wire uart_rx,
@@ -88,7 +95,7 @@ module overlay_uart_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(core_start), .start_pc(core_pc),
         .pos_in(core_pos), .tok_in(core_tok), .done(core_done), .out_token(out_token),
@@ -153,12 +160,14 @@ module overlay_uart_top #(
     reg [255:0] prog [0:(1<<PAW)-1];
     initial $readmemh(F_PROG, prog);
     reg [255:0] prog_q;
+    reg [15:0] pf_pc [0:31];  // batched prefill entries (F_PF: 3*TT lines, TT <= 8)
+    initial $readmemh(F_PF, pf_pc);
 
     // ------------------------------------------------------------------ host sequencer
     localparam S_BOOT_RD = 5'd0, S_BOOT_WR = 5'd1, S_MAGIC = 5'd2, S_NP = 5'd3, S_NG = 5'd4,
                S_LO = 5'd5, S_HI = 5'd6, S_CHECK = 5'd7, S_INIT = 5'd8, S_WAIT1 = 5'd9,
                S_WAIT2 = 5'd10, S_STEP = 5'd11, S_AFTER = 5'd12, S_SEND = 5'd13,
-               S_SEND1 = 5'd14, S_SEND2 = 5'd15, S_CYC = 5'd16;
+               S_SEND1 = 5'd14, S_SEND2 = 5'd15, S_CYC = 5'd16, S_PF = 5'd17;
     reg [4:0] st, ret, sret;
     reg [15:0] ld;
     reg [7:0] np, ng, lo;
@@ -168,6 +177,15 @@ module overlay_uart_top #(
     reg [2:0] scount;
     reg counting;
     wire [8:0] steps = {1'b0, np} + {1'b0, ng} - 9'd1;
+    // batched prefill: i is the chunk's first position, pf_n its tokens, pt the next slot,
+    // pph 0 embedding entries, 1 body, 2 LM head (after the last chunk)
+    reg [3:0] pt;
+    reg [1:0] pph;
+    localparam [8:0] TT9 = TT[8:0];
+    wire [8:0] pf_left = {1'b0, np} - i;
+    wire [8:0] pf_n = (pf_left < TT9) ? pf_left : TT9;
+    wire [4:0] pf_body = TT9[4:0] + pf_n[4:0] - 5'd1;           // body of pf_n tokens
+    wire [4:0] pf_head = TT9[4:0] + TT9[4:0] + pf_n[4:0] - 5'd1;  // head of slot pf_n-1
 
     always @(posedge clk) begin
         imem_we <= 0;
@@ -224,8 +242,37 @@ module overlay_uart_top #(
                 counting <= 0;
                 i <= 0;
                 cyc <= 0;
-                ret <= S_STEP;
+                pt <= 0;
+                pph <= 0;
+                ret <= (TT > 1) ? S_PF : S_STEP;
                 st <= S_WAIT1;
+            end
+            S_PF: begin  // the next call of the batched prefill (TT > 1 only)
+                core_start <= 1;
+                counting <= 1;
+                ret <= S_PF;
+                st <= S_WAIT1;
+                if (pph == 2'd0) begin
+                    core_pc <= pf_pc[{1'b0, pt}];
+                    core_pos <= {7'd0, i} + {12'd0, pt};
+                    core_tok <= prompt[i[7:0] + {4'd0, pt}];
+                    pt <= pt + 4'd1;
+                    if ({5'd0, pt} + 9'd1 == pf_n) pph <= 2'd1;
+                end else if (pph == 2'd1) begin
+                    core_pc <= pf_pc[pf_body];
+                    core_pos <= {7'd0, i};
+                    pt <= 0;
+                    if (i + pf_n >= {1'b0, np}) pph <= 2'd2;
+                    else begin
+                        pph <= 2'd0;
+                        i <= i + pf_n;
+                    end
+                end else begin  // S_AFTER sends its token and decode goes on at np
+                    core_pc <= pf_pc[pf_head];
+                    core_pos <= {7'd0, i} + {7'd0, pf_n} - 16'd1;
+                    i <= {1'b0, np} - 9'd1;
+                    ret <= S_AFTER;
+                end
             end
             S_WAIT1: begin  // the core takes start this cycle; done falls after it
                 core_start <= 0;

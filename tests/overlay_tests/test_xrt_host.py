@@ -13,7 +13,7 @@ import pytest
 
 from overlay.flow import TINY_SHAPES, prepare
 from overlay.reference import run_reference
-from overlay.xrt_host import XrtRunner, hbm_banks, sp_lines, write_layout
+from overlay.xrt_host import XrtRunner, hbm_banks, prefill_calls, sp_lines, write_layout
 from tests.overlay_tests import fake_pyxrt
 
 POINT = {
@@ -48,6 +48,29 @@ def test_runner_decodes_the_reference_tokens(tmp_path: Path) -> None:
         assert runner.generate(prompt, 6) == run_reference(prep.qm, prompt, 6)[0]
     with pytest.raises(ValueError, match="positions"):
         runner.generate([1, 2], 40)
+
+
+def test_runner_prefills_in_chunks_of_the_kernels_slots(tmp_path: Path) -> None:
+    prep, layout, xclbin = _release(tmp_path)
+    pf = prep.comp.prefill
+    assert layout["prefill"] == {
+        "mode": "batched", "slots": 4, "embed": pf.embed, "body": pf.body, "head": pf.head,
+    }  # fmt: skip
+    prompt = [3, 1, 4, 1, 5, 9]  # a chunk of four, then one of two
+    calls = prefill_calls(layout, prompt)
+    assert calls == [
+        *((pf.embed[t], t, prompt[t]) for t in range(4)), (pf.body[3], 0, 0),
+        (pf.embed[0], 4, 5), (pf.embed[1], 5, 9), (pf.body[1], 4, 0), (pf.head[1], 5, 0),
+    ]  # fmt: skip
+    want = run_reference(prep.qm, prompt, 5)[0]
+    assert XrtRunner(tmp_path, xclbin, xrt=fake_pyxrt).generate(prompt, 5) == want
+    # a kernel built with one slot: the same program prefilled token by token
+    serial = write_layout(prep.comp, tmp_path, TINY_SHAPES["tiny-llama"].vocab, slots=1)
+    assert serial["prefill"] == {"mode": "serial", "slots": 1}
+    assert prefill_calls(serial, prompt) == [
+        (prep.comp.step_pc, i, t) for i, t in enumerate(prompt)
+    ]
+    assert XrtRunner(tmp_path, xclbin, xrt=fake_pyxrt).generate(prompt, 5) == want
 
 
 def test_buffers_sit_in_the_linked_banks(tmp_path: Path, monkeypatch) -> None:
