@@ -38,7 +38,8 @@ MAX_ROM_WORDS = 1 << 22  # words of one ROM the simulation is built with at most
 
 @dataclass(frozen=True)
 class Gemv:
-    """A GEMV kernel as the RTL builds it: NCH chunks of U stored weights per group."""
+    """A GEMV kernel as the RTL builds it: NCH chunks of U stored weights per group; in
+    column mode (``ch`` > 0, a decode token) RPC rows x LPR weights of a block a cycle."""
 
     rows: int
     k: int
@@ -50,6 +51,22 @@ class Gemv:
     nn: int
     mm: int
     cb: int
+    ch: int = 0
+    chs: int = 1
+    rpc: int = 1
+    lpr: int = 1
+
+    @property
+    def nrc(self) -> int:
+        return math.ceil(self.rows / self.rpc)
+
+    @property
+    def njc(self) -> int:
+        return math.ceil(self.chs / self.lpr)
+
+    @property
+    def ccb(self) -> int:
+        return max(1, (self.ch - 1).bit_length())
 
 
 @dataclass
@@ -75,18 +92,20 @@ def check(plan: SpatialPlan) -> None:
             )
 
 
-def as_built(plan: SpatialPlan) -> SpatialPlan:
-    """``plan`` as the RTL builds it, for ``spatial.cycles``: its GEMVs always read a
-    token's whole input before they compute (no ``block_in`` column mode yet)."""
-    ks = tuple(dataclasses.replace(k, block_in=0) for k in plan.kernels)
-    return dataclasses.replace(plan, kernels=ks)
-
-
-def _gemv(rows: int, k: int, group: int, unroll: int, nm: tuple[int, int] | None) -> Gemv:
+def _gemv(
+    rows: int, k: int, group: int, unroll: int, nm: tuple[int, int] | None, ch: int = 0
+) -> Gemv:
     gs = group // nm[1] * nm[0] if nm else group
     nn, mm = nm if nm else (1, 1)
     cb = max(1, (k - 1).bit_length())
-    return Gemv(rows, k, k // group, gs, unroll, math.ceil(gs / unroll), int(bool(nm)), nn, mm, cb)
+    g = Gemv(rows, k, k // group, gs, unroll, math.ceil(gs / unroll), int(bool(nm)), nn, mm, cb)
+    if not ch:
+        return g
+    # A block's rows x chs weights at UNROLL a cycle (spatial.cycles: ceil(rows*chs/U)):
+    # lanes over rows first, the rest over a row's weights of the block.
+    chs = ch // mm * nn
+    lpr = min(chs, max(1, unroll // rows))
+    return dataclasses.replace(g, ch=ch, chs=chs, rpc=min(rows, max(1, unroll // lpr)), lpr=lpr)
 
 
 def gemvs(plan: SpatialPlan) -> dict[str, Gemv]:
@@ -95,7 +114,7 @@ def gemvs(plan: SpatialPlan) -> dict[str, Gemv]:
     for name in layer_mats(plan.shape):
         k = plan.kernel(name)
         nm = plan.prune[MAT_CLASS[name]] if k.sparse else None
-        out[name] = _gemv(k.rows, k.k, plan.group or k.k, k.unroll, nm)
+        out[name] = _gemv(k.rows, k.k, plan.group or k.k, k.unroll, nm, k.block_in)
     m = plan.shape
     lm_unroll = plan.kernel("lm_head").unroll
     out["lm"] = _gemv(m.vocab, m.d_model, plan.group or m.d_model, lm_unroll, None)
@@ -163,6 +182,33 @@ def _chunks(q: QMat, g: Gemv, nm: tuple[int, int] | None, wb: int) -> tuple[list
     return list((v * sh).sum(axis=1)), list((c * shc).sum(axis=1))
 
 
+def _columns(q: QMat, g: Gemv, wb: int) -> tuple[list[int], list[int]]:
+    """Column-mode ROM words: per block, row chunk, weight chunk; lane rr * LPR + jj holds
+    row rc * RPC + rr's stored weight jc * LPR + jj of the block and its column in it."""
+    if g.sparse:
+        vals, offs = compress(q, (g.nn, g.mm))
+    else:
+        vals, offs = q.w, np.zeros_like(q.w)
+    nb = g.k // g.ch
+    j = np.arange(g.chs)
+    cols = (
+        (j // g.nn) * g.mm + offs.reshape(g.rows, nb, g.chs)
+        if g.sparse
+        else np.tile(j, (g.rows, nb, 1))
+    )
+    v = vals.reshape(g.rows, nb, g.chs)
+    pr, pj = g.nrc * g.rpc - g.rows, g.njc * g.lpr - g.chs
+    v = np.pad(v, ((0, pr), (0, 0), (0, pj))).astype(object) & ((1 << wb) - 1)
+    c = np.pad(cols, ((0, pr), (0, 0), (0, pj))).astype(object)
+    # (rc, rr, b, jc, jj) -> (b, rc, jc, rr, jj): one word per (b, rc, jc)
+    shape = (g.nrc, g.rpc, nb, g.njc, g.lpr)
+    v = v.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
+    c = c.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
+    sh = np.array([1 << (n * wb) for n in range(g.rpc * g.lpr)], dtype=object)
+    shc = np.array([1 << (n * g.ccb) for n in range(g.rpc * g.lpr)], dtype=object)
+    return list((v * sh).sum(axis=1)), list((c * shc).sum(axis=1))
+
+
 def _rq(pairs: list[tuple[int, int]]) -> list[int]:
     return [(mm << 8) | sh for mm, sh in pairs]
 
@@ -195,13 +241,23 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
             nm = (gm.nn, gm.mm) if gm.sparse else None
             ws: list[int] = []
             ixs: list[int] = []
+            cws: list[int] = []
+            cixs: list[int] = []
             for li in layers:
                 w, ix = _chunks(qm.layers[li][name], gm, nm, plan.w_bits)
                 ws += w
                 ixs += ix
+                if gm.ch:
+                    w, ix = _columns(qm.layers[li][name], gm, plan.w_bits)
+                    cws += w
+                    cixs += ix
             _hex(Path(f"{p}{name}_w.hex"), ws, gm.unroll * plan.w_bits)
             if gm.sparse:
                 _hex(Path(f"{p}{name}_ix.hex"), ixs, gm.unroll * gm.cb)
+            if gm.ch:
+                _hex(Path(f"{p}{name}_cw.hex"), cws, gm.rpc * gm.lpr * plan.w_bits)
+                if gm.sparse:
+                    _hex(Path(f"{p}{name}_cix.hex"), cixs, gm.rpc * gm.lpr * gm.ccb)
             _hex(Path(f"{p}{name}_s.hex"), [qm.layers[li][name].s for li in layers], 16)
             _hex(Path(f"{p}{name}_rq.hex"), _rq([qm.rq[li][name] for li in layers]), 32)
         for key in ("score", "ctx") + (() if plan.gpt else ("mid",)):

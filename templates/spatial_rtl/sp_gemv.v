@@ -7,6 +7,10 @@
 // several leaves token-major after the last row. SPARSE: every stored weight comes with its
 // absolute column (N:M values and offsets, resolved by spatial/rtl.py), gathered from x.
 // The ROMs hold PASSES layers; `pass` picks the layer this instance serves now.
+// Column mode (CH > 0, a call of one token): the input is consumed in blocks of CH words as
+// it arrives; each block updates every row's partial sum, RPC rows x LPR of the block's
+// CHS stored weights a cycle (a second ROM holds the weights in that order); a group's
+// sums are scaled when its last block is done; the rows leave after the last block.
 module sp_gemv #(
     parameter ROWS = 64,
     parameter K = 64,
@@ -21,8 +25,17 @@ module sp_gemv #(
     parameter PASSES = 1,
     parameter RAW = 0,
     parameter OW = 8,
+    parameter CH = 0,       // column mode block (0: none)
+    parameter CHS = 1,      // stored weights of a block
+    parameter RPC = 1,      // column mode: rows a cycle
+    parameter LPR = 1,      //   and weights of each row a cycle
+    parameter NRC = 1,      //   ceil(ROWS / RPC)
+    parameter NJC = 1,      //   ceil(CHS / LPR)
+    parameter CCB = 1,      //   column-in-block bits (sparse)
     parameter WFILE = "",
     parameter IFILE = "",
+    parameter CFILE = "",
+    parameter CIFILE = "",
     parameter SFILE = "",
     parameter RFILE = ""
 ) (
@@ -40,7 +53,10 @@ module sp_gemv #(
 );
     localparam GROUP = K / NG;
     localparam PASSLEN = ROWS * NG * NCH;
-    localparam S_IDLE = 3'd0, S_READ = 3'd1, S_COMP = 3'd2, S_WAIT = 3'd3, S_OUT = 3'd4;
+    localparam S_IDLE = 3'd0, S_READ = 3'd1, S_COMP = 3'd2, S_WAIT = 3'd3, S_OUT = 3'd4,
+               S_COLS = 3'd5, S_COLOUT = 3'd6;
+    localparam NB = CH > 0 ? K / CH : 1;
+    localparam CPASS = NB * NRC * NJC;
 
     reg [2:0] st;
     reg [15:0] done_tok, T;
@@ -90,10 +106,70 @@ module sp_gemv #(
 
     wire last_issue = ir == ROWS - 1 && it == T - 1 && ig == NG - 1 && ic == NCH - 1;
     wire [15:0] rem = n_tok - done_tok;
-    assign in_r = st == S_READ;
-    wire oavail = st == S_OUT || (T == 1 && (st == S_COMP || st == S_WAIT) && oidx < rows_done);
+    assign in_r = st == S_READ || (st == S_COLS && rcnt < K);
+    wire oavail = st == S_OUT || st == S_COLOUT
+                  || (T == 1 && (st == S_COMP || st == S_WAIT) && oidx < rows_done);
     assign out_v = oavail && oidx < T * ROWS;
-    assign out_d = yb[oidx];
+
+    // ---- column mode: block, row-chunk, weight-chunk counters and the B stage ----
+    reg [31:0] cbk, crc, cjc, bb, brc, bjc;
+    reg cbv, cissue;
+    wire [RPC*LPR*WB-1:0] cq;
+    wire [RPC*LPR*CCB-1:0] ciq;
+    wire [31:0] caddr = {24'b0, pass} * CPASS + (cbk * NRC + crc) * NJC + cjc;
+    generate
+        if (CH > 0) begin : g_col
+            sp_rom #(RPC * LPR * WB, PASSES * CPASS, CFILE) crom (clk, caddr, cq);
+            if (SPARSE) begin : g_cix
+                sp_rom #(RPC * LPR * CCB, PASSES * CPASS, CIFILE) cirom (clk, caddr, ciq);
+            end else begin : g_cdense
+                assign ciq = 0;
+            end
+        end else begin : g_nocol
+            assign cq = 0;
+            assign ciq = 0;
+        end
+    endgenerate
+    reg [15:0] stab[0:PASSES*ROWS*NG-1];  // RPC scales a cycle
+    initial if (CH > 0) $readmemh(SFILE, stab);
+    reg signed [47:0] cpart[0:ROWS-1];
+    reg signed [63:0] cacc[0:ROWS-1];
+    wire c_arrived = (cbk + 1) * CH <= rcnt;
+    wire c_last = cbk == NB - 1 && crc == NRC - 1 && cjc == NJC - 1;
+    wire [31:0] cgrp = bb * CH / GROUP;
+    wire gend = ((bb + 1) * CH) % GROUP == 0;
+    wire signed [7:0] cy8;
+    sp_requant rqc (cacc[oidx], rqw, cy8);
+    wire signed [63:0] cy = {{56{cy8[7]}}, cy8};
+    assign out_d = st == S_COLOUT ? cy[OW-1:0] : yb[oidx];
+    integer rr, jj, r_, j_, col_;
+    reg signed [47:0] cs;
+    // Blocking writes (Verilator cannot delay array writes in loops): cpart and cacc are
+    // read only here and, after the last block, by the output requantiser.
+    always @(posedge clk) begin
+        if (start) begin
+            for (rr = 0; rr < ROWS; rr = rr + 1) begin
+                cpart[rr] = 0;
+                cacc[rr] = 0;
+            end
+        end else if (cbv) begin
+            for (rr = 0; rr < RPC; rr = rr + 1) begin
+                r_ = brc * RPC + rr;
+                if (r_ < ROWS) begin
+                    cs = cpart[r_];
+                    for (jj = 0; jj < LPR; jj = jj + 1) begin
+                        j_ = bjc * LPR + jj;
+                        col_ = SPARSE ? ciq[(rr*LPR+jj)*CCB+:CCB] : j_;
+                        if (j_ < CHS) cs = cs + $signed(cq[(rr*LPR+jj)*WB+:WB]) * xb[bb*CH+col_];
+                    end
+                    if (bjc == NJC - 1 && gend) begin
+                        cacc[r_] = cacc[r_] + cs * $signed({1'b0, stab[{24'b0, pass}*ROWS*NG+r_*NG+cgrp]});
+                        cpart[r_] = 0;
+                    end else cpart[r_] = cs;
+                end
+            end
+        end
+    end
 
     always @(posedge clk) begin
         if (rst) begin
@@ -116,6 +192,10 @@ module sp_gemv #(
                 end
             end
             if (out_v && out_r) oidx <= oidx + 1;
+            cbv <= st == S_COLS && cissue && c_arrived;
+            bb <= cbk;
+            brc <= crc;
+            bjc <= cjc;
             case (st)
                 S_READ:
                 if (in_v) begin
@@ -147,7 +227,26 @@ module sp_gemv #(
                     if (T != 1) st <= S_OUT;
                     else if (oidx == ROWS) st <= S_OUT;  // all rows already left
                 end
-                S_OUT:
+                S_COLS: begin
+                    if (in_v && in_r) begin
+                        xb[rcnt] <= in_d;
+                        rcnt <= rcnt + 1;
+                    end
+                    if (cissue && c_arrived) begin
+                        if (c_last) cissue <= 1'b0;
+                        else if (cjc != NJC - 1) cjc <= cjc + 1;
+                        else begin
+                            cjc <= 0;
+                            if (crc != NRC - 1) crc <= crc + 1;
+                            else begin
+                                crc <= 0;
+                                cbk <= cbk + 1;
+                            end
+                        end
+                    end
+                    if (!cissue && !cbv) st <= S_COLOUT;
+                end
+                S_COLOUT, S_OUT:
                 if (oidx == T * ROWS) begin
                     done_tok <= done_tok + T;
                     if (rem > T) begin
@@ -166,7 +265,9 @@ module sp_gemv #(
                 rcnt <= 0;
                 oidx <= 0;
                 rows_done <= 0;
-                st <= n_tok != 0 ? S_READ : S_IDLE;
+                st <= n_tok == 0 ? S_IDLE : (CH > 0 && n_tok == 1) ? S_COLS : S_READ;
+                {cbk, crc, cjc} <= 0;
+                cissue <= 1'b1;
             end
         end
     end
