@@ -202,11 +202,11 @@ def _columns(q: QMat, g: Gemv, wb: int) -> tuple[list[int], list[int]]:
     c = np.pad(cols, ((0, pr), (0, 0), (0, pj))).astype(object)
     # (rc, rr, b, jc, jj) -> (b, rc, jc, rr, jj): one word per (b, rc, jc)
     shape = (g.nrc, g.rpc, nb, g.njc, g.lpr)
-    v = v.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
-    c = c.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
+    words = v.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
+    cwords = c.reshape(shape).transpose(2, 0, 3, 1, 4).reshape(-1, g.rpc * g.lpr)
     sh = np.array([1 << (n * wb) for n in range(g.rpc * g.lpr)], dtype=object)
     shc = np.array([1 << (n * g.ccb) for n in range(g.rpc * g.lpr)], dtype=object)
-    return list((v * sh).sum(axis=1)), list((c * shc).sum(axis=1))
+    return list((words * sh).sum(axis=1)), list((cwords * shc).sum(axis=1))
 
 
 def _rq(pairs: list[tuple[int, int]]) -> list[int]:
