@@ -10,7 +10,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import cost_models as cm
-from app._density import Density
 
 FEASIBLE = "#1f77b4"
 INFEASIBLE = "#b0b0b0"
@@ -22,8 +21,6 @@ GROUP_COLOURS = dict(
 STATE_COLOURS = {"queued": "#b0b0b0", "running": "#ff7f0e", "done": "#2ca02c", "failed": "#d62728"}
 
 
-SVG_POINTS = 6000  # the thinned cloud above this many points is drawn with WebGL
-FAILED_SYMBOLS = ("x", "triangle-down", "cross", "hourglass", "bowtie", "triangle-left")
 FAILED_COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
@@ -65,45 +62,6 @@ def _axis(label: str, log: bool) -> dict[str, object]:
     return out
 
 
-def _density_trace(
-    density: Density,
-    counts: np.ndarray,
-    name: str,
-    light: str,
-    dark: str,
-    labels: Sequence[str],
-) -> go.Heatmap:
-    """One density image: empty cells transparent, colour on a log scale of the count (the
-    stops sit at 1, top^¼, top^½, top^¾, top trials), hover the cell's range and count."""
-    z = counts.astype(np.float32)
-    z[counts == 0] = np.nan
-    top = max(float(counts.max()), 2.0)
-    stops = [(float(top**q) - 1.0) / (top - 1.0) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
-    mix = [
-        "#"
-        + "".join(
-            f"{round(int(light[i : i + 2], 16) * (1 - t) + int(dark[i : i + 2], 16) * t):02x}"
-            for i in (1, 3, 5)
-        )
-        for t in (0.0, 0.25, 0.5, 0.75, 1.0)
-    ]
-    names = [label.split(" · ")[0] for label in labels[:2]]
-    return go.Heatmap(
-        x=density.x_edges,
-        y=density.y_edges,
-        z=z,
-        zmin=1.0,
-        zmax=top,
-        colorscale=list(zip(stops, mix, strict=True)),
-        showscale=False,
-        showlegend=True,
-        name=name,
-        hoverongaps=False,
-        hovertemplate=f"<b>%{{z:,}} {name.split(' ')[0]} trials</b> in this cell<br>"
-        f"{names[0]} ≈ %{{x:,.4~g}}<br>{names[1]} ≈ %{{y:,.4~g}}<extra></extra>",
-    )
-
-
 def pareto_figure(
     cloud: pd.DataFrame,
     front: pd.DataFrame,
@@ -111,31 +69,22 @@ def pareto_figure(
     axes: Sequence[str],
     params: Sequence[str],
     log_axes: Sequence[bool] = (),
-    title: str = "",
     labels: Sequence[str] = (),
     failed: pd.DataFrame | None = None,
-    density: Density | None = None,
+    density: object = None,
 ) -> go.Figure:
-    """Trials (feasible / infeasible), the predicted front, built trials.
+    """The 3-D Pareto plot (the 2-D one is Vega-Lite: ``_vega.pareto_spec``, same inputs).
 
-    ``cloud`` holds the (possibly thinned) trials with a boolean ``feasible`` column (and
-    ``why``: the violated constraints of infeasible ones), ``front`` the exact front with one
-    row per distinct objective vector (``ties``, ``tied``: designs sharing it), ``measured``
-    the builds at their measured position (``_axes.build_positions``, with ``rule``),
-    ``failed`` the failed builds (at their measured position when they have one, else at
-    their trial's model position: ``drawn_at``), one trace per failure class. Two axes
-    make a 2-D scatter (WebGL above ``SVG_POINTS`` drawn trials; ``customdata[0]`` is the
-    trial number), three a 3-D scatter. ``density`` (2-D only, ``_density.split``) draws
-    the trials that are not in ``cloud`` as two images of trials per cell, below the markers;
-    then rows of ``cloud`` whose ``on_front`` is set are left to the front's markers.
+    ``cloud`` holds the thinned trials with a boolean ``feasible`` column (and ``why``: the
+    violated constraints of infeasible ones), ``front`` the exact front with one row per
+    distinct objective vector (``ties``, ``tied``: designs sharing it), ``measured`` the
+    builds at their measured position (``_axes.build_positions``, with ``rule``), ``failed``
+    the failed builds (``drawn_at``: measured or their trial's model position), one trace
+    per failure class; ``customdata[0]`` is the trial number. There is no density image in
+    3-D (``density`` is accepted and must be None).
     """
-    three = len(axes) == 3
-    points = cloud  # trials drawn as cloud markers
-    if density is not None and "on_front" in cloud.columns:  # the front trace draws those
-        points = cloud[~cloud["on_front"].astype(bool)]
-    # SVG up to a few thousand points: a WebGL context costs a software-rendering browser
-    # (headless, remote desktops) more than drawing the thinned cloud as SVG.
-    webgl = len(points) > SVG_POINTS
+    if density is not None:
+        raise ValueError("a 3-D Pareto plot has no density image")
     labels = list(labels) or list(axes)
     fig = go.Figure()
 
@@ -144,96 +93,36 @@ def pareto_figure(
     ) -> None:
         data, tmpl = _hover(df, axes, params, labels, notes)
         coords = {k: df[a] for k, a in zip("xyz", axes, strict=False)}
-        kind = go.Scatter3d if three else (go.Scattergl if webgl else go.Scatter)
-        fig.add_trace(kind(name=name, customdata=data, hovertemplate=tmpl, **coords, **style))
+        fig.add_trace(
+            go.Scatter3d(name=name, customdata=data, hovertemplate=tmpl, **coords, **style)
+        )
 
-    if density is not None and not three:
-        for counts, name, light, dark in (
-            (density.infeasible, "infeasible (density)", "#e4e4e4", "#4d4d4d"),
-            (density.feasible, "feasible (density)", "#c6dbef", "#08306b"),
-        ):
-            if counts.any():
-                fig.add_trace(_density_trace(density, counts, name, light, dark, labels))
-    size = 3 if three else 5
-    trace(
-        points[~points["feasible"]],
-        "infeasible",
-        [("why", "violates")],
-        mode="markers",
-        marker={"color": INFEASIBLE, "size": size, "opacity": 0.5},
-    )
-    trace(
-        points[points["feasible"]],
-        "feasible",
-        mode="markers",
-        marker={"color": FEASIBLE, "size": size, "opacity": 0.6},
-    )
-    front_style: dict[str, object] = {
-        "mode": "markers",
-        "marker": {"color": FRONT, "size": 5, "symbol": "diamond"},
-    }
-    if not three:  # a staircase through the front (3-D lines have no shape)
-        front_style = {
-            "mode": "lines+markers",
-            "marker": {"color": FRONT, "size": 8, "symbol": "diamond"},
-            "line": {"color": FRONT, "shape": "hv"},
-        }
+    for feasible, name, colour, opacity in (
+        (False, "infeasible", INFEASIBLE, 0.5),
+        (True, "feasible", FEASIBLE, 0.6),
+    ):
+        trace(
+            cloud[cloud["feasible"] == feasible],
+            name,
+            [] if feasible else [("why", "violates")],
+            mode="markers",
+            marker={"color": colour, "size": 3, "opacity": opacity},
+        )
     trace(
         front,
         "predicted front",
         [("ties", "designs with equal objectives"), ("tied", "trials")],
-        **front_style,
+        mode="markers",
+        marker={"color": FRONT, "size": 5, "symbol": "diamond"},
     )
-    moved = pd.concat(
-        [measured, failed[failed["drawn_at"] == "measured"]]
-        if failed is not None and len(failed)
-        else [measured]
-    )
-    if len(moved) and not three:
-        # A dashed segment from each built trial's model position to its measured one.
-        model = pd.concat([cloud, front]).drop_duplicates("number").set_index("number")
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        for _, m in moved.iterrows():
-            # From the model's position of what was built (its own point), else its trial's.
-            own = [m.get(f"model_{a}") for a in axes[:2]]
-            if all(isinstance(v, float) and np.isfinite(v) for v in own):
-                start = [float(v) for v in own]  # type: ignore[arg-type]
-            elif m["number"] in model.index:
-                p = model.loc[m["number"]]
-                start = [float(p[axes[0]]), float(p[axes[1]])]
-            else:
-                continue
-            xs += [start[0], float(m[axes[0]]), None]
-            ys += [start[1], float(m[axes[1]]), None]
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                line={"color": MEASURED, "dash": "dash", "width": 1},
-                hoverinfo="skip",
-                name="model → measured",
-            )
-        )
-    notes = [
-        ("build_id", "build"),
-        ("flow", "flow"),
-        ("state", "build state"),
-        ("rule", "measured as"),
-    ]
+    notes = [("build_id", "build"), ("flow", "flow")]
     if len(measured):
         trace(
             measured,
             "measured (built)",
-            notes,
+            [*notes, ("state", "build state"), ("rule", "measured as")],
             mode="markers",
-            marker={  # 3-D markers have no star
-                "color": MEASURED,
-                "size": 7 if three else 14,
-                "symbol": "square" if three else "star",
-                "line": {"color": "#000", "width": 1},
-            },
+            marker={"color": MEASURED, "size": 7, "symbol": "square", "line": {"color": "#000"}},
         )
     if failed is not None and len(failed):
         for k, (cls, part) in enumerate(failed.groupby("failure_class", sort=True)):
@@ -241,39 +130,23 @@ def pareto_figure(
                 part,
                 f"build failed: {cls}",
                 [
-                    ("build_id", "build"),
-                    ("flow", "flow"),
+                    *notes,
                     ("failure_class", "failure"),
                     ("drawn_at", "drawn at"),
                     ("rule", "measured as"),
                 ],
                 mode="markers",
-                marker={
-                    "color": FAILED_COLOURS[k % len(FAILED_COLOURS)],
-                    "size": 7 if three else 13,
-                    "symbol": "x" if three else FAILED_SYMBOLS[k % len(FAILED_SYMBOLS)],
-                    "line": {"width": 1},
-                },
+                marker={"color": FAILED_COLOURS[k % len(FAILED_COLOURS)], "size": 7, "symbol": "x"},
             )
-    layout: dict[str, object] = {
-        "title": title,
-        "height": 600,
-        "margin": {"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        "legend": {"orientation": "h", "y": -0.15},
-        "clickmode": "event+select",
-        "dragmode": "zoom",
-        "hovermode": "closest",
-        "hoverlabel": {"align": "left"},
-    }
     logs = list(log_axes) + [False] * 3
-    if three:
-        layout["scene"] = {
-            f"{k}axis": _axis(labels[i], logs[i]) for i, k in enumerate("xyz"[: len(axes)])
-        }
-    else:
-        layout["xaxis"] = _axis(labels[0], logs[0])
-        layout["yaxis"] = _axis(labels[1], logs[1])
-    fig.update_layout(**layout)
+    fig.update_layout(
+        height=600,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": -0.15},
+        hovermode="closest",
+        hoverlabel={"align": "left"},
+        scene={f"{k}axis": _axis(labels[i], logs[i]) for i, k in enumerate("xyz"[: len(axes)])},
+    )
     return fig
 
 

@@ -4,12 +4,13 @@ Each study is a real sweep (``dse.sweep.run_sweep`` on ``examples/gpt2-medium-u2
 with NSGA-II) in its own results folder. A page's first paint is the time from navigating to
 its URL until the page's script has finished (Streamlit's ``stApp`` reports
 ``data-test-script-state="notRunning"``) and its main element is drawn (the table's canvas,
-the chart's SVG legend, ...), measured in Debian's headless Chromium against ``dse dashboard``:
+the Pareto chart's marks, ...), measured in Debian's headless Chromium against ``dse dashboard``:
 
 - **cold**: a fresh ``dse dashboard`` server for every load, so the server's data caches
-  are empty (the morning after a sweep); the browser keeps its HTTP cache (Streamlit's and
-  Plotly's JavaScript were fetched once before, as for anyone who opened the dashboard
-  before);
+  are empty (the morning after a sweep); the load starts as soon as the server answers, so
+  it waits for the rest of the study read the server began at start-up (``app/serve.py``);
+  the browser keeps its HTTP cache (Streamlit's and the chart libraries' JavaScript were
+  fetched once before, as for anyone who opened the dashboard before);
 - **warm**: the same page loaded again in a new browser session on a server that has
   drawn it once (data caches warm), as when a colleague opens a shared link.
 
@@ -53,7 +54,7 @@ MAIN = ROOT / "app" / "main.py"
 # URL path -> (AppTest page script, what marks the page as drawn in the browser)
 PAGES = {
     "studies": (None, "[data-testid='stDataFrame'] canvas"),
-    "pareto": ("views/pareto.py", ".js-plotly-plot .legendtext"),
+    "pareto": ("views/pareto.py", ".st-key-pareto_chart .marks"),
     "design": ("views/design.py", "[data-testid='stDataFrame'] canvas"),
     "builds": ("views/builds.py", "h1"),
     "calibration": ("views/calibration.py", "h1"),
@@ -245,8 +246,9 @@ def profile_load(driver: Any, url: str, css: str) -> dict[str, Any]:
 
 
 def _chart_js(log: list[dict[str, Any]]) -> str:
-    """Where the chart libraries' JavaScript came from in this load: ``Plotly cache`` (the
-    browser's HTTP cache), ``Plotly 4,716 kB`` (fetched), or ``none`` (not loaded)."""
+    """Where the chart libraries' JavaScript came from in this load: ``PlotlyChart cache``
+    (the browser's HTTP cache), ``PlotlyChart 4,716 kB`` (fetched), or ``none`` (not loaded);
+    ``embed`` is Vega's."""
     import json
 
     got = []
@@ -256,7 +258,7 @@ def _chart_js(log: list[dict[str, Any]]) -> str:
             continue
         response = msg["params"]["response"]
         name = response["url"].rsplit("/", 1)[-1]
-        if name.startswith(("PlotlyChart.", "EChartsChart.")) and name.endswith(".js"):
+        if name.startswith(("PlotlyChart.", "EChartsChart.", "embed.")) and name.endswith(".js"):
             cached = response.get("fromDiskCache") or response.get("fromMemoryCache")
             size = float(response.get("encodedDataLength") or 0) / 1e3
             got.append(f"{name.split('.')[0]} " + ("cache" if cached else f"{size:,.0f} kB"))

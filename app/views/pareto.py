@@ -15,19 +15,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import cost_models as cm
-from app import _axes, _cached, _data, _density, _design, _plots, _ui
+from app import _axes, _cached, _data, _density, _design, _plots, _ui, _vega
 from dse.pareto import pareto_mask
 
 st.title("Pareto explorer")
 study, url = _ui.study_or_stop()
-# An empty chart first, so the browser loads the chart library (Plotly, ~4.7 MB of
-# JavaScript: most of a page load) while the server reads the study; removed below.
+# An empty chart first, so the browser loads the chart library (Vega) while the server
+# reads the study; removed below.
 early = st.empty()
-early.plotly_chart(go.Figure(layout={"height": 10, "margin": {"t": 0, "b": 0}}), key="pareto_early")
+early.vega_lite_chart({"mark": "point", "height": 10}, key="pareto_early")
 data = _ui.load(url, study)
 frame = data.frame
 if frame.empty or not data.objectives:
@@ -201,7 +200,9 @@ def chart(
         measured = measured.join(hover[params], on="number")
         failed = failed.join(hover[params], on="number")
     finished = builds[builds["state"].isin(["done", "failed"])] if len(builds) else builds
-    fig = _plots.pareto_figure(
+    # 2-D as Vega-Lite (a fifth of Plotly's JavaScript to load: _vega), 3-D as Plotly.
+    draw = _vega.pareto_spec if len(axes) == 2 else _plots.pareto_figure
+    fig = draw(
         shown,
         front,
         measured,
@@ -261,13 +262,6 @@ st.caption(
     "; ".join(notes) + ". Measured resources include the modelled shell-side fixed logic, like the "
     "predictions; tok/s and energy of a build are the calibrated model at its measured clock."
 )
-early.empty()
-event = st.plotly_chart(
-    fig,
-    key="pareto_chart",
-    on_select="rerun" if len(axes) == 2 else "ignore",
-    selection_mode=("points", "box", "lasso"),
-)
 
 
 def open_design(number: int, other: int | None = None) -> None:
@@ -278,17 +272,24 @@ def open_design(number: int, other: int | None = None) -> None:
     st.switch_page("views/design.py", query_params=query)
 
 
-# A click near a built star can also hit the cloud point under it: a built trace wins.
-built_traces = {
-    i for i, t in enumerate(fig.data) if str(t.name).startswith(("measured", "build failed"))
-}
-picked: list[tuple[bool, int]] = []
-selection = getattr(event, "selection", None) if len(axes) == 2 else None
-if selection:
-    for p in selection.get("points", []):
-        cd = p.get("customdata")
-        if cd:
-            picked.append((p.get("curve_number") in built_traces, int(cd[0])))
+early.empty()
+picked: list[tuple[bool, int]] = []  # (on a built marker, trial number)
+if len(axes) == 2:
+    spec = {**fig, "datasets": dict(fig["datasets"])}  # Streamlit pops what it sends
+    event = st.vega_lite_chart(
+        spec,
+        key="pareto_chart",
+        width="stretch",
+        on_select="rerun",
+        selection_mode=_vega.picks(fig),
+    )
+    # A click near a built marker can also hit the cloud point under it: a built pick wins.
+    for name, rows in (getattr(event, "selection", None) or {}).items():
+        for row in rows if isinstance(rows, list) else []:
+            if isinstance(row, dict) and row.get("number") is not None:
+                picked.append((name in _vega.BUILT_PICKS, int(row["number"])))
+else:
+    st.plotly_chart(fig, key="pareto_chart_3d")
 built_picks = sorted({n for b, n in picked if b})
 selected = built_picks or sorted({n for _, n in picked})
 if len(selected) == 1:

@@ -8,7 +8,6 @@ loads every page in headless Chromium at 1600 x 1000 (screenshots of the whole p
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from app import _axes, _data, _design
+from app import _axes, _data, _design, _vega
 from dse.sweep import load_builds, load_study_data, load_table, load_trial_attrs
 from tests._postgres import PostgresServer
 from tests.app_tests.browser import (
@@ -75,12 +74,21 @@ def figures(at: AppTest) -> list[dict[str, Any]]:
     return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def array(values: Any) -> list[float]:
-    """A trace coordinate from a figure's JSON (a list, or Plotly's base64 typed array)."""
-    if isinstance(values, dict):
-        raw = base64.b64decode(values["bdata"])
-        return [float(v) for v in np.frombuffer(raw, dtype=np.dtype(values["dtype"]))]
-    return [float(v) for v in values]
+def pareto_chart(at: AppTest) -> dict[str, Any]:
+    """The Pareto page's 2-D chart: its Vega-Lite spec, ``datasets`` as DataFrames by name."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    (el,) = [el for el in at.get("vega_lite_chart") if el.proto.datasets]
+    spec = json.loads(el.proto.spec)
+    spec["datasets"] = {
+        d.name: convert_arrow_bytes_to_pandas_df(d.data.data) for d in el.proto.datasets
+    }
+    return spec
+
+
+def marker_layers(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A Pareto chart's marker layers (those with a point selection) by dataset name."""
+    return {layer["data"]["name"]: layer for layer in spec["layer"] if "params" in layer}
 
 
 def frame_with(at: AppTest, column: str) -> pd.DataFrame:
@@ -237,44 +245,50 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     data = load_study_data(study.name, study.url)
     builds, _ = load_builds(study.name, study.url)
     open_page(app, "pareto")
-    (fig,) = figures(app)
-    traces = {t.get("name"): t for t in fig["data"]}
-    assert {"feasible", "infeasible", "predicted front"} <= set(traces)
+    spec = pareto_chart(app)
+    tables, layers = spec["datasets"], marker_layers(spec)
+    assert {"feasible", "infeasible", "front"} <= set(tables) and set(tables) <= set(layers) | {
+        "segments"
+    }
     # Axis titles carry units and the better direction.
-    assert fig["layout"]["xaxis"]["title"]["text"] == (
+    assert layers["front"]["encoding"]["x"]["title"] == (
         "decode_tokens_per_s (tok/s) · ↑ higher is better"
     )
-    assert "J/token" in fig["layout"]["yaxis"]["title"]["text"]
+    assert "J/token" in layers["front"]["encoding"]["y"]["title"]
     # The front, grouped: one marker per distinct objective vector, with its tie count.
     front = data.pareto(collapse=True)
-    got = traces["predicted front"]["customdata"]
-    assert sorted(c[0] for c in got) == sorted(front["number"])
-    assert sum(int(c[1]) for c in got) == len(data.pareto())
-    assert "designs with equal objectives" in traces["predicted front"]["hovertemplate"]
+    got = tables["front"]
+    assert sorted(got["number"]) == sorted(front["number"])
+    assert int(got["ties"].sum()) == len(data.pareto())
+    hover = {t["title"] for t in layers["front"]["encoding"]["tooltip"]}
+    assert "designs with equal objectives" in hover
     # Infeasible trials say which constraint they violate.
-    why = [c[1] for c in traces["infeasible"]["customdata"]]
-    assert why and all(w for w in why)
+    why = tables["infeasible"]["why"].tolist()
+    assert why and all(why)
     # Synthesis-only builds measured no clock: no measured star on tok/s vs energy.
-    assert "measured (built)" not in traces
+    assert "measured" not in tables
     # The place-and-route build that missed timing built units (llm_top), not this design:
     # its Fmax is no measurement of the design, so it is marked by failure class at its
     # trial's model position, saying why (the whole-design rule: test_axes_* below).
     pnr = builds[builds["failure_class"] == "timing_not_met"].iloc[0]
     assert pnr["measured"]["fmax_mhz"] < TARGET_MHZ and pnr["template"] == "llm_top"
-    timing = traces["build failed: timing_not_met"]
-    assert timing["marker"]["symbol"] != "star"
+    failed = tables["failed"]
+    timing = failed[failed["series"] == "build failed: timing_not_met"]
+    shape = layers["failed"]["encoding"]["shape"]["scale"]
+    assert shape["range"][shape["domain"].index("build failed: timing_not_met")] != _vega.STAR
     at = data.frame.set_index("number").loc[int(pnr["trial_number"])]
-    assert array(timing["x"]) == pytest.approx([at["decode_tokens_per_s"]])
-    assert "llm_top builds units" in timing["customdata"][0][4]
+    assert timing["x"].tolist() == pytest.approx([at["decode_tokens_per_s"]])
+    assert "llm_top builds units" in timing["drawn_at"].iloc[0]
     # The build that never ran (no Vivado): at its trial's model position, its own marker.
-    host = traces["build failed: host_error"]
-    assert [c[0] for c in host["customdata"]] == [study.failed_build_trial]
+    host = failed[failed["series"] == "build failed: host_error"]
+    assert host["number"].tolist() == [study.failed_build_trial]
     row = data.frame.set_index("number").loc[study.failed_build_trial]
-    assert array(host["x"]) == pytest.approx([row["decode_tokens_per_s"]])
-    assert "nothing measured" in host["customdata"][0][4]
+    assert host["x"].tolist() == pytest.approx([row["decode_tokens_per_s"]])
+    assert "nothing measured" in host["drawn_at"].iloc[0]
     assert any("not drawn: they measured none of" in c.value for c in app.caption)
     # Hover carries the design parameters.
-    assert all(f"{p}:" in traces["feasible"]["hovertemplate"] for p in data.params)
+    hover = {t["title"] for t in layers["feasible"]["encoding"]["tooltip"]}
+    assert set(data.params) <= hover
     # The front table opens on demand (the chart draws the front already).
     assert not [el for el in app.dataframe if "number" in el.value.columns]
     app.session_state["pareto_front_open"] = True
@@ -285,13 +299,15 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     # model's shell-side fixed logic (like for like with the predictions), over the device.
     app.selectbox(key="pareto_y").set_value("metric_lut_util").run()
     assert not app.exception  # tok/s vs LUT share: the synthesis builds measured no clock
-    assert "measured (built)" not in {t.get("name") for t in figures(app)[0]["data"]}
+    assert "measured" not in pareto_chart(app)["datasets"]
     app.selectbox(key="pareto_x").set_value("metric_dsp_util").run()
-    (fig,) = figures(app)
-    assert fig["layout"]["yaxis"]["title"]["text"].startswith("lut_util (share of device")
+    spec = pareto_chart(app)
+    assert marker_layers(spec)["front"]["encoding"]["y"]["title"].startswith(
+        "lut_util (share of device"
+    )
     # The llm_top synthesis builds measured units' LUTs and the sim runs cycles: neither is
     # a measured LUT of the design, so no measured star (the rule: test_axes_* below).
-    assert "measured (built)" not in {t.get("name") for t in fig["data"]}
+    assert "measured" not in spec["datasets"]
     assert any("unit templates measure units" in c.value for c in app.caption)
     # A third axis makes a 3-D plot.
     app.selectbox(key="pareto_z").set_value("metric_power_w").run()
@@ -324,33 +340,20 @@ def test_pareto_page_draws_a_density_image_above_the_marker_limit(
     data = load_study_data(study.name, study.url)
     builds, _ = load_builds(study.name, study.url)
     open_page(app, "pareto")
-    (fig,) = figures(app)
-    heat = {t["name"]: t for t in fig["data"] if t["type"] == "heatmap"}
-    assert set(heat) <= {"feasible (density)", "infeasible (density)"} and heat
+    tables = pareto_chart(app)["datasets"]
+    heat = {k: v for k, v in tables.items() if k.startswith("density_")}
+    assert set(heat) <= {"density_feasible", "density_infeasible"} and heat
     done = data.frame[data.frame["state"] == "COMPLETE"]
     front = set(data.pareto()["number"])
     built = set(builds["trial_number"].dropna().astype(int))
-    drawn = {
-        int(c[0])
-        for t in fig["data"]
-        if t.get("name") in ("feasible", "infeasible")
-        for c in t.get("customdata") or []
-    }
+    drawn = {int(n) for k in ("feasible", "infeasible") if k in tables for n in tables[k]["number"]}
     assert drawn == (built - front) & set(done["number"])  # the front has its own markers
-    grouped = {t["name"]: t for t in fig["data"]}["predicted front"]
-    assert {int(c[0]) for c in grouped["customdata"]} <= front
-    assert sum(int(c[1]) for c in grouped["customdata"]) == len(front)
-    counted = sum(np.nansum(array_2d(t["z"])) for t in heat.values())
+    grouped = tables["front"]
+    assert set(grouped["number"]) <= front
+    assert int(grouped["ties"].sum()) == len(front)
+    counted = sum(int(t["count"].sum()) for t in heat.values())
     assert counted == len(done) - len((front | built) & set(done["number"]))
     assert any(f"the other {int(counted):,} as a density image" in c.value for c in app.caption)
-
-
-def array_2d(values: Any) -> np.ndarray:
-    """A heatmap's z from a figure's JSON (nested lists, or Plotly's base64 typed array)."""
-    if isinstance(values, dict):
-        raw = np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
-        return raw.reshape([int(n) for n in str(values["shape"]).split(",")])
-    return np.array(values, dtype=float)
 
 
 def test_design_page_shows_the_calibrated_model_and_the_builds(app: AppTest, study: Study) -> None:
@@ -636,12 +639,19 @@ def server(study: Study) -> Iterator[int]:
         proc.wait(15)
 
 
-# Viewport coordinates of the data point (x, y) on the page's Plotly chart.
+# Viewport centre of the Pareto chart's marker whose hover text has every one of the given
+# "title: value" entries (Vega draws a small chart as SVG, each mark labelled with its hover
+# fields for screen readers); null when there is none.
 CLICK_AT = """
-const gd = document.querySelector('.js-plotly-plot'), fl = gd._fullLayout;
-const r = gd.getBoundingClientRect();
-return [r.left + fl.xaxis._offset + fl.xaxis.l2p(arguments[0]),
-        r.top + fl.yaxis._offset + fl.yaxis.l2p(arguments[1])];
+const want = arguments[0];
+for (const el of document.querySelectorAll('.st-key-pareto_chart svg.marks [aria-label]')) {
+  const got = el.getAttribute('aria-label').split('; ');
+  if (want.every((w) => got.includes(w))) {
+    const r = el.getBoundingClientRect();
+    return [r.left + r.width / 2, r.top + r.height / 2];
+  }
+}
+return null;
 """
 
 
@@ -672,7 +682,7 @@ def _v6(host: str) -> bytes:
 
 PAGES = {  # URL path -> (title, what marks the page as drawn)
     "": ("Studies", "[data-testid='stDataFrame'] canvas"),
-    "pareto": ("Pareto explorer", ".js-plotly-plot .legendtext"),
+    "pareto": ("Pareto explorer", ".st-key-pareto_chart .marks"),
     "design": ("Design", "[data-testid='stDataFrame'] canvas"),
     "builds": ("Builds", ".js-plotly-plot"),
     "calibration": ("Calibration", ".js-plotly-plot"),
@@ -691,7 +701,7 @@ def wait_drawn(driver: Any, css: str, timeout_s: float = 90) -> None:
         return state == "notRunning" and bool(d.find_elements(By.CSS_SELECTOR, css))
 
     WebDriverWait(driver, timeout_s).until(done)
-    time.sleep(1.0)  # Plotly draws its SVG after the script finished
+    time.sleep(1.0)  # the chart libraries draw after the script finished
 
 
 def test_server_binds_loopback_only_and_chromium_draws_every_page(
@@ -747,12 +757,9 @@ def test_server_binds_loopback_only_and_chromium_draws_every_page(
         # Clicking the timing failure's marker opens that build's trial, not a neighbour. It
         # built units (llm_top), so it is drawn at its trial's model position.
         driver.get(f"http://127.0.0.1:{server}/pareto?study={study.name}")
-        wait_drawn(driver, ".js-plotly-plot .legendtext")
-        data = load_study_data(study.name, study.url)
-        at = data.frame.set_index("number").loc[int(pnr["trial_number"])]
-        x, y = driver.execute_script(
-            CLICK_AT, float(at["decode_tokens_per_s"]), float(at["energy_per_token_j"])
-        )
+        wait_drawn(driver, ".st-key-pareto_chart .marks")
+        trial = int(pnr["trial_number"])
+        x, y = driver.execute_script(CLICK_AT, [f"trial: {trial}", "failure: timing_not_met"])
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             driver.execute_cdp_cmd(
                 "Input.dispatchMouseEvent",

@@ -4,13 +4,12 @@ the density image, and nothing else is a marker."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
-from app import _axes, _density, _plots
+from app import _axes, _density, _vega
 from dse.pareto import pareto_mask
 
 N = 100_000
@@ -34,13 +33,10 @@ def cloud(n: int = N, seed: int = 0) -> pd.DataFrame:
     )
 
 
-def markers(fig: dict) -> dict[str, set[int]]:
-    """Trial numbers drawn as markers, by trace name."""
-    return {
-        t["name"]: {int(c[0]) for c in t.get("customdata") or []}
-        for t in fig["data"]
-        if t["type"] in ("scatter", "scattergl")
-    }
+def markers(spec: dict) -> dict[str, set[int]]:
+    """Trial numbers drawn as markers, by marker layer (dataset name)."""
+    names = [layer["data"]["name"] for layer in spec["layer"] if "params" in layer]
+    return {k: {int(n) for n in spec["datasets"][k]["number"]} for k in names}
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -70,7 +66,7 @@ def test_a_large_cloud_draws_the_front_and_builds_exactly_and_the_rest_as_densit
     assert density.feasible.sum() + density.infeasible.sum() == density.counted
     assert density.feasible.shape == (_density.BINS, _density.BINS)
     front = _axes.group_ties(df[on_front].sort_values("tps"), axes)
-    fig = _plots.pareto_figure(
+    spec = _vega.pareto_spec(
         df[mask].assign(on_front=on_front[mask]),
         front,
         pd.DataFrame(columns=["number", *axes]),
@@ -79,18 +75,19 @@ def test_a_large_cloud_draws_the_front_and_builds_exactly_and_the_rest_as_densit
         log_axes=[log, log],
         density=density,
     )
-    spec = json.loads(fig.to_json())
     drawn = markers(spec)
-    assert drawn["predicted front"] == set(front["number"])
-    (line,) = [t for t in fig.data if t.name == "predicted front"]
-    assert sum(int(c[1]) for c in line.customdata) == on_front.sum()  # with ties
-    # The cloud's markers are the built trials off the front (the front trace draws the rest).
-    cloud_markers = set().union(*(v for k, v in drawn.items() if k != "predicted front"))
+    assert drawn["front"] == set(front["number"])
+    assert int(spec["datasets"]["front"]["ties"].sum()) == on_front.sum()  # with ties
+    # The cloud's markers are the built trials off the front (the front layer draws the rest).
+    cloud_markers = set().union(*(v for k, v in drawn.items() if k != "front"))
     assert cloud_markers == set(np.flatnonzero(built & ~on_front))
-    heat = [t for t in spec["data"] if t["type"] == "heatmap"]
-    assert [t["name"] for t in heat] == ["infeasible (density)", "feasible (density)"]
-    # What the browser receives stays small whatever the study's size.
-    assert len(fig.to_json()) < 400_000
+    heat = [k for k in spec["datasets"] if k.startswith("density_")]
+    assert heat == ["density_infeasible", "density_feasible"]
+    cells = sum(int(spec["datasets"][k]["count"].sum()) for k in heat)
+    assert cells == density.counted
+    # What the browser receives stays small whatever the study's size (Arrow tables).
+    sent = sum(len(convert_anything_to_arrow_bytes(t)) for t in spec["datasets"].values())
+    assert sent < 400_000
 
 
 def test_a_small_cloud_is_drawn_point_by_point() -> None:
