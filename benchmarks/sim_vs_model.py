@@ -1,8 +1,9 @@
 """Overlay cycles: Verilator simulation of the generated RTL vs the cost model's prediction.
 
-For 3 model families × 4 hardware points × 2 memory systems (24 points), simulates
+For 3 model families × 6 hardware points × 2 memory systems (36 points), simulates
 prefill (the prompt's 4 tokens batched on the MM mode: one chunk of ``tile_tokens`` = 4,
-each weight tile fetched once and applied to the 4 tokens) and 7 decode steps of the tiny
+each weight tile fetched once and applied to the 4 tokens, one a cycle or ``mm_t`` a cycle
+on the two token-lane points) and 7 decode steps of the tiny
 model through the AXI memory model, checks every token and residual stream against the
 bit-exact reference, and compares the measured prefill and decode cycles with
 ``cost_models._overlay_cycles.run_cycles`` for the same shape, point and per-port memory
@@ -14,7 +15,7 @@ Memory systems: ``u280`` HBM (one pseudo-channel per port at 200 MHz: the port w
 engine-bound) and ``ecp5-85`` DDR3 (6.4 B/cycle at 200 MHz: memory-bound).
 
 Run: ``python benchmarks/sim_vs_model.py`` (Verilator builds are cached per hardware
-parameter set under ~/.cache/dse/overlay-sim; a cold run builds 4 models).
+parameter set under ~/.cache/dse/overlay-sim; a cold run builds 6 models).
 """
 
 from __future__ import annotations
@@ -45,6 +46,15 @@ HW: dict[str, dict[str, Any]] = {
         "density_ffn": 0.25, "mv_k": 16, "mv_n": 8, "axi_port_bits": 256, "sfu_lanes": 8,
     },
 }  # fmt: skip
+# The MM mode's token lanes (mm_t): a fetched weight tile serves mm_t of the chunk's tokens
+# a cycle (DSP-packed W4 on two lanes; N:M on four, the whole 4-token chunk in one cycle).
+HW_MM: dict[str, dict[str, Any]] = {
+    "dense-w4-4x16-p64-mt2": {
+        "quant": "w4a8", "quant_group": 32, "mv_k": 4, "mv_n": 16, "axi_port_bits": 64,
+        "mm_t": 2,
+    },
+    "nm-w4-8x4-mt4": {**HW["nm-w4-8x4"], "mm_t": 4},
+}  # fmt: skip
 MEMORY: dict[str, dict[str, Any]] = {
     "u280": {"platform": "u280", "freq_mhz": 200.0},
     "ecp5": {"platform": "ecp5-85"},
@@ -61,7 +71,7 @@ def main() -> int:
     print(f"{'model':13} {'hardware':24} {'mem':5} {'exact':5} {'dec_sim':>8} {'dec_model':>9} "
           f"{'err%':>6} {'pre_sim':>8} {'pre_model':>9} {'err%':>6} {'wall_s':>6}")  # fmt: skip
     for model, shape in TINY_SHAPES.items():
-        for hw_name, hw in HW.items():
+        for hw_name, hw in {**HW, **HW_MM}.items():
             for mem_name, mem_keys in MEMORY.items():
                 point = {**hw, **mem_keys, "freq_mhz": 200.0}
                 prep = prepare(shape, point)

@@ -20,7 +20,8 @@ hardware's physics, explained where it appears:
   results pass a two-stage requant pipeline, norms a three-stage one, each drained once
   per instruction;
 * batched prefill (``prefill_cycles``): an MV over T token slots streams its weights once,
-  applying each tile to one token a cycle, and writes back every token's rows.
+  applying each tile to ``mm_t`` tokens a cycle (token lanes), and writes back every
+  token's rows; its x-buffer copy runs slot by slot.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class _Design:
     overlap: bool
     banks: int  # scratchpad / x-buffer banks: sfu_lanes rounded up to a power of two, >= 2
     stored: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    mm_t: int = 1  # token lanes of the batched MV (the MM mode's tokens a cycle)
 
     @property
     def kv_lanes(self) -> int:
@@ -106,6 +108,7 @@ def _design(p: Mapping[str, Any]) -> _Design:
         bool(p.get("overlap", True)),
         max(2, 1 << max(0, int(p.get("sfu_lanes", 4)) - 1).bit_length()),
         stored,
+        1 if p.get("prefill_serial", False) else int(p.get("mm_t", 1)),
     )
 
 
@@ -178,7 +181,8 @@ def _serial(rows: list[tuple[int, int]], pop: int, rate: float, mem: OverlayMemo
 def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
             mem: OverlayMemory, tokens: int = 1, argmax: bool = False) -> float:  # fmt: skip
     """One MV over ``tokens`` token slots: the weights stream once; each popped tile is
-    applied to the slots one a cycle, and each slot writes back its own rows."""
+    applied to ``mm_t`` slots a cycle (the token lanes), and each slot writes back its own
+    rows."""
     keep, m = nm if nm else (1, 1)
     fb = d.w_bits + (math.ceil(math.log2(m)) if nm else 0)
     ks = k * keep // m
@@ -187,9 +191,12 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
     tile = d.mv_n * d.mv_k * fb // 8
     per_tile_bytes = nch * tile + _cdiv(nch, gck) * 2 * d.mv_n
     rate = mem.rates[port]
-    fill = _cdiv(tokens * k, d.banks) + 1  # x-buffer copy, then its last block's write cycle
-    # chunks (one per token), accumulate drain, write-back (per token)
-    per_tile = tokens * nch + 1 + MV_SUM + tokens * _cdiv(d.mv_n, d.banks)
+    # x-buffer copy, slot by slot (a slot's last block may be short), then the last
+    # block's write cycle
+    fill = tokens * _cdiv(k, d.banks) + 1
+    groups = _cdiv(tokens, d.mm_t)  # cycles a popped tile stays for the chunk's tokens
+    # chunks (one per group of mm_t tokens), accumulate drain, write-back (per token)
+    per_tile = groups * nch + 1 + MV_SUM + tokens * _cdiv(d.mv_n, d.banks)
     drain = 1 if argmax else WB_DRAIN  # the argmax writes nothing: one cycle to see that
     if d.overlap:
         body = [(0, ntile * per_tile_bytes)]
@@ -207,9 +214,9 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
                 cnt += b * mem.beat
             else:
                 cyc += 1
-            cyc += tokens - 1  # the tile stays at the head for the other tokens
+            cyc += groups - 1  # the tile stays at the head for the other tokens
             cnt -= need
-        cyc += per_tile - tokens * nch
+        cyc += per_tile - groups * nch
     return cyc
 
 

@@ -27,6 +27,7 @@ from cost_models._common import (
     uniform,
 )
 from cost_models._overlay_cycles import (
+    BUF_READ,
     FETCH,
     KV_DRAIN,
     MAX_BURST_BYTES,
@@ -138,11 +139,15 @@ def evaluate_temporal(
         loads: Any,
         kv_tokens: Any,
         load_tokens: Any = 1.0,
+        queries: Any = 1.0,
+        attn: tuple[Any, Any, Any] | None = None,
     ) -> dict[str, Any]:
         """Cycles of one pass through the model for ``tokens`` tokens (``seq`` per sequence)
         whose attention spans ``kv_len`` entries, on an engine of e_t × e_k × e_n; weights
         are loaded ``loads`` times, each for ``load_tokens`` tokens (the routed experts they
-        touch), and K/V of ``kv_tokens`` tokens move off chip."""
+        touch), and K/V of ``kv_tokens`` tokens move off chip for each of ``queries`` query
+        tokens per sequence whose attention runs one after another (on an engine of
+        ``attn`` = (t, k, n), default the pass's)."""
         once = uniform(loads) and loads == 1
         route = routed_factor(w, load_tokens)
         kv_len = m.kv_span(kv_len)  # windowed layers attend to at most their window
@@ -150,19 +155,30 @@ def evaluate_temporal(
         comp_sum: Any = 0.0
         breakdown: dict[str, Any] = {}
         t_rows = _ceil_div(tokens, e_t)
+        # Per block of e_n outputs and weight load: its registered products and accumulate
+        # drain (1 + MV_SUM), then every token writes its rows back, ``banks`` rows a cycle
+        # and at least a cycle a block (the sim rung's ⌈rows/banks⌉ per block where the
+        # block's rows are a multiple of, or below, the banks; a core writes its own rows).
+        drain = loads * (1.0 + MV_SUM)
+        # Before its first chunk an operator copies each token's input vector into the
+        # engine's operand buffers, ``banks`` words a cycle (slot by slot): hidden under the
+        # first weights' latency when overlapped, whole otherwise.
+        chunk = tokens / loads
         reds: dict[tuple[float, str], Any] = {}
-        outs: dict[float, Any] = {}
+        outs: dict[float, tuple[Any, Any]] = {}
         for (red, cls, out_dim, _, _, share, is_routed), names in shapes.items():
             # Padding to the engine shape counts: ⌈T/e_t⌉·⌈red·dens/e_k⌉·⌈out/e_n⌉.
             if (red, cls) not in reds:
-                # Each block of e_n outputs drains its registered products and accumulate
-                # (1 + MV_SUM cycles) before its write-back (sim rung)
-                reds[red, cls] = _ceil_div(red * dens[cls], e_k) + 1.0 + MV_SUM
+                xfill = chunk * _ceil_div(red, eff["banks"]) + 1.0
+                xfill = sel(overlap, np.maximum(xfill - eff["first"], 0.0), xfill)
+                reds[red, cls] = (_ceil_div(red * dens[cls], e_k), loads * xfill)
             if out_dim not in outs:
-                outs[out_dim] = _ceil_div(out_dim / tp, e_n)
-            comp = reds[red, cls] * outs[out_dim]
-            if not (uniform(t_rows) and t_rows == 1):
-                comp = comp * t_rows
+                blocks = _ceil_div(out_dim / tp, e_n)
+                rows = np.maximum(blocks, _ceil_div(out_dim / tp / cores, eff["banks"]))
+                outs[out_dim] = (blocks, tokens * rows)
+            chunks, xfill = reds[red, cls]
+            blocks, write_back = outs[out_dim]
+            comp = blocks * (chunks * t_rows + drain) + write_back + xfill
             mem = mem_once[names[0]] if once else mem_once[names[0]] * loads
             if is_routed:
                 mem = mem * route
@@ -188,16 +204,17 @@ def evaluate_temporal(
         # Per head and KV entry: the score product over attn_qk_width and the weighted sum
         # over attn_sv_width (both head_dim, or MLA's latent widths).
         qk_w, sv_w = m.attn_qk_width, m.attn_sv_width
+        a_t_, a_k, a_n = attn if attn is not None else (e_t, e_k, e_n)
         a_comp = sel(
             attn_sep,
             b * seq * kv_len * (qk_w + sv_w) * heads / (np.maximum(p["attn_macs"], 1) * cores),
             b
             * heads
-            * _ceil_div(seq, e_t)
-            * _ceil_div(kv_len, e_n)
-            * (_ceil_div(qk_w, e_k) + _ceil_div(sv_w, e_k)),
+            * _ceil_div(seq, a_t_)
+            * _ceil_div(kv_len, a_n)
+            * (_ceil_div(qk_w, a_k) + _ceil_div(sv_w, a_k)),
         )
-        kv_moved = b * m.kv_span(kv_tokens) * kv_entry
+        kv_moved = b * queries * m.kv_span(kv_tokens) * kv_entry
         a_mem = kv_moved * cpb["kv"]
         # Short KV rows are latency-bound: each head reads its K rows and (an MV engine
         # computes the context as one dot product per value dimension) V stored per
@@ -206,14 +223,14 @@ def evaluate_temporal(
         bursts = _ceil_div(kv_len * qk_w * eff["kvb"], MAX_BURST_BYTES) + sv_w * _ceil_div(
             kv_len * eff["kvb"], MAX_BURST_BYTES
         )
-        a_lat = lat_per_burst * (b * bursts)
+        a_lat = lat_per_burst * (b * queries * bursts)
         a_t = (
             np.maximum(np.maximum(a_comp, a_mem), a_lat)
             if overlap_all
             else sel(
                 overlap,
                 np.maximum(np.maximum(a_comp, a_mem), a_lat),
-                a_comp + a_mem + _kv_fetch_cycles(w, eff, b, kv_len),
+                a_comp + a_mem + _kv_fetch_cycles(w, eff, b * queries, kv_len),
             )
         )
         act_onchip = p["act_onchip"]
@@ -244,7 +261,10 @@ def evaluate_temporal(
             pp_comm = sel(pp > 1, (pp - 1) * (comm / link * f + lat), 0.0)
         # Instruction dispatch, stream start-up and serial SFU steps (the sim rung's terms),
         # once per chunk of tokens that reloads the weights; plus any fixed extra per layer.
-        overhead = p["layer_overhead_cycles"] + loads * (eff["layer"] + b * eff["per_seq"])
+        # A chunk of tokens that reloads the weights pays the per-load terms once; norms,
+        # RoPE and every head's attention run token by token (causal: the overlay's step).
+        per_token = eff["layer_token"] + eff["per_seq"]
+        overhead = p["layer_overhead_cycles"] + loads * eff["layer"] + tokens * per_token
         per_layer = layer_cycles + a_t + nl + t_comm + overhead + act_t + slr_hop
         lm_t: Any = 0.0
         if w.lm_head:
@@ -254,7 +274,9 @@ def evaluate_temporal(
                 if overlap_all
                 else sel(overlap, np.maximum(lm_comp, lm_mem), lm_comp + lm_mem)
             )
-        cycles = n_layers * per_layer + pp_comm + lm_t + loads * eff["step"]
+        cycles = (
+            n_layers * per_layer + pp_comm + lm_t + tokens * eff["step_token"] + b * eff["step_seq"]
+        )
         mem_total = (mem_layer_once if once else mem_layer_once * loads) + a_mem
         comp_total = comp_sum + a_comp
         top = np.maximum(mem_total, comp_total)
@@ -280,7 +302,9 @@ def evaluate_temporal(
 
     mv = (1.0, p["mv_k"], mv_n)
     # Prefill. Batched: the whole prompt as one matrix-matrix pass, weights loaded once per
-    # tile of tile_tokens tokens, the LM head for the last token only. Serial (DFX): every
+    # tile of tile_tokens tokens, the LM head for the last token only; attention runs token
+    # by token on the matrix-vector mode as in the overlay (causal: token i over i entries,
+    # its K/V rows streamed for it: l queries at the mean KV length). Serial (DFX): every
     # prompt token is one generation step in matrix-vector mode — the same instruction
     # stream, LM head included — at KV lengths 1..l, i.e. l steps at the mean KV length.
     mean_kv = (l_in + 1) / 2
@@ -295,13 +319,15 @@ def evaluate_temporal(
         pre = step(
             tokens,
             l_in,
-            l_in,
+            mean_kv,
             p["mm_t"],
             p["mm_k"],
             p["mm_n"] * cores,
             loads,
-            l_in,
+            mean_kv,
             tokens / loads if m.moe else 1.0,
+            queries=l_in,
+            attn=mv,
         )
         if not uniform(serial) or serial:
             ser = _scaled(step(b, 1, mean_kv, *mv, 1.0, mean_kv, b), l_in)
@@ -404,20 +430,22 @@ def _efficiency(
     # Scalars first, then one array term each (the model runs on 16k-point chunks).
     # An MV instruction ends after its requant pipeline drains (WB_DRAIN), a KV-row dot
     # product after its sum and requant stages (KV_DRAIN).
-    layer_fixed = n_mats * (1 + inst + WB_DRAIN) + norms * norm + (2 + act + rope) * inst
+    # Per weight load (a chunk of tokens): the linear maps, residual adds and activation run
+    # once over the chunk; per token: its norms and RoPE (row-wise, one token at a time).
+    layer_fixed = n_mats * (1 + inst + WB_DRAIN) + (2 + act) * inst
+    layer_token = norms * norm + rope * inst
     head_fixed = 3 * inst + 1 + SERIAL_STEPS + KV_DRAIN  # scores, softmax (+ divider), context
-    step = (
-        (4 if w.lm_head else 3) * fill
-        + 3 * inst
-        + norm
-        + FETCH
-        + 2
-        + (1 + inst if w.lm_head else 0)
-    )
     out = {
         "kvb": kvb,
         "burst_cycles": np.maximum(2.0, lat / OUTSTANDING),
-        "step": step,  # embedding rows, final norm, LM head, END
+        # per token: its embedding rows (and RoPE tables) and the host's start of its entry
+        "step_token": 3 * fill + 3 * inst + FETCH + 2,
+        # per sequence: the final norm and the LM head's stream
+        "step_seq": norm + ((fill + 1 + inst) if w.lm_head else 0.0),
+        "layer_token": layer_token,
+        # scratchpad / operand-buffer banks: SFU lanes rounded up to a power of two, >= 2
+        "banks": np.maximum(2.0, 2.0 ** np.ceil(np.log2(np.maximum(p["sfu_lanes"], 1)))),
+        "first": STREAM_START + BUF_READ + lat,  # request to a streamed operand's first byte
     }
     writes = kvh * (2 * (inst + 1) + 2 * lat)  # K and V writes wait for their response
     if uniform(overlap) and bool(overlap):
@@ -550,8 +578,12 @@ def _resources(
         # the engine-level model.
         hw = ovr.template_point(p, prec.w_bits)
         whole = ovr.predict(hw, flow)
-        # the RTL's one engine is the MV engine; a separate prefill engine is not built
-        extra = sel(p["unified_engine"], 0.0, mm)
+        # the RTL's one engine is the MV engine; a separate prefill engine is not built.
+        # Its MM mode's token lanes 1..mm_t-1 (ov_mm_lanes: multipliers, products, x
+        # buffers banked by lane) are not in the fitted whole-overlay model: per-MAC figures
+        separate = sel(p["unified_engine"], 0.0, mm)
+        lanes = sel(p["prefill_serial"], 0.0, (p["mm_t"] - 1) * mv)
+        extra = sel(p["unified_engine"], lanes, mm)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
         per_mac = extra * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
         lut = np.where(built, cores * (whole["lut"] + per_mac), lut)
@@ -560,7 +592,7 @@ def _resources(
         dsps = np.ceil(extra / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
         dsp = np.where(built, cores * (whole["dsp"] + dsps), dsp)
         # a separate engine's weight tiles
-        bram_core = np.where(built, whole["bram"] * per_bram + w_banks * (extra > 0), bram_core)
+        bram_core = np.where(built, whole["bram"] * per_bram + w_banks * (separate > 0), bram_core)
         for r in ("lut", "ff", "bram36"):
             fixed[r] = np.where(built, cdc * cc[r], fixed[r])
         if detail:

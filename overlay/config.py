@@ -20,6 +20,7 @@ PORT_BITS = (32, 64, 128, 256, 512)
 NM_MS = (2, 4, 8, 16)
 MAX_LANES = 64
 MAX_PREFILL_TOKENS = 8  # token slots of the batched prefill (x buffer, accumulators)
+MM_LANES = (1, 2, 4)  # token lanes of the MM mode (mm_t): slots a weight tile serves a cycle
 CLASSES = ("qk", "vo", "ffn")
 
 
@@ -45,6 +46,7 @@ class OverlayConfig:
     mm_n: int
     unified_engine: bool
     prefill_tokens: int  # tokens that share one fetched weight tile in prefill (1: serial)
+    mm_t: int  # token lanes: slots a fetched tile serves in one cycle (1 without an MM mode)
     sfu_lanes: int
     overlap: bool
     axi_port_bits: int
@@ -142,7 +144,7 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
     freq = point.get("freq_mhz", 200.0)
     if isinstance(freq, bool) or not isinstance(freq, int | float) or freq <= 0:
         raise OverlayError("freq_mhz", f"expected a positive number, got {freq!r}")
-    prefill_tokens = _prefill(point, lanes)
+    prefill_tokens, mm_t = _prefill(point, lanes)
     return OverlayConfig(
         quant=str(quant),
         w_bits=w_bits,
@@ -156,6 +158,7 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         mm_n=lanes["mm_n"],
         unified_engine=True,
         prefill_tokens=prefill_tokens,
+        mm_t=mm_t,
         sfu_lanes=lanes["sfu_lanes"],
         overlap=_bool(point, "overlap", True),
         axi_port_bits=port_bits,
@@ -164,14 +167,15 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
     )
 
 
-def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
-    """Token slots of the prefill engine, after refusing the MM-mode knobs it cannot build.
+def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> tuple[int, int]:
+    """(token slots, token lanes) of the prefill engine, after refusing the MM-mode knobs
+    it cannot build.
 
-    The overlay has one (unified) engine. Its matrix-matrix mode is the MV array itself: a
-    fetched weight tile stays at the stream buffer's head and is applied to each token of
-    the prefill chunk in turn (``tile_tokens`` tokens, one a cycle), so the MM array is
-    ``1 × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token by token and no MM
-    mode is built, as the cost model's serial prefill uses none."""
+    The overlay has one (unified) engine. Its matrix-matrix mode is the MV array with
+    ``mm_t`` token lanes: a fetched weight tile stays at the stream buffer's head and is
+    applied to ``mm_t`` tokens of the prefill chunk a cycle (``tile_tokens`` tokens in all),
+    so the MM array is ``mm_t × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token
+    by token and no MM mode is built, as the cost model's serial prefill uses none."""
     if not _bool(point, "unified_engine", True):
         raise OverlayError(
             "unified_engine",
@@ -184,13 +188,7 @@ def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
     if serial:
         # no MM mode is built or used: the cost model's serial prefill and batch-1 decode
         # run in MV mode too (only its unified MAC count, max(mm, mv), still reads mm_*)
-        return 1
-    if mm_t != 1:
-        raise OverlayError(
-            "mm_t",
-            f"the overlay's MM mode applies a weight tile to one token a cycle: mm_t 1 "
-            f"only (got {mm_t}); or set prefill_serial: true",
-        )
+        return 1, 1
     for key, want in (("mm_k", mv[0]), ("mm_n", mv[1])):
         if lanes[key] != want:
             raise OverlayError(
@@ -199,7 +197,14 @@ def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> int:
                 f"{'mv_k' if key == 'mm_k' else 'mv_n'} = {want} (got {lanes[key]}); "
                 "or set prefill_serial: true",
             )
-    return _int(point, "tile_tokens", 4, 1, MAX_PREFILL_TOKENS)
+    slots = _int(point, "tile_tokens", 4, 1, MAX_PREFILL_TOKENS)
+    if mm_t not in MM_LANES or slots % mm_t:
+        raise OverlayError(
+            "mm_t",
+            f"the overlay's MM mode builds mm_t in {MM_LANES} token lanes dividing "
+            f"tile_tokens = {slots} (got {mm_t}); or set prefill_serial: true",
+        )
+    return slots, mm_t
 
 
 def check_shape(shape: ModelShape, cfg: OverlayConfig, max_pos: int) -> None:

@@ -25,7 +25,7 @@ from overlay.config import OverlayConfig
 from overlay.isa import F_DYN_K, PORTS
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
-SOURCES = ("overlay_core.v", "ov_rdstream.v", "ov_bankram.v")
+SOURCES = ("overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v")
 HARNESS = "sim_main.cpp"
 HEADERS = ("ov_axi_mem.h",)  # included by every overlay harness: part of each build's hash
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
@@ -78,6 +78,7 @@ def verilator_params(
         ),
         # named only where built, so the tops without batched prefill keep their parameters
         **({"TT": cfg.prefill_tokens} if cfg.prefill_tokens > 1 else {}),
+        **({"MT": cfg.mm_t} if cfg.mm_t > 1 else {}),
     }
 
 

@@ -17,6 +17,7 @@
 // mut != 0 breaks one operator on purpose (mutation tests, simulation only): 1 RoPE sign, 2 group scale
 // dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding),
 // 6 batched MV: every token of the chunk reads the first token's x.
+// Batched MV with MT token lanes: each chunk of a tile serves MT slots a cycle (ov_mm_lanes).
 module overlay_core #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -31,7 +32,9 @@ module overlay_core #(
     parameter BURST = 256,
     parameter IDXB = 4,      // N:M index bits the stream decoder supports (0: dense only)
     parameter XBUF = 1024,   // x-buffer words: the longest reduction of an MV (x TT)
-    parameter TT = 1         // prefill token slots: a weight tile serves TT tokens (F_BATCH)
+    parameter TT = 1,        // prefill token slots: a weight tile serves TT tokens (F_BATCH)
+    parameter MT = 1         // token lanes (mm_t, a power of two dividing TT): the slots a
+                             // tile serves in one cycle (ov_mm_lanes holds lanes 1..MT-1)
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -76,7 +79,9 @@ module overlay_core #(
     localparam L = MV_K * MV_N;  // KV rows: the engine's multipliers as one dot product
     localparam SAW = $clog2(SPAD);
     localparam IAW = $clog2(IMEM);
-    localparam XAW = $clog2(XBUF);
+    localparam XBL = XBUF / MT;  // x-buffer words of one token lane (slots banked by lane)
+    localparam XAW = $clog2(XBL);
+    localparam [15:0] MT16 = MT[15:0];
     localparam LNB = (SFU_LANES <= 2) ? 1 : $clog2(SFU_LANES);
     localparam NB = 1 << LNB;
     localparam DW = 18;
@@ -259,10 +264,16 @@ module overlay_core #(
     // filled from copy A's operand block at stage D (written on that cycle's edge)
     reg d_v;
     reg [15:0] d_ii;
+    // the fill copies one token slot at a time: slot t goes to lane t % MT at (t / MT) * K
+    // (xf_o: offset in the slot, xf_t: the slot, xf_b: its row in the lane; d_x*: stage D)
+    reg [15:0] xf_o, xf_t, xf_b, d_xa;
+    reg [LNB:0] d_xn;
+    reg [7:0] d_xl;
+    wire [15:0] xf_s = (kdim - xf_o < NB16) ? kdim - xf_o : NB16;  // words this cycle
     reg [L*XAW-1:0] xr_a;
     wire [L*NB*8-1:0] xq;
     wire xw_v = state == ST_EXEC && op == OP_MV && d_v;
-    wire [XAW-1:0] xw_a = d_ii[XAW-1:0];
+    wire [XAW-1:0] xw_a = d_xa[XAW-1:0];
     reg [NB*8-1:0] xw_d;
     integer xl;
     always @(*)
@@ -270,8 +281,8 @@ module overlay_core #(
     genvar gx;
     generate
         for (gx = 0; gx < L; gx = gx + 1) begin : g_xbuf
-            ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(XBUF), .AW(XAW), .DW(8)) u_x (
-                .clk(clk), .we(xw_v), .wa(xw_a), .wn(NB[LNB:0]), .wd(xw_d),
+            ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(XBL), .AW(XAW), .DW(8)) u_x (
+                .clk(clk), .we(xw_v && d_xl == 0), .wa(xw_a), .wn(d_xn), .wd(xw_d),
                 .ra(xr_a[gx*XAW +: XAW]), .rq(xq[gx*NB*8 +: NB*8]));
         end
     endgenerate
@@ -279,11 +290,6 @@ module overlay_core #(
     // ---------------------------------------------------------------- element-wise pipeline
     // issue (I) -> operands (D) -> tables and result (E); d_*/e_* carry the lane group.
     reg e_v, h_v;
-    // stage E's op, a register: decoded from the instruction register (the imem read) in
-    // the same cycle it put the op decode in front of MULQ's two chained multiplies
-    // (the released top's slowest path, 24.4 MHz); op is stable from the fetch on, and
-    // stage E holds a lane group no earlier than three cycles after it
-    reg [7:0] e_op;
     reg [15:0] d_n, e_n, e_ii, d_rb, e_rb;
     reg [NB*DW-1:0] a_e, b_e, c_e, h_d;
     reg [SAW-1:0] h_a;
@@ -436,6 +442,32 @@ module overlay_core #(
         rdot = trr[0];
     end
 
+    // token lanes 1..MT-1 of the batched MV: the same chunk, the next slots' x
+    wire signed [(MT > 1 ? MT - 1 : 1)*MV_N*24-1:0] ldot;
+    integer lu;
+    generate
+        if (MT > 1) begin : g_mm
+            wire [MT-1:0] xw_lane;
+            wire [L*8-1:0] x0;
+            genvar gl;
+            for (gl = 0; gl < MT; gl = gl + 1) begin : g_we
+                assign xw_lane[gl] = xw_v && d_xl == gl;
+            end
+            for (gl = 0; gl < L; gl = gl + 1) begin : g_x0
+                assign x0[8*gl +: 8] = xq[gl*NB*8 +: 8];
+            end
+            ov_mm_lanes #(
+                .MV_K(MV_K), .MV_N(MV_N), .NL(MT - 1), .NB(NB), .LNB(LNB), .XBL(XBL),
+                .XAW(XAW), .PACK(PACK)
+            ) u_mm (
+                .clk(clk), .xw_v(xw_lane[MT-1:1]), .xw_a(xw_a), .xw_n(d_xn), .xw_d(xw_d),
+                .xr_a(xr_a), .w_s1(w_s1), .live_s1(live_s1), .same_x(mut == 6), .x0(x0),
+                .dot(ldot));
+        end else begin : g_mm1
+            assign ldot = 0;
+        end
+    endgenerate
+
     // Stream consumption is combinational: the bytes an instruction uses this cycle leave
     // the buffer this cycle, so a tile per cycle streams at full rate.
     reg consuming;
@@ -457,7 +489,7 @@ module overlay_core #(
     end
     wire fire = consuming && scnt >= s_need;
     // a batched MV keeps the tile at the head until its last token has read it
-    wire hold = op == OP_MV && ph == 2 && bt + 16'd1 < bT;
+    wire hold = op == OP_MV && ph == 2 && bt + MT16 < bT;
     assign s_pop = (fire && !hold) ? s_need : 16'd0;
 
     // ---------------------------------------------------------------- read addresses
@@ -510,7 +542,7 @@ module overlay_core #(
             b8 = b_e[rj*DW +: 8];
             tv = q_t[rj*NB*DW +: DW];
             if ({16'd0, rj[15:0]} < {16'd0, e_n}) begin
-                case (e_op)
+                case (op)
                 OP_ADD: res[rj*DW +: DW] = w18(sat8({{56{a8[7]}}, a8} + {{56{b8[7]}}, b8}));
                 OP_MULQ: res[rj*DW +: DW] = w18(rq(a8 * b8, f_m, f_sh));  // signed, 48-bit context
                 OP_LUT: res[rj*DW +: DW] = tv;
@@ -643,9 +675,11 @@ module overlay_core #(
         d_v <= iss;
         d_n <= lanes_left;
         d_ii <= ii;
+        d_xa <= xf_b + xf_o;
+        d_xl <= xf_t[7:0] & (MT16[7:0] - 8'd1);
+        d_xn <= xf_s[LNB:0];
         d_rb <= rb;
         e_v <= d_v;
-        e_op <= op;
         e_n <= d_n;
         e_ii <= d_ii;
         e_rb <= d_rb;
@@ -751,18 +785,25 @@ module overlay_core #(
                     acc0 <= acc0 + rdot;
                 end
             end else begin
+                // lane lu accumulates slot s2_t + lu (lanes past the chunk's last slot idle)
+                for (lu = 0; lu < MT; lu = lu + 1)
                 for (r = 0; r < MV_N; r = r + 1) begin : mac
                     reg signed [31:0] t32;
-                    reg [15:0] sc;
-                    t32 = (s2_gst ? 32'sd0 : part[32*(MV_N*s2_t + r) +: 32])
-                          + {{8{dot[r][23]}}, dot[r]};
+                    reg signed [23:0] dv;
+                    reg [15:0] sc, sl;
+                    sl = s2_t + lu[15:0];
+                    dv = (lu == 0) ? dot[r] : ldot[24*((lu == 0 ? 0 : lu - 1)*MV_N + r) +: 24];
+                    t32 = (s2_gst ? 32'sd0 : part[32*(MV_N*sl + r) +: 32])
+                          + {{8{dv[23]}}, dv};
                     sc = (mut == 2) ? 16'd1 : scale_s2[16*r +: 16];
-                    if (s2_gend) begin
-                        acc[48*(MV_N*s2_t + r) +: 48] <= acc[48*(MV_N*s2_t + r) +: 48]
-                                           + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
-                        part[32*(MV_N*s2_t + r) +: 32] <= 0;
-                    end else begin
-                        part[32*(MV_N*s2_t + r) +: 32] <= t32;
+                    if (lu == 0 || sl < bT) begin
+                        if (s2_gend) begin
+                            acc[48*(MV_N*sl + r) +: 48] <= acc[48*(MV_N*sl + r) +: 48]
+                                + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
+                            part[32*(MV_N*sl + r) +: 32] <= 0;
+                        end else begin
+                            part[32*(MV_N*sl + r) +: 32] <= t32;
+                        end
                     end
                 end
             end
@@ -926,11 +967,21 @@ module overlay_core #(
                     ks <= ks_w[15:0];
                     gsz <= (f_grp != 0) ? gs_w[15:0] : ks_w[15:0];
                     kfill <= kdim * bT;  // every token's x, one after another
+                    xf_o <= 0;
+                    xf_t <= 0;
+                    xf_b <= 0;
                     iss <= 1;
                     ph <= 6;
-                end else if (ph == 6) begin  // x-buffer fill, NB words a cycle
-                    ii <= ii + NB16;
-                    if (ii + NB16 >= kfill) begin
+                end else if (ph == 6) begin  // x-buffer fill, up to NB words of a slot a cycle
+                    ii <= ii + xf_s;
+                    if (xf_o + xf_s >= kdim) begin  // the slot's last block: the next slot
+                        xf_o <= 0;
+                        xf_t <= xf_t + 1;
+                        if ((xf_t & (MT16 - 16'd1)) == MT16 - 16'd1) xf_b <= xf_b + kdim;
+                    end else begin
+                        xf_o <= xf_o + xf_s;
+                    end
+                    if (ii + xf_s >= kfill) begin
                         iss <= 0;
                         ph <= 9;
                     end
@@ -949,8 +1000,8 @@ module overlay_core #(
                             if (gstart) scl[16*r +: 16] <= sd[16*r +: 16];
                         end
                         s1_t <= bt;
-                        if (hold) begin  // the same tile, next token
-                            bt <= bt + 1;
+                        if (hold) begin  // the same tile, the next MT tokens
+                            bt <= bt + MT16;
                             xoff <= (mut == 6) ? 16'd0 : xoff + kdim;
                         end else begin
                             bt <= 0;

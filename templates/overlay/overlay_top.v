@@ -18,7 +18,8 @@ module overlay_top #(
     parameter BURST = 256,
     parameter IDXB = 4,
     parameter XBUF = 1024,
-    parameter TT = 1          // prefill token slots (batched MV)
+    parameter TT = 1,         // prefill token slots (batched MV)
+    parameter MT = 1          // token lanes of the batched MV (mm_t)
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -114,7 +115,7 @@ module overlay_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(start), .start_pc(start_pc),
         .pos_in(pos_in), .tok_in(tok_in), .done(done), .out_token(out_token),

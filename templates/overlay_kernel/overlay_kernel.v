@@ -29,7 +29,9 @@ module overlay_kernel #(
     parameter OVERLAP = 1,
     parameter BURST = 256,
     parameter IDXB = 4,
-    parameter XBUF = 1024
+    parameter XBUF = 1024,
+    parameter TT = 1,         // prefill token slots (batched MV)
+    parameter MT = 1          // token lanes of the batched MV (mm_t)
 ) (
     input  wire              ap_clk,
     input  wire              ap_rst_n,
@@ -336,7 +338,7 @@ module overlay_kernel #(
     overlay_top #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT)
     ) u_overlay (
         .clk(ap_clk), .rst(rst), .start(core_start), .start_pc(arg_pc[15:0]),
         .pos_in(arg_pos[15:0]), .tok_in(arg_tok[15:0]), .done(core_done),

@@ -312,8 +312,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
         ("DFX", 167.7917, 185.7038),
         # FlightLLM: 51.4676 / 301.8526 before issue 16 item 7 (its 3 cores in 3 SLRs hand
         # each layer's results across 2 registered SLL crossings, 2 cycles each).
-        ("FLIGHTLLM", 50.1695, 304.3181),
-        ("EDGELLM", 74.9747, 407.0559),
+        # Issue 13 (token lanes): batched prefill runs norms, RoPE and every head's
+        # attention token by token (causal, K/V streamed per query) as the overlay does, and
+        # each block writes every token's rows back: prefill 304.3181 (FlightLLM) and
+        # 407.0559 (EdgeLLM) before; decode unchanged.
+        ("FLIGHTLLM", 50.1695, 416.5036),
+        ("EDGELLM", 74.9747, 513.7222),
         # Seed A re-encoded from its artifact (256/64 MACs per linear/attention kernel, 8-token
         # tiles): decode was 168.2190 with the earlier 128-MAC reading, 180.1338 while the
         # encoding streamed an FP16 scale per 128 weights that the artifact does not have.

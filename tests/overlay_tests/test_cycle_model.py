@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cost_models._overlay_cycles import OverlayMemory, run_cycles, step_cycles
+from cost_models._overlay_cycles import OverlayMemory, prefill_cycles, run_cycles, step_cycles
 from tests.overlay_tests.cases import POINTS, SHAPES
 
 GROUPS = ("wqkv", "wo", "wffn", "kv", "act")
@@ -48,3 +48,17 @@ def test_serial_prefill_is_the_prompt_token_by_token_and_batching_is_cheaper() -
     # Batched prefill (the default) fetches each weight tile once for the chunk's tokens.
     batched, dec_b = run_cycles(shape, POINTS["dense-w8"], 4, 3, _mem(16))
     assert batched < pre and dec_b == dec
+
+
+def test_token_lanes_cut_the_prefill_chunks_not_the_write_back_or_decode() -> None:
+    """mm_t lanes apply a popped tile to mm_t tokens a cycle: a compute-bound prefill's
+    chunk cycles fall by about mm_t (each token still writes back its own rows), and decode
+    (one token: lane 0) is unchanged."""
+    shape, mem = SHAPES["gpt2"], _mem(64, beat=64)  # a tile a cycle: compute binds
+    point = {**POINTS["dense-w8"], "tile_tokens": 4}
+    pre = {t: run_cycles(shape, {**point, "mm_t": t}, 4, 3, mem) for t in (1, 2, 4)}
+    assert pre[4][0] < pre[2][0] < pre[1][0]
+    assert pre[4][1] == pre[2][1] == pre[1][1]
+    # the gpt2 FFN down matrix (N 64, K 256 on 8x8): 8 tiles of 32 chunks per group of lanes
+    mats = {t: prefill_cycles(shape, {**point, "mm_t": t}, 4, mem)["wffn"] for t in (1, 4)}
+    assert mats[1] - mats[4] >= shape.n_layers * 8 * 32 * 3

@@ -104,7 +104,9 @@ def test_sparse_storage_matches_cost_model_bits() -> None:
         ({"tp": 2}, "tp"),
         ({"kv_bits": 4}, "kv_bits"),
         ({"unified_engine": False}, "unified_engine"),
-        ({"mm_t": 2}, "mm_t"),
+        ({"mm_t": 3}, "mm_t"),  # token lanes: 1, 2 or 4, dividing tile_tokens
+        ({"mm_t": 8, "tile_tokens": 8}, "mm_t"),
+        ({"mm_t": 4, "tile_tokens": 6}, "mm_t"),
         ({"mm_k": 16}, "mm_k"),
         ({"mm_n": 4}, "mm_n"),
         ({"tile_tokens": 9}, "tile_tokens"),
@@ -115,6 +117,13 @@ def test_unbuildable_point_names_key(change: dict, key: str) -> None:
         overlay_config({**POINTS["dense-w8"], **change})
     assert err.value.key == key
     assert str(err.value).startswith(f"{key}: ")
+
+
+def test_token_lanes_are_built_for_batched_prefill_only() -> None:
+    lanes = overlay_config({**POINTS["dense-w8"], "mm_t": 4, "tile_tokens": 8})
+    assert (lanes.mm_t, lanes.prefill_tokens) == (4, 8)
+    serial = overlay_config({**POINTS["dense-w8"], "mm_t": 4, "prefill_serial": True})
+    assert (serial.mm_t, serial.prefill_tokens) == (1, 1)
 
 
 def test_unsupported_shape_names_field() -> None:

@@ -95,3 +95,35 @@ def test_slower_memory_costs_cycles() -> None:
     slow = sim.simulate(prep.comp, prep.prompt, 2, rates=dict.fromkeys(fast.port_bytes, 2.0))
     assert slow.tokens == fast.tokens == ref[:2]
     assert slow.step_cycles[-1] > fast.step_cycles[-1]
+
+
+# Token lanes (mm_t): a DSP-packed W4 engine with 2 lanes, an N:M engine with 4 lanes whose
+# 6-token prompt ends in a chunk of 2 (two lanes idle); each is one Verilator build.
+MM_LANES = [("llama-gqa", "dense-w4-p64", 2, 4), ("gpt2", "nm-w4", 4, 6)]
+
+
+@pytest.mark.parametrize(("family", "point", "mm_t", "prompt_len"), MM_LANES)
+def test_rtl_mm_lanes_bit_exact_and_fewer_prefill_cycles(
+    family: str, point: str, mm_t: int, prompt_len: int
+) -> None:
+    """mm_t token lanes apply each fetched weight tile to mm_t tokens a cycle: bit-exact
+    prefill and decode, and the prefill takes fewer cycles than on one lane."""
+    one, ref, traces = _prepared(family, point, prompt_len)
+    shape = SHAPES[family]
+    prep = prepare(shape, {**POINTS[point], "mm_t": mm_t}, prompt=default_prompt(shape, prompt_len))
+    assert sim.verilator_params(prep.cfg, prep.comp)["MT"] == mm_t
+    run = sim.simulate(prep.comp, prep.prompt, N_NEW)
+    assert run.tokens == ref
+    assert _residual_mismatches(run, family, traces) == []
+    base = sim.simulate(one.comp, one.prompt, N_NEW)
+    assert sum(run.step_cycles[:prompt_len]) < sum(base.step_cycles[:prompt_len])
+    assert run.step_cycles[prompt_len:] == base.step_cycles[prompt_len:]  # decode: lane 0
+
+
+def test_mm_lane_mutation_is_caught() -> None:
+    """Lanes reading lane 0's x (the first token's) break every other token of a chunk."""
+    shape = SHAPES["llama-gqa"]
+    prep = prepare(shape, {**POINTS["dense-w4-p64"], "mm_t": 2}, prompt=default_prompt(shape))
+    _, _, traces = _prepared("llama-gqa", "dense-w4-p64")
+    run = sim.simulate(prep.comp, prep.prompt, N_NEW, mutation="mm_same_x")
+    assert _residual_mismatches(run, "llama-gqa", traces)[:1] == [1]

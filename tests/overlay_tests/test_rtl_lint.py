@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 RTL = Path(__file__).resolve().parents[2] / "templates" / "overlay"
-SOURCES = ["overlay_top.v", "overlay_core.v", "ov_rdstream.v", "ov_bankram.v"]
+SOURCES = ["overlay_top.v", "overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v"]
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
@@ -21,6 +21,9 @@ SOURCES = ["overlay_top.v", "overlay_core.v", "ov_rdstream.v", "ov_bankram.v"]
         {"BEAT": 64, "LOGBEAT": 6, "CAP": 4096, "MV_K": 16, "MV_N": 8, "OVERLAP": 0},
         # batched prefill slots; W4 dense with even MV_N: DSP-packed products
         {"TT": 4, "XBUF": 2048, "MV_K": 4, "MV_N": 2, "OVERLAP": 0, "WBITS": 4, "IDXB": 0},
+        # token lanes of the batched MV (ov_mm_lanes): packed W4, then 8-bit N:M fields
+        {"TT": 4, "MT": 2, "XBUF": 2048, "MV_K": 4, "MV_N": 2, "WBITS": 4, "IDXB": 0},
+        {"TT": 8, "MT": 4, "XBUF": 2048, "MV_K": 8, "MV_N": 4},
     ],
 )
 def test_lint_clean(params: dict[str, int]) -> None:

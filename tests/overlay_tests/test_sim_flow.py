@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -41,20 +42,31 @@ def test_sim_is_the_lowest_fidelity() -> None:
 @pytest.mark.parametrize(
     ("point", "key"),
     [
-        ('{"quant": "w4a16"}', "quant"),
-        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "nm_m": 32}', "nm_m"),
-        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "sim_model": "gpt5"}', "sim_model"),
-        ('{"quant": "w8a8", "kv_bits": 16}', "kv_bits"),
-        # the example's mm_t 2 (an MM array of two token lanes) has no overlay hardware
-        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1}', "mm_t"),
-        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false}', "unified_engine"),
+        ('{"quant": "w4a16"}', "quant:"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "nm_m": 32}', "nm_m:"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "sim_model": "gpt5"}', "sim_model:"),
+        ('{"quant": "w8a8", "kv_bits": 16}', "kv_bits:"),
+        # the example's MM array (mm_n 96) is not the MV array's 64 rows
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1}', "mm_n:"),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false}', "unified_engine:"),
+        # the template refuses what the overlay cannot build, naming the design keys:
+        # token lanes (mm_t 1, 2, 4) dividing the prefill slots; the house default of 128
+        # slots (TT 1..8)
+        (
+            '{"quant": "w8a8", "kv_bits": 8, "cores": 1, "mm_n": 64, "tile_tokens": 6, "mm_t": 4}',
+            "MT=4, TT=6 violate 'TT % MT == 0' (mm_t divides tile_tokens)",
+        ),
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "tile_tokens": 128}', "TT=128"),
     ],
 )
 def test_unbuildable_point_is_one_line_exit_2(tmp_path: Path, point: str, key: str) -> None:
     config = ROOT / "examples" / "llama2-7b-u280-temporal.yaml"
+    # the example leaves tile_tokens at the house default (128 slots, refused as TT): 4
+    point = json.dumps({"tile_tokens": 4, **json.loads(point)})
     argv = [sys.executable, "-m", "dse.cli", "build", str(config), "--template", "overlay"]
     argv += ["--flow", "sim-verilator", "--point", point, "--results", str(tmp_path)]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
-    assert len(lines) == 1 and f"{key}:" in lines[0] and "Traceback" not in lines[0]
+    assert len(lines) == 1 and key in lines[0] and "Traceback" not in lines[0]
+    assert key.endswith(":") or "tile_tokens" in lines[0]

@@ -45,3 +45,26 @@ def test_every_core_parameter_a_wrapper_declares_is_passed_on(wrapper: str) -> N
 def test_the_kernel_declares_every_parameter_of_the_overlay_template() -> None:
     kernel = set(_declared(WRAPPERS["overlay_kernel"][0].read_text(), "overlay_kernel"))
     assert set(load_template("overlay").parameters) <= kernel
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        {"tile_tokens": 8, "mm_t": 4},
+        {"tile_tokens": 4, "mm_t": 2},
+        {"tile_tokens": 4, "mm_t": 1},
+        {"tile_tokens": 4, "mm_t": 2, "prefill_serial": True},
+    ],
+)
+def test_synthesis_builds_the_prefill_slots_and_token_lanes_the_sim_rung_runs(keys: dict) -> None:
+    """The manifest maps tile_tokens and mm_t onto TT and MT as overlay.config does (the
+    sim rung's parameters), so Yosys/Vivado/nextpnr build the simulated engine."""
+    from overlay.config import overlay_config
+    from overlay.sim import verilator_params
+
+    point = {"quant": "w4a8", "sparsity": "none", "mv_k": 8, "mv_n": 8, "sfu_lanes": 4}
+    point.update({"axi_port_bits": 128, "prefill_serial": False, **keys})
+    synth = load_template("overlay").resolve_params(point)
+    sim = verilator_params(overlay_config(point))
+    assert (synth["TT"], synth["MT"]) == (sim.get("TT", 1), sim.get("MT", 1))
+    assert synth["XBUF"] >= 256 * synth["TT"]
