@@ -11,7 +11,7 @@ the functions below against the new release, then widening both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from optuna.samplers._ga import BaseGASampler
 from optuna.search_space import IntersectionSearchSpace
 from optuna.storages import InMemoryStorage
 from optuna.storages._rdb import models
+from optuna.study._tell import _tell_with_warning
 from optuna.trial import FrozenTrial, TrialState
 
 CHECKED_SERIES = ("5.1",)  # major.minor releases these internals were read against
@@ -127,6 +128,27 @@ class HistoryStorage(InMemoryStorage):
                 if len(info.directions) == 1 and t.state == TrialState.COMPLETE:
                     self._update_cache(tid, study_id)
 
+    def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[FrozenTrial]:
+        """The study's trials ``numbers``, without copying the list of every trial."""
+        with self._lock:
+            trials = self._studies[study_id].trials
+            return [trials[n] for n in numbers]
+
+    def trials_with_ids(self, study_id: int, ids: Sequence[int]) -> list[FrozenTrial]:
+        """The study's trials whose id is in ``ids``, in study order (as the GA samplers'
+        parent cache is read), by index instead of a scan of every trial."""
+        with self._lock:
+            trials = self._studies[study_id].trials
+            where = self._trial_id_to_study_id_and_number
+            numbers = sorted({where[i][1] for i in ids if i in where and where[i][0] == study_id})
+            return [trials[n] for n in numbers]
+
+
+def tell(study: optuna.Study, trial: optuna.Trial, values: Any, state: TrialState | None) -> None:
+    """``study.tell`` without its return value: ``Study.tell`` deep-copies the finished trial
+    to return it (a third of the trial loop's time), and the sweep never uses that copy."""
+    _tell_with_warning(study=study, trial=trial, value_or_values=values, state=state)
+
 
 # -- genetic samplers (NSGA-II/III) -------------------------------------------------------
 
@@ -141,10 +163,58 @@ def is_ga(sampler: BaseSampler) -> bool:
     return isinstance(sampler, BaseGASampler)
 
 
+_GA_SELECT_PARENT = (
+    optuna.samplers.NSGAIISampler.select_parent,
+    optuna.samplers.NSGAIIISampler.select_parent,
+)
+
+
 def ga_batchable(sampler: BaseSampler) -> bool:
-    """A GA sampler whose ``sample_relative`` is Optuna's own, so its children can be made
-    from a parent population computed once per batch."""
-    return is_ga(sampler) and type(sampler).sample_relative in _GA_SAMPLE_RELATIVE
+    """A GA sampler whose ``sample_relative`` and parent selection are Optuna's own, so its
+    children can be made from a parent population computed once per batch
+    (:func:`ga_parent_population`)."""
+    if not isinstance(sampler, BaseGASampler):
+        return False
+    kind = type(sampler)
+    return (
+        kind.sample_relative in _GA_SAMPLE_RELATIVE
+        and kind.select_parent in _GA_SELECT_PARENT
+        and kind.get_parent_population is BaseGASampler.get_parent_population
+        and kind.get_population is BaseGASampler.get_population
+    )
+
+
+def ga_parent_population(
+    sampler: BaseSampler,
+    study: optuna.Study,
+    generation: int,
+    population: Callable[[int], list[FrozenTrial]],
+) -> list[FrozenTrial]:
+    """``sampler.get_parent_population(study, generation)`` of a :func:`ga_batchable`
+    sampler, computed the same way without its two scans of every trial per generation.
+
+    Optuna's NSGA-II/III select generation g's parents as the elite of generation g-1's
+    complete trials (in trial order) plus g-1's parents, and cache each generation's parent
+    trial ids in a study system attribute. ``population(g)`` gives generation g's complete
+    trials in trial order (the sweep counts them as they finish, a fresh sampler would
+    rescan the study); cached parents are found by index (``HistoryStorage``).
+    """
+    if generation == 0:
+        return []
+    storage, sid = study_storage(study), study_id(study)
+    key = sampler._get_parent_cache_key_prefix() + str(generation)  # type: ignore[attr-defined]
+    cached = storage.get_study_system_attrs(sid).get(key)
+    if cached is not None:
+        if isinstance(storage, HistoryStorage):
+            return storage.trials_with_ids(sid, cached)
+        ids = set(cached)
+        return [t for t in study._get_trials(deepcopy=False) if trial_id(t) in ids]
+    pool = population(generation - 1) + ga_parent_population(
+        sampler, study, generation - 1, population
+    )
+    parents: list[FrozenTrial] = sampler._elite_population_selection_strategy(study, pool)  # type: ignore[attr-defined]
+    storage.set_study_system_attr(sid, key, [trial_id(t) for t in parents])
+    return parents
 
 
 def generation_key(sampler: str | BaseSampler) -> str:
@@ -160,6 +230,39 @@ def child_params(
 ) -> dict[str, Any]:
     """A GA child of ``parents`` (what ``sample_relative`` does after finding them)."""
     return sampler._child_generation_strategy(study, space, parents)  # type: ignore[attr-defined]
+
+
+def seed_search_space(
+    space: IntersectionSearchSpace, study: optuna.Study, trials: Sequence[FrozenTrial]
+) -> None:
+    """Bring a fresh ``space`` to what ``space.calculate(study)`` would give for a study
+    holding exactly the finished ``trials``, comparing each distinct ``distributions`` dict
+    once (trials loaded from storage share them) instead of every trial's distributions.
+
+    Left alone when ``space`` was used already, counts pruned trials or would find nothing:
+    Optuna's own scan then runs as usual.
+    """
+    if space._include_pruned or space._study_id is not None or space._search_space is not None:
+        return
+    found: dict[str, Any] | None = None
+    seen: set[int] = set()
+    last = -1
+    for t in trials:
+        if t.state != TrialState.COMPLETE:
+            if not t.state.is_finished():
+                return
+            continue
+        last = t.number
+        d = t.distributions
+        if id(d) in seen:
+            continue
+        seen.add(id(d))
+        found = dict(d) if found is None else {k: v for k, v in found.items() if d.get(k) == v}
+    if found is None:
+        return
+    space._study_id = study_id(study)
+    space._search_space = found
+    space._cached_trial_number = last + 1
 
 
 def share_search_space(sampler: BaseSampler, shared: IntersectionSearchSpace) -> None:
@@ -186,14 +289,17 @@ __all__ = [
     "RdbTables",
     "child_params",
     "ga_batchable",
+    "ga_parent_population",
     "generation_key",
     "is_checked",
     "is_ga",
     "record_generation",
+    "seed_search_space",
     "series",
     "share_search_space",
     "stored_value",
     "study_id",
     "study_storage",
+    "tell",
     "trial_id",
 ]

@@ -120,7 +120,7 @@ class Sweep:
     def load(self) -> float:
         """Read the stored study into the searcher; seconds it took."""
         t0 = time.perf_counter()
-        got = self.store.load(self.study_id, user_attrs=("duplicate_of",))
+        got = self.store.load_history(self.study_id)
         self._absorb(got.trials, got.trial_ids)
         caches = self.store.study_system_attrs(self.study_id, PARENT_TAG)
         self.searcher.restore_parent_caches(caches)

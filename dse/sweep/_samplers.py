@@ -9,6 +9,7 @@ uninterrupted run would have. :class:`BatchSampler` removes Optuna's O(n)-per-as
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from optuna.trial import FrozenTrial
 from dse._optuna import (
     child_params,
     ga_batchable,
+    ga_parent_population,
     generation_key,
     is_ga,
     record_generation,
@@ -73,13 +75,19 @@ class BatchSampler(BaseSampler):
     - one ``IntersectionSearchSpace`` is shared across batches and updated incrementally
       (a fresh sampler would rescan every trial);
     - for NSGA-II/III the generation (Optuna's ``BaseGASampler.get_trial_generation`` rule)
-      and its parent population are computed once per batch instead of per ask.
+      and its parent population are computed once per batch instead of per ask, from
+      ``population`` (a generation's complete trials, kept by the searcher) rather than a
+      scan of the whole study (:func:`dse._optuna.ga_parent_population`).
     """
 
     def __init__(
-        self, inner: BaseSampler, intersection: IntersectionSearchSpace, generation: int | None
+        self,
+        inner: BaseSampler,
+        intersection: IntersectionSearchSpace,
+        generation: int | None,
+        population: Callable[[int], list[FrozenTrial]] | None = None,
     ) -> None:
-        self.inner, self.generation = inner, generation
+        self.inner, self.generation, self.population = inner, generation, population
         share_search_space(inner, intersection)
         self.ga = generation is not None and ga_batchable(inner)
         self.parents: list[FrozenTrial] | None = None
@@ -95,7 +103,11 @@ class BatchSampler(BaseSampler):
             return self.inner.sample_relative(study, trial, space)
         inner: Any = self.inner
         if self.parents is None:
-            self.parents = inner.get_parent_population(study, self.generation)
+            assert self.generation is not None
+            if self.population is None:
+                self.parents = inner.get_parent_population(study, self.generation)
+            else:
+                self.parents = ga_parent_population(inner, study, self.generation, self.population)
         if not self.parents:
             return {}
         return child_params(inner, study, space, self.parents)

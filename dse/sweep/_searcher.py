@@ -25,7 +25,9 @@ from dse._optuna import (
     HistoryStorage,
     generation_key,
     is_ga,
+    seed_search_space,
     study_storage,
+    tell,
     trial_id,
 )
 from dse.config import StudyConfig
@@ -85,6 +87,7 @@ class Searcher:
         self.first: dict[tuple[Any, ...], int] = {}  # point key -> its first trial
         self.version = 0  # calibration the next scores are under
         self.generations: dict[int, int] = {}  # GA: finished trials per generation
+        self.members: dict[int, list[int]] = {}  # GA: complete trials of each generation
         self.front = np.empty((0, self.k))
         self.intersection = IntersectionSearchSpace()
         self.grid: GridRows | None = None
@@ -104,7 +107,10 @@ class Searcher:
         """Add persisted trials (resume, other workers) to memory and the caches."""
         if not trials:
             return
+        empty = self.n == 0
         self.mem.append_finished(self.mem_id, trials)
+        if empty:  # a resume: the search space in one pass over distinct distributions
+            seed_search_space(self.intersection, self.memory, trials)
         front: list[list[float]] = []
         for t, db_id in zip(trials, ids, strict=True):
             if self._remember(t, None, "duplicate_of" in t.user_attrs, db_id):
@@ -150,6 +156,7 @@ class Searcher:
             gen = t.system_attrs.get(generation_key(self.cfg.sampler.name))
             if gen is not None:
                 self.generations[gen] = self.generations.get(gen, 0) + 1
+                self.members.setdefault(gen, []).append(idx)
             key = point_key(t.params)
             if not self._cached(key) and not duplicate:
                 self.first[key] = idx
@@ -228,12 +235,12 @@ class Searcher:
             attrs["calibration"] = self.version  # which model scored it
         if s.error is not None or s.values is None:
             attrs["error"] = s.error or "not evaluated"
-            self.memory.tell(t, state=TrialState.FAIL)
+            tell(self.memory, t, None, TrialState.FAIL)
         else:
             attrs["metrics"] = s.metrics
             if self.has_constraints:
                 self.mem.set_trial_system_attr(trial_id(t), CONSTRAINTS_KEY, s.constraints)
-            self.memory.tell(t, s.values)
+            tell(self.memory, t, s.values, None)
         return attrs
 
     def _fill_metrics(self, extra: list[dict[str, Any]]) -> None:
@@ -263,7 +270,11 @@ class Searcher:
         population = getattr(sampler, "population_size", None)
         if is_ga(sampler) and population:
             generation = self._next_generation(population)
-        return BatchSampler(sampler, self.intersection, generation)
+        return BatchSampler(sampler, self.intersection, generation, self._population)
+
+    def _population(self, generation: int) -> list[FrozenTrial]:
+        """GA: the complete trials of ``generation``, in trial order."""
+        return self.mem.trials_numbered(self.mem_id, self.members.get(generation, []))
 
     def _next_generation(self, population: int) -> int:
         # Optuna's rule (BaseGASampler.get_trial_generation) on the finished trials.

@@ -27,7 +27,8 @@ from optuna.trial import FrozenTrial, TrialState
 from dse._optuna import TABLES
 from dse.errors import DseError
 from dse.layout import ResultsLayout, layout, sqlite_path
-from dse.sweep._store_load import StoredTrials, load_trials
+from dse.sweep import _batches
+from dse.sweep._store_load import StoredTrials, load_history, load_trials
 from dse.sweep._store_write import append_trials, rescore_trials
 
 _T = TABLES.trials
@@ -115,6 +116,8 @@ class TrialStore:
             for engine, begin in ((self.engine, "BEGIN IMMEDIATE"), (self.reader, "BEGIN")):
                 sa.event.listen(engine, "connect", _sqlite_connect)
                 sa.event.listen(engine, "begin", _begin_with(begin))
+        if create:
+            _batches.create_table(self.engine)
 
     @property
     def rdb(self) -> optuna.storages.RDBStorage:
@@ -274,6 +277,11 @@ class TrialStore:
         """Persist finished ``trials`` in one transaction; return (first number, trial ids)."""
         lock = not self.is_sqlite  # SQLite's BEGIN IMMEDIATE already holds the write lock
         return append_trials(self.engine, lock, study_id, trials, max_total, study_attrs)
+
+    def load_history(self, study_id: int) -> StoredTrials:
+        """Every finished trial with its ``duplicate_of`` attribute, for a resume: fast
+        from the cached batches (``_batches``), row by row for the rest."""
+        return load_history(self.reader, self.is_sqlite, study_id)
 
     def load(
         self,

@@ -17,6 +17,7 @@ from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import FrozenTrial, TrialState
 
 from dse._optuna import trial_id
+from dse.sweep import _batches
 
 
 @dataclass
@@ -64,6 +65,33 @@ def load_trials(
     return StoredTrials(trials, [trial_id(t) for t in trials])
 
 
+def load_history(reader: sa.Engine, is_sqlite: bool, study_id: int) -> StoredTrials:
+    """Every finished trial, with only the ``duplicate_of`` user attribute, for a resume:
+    from the cached batches (:mod:`dse.sweep._batches`) where they hold them, the rest
+    read row by row; ordered by trial id, as :func:`load_trials` gives them."""
+    ph = "?" if is_sqlite else "%s"
+    with reader.connect() as conn:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cached, finished = _batches.read(cur, ph, study_id)
+        finally:
+            cur.close()
+    have = {trial_id(t) for t in cached}
+    missing = finished - have
+    if not missing:
+        return StoredTrials(cached, [trial_id(t) for t in cached])
+    rest = load_trials(
+        reader,
+        is_sqlite,
+        study_id,
+        after_trial_id=min(missing) - 1,
+        user_attrs=("duplicate_of",),
+        skip_ids=have,
+    ).trials
+    trials = sorted(cached + rest, key=trial_id)
+    return StoredTrials(trials, [trial_id(t) for t in trials])
+
+
 def _read_rows(
     cur: Any, ph: str, args: tuple[int, int], user_attrs: Iterable[str] | None, skip: set[int]
 ) -> Rows:
@@ -102,17 +130,30 @@ def _read_rows(
 def _frozen(rows: Rows, datetimes: bool) -> list[FrozenTrial]:
     heads, params, vals, sys_attrs, usr_attrs = rows
     dists: dict[str, BaseDistribution] = {}  # one distribution object per JSON text
+    # Trials with the same parameters and distributions share one ``distributions`` dict
+    # (nothing mutates a finished trial's), so a search-space intersection compares each
+    # distinct dict once (dse._optuna.seed_search_space); external values are decoded once
+    # per (distribution, stored value).
+    shared: dict[tuple[Any, ...], dict[str, BaseDistribution]] = {}
+    external: dict[tuple[str, float], Any] = {}
     now = dt.datetime.now()
     trials: list[FrozenTrial] = []
     for tid, number, state, start, complete in heads:
+        rows_of = params.get(tid, ())
         p_out: dict[str, Any] = {}
-        d_out: dict[str, BaseDistribution] = {}
-        for name, value, js in params.get(tid, ()):
+        for name, value, js in rows_of:
+            key = (js, value)
+            if key in external:
+                p_out[name] = external[key]
+                continue
             d = dists.get(js)
             if d is None:
                 d = dists[js] = json_to_distribution(js)
-            p_out[name] = d.to_external_repr(value)
-            d_out[name] = d
+            p_out[name] = external[key] = d.to_external_repr(value)
+        sig = tuple((name, js) for name, _, js in rows_of)
+        d_out = shared.get(sig)
+        if d_out is None:
+            d_out = shared[sig] = {name: dists[js] for name, js in sig}
         v = vals.get(tid)
         trials.append(
             FrozenTrial(

@@ -13,6 +13,7 @@ from optuna.distributions import distribution_to_json
 from optuna.trial import FrozenTrial
 
 from dse._optuna import CONSTRAINTS_KEY, TABLES, stored_value
+from dse.sweep import _batches
 
 _T, _P, _V = TABLES.trials, TABLES.params, TABLES.values
 _UA, _SA = TABLES.trial_user_attrs, TABLES.trial_system_attrs
@@ -36,6 +37,9 @@ def rescore_trials(
     ids = list(trial_ids)
     keys = sorted({k for a in user_attrs for k in a})
     with engine.begin() as conn:
+        study_id = conn.execute(sa.select(_T.c.study_id).where(_T.c.trial_id == ids[0])).scalar()
+        if study_id is not None:  # cached copies of the trials would go stale
+            _batches.drop(conn, study_id)
         for lo in range(0, len(ids), _CHUNK):
             chunk = ids[lo : lo + _CHUNK]
             conn.execute(sa.delete(_V).where(_V.c.trial_id.in_(chunk)))
@@ -94,6 +98,7 @@ def append_trials(
         for table, batch in _detail_rows(ids, trials):
             if batch:
                 conn.execute(sa.insert(table), batch)
+        _batches.write(conn, study_id, ids, range(n0, n0 + len(ids)), trials)
         if study_attrs:
             _add_study_attrs(conn, study_id, study_attrs)
     return n0, ids
