@@ -325,14 +325,17 @@ def pareto_spec(
             layer["params"].append({"name": "zoom", "select": "interval", "bind": "scales"})
             break
     marks = sum(len(t) for k, t in tables.items() if k != "segments")
+    svg = marks <= SVG_MARKS
     return {
         "height": 600,
         # SVG keeps each marker an element labelled with its hover fields (screen readers;
         # the browser test finds markers by them); above SVG_MARKS canvas draws faster.
-        "usermeta": {"embedOptions": {"renderer": "svg" if marks <= SVG_MARKS else "canvas"}},
+        "usermeta": {"embedOptions": {"renderer": "svg" if svg else "canvas"}},
         "datasets": {k: v for k, v in tables.items() if len(v)},
         "layer": layers,
-        "config": {"legend": {"labelFontSize": 12}},
+        # Labels for screen readers exist in SVG only: on canvas, not computing one per mark
+        # saves the browser a string per trial drawn.
+        "config": {"legend": {"labelFontSize": 12}, "aria": svg},
     }
 
 
