@@ -126,6 +126,16 @@ def test_token_lanes_are_built_for_batched_prefill_only() -> None:
     assert (serial.mm_t, serial.prefill_tokens) == (1, 1)
 
 
+def test_token_lanes_change_the_engine_not_the_program() -> None:
+    """mm_t is hardware only: the same program and image, so the ISA executor's batched MV
+    (and the reference it matches) is what every lane count computes."""
+    shape = SHAPES["llama-gqa"]
+    one, four = (prepare(shape, {**POINTS["nm-w4"], "mm_t": t}) for t in (1, 4))
+    assert one.comp.words() == four.comp.words() and one.comp.mem == four.comp.mem
+    ref, _ = run_reference(four.qm, four.prompt, 4)
+    assert run_program(four.comp, four.prompt, 4) == ref
+
+
 def test_unsupported_shape_names_field() -> None:
     shape = SHAPES["gpt2"]
     with pytest.raises(OverlayError, match="quant_group"):
