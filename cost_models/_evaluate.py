@@ -126,6 +126,7 @@ def score_resolved(
     detail: bool = False,
     specs: Mapping[str, Param] | None = None,
     need: Collection[str] | None = None,
+    chunk: int | None = None,
 ) -> dict[str, np.ndarray]:
     """The model's columns for ``n`` already-resolved points (``resolve_columns``' output:
     scalars broadcast, categoricals as codes), as numpy arrays: ``bound_*`` as codes into
@@ -134,7 +135,8 @@ def score_resolved(
     ``specs`` (``param_specs(arch, plat)``, built once: building it costs more than
     scoring a few thousand points). ``need``: only these columns are returned, and a
     model that can skip its prefill pass does when none of them reads it (the columns
-    returned are the same numbers either way)."""
+    returned are the same numbers either way). ``chunk``: points per model call (default
+    ``CHUNK``; same numbers whatever its size)."""
     specs = param_specs(arch, plat) if specs is None else specs
     model: Callable[..., dict[str, np.ndarray]] = ARCHS[arch]
     if need is not None and not any(map(_reads_prefill, need)) and _skips_prefill(arch):
@@ -145,7 +147,8 @@ def score_resolved(
     # Work in cache-sized chunks: each numpy temporary then stays in L2 instead of
     # streaming megabytes through memory.
     merged: dict[str, np.ndarray] = {}
-    size = -(-n // max(1, -(-n // CHUNK)))  # equal chunks of at most CHUNK points
+    most = chunk or CHUNK
+    size = -(-n // max(1, -(-n // most)))  # equal chunks of at most `most` points
     for lo in range(0, n, size):
         hi = min(n, lo + size)
         m = hi - lo

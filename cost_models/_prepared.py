@@ -85,11 +85,16 @@ class Prepared:
         return {name: self.tables[name].take(idx) for name, idx in indices.items()}
 
     def score(
-        self, columns: Mapping[str, np.ndarray], n: int, need: Collection[str] | None = None
+        self,
+        columns: Mapping[str, np.ndarray],
+        n: int,
+        need: Collection[str] | None = None,
+        chunk: int | None = None,
     ) -> dict[str, np.ndarray]:
         """The model's numeric columns for ``n`` points: ``columns`` are resolved arrays
         (from :meth:`gather` / :meth:`resolve`) of the varying parameters; ``need``: only
-        these columns (the model skips work none of them reads; same numbers)."""
+        these columns (the model skips work none of them reads; same numbers); ``chunk``:
+        points per model call (``score_resolved``)."""
         params: dict[str, Any] = {**self.base, **columns}
         quant = params["quant"]
         if self.kv_from_quant:
@@ -100,5 +105,13 @@ class Prepared:
             if missing.any():
                 params["kv_bits"] = np.where(missing, QUANT_A_BITS[quant], kv)
         return score_resolved(
-            params, n, self.wl, self.plat, self.arch, self.gpu, specs=self.specs, need=need
+            params,
+            n,
+            self.wl,
+            self.plat,
+            self.arch,
+            self.gpu,
+            specs=self.specs,
+            need=need,
+            chunk=chunk,
         )

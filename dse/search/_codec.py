@@ -55,6 +55,7 @@ class Codec:
             [math.prod(radix[j + 1 :]) for j in range(len(radix))] if self._exact else [],
             dtype=np.int64,
         )
+        self._place_sum = np.int64(self._place.sum())
         self._when = [self._when_table(j) if c else None for j, c in enumerate(self.conditional)]
 
     @property
@@ -172,8 +173,9 @@ class Codec:
         """A 64-bit key per row (never 0), for duplicate detection: the row's exact
         mixed-radix number where the grid fits in 63 bits (distinct rows never share a
         key), else a hash."""
-        if self._exact:
-            return ((genomes + 1) @ self._place).view(np.uint64) | np.uint64(1 << 63)
+        if self._exact:  # Σ (gene + 1)·place, with the +1s summed once
+            key = genomes.astype(np.int64) @ self._place + self._place_sum
+            return key.view(np.uint64) | np.uint64(1 << 63)
         g = (genomes.astype(np.int64) + 1).astype(np.uint64)
         h = np.zeros(len(genomes), dtype=np.uint64)
         with np.errstate(over="ignore"):

@@ -32,6 +32,11 @@ from dse.search._codec import Codec
 from dse.search._front import Stairs, crowding, front_order
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+# A mutation step by the low byte of a random word: bit 0 the direction, bits 1-7 the size
+# (1, +1 w.p. 38/128, +1 more w.p. 12/128).
+_STEP = np.array(
+    [(1 if v & 1 else -1) * (1 + (v >> 1 < 38) + (v >> 1 < 12)) for v in range(256)], np.int64
+)
 
 
 class VectorSearch:
@@ -65,6 +70,17 @@ class VectorSearch:
         self.shift = np.uint64(64 - cache_bits)
         self.proposed = self.duplicates = self.evaluated = self.generations = 0
         self._usizes = codec.sizes.astype(np.uint64)
+        self._fsizes = codec.sizes.astype(np.float64)
+        # Packed rows (ask): genes in lanes of the smallest signed type holding the largest
+        # value list (and -1, absent), rows padded to whole 64-bit words.
+        top = int(codec.sizes.max(initial=1))
+        self._lane = np.dtype(np.int8 if top < 127 else np.int16 if top < 32767 else np.int32)
+        w = self._lane.itemsize
+        self._words = max(1, -(-codec.dims * w // 8))
+        self._pad = self._words * 8 // w  # lanes per packed row
+        lanes = 8 // w
+        self._lane_low = np.uint64(sum(1 << (8 * w * i) for i in range(lanes)))
+        self._lane_ones = np.uint64((1 << (8 * w)) - 1)
         self._unordered = ~codec.ordered
         self._arch = Stairs(self.archive_f)
         self._pool_stairs: Stairs | None = None
@@ -73,79 +89,96 @@ class VectorSearch:
 
     def ask(self) -> np.ndarray:
         """Up to ``batch`` new genomes (fewer when variation produced repeats)."""
-        rng, n = self.rng, self.batch
-        if len(self.archive_g) == 0 and len(self.pool_g) == 0:
-            g = self.codec.random(rng, n)
-        else:
-            n_imm = int(n * self.immigrants)
-            g = np.vstack([self._offspring(n - n_imm), self.codec.random(rng, n_imm)])
-        self.proposed += len(g)
-        g = self._unseen(g)
-        self.duplicates += self.batch - len(g)
+        rng, n, d = self.rng, self.batch, self.codec.dims
+        # Children are built as packed rows: each gene in a lane of the smallest integer
+        # type that holds it, a row padded to whole 64-bit words (crossover is then a few
+        # word operations per row, and every copy moves a quarter of the bytes).
+        packed = np.empty((n, self._words), dtype=np.uint64)
+        genes = packed.view(self._lane)[:, :d]
+        first = len(self.archive_g) == 0 and len(self.pool_g) == 0
+        n_imm = n if first else int(n * self.immigrants)
+        if n > n_imm:
+            self._offspring(packed[: n - n_imm])
+        # Immigrants: uniform over each gene's values (truncating the product).
+        np.copyto(genes[n - n_imm :], rng.random((n_imm, d)) * self._fsizes, casting="unsafe")
+        self.codec.activate(genes, rng)
+        self.proposed += n
+        new = self._unseen(genes)
+        g = packed[new].view(self._lane)[:, :d].astype(np.int32)  # whole packed rows: cheap
+        self.duplicates += n - len(g)
         return g
 
-    def _parents(self, n: int, mix: bool = True) -> np.ndarray:
+    def _parents(self, n: int, mix: bool = False) -> np.ndarray:
         """Row indices into ``archive_g`` stacked on ``pool_g``: each from the archive with
         probability 1/2 (all of them while there is no pool), weighted by crowding, else
         uniformly from the pool; in random order with ``mix``, else archive rows first."""
         rng = self.rng
         na, npool = len(self.archive_g), len(self.pool_g)
         k = int(rng.binomial(n, 0.5 if npool else 1.0)) if na else 0
-        # Crowding-weighted draw by inverse CDF, at sorted uniforms (exponential spacings):
-        # sorted keys make the binary searches cheap; the permutation below mixes them.
-        u = np.cumsum(rng.standard_exponential(k + 1))
-        pick = (
-            np.searchsorted(self.cdf, u[:k] * (self.cdf[-1] / u[k]), side="right") if k else u[:0]
-        )
-        idx = np.concatenate([np.minimum(pick, na - 1), na + rng.integers(0, max(npool, 1), n - k)])
-        return idx[rng.permutation(n)] if mix else idx
+        idx = np.empty(n, dtype=np.intp)
+        if k:
+            # Stochastic universal sampling: k evenly spaced pointers at one random offset
+            # over the cumulative crowding weights; a member gets the pointers in its slice
+            # (the floor or ceiling of its expected share), in archive order.
+            c = np.ceil(self.cdf * (k / self.cdf[-1]) - rng.random())
+            np.clip(c, 0.0, k, out=c)
+            c[-1] = k
+            idx[:k] = np.repeat(np.arange(na), np.diff(c, prepend=0.0).astype(np.intp))
+        idx[k:] = rng.integers(na, na + max(npool, 1), n - k)
+        if mix:
+            rng.shuffle(idx)
+        return idx
 
-    def _offspring(self, n: int) -> np.ndarray:
-        rng, codec = self.rng, self.codec
-        d = codec.dims
-        src = np.vstack([self.archive_g, self.pool_g])
-        # First parents in draw order: the mates below are in random order, and which
-        # row of the batch a child takes does not matter.
-        child = src[self._parents(n, mix=False)]
-        # Uniform crossover for a share of the children: one random bit per gene says
-        # which of the two parents gives it.
-        rows = np.flatnonzero(rng.random(n) < self.crossover)
-        if len(rows):
-            bits = rng.integers(0, 256, (len(rows), (d + 7) // 8), dtype=np.uint8)
-            take = np.unpackbits(bits, axis=1, count=d).view(bool)
-            child[rows] = np.where(take, src[self._parents(len(rows))], child[rows])
+    def _offspring(self, out: np.ndarray) -> None:
+        """Children into ``out`` (packed rows, see :meth:`ask`), before activation."""
+        rng, d, n = self.rng, self.codec.dims, len(out)
+        src = np.zeros((len(self.archive_g) + len(self.pool_g), self._words), dtype=np.uint64)
+        lanes = src.view(self._lane)
+        lanes[: len(self.archive_g), :d] = self.archive_g
+        lanes[len(self.archive_g) :, :d] = self.pool_g
+        # Uniform crossover for a share of the children, the first n_x rows (which row a
+        # child takes does not matter). Their first parents are drawn apart from the
+        # others', so whether a child crosses is independent of where its parent is from.
+        n_x = int(rng.binomial(n, self.crossover))
+        src.take(np.concatenate([self._parents(n_x), self._parents(n - n_x)]), axis=0, out=out)
+        if n_x:
+            mates = src.take(self._parents(n_x, mix=True), axis=0)
+            # Bit 0 of each lane of a random word says which parent gives that gene;
+            # times the lane's all-ones value it selects the whole lane.
+            pick = rng.bit_generator.random_raw(mates.size).reshape(mates.shape)
+            pick &= self._lane_low
+            pick *= self._lane_ones
+            head = out[:n_x]
+            mates ^= head
+            mates &= pick
+            head ^= mates
         # Mutation: one gene of every child, plus each gene with probability 1/genes (as
         # many cells, ~n, drawn uniformly over the batch): work on those cells only.
         extra = int(rng.binomial(n * d, 1.0 / d))
         cols = rng.integers(0, d, n + extra)
-        cells = np.concatenate([np.arange(n), rng.integers(0, n, extra)]) * d + cols
-        flat = child.reshape(-1)
-        cur = flat[cells]
-        live = np.flatnonzero(cur >= 0)  # absent genes stay absent
-        if len(live) < len(cells):
-            cells, cols, cur = cells[live], cols[live], cur[live]
-        # One 64-bit random word per cell; its bit fields give the direction (bit 0), the
-        # step size (bits 1-7: +1 w.p. 38/128, +1 more w.p. 12/128), redraw-or-step (bits
-        # 8-15: redraw w.p. 26/256) and the redrawn value (bits 32-63).
+        cells = np.concatenate([np.arange(n), rng.integers(0, n, extra)]) * self._pad + cols
+        flat = out.view(self._lane).reshape(-1)
+        cur = flat[cells].astype(np.int64)
+        # One 64-bit random word per cell; its bit fields give the step (bits 0-7, _STEP),
+        # redraw-or-step (bits 8-15: redraw w.p. 26/256) and the redrawn value (32-63).
         r = rng.bit_generator.random_raw(len(cells))
         usize = self._usizes[cols]
-        s7 = (r >> 1) & 127
-        mag = 1 + (s7 < 38).astype(np.int64) + (s7 < 12)
-        top = usize.view(np.int64) - 1
-        stepped = np.minimum(np.maximum(cur + np.where(r & 1, mag, -mag), 0), top)
-        redraw = self._unordered[cols] | (((r >> 8) & 255) < 26)
-        uniform = (((r >> 32) * usize) >> 32).view(np.int64)
-        flat[cells] = np.where(redraw, uniform, stepped)
-        return codec.activate(child, rng)
+        stepped = cur + _STEP[r & np.uint64(255)]
+        np.clip(stepped, 0, usize.view(np.int64) - 1, out=stepped)
+        redraw = self._unordered[cols] | (((r >> np.uint64(8)) & np.uint64(255)) < 26)
+        uniform = (((r >> np.uint64(32)) * usize) >> np.uint64(32)).view(np.int64)
+        # absent genes stay absent
+        flat[cells] = np.where(cur < 0, cur, np.where(redraw, uniform, stepped))
 
     def _unseen(self, g: np.ndarray) -> np.ndarray:
+        """Which rows of ``g`` were not seen before (remembered from now on)."""
         keys = self.codec.keys(g)
         with np.errstate(over="ignore"):  # multiplicative hashing: the top bits of key * odd
             mixed = keys * _MIX
         slot = (mixed >> self.shift).astype(np.intp)
         new = self._first(keys, mixed) & (self.cache[slot] != keys)
         self.cache[slot[new]] = keys[new]
-        return g[new]
+        return new
 
     def _first(self, keys: np.ndarray, mixed: np.ndarray) -> np.ndarray:
         """One row of each distinct key (exact), without a sort: rows claim slots of a small
@@ -183,23 +216,24 @@ class VectorSearch:
         self._take(g, f, cv)
 
     def _take(self, g: np.ndarray, f: np.ndarray, cv: np.ndarray) -> None:
-        # Feasible rows go by index: genomes are copied only for rows that enter the
+        # Rows go by index: genomes and scores are copied only for rows that enter the
         # archive or the pool (a few thousand of a batch).
-        good = np.flatnonzero(cv <= 0)
-        if len(good):
-            fg = f[good]
-            self._merge(g, good, fg)
-            self._pool_feasible(g, good, fg)
+        ok = cv <= 0
+        if ok.any():
+            self._merge(g, f, ok)
+            self._pool_feasible(g, f, ok)
         elif len(self.archive_g) == 0 and len(g):
             self._pool_least_violating(g, f, cv)
 
-    def _merge(self, g: np.ndarray, rows: np.ndarray, f: np.ndarray) -> None:
-        """The archive becomes the front of (archive + rows ``rows`` of ``g``, scores ``f``)."""
+    def _merge(self, g: np.ndarray, f: np.ndarray, ok: np.ndarray) -> None:
+        """The archive becomes the front of (archive + the feasible rows ``ok`` of ``g``,
+        scores ``f``)."""
         if len(self.archive_g):  # what the archive dominates cannot enter it: drop it first
-            new = np.flatnonzero(~self._arch.dominated(f))
-            if not len(new):
-                return
-            rows, f = rows[new], f[new]
+            ok = ok & ~self._arch.dominated(f)
+        rows = np.flatnonzero(ok)
+        if not len(rows):
+            return
+        f = f[rows]
         front = front_order(f)  # two objectives: in order of the first
         rows, f = rows[front], f[front]
         cand_g = np.vstack([self.archive_g, g[rows]])
@@ -222,7 +256,7 @@ class VectorSearch:
         self._arch = Stairs(cand_f, presorted=True)
         self.cdf = np.cumsum(weights)
 
-    def _pool_feasible(self, g: np.ndarray, rows: np.ndarray, f: np.ndarray) -> None:
+    def _pool_feasible(self, g: np.ndarray, f: np.ndarray, ok: np.ndarray) -> None:
         """The pool becomes the next few non-dominated layers of (pool + new feasible)."""
         npool = len(self.pool_cv)
         if npool and not np.any(self.pool_cv > 0):
@@ -230,18 +264,19 @@ class VectorSearch:
             # dominates is not in it, so that layer is found among far fewer rows (exact).
             if self._pool_stairs is None:
                 self._pool_stairs = Stairs(self.pool_f)
-            new = np.flatnonzero(~self._pool_stairs.dominated(f))
+            new = np.flatnonzero(ok & ~self._pool_stairs.dominated(f))
             cand_f = np.vstack([self.pool_f, f[new]])
             first = front_order(cand_f)
             if len(first) >= self.pool_size:
                 pick = first[np.sort(self.rng.choice(len(first), self.pool_size, replace=False))]
-                cand_g = np.vstack([self.pool_g, g[rows[new]]])
+                cand_g = np.vstack([self.pool_g, g[new]])
                 self.pool_g, self.pool_f = cand_g[pick], cand_f[pick]
                 self.pool_cv = np.zeros(len(pick))
                 # front_order keeps the first objective's order: no sort for the queries
                 self._pool_stairs = Stairs(self.pool_f, presorted=True)
                 return
-        cand_g, cand_f = g[rows], f
+        rows = np.flatnonzero(ok)
+        cand_g, cand_f = g[rows], f[rows]
         if npool:  # the pool's feasible rows (none while leaving the infeasible phase)
             ok = self.pool_cv <= 0
             cand_g = np.vstack([self.pool_g[ok], cand_g])

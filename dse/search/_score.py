@@ -25,6 +25,11 @@ from dse.pareto import pareto_mask
 from dse.search._codec import Codec
 
 CHUNK = 1 << 16
+# Points per model call when scoring a batch: the model makes ~1,500 numpy calls per chunk
+# whatever its size, and at the model's default 16,384 that overhead outweighs what the
+# smaller temporaries gain in cache (a 32,768-point generation of the large example: ~10 %
+# faster as one chunk; benchmarks/search_quality.py --profile).
+MODEL_CHUNK = 1 << 15
 
 
 @functools.cache
@@ -84,36 +89,61 @@ class Scorer:
             )
         )
         self.calls = 0
+        top = int(codec.sizes.max(initial=1))
+        self._small = np.dtype(np.int8 if top < 127 else np.int16 if top < 32767 else np.int32)
 
     def __call__(self, genomes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n, cfg = len(genomes), self.cfg
         self.calls += n
-        f = np.full((n, len(self.metrics)), np.inf)
-        cv = np.full(n, np.inf)
         if n == 0:
-            return f, cv
-        ok = np.ones(n, dtype=bool)
+            return np.full((0, len(self.metrics)), np.inf), np.full(0, np.inf)
+        ok: np.ndarray | None = None
         derived: dict[str, np.ndarray] = {}
         if self.derived:  # derived keys are expressions over design units: decode for them
             cols = self.codec.point_columns(genomes)
+            ok = np.ones(n, dtype=bool)
             for name, spec in self.derived:
                 ok &= _valid(spec, cols[name])
                 derived[name] = cols[name]
-            if not ok.any():
-                return f, cv
-        rows = genomes if ok.all() else genomes[ok]
+            if ok.all():
+                ok = None
+            elif not ok.any():
+                return np.full((n, len(self.metrics)), np.inf), np.full(n, np.inf)
+        rows = genomes if ok is None else genomes[ok]
         m = len(rows)
-        cols_t = np.ascontiguousarray(rows.T)  # one copy: each gather then reads a row
-        got = self.model.gather({p.name: cols_t[j] for j, p in enumerate(self.codec.params)})
+        # Each parameter's value indices as one contiguous intp row (what take wants),
+        # transposed from the narrowest integer type that holds them: a quarter of the
+        # bytes of int32 to move across rows.
+        idx = rows.astype(self._small, copy=False).T.astype(np.intp, order="C")
+        got = self.model.gather({p.name: idx[j] for j, p in enumerate(self.codec.params)})
         for name, col in derived.items():
-            got[name] = self.model.resolve(name, col[ok])
-        out = self.model.score(got, m, need=self.needed)
-        df = _Frame({k: out[k] for k in self.needed}, m)
-        vals = np.stack([out[k] for k in self.metrics], axis=1).astype(np.float64) * self.signs
-        cons = np.asarray(cfg.constraints.evaluate(df), dtype=np.float64).reshape(m, -1)
-        v = np.clip(cons, 0.0, None).sum(axis=1)
-        v[np.isnan(vals).any(axis=1)] = np.inf
+            got[name] = self.model.resolve(name, col if ok is None else col[ok])
+        out = self.model.score(got, m, need=self.needed, chunk=MODEL_CHUNK)
+        cons = np.asarray(cfg.constraints.evaluate(_Frame(out, m)), dtype=np.float64)
+        clipped = np.maximum(cons.reshape(m, -1), 0.0)
+        if 0 < clipped.shape[1] < 8:
+            # Column by column, in order: what numpy's row sum does below 8 terms (the
+            # same bits), without its per-row loop (a third of the time).
+            v = clipped[:, 0].copy()
+            for j in range(1, clipped.shape[1]):
+                v += clipped[:, j]
+        else:
+            v = clipped.sum(axis=1)
+        vals = np.empty((m, len(self.metrics)))
+        nan = np.zeros(m, dtype=bool)
+        for j, (key, sign) in enumerate(zip(self.metrics, self.signs, strict=True)):
+            col = np.asarray(out[key], dtype=np.float64)
+            if sign < 0:
+                np.negative(col, out=vals[:, j])
+            else:
+                vals[:, j] = col
+            nan |= np.isnan(col)
+        v[nan] = np.inf
         vals[~np.isfinite(v)] = np.inf
+        if ok is None:
+            return vals, v
+        f = np.full((n, len(self.metrics)), np.inf)
+        cv = np.full(n, np.inf)
         f[ok], cv[ok] = vals, v
         return f, cv
 

@@ -103,3 +103,21 @@ def test_domination_prefilter_is_exact() -> None:
         x = rng.integers(0, 6, (40, 2)).astype(float)
         brute = [any((a <= b).all() and (a < b).any() for a in s) for b in x]
         np.testing.assert_array_equal(dominated_by(s, x), brute)
+
+
+def test_domination_buckets_are_exact_at_their_edges() -> None:
+    """Queries on bucket edges, on set rows' coordinates and at ±inf (where rounding of
+    the bucket number could err) against the definition."""
+    rng = np.random.default_rng(1)
+    for _ in range(100):
+        n = int(rng.integers(2, 40))
+        s = np.column_stack([rng.random(n) * 3 + 1, rng.random(n)])
+        s[rng.random(n) < 0.3, 0] = s[0, 0]  # ties in f0
+        lo, hi = s[:, 0].min(), s[:, 0].max()
+        nb = 4 * n + 16
+        edges = lo + np.arange(nb + 1) * ((hi - lo) / nb)
+        x0 = np.concatenate([edges, np.nextafter(edges, -np.inf), s[:, 0], [-np.inf, np.inf]])
+        x1 = rng.choice(np.concatenate([s[:, 1], rng.random(20), [-np.inf, np.inf]]), len(x0))
+        x = np.column_stack([x0, x1])
+        brute = [bool(((s <= r).all(axis=1) & (s < r).any(axis=1)).any()) for r in x]
+        np.testing.assert_array_equal(dominated_by(s, x), brute)
