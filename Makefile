@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := iverilog verilator g++ tcl postgresql openssh-server chromium chromium-driver
+APT_PACKAGES := iverilog verilator g++ ccache tcl postgresql openssh-server chromium chromium-driver
 EXAMPLES := $(wildcard examples/*.yaml)
 
 .PHONY: demo demo-release test lint format sysdeps bench clean

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,12 @@ from typing import Any
 import pytest
 
 from tests._postgres import PostgresServer, PostgresUnavailable, find_bindir
+
+# Every Verilator build compiles the same runtime (verilated.cpp, its threads): through
+# ccache (Verilator's makefiles read OBJCACHE) that is once per machine, not once per
+# parameter set of every simulator the suite builds. `make test` installs ccache as root.
+if shutil.which("ccache") and "OBJCACHE" not in os.environ:
+    os.environ["OBJCACHE"] = "ccache"
 
 
 @pytest.fixture(scope="session")
