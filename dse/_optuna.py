@@ -116,16 +116,23 @@ class HistoryStorage(InMemoryStorage):
     def append_finished(self, study_id: int, trials: Sequence[FrozenTrial]) -> None:
         with self._lock:
             info = self._studies[study_id]
+            where = self._trial_id_to_study_id_and_number
+            single = len(info.directions) == 1
+            seen: set[int] = set()  # loaded trials share their distributions dicts
             for t in trials:
                 tid = self._max_trial_id + 1
                 self._max_trial_id = tid
-                t.number = len(info.trials)
+                number = len(info.trials)
+                t.number = number
                 set_trial_id(t, tid)
-                self._trial_id_to_study_id_and_number[tid] = (study_id, t.number)
+                where[tid] = (study_id, number)
                 info.trials.append(t)
-                for name, dist in t.distributions.items():
-                    info.param_distribution.setdefault(name, dist)
-                if len(info.directions) == 1 and t.state == TrialState.COMPLETE:
+                dists = t.distributions
+                if id(dists) not in seen:
+                    seen.add(id(dists))
+                    for name, dist in dists.items():
+                        info.param_distribution.setdefault(name, dist)
+                if single and t.state == TrialState.COMPLETE:
                     self._update_cache(tid, study_id)
 
     def trials_numbered(self, study_id: int, numbers: Sequence[int]) -> list[FrozenTrial]:

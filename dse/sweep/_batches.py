@@ -125,28 +125,21 @@ def _decode(blobs: list[str]) -> list[FrozenTrial]:
     now = dt.datetime.now()  # a resume does not need the stored times (as in load_trials)
     trials: list[FrozenTrial] = []
     dists: dict[str, BaseDistribution] = {}
+    # Per column layout (batches of one sweep mostly share one): one distributions dict per
+    # set of present columns, external values decoded once, and one params dict per point.
+    layouts: dict[tuple[tuple[str, str], ...], tuple[Any, Any, Any]] = {}
     for blob in blobs:
         doc = json.loads(blob)
-        cols = [(name, _dist(dists, js)) for name, js in doc["cols"]]
-        # One distributions dict per set of present columns; external values decoded once.
-        shared: dict[tuple[int, ...], dict[str, BaseDistribution]] = {}
-        external: dict[tuple[int, float], Any] = {}
+        layout = tuple((name, js) for name, js in doc["cols"])
+        cols = [(name, _dist(dists, js)) for name, js in layout]
+        shared, external, points = layouts.setdefault(layout, ({}, {}, {}))
         for row in doc["trials"]:
             tid, number, state, cells, values, system_attrs = row[:6]
-            params: dict[str, Any] = {}
-            present: list[int] = []
-            for c, v in enumerate(cells):
-                if v is None:
-                    continue
-                present.append(c)
-                key = (c, v)
-                if key not in external:
-                    external[key] = cols[c][1].to_external_repr(v)
-                params[cols[c][0]] = external[key]
-            sig = tuple(present)
-            d_out = shared.get(sig)
-            if d_out is None:
-                d_out = shared[sig] = {cols[c][0]: cols[c][1] for c in sig}
+            point = tuple(cells)
+            known = points.get(point)  # a repeated point shares its params dict too
+            if known is None:
+                known = points[point] = _params(cols, cells, shared, external)
+            params, d_out = known
             trials.append(
                 FrozenTrial(
                     number=number,
@@ -164,6 +157,30 @@ def _decode(blobs: list[str]) -> list[FrozenTrial]:
                 )
             )
     return trials
+
+
+def _params(
+    cols: list[tuple[str, BaseDistribution]],
+    cells: list[Any],
+    shared: dict[tuple[int, ...], dict[str, BaseDistribution]],
+    external: dict[tuple[int, float], Any],
+) -> tuple[dict[str, Any], dict[str, BaseDistribution]]:
+    """(params, distributions) of one row's cells."""
+    params: dict[str, Any] = {}
+    present: list[int] = []
+    for c, v in enumerate(cells):
+        if v is None:
+            continue
+        present.append(c)
+        key = (c, v)
+        if key not in external:
+            external[key] = cols[c][1].to_external_repr(v)
+        params[cols[c][0]] = external[key]
+    sig = tuple(present)
+    d_out = shared.get(sig)
+    if d_out is None:
+        d_out = shared[sig] = {cols[c][0]: cols[c][1] for c in sig}
+    return params, d_out
 
 
 def _dist(known: dict[str, BaseDistribution], js: str) -> BaseDistribution:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 
 from dse._optuna import PARENT_TAG
@@ -258,7 +259,7 @@ class Sweep:
             n_trials=self.store.count(self.study_id),
             n_new=n_new,
             n_feasible=self.searcher.n_feasible(),
-            pareto_size=len(self.searcher.front),
+            pareto_size=len(np.unique(self.searcher.front, axis=0)),
             elapsed_s=elapsed,
             trials_per_s=n_new / elapsed if elapsed > 0 else 0.0,
             storage_url=self.url,
@@ -269,6 +270,15 @@ class Sweep:
             interrupted=self.stop.is_set()
             and (n_start + n_new < (self.target or math.inf) or bool(builds and builds.unfinished)),
             builds=builds,
+        )
+
+    def saw_whole_study(self, summary: SweepSummary) -> bool:
+        """Whether the searcher's counts are the study's (what ``dse status`` would print),
+        so the closing line needs no second read of the study: every stored trial is one
+        of its records, every record is stored, and no calibration re-scored them."""
+        s = self.searcher
+        return (
+            self.builds is None and summary.n_trials == s.n and all(r.db_id >= 0 for r in s.records)
         )
 
     def _next_size(self, grid_total: int | None, t0: float) -> int:
@@ -331,6 +341,8 @@ def run_sweep(
         summary = run_model_search(sweep, progress) if model_search else sweep.run(progress)
     finally:
         sweep.store.close()
+    if not model_search and sweep.saw_whole_study(summary):
+        return summary
     return study_counts(summary)
 
 

@@ -88,6 +88,7 @@ class Searcher:
         self.version = 0  # calibration the next scores are under
         self.generations: dict[int, int] = {}  # GA: finished trials per generation
         self.members: dict[int, list[int]] = {}  # GA: complete trials of each generation
+        self.gen_key = generation_key(cfg.sampler.name)
         self.front = np.empty((0, self.k))
         self.intersection = IntersectionSearchSpace()
         self.grid: GridRows | None = None
@@ -153,7 +154,7 @@ class Searcher:
         values = list(t.values) if t.values is not None else None
         self.records.append(Record(values, cons, metrics, ok, self.version, db_id))
         if t.state == TrialState.COMPLETE:
-            gen = t.system_attrs.get(generation_key(self.cfg.sampler.name))
+            gen = t.system_attrs.get(self.gen_key) if self.gen_key else None
             if gen is not None:
                 self.generations[gen] = self.generations.get(gen, 0) + 1
                 self.members.setdefault(gen, []).append(idx)
