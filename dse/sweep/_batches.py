@@ -13,7 +13,8 @@ the dashboard and every other reader use only them); this table is a cache of th
   a cached copy (a study written before this table, another writer, batches committed in
   between) are read from Optuna's tables as before;
 - re-scoring trials (``rescore_trials``) drops the study's cache rows in its transaction,
-  since their values and constraints change.
+  since their values and constraints change; creating a study drops rows left under its
+  id (SQLite reuses the id of a deleted last study).
 """
 
 from __future__ import annotations
@@ -115,9 +116,11 @@ def read(cur: Any, ph: str, study_id: int) -> tuple[list[FrozenTrial], set[int]]
     heads = {tid: (number, _state(state)) for tid, number, state in cur.fetchall()}
     finished = {tid for tid, (_, state) in heads.items() if state.is_finished()}
     trials = _decode(blobs)
-    for t in trials:
-        if heads.get(t._trial_id) != (t.number, t.state):
-            return [], finished  # stale or foreign rows: trust only Optuna's tables
+    unique = len({t._trial_id for t in trials}) == len(trials)
+    if not unique or any(heads.get(t._trial_id) != (t.number, t.state) for t in trials):
+        # Stale or foreign rows (e.g. of a deleted study whose id was reused): trust only
+        # Optuna's tables.
+        return [], finished
     return trials, finished
 
 

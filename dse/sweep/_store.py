@@ -177,6 +177,7 @@ class TrialStore:
                         for i, d in enumerate(directions)
                     ],
                 )
+                _batches.drop(conn, sid)  # cached batches of a deleted study with this id
                 for table, attrs in ((_SUA, user_attrs), (_SSA, system_attrs)):
                     if attrs:
                         conn.execute(

@@ -132,3 +132,21 @@ def test_batched_parents_are_the_ones_optuna_selects(study: tuple[Any, str]) -> 
         ours = sorted(number_of[i] for i in ids)
         theirs = sorted(t.number for t in sampler.get_parent_population(fresh, generation))
         assert ours == theirs and len(ours) == POPULATION, generation
+
+
+def test_a_study_made_again_under_a_reused_id_does_not_read_the_old_cache(
+    study: tuple[Any, str], tmp_path: Path
+) -> None:
+    cfg, url = study
+    url = _copy(url, tmp_path)
+    optuna.delete_study(study_name="t", storage=url)  # SQLite gives its id to the next study
+    again = load_config(Path(cfg.source), ["seed=1"])
+    assert run_sweep(again, trials=2 * BATCH, storage=url, progress=False).n_new == 2 * BATCH
+    store = TrialStore(url)
+    try:
+        assert store.study_id("t") == 1 and len(_rows(store)) == 2
+        fast = store.load_history(1)
+        assert len(fast.trials) == 2 * BATCH
+        assert _view(fast) == _view(store.load(1, user_attrs=("duplicate_of",)))
+    finally:
+        store.close()
