@@ -15,6 +15,7 @@ from sweep_cases import sub
 
 from dse.config import load_config
 from dse.sweep import TrialStore, run_sweep
+from tests._postgres import PostgresServer
 
 TRIALS, BATCH = 240, 30  # 8 batches; NSGA-II generations span batches
 POPULATION = 64  # the engine's NSGA-II default (dse.samplers.DEFAULT_OPTIONS)
@@ -150,3 +151,22 @@ def test_a_study_made_again_under_a_reused_id_does_not_read_the_old_cache(
         assert _view(fast) == _view(store.load(1, user_attrs=("duplicate_of",)))
     finally:
         store.close()
+
+
+def test_postgres_resume_reads_the_cache(postgres: PostgresServer, study: tuple[Any, str]) -> None:
+    """The same on PostgreSQL: cached batches match Optuna's tables, and a resume continues."""
+    cfg, _ = study
+    url = postgres.create_database("resume_cache")
+    run_sweep(cfg, trials=3 * BATCH, storage=url, progress=False)
+    store = TrialStore(url)
+    try:
+        assert len(_rows(store)) == 3
+        sid = store.study_id("t")
+        assert sid is not None
+        fast = store.load_history(sid)
+        assert len(fast.trials) == 3 * BATCH
+        assert _view(fast) == _view(store.load(sid, user_attrs=("duplicate_of",)))
+    finally:
+        store.close()
+    r = run_sweep(cfg, trials=4 * BATCH, storage=url, resume=True, progress=False)
+    assert (r.n_trials, r.n_new) == (4 * BATCH, BATCH)
