@@ -233,10 +233,11 @@ def pareto_spec(
             "field": "xy"[k],
             "type": "quantitative",
             "title": labels[k],
-            "scale": {"type": "log" if logs[k] else "linear", "zero": False},
-            # log axes: every labelled tick with its magnitude (0.02, not 2)
+            # A log scale's domain is the data's (12 px to spare), not stretched to whole decades.
+            "scale": {"type": "log", "nice": False, "padding": 12} if logs[k] else {"zero": False},
+            # log axes: every labelled tick with its magnitude (0.02, 1,000: not 2, 1e+3)
             "axis": {
-                "format": ",.3~g" if logs[k] else ",.4~g",
+                "format": ",.6~g" if logs[k] else ",.4~g",
                 "labelOverlap": "greedy",
                 "tickCount": 10,
             },
