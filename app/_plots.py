@@ -21,7 +21,8 @@ GROUP_COLOURS = dict(
 STATE_COLOURS = {"queued": "#b0b0b0", "running": "#ff7f0e", "done": "#2ca02c", "failed": "#d62728"}
 
 
-FAILED_COLOURS = ("#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
+# Not the front's red: a failed build often sits on a front marker (its trial's position).
+FAILED_COLOURS = ("#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
 def _hover(
