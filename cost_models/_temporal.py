@@ -43,6 +43,9 @@ from cost_models._points import QUANTS
 from cost_models._spatial import _link_bw, logic
 from cost_models._workload import Workload
 
+# Prefill token slots the overlay template builds at most (templates/overlay manifest TT).
+TT_MAX = 8
+
 
 def _ceil_div(a: Any, b: Any) -> Any:
     return np.ceil(a / b)
@@ -580,9 +583,12 @@ def _resources(
         whole = ovr.predict(hw, flow)
         # the RTL's one engine is the MV engine; a separate prefill engine is not built.
         # Its MM mode's token lanes 1..mm_t-1 (ov_mm_lanes: multipliers, products, x
-        # buffers banked by lane) are not in the fitted whole-overlay model: per-MAC figures
+        # buffers banked by lane) are not in the fitted whole-overlay model: per-MAC figures,
+        # where the template builds them (batched prefill of at most TT_MAX slots; serial
+        # prefill and more slots build MT = 1 or nothing)
         separate = sel(p["unified_engine"], 0.0, mm)
-        lanes = sel(p["prefill_serial"], 0.0, (p["mm_t"] - 1) * mv)
+        batched = ~np.asarray(p["prefill_serial"], bool) & (p["tile_tokens"] <= TT_MAX)
+        lanes = np.where(batched, (p["mm_t"] - 1) * mv, 0.0)
         extra = sel(p["unified_engine"], lanes, mm)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
         per_mac = extra * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
