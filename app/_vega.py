@@ -325,8 +325,8 @@ def pareto_spec(
         if "params" in layer:
             layer["params"].append({"name": "zoom", "select": "interval", "bind": "scales"})
             break
-    marks = sum(len(t) for k, t in tables.items() if k != "segments")
-    svg = marks <= SVG_MARKS
+    drawn = sum(len(t) for k, t in tables.items() if k != "segments")
+    svg = drawn <= SVG_MARKS
     return {
         "height": 600,
         # SVG keeps each marker an element labelled with its hover fields (screen readers;
