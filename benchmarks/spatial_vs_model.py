@@ -102,7 +102,7 @@ def main() -> None:
     est_errs: list[float] = []
     exact = rtl_exact = 0
     head = f"{'shape':11s} {'point':17s} {'phase':7s} {'estimate':>10s} {'model':>10s} {'err%':>7s}"
-    print(head + (f" {'rtl':>8s} {'est%':>6s} {'model%':>7s}" if rtl else ""))
+    print(head + (f" {'rtl':>8s} {'est%':>6s} {'model%':>7s} exact" if rtl else ""))
     for shape_name, pt in points():
         name = pt.pop("_name")
         if only and shape_name != only:
@@ -112,10 +112,12 @@ def main() -> None:
         est = estimate(plan, PROMPT, KV)
         exact += csim and bit_exact(plan)
         measured: dict[str, float] = {}
+        rtl_ok = False
         if rtl:
             ok, pre, dec = rtl_run(plan)
             rtl_exact += ok
             measured = {"prefill": pre, "decode": dec}
+            rtl_ok = ok
         wl = Workload(shape, batch=1, prompt_len=PROMPT, gen_len=2 * KV, kv_len_override=KV)
         row = cost_models.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True).iloc[
             0
@@ -131,7 +133,7 @@ def main() -> None:
                 e_mod = (model - meas) / meas * 100
                 est_errs.append(abs(e_est))
                 rtl_errs.append(abs(e_mod))
-                line += f" {meas:8.0f} {e_est:+6.1f} {e_mod:+7.1f}"
+                line += f" {meas:8.0f} {e_est:+6.1f} {e_mod:+7.1f} {rtl_ok!s:5s}"
             print(line, flush=True)
     print(f"spatial_points={len(errs) // 2}")
     print(f"spatial_bit_exact={exact if csim else 'not run'}")
