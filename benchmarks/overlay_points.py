@@ -16,8 +16,9 @@ def stream_cap(mv_k: int, mv_n: int, sfu: int, beat: int) -> int:
     return 2 * max(mv_n * 2 + mv_n * mv_k * 12 // 8, mv_k * mv_n, sfu * 2) + beat * 56 + 256
 
 
-# The points measured first, in order: the first three as drawn below, then the engine's
-# size and the SFU's width at the ends of the range (few points must still span them).
+# The points measured first, in order: the first three as drawn below with a W4-packed
+# point second, then the engine's size and the SFU's width at the ends of the range (few
+# points must still span them).
 def _point(k: int, n: int, w: int, sfu: int, beat: int, **rest: int) -> dict[str, Any]:
     lb = beat.bit_length() - 1
     p = {"mv_k": k, "mv_n": n, "w_bits": w, "sfu_lanes": sfu, "beat_bytes": beat,
@@ -27,6 +28,9 @@ def _point(k: int, n: int, w: int, sfu: int, beat: int, **rest: int) -> dict[str
 
 FIRST = [
     _point(16, 1, 4, 2, 8, spad_words=256, imem_words=256, burst_bytes=64, overlap=1,
+           idx_bits=0, xbuf_words=128),
+    # W4 DSP packing (dense, even mv_n: one multiplier per row pair), early in the order
+    _point(2, 8, 4, 1, 8, spad_words=256, imem_words=128, burst_bytes=256, overlap=0,
            idx_bits=0, xbuf_words=128),
     _point(4, 4, 8, 2, 16, spad_words=1024, imem_words=128, burst_bytes=64, overlap=0,
            idx_bits=2, xbuf_words=512),

@@ -11,6 +11,7 @@ netlist keeps the hierarchy (``synth_xilinx``), one row per unit of
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import re
@@ -50,14 +51,50 @@ def rtl_hash(folder: Path) -> str:
 
 def rtl_at(rev: str) -> tuple[str, dict[str, str]]:
     """RTL revision hash and Verilog sources of ``templates/overlay`` at git ``rev``."""
-    names = _git("ls-tree", "--name-only", rev, "templates/overlay/").split()
-    files = {Path(n).name: _git("show", f"{rev}:{n}") for n in names if n.endswith(".v")}
+    files = {n: text for n, text in template_at(rev).items() if n.endswith(".v")}
     h = hashlib.sha256()
     for name in sorted(files):
         h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
     return h.hexdigest()[:12], files
 
 
+# The Verilog of each unit's module (``core``: overlay_core and the top's glue). synth_xilinx
+# maps every module of the hierarchy on its own, so a unit row of another RTL revision whose
+# files are byte-identical to this one's is the same measurement (checked: the four units
+# of the K16xN1 point came out identical at ccdbc2b's and e8bebc0's RTL).
+UNIT_FILES = {
+    "core": ("overlay_core.v", "overlay_top.v"),
+    "stream_port": ("ov_rdstream.v",),
+    **{u: ("ov_bankram.v",) for u in RAM_UNITS},
+}
+
+
+def with_reused(rows: Sequence[Mapping[str, Any]], rtl: str) -> list[Mapping[str, Any]]:
+    """The rows of revision ``rtl``, plus unit rows of other revisions whose module sources
+    are the same (``UNIT_FILES``) at a point ``rtl`` has no row of that unit for."""
+    own = [r for r in rows if r["rtl"] == rtl]
+    have = {(point_key(r)[2:], r["flow"], r["unit"]) for r in own}
+    files = _sources(rtl)
+    out = list(own)
+    for r in rows:
+        if r["rtl"] == rtl or r["unit"] not in UNIT_FILES or not files:
+            continue
+        theirs = _sources(str(r["rtl"]))
+        key = (point_key(r)[2:], r["flow"], r["unit"])
+        if key not in have and all(theirs.get(f) == files.get(f) for f in UNIT_FILES[r["unit"]]):
+            out.append(r)
+            have.add(key)
+    return out
+
+
+@functools.cache
+def _sources(rtl: str) -> dict[str, str]:
+    """Verilog files of RTL revision ``rtl`` (by name; {} if no recent commit has it)."""
+    rev = commit_of(rtl)
+    return rtl_at(rev)[1] if rev else {}
+
+
+@functools.cache
 def commit_of(rtl: str, depth: int = 30) -> str:
     """The commit whose templates/overlay is RTL revision ``rtl`` ("" if none of the last
     ``depth`` commits that touched it)."""
@@ -65,6 +102,21 @@ def commit_of(rtl: str, depth: int = 30) -> str:
         if rtl_at(rev)[0] == rtl:
             return rev
     return ""
+
+
+def template_at(rev: str) -> dict[str, str]:
+    """Every file of ``templates/overlay`` at git ``rev`` (name -> text)."""
+    names = _git("ls-tree", "--name-only", rev, "templates/overlay/").split()
+    return {Path(n).name: _git("show", f"{rev}:{n}") for n in names}
+
+
+def newest(revs: Iterable[str], depth: int = 30) -> str | None:
+    """The revision among ``revs`` of the latest commit that touched templates/overlay."""
+    want = set(revs)
+    for rev in _git("log", f"-{depth}", "--format=%h", "--", "templates/overlay").split():
+        if (h := rtl_at(rev)[0]) in want:
+            return h
+    return None
 
 
 def _git(*args: str) -> str:
@@ -218,12 +270,22 @@ def _lstsq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 # Features fitted per resource (the rest of a unit's features are structural or unused).
 FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "lut": {
-        "core": ("one", "sfu", "lanes", "win_bits", "rows", "decode", "lane_addr", "words"),
+        "core": (
+            "one",
+            "sfu",
+            "lanes",
+            "win_bits",
+            "rows",
+            "decode",
+            "lane_addr",
+            "words",
+            "pack_pairs",
+        ),
         "stream_port": ("one", "shift_bits", "caw"),
         "bankram": ("mux", "addr_bits"),
     },
     "ff": {
-        "core": ("one", "rows", "beat_bits", "lanes", "words", "sfu", "win_bits"),
+        "core": ("one", "rows", "beat_bits", "lanes", "words", "sfu", "win_bits", "pack_pairs"),
         "stream_port": ("one",),
     },
 }
@@ -296,6 +358,18 @@ def fit_whole(
     return coef
 
 
+def committed_errors(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, list[float]]:
+    """Errors of the committed coefficients (``data/overlay_resources.yaml``) on the whole
+    rows given: out of sample where the rows are of another RTL revision than the fit's."""
+    errs: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row["unit"] == "whole" and ov.coefficients(flow):
+            pred = ov.predict(_point(row), flow)
+            for r in ("lut", "ff"):
+                errs[r].append(pct(float(pred[r]), float(row[r])))
+    return errs
+
+
 def pct(pred: float, meas: float) -> float:
     return abs(pred - meas) / meas * 100 if meas else (0.0 if abs(pred) < 0.5 else float("inf"))
 
@@ -340,7 +414,8 @@ def report(
     base_pts = _by_point(base_rows)
     errs: dict[str, list[float]] = defaultdict(list)
     unit_errs: dict[tuple[str, str], list[float]] = defaultdict(list)
-    print(f"\n{flow}: whole overlay, measured / leave-one-out prediction ({len(pts)} points)")
+    n = sum(r["unit"] == "whole" for r in rows)
+    print(f"\n{flow}: whole overlay, measured / leave-one-out prediction ({n} points)")
     print(f"  {'point':56s} {'lut':>13s} {'ff':>13s} {'dsp':>9s} {'bram':>11s}")
     for key, prow in pts.items():
         others = [r for k, rs in pts.items() if k != key for r in rs]

@@ -17,7 +17,9 @@ Whole accelerator (``templates/overlay``, ``cost_models._overlay_resources``): t
 measured by real Yosys runs are cached in ``benchmarks/data/overlay_synth.csv`` (see
 ``benchmarks/overlay_synth.py``); this prints, per flow, every point measured vs its
 leave-one-out prediction (model fitted without that point), per unit where the netlist keeps
-the hierarchy, and last the lines ``whole_points=`` (the smaller per-flow count),
+the hierarchy (newest RTL revision measured, or ``--rtl``; unit rows of other revisions count
+where the unit's Verilog is unchanged, ``overlay_synth.with_reused``), and last the lines
+``whole_points=`` (the smaller per-flow count),
 ``whole_lut_loo_median_pct=`` ... ``whole_dsp_exact=N/N`` (both flows' held-out errors).
 ``--rebuild`` builds the points (``--points N``) through the build cache and re-reads them;
 ``--harvest DIR`` adds any finished overlay build folders under DIR.
@@ -32,7 +34,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -263,20 +264,27 @@ def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None
 
 
 def measure_whole(flows: list[str], n: int, cache: Path, at: str | None) -> None:
-    """Build ``n`` whole-overlay points per flow (real Yosys where the build cache lacks
-    them) and store their counts in the CSV cache; ``at``: the RTL of that git revision
-    (others may be editing the working tree's)."""
+    """Build ``n`` whole-overlay points (real Yosys where neither the CSV nor the build cache
+    has them), both flows of a point before the next point, and store each build's counts
+    in the CSV cache as it finishes; ``at``: the template at that git revision (others may
+    be editing the working tree's)."""
     template: Any = "overlay"
+    rtl = current_rtl()
     if at:
         snap = Path(tempfile.mkdtemp(prefix="overlay-rtl-")) / "overlay"
         snap.mkdir()
-        shutil.copy(ROOT / "templates" / "overlay" / "manifest.yaml", snap)
-        shutil.copy(ROOT / "templates" / "overlay" / "sim_main.cpp", snap)
-        for name, text in ovs.rtl_at(at)[1].items():
+        # every file of the template at that revision (manifest, harness, RTL)
+        for name, text in ovs.template_at(at).items():
             (snap / name).write_text(text, encoding="utf-8")
         template = load_template("overlay", root=snap.parent)
-    for flow in flows:
-        for i, point in enumerate(whole_points()[:n]):
+        rtl = ovs.rtl_at(at)[0]
+    done = {ovs.point_key(r) for r in ovs.load() if r["unit"] == "whole"}
+    for i, point in enumerate(whole_points()[:n]):
+        for flow in flows:
+            key = ovs.point_key({"flow": flow, "rtl": rtl, **point})
+            if key in done:
+                print(f"  overlay #{i} {flow}: in the CSV already", flush=True)
+                continue
             res = build(template, point, flow, cache_root=cache)
             if not res.ok or not res.result_dir:
                 print(
@@ -309,7 +317,7 @@ def whole_section(flows: list[str], rtl: str | None) -> list[str]:
     revs = Counter(r["rtl"] for r in rows if r["unit"] == "whole")
     if not revs:
         return ["whole_points=0"]
-    use = rtl or revs.most_common(1)[0][0]
+    use = rtl or ovs.newest(revs) or revs.most_common(1)[0][0]
     print(
         f"\n== whole overlay: RTL revision {use} = templates/overlay at "
         f"{ovs.commit_of(use) or 'no recent commit'} (sha256 of the synthesised Verilog); "
@@ -320,7 +328,10 @@ def whole_section(flows: list[str], rtl: str | None) -> list[str]:
         f"   templates/overlay now: {current}"
         + ("" if current == use else "  (differs: rerun with --rebuild)")
     )
-    same = [r for r in rows if r["rtl"] == use]
+    same = ovs.with_reused(rows, use)
+    reused = len(same) - sum(r["rtl"] == use for r in rows)
+    if reused:
+        print(f"   + {reused} unit rows of other revisions whose module Verilog is unchanged")
     base = [r for r in same if r["flow"] == "yosys-xilinx"]
     errs: dict[str, list[float]] = defaultdict(list)
     counts = []
@@ -338,6 +349,13 @@ def whole_section(flows: list[str], rtl: str | None) -> list[str]:
             f"{sum(e.get('dsp_exact', [])):.0f}/{n}, BRAM within 1 block or 10 % "
             f"{sum(e.get('bram_ok', [])):.0f}/{n}"
         )
+        if ovr.fitted_rtl() != use and (old := ovs.committed_errors(frows, flow))["lut"]:
+            lut, ff = ovs.summary(old["lut"]), ovs.summary(old["ff"])
+            print(
+                f"{flow}: the committed coefficients (RTL {ovr.fitted_rtl()}) on these points: "
+                f"LUT median {lut[0]:.1f} % max {lut[1]:.1f} %, "
+                f"FF median {ff[0]:.1f} % max {ff[1]:.1f} %"
+            )
     lut, ff = ovs.summary(errs["lut"]), ovs.summary(errs["ff"])
     dsp = errs["dsp_exact"]
     return [
@@ -358,15 +376,15 @@ def current_rtl() -> str:
 def write_overlay(flows: list[str], rtl: str | None) -> None:
     rows = ovs.load()
     revs = Counter(r["rtl"] for r in rows if r["unit"] == "whole")
-    use = rtl or revs.most_common(1)[0][0]
-    same = [r for r in rows if r["rtl"] == use]
+    use = rtl or ovs.newest(revs) or revs.most_common(1)[0][0]
+    same = ovs.with_reused(rows, use)
     base = [r for r in same if r["flow"] == "yosys-xilinx"]
     doc: dict[str, Any] = {"version": 1, "rtl": use, "flows": {}}
     for flow in flows:
         frows = [r for r in same if r["flow"] == flow]
         # a plain copy per unit: the RAM units share one fit, and YAML would alias it
         doc["flows"][flow] = json.loads(json.dumps(ovs.fit_flow(frows, flow, base)))
-        doc.setdefault("points", {})[flow] = len({ovs.point_key(r) for r in frows})
+        doc.setdefault("points", {})[flow] = sum(r["unit"] == "whole" for r in frows)
     header = (
         "# Coefficients of cost_models._overlay_resources per flow -> unit -> resource ->\n"
         "# feature, fitted to real Yosys builds of templates/overlay (RTL revision `rtl`) by\n"
@@ -397,7 +415,7 @@ def main() -> None:
         help="add finished overlay synthesis folders found under this folder",
     )
     ap.add_argument("--at", default=None, help="with --rebuild: the overlay RTL of this git rev")
-    ap.add_argument("--rtl", default=None, help="RTL revision to report (default: most measured)")
+    ap.add_argument("--rtl", default=None, help="RTL revision to report (default: newest)")
     args = ap.parse_args()
     flows = args.flows.split(",")
     fits: dict[str, dict[str, dict[str, dict[str, float]]]] = {}

@@ -9,7 +9,8 @@ stream and each RAM (``ov_bankram``) separately; this module predicts the same o
   x-address and N:M decode per lane), SFU lanes, write-back lanes, KV write path and the
   five-port stream mux;
 - ``stream_port`` x5: an AXI4 read master's logic (burst issue, skip shifter);
-- ``stream_buffer`` x5, ``spad_replica`` x(3 + SFU_LANES), ``x_buffer`` x(MV_K*MV_N):
+- ``stream_buffer`` x5, ``spad_replica`` x(3 + SFU_LANES), ``x_buffer`` x(MV_K*MV_N, half
+  that where W4 weights are packed two to a multiplier):
   banked RAMs (``ov_bankram``): lane-rotation logic plus the memory primitives.
 
 Memory primitives are counted, not fitted: each bank is mapped to LUT RAM or block RAM by
@@ -75,9 +76,12 @@ def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
     win = np.maximum(np.maximum(tileb, lanes), 2 * sfu)
     lnbk = _clog2(np.maximum(win, g["beat_bytes"]))
     caw = np.maximum(_clog2(g["stream_cap"]), lnbk)
+    # DSP packing: W4, dense, even mv_n -> one multiplier per row pair and column
+    pack = (g["w_bits"] == 4) & (g["idx_bits"] == 0) & (np.mod(g["mv_n"], 2) == 0)
     return {
         **g,
         "lanes": lanes,
+        "pack": pack.astype(float),
         "nb": np.exp2(lnb),
         "lnb": lnb,
         "win": win,
@@ -150,6 +154,8 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
     core = {
         "one": one,
         "lanes": g["lanes"],  # product, live gating, dot adders
+        "mults": g["lanes"] / (1 + g["pack"]),  # MV multipliers (a packed pair shares one)
+        "pack_pairs": g["pack"] * g["lanes"] / 2,  # packed pairs' pre-add and product split
         "lane_addr": g["lanes"] * g["xaw"],  # per-lane x-buffer read address
         "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
         "rows": g["mv_n"],  # 48-bit row accumulators and scales
@@ -179,7 +185,11 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
             3 + g["sfu_lanes"],
             _bankram(g["nb"], g["spad_words"], DW_SPAD * one, flow),
         ),
-        "x_buffer": (g["lanes"], _bankram(g["nb"], g["xbuf_words"], 8 * one, flow)),
+        # one per multiplier: a packed pair reads one x, the odd row's buffer has no reader
+        "x_buffer": (
+            g["lanes"] / (1 + g["pack"]),
+            _bankram(g["nb"], g["xbuf_words"], 8 * one, flow),
+        ),
     }
 
 
@@ -191,17 +201,20 @@ FIXED = {
     "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0},
     "bram": {"bram": 1.0},
 }
-# DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (netlist
-# cells traced to their source lines): one per MV product (8x8); per SFU lane the norm,
-# softmax, RoPE, square and requant products; per live write-back lane (min(NB, mv_n): a
-# lane with no row to take is constant) a 48x16 requant (3 tiles); per MV row the 24x16
-# scale product (2); fixed: address and length products, isqrt, variance, the KV requant.
-# ECP5's flow shares more of the SFU's mutually exclusive products (Yosys ``share``); its
-# weights are solved from the three ECP5 builds measured (no ECP5 netlist traced), the
-# write-back and row weights not separately confirmed.
+# DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (Xilinx
+# netlist cells traced to their source lines at the K16xN1 and K2xN8 points, RTL at
+# e8bebc0): one per MV multiplier (8x8, or 17x8 for a packed row pair: ``mults``); per SFU
+# lane 18 (norm, softmax, RoPE, square, variance and MULQ products); per lane of the
+# requant pipeline (NB lanes, 48x16) 3; per MV row 5: the 32x16 scale-accumulate (3) and,
+# for every row but the first, two index products 48 * (MV_N * slot + row) into the
+# per-token-slot accumulators (the slot is a run-time value even at TT = 1); fixed 10
+# (address and length products, isqrt, the variance's remainder, less the first row's two).
+# ECP5 (``synth_ecp5`` shares more of the SFU's mutually exclusive products): the same less
+# 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced).
+DSP_RTL = "44f942e31c9a"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
 DSP = {
-    "yosys-xilinx": {"one": 13.0, "lanes": 1.0, "sfu": 18.0, "wb": 3.0, "rows": 2.0},
-    "yosys-ecp5": {"one": 10.0, "lanes": 1.0, "sfu": 13.0, "wb": 5.0, "rows": 0.0},
+    "yosys-xilinx": {"one": 10.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 5.0},
+    "yosys-ecp5": {"one": 10.0, "mults": 1.0, "sfu": 16.0, "words": 3.0, "rows": 5.0},
 }
 
 
@@ -313,7 +326,7 @@ def template_point(p: Mapping[str, Any], w_bits: float) -> dict[str, Array]:
 CORE_PARTS = {
     "controller": ("one",),
     "instruction_memory": ("lutram", "bram"),
-    "mv_engine": ("lanes", "lane_addr", "rows"),
+    "mv_engine": ("lanes", "mults", "pack_pairs", "lane_addr", "rows"),
     "sparse_decode": ("decode",),
     "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant) lanes
     "stream_mux": ("win_bits",),

@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -107,16 +106,15 @@ def test_breakdown_adds_up_to_the_whole() -> None:
 
 def test_dsp_count_matches_every_cached_build() -> None:
     """DSPs are counted, not fitted: exact on every whole-overlay build the resource
-    benchmark measured (benchmarks/data/overlay_synth.csv, real Yosys runs)."""
+    benchmark measured (benchmarks/data/overlay_synth.csv, real Yosys runs) of the RTL
+    revision the count describes (``DSP_RTL``)."""
     path = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
     if not path.exists():
         pytest.skip("no measured overlay builds cached yet")
     with path.open() as f:
         rows = [r for r in csv.DictReader(f) if r["unit"] == "whole"]
-    # the RTL revision the model describes: the fitted one, else the most measured
-    fitted = ov.fitted_rtl() or Counter(r["rtl"] for r in rows).most_common(1)[0][0]
-    rows = [r for r in rows if r["rtl"] == fitted]
-    assert rows
+    rows = [r for r in rows if r["rtl"] == ov.DSP_RTL]
+    assert {r["flow"] for r in rows} == set(ov.FLOWS)
     for row in rows:
         p = {k: float(row[k]) for k in ov.HW_KEYS}
         got = float(ov.predict(p, row["flow"], {})["dsp"])
