@@ -48,6 +48,7 @@ module overlay_uart_top #(
     parameter STEP_PC = 1,
     parameter MAX_POS = 32,
     parameter TT = 1,                  // prefill token slots (1: serial prefill)
+    parameter MT = 1,                  // token lanes of the batched MV (mm_t, divides TT)
     parameter F_WQKV = "wqkv.hex",
     parameter F_WO = "wo.hex",
     parameter F_WFFN = "wffn.hex",
@@ -95,7 +96,7 @@ module overlay_uart_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(core_start), .start_pc(core_pc),
         .pos_in(core_pos), .tok_in(core_tok), .done(core_done), .out_token(out_token),

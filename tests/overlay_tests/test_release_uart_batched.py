@@ -17,6 +17,7 @@ from overlay.reference import run_reference
 from tests.overlay_tests.test_release_uart import EXAMPLE, released  # noqa: F401 (fixture)
 
 SLOTS = 2  # chunks of two: the simulated prompts end on a full and on a partial chunk
+LANES = 2  # mm_t: both slots of a chunk in the same cycle (the top's MT)
 pytestmark = pytest.mark.skipif(
     shutil.which("verilator") is None, reason="verilator not installed (make sysdeps)"
 )
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def batched(tmp_path_factory: pytest.TempPathFactory):
     point = load_config(EXAMPLE).point  # the promoted point, its MM mode the MV array
-    point |= {"prefill_serial": False, "tile_tokens": SLOTS, "mm_k": point["mv_k"]}
+    point |= {"prefill_serial": False, "tile_tokens": SLOTS, "mm_t": LANES, "mm_k": point["mv_k"]}
     point["mm_n"] = point["mv_n"]
     p = plan(EXAMPLE, point, "overlay")
     assert p is not None
@@ -37,6 +38,7 @@ def test_batched_release_decodes_the_reference_tokens(batched, released) -> None
     p, folder, section = batched
     pf = p.rel.prep.comp.prefill
     assert pf.slots == SLOTS and section["params"]["TT"] == SLOTS
+    assert section["params"]["MT"] == LANES
     assert section["prefill"] == {
         "mode": "batched", "token_slots": SLOTS, "embed_pc": pf.embed, "body_pc": pf.body,
         "head_pc": pf.head,
