@@ -290,6 +290,11 @@ module overlay_core #(
     // ---------------------------------------------------------------- element-wise pipeline
     // issue (I) -> operands (D) -> tables and result (E); d_*/e_* carry the lane group.
     reg e_v, h_v;
+    // stage E's op, a register: decoded from the instruction register (the imem read) in
+    // the same cycle it put the op decode in front of MULQ's two chained multiplies
+    // (the released top's slowest path, 24.4 MHz); op is stable from the fetch on, and
+    // stage E holds a lane group no earlier than three cycles after it
+    reg [7:0] e_op;
     reg [15:0] d_n, e_n, e_ii, d_rb, e_rb;
     reg [NB*DW-1:0] a_e, b_e, c_e, h_d;
     reg [SAW-1:0] h_a;
@@ -542,7 +547,7 @@ module overlay_core #(
             b8 = b_e[rj*DW +: 8];
             tv = q_t[rj*NB*DW +: DW];
             if ({16'd0, rj[15:0]} < {16'd0, e_n}) begin
-                case (op)
+                case (e_op)
                 OP_ADD: res[rj*DW +: DW] = w18(sat8({{56{a8[7]}}, a8} + {{56{b8[7]}}, b8}));
                 OP_MULQ: res[rj*DW +: DW] = w18(rq(a8 * b8, f_m, f_sh));  // signed, 48-bit context
                 OP_LUT: res[rj*DW +: DW] = tv;
@@ -680,6 +685,7 @@ module overlay_core #(
         d_xn <= xf_s[LNB:0];
         d_rb <= rb;
         e_v <= d_v;
+        e_op <= op;
         e_n <= d_n;
         e_ii <= d_ii;
         e_rb <= d_rb;
