@@ -8,14 +8,17 @@ storage or Optuna: a driver asks, scores (:class:`dse.search.Scorer`), tells, an
 
 - **Archive**: every feasible non-dominated point seen (exact Pareto merge of the archive
   and each batch), capped at ``archive_cap`` rows by dropping objective-value ties.
-- **Parents**: half from the archive, weighted by crowding distance (sparse regions of the
-  front get more children, so the ends are reached), half from an elite pool of the
+- **Parents**: half from the archive, weighted by crowding distance (stochastic universal
+  sampling: sparse regions of the front get more children, so the ends are reached, and
+  each member gets the floor or ceiling of its share), half from an elite pool of the
   next few non-dominated layers (diversity near the front). Before anything feasible is
   known, the pool holds the least-violating points (constraint-domination's rule).
 - **Variation**: uniform crossover with a second parent (probability ``crossover``), then
   mutation of each gene with probability 1/genes, at least one gene per child: ordered
   parameters step ±1 (sometimes further), categoricals and 10 % of steps redraw uniformly.
-  A share ``immigrants`` of each batch is uniformly random (global exploration).
+  A share ``immigrants`` of each batch is uniformly random (global exploration). Children
+  are built as packed rows (genes in narrow integer lanes, rows in whole 64-bit words), so
+  crossover is a few word operations per row.
 - **Duplicates**: repeats within a batch are dropped, and so are points hashed into a
   direct-mapped table of recent evaluations (2^22 slots; an old entry is overwritten, so a
   point may occasionally be scored twice but never wrongly skipped).

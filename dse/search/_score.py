@@ -25,10 +25,10 @@ from dse.pareto import pareto_mask
 from dse.search._codec import Codec
 
 CHUNK = 1 << 16
-# Points per model call when scoring a batch: the model makes ~1,500 numpy calls per chunk
-# whatever its size, and at the model's default 16,384 that overhead outweighs what the
-# smaller temporaries gain in cache (a 32,768-point generation of the large example: ~10 %
-# faster as one chunk; benchmarks/search_quality.py --profile).
+# Points per model call when scoring a batch: the model's fixed cost per call (hundreds of
+# numpy calls) outweighs, at its default 16,384, what the smaller temporaries gain in
+# cache (a 32,768-point generation of the large example scores ~10 % faster as one chunk;
+# docs/search.md "Where the time goes").
 MODEL_CHUNK = 1 << 15
 
 
