@@ -183,14 +183,15 @@ if other >= 0:
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, key="design_compare")
 
-res_col, map_col = st.columns(2)
-with res_col:
+# Full width, one section under the other: side by side at 1600 px the resource and SLR
+# tables cut off their last columns (seen on the page's screenshot).
+with st.container():
     st.subheader("Resources vs device")
     res = _design.resources_table(scored)
     # A bar per resource in the table (full bar = the device limit), not a chart: the
     # page's first screen then needs no chart library (see _plots.channel_map_html).
     st.dataframe(
-        # the bars first: in half the page's width the last columns need scrolling to
+        # the bars first: the figure a user reads first
         res[["resource", "util", *[c for c in res.columns if c not in ("resource", "util")]]],
         hide_index=True,
         key="design_resources_table",
@@ -211,7 +212,7 @@ with res_col:
     slr = _design.slr_table(scored)
     st.markdown(f"Per SLR ({len(slr)}; calibrated; fixed logic in the shell's SLR)")
     st.dataframe(slr.round(1), hide_index=True, key="design_slr")
-with map_col:
+with st.container():
     mem = scored.platform.memory
     st.subheader(f"{mem.kind.upper()} channel map")
     mapping = _design.channel_map({str(k): v for k, v in cal.items()}, int(mem.channels))
