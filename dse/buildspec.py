@@ -10,7 +10,7 @@ its first flow by default, its part (or Vitis platform) for the flows it lists.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import cost_models as cm
@@ -19,7 +19,7 @@ from dse.errors import ConfigError
 
 # What a study builds when no template is named: the whole generated accelerator of its
 # architecture, for every flow. The unit templates (llm_top, gemv_int, ...) build by name only.
-ACCELERATORS = {"temporal": "overlay"}
+ACCELERATORS = {"temporal": "overlay", "spatial": "spatial_rtl"}
 
 
 def default_template(arch: str, source: str = "--template") -> str:
@@ -30,9 +30,29 @@ def default_template(arch: str, source: str = "--template") -> str:
     raise ConfigError(
         source,
         "template",
-        f"arch {arch!r} has no generated accelerator yet (only temporal: template 'overlay'); "
+        f"arch {arch!r} has no generated accelerator yet ({_offered()}); "
         "name a unit template to build units alone (llm_top, gemv_int, ...)",
     )
+
+
+def _offered() -> str:
+    return ", ".join(f"{a}: template '{t}'" for a, t in ACCELERATORS.items())
+
+
+def workload_context(cfg: StudyConfig, template: Any) -> dict[str, Any]:
+    """What a generated template reads from the study rather than from the design point:
+    the context keys it declares among ``model_shape`` (the workload's model, whose whole
+    accelerator it generates), ``max_pos`` (positions its KV buffers hold: prompt and
+    generated tokens, at most the model's) and ``platform`` (the board's name)."""
+    shape = cfg.workload.model
+    facts = {
+        "model_shape": asdict(shape),
+        "max_pos": min(
+            cfg.workload.prompt_len + cfg.workload.gen_len, shape.max_positions or 1 << 30
+        ),
+        "platform": cfg.platform.name,
+    }
+    return {k: v for k, v in facts.items() if k in template.context}
 
 
 @dataclass(frozen=True)
@@ -171,7 +191,7 @@ def resolve_build(
     tpl = load_template(template or default_template(cfg.arch))
     if check_keys:
         _check_keys(point, tpl, set(cfg.design) | set(specs), source)
-    merged = {**model_defaults(cfg), **cfg.point, **point}
+    merged = {**model_defaults(cfg), **workload_context(cfg, tpl), **cfg.point, **point}
     chosen = choose_flow(cfg, flow)
     if chosen not in tpl.flows:
         raise ConfigError(

@@ -10,6 +10,7 @@ would run the same tools on the same bytes: that is the build-cache key.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from runners._errors import TemplateError
 from runners._executor import Command
 from runners._templates import Template, load_template, render_template
 from runners.toolchains import Toolchain, get_toolchain
@@ -95,6 +97,8 @@ def _fill(
     folder: Path,
 ) -> Bundle:
     written = render_template(tpl, point, folder)
+    if tpl.generator:
+        written += generate(tpl, point, toolchain.name, folder)
     bundle = Bundle(
         template=tpl,
         point=dict(point),
@@ -120,6 +124,24 @@ def _fill(
     (folder / BUNDLE_JSON).write_text(json.dumps(meta, sort_keys=True, indent=1) + "\n", "utf-8")
     digest = content_hash(folder, params, toolchain.name, chosen, bundle.tool_versions)
     return replace(bundle, commands=commands, hash=digest)
+
+
+def generate(tpl: Template, point: Mapping[str, Any], flow: str, folder: Path) -> list[Path]:
+    """Run the template's generator: ``<module>.write_sources(folder, point, flow)`` writes
+    the sources computed from the point (a generated top, ROM images) and returns their
+    names relative to ``folder``. A point it cannot build (``ValueError``) is refused here,
+    before any tool runs, as a ``TemplateError`` naming the template and the key."""
+    try:
+        module = importlib.import_module(tpl.generator)
+    except ImportError as exc:
+        raise TemplateError(
+            f"template '{tpl.name}': generator {tpl.generator!r} cannot be imported ({exc})"
+        ) from None
+    try:
+        names = module.write_sources(folder, dict(point), flow)
+    except ValueError as exc:
+        raise TemplateError(f"template '{tpl.name}': design point {exc}") from None
+    return [folder / n for n in names]
 
 
 def content_hash(

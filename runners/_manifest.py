@@ -65,6 +65,7 @@ class _ManifestSpec(_Spec):
     kind: Literal["rtl", "hls", "script"]
     description: str = ""
     top: str | None = None
+    generator: str | None = None
     flows: list[str]
     sources: list[str]
     parameters: dict[str, _ParamSpec] = {}
@@ -73,6 +74,9 @@ class _ManifestSpec(_Spec):
     derive: dict[str, str] = {}
     model: list[_ModelTermSpec] = []
     test: _TestSpec | None = None
+
+
+_MODULE_RE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 def _bad(path: Path, key: str, expected: str, got: object) -> TemplateError:
@@ -169,12 +173,15 @@ def parse_manifest(path: Path, root: Path) -> Template:
             raise _bad(path, "test.testbench", "an existing file in the template folder", bench)
         tool = spec.test.simulator or spec.test.compiler or "golden"
         test = TemplateTest(tool, bench, tuple(spec.test.settings))
+    if spec.generator is not None and not _MODULE_RE.fullmatch(spec.generator):
+        raise _bad(path, "generator", "a Python module path (e.g. spatial.flow)", spec.generator)
     if spec.top is None and spec.kind != "script":
         raise TemplateError(f"{path}: key 'top': expected a value (the key is missing)")
     template = Template(
         name=spec.name,
         kind=spec.kind,
         top=spec.top or spec.name,
+        generator=spec.generator or "",
         flows=tuple(spec.flows),
         sources=tuple(spec.sources),
         parameters=params,

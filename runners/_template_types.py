@@ -132,6 +132,9 @@ class Template:
     constraints: tuple[tuple[str, str], ...] = ()  # (expression, explanation)
     derive: tuple[tuple[str, str], ...] = ()  # (point key, expression over design-point keys)
     model: tuple[ModelTerm, ...] = ()
+    # A Python module that writes generated sources into each bundle (``runners._bundle``);
+    # its parameters are then the generator's inputs, not the top's HDL parameters.
+    generator: str = ""
 
     def derived_keys(self, point: Mapping[str, object]) -> dict[str, object]:
         """Point keys the manifest's ``derive`` section computes from ``point``.
@@ -201,10 +204,17 @@ class Template:
             if not term.when or value(term.when)
         ]
 
+    def hdl_params(self, params: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+        """The resolved ``params`` the top module takes as HDL parameters: all of them, or
+        none for a generated top (the generator has already applied them)."""
+        return {} if self.generator else dict(params)
+
     def chparam_command(self, point: Mapping[str, object]) -> str:
-        """Yosys ``chparam`` command setting the top module's parameters for a design point."""
-        sets = (f"-set {k} {json.dumps(v)}" for k, v in self.resolve_params(point).items())
-        return f"chparam {' '.join(sets)} {self.top}"
+        """Yosys ``chparam`` command setting the top module's parameters for a design point
+        ("" when the top takes none)."""
+        params = self.hdl_params(self.resolve_params(point))
+        sets = (f"-set {k} {json.dumps(v)}" for k, v in params.items())
+        return f"chparam {' '.join(sets)} {self.top}" if params else ""
 
     def output_name(self, source: str) -> str:
         """File name a source renders to: folder dropped, ``.j2`` suffix dropped."""

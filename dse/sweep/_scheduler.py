@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from dse.buildspec import BuildSpec, choose_flow, choose_part, model_defaults, resolve_build
+from dse.buildspec import (
+    BuildSpec,
+    choose_flow,
+    choose_part,
+    model_defaults,
+    resolve_build,
+    workload_context,
+)
 from dse.calibration import (
     SANITY_RANGE,
     Correction,
@@ -102,7 +109,7 @@ class BuildScheduler:
         from runners import load_template
 
         self.template = load_template(policy.template)
-        self.base = {**model_defaults(cfg), **cfg.design}
+        self.base = {**model_defaults(cfg), **workload_context(cfg, self.template), **cfg.design}
         self.model = Model.of(cfg)
         self.log = log or (lambda msg: None)
         self.fitter = Fitter(self.log)

@@ -1,18 +1,23 @@
-"""``sim-verilator``: the overlay accelerator in cycle-accurate RTL simulation.
+"""``sim-verilator``: a generated accelerator (the overlay, the spatial RTL) in
+cycle-accurate RTL simulation.
 
 The ``sim`` rung: the bundle holds the generated RTL, the point's tiny model compiled to a
 program and memory images, and the bit-exact reference's expected tokens (written by
-``overlay.simflow`` in ``prepare``, deterministic); the steps build the Verilator model and
-run prefill plus decode against an AXI memory model with the platform's per-port rates.
+``overlay.simflow`` in ``prepare``, deterministic; a template with a ``generator``
+module, the spatial RTL's ``spatial.flow``, brings its own ``write_bundle`` and
+``read_result``); the steps build the Verilator model and run prefill plus decode (the
+overlay against an AXI memory model with the platform's per-port rates).
 Metrics: ``bit_exact``, ``prefill_cycles``, ``decode_cycles_kv<T>``,
 ``decode_cycles_per_token`` and the cost model's prediction of the same cycles.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runners._executor import Command
 from runners._result import BuildResult
@@ -38,11 +43,12 @@ class SimVerilator(Toolchain):
     def prepare(self, bundle: Bundle) -> list[Command]:
         """Compile the tiny model into the bundle; build and run steps."""
         from overlay.config import OverlayError
-        from overlay.simflow import write_bundle
 
         try:
-            build, run = write_bundle(bundle.folder, bundle.point)
-        except OverlayError as exc:
+            build, run = _simflow(bundle.template.generator).write_bundle(
+                bundle.folder, bundle.point
+            )
+        except OverlayError as exc:  # the spatial generator's SpatialError is one too
             raise ToolchainError(f"flow '{self.name}': design point {exc}") from None
         return [
             Command("verilate", tuple(build), "verilator.log", timeout_s=self.step_timeout_s),
@@ -51,13 +57,11 @@ class SimVerilator(Toolchain):
 
     def parse(self, workdir: Path) -> BuildResult:
         """Compare the run with the reference; cycles measured and predicted."""
-        from overlay.simflow import read_result
-
         reports = existing(
             workdir, {"result": "result.txt", "expected": "expected.json", "log": "sim.log"}
         )
         try:
-            metrics = read_result(workdir)
+            metrics = _simflow(_generator_of(workdir)).read_result(workdir)
         except (OSError, ValueError, IndexError) as exc:
             return result(
                 "failed",
@@ -72,8 +76,24 @@ class SimVerilator(Toolchain):
                 "failed",
                 metrics=metrics,
                 failure_class="tool_error",
-                first_error="RTL tokens or residual stream differ from the bit-exact reference",
+                first_error="RTL tokens, residual stream or logits differ from the bit-exact "
+                "reference",
                 reports=reports,
                 fidelity=self.fidelity,
             )
         return result("ok", metrics=metrics, reports=reports, fidelity=self.fidelity)
+
+
+def _simflow(generator: str) -> Any:
+    """The module with the rung's two halves (``write_bundle``, ``read_result``): a generated
+    template's generator (the spatial RTL: ``spatial.flow``), else the overlay's."""
+    return importlib.import_module(generator or "overlay.simflow")
+
+
+def _generator_of(workdir: Path) -> str:
+    """The generator of the template a finished bundle was made from (its bundle.json)."""
+    from runners._bundle import BUNDLE_JSON
+    from runners._templates import load_template
+
+    name = json.loads((workdir / BUNDLE_JSON).read_text(encoding="utf-8"))["template"]
+    return load_template(name).generator

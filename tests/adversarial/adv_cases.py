@@ -783,7 +783,7 @@ ARGV: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ),
     ("build-trial-bad", ("build", "{d}/study.yaml", "--trial", "nocolon"), ("--trial",)),
     ("build-trial-notnum", ("build", "{d}/study.yaml", "--trial", "s:abc"), ("--trial",)),
-    # a spatial study builds a unit template by name (it has no generated accelerator yet)
+    # a spatial study builds a unit template by name too
     (
         "build-flow-unknown",
         ("build", "{d}/study.yaml", "--template", "llm_top", "--flow", "quartus"),

@@ -1,5 +1,5 @@
 """What a study builds when no template is named: the whole accelerator of its arch (the
-overlay for temporal), for every flow; a spatial study has none yet and says so."""
+overlay for temporal, the spatial RTL for spatial), for every flow."""
 
 from __future__ import annotations
 
@@ -45,22 +45,23 @@ def test_a_unit_template_is_built_only_by_name(tmp_path: Path) -> None:
     assert resolve_build(cfg, {}, template="gemv_int", flow="yosys-ecp5").template == "gemv_int"
 
 
-def test_a_spatial_study_that_builds_must_name_a_unit_template(tmp_path: Path) -> None:
-    path = _with_build(tmp_path, SPATIAL, {"flow": "yosys-xilinx", "at_end": True})
-    with pytest.raises(ConfigError, match=r"study\.yaml:\d+: build: arch 'spatial' has no gen"):
-        load_config(path)
-    cfg = load_config(_with_build(tmp_path, SPATIAL, None))
-    with pytest.raises(ConfigError, match=r"--template: template: arch 'spatial' has no gen"):
-        resolve_build(cfg, {}, flow="yosys-xilinx")
+@pytest.mark.parametrize("flow", load_template("spatial_rtl").flows)
+def test_a_spatial_study_builds_the_spatial_accelerator_with_every_flow(
+    tmp_path: Path, flow: str
+) -> None:
+    cfg = load_config(_with_build(tmp_path, SPATIAL, {"flow": flow, "at_end": True}))
+    assert cfg.build is not None and cfg.build.template == "spatial_rtl"
+    assert resolve_build(cfg, {}, flow=flow).template == "spatial_rtl"
     named = resolve_build(cfg, {}, template="llm_top", flow="yosys-xilinx")
     assert named.template == "llm_top"
 
 
-def test_dse_build_of_a_spatial_study_without_template_is_one_line(
+def test_dse_build_of_a_spatial_point_it_cannot_build_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # the example leaves weight_storage at the model's auto; the RTL keeps weights on chip
     path = _with_build(tmp_path, SPATIAL, None)
     code, _, err = cli(["build", str(path), "--results", str(tmp_path / "r")], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1, err
-    assert "arch 'spatial' has no generated accelerator" in err and "llm_top" in err
-    assert not (tmp_path / "r" / "builds").exists()
+    assert "template 'spatial_rtl'" in err and "weight_storage: auto" in err
+    assert not any((tmp_path / "r" / "builds").glob("*/result.json"))

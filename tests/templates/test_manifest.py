@@ -24,7 +24,7 @@ HLS = {"hls_gemv", "hls_gemm", "hls_attention"}
 SCRIPTS = {"vivado", "vitis_hls", "vitis_link"}
 # Whole accelerators: verified by their own suites (tests/overlay_tests), not by a unit
 # testbench, and predicted by the whole-design models rather than by summed units.
-WHOLE = {"overlay", "overlay_release"}
+WHOLE = {"overlay", "overlay_release", "spatial_rtl"}
 
 
 def test_repository_templates_all_load(repo_templates: Path) -> None:
