@@ -109,7 +109,10 @@ class BuildScheduler:
         from runners import load_template
 
         self.template = load_template(policy.template)
-        self.base = {**model_defaults(cfg), **workload_context(cfg, self.template), **cfg.design}
+        self.base = {**model_defaults(cfg), **cfg.design}
+        # What a generated template reads from the study (its model): in every build's
+        # point, never in what the cost model is asked (``_design``).
+        self.context = workload_context(cfg, self.template)
         self.model = Model.of(cfg)
         self.log = log or (lambda msg: None)
         self.fitter = Fitter(self.log)
@@ -215,12 +218,17 @@ class BuildScheduler:
 
     def spec(self, point: Mapping[str, Any]) -> tuple[BuildSpec, dict[str, Any]] | None:
         """The build of a trial's point and its template parameters (None: not buildable)."""
-        spec = BuildSpec(self.template.name, {**self.base, **point}, self.flow, self.part)
+        point = {**self.base, **self.context, **point}
+        spec = BuildSpec(self.template.name, point, self.flow, self.part)
         try:
             return spec, self.template.resolve_params(spec.point)
         except Exception as exc:  # a point the template cannot express is not a candidate
             self.log(f"not buildable: {exc}")
             return None
+
+    def _design(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """A build's point without the study facts a generated template reads."""
+        return {k: v for k, v in point.items() if k not in self.context}
 
     def _request(
         self,
@@ -235,7 +243,7 @@ class BuildScheduler:
         # (a unit template) its units, which calibrate nothing of the design.
         whole = spec.template in WHOLE_DESIGN_TEMPLATES
         units = None if whole else self.template.model_terms(params)
-        predicted: dict[str, Any] = dict(self.model.predict_build(spec.point, units))
+        predicted: dict[str, Any] = dict(self.model.predict_build(self._design(spec.point), units))
         predicted["objectives"] = [float(v) for v in objectives]
         bid = self.table.add(
             self.study_id,
@@ -343,7 +351,7 @@ class BuildScheduler:
             if r.template in WHOLE_DESIGN_TEMPLATES and r.measured:
                 if r.build_id not in self.fresh:
                     try:
-                        now = self.model.predict_build(r.point)
+                        now = self.model.predict_build(self._design(r.point))
                     except DseError:  # a stored point this model no longer reads
                         now = {}
                     self.fresh[r.build_id] = {**r.predicted, **now}

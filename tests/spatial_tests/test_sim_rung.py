@@ -84,3 +84,28 @@ def test_sim_rung_through_the_farm(tmp_path: Path) -> None:
     assert res.ok, res.first_error
     assert res.host == "local" and res.fidelity == "sim"
     _check(res.metrics, 3)
+
+
+@needs_verilator
+def test_a_sweep_builds_on_the_sim_rung_and_calibrates_cycles(tmp_path: Path) -> None:
+    """build: {flow: sim-verilator} of a spatial study: the candidate runs the spatial RTL,
+    and calibration pairs its cycles with the model's for the same run."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc |= {"name": "sp-sweep", "budget": {"trials": 4}}
+    doc["build"] = {"flow": "sim-verilator", "at_end": True, "top_k": 1, "budget": 1}
+    doc["build"]["wait"] = True
+    study = tmp_path / "study.yaml"
+    study.write_text(yaml.safe_dump(doc, sort_keys=False))
+    argv = [sys.executable, "-m", "dse.cli", "sweep", str(study)]
+    argv += ["--results", str(tmp_path / "results")]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "builds: 1 requested, 1 done, 0 failed" in out
+    row = next(ln.split() for ln in out.splitlines() if ln.strip().startswith("cycles "))
+    assert row[1:3] == ["sim-verilator", "1"]  # one build's cycles calibrate the latency
