@@ -37,11 +37,18 @@ demo: $(STAMP)
 	@$(BIN)/dse pareto $(DEMO_STUDY)
 	@echo; echo "=== dse sweep $(BUILD_SWEEP) (600 trials; whole-overlay Yosys synthesis and sim builds calibrate the model)"
 	@$(BIN)/dse sweep $(BUILD_SWEEP) --resume
-	@echo; echo "results: results/<study>/optuna.db for $(DEMO_STUDY) and $(BUILD_STUDY), builds in" \
-	  "results/builds/, the release in results/releases/$(TINY_RELEASE)/. Open them with" \
-	  "'$(BIN)/dse dashboard' (http://127.0.0.1:8501), or dse status / dse pareto STUDY /" \
-	  "dse export STUDY --format csv / optuna-dashboard sqlite:///results/STUDY/optuna.db"
 	@$(MAKE) --no-print-directory demo-release
+	@# said last, once the release exists; every command printed runs as is from here
+	@echo; echo "results: studies $(DEMO_STUDY), $(BUILD_STUDY) and $(TINY_STUDY) in" \
+	  "results/STUDY/optuna.db, builds in results/builds/, the release in" \
+	  "results/releases/$(TINY_RELEASE)/. Look at them with:"
+	@echo "  $(BIN)/dse dashboard    # http://127.0.0.1:8501"
+	@echo "  $(BIN)/dse status"
+	@echo "  $(BIN)/dse pareto $(BUILD_STUDY)"
+	@echo "  $(BIN)/dse export $(BUILD_STUDY) --format csv"
+	@echo "  $(BIN)/dse sweep $(BUILD_SWEEP) --resume   # its builds and calibration table again"
+	@echo "  $(BIN)/dse release verify $(TINY_RELEASE)"
+	@echo "  $(BIN)/optuna-dashboard sqlite:///results/$(BUILD_STUDY)/optuna.db"
 
 # The tiny LLaMA of examples/tiny-llama-ecp5.yaml released on an ECP5: its weights and
 # program in the bitstream, a UART host interface, the released top simulated at promote.
