@@ -25,18 +25,20 @@ SCRIPTS = {"vivado", "vitis_hls", "vitis_link"}
 # Whole accelerators: verified by their own suites (tests/overlay_tests), not by a unit
 # testbench, and predicted by the whole-design models rather than by summed units.
 WHOLE = {"overlay", "overlay_release", "spatial_rtl"}
+WHOLE_HLS = {"hls_spatial"}  # the spatial HLS top: C simulation in tests/spatial_tests
 
 
 def test_repository_templates_all_load(repo_templates: Path) -> None:
     templates = {t.name: t for t in list_templates()}
-    assert set(templates) == RTL | HLS | SCRIPTS | WHOLE
+    assert set(templates) == RTL | HLS | SCRIPTS | WHOLE | WHOLE_HLS
     assert repo_templates == Path(__file__).resolve().parents[2] / "templates"
     for t in templates.values():
-        expected_kind = "rtl" if t.name in RTL | WHOLE else "hls" if t.name in HLS else "script"
+        hls = HLS | WHOLE_HLS
+        expected_kind = "rtl" if t.name in RTL | WHOLE else "hls" if t.name in hls else "script"
         assert t.kind == expected_kind
         assert t.description and t.flows and t.sources
         assert all((t.folder / s).is_file() for s in t.sources)
-        if t.name in WHOLE:
+        if t.name in WHOLE | WHOLE_HLS:
             continue
         assert t.test is not None
         if t.kind != "script":
