@@ -21,11 +21,14 @@ hardware's physics, explained where it appears:
   per instruction;
 * batched prefill (``prefill_cycles``): an MV over T token slots streams its weights once,
   applying each tile to ``mm_t`` tokens a cycle (token lanes), and writes back every
-  token's rows; its x-buffer copy runs slot by slot.
+  token's rows; its x-buffer copy runs slot by slot. With a separate MM engine
+  (``unified_engine`` false) those MVs run on its ``mm_n × mm_k`` tiles (the image's
+  MM-tiled copy of each matrix); attention, the LM head and decode stay on the MV engine.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -70,6 +73,15 @@ class _Design:
     banks: int  # scratchpad / x-buffer banks: sfu_lanes rounded up to a power of two, >= 2
     stored: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     mm_t: int = 1  # token lanes of the batched MV (the MM mode's tokens a cycle)
+    mm_k: int = 0  # the separate MM engine's array (0: unified, prefill on the MV array)
+    mm_n: int = 0
+
+    def prefill_engine(self) -> _Design:
+        """The engine the batched prefill's linear maps run on: the separate MM engine's
+        ``mm_n × mm_k`` array (its own tiles, packing and stream) or the MV array."""
+        if not self.mm_k:
+            return self
+        return dataclasses.replace(self, mv_k=self.mm_k, mv_n=self.mm_n, mm_k=0, mm_n=0)
 
     @property
     def kv_lanes(self) -> int:
@@ -99,6 +111,8 @@ def _design(p: Mapping[str, Any]) -> _Design:
         if nm and nm[0] / nm[1] * (w_bits + math.ceil(math.log2(nm[1]))) + scale >= w_bits + scale:
             nm = None
         stored[cls] = nm
+    serial = bool(p.get("prefill_serial", False))
+    separate = not p.get("unified_engine", True) and not serial
     return _Design(
         int(p.get("mv_k", 16)),
         int(p.get("mv_n", 16)),
@@ -108,7 +122,9 @@ def _design(p: Mapping[str, Any]) -> _Design:
         bool(p.get("overlap", True)),
         max(2, 1 << max(0, int(p.get("sfu_lanes", 4)) - 1).bit_length()),
         stored,
-        1 if p.get("prefill_serial", False) else int(p.get("mm_t", 1)),
+        1 if serial else int(p.get("mm_t", 1)),
+        int(p.get("mm_k", p.get("mv_k", 16))) if separate else 0,
+        int(p.get("mm_n", p.get("mv_n", 16))) if separate else 0,
     )
 
 
@@ -257,9 +273,10 @@ def _head(m: ModelShape, d: _Design, mem: OverlayMemory) -> dict[str, float]:
 
 
 def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: int,
-            max_pos: int) -> dict[str, float]:  # fmt: skip
+            max_pos: int, eng: _Design | None = None) -> dict[str, float]:  # fmt: skip
     """Every layer for ``tokens`` tokens at positions pos0.. (linear maps once over all of
-    them, attention and RoPE token by token; token t attends over pos0 + t + 1 entries)."""
+    them, on ``eng`` — default ``d`` —, attention and RoPE token by token on ``d``; token t
+    attends over pos0 + t + 1 entries)."""
     dm, hd, half, T = m.d_model, m.head_dim, m.head_dim // 2, tokens
     gpt = m.ffn == "gelu"
     lanes_kv = d.kv_lanes
@@ -271,7 +288,7 @@ def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: in
         out[key] = out.get(key, 0.0) + c
 
     def mat(n: int, k: int, cls: str, port: str) -> float:
-        return _matrix(n, k, d, d.stored[cls], port, mem, T)
+        return _matrix(n, k, eng or d, d.stored[cls], port, mem, T)
 
     for _ in range(m.n_layers):
         add("norm", 2 * T * _norm(m, d))
@@ -361,7 +378,7 @@ def prefill_cycles(
         if shape.ffn != "gelu":  # SETPOS and the two RoPE table loads per token
             tabs = _embed(shape, d, mem, True)["embed"] - emb["embed"]
             parts.append({"embed": n * (FETCH + SETUP + tabs)})
-        parts.append(_layers(shape, d, mem, p0, n, max_pos))
+        parts.append(_layers(shape, d, mem, p0, n, max_pos, d.prefill_engine()))
     parts += [_head(shape, d, mem), {"control": CONTROL}]
     out = _merge(*parts)
     out["total"] = sum(out.values())

@@ -360,10 +360,15 @@ def evaluate_temporal(
     stored: dict[str, Any] = {g: 0.0 for g in ("wqkv", "wo", "wffn")}
     step_read = routed_factor(w, b)  # routed experts a decode step of b tokens touches
     every = m.n_experts / m.experts_per_token if m.moe else 1.0
+    # A separate MM engine (batched prefill) reads its own copy of every layer matrix, in
+    # its mm_n × mm_k tile order: the image stores the layer weights twice (the LM head
+    # runs on the MV engine only). Each pass still reads one copy.
+    unified = np.logical_or(p["unified_engine"], serial)
+    copies: Any = 1.0 if uniform(unified) and bool(unified) else sel(unified, 1.0, 2.0)
     for op in ops:
         v = wbytes[op.name]
         group_bytes[op.group] = group_bytes[op.group] + (v * step_read if op.routed else v)
-        stored[op.group] = stored[op.group] + (v * every if op.routed else v)
+        stored[op.group] = stored[op.group] + (v * every if op.routed else v) * copies
     group_bytes["wffn"] = group_bytes["wffn"] + lm_dec
     stored["wffn"] = stored["wffn"] + lm_dec
     bytes_layer = group_bytes["wqkv"] + group_bytes["wo"] + group_bytes["wffn"]

@@ -22,6 +22,7 @@ from overlay.isa import (
     F_DYN_K,
     F_DYN_N,
     F_LN,
+    F_MM,
     F_ROWS,
     F_SPARSE,
     PORT,
@@ -107,27 +108,29 @@ def stored_fields(w: np.ndarray, w_bits: int, nm: tuple[int, int] | None) -> np.
     return (vals & mask) | (order.reshape(rows, -1) << w_bits)
 
 
-def pack_matrix(q: QMat, cfg: OverlayConfig, nm: tuple[int, int] | None) -> bytes:
-    """The engine's stream of one matrix: per tile of ``mv_n`` rows, per chunk of ``mv_k``
+def pack_matrix(q: QMat, cfg: OverlayConfig, nm: tuple[int, int] | None, mm: bool = False) -> bytes:
+    """An engine's stream of one matrix: per tile of ``mv_n`` rows, per chunk of ``mv_k``
     stored columns, the group scales of those rows when the chunk starts a group, then the
-    ``mv_n × mv_k`` fields of the chunk row by row."""
+    ``mv_n × mv_k`` fields of the chunk row by row (``mm``: the MM engine's ``mm_n × mm_k``
+    tiles)."""
+    tk, tn = (cfg.mm_k, cfg.mm_n) if mm else (cfg.mv_k, cfg.mv_n)
     rows, k = q.w.shape
     fb = field_bits(cfg.w_bits, nm)
     fields = stored_fields(q.w, cfg.w_bits, nm)
     ks = fields.shape[1]
-    nch, ntile = -(-ks // cfg.mv_k), -(-rows // cfg.mv_n)
-    gck = (q.group * ks // k) // cfg.mv_k if cfg.group else nch
-    grid = np.zeros((ntile * cfg.mv_n, nch * cfg.mv_k), dtype=np.int64)
+    nch, ntile = -(-ks // tk), -(-rows // tn)
+    gck = (q.group * ks // k) // tk if cfg.group else nch
+    grid = np.zeros((ntile * tn, nch * tk), dtype=np.int64)
     grid[:rows, :ks] = fields
-    sc = np.zeros((ntile * cfg.mv_n, q.s.shape[1]), dtype=np.int64)
+    sc = np.zeros((ntile * tn, q.s.shape[1]), dtype=np.int64)
     sc[:rows] = q.s
     out = bytearray()
     for nt in range(ntile):
-        r = slice(nt * cfg.mv_n, (nt + 1) * cfg.mv_n)
+        r = slice(nt * tn, (nt + 1) * tn)
         for kc in range(nch):
             if kc % gck == 0:
                 out += sc[r, kc // gck].astype("<u2").tobytes()
-            out += pack_bits(grid[r, kc * cfg.mv_k : (kc + 1) * cfg.mv_k].reshape(-1), fb)
+            out += pack_bits(grid[r, kc * tk : (kc + 1) * tk].reshape(-1), fb)
     return bytes(out)
 
 
@@ -171,7 +174,11 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
     img, sp = _Image(cfg.beat), _Scratch()
     d, hd = m.d_model, m.head_dim
     half = hd // 2
-    fmt = {p: MatFormat(cfg.w_bits, cfg.mv_k, cfg.mv_n, cfg.beat) for p in ("wqkv", "wo", "wffn")}
+    mmk, mmn = (cfg.mm_k, cfg.mm_n) if cfg.separate else (0, 0)
+    fmt = {
+        p: MatFormat(cfg.w_bits, cfg.mv_k, cfg.mv_n, cfg.beat, mmk, mmn)
+        for p in ("wqkv", "wo", "wffn")
+    }
     sparse_of: dict[str, tuple[int, int] | None] = {}
     for name in layer_mats(m):
         cls = MAT_CLASS[name]
@@ -206,14 +213,21 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
     fg = load_const("nf_g", qm.norm_f[0], E_I8)
     fb = load_const("nf_b", qm.norm_f[1], E_I8)
     # --- weights
+    # a separate MM engine reads a second copy of every layer matrix in its own tile order
+    # (the batched prefill's maps; the LM head runs on the MV engine only)
     mats: list[dict[str, tuple[int, int]]] = []
+    mats_mm: list[dict[str, tuple[int, int]]] = []
     for li in range(m.n_layers):
-        md = {}
+        md, mdm = {}, {}
         for name in layer_mats(m):
             port = MAT_PORT.get(name, "wffn")
             data = pack_matrix(qm.layers[li][name], cfg, sparse_of[name])
             md[name] = (img.put(port, f"l{li}.{name}", data), len(data))
+            if cfg.separate:
+                data = pack_matrix(qm.layers[li][name], cfg, sparse_of[name], mm=True)
+                mdm[name] = (img.put(port, f"l{li}.{name}.mm", data), len(data))
         mats.append(md)
+        mats_mm.append(mdm)
     lm_w = pack_matrix(qm.lm, cfg, None)
     lm = (img.put("wffn", "lm", lm_w), len(lm_w))
     # --- KV region: K rows [t][hd] and V transposed [hd][t] per layer and KV head
@@ -232,16 +246,17 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
     grp = m.n_heads // m.n_kv_heads
     ln = F_LN if gpt else 0
 
-    def mv(name: str, li: int, dst: int, src: int, tokens: int) -> Instr:
-        """A layer's linear map; over ``tokens`` token slots with one weight stream."""
+    def mv(name: str, li: int, dst: int, src: int, tokens: int, on_mm: bool) -> Instr:
+        """A layer's linear map; over ``tokens`` token slots with one weight stream (on the
+        separate MM engine and its weight copy if ``on_mm``)."""
         qmat = qm.layers[li][name]
         nm = sparse_of[name]
         mm, sh = qm.rq[li][name]
         n, kk = qmat.w.shape
-        w_addr, w_len = mats[li][name]
+        w_addr, w_len = (mats_mm if on_mm else mats)[li][name]
         return Instr(
             "MV",
-            flags=(F_SPARSE if nm else 0) | (F_BATCH if tokens > 1 else 0),
+            flags=(F_SPARSE if nm else 0) | (F_BATCH if tokens > 1 else 0) | (F_MM if on_mm else 0),
             port=A[MAT_PORT.get(name, "wffn")],
             dst=dst,
             src=src,
@@ -293,10 +308,11 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
             ),
         ]
 
-    def layers(b: dict[str, int], tokens: int) -> list[Instr]:
+    def layers(b: dict[str, int], tokens: int, on_mm: bool = False) -> list[Instr]:
         """Every layer for ``tokens`` tokens in slots (buffers ``b``, one slot per token);
-        linear maps run once over all slots, attention token by token (causal: token t
-        stores its K/V at POS0 + t, then attends over 0..POS0 + t)."""
+        linear maps run once over all slots (on the separate MM engine if ``on_mm``),
+        attention token by token (causal: token t stores its K/V at POS0 + t, then attends
+        over 0..POS0 + t)."""
         T, out = tokens, []
         dq, dff = m.d_q, m.d_ffn
         for li in range(m.n_layers):
@@ -309,7 +325,8 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
                           src2=c["n1g"], aux2=c["n1b"], n=d, m=mm1, sh=sh1)
                 )  # fmt: skip
             out += [
-                mv(nm_, li, b[o], b["h"], T) for nm_, o in (("wq", "q"), ("wk", "k"), ("wv", "v"))
+                mv(nm_, li, b[o], b["h"], T, on_mm)
+                for nm_, o in (("wq", "q"), ("wk", "k"), ("wv", "v"))
             ]
             for t in range(T):
                 q, k, v = b["q"] + t * dq, b["k"] + t * m.d_kv, b["v"] + t * m.d_kv
@@ -335,22 +352,22 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
                                      dst=b["ctx"] + t * dq + hh * hd, src=b["pr"], n=hd,
                                      addr=va, stride=max_pos, m=r["ctx"][0],
                                      sh=r["ctx"][1]))  # fmt: skip
-            out.append(mv("wo", li, b["tmp"], b["ctx"], T))
+            out.append(mv("wo", li, b["tmp"], b["ctx"], T, on_mm))
             out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
             for t in range(T):
                 out.append(
                     Instr("NORM", flags=ln, dst=b["h"] + t * d, src=b["x"] + t * d,
                           src2=c["n2g"], aux2=c["n2b"], n=d, m=mm2, sh=sh2)
                 )  # fmt: skip
-            out.append(mv("w_up", li, b["up"], b["h"], T))
+            out.append(mv("w_up", li, b["up"], b["h"], T, on_mm))
             if gpt:
                 out.append(Instr("LUT", dst=b["mid"], src=b["up"], n=T * dff, aux=c["act"]))
             else:
-                out.append(mv("w_gate", li, b["gate"], b["h"], T))
+                out.append(mv("w_gate", li, b["gate"], b["h"], T, on_mm))
                 out.append(Instr("LUT", dst=b["gate"], src=b["gate"], n=T * dff, aux=c["act"]))
                 out.append(Instr("MULQ", dst=b["mid"], src=b["gate"], src2=b["up"], n=T * dff,
                                  m=r["mid"][0], sh=r["mid"][1]))  # fmt: skip
-            out.append(mv("w_down", li, b["tmp"], b["mid"], T))
+            out.append(mv("w_down", li, b["tmp"], b["mid"], T, on_mm))
             out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
         return out
 
@@ -383,7 +400,7 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
                     Instr("SETPOS", n=t), *rope_tables(pb["cs"] + t * half, pb["sn"] + t * half)
                 )
             ]  # fmt: skip
-            program += [*tabs, *layers(pb, T), Instr("END")]
+            program += [*tabs, *layers(pb, T, cfg.separate), Instr("END")]
         for t in range(pf.slots):
             pf.head.append(len(program))
             program += [*head(pb["h"], pb["x"] + t * d), Instr("END")]

@@ -57,6 +57,11 @@ class OverlayConfig:
     def beat(self) -> int:
         return self.axi_port_bits // 8
 
+    @property
+    def separate(self) -> bool:
+        """A separate MM engine is built (it runs the batched prefill's linear maps)."""
+        return not self.unified_engine
+
     def quant_spec(self) -> QuantSpec:
         return QuantSpec(self.w_bits, self.group, dict(self.prune))
 
@@ -135,16 +140,17 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         k: _int(point, k, dflt, 1, MAX_LANES)
         for k, dflt in (("mv_k", 16), ("mv_n", 16), ("sfu_lanes", 4))
     }
-    # the MM mode defaults to the MV array's shape (the only one the overlay builds)
+    # the MM shape defaults to the MV array's (the only one the unified engine builds)
     lanes["mm_k"] = _int(point, "mm_k", lanes["mv_k"], 1, 1 << 12)
     lanes["mm_n"] = _int(point, "mm_n", lanes["mv_n"], 1, 1 << 12)
     if lanes["mv_k"] * lanes["mv_n"] % 8:
         raise OverlayError("mv_k", "mv_k × mv_n must be a multiple of 8 (tiles are whole bytes)")
+    unified = _bool(point, "unified_engine", True)
     hbm = {g: _int(point, f"hbm_ch_{g}", 1, 1, 64) for g in ("wqkv", "wo", "wffn", "kv", "act")}
     freq = point.get("freq_mhz", 200.0)
     if isinstance(freq, bool) or not isinstance(freq, int | float) or freq <= 0:
         raise OverlayError("freq_mhz", f"expected a positive number, got {freq!r}")
-    prefill_tokens, mm_t = _prefill(point, lanes)
+    prefill_tokens, mm_t = _prefill(point, lanes, unified)
     return OverlayConfig(
         quant=str(quant),
         w_bits=w_bits,
@@ -156,7 +162,7 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
         mv_n=lanes["mv_n"],
         mm_k=lanes["mm_k"],
         mm_n=lanes["mm_n"],
-        unified_engine=True,
+        unified_engine=unified,
         prefill_tokens=prefill_tokens,
         mm_t=mm_t,
         sfu_lanes=lanes["sfu_lanes"],
@@ -167,35 +173,48 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
     )
 
 
-def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int]) -> tuple[int, int]:
-    """(token slots, token lanes) of the prefill engine, after refusing the MM-mode knobs
-    it cannot build.
+def _prefill(point: Mapping[str, Any], lanes: Mapping[str, int], unified: bool) -> tuple[int, int]:
+    """(token slots, token lanes) of the prefill engine, after refusing the MM knobs it
+    cannot build.
 
-    The overlay has one (unified) engine. Its matrix-matrix mode is the MV array with
-    ``mm_t`` token lanes: a fetched weight tile stays at the stream buffer's head and is
-    applied to ``mm_t`` tokens of the prefill chunk a cycle (``tile_tokens`` tokens in all),
-    so the MM array is ``mm_t × mv_k × mv_n``. With ``prefill_serial`` the prompt runs token
-    by token and no MM mode is built, as the cost model's serial prefill uses none."""
-    if not _bool(point, "unified_engine", True):
-        raise OverlayError(
-            "unified_engine",
-            "the overlay builds one engine whose matrix-matrix mode reuses the MV array "
-            "(true only; no separate MM engine)",
-        )
+    Unified: one engine whose matrix-matrix mode is the MV array with ``mm_t`` token
+    lanes: a fetched weight tile stays at the stream buffer's head and is applied to
+    ``mm_t`` tokens of the prefill chunk a cycle (``tile_tokens`` tokens in all), so the MM
+    array is ``mm_t × mv_k × mv_n``. Separate (``unified_engine: false``): the batched
+    prefill's linear maps run on an ``mm_t × mm_k × mm_n`` engine of its own that reads a
+    second, MM-tiled copy of every layer matrix; decode stays on the MV engine. With
+    ``prefill_serial`` the prompt runs token by token and no MM mode is built, as the cost
+    model's serial prefill uses none."""
     serial = _bool(point, "prefill_serial", False)
     mm_t = _int(point, "mm_t", 1, 1, 1 << 12)
     mv = (lanes["mv_k"], lanes["mv_n"])
+    if not unified:
+        if serial:
+            raise OverlayError(
+                "unified_engine",
+                "a separate MM engine runs the batched prefill; with prefill_serial: true "
+                "nothing would run on it (set unified_engine: true or prefill_serial: false)",
+            )
+        for key in ("mm_k", "mm_n"):
+            if lanes[key] > MAX_LANES:
+                raise OverlayError(
+                    key, f"expected an integer in [1, {MAX_LANES}], got {lanes[key]}"
+                )
+        if lanes["mm_k"] * lanes["mm_n"] % 8:
+            raise OverlayError(
+                "mm_k", "mm_k × mm_n must be a multiple of 8 (tiles are whole bytes)"
+            )
     if serial:
         # no MM mode is built or used: the cost model's serial prefill and batch-1 decode
         # run in MV mode too (only its unified MAC count, max(mm, mv), still reads mm_*)
         return 1, 1
     for key, want in (("mm_k", mv[0]), ("mm_n", mv[1])):
-        if lanes[key] != want:
+        if unified and lanes[key] != want:
             raise OverlayError(
                 key,
-                f"the overlay's MM mode is the MV array: {key} must equal "
+                f"the unified engine's MM mode is the MV array: {key} must equal "
                 f"{'mv_k' if key == 'mm_k' else 'mv_n'} = {want} (got {lanes[key]}); "
-                "or set prefill_serial: true",
+                "or set unified_engine: false or prefill_serial: true",
             )
     slots = _int(point, "tile_tokens", 4, 1, MAX_PREFILL_TOKENS)
     if mm_t not in MM_LANES or slots % mm_t:
@@ -229,12 +248,13 @@ def check_shape(shape: ModelShape, cfg: OverlayConfig, max_pos: int) -> None:
             raise OverlayError("quant_group", f"{cfg.group} must divide {name} = {k} (or be 0)")
         for cls, nm in cfg.prune.items():
             stored = cfg.group * nm[0] // nm[1] if nm and cfg.stored_sparse[cls] else cfg.group
-            if cfg.group and stored % cfg.mv_k:
-                raise OverlayError(
-                    "quant_group",
-                    f"a group holds {stored} stored weights of class {cls}; "
-                    f"it must be a multiple of mv_k = {cfg.mv_k}",
-                )
+            for lk, lv in (("mv_k", cfg.mv_k), ("mm_k", cfg.mm_k if cfg.separate else 1)):
+                if cfg.group and stored % lv:
+                    raise OverlayError(
+                        "quant_group",
+                        f"a group holds {stored} stored weights of class {cls}; "
+                        f"it must be a multiple of {lk} = {lv}",
+                    )
             if nm is not None and k % nm[1]:
                 raise OverlayError(
                     f"density_{cls}", f"sparsity block {nm[1]} must divide {name} = {k}"

@@ -29,6 +29,7 @@ F_ROWS = 4  # plain int8 rows at addr + n*stride (KV cache), no scales, no tilin
 F_ARGMAX = 8  # no requant: the index of the largest accumulator goes to the token register
 F_SPARSE = 16  # stored N:M values + indices
 F_BATCH = 32  # aux tokens: x_t at src + t*k, y_t at dst + t*n, each weight tile fetched once
+F_MM = 64  # on the separate MM engine: the weights at addr are in its mm_n × mm_k tile order
 F_LN = 1  # NORM: LayerNorm (else RMSNorm)
 
 # name: (word, low bit, width)
@@ -95,6 +96,8 @@ class MatFormat:
     mv_k: int
     mv_n: int
     beat: int = 1  # port width in bytes: regions start on a beat
+    mm_k: int = 0  # the separate MM engine's tiles (F_MM instructions); 0: none
+    mm_n: int = 0
 
 
 def unpack(data: bytes, bits: int, count: int, signed: bool) -> np.ndarray:
@@ -203,31 +206,32 @@ class Machine:
     def _matvec(self, i: Instr, n: int, k: int, x: np.ndarray) -> np.ndarray:
         """Walk the weight stream in the engine's order (docs/overlay.md)."""
         f = self.fmt[PORTS[i.port]]
+        tk, tn = (f.mm_k, f.mm_n) if i.flags & F_MM else (f.mv_k, f.mv_n)
         nn, mm = (i.aux2 >> 8, i.aux2 & 0xFF) if i.flags & F_SPARSE else (1, 1)
         ib = max(1, (mm - 1).bit_length()) if i.flags & F_SPARSE else 0
         fb = f.w_bits + ib
         ks = k * nn // mm
-        nch, ntile = -(-ks // f.mv_k), -(-n // f.mv_n)
-        gck = (i.group * nn // mm) // f.mv_k if i.group else nch
+        nch, ntile = -(-ks // tk), -(-n // tn)
+        gck = (i.group * nn // mm) // tk if i.group else nch
         mem, addr = self.mem[PORTS[i.port]], i.addr
-        acc = np.zeros(ntile * f.mv_n, dtype=np.int64)
-        scale = np.zeros(f.mv_n, dtype=np.int64)
+        acc = np.zeros(ntile * tn, dtype=np.int64)
+        scale = np.zeros(tn, dtype=np.int64)
         for nt in range(ntile):
             for kc in range(nch):
                 if kc % gck == 0:
-                    scale = np.frombuffer(mem, "<u2", f.mv_n, addr).astype(np.int64)
-                    addr += 2 * f.mv_n
-                nbytes = f.mv_n * f.mv_k * fb // 8
-                fields = unpack(bytes(mem[addr : addr + nbytes]), fb, f.mv_n * f.mv_k, False)
+                    scale = np.frombuffer(mem, "<u2", tn, addr).astype(np.int64)
+                    addr += 2 * tn
+                nbytes = tn * tk * fb // 8
+                fields = unpack(bytes(mem[addr : addr + nbytes]), fb, tn * tk, False)
                 addr += nbytes
-                fields = fields.reshape(f.mv_n, f.mv_k)
+                fields = fields.reshape(tn, tk)
                 w = fields & ((1 << f.w_bits) - 1)
                 w = np.where(w >= 1 << (f.w_bits - 1), w - (1 << f.w_bits), w)
-                j = kc * f.mv_k + np.arange(f.mv_k)
+                j = kc * tk + np.arange(tk)
                 cols = (j // nn) * mm + (fields >> f.w_bits) if ib else np.broadcast_to(j, w.shape)
                 live = j < ks
                 xs = np.where(live, x[np.minimum(cols, k - 1)], 0)
-                acc[nt * f.mv_n : (nt + 1) * f.mv_n] += scale * (w * xs).sum(axis=1)
+                acc[nt * tn : (nt + 1) * tn] += scale * (w * xs).sum(axis=1)
         return acc[:n]
 
 

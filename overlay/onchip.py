@@ -30,7 +30,13 @@ RELEASE_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay_re
 TOP = "overlay_uart_top"
 # The released top's own sources, then the core's (templates/overlay).
 SOURCES = ("overlay_uart_top.v", "ov_memslave.v", "ov_uart.v")
-CORE_SOURCES = ("overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v")
+CORE_SOURCES = (
+    "overlay_core.v",
+    "ov_tile_dec.v",
+    "ov_mm_lanes.v",
+    "ov_rdstream.v",
+    "ov_bankram.v",
+)
 HARNESS = "uart_main.cpp"
 MAGIC_REQ, MAGIC_RESP = 0xA5, 0x5A
 ONCHIP_LATENCY = 2  # cycles from a read request to its first beat in ov_memslave

@@ -25,7 +25,14 @@ from overlay.config import OverlayConfig
 from overlay.isa import F_DYN_K, PORTS
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
-SOURCES = ("overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v")
+SOURCES = (
+    "overlay_core.v",
+    "ov_tile_dec.v",
+    "ov_mm_lanes.v",
+    "ov_rdstream.v",
+    "ov_bankram.v",
+)
+SEP_SOURCES = ("ov_mm_engine.v",)  # the separate MM engine (SEP = 1: unified_engine false)
 HARNESS = "sim_main.cpp"
 HEADERS = ("ov_axi_mem.h",)  # included by every overlay harness: part of each build's hash
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
@@ -36,6 +43,7 @@ MUTATIONS = {
     "softmax_no_max": 4,
     "requant_floor": 5,
     "mm_same_x": 6,  # batched MV: every token reads the first token's x
+    "mm_engine_scale": 7,  # the separate MM engine drops its group scales (MV engine intact)
 }
 
 
@@ -54,6 +62,8 @@ def verilator_params(
     stream buffers sized for a memory of ``latency`` cycles."""
     beat = cfg.beat
     tile = cfg.mv_n * 2 + cfg.mv_n * cfg.mv_k * (cfg.w_bits + 4) // 8
+    if cfg.separate:  # the MM engine pops its own tiles from the same streams
+        tile = max(tile, cfg.mm_n * 2 + cfg.mm_n * cfg.mm_k * (cfg.w_bits + 4) // 8)
     popmax = max(tile, cfg.mv_k * cfg.mv_n, cfg.sfu_lanes * 2)
     # Two tiles (double buffering) plus the bytes a full-rate port has in flight over the
     # memory latency and one 256-byte burst: without them a deep memory starves the engine.
@@ -79,7 +89,13 @@ def verilator_params(
         # named only where built, so the tops without batched prefill keep their parameters
         **({"TT": cfg.prefill_tokens} if cfg.prefill_tokens > 1 else {}),
         **({"MT": cfg.mm_t} if cfg.mm_t > 1 else {}),
+        **({"SEP": 1, "MM_K": cfg.mm_k, "MM_N": cfg.mm_n} if cfg.separate else {}),
     }
+
+
+def sources(params: dict[str, int]) -> tuple[str, ...]:
+    """The RTL files of the core with ``params`` (the MM engine's only where it is built)."""
+    return (*SOURCES, *(SEP_SOURCES if params.get("SEP") else ()))
 
 
 def index_bits(cfg: OverlayConfig) -> int:
@@ -156,7 +172,7 @@ def verilate(top: str, files: Sequence[Path], params: dict[str, int], tag: str =
 
 def build(params: dict[str, int]) -> Path:
     """Path of the simulator binary of the core for ``params``, building it if needed."""
-    return verilate("overlay_core", [RTL_DIR / n for n in (*SOURCES, HARNESS)], params)
+    return verilate("overlay_core", [RTL_DIR / n for n in (*sources(params), HARNESS)], params)
 
 
 @dataclass

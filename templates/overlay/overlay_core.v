@@ -16,8 +16,12 @@
 // tables + result into the write register. Matrix tiles run issue, multiply-accumulate.
 // mut != 0 breaks one operator on purpose (mutation tests, simulation only): 1 RoPE sign, 2 group scale
 // dropped, 3 norm beta dropped, 4 softmax max not subtracted, 5 requant floors (no rounding),
-// 6 batched MV: every token of the chunk reads the first token's x.
+// 6 batched MV: every token of the chunk reads the first token's x, 7 separate MM engine:
+// its group scales dropped (the MV engine's kept).
 // Batched MV with MT token lanes: each chunk of a tile serves MT slots a cycle (ov_mm_lanes).
+// SEP = 1 (unified_engine: false): MVs flagged F_MM (the batched prefill's linear maps) run
+// on a separate MM_N x MM_K engine with the MT lanes and TT slots (ov_mm_engine) reading
+// its own MM-tiled weight copy; the MV engine then has one slot and one lane.
 module overlay_core #(
     parameter MV_K = 8,
     parameter MV_N = 8,
@@ -33,8 +37,12 @@ module overlay_core #(
     parameter IDXB = 4,      // N:M index bits the stream decoder supports (0: dense only)
     parameter XBUF = 1024,   // x-buffer words: the longest reduction of an MV (x TT)
     parameter TT = 1,        // prefill token slots: a weight tile serves TT tokens (F_BATCH)
-    parameter MT = 1         // token lanes (mm_t, a power of two dividing TT): the slots a
+    parameter MT = 1,        // token lanes (mm_t, a power of two dividing TT): the slots a
                              // tile serves in one cycle (ov_mm_lanes holds lanes 1..MT-1)
+    parameter SEP = 0,       // 1: a separate MM engine (ov_mm_engine) of MM_N x MM_K
+    parameter MM_K = 8,
+    parameter MM_N = 8,
+    parameter CAP_MM = 0     // stream-buffer bytes the MM engine's tiles need (if above CAP)
 ) (
     input  wire                 clk,
     input  wire                 rst,
@@ -79,7 +87,12 @@ module overlay_core #(
     localparam L = MV_K * MV_N;  // KV rows: the engine's multipliers as one dot product
     localparam SAW = $clog2(SPAD);
     localparam IAW = $clog2(IMEM);
-    localparam XBL = XBUF / MT;  // x-buffer words of one token lane (slots banked by lane)
+    // the MV engine's token slots and lanes: the MM engine has them when separate (SEP)
+    localparam TTV = (SEP != 0) ? 1 : TT;
+    localparam MTV = (SEP != 0) ? 1 : MT;
+    // x-buffer words of one token lane (slots banked by lane); a separate MM engine leaves
+    // the MV engine one token's reduction: XBUF / 2^floor(log2 TT) >= XBUF / TT words
+    localparam XBL = (SEP != 0) ? XBUF >> ($clog2(TT + 1) - 1) : XBUF / MT;
     localparam XAW = $clog2(XBL);
     localparam [15:0] MT16 = MT[15:0];
     localparam LNB = (SFU_LANES <= 2) ? 1 : $clog2(SFU_LANES);
@@ -87,15 +100,23 @@ module overlay_core #(
     localparam DW = 18;
     localparam FW = WBITS + IDXB;                       // widest weight field
     localparam TILEB = 2 * MV_N + (L * FW + 7) / 8;     // scales + one tile
-    localparam WIN0 = (TILEB > L) ? TILEB : L;
+    localparam LM = MM_K * MM_N;
+    localparam TILEBM = (SEP != 0) ? 2 * MM_N + (LM * FW + 7) / 8 : 0;  // the MM engine's tile
+    localparam WIN1 = (TILEB > L) ? TILEB : L;
+    localparam WIN0 = (WIN1 > TILEBM) ? WIN1 : TILEBM;
     localparam WIN = (WIN0 > 2 * SFU_LANES) ? WIN0 : 2 * SFU_LANES;
     localparam LNBK = $clog2((WIN > BEAT) ? WIN : BEAT);
     localparam NBK = 1 << LNBK;
-    localparam CAW0 = $clog2(CAP);
+    localparam CAPX = (CAP_MM > CAP) ? CAP_MM : CAP;
+    localparam CAW0 = $clog2(CAPX);
     localparam CAW = (CAW0 > LNBK) ? CAW0 : LNBK;
     localparam [15:0] MVK16 = MV_K[15:0];
     localparam [15:0] MVN16 = MV_N[15:0];
     localparam [15:0] L16 = L[15:0];
+    localparam [15:0] MMK16 = MM_K[15:0];
+    localparam [15:0] MMN16 = MM_N[15:0];
+    localparam [15:0] LM16 = LM[15:0];
+    localparam MPACK = (WBITS == 4 && IDXB == 0 && MM_N % 2 == 0) ? 1 : 0;
     localparam [15:0] LANES16 = SFU_LANES[15:0];
     localparam [15:0] NB16 = NB[15:0];
     // DSP packing (W4, dense, even MV_N): rows 2i and 2i+1 read the same x[col], so one
@@ -133,7 +154,12 @@ module overlay_core #(
     localparam OP_END = 0, OP_LOAD = 1, OP_LOADX = 2, OP_STORE = 3, OP_MV = 4, OP_ADD = 5,
                OP_NORM = 6, OP_SOFTMAX = 7, OP_LUT = 8, OP_MULQ = 9, OP_ROPE = 10,
                OP_SETPOS = 11;
-    localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16, F_BATCH = 32;
+    localparam F_DYN_N = 1, F_DYN_K = 2, F_ROWS = 4, F_ARGMAX = 8, F_SPARSE = 16, F_BATCH = 32,
+               F_MM = 64;
+    // the instruction runs on the separate MM engine (constant 0 without one)
+    wire mmi = (SEP != 0) && flags[6];
+    wire [15:0] ek16 = mmi ? MMK16 : MVK16;  // the engine's reduction lanes and rows
+    wire [15:0] en16 = mmi ? MMN16 : MVN16;
 
     // ---------------------------------------------------------------- arithmetic helpers
     function signed [7:0] sat8;
@@ -189,7 +215,7 @@ module overlay_core #(
     generate
         for (gp = 0; gp < 5; gp = gp + 1) begin : g_port
             ov_rdstream #(
-                .BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAP), .OVERLAP(OVERLAP), .BURST(BURST),
+                .BEAT(BEAT), .LOGBEAT(LOGBEAT), .CAP(CAPX), .OVERLAP(OVERLAP), .BURST(BURST),
                 .WIN(WIN), .NBK(NBK), .LNBK(LNBK), .CAW(CAW)
             ) u_rd (
                 .clk(clk), .rst(rst), .req(s_req[gp]), .req_addr(s_addr), .req_len(s_len),
@@ -205,7 +231,6 @@ module overlay_core #(
     endgenerate
     wire [8*WIN-1:0] sd = s_data[port[2:0] > 3'd4 ? 3'd4 : port[2:0]];
     wire [15:0] scnt = s_cnt[port[2:0] > 3'd4 ? 3'd4 : port[2:0]];
-    wire [8*WIN+FW-1:0] sdw = {{FW{1'b0}}, sd};
 
     // ---------------------------------------------------------------- controller state
     localparam ST_IDLE = 0, ST_FETCH = 1, ST_EXEC = 2;
@@ -282,7 +307,7 @@ module overlay_core #(
     generate
         for (gx = 0; gx < L; gx = gx + 1) begin : g_xbuf
             ov_bankram #(.NB(NB), .LNB(LNB), .DEPTH(XBL), .AW(XAW), .DW(8)) u_x (
-                .clk(clk), .we(xw_v && d_xl == 0), .wa(xw_a), .wn(d_xn), .wd(xw_d),
+                .clk(clk), .we(xw_v && d_xl == 0 && !mmi), .wa(xw_a), .wn(d_xn), .wd(xw_d),
                 .ra(xr_a[gx*XAW +: XAW]), .rq(xq[gx*NB*8 +: NB*8]));
         end
     endgenerate
@@ -307,70 +332,47 @@ module overlay_core #(
 
     // ---------------------------------------------------------------- MV tile datapath
     wire gstart = (gpos == 0);
-    wire [15:0] sc_bytes = gstart ? MVN16 * 16'd2 : 16'd0;
+    wire [15:0] sc_bytes = gstart ? en16 * 16'd2 : 16'd0;
     wire [15:0] fb = WBITS[15:0] + {13'd0, ib};
-    wire [15:0] tbytes = (L16 * fb) >> 3;
+    wire [15:0] tbytes = ((mmi ? LM16 : L16) * fb) >> 3;
     wire [15:0] take = (kdim - kk < L8) ? kdim - kk : L8;
     reg [L*8-1:0] w_iss;          // weights (or KV bytes) of the issued chunk, int8
     reg [L-1:0] live_iss;
     reg [15:0] g0_nx;
     reg [4:0] r0_nx;
-    integer ar, ac, aq, ap, br, bc, tj, rj, wl, wr, r, j, mi;
-    reg [FW-1:0] fld, idxf;
-    reg [15:0] gq, col, jc;
-    reg [4:0] rr;
-    reg [6:0] qq;
+    integer ap, mi, tj, rj, wl, wr, r, j, bc, br;
+    // a weight tile's fields, N:M columns and x addresses (ov_tile_dec)
+    wire [L*8-1:0] t_w;
+    wire [L-1:0] t_live;
+    wire [L*XAW-1:0] t_xa;
+    wire [15:0] t_g0_nx;
+    wire [4:0] t_r0_nx;
+    ov_tile_dec #(
+        .K(MV_K), .N(MV_N), .WBITS(WBITS), .IDXB(IDXB), .FW(FW), .WIN(WIN), .XAW(XAW)
+    ) u_dec (
+        .sd(sd), .gstart(gstart), .ib(ib), .lmm(lmm), .nn(nn), .g0(g0), .r0(r0), .j0(j0),
+        .ks(ks), .kdim(kdim), .xoff(xoff), .w(t_w), .live(t_live), .xr_a(t_xa),
+        .g0_nx(t_g0_nx), .r0_nx(t_r0_nx));
     always @(*) begin
-        ar = 0;
-        ac = 0;
-        aq = 0;
         ap = 0;
         mi = 0;
-        w_iss = 0;
-        live_iss = 0;
-        gq = 0;
-        jc = 0;
-        fld = 0;
-        idxf = 0;
-        col = 0;
-        xr_a = 0;
-        rr = r0;
-        qq = 0;
-        g0_nx = g0;
-        r0_nx = r0;
+        w_iss = t_w;
+        live_iss = t_live;
+        xr_a = t_xa;
+        g0_nx = t_g0_nx;
+        r0_nx = t_r0_nx;
         if (ph == 3) begin  // KV rows: lane ap multiplies KV byte ap by x[kk + ap]
+            w_iss = 0;
+            live_iss = 0;
+            xr_a = 0;
+            g0_nx = g0;
+            r0_nx = r0;
             for (ap = 0; ap < KL; ap = ap + 1) begin  // mi: the lane's multiplier
                 mi = PACK ? (ap / MV_K) * 2 * MV_K + ap % MV_K : ap;  // packed: even rows
                 w_iss[8*mi +: 8] = sd[8*ap +: 8];
                 live_iss[mi] = (ap < take);
                 xr_a[mi*XAW +: XAW] = kk[XAW-1:0] + ap[XAW-1:0];
             end
-        end else begin
-            for (ac = 0; ac < MV_K; ac = ac + 1) begin
-                gq = g0 + {9'd0, qq};
-                jc = j0 + ac[15:0];
-                if (rr + 5'd1 == nn) begin
-                    rr = 0;
-                    qq = qq + 7'd1;
-                end else begin
-                    rr = rr + 5'd1;
-                end
-                for (ar = 0; ar < MV_N; ar = ar + 1) begin
-                    fld = 0;
-                    for (aq = 0; aq <= IDXB; aq = aq + 1)
-                        if ({29'd0, ib} == aq)
-                            fld = (gstart ? sdw[16*MV_N + (ar*MV_K + ac)*(WBITS + aq) +: FW]
-                                          : sdw[(ar*MV_K + ac)*(WBITS + aq) +: FW])
-                                  & ((1 << (WBITS + aq)) - 1);
-                    w_iss[8*(ar*MV_K + ac) +: 8] = {{(8-WBITS){fld[WBITS-1]}}, fld[WBITS-1:0]};
-                    idxf = fld >> WBITS;
-                    col = (gq << lmm) + {{(16-FW){1'b0}}, idxf};
-                    live_iss[ar*MV_K + ac] = (jc < ks) && (col < kdim);
-                    xr_a[(ar*MV_K + ac)*XAW +: XAW] = col[XAW-1:0] + xoff[XAW-1:0];
-                end
-            end
-            g0_nx = g0 + {9'd0, qq};
-            r0_nx = rr;
         end
     end
 
@@ -385,8 +387,8 @@ module overlay_core #(
     reg [L-1:0] live_s1;
     reg [MV_N*16-1:0] scale_s1, scale_s2, scl;
     reg [15:0] row_s1, row_s2;
-    reg signed [TT*MV_N*48-1:0] acc;  // per token slot, MV_N rows
-    reg signed [TT*MV_N*32-1:0] part;
+    reg signed [TTV*MV_N*48-1:0] acc;  // per token slot, MV_N rows
+    reg signed [TTV*MV_N*32-1:0] part;
     reg signed [31:0] acc0;
     reg signed [23:0] dot [0:MV_N-1];
     reg signed [31:0] rdot;
@@ -448,24 +450,24 @@ module overlay_core #(
     end
 
     // token lanes 1..MT-1 of the batched MV: the same chunk, the next slots' x
-    wire signed [(MT > 1 ? MT - 1 : 1)*MV_N*24-1:0] ldot;
+    wire signed [(MTV > 1 ? MTV - 1 : 1)*MV_N*24-1:0] ldot;
     integer lu;
     generate
-        if (MT > 1) begin : g_mm
-            wire [MT-1:0] xw_lane;
+        if (MTV > 1) begin : g_mm
+            wire [MTV-1:0] xw_lane;
             wire [L*8-1:0] x0;
             genvar gl;
-            for (gl = 0; gl < MT; gl = gl + 1) begin : g_we
+            for (gl = 0; gl < MTV; gl = gl + 1) begin : g_we
                 assign xw_lane[gl] = xw_v && d_xl == gl;
             end
             for (gl = 0; gl < L; gl = gl + 1) begin : g_x0
                 assign x0[8*gl +: 8] = xq[gl*NB*8 +: 8];
             end
             ov_mm_lanes #(
-                .MV_K(MV_K), .MV_N(MV_N), .NL(MT - 1), .NB(NB), .LNB(LNB), .XBL(XBL),
+                .MV_K(MV_K), .MV_N(MV_N), .NL(MTV - 1), .NB(NB), .LNB(LNB), .XBL(XBL),
                 .XAW(XAW), .PACK(PACK)
             ) u_mm (
-                .clk(clk), .xw_v(xw_lane[MT-1:1]), .xw_a(xw_a), .xw_n(d_xn), .xw_d(xw_d),
+                .clk(clk), .xw_v(xw_lane[MTV-1:1]), .xw_a(xw_a), .xw_n(d_xn), .xw_d(xw_d),
                 .xr_a(xr_a), .w_s1(w_s1), .live_s1(live_s1), .same_x(mut == 6), .x0(x0),
                 .dot(ldot));
         end else begin : g_mm1
@@ -496,6 +498,37 @@ module overlay_core #(
     // a batched MV keeps the tile at the head until its last token has read it
     wire hold = op == OP_MV && ph == 2 && bt + MT16 < bT;
     assign s_pop = (fire && !hold) ? s_need : 16'd0;
+
+    // the separate MM engine (SEP): decodes, multiplies and accumulates F_MM instructions
+    wire [15:0] m_g0_nx;
+    wire [4:0] m_r0_nx;
+    wire [NB*48-1:0] m_wb_d;
+    wire [15:0] m_wb_n;
+    generate
+        if (SEP != 0) begin : g_sep
+            localparam XBM = XBUF / MT;
+            ov_mm_engine #(
+                .MM_K(MM_K), .MM_N(MM_N), .MT(MT), .TT(TT), .WBITS(WBITS), .IDXB(IDXB),
+                .FW(FW), .WIN(WIN), .NB(NB), .LNB(LNB), .XBL(XBM), .XAW($clog2(XBM)),
+                .PACK(MPACK)
+            ) u_mme (
+                .clk(clk), .mut(mut), .sd(sd), .gstart(gstart), .ib(ib), .lmm(lmm), .nn(nn),
+                .g0(g0), .r0(r0), .j0(j0), .ks(ks), .kdim(kdim), .xoff(xoff),
+                .issue(mmi && state == ST_EXEC && op == OP_MV && ph == 2 && fire),
+                .g0_nx(m_g0_nx), .r0_nx(m_r0_nx),
+                .xw_v(xw_v && mmi), .xw_l(d_xl), .xw_a(d_xa[$clog2(XBM)-1:0]), .xw_n(d_xn),
+                .xw_d(xw_d), .s2_v(s2_v && mmi), .s2_gst(s2_gst), .s2_gend(s2_gend),
+                .s2_t(s2_t), .bT(bT),
+                .clr(state == ST_EXEC && op == OP_MV && (ph == 0 || (ph == 4 && wj + NB16 >= en16
+                                                        && bt + 16'd1 >= bT))),
+                .wj(wj), .bt(bt), .rb(rb), .nrow(nrow), .wb_d(m_wb_d), .wb_n(m_wb_n));
+        end else begin : g_nosep
+            assign m_g0_nx = 0;
+            assign m_r0_nx = 0;
+            assign m_wb_d = 0;
+            assign m_wb_n = 0;
+        end
+    endgenerate
 
     // ---------------------------------------------------------------- read addresses
     wire st_inc = aw_busy && w_busy && (!awvalid || awready) && (!wvalid || wready);
@@ -659,8 +692,8 @@ module overlay_core #(
     // ---------------------------------------------------------------- main FSM
     wire [15:0] nrow_dyn = (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
     wire [15:0] kdim_dyn = (flags & F_DYN_K) != 0 ? pos + 16'd1 : f_k;
-    wire last_chunk = j0 + MVK16 >= ks;
-    wire [15:0] g_pos_nx = gpos + MVK16;
+    wire last_chunk = j0 + ek16 >= ks;
+    wire [15:0] g_pos_nx = gpos + ek16;
     wire gend = g_pos_nx >= gsz || last_chunk;
     wire ex = state == ST_EXEC;
     wire sfu_pass = ex && (((op == OP_ADD || op == OP_LUT || op == OP_MULQ) && ph == 1)
@@ -790,9 +823,9 @@ module overlay_core #(
                 end else begin
                     acc0 <= acc0 + rdot;
                 end
-            end else begin
+            end else if (!mmi) begin
                 // lane lu accumulates slot s2_t + lu (lanes past the chunk's last slot idle)
-                for (lu = 0; lu < MT; lu = lu + 1)
+                for (lu = 0; lu < MTV; lu = lu + 1)
                 for (r = 0; r < MV_N; r = r + 1) begin : mac
                     reg signed [31:0] t32;
                     reg signed [23:0] dv;
@@ -1012,9 +1045,9 @@ module overlay_core #(
                         end else begin
                             bt <= 0;
                             xoff <= 0;
-                            j0 <= j0 + MVK16;
-                            g0 <= g0_nx;
-                            r0 <= r0_nx;
+                            j0 <= j0 + ek16;
+                            g0 <= mmi ? m_g0_nx : g0_nx;
+                            r0 <= mmi ? m_r0_nx : r0_nx;
                             gpos <= gend ? 16'd0 : g_pos_nx;
                             if (last_chunk) ph <= 7;
                         end
@@ -1025,22 +1058,22 @@ module overlay_core #(
                 end else if (ph == 12) begin  // ... and their sum accumulates (s2)
                     ph <= 4;
                 end else if (ph == 4) begin  // write back NB rows of the block a cycle
-                    if ((flags & F_ARGMAX) == 0 && wb_n != 0) begin
+                    if ((flags & F_ARGMAX) == 0 && (mmi ? m_wb_n : wb_n) != 0) begin
                         q1_v <= 1;
                         q1_a <= sa({16'd0, f_dst} + {16'd0, yoff} + {16'd0, rb} + {16'd0, wj});
-                        q1_n <= wb_n[LNB:0];
-                        q1_acc <= wb_d;
+                        q1_n <= mmi ? m_wb_n[LNB:0] : wb_n[LNB:0];
+                        q1_acc <= mmi ? m_wb_d : wb_d;
                     end
                     if ((flags & F_ARGMAX) != 0) begin
                         best <= wb_best;
                         out_token <= wb_tok;
                     end
                     wj <= wj + NB16;
-                    if (wj + NB16 >= MVN16 && bt + 16'd1 < bT) begin  // next token's rows
+                    if (wj + NB16 >= en16 && bt + 16'd1 < bT) begin  // next token's rows
                         wj <= 0;
                         bt <= bt + 1;
                         yoff <= yoff + nrow;
-                    end else if (wj + NB16 >= MVN16) begin
+                    end else if (wj + NB16 >= en16) begin
                         bt <= 0;
                         yoff <= 0;
                         acc <= 0;
@@ -1049,8 +1082,8 @@ module overlay_core #(
                         r0 <= 0;
                         gpos <= 0;
                         nt <= nt + 1;
-                        rb <= rb + MVN16;
-                        if (rb + MVN16 >= nrow) ph <= 13;
+                        rb <= rb + en16;
+                        if (rb + en16 >= nrow) ph <= 13;
                         else ph <= 2;
                     end
                 end else if (ph == 3) begin  // KV rows

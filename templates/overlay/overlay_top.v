@@ -19,7 +19,11 @@ module overlay_top #(
     parameter IDXB = 4,
     parameter XBUF = 1024,
     parameter TT = 1,         // prefill token slots (batched MV)
-    parameter MT = 1          // token lanes of the batched MV (mm_t)
+    parameter MT = 1,         // token lanes of the batched MV (mm_t)
+    parameter SEP = 0,        // 1: a separate MM engine (unified_engine: false)
+    parameter MM_K = 8,       // its reduction lanes and rows
+    parameter MM_N = 8,
+    parameter CAP_MM = 0      // stream-buffer bytes its tiles need (if above CAP)
 ) (
     input  wire                clk,
     input  wire                rst,
@@ -115,7 +119,8 @@ module overlay_top #(
     overlay_core #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT),
+        .SEP(SEP), .MM_K(MM_K), .MM_N(MM_N), .CAP_MM(CAP_MM)
     ) u_core (
         .clk(clk), .rst(rst), .mut(4'd0), .start(start), .start_pc(start_pc),
         .pos_in(pos_in), .tok_in(tok_in), .done(done), .out_token(out_token),

@@ -31,7 +31,11 @@ module overlay_kernel #(
     parameter IDXB = 4,
     parameter XBUF = 1024,
     parameter TT = 1,         // prefill token slots (batched MV)
-    parameter MT = 1          // token lanes of the batched MV (mm_t)
+    parameter MT = 1,         // token lanes of the batched MV (mm_t)
+    parameter SEP = 0,        // a separate MM engine (unified_engine: false)
+    parameter MM_K = 8,
+    parameter MM_N = 8,
+    parameter CAP_MM = 0
 ) (
     input  wire              ap_clk,
     input  wire              ap_rst_n,
@@ -338,7 +342,8 @@ module overlay_kernel #(
     overlay_top #(
         .MV_K(MV_K), .MV_N(MV_N), .WBITS(WBITS), .SFU_LANES(SFU_LANES), .BEAT(BEAT),
         .LOGBEAT(LOGBEAT), .CAP(CAP), .SPAD(SPAD), .IMEM(IMEM), .OVERLAP(OVERLAP),
-        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT)
+        .BURST(BURST), .IDXB(IDXB), .XBUF(XBUF), .TT(TT), .MT(MT),
+        .SEP(SEP), .MM_K(MM_K), .MM_N(MM_N), .CAP_MM(CAP_MM)
     ) u_overlay (
         .clk(ap_clk), .rst(rst), .start(core_start), .start_pc(arg_pc[15:0]),
         .pos_in(arg_pos[15:0]), .tok_in(arg_tok[15:0]), .done(core_done),

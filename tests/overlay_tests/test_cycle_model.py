@@ -62,3 +62,39 @@ def test_token_lanes_cut_the_prefill_chunks_not_the_write_back_or_decode() -> No
     # the gpt2 FFN down matrix (N 64, K 256 on 8x8): 8 tiles of 32 chunks per group of lanes
     mats = {t: prefill_cycles(shape, {**point, "mm_t": t}, 4, mem)["wffn"] for t in (1, 4)}
     assert mats[1] - mats[4] >= shape.n_layers * 8 * 32 * 3
+
+
+def test_separate_mm_engine_runs_the_prefill_maps_on_its_own_array() -> None:
+    """unified_engine false: the batched prefill's maps are timed on the mm_n × mm_k tiles
+    (a compute-bound prefill on a 4x larger array takes fewer cycles), decode on the MV
+    engine (unchanged); an MM array of the MV array's shape times as the unified engine."""
+    shape, mem = SHAPES["llama-gqa"], _mem(64, beat=64)
+    point = {**POINTS["dense-w8"], "tile_tokens": 4}
+    uni = run_cycles(shape, point, 4, 3, mem)
+    same = run_cycles(shape, {**point, "unified_engine": False}, 4, 3, mem)
+    big = run_cycles(shape, {**point, "unified_engine": False, "mm_k": 16, "mm_n": 16}, 4, 3, mem)
+    assert same == uni
+    assert big[0] < uni[0] and big[1] == uni[1]
+    mats = prefill_cycles(shape, {**point, "unified_engine": False, "mm_k": 16, "mm_n": 16}, 4, mem)
+    assert mats["wffn"] < prefill_cycles(shape, point, 4, mem)["wffn"] / 2
+
+
+def test_temporal_model_stores_the_separate_engines_weight_copy() -> None:
+    """A separate MM engine reads its own MM-tiled copy of every layer matrix: the weight
+    image doubles (the LM head, MV only, stays single); serial prefill builds no MM engine
+    (the overlay refuses that point) and traffic per decoded token is unchanged."""
+    import cost_models as cm
+
+    base = {"quant": "w4a8", "mm_k": 16, "mm_n": 32, "mv_k": 16, "mv_n": 32, "tile_tokens": 8}
+    pts = [
+        {**base, "unified_engine": True},
+        {**base, "unified_engine": False},
+        {**base, "unified_engine": False, "prefill_serial": True},
+    ]
+    rows = cm.evaluate("llama-2-7b", "u280", pts, arch="temporal", detail=True)
+    uni, sep, ser = (rows.iloc[i] for i in range(3))
+    assert sep.group_bytes_wqkv == 2 * uni.group_bytes_wqkv
+    assert sep.group_bytes_wo == 2 * uni.group_bytes_wo
+    assert uni.group_bytes_wffn < sep.group_bytes_wffn < 2 * uni.group_bytes_wffn  # LM head once
+    assert ser.group_bytes_wqkv == uni.group_bytes_wqkv
+    assert sep.decode_bytes_per_token == uni.decode_bytes_per_token

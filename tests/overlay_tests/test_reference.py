@@ -103,7 +103,9 @@ def test_sparse_storage_matches_cost_model_bits() -> None:
         ({"sparsity": "nm", "nm_m": 32, "density_ffn": 0.5}, "nm_m"),
         ({"tp": 2}, "tp"),
         ({"kv_bits": 4}, "kv_bits"),
-        ({"unified_engine": False}, "unified_engine"),
+        ({"unified_engine": False, "prefill_serial": True}, "unified_engine"),  # no MM work
+        ({"unified_engine": False, "mm_k": 3, "mm_n": 3}, "mm_k"),  # tiles are whole bytes
+        ({"unified_engine": False, "mm_n": 128}, "mm_n"),
         ({"mm_t": 3}, "mm_t"),  # token lanes: 1, 2 or 4, dividing tile_tokens
         ({"mm_t": 8, "tile_tokens": 8}, "mm_t"),
         ({"mm_t": 4, "tile_tokens": 6}, "mm_t"),

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 
 RTL = Path(__file__).resolve().parents[2] / "templates" / "overlay"
-SOURCES = ["overlay_top.v", "overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v"]
+SOURCES = [
+    "overlay_top.v", "overlay_core.v", "ov_tile_dec.v", "ov_mm_lanes.v", "ov_mm_engine.v",
+    "ov_rdstream.v", "ov_bankram.v",
+]  # fmt: skip
 
 
 @pytest.mark.skipif(shutil.which("verilator") is None, reason="verilator not installed")
@@ -24,6 +27,21 @@ SOURCES = ["overlay_top.v", "overlay_core.v", "ov_mm_lanes.v", "ov_rdstream.v", 
         # token lanes of the batched MV (ov_mm_lanes): packed W4, then 8-bit N:M fields
         {"TT": 4, "MT": 2, "XBUF": 2048, "MV_K": 4, "MV_N": 2, "WBITS": 4, "IDXB": 0},
         {"TT": 8, "MT": 4, "XBUF": 2048, "MV_K": 8, "MV_N": 4},
+        # a separate MM engine of another shape: packed W4 with lanes, N:M fields, 3 slots
+        {
+            "TT": 4,
+            "MT": 2,
+            "XBUF": 2048,
+            "MV_K": 4,
+            "MV_N": 2,
+            "WBITS": 4,
+            "IDXB": 0,
+            "SEP": 1,
+            "MM_K": 8,
+            "MM_N": 4,
+            "CAP_MM": 1024,
+        },
+        {"TT": 3, "XBUF": 1024, "MV_K": 8, "MV_N": 4, "SEP": 1, "MM_K": 16, "MM_N": 2},
     ],
 )
 def test_lint_clean(params: dict[str, int]) -> None:

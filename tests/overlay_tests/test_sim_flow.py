@@ -48,7 +48,14 @@ def test_sim_is_the_lowest_fidelity() -> None:
         ('{"quant": "w8a8", "kv_bits": 16}', "kv_bits:"),
         # the example's MM array (mm_n 96) is not the MV array's 64 rows
         ('{"quant": "w8a8", "kv_bits": 8, "cores": 1}', "mm_n:"),
-        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false}', "unified_engine:"),
+        # a separate MM engine with serial prefill would have nothing to run
+        (
+            '{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false, '
+            '"prefill_serial": true}',
+            "unified_engine:",
+        ),
+        # the example's separate MM array (mm_n 96) is above the overlay's 64 rows
+        ('{"quant": "w8a8", "kv_bits": 8, "cores": 1, "unified_engine": false}', "mm_n:"),
         # the template refuses what the overlay cannot build, naming the design keys:
         # token lanes (mm_t 1, 2, 4) dividing the prefill slots; the house default of 128
         # slots (TT 1..8)

@@ -54,6 +54,8 @@ def test_the_kernel_declares_every_parameter_of_the_overlay_template() -> None:
         {"tile_tokens": 4, "mm_t": 2},
         {"tile_tokens": 4, "mm_t": 1},
         {"tile_tokens": 4, "mm_t": 2, "prefill_serial": True},
+        {"tile_tokens": 4, "mm_t": 2, "unified_engine": False, "mm_k": 16, "mm_n": 4},
+        {"tile_tokens": 4, "mm_t": 1, "unified_engine": True, "mm_k": 8, "mm_n": 8},
     ],
 )
 def test_synthesis_builds_the_prefill_slots_and_token_lanes_the_sim_rung_runs(keys: dict) -> None:
@@ -67,4 +69,9 @@ def test_synthesis_builds_the_prefill_slots_and_token_lanes_the_sim_rung_runs(ke
     synth = load_template("overlay").resolve_params(point)
     sim = verilator_params(overlay_config(point))
     assert (synth["TT"], synth["MT"]) == (sim.get("TT", 1), sim.get("MT", 1))
+    # the separate MM engine and its shape (SEP 0: none, whatever mm_k / mm_n say)
+    assert synth["SEP"] == sim.get("SEP", 0)
+    if synth["SEP"]:
+        assert (synth["MM_K"], synth["MM_N"]) == (sim["MM_K"], sim["MM_N"])
+        assert max(synth["CAP"], synth["CAP_MM"]) >= 2 * (2 * 4 + 4 * 16 * 12 // 8)
     assert synth["XBUF"] >= 256 * synth["TT"]
