@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/spatial_vs_model.py
 
-For each point (tiny GPT-2- and LLaMA-style models, weights on chip, U280 platform data):
+For each point (tiny GPT-2-, LLaMA- and BERT-style models, weights on chip, U280 data):
 ``spatial.cycles`` (the schedule of the generated loops at II = 1; an estimate, not an
 RTL or co-simulation measurement) against ``cost_models.evaluate`` (arch spatial) for the
 same workload: prefill of PROMPT tokens (LM head of the last one included) and one decode
-step at KV length KV. Nothing here was fitted, but the two are not independent: both read
+step at KV length KV; an encoder (BERT-style) has only its one pass over the PROMPT tokens
+(head on the first). Nothing here was fitted, but the two are not independent: both read
 the generated loops (the model as a closed-form chain per tile, cost_models/_spatial_chain;
 the estimate tile by tile), so agreement shows the model prices what is built, not that
 the loops' schedule is what Vitis HLS gives (no co-simulation here).
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import time
 
 import numpy as np
 
@@ -39,11 +41,12 @@ from overlay.model import make_float_model
 from overlay.reference import quantise_model, run_reference
 from spatial.cycles import estimate
 from spatial.hls import build_csim, run_csim
-from spatial.plan import SpatialPlan, build_plan
+from spatial.plan import TINY_BERT, SpatialPlan, build_plan
 from spatial.rtl import simulate
 
 PROMPT, KV, MAX_POS, FREQ = 8, 16, 32, 200.0
-SHAPES = ("tiny-gpt2", "tiny-llama")
+SHAPES = ("tiny-gpt2", "tiny-llama", "tiny-bert")
+SHAPE_OF = {**TINY_SHAPES, "tiny-bert": TINY_BERT}
 KNOBS = {  # (m_qkv, m_attn, m_ffn): compute balance from attention- to FFN-bound
     "small": (4, 2, 8),
     "balanced": (16, 8, 32),
@@ -51,11 +54,12 @@ KNOBS = {  # (m_qkv, m_attn, m_ffn): compute balance from attention- to FFN-boun
 }
 
 
-def points() -> list[tuple[str, dict]]:
+def points(knobs: tuple[str, ...] = tuple(KNOBS)) -> list[tuple[str, dict]]:
+    """(shape name, spatial point with its ``_name``) for every shape, parallelism level
+    in ``knobs``, C in {1, 2} and tile in {2, 8}."""
     out = []
-    for shape, (kname, (mq, ma, mf)), c, tile in itertools.product(
-        SHAPES, KNOBS.items(), (1, 2), (2, 8)
-    ):
+    levels = [(k, KNOBS[k]) for k in knobs]
+    for shape, (kname, (mq, ma, mf)), c, tile in itertools.product(SHAPES, levels, (1, 2), (2, 8)):
         pt = {
             "quant": "w8a8" if c == 2 else "w4a8",
             "quant_group": 0,
@@ -76,20 +80,64 @@ def bit_exact(plan: SpatialPlan) -> bool:
     prompt = default_prompt(plan.shape, PROMPT)
     qm = quantise_model(make_float_model(plan.shape, 5, MAX_POS), plan.quant_spec(), prompt)
     csim, words = build_csim(plan, qm)
-    got = run_csim(csim, words, prompt, 9)
-    _, want = run_reference(qm, prompt, 9)
+    n_new = 1 if plan.encoder else 9  # an encoder runs its one pass
+    got = run_csim(csim, words, prompt, n_new)
+    _, want = run_reference(qm, prompt, n_new)
     return all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
 def rtl_run(plan: SpatialPlan) -> tuple[bool, float, float]:
-    """(bit-exact, prefill cycles, cycles of the decode step at KV) measured in Verilator."""
+    """(bit-exact, prefill cycles, cycles of the decode step at KV) measured in Verilator;
+    an encoder's pass is its prefill (its decode is reported as 0)."""
     prompt = default_prompt(plan.shape, PROMPT)
     qm = quantise_model(make_float_model(plan.shape, 5, MAX_POS), plan.quant_spec(), prompt)
-    n_new = KV - PROMPT + 2  # the last call decodes at position KV
+    n_new = 1 if plan.encoder else KV - PROMPT + 2  # the last call decodes at position KV
     run = simulate(plan, qm, prompt, n_new)
     _, want = run_reference(qm, prompt, n_new)
     ok = all(np.array_equal(g, w) for g, w in zip(run.accs, want, strict=True))
-    return ok, float(run.cycles[0]), float(run.cycles[-1])
+    return ok, float(run.cycles[0]), 0.0 if plan.encoder else float(run.cycles[-1])
+
+
+def model_cycles(plan: SpatialPlan, pt: dict) -> dict[str, float]:
+    """The cost model's cycles of the same calls (prefill; decode for decoders only)."""
+    wl = Workload(plan.shape, batch=1, prompt_len=PROMPT, gen_len=2 * KV, kv_len_override=KV)
+    row = cost_models.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True)
+    phases = ("prefill",) if plan.encoder else ("prefill", "decode")
+    return {ph: float(row.iloc[0][f"{ph}_latency_s"]) * pt["freq_mhz"] * 1e6 for ph in phases}
+
+
+def rtl_section(knobs: tuple[str, ...]) -> int:
+    """RTL cycles vs the cost model at ``points(knobs)``, per point and phase (the spatial
+    section of benchmarks/sim_vs_model.py); last lines spatial_points, spatial_bit_exact,
+    spatial_median_err_pct, spatial_max_err_pct over every phase of every point (an
+    encoder's pass counts as its prefill). Returns the number of points not bit-exact."""
+    errs: dict[str, list[float]] = {"prefill": [], "decode": [], "encoder": []}
+    n_points = exact = 0
+    print(f"{'model':10} {'point':16} {'exact':5} {'phase':7} {'rtl':>8} {'model':>8} "
+          f"{'err%':>6} {'wall_s':>6}")  # fmt: skip
+    for shape_name, pt in points(knobs):
+        name = pt.pop("_name")
+        plan = build_plan(pt, SHAPE_OF[shape_name], max_pos=MAX_POS)
+        t0 = time.monotonic()
+        ok, pre, dec = rtl_run(plan)
+        wall = time.monotonic() - t0
+        n_points += 1
+        exact += ok
+        measured = {"prefill": pre, "decode": dec}
+        for phase, pred in model_cycles(plan, pt).items():
+            err = 100.0 * (pred - measured[phase]) / measured[phase]
+            errs["encoder" if plan.encoder else phase].append(abs(err))
+            print(f"{shape_name:10} {name:16} {ok!s:5} {phase:7} {measured[phase]:8.0f} "
+                  f"{pred:8.0f} {err:+6.1f} {wall:6.1f}", flush=True)  # fmt: skip
+    for key, v in errs.items():
+        print(f"spatial_{key}_median_err_pct={np.median(v):.2f}")
+        print(f"spatial_{key}_max_err_pct={np.max(v):.2f}")
+    every = [e for v in errs.values() for e in v]
+    print(f"spatial_points={n_points}")
+    print(f"spatial_bit_exact={exact}")
+    print(f"spatial_median_err_pct={np.median(every):.2f}")
+    print(f"spatial_max_err_pct={np.max(every):.2f}")
+    return n_points - exact
 
 
 def main() -> None:
@@ -100,15 +148,16 @@ def main() -> None:
     errs: list[float] = []
     rtl_errs: list[float] = []
     est_errs: list[float] = []
-    exact = rtl_exact = 0
+    exact = rtl_exact = n_points = 0
     head = f"{'shape':11s} {'point':17s} {'phase':7s} {'estimate':>10s} {'model':>10s} {'err%':>7s}"
     print(head + (f" {'rtl':>8s} {'est%':>6s} {'model%':>7s} exact" if rtl else ""))
     for shape_name, pt in points():
         name = pt.pop("_name")
         if only and shape_name != only:
             continue
-        shape = TINY_SHAPES[shape_name]
+        shape = SHAPE_OF[shape_name]
         plan = build_plan(pt, shape, max_pos=MAX_POS)
+        n_points += 1
         est = estimate(plan, PROMPT, KV)
         exact += csim and bit_exact(plan)
         measured: dict[str, float] = {}
@@ -118,12 +167,11 @@ def main() -> None:
             rtl_exact += ok
             measured = {"prefill": pre, "decode": dec}
             rtl_ok = ok
-        wl = Workload(shape, batch=1, prompt_len=PROMPT, gen_len=2 * KV, kv_len_override=KV)
-        row = cost_models.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True).iloc[
-            0
-        ]
+        models = model_cycles(plan, pt)
         for phase, got in (("prefill", est.prefill), ("decode", est.decode)):
-            model = float(row[f"{phase}_latency_s"]) * FREQ * 1e6
+            if phase not in models:
+                continue
+            model = models[phase]
             err = (model - got) / got * 100
             errs.append(abs(err))
             line = f"{shape_name:11s} {name:17s} {phase:7s} {got:10.0f} {model:10.0f} {err:+7.1f}"
@@ -135,12 +183,12 @@ def main() -> None:
                 rtl_errs.append(abs(e_mod))
                 line += f" {meas:8.0f} {e_est:+6.1f} {e_mod:+7.1f} {rtl_ok!s:5s}"
             print(line, flush=True)
-    print(f"spatial_points={len(errs) // 2}")
+    print(f"spatial_points={n_points}")
     print(f"spatial_bit_exact={exact if csim else 'not run'}")
     print(f"spatial_median_err_pct={np.median(errs):.1f}")
     print(f"spatial_max_err_pct={np.max(errs):.1f}")
     if rtl:
-        print(f"spatial_rtl_points={len(rtl_errs) // 2}")
+        print(f"spatial_rtl_points={n_points}")
         print(f"spatial_rtl_bit_exact={rtl_exact}")
         print(f"spatial_rtl_median_err_pct={np.median(rtl_errs):.1f}")
         print(f"spatial_rtl_max_err_pct={np.max(rtl_errs):.1f}")

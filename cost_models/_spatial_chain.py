@@ -11,6 +11,11 @@ chip, take a single token's input block by block as it arrives and so overlap th
 producer. One token therefore crosses a layer in the *sum* of these latencies, not its
 slowest kernel's: the slowest kernel sets only the interval between successive tiles.
 
+An encoder (``causal`` False, post-LN) differs: its attention reads the q, k, v of every
+token of the call before it computes (each token attends to all of them), so the chain is
+walked once for the whole call (``encoder_pass``): the GEMVs still take it a tile at a
+time, but no tile crosses a layer's attention before the last one arrives.
+
 Each kernel maps the events of its input stream, ``(first, last)`` word times, to its
 output's; all arrays are per design point. ``occupancy`` is how long a kernel is busy
 with one tile (it takes the next once done), so the slowest one paces later tiles.
@@ -44,8 +49,10 @@ class Chain:
     occupancy is taken at ``pos_pace`` (the tile that paces the later ones)."""
 
     def __init__(self, m: ModelShape, p: dict[str, Any], dens: dict[str, Any], t: Any,
-                 pos0: float, pos_pace: float, onchip: Any) -> None:  # fmt: skip
+                 pos0: float, pos_pace: float, onchip: Any, tile: Any = None) -> None:  # fmt: skip
         self.m, self.p, self.dens, self.t, self.pos0 = m, p, dens, t, pos0
+        # tokens per GEMV tile: the whole stream (a decoder's chain walks one tile)
+        self.tile = t if tile is None else tile
         self.pos_pace = pos_pace
         self.onchip = onchip
         self.tp = p["tp"]
@@ -65,6 +72,16 @@ class Chain:
         one = t == 1
         ev_first = np.where(one, start + per_row, start + compute)
         ev_last = np.where(one, start + compute + 1, start + compute + t * rows)
+        tl = np.minimum(self.tile, t)
+        if np.any(tl < t):  # several tiles (an encoder's call): read, compute, write each
+            nt = np.ceil(t / tl)
+            t_last = t - (nt - 1) * tl  # the last tile reads once its words are all in
+            start1 = np.maximum(first + tl * k, first + (last - first) * tl / t)
+            ev_first = np.where(tl < t, start1 + rows * tl * per_row, ev_first)
+            busy = first + t * k + compute + t * rows  # every tile, back to back
+            ev_last = np.where(
+                tl < t, np.maximum(last + t_last * rows * (per_row + 1), busy), ev_last
+            )
         if cols:
             nb = k / BLOCK
             per_block = np.ceil(rows * BLOCK * dens / unroll)
@@ -110,22 +127,39 @@ class Chain:
         self.occ.append(cost(n_pace, n_pace + t - 1))
         return ev[0] + one(n0), np.maximum(ev[1] + one(n0 + t - 1), ev[0] + total)
 
+    def _bidirectional(self, ev: Ev) -> Ev:
+        """An encoder's attention: q, k, v of all ``t`` tokens in, then each token over all
+        ``t`` entries (score, softmax, context per head, as ``_attention`` prices them)."""
+        m, t = self.m, self.t
+        u = np.maximum(1.0, self.p["m_attn"])
+        heads = m.n_heads / self.tp
+        hd = m.d_q / m.n_heads
+        read = (m.d_q + 2 * m.d_kv) / self.tp
+        n = self.pos0 + t
+        per_tok = heads * (n * (np.ceil(hd / u) + 3) + hd * np.ceil(n / u))
+        start = np.maximum(ev[1], ev[0] + t * read)
+        self.occ.append(t * (read + per_tok))
+        return start + per_tok / heads, start + t * per_tok
+
     def layer(self, x: Ev) -> Ev:
-        """Events of the layer's output stream for the tile, from its input's."""
+        """Events of the layer's output stream for the tile, from its input's. An encoder's
+        layer is post-LN: its input forks to q/k/v (no norm first), attention runs over the
+        whole call, and each residual add is followed by its norm."""
         m, p, dens = self.m, self.p, self.dens
-        d = m.d_model
-        h = self._norm(x)
+        d, enc = m.d_model, not m.causal
+        h = self._stream(x, d) if enc else self._norm(x)
         qkv = self._gemv(h, m.d_q, d, p["m_qkv"], np.maximum(dens["qk"], dens["vo"]), False)
         if m.positions == "rope":  # rotates q and k as they stream
             qkv = self._stream(qkv, m.d_q / self.tp)
-        ctx = self._attention(qkv)
+        ctx = self._bidirectional(qkv) if enc else self._attention(qkv)
         o = self._gemv(ctx, d, m.d_q, p["m_qkv"], dens["vo"], True)
         h2 = self._norm(self._stream(o, d))
         mf = p["m_ffn"]
         up = self._gemv(h2, m.ffn_width, d, mf, dens["ffn"], False)
         mid = self._stream(up, m.ffn_width / self.tp)
         down = self._gemv(mid, d, m.ffn_width, mf, dens["ffn"], True)
-        return self._stream(down, d)
+        out = self._stream(down, d)
+        return self._norm(out) if enc else out
 
     def occupancy(self) -> Any:
         out = self.occ[0]
@@ -146,6 +180,8 @@ def pass_cycles(
     tile = np.minimum(p["tile_tokens"], tokens)
     tiles = np.ceil(tokens / tile)
     d = m.d_model
+    if not m.causal:
+        return _encoder_pass(m, p, dens, tokens, pos0, onchip, layers, rest, t_io, tile)
     ev: Ev = (np.ones_like(tile, dtype=float), np.maximum(1.0, tile * d))  # the feed
     # Every layer maps its input events the same way and its output's spread no longer
     # depends on its input's after one layer: two layers give the per-layer step.
@@ -163,3 +199,24 @@ def pass_cycles(
 
     total, l1 = run(layers)
     return total, run(rest)[0], l1, pace, tiles
+
+
+def _encoder_pass(
+    m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
+    onchip: Any, layers: Any, rest: Any, t_io: Any, tile: Any,
+) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    """``pass_cycles`` of an encoder: the whole call is one stream through the chain (its
+    attention waits for every token), tiled only inside the GEMVs; returns one "tile"."""
+    tok = np.full_like(np.asarray(tile, dtype=float), float(tokens))
+    ev: Ev = (np.ones_like(tok), np.maximum(1.0, tok * m.d_model))  # the feed
+    first = Chain(m, p, dens, tok, pos0, pos0, onchip, tile)
+    one = first.layer(ev)
+    two = Chain(m, p, dens, tok, pos0, pos0, onchip, tile).layer(one)
+    step = two[1] - one[1]
+
+    def run(n: Any) -> tuple[Any, Any]:
+        l1 = one[1] + (n - 1) * step + 1  # + the drain
+        return np.maximum(l1, n * t_io), l1
+
+    total, l1 = run(layers)
+    return total, run(rest)[0], l1, first.occupancy(), np.ones_like(tok)

@@ -2,8 +2,9 @@
 
 Family from the shape: ``ffn == "gelu"`` is GPT-2 style (LayerNorm, GELU MLP, learned
 positions); ``ffn == "swiglu"`` is LLaMA/Qwen2/Mistral/ChatGLM style (RMSNorm, SwiGLU, RoPE);
-``n_kv_heads`` < ``n_heads`` is GQA (1 = MQA). Matrices are stored ``[out][in]``; there are
-no biases (LayerNorm's beta is the only additive parameter).
+``n_kv_heads`` < ``n_heads`` is GQA (1 = MQA); ``causal`` False with GELU is a BERT-style
+encoder (``encode_float``: bidirectional, post-LN, one pass). Matrices are stored
+``[out][in]``; there are no biases (LayerNorm's beta is the only additive parameter).
 """
 
 from __future__ import annotations
@@ -189,3 +190,56 @@ def generate_float(
         if i + 1 < n_new:
             logits = forward_token(fm, nxt, len(prompt) + i, cache, record)
     return out, all_logits
+
+
+ENCODER_HEAD_TOKEN = 0  # an encoder's head reads the first ([CLS]) token's hidden state
+
+
+def encode_float(fm: FloatModel, toks: list[int], record: bool = False) -> np.ndarray:
+    """BERT-style encoder (``shape.causal`` False): one bidirectional pass over ``toks``.
+
+    Post-LayerNorm layers: ``x = LN1(x + Wo·attn(x))``, ``x = LN2(x + W_down·GELU(W_up·x))``,
+    every token attending to every token; learned positions, no KV cache growth. Returns
+    the logits of the head on token ``ENCODER_HEAD_TOKEN``: the final norm (``norm_f``)
+    and the vocab projection (``lm``) — BERT's MLM head without its dense + GELU transform.
+    Traces ``h1`` / ``h2`` are the layer input and the LN1 output (the GEMVs' inputs).
+    """
+    m = fm.shape
+    rec: Callable[[str, np.ndarray], None] = fm.record if record else (lambda n, x: None)
+    n = len(toks)
+    pos = fm.pos[:n] if fm.pos is not None else 0.0
+    x = fm.emb[np.asarray(toks)] + pos
+    rec("x", x)
+    hd, group = m.head_dim, m.n_heads // m.n_kv_heads
+    for li, lw in enumerate(fm.layers):
+        p = f"l{li}."
+        rec(p + "h1", x)
+        q, k, v = x @ lw["wq"].T, x @ lw["wk"].T, x @ lw["wv"].T
+        for name, t in (("q", q), ("k", k), ("v", v)):
+            rec(p + name, t)
+        ctx = np.zeros((n, m.d_q))
+        for hh in range(m.n_heads):
+            kvh = hh // group
+            kk, vv = k[:, kvh * hd : (kvh + 1) * hd], v[:, kvh * hd : (kvh + 1) * hd]
+            sc = q[:, hh * hd : (hh + 1) * hd] @ kk.T / np.sqrt(hd)  # no mask: bidirectional
+            rec(p + "score", sc)
+            e = np.exp(sc - sc.max(axis=1, keepdims=True))
+            ctx[:, hh * hd : (hh + 1) * hd] = (e / e.sum(axis=1, keepdims=True)) @ vv
+        rec(p + "ctx", ctx)
+        x = x + ctx @ lw["wo"].T
+        rec("x", x)
+        x = np.stack([_norm(r, lw["n1_g"], lw["n1_b"], True) for r in x])
+        rec("x", x)
+        rec(p + "h2", x)
+        up = x @ lw["w_up"].T
+        rec(p + "up", up)
+        a = gelu(up)
+        rec(p + "act", a)
+        rec(p + "mid", a)
+        x = x + a @ lw["w_down"].T
+        rec("x", x)
+        x = np.stack([_norm(r, lw["n2_g"], lw["n2_b"], True) for r in x])
+        rec("x", x)
+    h = _norm(x[ENCODER_HEAD_TOKEN], fm.norm_f[0], fm.norm_f[1], True)
+    rec("hf", h)
+    return fm.lm @ h

@@ -5,7 +5,8 @@ group scales, dequantises them back into a float model (the float model of the s
 weights), calibrates activation scales on that float model, and derives every requant
 multiplier and lookup table. ``run_reference`` executes the arithmetic of docs/overlay.md
 token by token — the hardware runs prefill token by token too, so prefill and decode share
-one path.
+one path. A BERT-style encoder (``causal`` False) runs ``encode``: one bidirectional,
+post-LN pass over all tokens (the spatial family builds it; the overlay refuses encoders).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from overlay import arith
-from overlay.model import FloatModel, gelu, generate_float, is_gpt, layer_mats, silu
+from overlay.model import (
+    ENCODER_HEAD_TOKEN,
+    FloatModel,
+    encode_float,
+    gelu,
+    generate_float,
+    is_gpt,
+    layer_mats,
+    silu,
+)
 
 MAT_CLASS = {
     "wq": "qk",
@@ -138,9 +148,15 @@ def quantise_model(fm0: FloatModel, spec: QuantSpec, calib: list[int]) -> QuantM
             lw[nm + "_g"] = _q8(lw[nm + "_g"], s) * s
     sf = float(np.abs(fm.norm_f[0]).max()) / 127
     fm.norm_f = (_q8(fm.norm_f[0], sf) * sf, fm.norm_f[1])
-    generate_float(fm, calib, 4, record=True)
+    if m.causal:
+        generate_float(fm, calib, 4, record=True)
+    else:
+        encode_float(fm, calib, record=True)
     sc = {k: max(v, 1e-6) / 127 for k, v in fm.trace.items()}
     s_x = sc["x"]
+    if not m.causal:  # post-LN: the norms write the residual stream, which feeds the GEMVs
+        for li in range(m.n_layers):
+            sc[f"l{li}.h1"] = sc[f"l{li}.h2"] = s_x
     emb = _q8(fm.emb, s_x)
     fm.emb = emb * s_x
     pos = None
@@ -243,10 +259,59 @@ def step(qm: QuantModel, tok: int, pos: int, kv: list[dict[str, list]], trace: d
     return qm.lm.matvec(hf)
 
 
+def encode(qm: QuantModel, toks: list[int], trace: dict | None = None) -> np.ndarray:
+    """A BERT-style encoder's one bidirectional pass (``overlay.model.encode_float`` in
+    integers): every layer over all tokens — q, k, v of all of them, then each token's
+    attention over all (no mask), ``x = norm1(x + o)``, ``x = norm2(x + down)`` (post-LN);
+    returns the head's accumulators (final norm, LM head) of token ``ENCODER_HEAD_TOKEN``."""
+    m = qm.shape
+    hd, grp = m.head_dim, m.n_heads // m.n_kv_heads
+    x = np.array([qm.emb[t] for t in toks])
+    if qm.pos is not None:
+        x = arith.add8(x, qm.pos[: len(toks)])
+    t = trace if trace is not None else {}
+    t["x_in"] = x
+    for li, q in enumerate(qm.layers):
+        r, nd, lt = qm.rq[li], qm.norms[li], qm.luts[li]
+        qv = np.array([arith.requant(q["wq"].matvec(v), *r["wq"]) for v in x])
+        kk = np.array([arith.requant(q["wk"].matvec(v), *r["wk"]) for v in x])
+        vv = np.array([arith.requant(q["wv"].matvec(v), *r["wv"]) for v in x])
+        ctx = np.zeros((len(toks), m.d_q), dtype=np.int64)
+        for i in range(len(toks)):
+            for hh in range(m.n_heads):
+                g = hh // grp
+                acc = kk[:, g * hd : (g + 1) * hd] @ qv[i, hh * hd : (hh + 1) * hd]
+                pr = arith.softmax(arith.requant(acc, *r["score"]), lt["exp"])
+                ctx[i, hh * hd : (hh + 1) * hd] = arith.requant(
+                    pr @ vv[:, g * hd : (g + 1) * hd], *r["ctx"]
+                )
+        o = np.array([arith.requant(q["wo"].matvec(c), *r["wo"]) for c in ctx])
+        x = np.array([arith.norm(v, *nd["n1"], ln=True) for v in arith.add8(x, o)])
+        up = np.array([arith.requant(q["w_up"].matvec(v), *r["w_up"]) for v in x])
+        mid = arith.lut_apply(up, lt["act"])
+        down = np.array([arith.requant(q["w_down"].matvec(v), *r["w_down"]) for v in mid])
+        x = np.array([arith.norm(v, *nd["n2"], ln=True) for v in arith.add8(x, down)])
+        t.update({f"l{li}.q": qv, f"l{li}.ctx": ctx, f"l{li}.x": x})
+    hf = arith.norm(x[ENCODER_HEAD_TOKEN], *qm.norm_f, ln=True)
+    t["hf"] = hf
+    return qm.lm.matvec(hf)
+
+
 def run_reference(
     qm: QuantModel, prompt: list[int], n_new: int, traces: list[dict] | None = None
 ) -> tuple[list[int], list[np.ndarray]]:
-    """Greedy tokens (argmax, lowest index on ties) and the LM-head accumulators of each."""
+    """Greedy tokens (argmax, lowest index on ties) and the LM-head accumulators of each.
+
+    An encoder (``shape.causal`` False) runs one pass and generates nothing: ``n_new``
+    must be 1, the result its head's argmax and accumulators (:func:`encode`)."""
+    if not qm.shape.causal:
+        if n_new != 1:
+            raise ValueError(f"an encoder runs one pass: n_new must be 1, not {n_new}")
+        tr: dict = {}
+        enc = encode(qm, prompt, tr)
+        if traces is not None:
+            traces.append(tr)
+        return [int(np.argmax(enc))], [enc]
     kv: list[dict[str, list]] = [{} for _ in qm.layers]
     acc = np.zeros(qm.shape.vocab, dtype=np.int64)
     seq = list(prompt)

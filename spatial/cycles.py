@@ -8,7 +8,9 @@ producer's ``last``), except a decode token's GEMV with ``block_in``, which comp
 by block as its producer's words arrive; for one token, rows leave as they are done. Norm,
 RoPE, activation and add stream (they start on their producer's first word). A kernel
 takes tile i + 1 once it is done with tile i, so tiles pipeline through a pass; passes run
-one after another, as ``spatial_top`` calls them.
+one after another, as ``spatial_top`` calls them. An encoder's layer (post-LN) takes every
+tile through its fork and q/k/v GEMVs before its attention computes (each token attends to
+all), then the tiles go on through the rest of the layer.
 Weights are assumed on chip (a streamed row's load time is the memory's, which the cost
 model prices; this estimate does not), and the KV buffers too.
 """
@@ -92,6 +94,31 @@ class _Schedule:
         ev = (first + per_token(pos0), max(last + per_token(pos0 + t - 1), first + total))
         return self._done(key, ev)
 
+    def encoder_layer(self, c: int, xs: list[Ev], ts: list[int]) -> list[Ev]:
+        """Events of built encoder layer ``c``'s output for every tile of the call."""
+        m, d = self.plan.shape, self.plan.shape.d_model
+        p = f"{c}."
+        front = []
+        for x, t in zip(xs, ts, strict=True):
+            h = self.stream(p + "fork", x, t, d)
+            evs = [self.gemv(p + n, n, h, t) for n in ("wq", "wk", "wv")]
+            front.append((max(e[0] for e in evs), max(e[1] for e in evs)))
+        u = self.plan.kernel("attn").unroll
+        n = sum(ts)  # every token attends to all of them (pos0 = 0)
+        head = n * math.ceil(m.head_dim / u) + 2 * n + n + m.head_dim * math.ceil(n / u)
+        per_tok = m.n_heads * head
+        start = max(front[-1][1], front[0][0] + n * (m.d_q + 2 * m.d_kv))  # all read first
+        out, done = [], 0
+        for t in ts:
+            ctx = (start + done * per_tok + head, start + (done + t) * per_tok)
+            done += t
+            o = self.gemv(p + "wo", "wo", ctx, t)
+            h2 = self.norm(p + "n1", self.stream(p + "add1", o, t, d), t, d)
+            mid = self.stream(p + "act", self.gemv(p + "w_up", "w_up", h2, t), t, m.d_ffn)
+            down = self.gemv(p + "w_down", "w_down", mid, t)
+            out.append(self.norm(p + "n2", self.stream(p + "add2", down, t, d), t, d))
+        return out
+
     def layer(self, c: int, x: Ev, t: int, pos0: int) -> Ev:
         """Events of built layer ``c``'s output stream for a tile of ``t`` tokens."""
         m = self.plan.shape
@@ -126,6 +153,15 @@ def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
     for _ in range(plan.passes):
         sched = _Schedule(plan)
         end = 0.0
+        if plan.encoder:
+            ts = [min(tile, n_tok - t0) for t0 in range(0, n_tok, tile)]
+            evs = [sched.stream("feed", (0.0, 0.0), t, m.d_model) for t in ts]
+            for c in range(plan.layers_built):
+                evs = sched.encoder_layer(c, evs, ts)
+            for ev, t in zip(evs, ts, strict=True):
+                end = sched.stream("drain", ev, t, m.d_model)[1]
+            total += end
+            continue
         for t0 in range(0, n_tok, tile):
             t = min(tile, n_tok - t0)
             ev = sched.stream("feed", (0.0, 0.0), t, m.d_model)
@@ -139,5 +175,8 @@ def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
 
 
 def estimate(plan: SpatialPlan, prompt_len: int, kv_len: int) -> Estimate:
-    """Prefill of ``prompt_len`` tokens; a decode step that attends to ``kv_len + 1``."""
+    """Prefill of ``prompt_len`` tokens; a decode step that attends to ``kv_len + 1``
+    (an encoder has none: ``decode`` is 0)."""
+    if plan.encoder:
+        return Estimate(call_cycles(plan, prompt_len, 0), 0.0)
     return Estimate(call_cycles(plan, prompt_len, 0), call_cycles(plan, 1, kv_len))

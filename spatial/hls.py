@@ -94,6 +94,7 @@ def render(plan: SpatialPlan, offsets: dict[str, int], layer_words: int, out: Pa
         "LM_GROUP": plan.group or m.d_model,
         "LM_UNROLL": plan.kernel("lm_head").unroll,
         "GPT": plan.gpt,
+        "ENC": plan.encoder,
         "ONCHIP": plan.weights_onchip,
         "FIFO_DEPTH": plan.fifo_depth,
         "FIFOS": plan.fifos,

@@ -25,6 +25,10 @@ NM_MS = (2, 4, 8, 16)
 MAX_UNROLL = 4096
 # Knobs the cost model scores that this generator builds only at one value.
 FIXED = {"tp": 1, "pp": 1, "kv_bits": 8}
+# A BERT-style encoder as tiny as the overlay's tiny decoders (overlay.flow.TINY_SHAPES).
+TINY_BERT = ModelShape(
+    "tiny-bert", 64, 2, 4, 4, 16, 256, "gelu", 128, causal=False, positions="learned"
+)
 
 
 class SpatialError(OverlayError):
@@ -74,6 +78,11 @@ class SpatialPlan:
     @property
     def gpt(self) -> bool:
         return is_gpt(self.shape)
+
+    @property
+    def encoder(self) -> bool:
+        """BERT-style: bidirectional attention over the call's tokens, post-LN layers."""
+        return not self.shape.causal
 
     def quant_spec(self) -> QuantSpec:
         return QuantSpec(self.w_bits, self.group, dict(self.prune))
@@ -193,12 +202,16 @@ def _fifos(shape: ModelShape, depth: int, tile: int, max_pos: int) -> list[Fifo]
     """Streams of one layer. A GEMV emits only after its input tile is in, so the residual
     (skip) streams wait while tiles cross the GEMVs: up to three tiles are in flight
     between a fork and its add (one in each GEMV, one arriving), never more than a call's
-    tokens (max_pos). Sized by this reasoning, not yet by co-simulation."""
+    tokens (max_pos). Sized by this reasoning, not yet by co-simulation. An encoder's
+    attention emits nothing before every token's q, k, v is in, so its first skip stream
+    holds the whole call (max_pos tokens); the other streams are named as the decoder's
+    (for post-LN, ``n1`` is the fork of the layer input and ``n2`` the norm after add1)."""
     skip = max(depth, min(3 * tile, max_pos) * shape.d_model)
+    skip1 = max(depth, max_pos * shape.d_model) if not shape.causal else skip
     rope = not is_gpt(shape)
     q_to = "rope_q" if rope else "attn"
     k_to = "rope_k" if rope else "attn"
-    f = [Fifo("x_skip1", "n1", "add1", skip), Fifo("h_q", "n1", "wq", depth)]
+    f = [Fifo("x_skip1", "n1", "add1", skip1), Fifo("h_q", "n1", "wq", depth)]
     f += [Fifo("h_k", "n1", "wk", depth), Fifo("h_v", "n1", "wv", depth)]
     f += [
         Fifo("q", "wq", q_to, depth),
@@ -217,10 +230,10 @@ def _fifos(shape: ModelShape, depth: int, tile: int, max_pos: int) -> list[Fifo]
 
 
 def _check_shape(shape: ModelShape, max_pos: int) -> None:
-    if not shape.causal:
-        raise SpatialError("causal", "the spatial HLS top decodes causal models only (no encoders)")
     if shape.ffn not in ("gelu", "swiglu"):
         raise SpatialError("ffn", f"expected gelu or swiglu, got {shape.ffn!r}")
+    if not shape.causal and shape.ffn != "gelu":
+        raise SpatialError("ffn", "the spatial encoder is BERT-style (LayerNorm, GELU): gelu")
     unsupported = {
         "n_experts": shape.n_experts,
         "kv_lora_rank": shape.kv_lora_rank,

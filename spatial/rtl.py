@@ -138,6 +138,7 @@ def render(plan: SpatialPlan, out: Path) -> list[Path]:
         "PASSES": plan.passes,
         "TILE": min(plan.tile_tokens, plan.max_pos),
         "GPT": int(plan.gpt),
+        "ENC": plan.encoder,
         "W_BITS": plan.w_bits,
         "M_ATTN": plan.kernel("attn").unroll,
         "FIFO_DEPTH": plan.fifo_depth,

@@ -67,8 +67,9 @@ void norm_vec(const int64_t x[D], const int32_t* g, const int32_t* b, const int3
 }
 
 // Norm kernel: a tile of T vectors in; the normalised vector to NOUT consumers and the
-// input itself to the residual (skip) stream.
-template <int D, int NOUT>
+// input itself to the residual (skip) stream (SKIP 1) — or the normalised vector, which is
+// the residual stream of a post-LN encoder (SKIP 2), or nothing (SKIP 0).
+template <int D, int NOUT, int SKIP = 1>
 void k_norm(astream& in, astream& skip, astream& o0, astream& o1, astream& o2, int T,
             const int32_t* g, const int32_t* b, const int32_t* rq, bool ln) {
 norm_tok:
@@ -77,11 +78,12 @@ norm_tok:
         for (int i = 0; i < D; ++i) {
 #pragma HLS pipeline II=1
             x[i] = in.read();
-            skip.write(x[i]);
+            if (SKIP == 1) skip.write(x[i]);
         }
         norm_vec<D>(x, g, b, rq, ln, y);
         for (int i = 0; i < D; ++i) {
 #pragma HLS pipeline II=1
+            if (SKIP == 2) skip.write(y[i]);
             o0.write(y[i]);
             if (NOUT > 1) o1.write(y[i]);
             if (NOUT > 2) o2.write(y[i]);
@@ -250,19 +252,31 @@ void k_rope(astream& in, astream& out, int T, int pos0, const int32_t* cs, const
     }
 }
 
-// Causal attention of a tile: each token appends its K, V at pos0 + t and attends to
-// positions 0..pos0 + t. UNROLL MACs/cycle per matmul (score and context).
-template <int NH, int NKV, int HD, int MAXPOS, int UNROLL>
+// Attention of a tile. CAUSAL: each token appends its K, V at pos0 + t and attends to
+// positions 0..pos0 + t. Else (an encoder): every token's q, K, V are read first, then each
+// attends to all positions pos0..pos0 + T - 1 (no mask). UNROLL MACs/cycle per matmul.
+template <int NH, int NKV, int HD, int MAXPOS, int UNROLL, bool CAUSAL = true>
 void k_attention(astream& qs, astream& ks, astream& vs, astream& out, int T, int pos0,
                  act_t* kbuf, act_t* vbuf, const int32_t* rq_score, const int32_t* rq_ctx,
                  const int32_t* lut_exp) {
-    constexpr int DKV = NKV * HD, GRP = NH / NKV;
-    for (int t = 0; t < T; ++t) {
+    constexpr int DKV = NKV * HD, GRP = NH / NKV, DQ = NH * HD;
+    act_t qall[CAUSAL ? DQ : MAXPOS * DQ];
+    auto read_tok = [&](int t) {
         const int pos = pos0 + t;
-        act_t q[NH * HD];
-        for (int i = 0; i < NH * HD; ++i) q[i] = qs.read();
+        for (int i = 0; i < DQ; ++i) qall[(CAUSAL ? 0 : t * DQ) + i] = qs.read();
         for (int i = 0; i < DKV; ++i) kbuf[pos * DKV + i] = ks.read();
         for (int i = 0; i < DKV; ++i) vbuf[pos * DKV + i] = vs.read();
+    };
+    if (!CAUSAL)
+        for (int t = 0; t < T; ++t) read_tok(t);
+    for (int t = 0; t < T; ++t) {
+        if (CAUSAL) read_tok(t);
+#ifdef SPATIAL_BREAK_MASK  // a deliberately causal encoder (the tests must catch it)
+        const int pos = pos0 + t;
+#else
+        const int pos = CAUSAL ? pos0 + t : pos0 + T - 1;  // the last position attended to
+#endif
+        const act_t* q = qall + (CAUSAL ? 0 : t * DQ);
         for (int h = 0; h < NH; ++h) {
             const int g = (h / GRP) * HD;
             int64_t sc[MAXPOS], e[MAXPOS];
@@ -311,6 +325,19 @@ void k_act(astream& up, astream& gate, astream& out, int T, const int32_t* lut,
         } else {
             out.write(lut[u & 0xff]);
         }
+    }
+}
+
+// A post-LN encoder layer's input to the residual stream and the three q/k/v GEMVs.
+template <int N>
+void k_fork(astream& in, astream& o0, astream& o1, astream& o2, astream& o3, int T) {
+    for (int i = 0; i < T * N; ++i) {
+#pragma HLS pipeline II=1
+        const act_t x = in.read();
+        o0.write(x);
+        o1.write(x);
+        o2.write(x);
+        o3.write(x);
     }
 }
 

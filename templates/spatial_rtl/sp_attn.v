@@ -1,10 +1,13 @@
-// Causal attention kernel, token by token (position pos0 + t): read q (NH*HD words), then
+// Attention kernel, token by token (position pos0 + t): read q (NH*HD words), then
 // this position's k and v into the KV buffers of the layer served in this pass; per head:
 // scores of positions 0..pos at U MACs a cycle (requantised, running max), exp from the
 // table and their sum one a cycle, R = 2^31 / sum one bit a cycle, probabilities
 // min(127, (e*R + 2^23) >> 24) one a cycle, then HD context values at U MACs a cycle, each
 // requantised and sent (overlay/arith.softmax; GQA: head h reads KV head h / (NH/NKV)).
+// CAUSAL = 0 (a BERT-style encoder): the q, k, v of all n_tok tokens are read first (q into
+// a buffer of the call), then every token attends to positions 0..pos0 + n_tok - 1.
 module sp_attn #(
+    parameter CAUSAL = 1,
     parameter NH = 4,
     parameter NKV = 4,
     parameter HD = 16,
@@ -19,6 +22,7 @@ module sp_attn #(
     input  wire        rst,
     input  wire        start,
     input  wire [15:0] pos0,
+    input  wire [15:0] n_tok,
     input  wire [7:0]  pass,
     input  wire        q_v,
     input  wire [7:0]  q_d,
@@ -34,12 +38,13 @@ module sp_attn #(
     input  wire        out_r
 );
     localparam DQ = NH * HD, DKV = NKV * HD, GRP = NH / NKV;
+    localparam QN = CAUSAL ? DQ : MAXPOS * DQ;  // q of one token, or of the whole call
     localparam SC_CH = (HD + U - 1) / U;
     localparam S_Q = 3'd0, S_K = 3'd1, S_V = 3'd2, S_SCORE = 3'd3, S_EXP = 3'd4, S_DIV = 3'd5,
                S_PROB = 3'd6, S_CTX = 3'd7;
     reg [2:0] st;
     reg [31:0] t, h, i, j, c, d;
-    reg signed [7:0] qb[0:DQ-1];
+    reg signed [7:0] qb[0:QN-1];
     reg signed [7:0] kb[0:PASSES*MAXPOS*DKV-1];
     reg signed [7:0] vb[0:PASSES*MAXPOS*DKV-1];
     reg signed [7:0] sc[0:MAXPOS-1];
@@ -54,6 +59,9 @@ module sp_attn #(
     sp_div #(32) u_div (clk, go_div, 32'h80000000, sum > 1 ? sum : 32'd1, dv_done, quo);
 
     wire [31:0] pos = {16'b0, pos0} + t;
+    // the last position attended to: this token's (causal) or the call's last (encoder)
+    wire [31:0] last = CAUSAL ? pos : {16'b0, pos0} + {16'b0, n_tok} - 1;
+    wire [31:0] qoff = CAUSAL ? 0 : t * DQ;
     wire [31:0] base = {24'b0, pass} * (MAXPOS * DKV);
     wire [31:0] g = (h / GRP) * HD;
     wire [31:0] rq_s, rq_c;
@@ -73,8 +81,8 @@ module sp_attn #(
             dd = c * U + l;
             jj = c * U + l;
             if (st == S_SCORE && dd < HD)
-                psum = psum + kb[base+j*DKV+g+dd] * qb[h*HD+dd];
-            else if (st == S_CTX && jj <= pos)
+                psum = psum + kb[base+j*DKV+g+dd] * qb[qoff+h*HD+dd];
+            else if (st == S_CTX && jj <= last)
                 psum = psum + $signed({1'b0, p[jj]}) * vb[base+jj*DKV+g+d];
         end
     end
@@ -83,7 +91,7 @@ module sp_attn #(
     sp_requant rqs (acc_n, rq_s, s8);
     sp_requant rqc (acc_n, rq_c, c8);
     wire [63:0] pr = ({46'b0, e[j]} * rcp + 64'd8388608) >> 24;
-    wire [31:0] ctx_ch = pos / U + 1;  // chunks of positions 0..pos
+    wire [31:0] ctx_ch = last / U + 1;  // chunks of positions 0..last
 
     assign q_r = st == S_Q;
     assign k_r = st == S_K;
@@ -100,7 +108,7 @@ module sp_attn #(
             case (st)
                 S_Q:
                 if (q_v) begin
-                    qb[i] <= q_d;
+                    qb[qoff+i] <= q_d;
                     i <= i == DQ - 1 ? 0 : i + 1;
                     if (i == DQ - 1) st <= S_K;
                 end
@@ -115,9 +123,15 @@ module sp_attn #(
                     vb[base+pos*DKV+i] <= v_d;
                     i <= i == DKV - 1 ? 0 : i + 1;
                     if (i == DKV - 1) begin
-                        st <= S_SCORE;
                         {h, j, c} <= 0;
                         mx <= -8'sd128;
+                        if (CAUSAL || t == {16'b0, n_tok} - 1) begin
+                            st <= S_SCORE;
+                            if (!CAUSAL) t <= 0;  // every token read: attend, from the first
+                        end else begin
+                            t <= t + 1;
+                            st <= S_Q;
+                        end
                     end
                 end
                 S_SCORE: begin
@@ -126,7 +140,7 @@ module sp_attn #(
                         sc[j] <= s8;
                         if (s8 > mx) mx <= s8;
                         c <= 0;
-                        if (j == pos) begin
+                        if (j == last) begin
                             j <= 0;
                             sum <= 0;
                             st <= S_EXP;
@@ -136,7 +150,7 @@ module sp_attn #(
                 S_EXP: begin
                     e[j] <= ex;
                     sum <= sum + {14'b0, ex};
-                    if (j == pos) begin
+                    if (j == last) begin
                         st <= S_DIV;
                         go_div <= 1'b1;
                     end else j <= j + 1;
@@ -149,7 +163,7 @@ module sp_attn #(
                 end
                 S_PROB: begin
                     p[j] <= pr > 127 ? 8'd127 : pr[7:0];
-                    if (j == pos) begin
+                    if (j == last) begin
                         {c, d} <= 0;
                         st <= S_CTX;
                     end else j <= j + 1;
@@ -168,7 +182,8 @@ module sp_attn #(
                             if (h == NH - 1) begin
                                 h <= 0;
                                 t <= t + 1;
-                                st <= S_Q;
+                                // an encoder's next token is already read
+                                st <= CAUSAL || t == {16'b0, n_tok} - 1 ? S_Q : S_SCORE;
                             end else begin
                                 h <= h + 1;
                                 st <= S_SCORE;

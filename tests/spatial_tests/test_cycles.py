@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 import cost_models as cm
 from overlay.flow import TINY_SHAPES
 from spatial.cycles import call_cycles, estimate
-from spatial.plan import build_plan
+from spatial.plan import TINY_BERT, build_plan
 
 from .cases import POINTS, SHAPES
 
@@ -47,7 +48,7 @@ def test_smaller_tiles_pipeline_through_the_kernels() -> None:
     assert four.decode == one.decode
 
 
-@pytest.mark.parametrize("shape_name", ["tiny-gpt2", "tiny-llama"])
+@pytest.mark.parametrize("shape_name", ["tiny-gpt2", "tiny-llama", "tiny-bert"])
 @pytest.mark.parametrize("c, tile", [(1, 2), (2, 8)])
 def test_the_cost_model_prices_the_generated_chain(shape_name: str, c: int, tile: int) -> None:
     """cost_models (arch spatial) and this estimate describe the same hardware: a decode
@@ -65,10 +66,29 @@ def test_the_cost_model_prices_the_generated_chain(shape_name: str, c: int, tile
         "fifo_depth": 32,
         "freq_mhz": 200.0,
     }
-    shape = TINY_SHAPES[shape_name]
+    shape = {**TINY_SHAPES, "tiny-bert": TINY_BERT}[shape_name]
     est = estimate(build_plan(pt, shape, max_pos=32), 8, 16)
     wl = cm.Workload(shape, batch=1, prompt_len=8, gen_len=32, kv_len_override=16)
     row = cm.evaluate(wl, "u280", pt, arch="spatial", baseline=None, detail=True).iloc[0]
-    for phase, got in (("prefill", est.prefill), ("decode", est.decode)):
+    phases = (("prefill", est.prefill),) if not shape.causal else ()
+    for phase, got in phases or (("prefill", est.prefill), ("decode", est.decode)):
         model = float(row[f"{phase}_latency_s"]) * 200e6
         assert model == pytest.approx(got, rel=0.10), phase
+
+
+def test_an_encoder_pass_waits_for_the_whole_call_at_every_layer() -> None:
+    """Bidirectional attention holds every tile until the call's last one has arrived, so
+    small tiles pipeline less than in the causal twin; the model prices the same (an
+    encoder run with the decoder's chain would be the causal twin's figure)."""
+    twin = dataclasses.replace(TINY_BERT, causal=True)
+    pt = {**BASE, "tile_tokens": 2, "freq_mhz": 200.0}
+    enc = estimate(build_plan(pt, TINY_BERT, max_pos=32), 8, 16)
+    dec = estimate(build_plan(pt, twin, max_pos=32), 8, 16)
+    assert enc.prefill > 1.2 * dec.prefill and enc.decode == 0
+    cycles = {}
+    for shape in (TINY_BERT, twin):
+        wl = cm.Workload(shape, batch=1, prompt_len=8, gen_len=32, kv_len_override=16)
+        row = cm.evaluate(wl, "u280", pt, arch="spatial", baseline=None).iloc[0]
+        cycles[shape.causal] = float(row["prefill_latency_s"]) * 200e6
+    assert cycles[False] == pytest.approx(enc.prefill, rel=0.05)
+    assert cycles[True] == pytest.approx(dec.prefill, rel=0.05)

@@ -88,7 +88,7 @@ def test_unbuildable_shapes_are_refused_by_key() -> None:
     with pytest.raises(SpatialError, match=r"^layers_per_fpga: must divide n_layers = 3"):
         build_plan({"layers_per_fpga": 2, "weight_storage": "onchip"}, three)
     bad = {
-        "causal": dataclasses.replace(LLAMA, causal=False),
+        "ffn": dataclasses.replace(LLAMA, causal=False),  # encoders are BERT-style (GELU)
         "n_experts": dataclasses.replace(LLAMA, n_experts=4),
         "window": dataclasses.replace(LLAMA, window=8),
     }
