@@ -45,10 +45,24 @@ FIRST = [
 ]  # fmt: skip
 
 
+# Batched points (prefill_slots = TT token slots per weight tile, mm_lanes = MT token lanes
+# of the MM mode): each follows a point of FIRST of the same engine, so a pair differs in
+# TT and MT only; MT = 1 with TT > 1 isolates the TT x mv_n accumulators, MT > 1 adds the
+# lanes' multipliers, products and x buffers (ov_mm_lanes).
+def _batched(base: dict[str, Any], tt: int, mt: int, xbuf: int) -> dict[str, Any]:
+    return base | {"xbuf_words": xbuf, "prefill_slots": tt, "mm_lanes": mt}
+
+
+# FIRST's index -> its batched variants (TT, MT, xbuf_words)
+BATCHED = {0: [(4, 2, 256)], 1: [(2, 2, 256)], 2: [(2, 1, 512)], 4: [(4, 4, 1024)]}
+
+
 def whole_points(n: int = 40, seed: int = 15) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    out: list[dict[str, Any]] = [dict(p) for p in FIRST]
-    seen: set[tuple[Any, ...]] = {tuple(p.values()) for p in FIRST}
+    out: list[dict[str, Any]] = []
+    for i, base in enumerate(FIRST):
+        out += [dict(base), *(_batched(base, *b) for b in BATCHED.get(i, ()))]
+    seen: set[tuple[Any, ...]] = {tuple(b.values()) for b in FIRST}
     while len(out) < n:
         # Mostly small engines and SFUs: Yosys time grows with both (a point in minutes).
         k, m = rng.choice((2, 4, 8, 16)), rng.choice((1, 2, 4, 8))

@@ -37,6 +37,7 @@ PARAM_KEYS = {
     "MV_K": "mv_k", "MV_N": "mv_n", "WBITS": "w_bits", "SFU_LANES": "sfu_lanes",
     "BEAT": "beat_bytes", "CAP": "stream_cap", "SPAD": "spad_words", "IMEM": "imem_words",
     "BURST": "burst_bytes", "OVERLAP": "overlap", "IDXB": "idx_bits", "XBUF": "xbuf_words",
+    "TT": "prefill_slots", "MT": "mm_lanes",
 }  # fmt: skip
 RAM_UNITS = ("stream_buffer", "spad_replica", "x_buffer")
 
@@ -220,14 +221,23 @@ def harvest(folder: Path, flow: str) -> list[dict[str, Any]]:
 
 
 def point_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (row["flow"], row["rtl"], *(int(float(row[k])) for k in ov.HW_KEYS))
+    return (row["flow"], row["rtl"], *(int(float(_key(row, k))) for k in ov.HW_KEYS))
+
+
+def _key(row: Mapping[str, Any], k: str) -> Any:
+    return row[k] if k in row else ov.HW_DEFAULTS[k]
 
 
 def load(path: Path = CSV_PATH) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     with path.open(encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    for r in rows:  # rows cached before a key existed: its default (one token slot, ...)
+        for k, v in ov.HW_DEFAULTS.items():
+            if r.get(k) in (None, ""):
+                r[k] = str(v)
+    return rows
 
 
 def store(new: Iterable[dict[str, Any]], path: Path = CSV_PATH) -> None:
@@ -251,7 +261,7 @@ def _fmt(v: Any) -> Any:
 
 # ------------------------------------------------------------------------------- fitting
 def _point(row: Mapping[str, Any]) -> dict[str, float]:
-    return {k: float(row[k]) for k in ov.HW_KEYS}
+    return {k: float(_key(row, k)) for k in ov.HW_KEYS}
 
 
 def _coef_key(unit: str) -> str:
@@ -385,6 +395,7 @@ def _short(row: Mapping[str, Any]) -> str:
         f"K{p['mv_k']:.0f}xN{p['mv_n']:.0f} w{p['w_bits']:.0f} sfu{p['sfu_lanes']:.0f} "
         f"B{p['beat_bytes']:.0f} sp{p['spad_words']:.0f} im{p['imem_words']:.0f} "
         f"x{p['xbuf_words']:.0f} i{p['idx_bits']:.0f} o{p['overlap']:.0f}"
+        + (f" TT{p['prefill_slots']:.0f}MT{p['mm_lanes']:.0f}" if p["prefill_slots"] > 1 else "")
     )
 
 

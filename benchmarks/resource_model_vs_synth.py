@@ -37,8 +37,10 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -263,11 +265,12 @@ def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None
     print(f"wrote {UNITS_YAML.relative_to(ROOT)}")
 
 
-def measure_whole(flows: list[str], n: int, cache: Path, at: str | None) -> None:
+def measure_whole(flows: list[str], n: int, cache: Path, at: str | None, jobs: int = 1) -> None:
     """Build ``n`` whole-overlay points (real Yosys where neither the CSV nor the build cache
     has them), both flows of a point before the next point, and store each build's counts
     in the CSV cache as it finishes; ``at``: the template at that git revision (others may
-    be editing the working tree's)."""
+    be editing the working tree's). ``jobs`` builds run at once (each a Yosys process: on a
+    shared machine a niced job's share of the CPU, not Yosys, sets the pace)."""
     template: Any = "overlay"
     rtl = current_rtl()
     if at:
@@ -279,21 +282,30 @@ def measure_whole(flows: list[str], n: int, cache: Path, at: str | None) -> None
         template = load_template("overlay", root=snap.parent)
         rtl = ovs.rtl_at(at)[0]
     done = {ovs.point_key(r) for r in ovs.load() if r["unit"] == "whole"}
+    todo = []
     for i, point in enumerate(whole_points()[:n]):
         for flow in flows:
-            key = ovs.point_key({"flow": flow, "rtl": rtl, **point})
-            if key in done:
+            if ovs.point_key({"flow": flow, "rtl": rtl, **point}) in done:
                 print(f"  overlay #{i} {flow}: in the CSV already", flush=True)
-                continue
-            res = build(template, point, flow, cache_root=cache)
+            else:
+                todo.append((i, point, flow))
+    lock = threading.Lock()
+
+    def one(i: int, point: dict[str, Any], flow: str) -> None:
+        res = build(template, point, flow, cache_root=cache)
+        with lock:  # one writer of the CSV at a time
             if not res.ok or not res.result_dir:
                 print(
                     f"  overlay #{i} {flow}: build failed ({res.failure_class}: {res.first_error})"
                 )
-                continue
+                return
             ovs.store(ovs.harvest(Path(res.result_dir), flow))
             state = "cached" if res.cached else f"{res.duration_s:.0f}s"
             print(f"  measured overlay #{i} {flow} {state}", flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for f in [pool.submit(one, *t) for t in todo]:
+            f.result()
 
 
 def harvest_dirs(roots: list[Path]) -> None:
@@ -415,6 +427,7 @@ def main() -> None:
         help="add finished overlay synthesis folders found under this folder",
     )
     ap.add_argument("--at", default=None, help="with --rebuild: the overlay RTL of this git rev")
+    ap.add_argument("--jobs", type=int, default=1, help="with --rebuild: builds at once")
     ap.add_argument("--rtl", default=None, help="RTL revision to report (default: newest)")
     args = ap.parse_args()
     flows = args.flows.split(",")
@@ -429,7 +442,7 @@ def main() -> None:
     if args.write and fits:
         write_units(fits)
     if args.rebuild:
-        measure_whole(flows, args.points, args.cache, args.at)
+        measure_whole(flows, args.points, args.cache, args.at, args.jobs)
     harvest_dirs(args.harvest)
     whole = whole_section(flows, args.rtl)
     if args.write and ovs.load():

@@ -50,7 +50,12 @@ HW_KEYS = (
     "overlap",
     "idx_bits",
     "xbuf_words",
+    "prefill_slots",
+    "mm_lanes",
 )
+# Keys a point may leave out (builds measured before the batched MV had them): one token
+# slot, one token lane.
+HW_DEFAULTS = {"prefill_slots": 1, "mm_lanes": 1}
 # Instruction memory width: 256 bits (IMEM 256 maps to 4 RAMB36 at 512 x 72).
 IMEM_BITS = 256
 DW_SPAD = 18
@@ -67,7 +72,7 @@ def _pow2(x: Array) -> Array:
 
 def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
     """The RTL's derived sizes (``localparam``s of overlay_core / ov_rdstream)."""
-    g = {k: np.asarray(p[k], dtype=float) for k in HW_KEYS}
+    g = {k: np.asarray(p[k] if k in p else HW_DEFAULTS[k], dtype=float) for k in HW_KEYS}
     lanes = g["mv_k"] * g["mv_n"]
     sfu = g["sfu_lanes"]
     lnb = np.where(sfu <= 2, 1.0, _clog2(sfu))
