@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cost_models as cm
-from dse import alveo_release, onchip_release
+from dse import alveo_release, onchip_release, spatial_release
 from dse._release_assemble import assemble, write_json
 from dse._release_base import RELEASE_FLOWS, ReleaseBuildFailed, ReleaseError, check_name
 from dse._release_check import read_sign_key, release_digest, sign_release
@@ -75,6 +75,7 @@ def promote(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=final.parent))
     try:
         spec = _build_spec(chosen, tmp, flow, template, part)
+        spatial_release.refuse(spec)  # the spatial accelerator has no released form yet
         # The overlay on ECP5 runs from on-chip memory: refused here if it cannot fit.
         onchip = onchip_release.plan(tmp / "study.yaml", chosen.point, spec.template)
         if onchip is not None:  # build the released top (UART, images in the bitstream)

@@ -1,0 +1,42 @@
+"""``dse promote`` of a spatial point: refused before anything is built, in one line that
+names the template and what a release of it still lacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "tiny-gpt2-ecp5-spatial.yaml"
+
+
+def _dse(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "dse.cli", *args, "--results", str(cwd / "results")]
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize(
+    ("extra", "missing"),
+    [([], "host-interface top around sp_top"), (["--template", "hls_spatial"], "XRT host")],
+)
+def test_promote_of_a_spatial_point_is_refused_by_name(
+    tmp_path: Path, extra: list[str], missing: str
+) -> None:
+    done = _dse("sweep", str(EXAMPLE), "-q", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    flow = ["--flow", "vitis-link"] if extra else []
+    got = _dse(
+        "promote", "tiny-gpt2-ecp5-spatial", "0", "--name", "r1", *extra, *flow, cwd=tmp_path
+    )
+    out = got.stdout + got.stderr
+    assert got.returncode == 2, out
+    assert "Traceback" not in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("error:")]  # the rest: progress
+    assert len(lines) == 1, out
+    assert "dse promote does not release the spatial accelerator yet" in lines[0]
+    assert missing in lines[0]
+    assert not (tmp_path / "results" / "builds").exists()  # nothing was built
+    assert not any((tmp_path / "results" / "releases").glob("r1*"))
