@@ -186,7 +186,7 @@ def evaluate_spatial(
         # The last pass crosses only the layers left (C need not divide N/pp).
         rest = np.ceil(n_layers / pp) - (passes - 1) * layers
         run, run_last, l1, pace, tiles = pass_cycles(
-            m, p, dens, tokens, pos0, onchip, layers, rest, t_io
+            m, p, dens, tokens, pos0, onchip, layers, rest, t_io, seq=float(seq_tokens)
         )
         mem_i = layers * t_mem / tiles
         comm_i: Any = t_comm if single else layers * t_comm / tiles

@@ -53,6 +53,7 @@ class Chain:
         self.m, self.p, self.dens, self.t, self.pos0 = m, p, dens, t, pos0
         # tokens per GEMV tile: the whole stream (a decoder's chain walks one tile)
         self.tile = t if tile is None else tile
+        self.seq: Any = 0.0  # an encoder's sequence (entries a token attends); 0: all t
         self.pos_pace = pos_pace
         self.onchip = onchip
         self.tp = p["tp"]
@@ -135,7 +136,7 @@ class Chain:
         heads = m.n_heads / self.tp
         hd = m.d_q / m.n_heads
         read = (m.d_q + 2 * m.d_kv) / self.tp
-        n = self.pos0 + t
+        n = np.where(self.seq > 0, self.seq, self.pos0 + t)  # one sequence of a batch
         per_tok = heads * (n * (np.ceil(hd / u) + 3) + hd * np.ceil(n / u))
         start = np.maximum(ev[1], ev[0] + t * read)
         self.occ.append(t * (read + per_tok))
@@ -170,7 +171,7 @@ class Chain:
 
 def pass_cycles(
     m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
-    onchip: Any, layers: Any, rest: Any, t_io: Any,
+    onchip: Any, layers: Any, rest: Any, t_io: Any, seq: float = 0.0,
 ) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
     """Cycles of one pass of ``tokens`` tokens through ``layers`` built layers (and of the
     last, through ``rest``), the first tile's latency ``l1`` and the tile interval: tiles
@@ -181,7 +182,7 @@ def pass_cycles(
     tiles = np.ceil(tokens / tile)
     d = m.d_model
     if not m.causal:
-        return _encoder_pass(m, p, dens, tokens, pos0, onchip, layers, rest, t_io, tile)
+        return _encoder_pass(m, p, dens, tokens, pos0, onchip, layers, rest, t_io, tile, seq)
     ev: Ev = (np.ones_like(tile, dtype=float), np.maximum(1.0, tile * d))  # the feed
     # Every layer maps its input events the same way and its output's spread no longer
     # depends on its input's after one layer: two layers give the per-layer step.
@@ -203,15 +204,18 @@ def pass_cycles(
 
 def _encoder_pass(
     m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
-    onchip: Any, layers: Any, rest: Any, t_io: Any, tile: Any,
+    onchip: Any, layers: Any, rest: Any, t_io: Any, tile: Any, seq: float,
 ) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
     """``pass_cycles`` of an encoder: the whole call is one stream through the chain (its
-    attention waits for every token), tiled only inside the GEMVs; returns one "tile"."""
+    attention waits for every token; each token attends to the ``seq`` of its sequence),
+    tiled only inside the GEMVs; returns one "tile"."""
     tok = np.full_like(np.asarray(tile, dtype=float), float(tokens))
     ev: Ev = (np.ones_like(tok), np.maximum(1.0, tok * m.d_model))  # the feed
     first = Chain(m, p, dens, tok, pos0, pos0, onchip, tile)
+    second = Chain(m, p, dens, tok, pos0, pos0, onchip, tile)
+    first.seq = second.seq = seq
     one = first.layer(ev)
-    two = Chain(m, p, dens, tok, pos0, pos0, onchip, tile).layer(one)
+    two = second.layer(one)
     step = two[1] - one[1]
 
     def run(n: Any) -> tuple[Any, Any]:

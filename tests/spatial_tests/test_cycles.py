@@ -92,3 +92,15 @@ def test_an_encoder_pass_waits_for_the_whole_call_at_every_layer() -> None:
         cycles[shape.causal] = float(row["prefill_latency_s"]) * 200e6
     assert cycles[False] == pytest.approx(enc.prefill, rel=0.05)
     assert cycles[True] == pytest.approx(dec.prefill, rel=0.05)
+
+
+def test_batched_encoder_sequences_attend_within_their_own() -> None:
+    # attention-bound (m_attn = 1): two sequences cost about twice one, not the four times
+    # that one sequence of twice the tokens would (attention grows with its square)
+    pt = {**BASE, "m_attn": 1, "m_qkv": 64, "m_ffn": 128, "freq_mhz": 200.0}
+    cycles = []
+    for b in (1, 2):
+        wl = cm.Workload(TINY_BERT, batch=b, prompt_len=16, gen_len=2)
+        row = cm.evaluate(wl, "u280", pt, arch="spatial", baseline=None).iloc[0]
+        cycles.append(float(row["prefill_latency_s"]) * 200e6)
+    assert 1.5 * cycles[0] < cycles[1] < 2.2 * cycles[0]
