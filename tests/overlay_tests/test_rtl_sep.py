@@ -68,16 +68,19 @@ def test_separate_mm_engine_bit_exact(case: str) -> None:
 
 
 def test_decode_stays_on_the_mv_engine() -> None:
-    """The N:M case's MM tiles have the MV tiles' size, so its streams and MV engine are the
-    unified point's: decode takes exactly the unified build's cycles; prefill differs."""
+    """Decode runs on the same MV engine as the unified build of the N:M point: its cycles
+    match up to the few the stream buffer shifts (it holds two MM tiles, 16 bytes more:
+    the 8 rows' scales), while prefill runs on the other array."""
     prep, ref, _ = _prepared("nm-w4-mm4x8")
     shape = SHAPES["gpt2"]
     uni = prepare(shape, POINTS["nm-w4"], prompt=default_prompt(shape, PROMPT))
     a = sim.simulate(prep.comp, prep.prompt, N_NEW)
     b = sim.simulate(uni.comp, uni.prompt, N_NEW)
     assert a.tokens == b.tokens == ref
-    assert a.step_cycles[PROMPT:] == b.step_cycles[PROMPT:]
-    assert a.step_cycles[:PROMPT] != b.step_cycles[:PROMPT]
+    dec = list(zip(a.step_cycles[PROMPT:], b.step_cycles[PROMPT:], strict=True))
+    assert all(abs(x - y) <= 4 for x, y in dec), dec
+    pre = sum(a.step_cycles[:PROMPT]), sum(b.step_cycles[:PROMPT])
+    assert abs(pre[0] - pre[1]) > 100, pre
 
 
 def test_mm_engine_mutation_is_caught() -> None:
