@@ -66,6 +66,7 @@ def rtl_at(rev: str) -> tuple[str, dict[str, str]]:
 UNIT_FILES = {
     "core": ("overlay_core.v", "overlay_top.v"),
     "stream_port": ("ov_rdstream.v",),
+    "mm_lanes": ("ov_mm_lanes.v",),
     **{u: ("ov_bankram.v",) for u in RAM_UNITS},
 }
 
@@ -184,6 +185,8 @@ def _unit_rows(stat: Mapping[str, Any], log: str, flow: str) -> dict[str, dict[s
             )
         elif mod.endswith("ov_rdstream"):
             unit = "stream_port"
+        elif mod.endswith("ov_mm_lanes"):
+            unit = "mm_lanes"
         else:
             unit = "core"  # overlay_core and the top's glue (axi_err)
         row = out.setdefault(unit, {"instances": 0.0, **dict.fromkeys(COUNTS, 0.0)})
@@ -293,6 +296,7 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "stream_port": ("one", "shift_bits", "caw"),
         "bankram": ("mux", "addr_bits"),
+        "mm_lanes": ("lanes",),
     },
     "ff": {
         "core": ("one", "rows", "beat_bits", "lanes", "words", "sfu", "win_bits", "pack_pairs"),
@@ -308,27 +312,51 @@ def _usable(names: tuple[str, ...], n: int) -> tuple[str, ...]:
     return names[: max(1, min(len(names), n))]
 
 
+# The core's batched-MV LUTs (TT > 1 or MT > 1), fitted on the batched points' residual
+# after the core's fit on the unbatched ones (few points are batched: one feature).
+BATCH_FEATURES = {"lut": ("batch_rows",)}
+
+
+def _batched(row: Mapping[str, Any]) -> bool:
+    return float(_key(row, "prefill_slots")) > 1 or float(_key(row, "mm_lanes")) > 1
+
+
+def _unit_xy(
+    rows: Sequence[Mapping[str, Any]], flow: str, r: str, names: tuple[str, ...], done: Any
+) -> tuple[list[list[float]], list[float]]:
+    """Features ``names`` and measured ``r`` per instance, less the structural part and
+    what ``done`` (coefficients fitted already) predicts."""
+    xs, ys = [], []
+    for row in rows:
+        n, feats = ov.units(_point(row), flow)[row["unit"]]
+        fixed = sum(w * feats.get(f, 0.0) for f, w in ov.FIXED.get(r, {}).items())
+        fixed += sum(w * feats.get(f, 0.0) for f, w in done.items())
+        xs.append([float(feats[f]) for f in names])
+        ys.append(float(row[r]) / float(n) - float(fixed))
+    return xs, ys
+
+
 def fit_units(rows: Sequence[Mapping[str, Any]], flow: str) -> dict[str, Any]:
     """Coefficients per unit from per-unit rows (hierarchical netlists)."""
     coef: dict[str, Any] = {}
     for r, per in FEATURES.items():
         for key, names in per.items():
-            xs, ys = [], []
-            for row in rows:
-                if row["unit"] == "whole" or _coef_key(row["unit"]) != key:
-                    continue
-                n, feats = ov.units(_point(row), flow)[row["unit"]]
-                fixed = sum(w * feats.get(f, 0.0) for f, w in ov.FIXED.get(r, {}).items())
-                xs.append([float(feats[f]) for f in names])
-                ys.append(float(row[r]) / float(n) - float(fixed))
+            mine = [w for w in rows if w["unit"] != "whole" and _coef_key(w["unit"]) == key]
+            plain = [w for w in mine if not _batched(w)] if key == "core" else mine
+            xs, ys = _unit_xy(plain or mine, flow, r, names, {})
             if not xs:
                 continue
             names = _usable(names, len(xs))
-            xs = [x[: len(names)] for x in xs]
-            c = _lstsq(np.array(xs), np.array(ys))
-            coef.setdefault(key, {}).setdefault(r, {}).update(
-                {f: round(float(v), 4) for f, v in zip(names, c, strict=True)}
-            )
+            c = _lstsq(np.array([x[: len(names)] for x in xs]), np.array(ys))
+            fitted = {f: round(float(v), 4) for f, v in zip(names, c, strict=True)}
+            extra = BATCH_FEATURES.get(r, ()) if key == "core" and plain else ()
+            if extra and (batched := [w for w in mine if _batched(w)]):
+                bx, by = _unit_xy(batched, flow, r, extra, fitted)
+                fitted |= {
+                    f: round(float(v), 4)
+                    for f, v in zip(extra, _lstsq(np.array(bx), np.array(by)), strict=True)
+                }
+            coef.setdefault(key, {}).setdefault(r, {}).update(fitted)
     return {u: coef[_coef_key(u)] for u in ov.UNITS if _coef_key(u) in coef}
 
 
@@ -460,7 +488,7 @@ def report(
                     )
     if any(r["unit"] != "whole" for r in rows):
         print(f"{flow}: per unit, leave-one-out error % (median / max over points)")
-        for u in ("core", "stream_port", *RAM_UNITS):
+        for u in ("core", "stream_port", *RAM_UNITS, "mm_lanes"):
             if unit_errs.get((u, "lut")):
                 lut, ff = summary(unit_errs[(u, "lut")]), summary(unit_errs[(u, "ff")])
                 print(

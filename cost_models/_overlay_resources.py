@@ -59,7 +59,7 @@ HW_DEFAULTS = {"prefill_slots": 1, "mm_lanes": 1}
 # Instruction memory width: 256 bits (IMEM 256 maps to 4 RAMB36 at 512 x 72).
 IMEM_BITS = 256
 DW_SPAD = 18
-UNITS = ("core", "stream_port", "stream_buffer", "spad_replica", "x_buffer")
+UNITS = ("core", "stream_port", "stream_buffer", "spad_replica", "x_buffer", "mm_lanes")
 
 
 def _clog2(x: Array) -> Array:
@@ -95,7 +95,12 @@ def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
         "caw": caw,
         "log_beat": _clog2(g["beat_bytes"]),
         "saw": _clog2(g["spad_words"]),
-        "xaw": _clog2(g["xbuf_words"]),
+        # token lanes (MM mode): each lane's x buffers hold XBUF / MT words (slots banked
+        # by lane); TT token slots of row accumulators
+        "tt": g["prefill_slots"],
+        "mt": g["mm_lanes"],
+        "xbl": g["xbuf_words"] / g["mm_lanes"],
+        "xaw": _clog2(g["xbuf_words"] / g["mm_lanes"]),
     }
 
 
@@ -169,8 +174,25 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
         "words": g["nb"],  # scratchpad word lanes: operand, result and write registers
         "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
         "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
+        # Batched MV (TT token slots, MT token lanes): each slot has its own 48-bit row
+        # accumulators and 32-bit partial sums; every lane reads and writes the slot it
+        # accumulates (slot-indexed muxes, ``batch_rows``) and has its own 32 x 16 scale
+        # product per row (``lane_rows``; rows after the first also two index products).
+        "slot_bits": 80 * (g["tt"] - 1) * g["mv_n"],
+        "batch_rows": (g["tt"] - 1) * g["mv_n"] * g["mt"],
+        "lane_rows": (g["mt"] - 1) * g["mv_n"],
+        "lane_idx": (g["mt"] - 1) * (g["mv_n"] - 1),
         "lutram": imem["lutram"],
         "bram": imem["bram"],
+    }
+    # ov_mm_lanes (MT > 1): lanes 1..MT-1's multipliers and registered 16-bit products
+    extra = g["mt"] - 1
+    lanes = {
+        "lanes": extra * g["lanes"],
+        "mults": extra * g["lanes"] / (1 + g["pack"]),
+        "prod_bits": 16 * extra * g["lanes"],
+        "lutram": 0 * one,
+        "bram": 0 * one,
     }
     stream = {
         "one": one,
@@ -190,11 +212,13 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
             3 + g["sfu_lanes"],
             _bankram(g["nb"], g["spad_words"], DW_SPAD * one, flow),
         ),
-        # one per multiplier: a packed pair reads one x, the odd row's buffer has no reader
+        # one per multiplier and token lane: a packed pair reads one x, the odd row's
+        # buffer has no reader
         "x_buffer": (
-            g["lanes"] / (1 + g["pack"]),
-            _bankram(g["nb"], g["xbuf_words"], 8 * one, flow),
+            g["mt"] * g["lanes"] / (1 + g["pack"]),
+            _bankram(g["nb"], g["xbl"], 8 * one, flow),
         ),
+        "mm_lanes": ((g["mt"] > 1).astype(float), lanes),
     }
 
 
@@ -203,7 +227,7 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
 # A RAM's flip-flops are its read registers and registered address bits, one each.
 FIXED = {
     "lut": {"lutram": 1.0},
-    "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0},
+    "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0, "slot_bits": 1.0, "prod_bits": 1.0},
     "bram": {"bram": 1.0},
 }
 # DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (Xilinx
@@ -217,10 +241,15 @@ FIXED = {
 # ECP5 (``synth_ecp5`` shares more of the SFU's mutually exclusive products): the same less
 # 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced).
 DSP_RTL = "44f942e31c9a"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
+# Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 Xilinx build: 92 = 73 + 16 + 3): each
+# lane's multipliers (ov_mm_lanes, ``mults`` of that unit) and per row its scale product
+# (3, ``lane_rows``) and, after the first row, the two index products (``lane_idx``).
+_LANES_DSP = {"lane_rows": 3.0, "lane_idx": 2.0}
 DSP = {
     "yosys-xilinx": {"one": 10.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 5.0},
     "yosys-ecp5": {"one": 10.0, "mults": 1.0, "sfu": 16.0, "words": 3.0, "rows": 5.0},
 }
+DSP = {flow: {**d, **_LANES_DSP} for flow, d in DSP.items()}
 
 
 def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> float:
@@ -228,6 +257,8 @@ def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> fl
     if name in FIXED.get(r, {}):
         return FIXED[r][name]
     if r == "dsp":
+        if unit == "mm_lanes":
+            return 1.0 if name == "mults" else 0.0
         return DSP[flow].get(name, 0.0) if unit == "core" else 0.0
     return float(c.get(unit, {}).get(r, {}).get(name, 0.0))
 
@@ -336,6 +367,7 @@ CORE_PARTS = {
     "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant) lanes
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
+    "batched_mv": ("slot_bits", "batch_rows", "lane_rows", "lane_idx"),  # TT slots, MT lanes
 }
 
 
