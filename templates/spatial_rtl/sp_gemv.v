@@ -112,7 +112,11 @@ module sp_gemv #(
     assign out_v = oavail && oidx < T * ROWS;
 
     // ---- column mode: block, row-chunk, weight-chunk counters and the B stage ----
-    reg [31:0] cbk, crc, cjc, bb, brc, bjc;
+    // cgb/cgn: the block's place in its scale group and the group (CH divides GROUP), kept
+    // as counters so that no divider is built; bgb/bgn are their B-stage copies.
+    localparam BPG = CH > 0 ? GROUP / CH : 1;
+    localparam CAW = NRC <= 2 ? 1 : $clog2(NRC);
+    reg [31:0] cbk, crc, cjc, bb, brc, bjc, cgb, cgn, bgb, bgn, ocl, ocr;
     reg cbv, cissue;
     wire [RPC*LPR*WB-1:0] cq;
     wire [RPC*LPR*CCB-1:0] ciq;
@@ -132,44 +136,50 @@ module sp_gemv #(
     endgenerate
     reg [15:0] stab[0:PASSES*ROWS*NG-1];  // RPC scales a cycle
     initial if (CH > 0) $readmemh(SFILE, stab);
-    reg signed [47:0] cpart[0:ROWS-1];
-    reg signed [63:0] cacc[0:ROWS-1];
     wire c_arrived = (cbk + 1) * CH <= rcnt;
     wire c_last = cbk == NB - 1 && crc == NRC - 1 && cjc == NJC - 1;
-    wire [31:0] cgrp = bb * CH / GROUP;
-    wire gend = ((bb + 1) * CH) % GROUP == 0;
-    wire signed [7:0] cy8;
-    sp_requant rqc (cacc[oidx], rqw, cy8);
-    wire signed [63:0] cy = {{56{cy8[7]}}, cy8};
-    assign out_d = st == S_COLOUT ? cy[OW-1:0] : yb[oidx];
-    integer rr, jj, r_, j_, col_;
-    reg signed [47:0] cs;
-    // Blocking writes (Verilator cannot delay array writes in loops): cpart and cacc are
-    // read only here and, after the last block, by the output requantiser.
-    always @(posedge clk) begin
-        if (start) begin
-            for (rr = 0; rr < ROWS; rr = rr + 1) begin
-                cpart[rr] = 0;
-                cacc[rr] = 0;
-            end
-        end else if (cbv) begin
-            for (rr = 0; rr < RPC; rr = rr + 1) begin
-                r_ = brc * RPC + rr;
-                if (r_ < ROWS) begin
-                    cs = cpart[r_];
-                    for (jj = 0; jj < LPR; jj = jj + 1) begin
-                        j_ = bjc * LPR + jj;
-                        col_ = SPARSE ? ciq[(rr*LPR+jj)*CCB+:CCB] : j_;
-                        if (j_ < CHS) cs = cs + $signed(cq[(rr*LPR+jj)*WB+:WB]) * xb[bb*CH+col_];
-                    end
-                    if (bjc == NJC - 1 && gend) begin
-                        cacc[r_] = cacc[r_] + cs * $signed({1'b0, stab[{24'b0, pass}*ROWS*NG+r_*NG+cgrp]});
-                        cpart[r_] = 0;
-                    end else cpart[r_] = cs;
+    // Row r's group partial sum and accumulator live in bank r mod RPC at index r / RPC:
+    // each bank has one write port (its lane) and one read address (the B stage's row
+    // chunk, or the output row's while the rows leave). A sum starts from zero at a group's
+    // first block (cpart) and at the first group (cacc) instead of clearing the banks.
+    wire [CAW-1:0] cra = st == S_COLOUT ? ocr[CAW-1:0] : brc[CAW-1:0];
+    wire [RPC*64-1:0] cacc_all;
+    genvar gr;
+    generate
+        for (gr = 0; gr < (CH > 0 ? RPC : 0); gr = gr + 1) begin : g_bank
+            reg signed [47:0] cpart[0:NRC-1];
+            reg signed [63:0] cacc[0:NRC-1];
+            wire signed [47:0] pr = cpart[cra];
+            wire signed [63:0] ar = cacc[cra];
+            wire [31:0] r_ = brc * RPC + gr;
+            wire [15:0] sc = stab[{24'b0, pass}*ROWS*NG+r_*NG+bgn];
+            reg signed [47:0] cs;
+            reg [31:0] j_, col_;
+            integer jj;
+            always @* begin
+                cs = bjc == 0 && bgb == 0 ? 48'sd0 : pr;
+                for (jj = 0; jj < LPR; jj = jj + 1) begin
+                    j_ = bjc * LPR + jj;
+                    col_ = SPARSE ? {{(32 - CCB) {1'b0}}, ciq[(gr*LPR+jj)*CCB+:CCB]} : j_;
+                    if (j_ < CHS) cs = cs + $signed(cq[(gr*LPR+jj)*WB+:WB]) * xb[bb*CH+col_];
                 end
             end
+            wire signed [63:0] an = (bgn == 0 ? 64'sd0 : ar) + cs * $signed({1'b0, sc});
+            always @(posedge clk)
+                if (cbv && r_ < ROWS) begin
+                    if (bjc == NJC - 1 && bgb == BPG - 1) cacc[brc[CAW-1:0]] <= an;
+                    else cpart[brc[CAW-1:0]] <= cs;
+                end
+            assign cacc_all[gr*64+:64] = ar;
         end
-    end
+        if (CH == 0) begin : g_nobank
+            assign cacc_all = 0;
+        end
+    endgenerate
+    wire signed [7:0] cy8;
+    sp_requant rqc (cacc_all[ocl*64+:64], rqw, cy8);
+    wire signed [63:0] cy = {{56{cy8[7]}}, cy8};
+    assign out_d = st == S_COLOUT ? cy[OW-1:0] : yb[oidx];
 
     always @(posedge clk) begin
         if (rst) begin
@@ -196,6 +206,12 @@ module sp_gemv #(
             bb <= cbk;
             brc <= crc;
             bjc <= cjc;
+            bgb <= cgb;
+            bgn <= cgn;
+            if (st == S_COLOUT && out_v && out_r) begin
+                ocl <= ocl == RPC - 1 ? 0 : ocl + 1;
+                if (ocl == RPC - 1) ocr <= ocr + 1;
+            end
             case (st)
                 S_READ:
                 if (in_v) begin
@@ -241,6 +257,8 @@ module sp_gemv #(
                             else begin
                                 crc <= 0;
                                 cbk <= cbk + 1;
+                                cgb <= cgb == BPG - 1 ? 0 : cgb + 1;
+                                if (cgb == BPG - 1) cgn <= cgn + 1;
                             end
                         end
                     end
@@ -266,7 +284,7 @@ module sp_gemv #(
                 oidx <= 0;
                 rows_done <= 0;
                 st <= n_tok == 0 ? S_IDLE : (CH > 0 && n_tok == 1) ? S_COLS : S_READ;
-                {cbk, crc, cjc} <= 0;
+                {cbk, crc, cjc, cgb, cgn, ocl, ocr} <= 0;
                 cissue <= 1'b1;
             end
         end
