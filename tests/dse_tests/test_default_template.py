@@ -10,7 +10,6 @@ import yaml
 
 from dse.buildspec import resolve_build
 from dse.config import load_config
-from dse.errors import ConfigError
 from runners import load_template
 from tests.dse_tests.sweep_cases import cli
 
