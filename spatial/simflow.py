@@ -40,6 +40,11 @@ def sim_shape(point: Mapping[str, Any]) -> ModelShape:
     name = point.get("sim_model")
     if name is None:
         study = point.get("model_shape")
+        if isinstance(study, Mapping) and study.get("causal") is False:
+            raise SpatialError(
+                "model_shape",
+                "an encoder: the sim rung runs decoders (a prompt, then greedy decode) only",
+            )
         # overlay.model.is_gpt's rule: a GELU FFN is GPT-2-style (LayerNorm, learned
         # positions), anything else LLaMA-style (RMSNorm, RoPE, SwiGLU)
         gpt = isinstance(study, Mapping) and study.get("ffn") == "gelu"

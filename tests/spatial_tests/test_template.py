@@ -18,6 +18,8 @@ from spatial.rtl import LIBRARY
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "tiny-gpt2-ecp5-spatial.yaml"
 BIG = ROOT / "examples" / "gpt2-medium-u280-spatial.yaml"
+ENCODER = {"name": "enc", "d_model": 64, "n_layers": 2, "n_heads": 4, "n_kv_heads": 4}
+ENCODER |= {"head_dim": 16, "d_ffn": 256, "ffn": "gelu", "vocab": 128, "causal": False}
 
 
 def test_manifest_lists_the_kernel_library() -> None:
@@ -80,6 +82,7 @@ def _build(config: Path, point: dict, flow: str, tmp: Path) -> subprocess.Comple
         (EXAMPLE, {"sparsity": "log"}, "yosys-ecp5", "sparsity"),
         (EXAMPLE, {"quant_group": 128}, "sim-verilator", "quant_group:"),
         (EXAMPLE, {"sim_model": "gpt5"}, "sim-verilator", "sim_model:"),
+        (EXAMPLE, {"model_shape": ENCODER}, "sim-verilator", "model_shape: an encoder"),
     ],
 )
 def test_unbuildable_point_is_one_line_exit_2(
