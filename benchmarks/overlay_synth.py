@@ -390,7 +390,9 @@ def fit_whole(
         offset, scales = (fit[0], fit[1:]) if const else (0.0, fit)
         for members, s in zip(groups.values(), scales, strict=True):
             for u in members:
-                coef[u][r] = {f: round(float(s) * w, 4) for f, w in base[u].get(r, {}).items()}
+                coef[u][r] = {
+                    f: round(float(s) * w, 4) for f, w in base.get(u, {}).get(r, {}).items()
+                }
         core = coef["core"].setdefault(r, {})
         core["one"] = round(core.get("one", 0.0) + float(offset), 4)
     return coef

@@ -239,17 +239,20 @@ FIXED = {
 # per-token-slot accumulators (the slot is a run-time value even at TT = 1); fixed 10
 # (address and length products, isqrt, the variance's remainder, less the first row's two).
 # ECP5 (``synth_ecp5`` shares more of the SFU's mutually exclusive products): the same less
-# 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced).
-DSP_RTL = "44f942e31c9a"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
-# Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 Xilinx build: 92 = 73 + 16 + 3): each
-# lane's multipliers (ov_mm_lanes, ``mults`` of that unit) and per row its scale product
-# (3, ``lane_rows``) and, after the first row, the two index products (``lane_idx``).
-_LANES_DSP = {"lane_rows": 3.0, "lane_idx": 2.0}
+# 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced), and at RTL
+# aa9bf8b836c8 (7e65bcf; traced at 44f942e31c9a, e8bebc0, where Xilinx counts the same)
+# one fixed MULT18X18D fewer than there (K16xN1: 68, was 69; not traced).
+DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
+# Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 builds: Xilinx 92 = 73 + 16 + 3, ECP5
+# 90 = 68 + 16 + 6): each lane's multipliers (ov_mm_lanes, ``mults`` of that unit) and
+# per row its 32 x 16 scale product (``lane_rows``: 3 DSP48E2, 6 MULT18X18D) and, after
+# the first row, the two index products (``lane_idx``, as the core's rows).
 DSP = {
-    "yosys-xilinx": {"one": 10.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 5.0},
-    "yosys-ecp5": {"one": 10.0, "mults": 1.0, "sfu": 16.0, "words": 3.0, "rows": 5.0},
-}
-DSP = {flow: {**d, **_LANES_DSP} for flow, d in DSP.items()}
+    "yosys-xilinx": {"one": 10.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 5.0,
+                     "lane_rows": 3.0, "lane_idx": 2.0},
+    "yosys-ecp5": {"one": 9.0, "mults": 1.0, "sfu": 16.0, "words": 3.0, "rows": 5.0,
+                   "lane_rows": 6.0, "lane_idx": 2.0},
+}  # fmt: skip
 
 
 def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> float:
