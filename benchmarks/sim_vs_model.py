@@ -18,7 +18,8 @@ engine-bound) and ``ecp5-85`` DDR3 (6.4 B/cycle at 200 MHz: memory-bound).
 
 Run: ``python benchmarks/sim_vs_model.py [NAME ...]`` (only the hardware points whose name
 contains one of the NAMEs, e.g. ``sep``; Verilator builds are cached per hardware parameter
-set under ~/.cache/dse/overlay-sim; a cold run builds 9 models).
+set under ~/.cache/dse/overlay-sim; a cold run builds 9 models). ``--family spatial`` (or
+``all``: both, spatial last) runs the spatial family's RTL against its cost model (``run``).
 """
 
 from __future__ import annotations
