@@ -21,7 +21,8 @@ the hierarchy (newest RTL revision measured, or ``--rtl``; unit rows of other re
 where the unit's Verilog is unchanged, ``overlay_synth.with_reused``), and last the lines
 ``whole_points=`` (the smaller per-flow count),
 ``whole_lut_loo_median_pct=`` ... ``whole_dsp_exact=N/N`` (both flows' held-out errors).
-``--rebuild`` builds the points (``--points N``) through the build cache and re-reads them;
+``--rebuild`` builds the points (``--points N``, ``--jobs J`` at once) through the build
+cache and re-reads them (``--at REV``: the template at a pinned git revision);
 ``--harvest DIR`` adds any finished overlay build folders under DIR.
 
 Run: ``python benchmarks/resource_model_vs_synth.py [--flows yosys-xilinx,yosys-ecp5] [--write]``

@@ -121,6 +121,29 @@ def test_dsp_count_matches_every_cached_build() -> None:
         assert got == float(row["dsp"]), (row["flow"], row["rtl"], p)
 
 
+def test_batched_mv_registers_and_lane_units_are_counted() -> None:
+    """Token lanes (MT) in every batched Xilinx build measured per module (real Yosys runs
+    cached by the resource benchmark): ``ov_mm_lanes``'s DSPs and FFs (product registers),
+    the x buffers' FFs (MT per multiplier, XBUF/MT deep) and the design's DSPs are the
+    model's structural counts."""
+    path = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
+    if not path.exists():
+        pytest.skip("no measured overlay builds cached yet")
+    with path.open() as f:
+        rows = [r for r in csv.DictReader(f) if r["rtl"] == ov.DSP_RTL]
+    rows = [r for r in rows if r["flow"] == "yosys-xilinx" and r.get("mm_lanes", "1") != "1"]
+    if not rows:
+        pytest.skip("no batched yosys-xilinx build of DSP_RTL cached")
+    for row in rows:
+        p = {k: float(row[k]) for k in ov.HW_KEYS}
+        per = ov.predict_units(p, "yosys-xilinx", {})
+        if row["unit"] in ("mm_lanes", "x_buffer"):
+            assert float(row["ff"]) == float(per[row["unit"]]["ff"]), (row["unit"], p)
+            assert float(row["dsp"]) == float(per[row["unit"]]["dsp"]), (row["unit"], p)
+        if row["unit"] == "whole":
+            assert float(row["dsp"]) == float(ov.predict(p, "yosys-xilinx", {})["dsp"]), p
+
+
 @pytest.mark.parametrize(
     ("platform", "flow"), [("u280", "yosys-xilinx"), ("ecp5-85", "yosys-ecp5")]
 )
