@@ -266,12 +266,16 @@ def write_units(fits: dict[str, dict[str, dict[str, dict[str, float]]]]) -> None
     print(f"wrote {UNITS_YAML.relative_to(ROOT)}")
 
 
-def measure_whole(flows: list[str], n: int, cache: Path, at: str | None, jobs: int = 1) -> None:
+def measure_whole(
+    flows: list[str], n: int, cache: Path, at: str | None, jobs: int = 1, first: int = 0
+) -> None:
     """Build ``n`` whole-overlay points (real Yosys where neither the CSV nor the build cache
     has them), both flows of a point before the next point, and store each build's counts
     in the CSV cache as it finishes; ``at``: the template at that git revision (others may
-    be editing the working tree's). ``jobs`` builds run at once (each a Yosys process: on a
-    shared machine a niced job's share of the CPU, not Yosys, sets the pace)."""
+    be editing the working tree's); ``first``: the index of the first point (a second
+    campaign can start further down the list). ``jobs`` builds run at once (each a Yosys
+    process: on a shared machine a niced job's share of the CPU, not Yosys, sets the
+    pace)."""
     template: Any = "overlay"
     rtl = current_rtl()
     if at:
@@ -284,7 +288,7 @@ def measure_whole(flows: list[str], n: int, cache: Path, at: str | None, jobs: i
         rtl = ovs.rtl_at(at)[0]
     done = {ovs.point_key(r) for r in ovs.load() if r["unit"] == "whole"}
     todo = []
-    for i, point in enumerate(whole_points()[:n]):
+    for i, point in list(enumerate(whole_points()))[first:n]:
         for flow in flows:
             if ovs.point_key({"flow": flow, "rtl": rtl, **point}) in done:
                 print(f"  overlay #{i} {flow}: in the CSV already", flush=True)
@@ -429,6 +433,7 @@ def main() -> None:
     )
     ap.add_argument("--at", default=None, help="with --rebuild: the overlay RTL of this git rev")
     ap.add_argument("--jobs", type=int, default=1, help="with --rebuild: builds at once")
+    ap.add_argument("--first", type=int, default=0, help="with --rebuild: first point index")
     ap.add_argument("--rtl", default=None, help="RTL revision to report (default: newest)")
     args = ap.parse_args()
     flows = args.flows.split(",")
@@ -443,7 +448,7 @@ def main() -> None:
     if args.write and fits:
         write_units(fits)
     if args.rebuild:
-        measure_whole(flows, args.points, args.cache, args.at, args.jobs)
+        measure_whole(flows, args.points, args.cache, args.at, args.jobs, args.first)
     harvest_dirs(args.harvest)
     whole = whole_section(flows, args.rtl)
     if args.write and ovs.load():
