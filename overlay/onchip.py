@@ -121,6 +121,12 @@ def prepare_release(
     ``point``; the released top's parameters and hex files."""
     prep = prepare(shape, point, seed, max_pos, default_prompt(shape, 4, seed + 7))
     comp, cfg = prep.comp, prep.cfg
+    if cfg.separate:
+        raise OverlayError(
+            "unified_engine",
+            "the on-chip release top builds the unified engine only (true); "
+            "a separate MM engine is built by the sim rung and the synthesis flows",
+        )
     params = verilator_params(cfg, comp, ONCHIP_LATENCY)
     aw = {g: words_log2(len(comp.mem[g]), cfg.beat) for g in PORTS}
     banks = max(2, 1 << max(0, (cfg.sfu_lanes - 1).bit_length()))  # overlay_core's NB

@@ -25,14 +25,11 @@ from overlay.config import OverlayConfig
 from overlay.isa import F_DYN_K, PORTS
 
 RTL_DIR = Path(__file__).resolve().parent.parent / "templates" / "overlay"
+# the last, the separate MM engine, is elaborated only where SEP = 1 (unified_engine false)
 SOURCES = (
-    "overlay_core.v",
-    "ov_tile_dec.v",
-    "ov_mm_lanes.v",
-    "ov_rdstream.v",
-    "ov_bankram.v",
-)
-SEP_SOURCES = ("ov_mm_engine.v",)  # the separate MM engine (SEP = 1: unified_engine false)
+    "overlay_core.v", "ov_tile_dec.v", "ov_mm_lanes.v", "ov_rdstream.v", "ov_bankram.v",
+    "ov_mm_engine.v",
+)  # fmt: skip
 HARNESS = "sim_main.cpp"
 HEADERS = ("ov_axi_mem.h",)  # included by every overlay harness: part of each build's hash
 DEFAULT_LATENCY = 40  # cycles from AR to first R beat (≈200 ns of HBM at 200 MHz)
@@ -91,11 +88,6 @@ def verilator_params(
         **({"MT": cfg.mm_t} if cfg.mm_t > 1 else {}),
         **({"SEP": 1, "MM_K": cfg.mm_k, "MM_N": cfg.mm_n} if cfg.separate else {}),
     }
-
-
-def sources(params: dict[str, int]) -> tuple[str, ...]:
-    """The RTL files of the core with ``params`` (the MM engine's only where it is built)."""
-    return (*SOURCES, *(SEP_SOURCES if params.get("SEP") else ()))
 
 
 def index_bits(cfg: OverlayConfig) -> int:
@@ -172,7 +164,7 @@ def verilate(top: str, files: Sequence[Path], params: dict[str, int], tag: str =
 
 def build(params: dict[str, int]) -> Path:
     """Path of the simulator binary of the core for ``params``, building it if needed."""
-    return verilate("overlay_core", [RTL_DIR / n for n in (*sources(params), HARNESS)], params)
+    return verilate("overlay_core", [RTL_DIR / n for n in (*SOURCES, HARNESS)], params)
 
 
 @dataclass

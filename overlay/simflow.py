@@ -22,9 +22,9 @@ from overlay.reference import run_reference
 from overlay.sim import (
     DEFAULT_LATENCY,
     HARNESS,
+    SOURCES,
     port_rates,
     prefill_lines,
-    sources,
     verilator_argv,
     verilator_params,
 )
@@ -113,7 +113,7 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
     }
     (folder / EXPECTED).write_text(json.dumps(expected, indent=1) + "\n")
     params = verilator_params(cfg, comp, latency)
-    build = verilator_argv("verilator", "overlay_core", "obj", params, [*sources(params), HARNESS])
+    build = verilator_argv("verilator", "overlay_core", "obj", params, [*SOURCES, HARNESS])
     return build, ["env", "obj/Voverlay_core", "run.txt"]
 
 

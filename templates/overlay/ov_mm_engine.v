@@ -17,7 +17,7 @@ module ov_mm_engine #(
     parameter WBITS = 8,
     parameter IDXB = 0,
     parameter FW = 8,       // widest weight field (WBITS + IDXB)
-    parameter WIN = 64,     // stream window bytes
+    parameter WIN = 80,     // stream window bytes (>= 2*MM_N scales + a tile)
     parameter NB = 2,       // x-buffer banks and write-back rows a cycle
     parameter LNB = 1,
     parameter XBL = 256,    // x-buffer words of a lane

@@ -10,7 +10,7 @@ module ov_tile_dec #(
     parameter WBITS = 8,
     parameter IDXB = 0,
     parameter FW = 8,       // widest field (WBITS + IDXB)
-    parameter WIN = 64,     // stream window bytes
+    parameter WIN = 80,     // stream window bytes (>= 2*N scales + a tile)
     parameter XAW = 8
 ) (
     input  wire [8*WIN-1:0]     sd,
