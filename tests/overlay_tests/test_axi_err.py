@@ -9,15 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from overlay import sim
+
 RTL = Path(__file__).resolve().parents[2] / "templates" / "overlay"
-SOURCES = [
-    "overlay_top.v",
-    "overlay_core.v",
-    "ov_tile_dec.v",
-    "ov_mm_lanes.v",
-    "ov_rdstream.v",
-    "ov_bankram.v",
-]
+SOURCES = ["overlay_top.v", *sim.SOURCES]  # the core's files as every simulator builds it
 PORTS = ("wqkv", "wo", "wffn", "kv", "act")
 
 # Drives one response per phase and prints axi_err after it: reset, OKAY read on act,

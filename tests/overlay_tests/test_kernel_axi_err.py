@@ -13,20 +13,13 @@ import pytest
 
 from overlay.xrt_host import KernelError, XrtRunner
 from tests.overlay_tests import fake_pyxrt
+from tests.overlay_tests.test_axi_err import SOURCES as AXI_SOURCES
 from tests.overlay_tests.test_axi_err import _port_conns
 from tests.overlay_tests.test_xrt_host import _release
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [ROOT / "templates" / "overlay_kernel" / "overlay_kernel.v"] + [
-    ROOT / "templates" / "overlay" / s
-    for s in (
-        "overlay_top.v",
-        "overlay_core.v",
-        "ov_tile_dec.v",
-        "ov_mm_lanes.v",
-        "ov_rdstream.v",
-        "ov_bankram.v",
-    )
+    ROOT / "templates" / "overlay" / s for s in AXI_SOURCES
 ]
 
 # Two calls at the init entry with a one-instruction program (END, all-zero words): the
