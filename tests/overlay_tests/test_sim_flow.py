@@ -35,6 +35,20 @@ def test_sim_rung_reports_bit_exact_cycles_and_prediction(tmp_path: Path) -> Non
     assert again.cached and again.metrics == m
 
 
+@needs_verilator
+def test_sim_rung_builds_a_separate_mm_engine(tmp_path: Path) -> None:
+    """unified_engine false through the rung: the bundle carries the MM engine's RTL, the
+    batched prefill runs on it bit-exact, and the model predicts its prefill cycles."""
+    point = {**POINTS["nm-w4"], "unified_engine": False, "mm_k": 4, "mm_n": 8, "mm_t": 2}
+    point |= {"tile_tokens": 4, "sim_model": "tiny-llama", "sim_tokens": 3}
+    res = build("overlay", point, "sim-verilator", cache_root=tmp_path)
+    assert res.ok, res.first_error
+    m = res.metrics
+    assert m["bit_exact"] is True
+    pre, model = float(m["prefill_cycles"]), float(m["model_prefill_cycles"])  # type: ignore[arg-type]
+    assert abs(model - pre) < 0.05 * pre
+
+
 def test_sim_is_the_lowest_fidelity() -> None:
     assert FIDELITIES[0] == "sim"
 
