@@ -10,11 +10,12 @@ as the runners' flows do: ``yosys-ecp5`` (``synth_ecp5``, flattened, LFE5 ECP5-8
 and ``yosys-xilinx`` (``synth_xilinx -family xcup -noiopad``, hierarchy kept, so the
 figures are also split per kernel kind). Each flow's counts are printed beside the spatial
 cost model's prediction of the same point on a board of the same family (ecp5-85; u280,
-UltraScale+): its whole figure, and its per-layer part (the kernels; the rest is the
-memory ports it charges, which an on-chip design does not build). Nothing was fitted.
+UltraScale+): its whole figure, and that less the memory ports it charges (``_fixed``,
+which an on-chip design does not build; what dse's calibration pairs with a build).
+Nothing was fitted.
 Flows run one after another (``--flow yosys-ecp5`` or ``yosys-xilinx`` picks one).
 Last lines per flow: ``spatial_synth_<key>_<flow>=…`` for lut, ff, dsp, bram36 (36 Kb
-equivalents; an ECP5 EBR is half of one), lutram and s (wall seconds).
+equivalents; an ECP5 EBR is half of one), lutram, carry and s (wall seconds).
 
 ``--kernel NAME`` (a GEMV of the layer, e.g. wq) synthesises that one kernel module of
 layer instance 0 instead of the whole top; the cost model prices no single kernel, so
@@ -55,12 +56,12 @@ POINT = {
     "tile_tokens": 2,
     "freq_mhz": 50.0,
 }
-# flow -> (synth command, the cost model's board of the same family, 36 Kb per block RAM)
+# flow -> (synth command as the runners' flow runs it, the model's board of the same family)
 FLOWS = {
     "yosys-ecp5": ("synth_ecp5 -top {top}", "ecp5-85"),
     "yosys-xilinx": ("synth_xilinx -family xcup -top {top} -noiopad", "u280"),
 }
-KEYS = ("lut", "ff", "dsp", "bram36", "lutram")
+KEYS = ("lut", "ff", "dsp", "bram36", "lutram", "carry")
 
 
 def _gemv_params(plan: SpatialPlan, name: str) -> str:
@@ -160,12 +161,14 @@ def report(flow: str, got: dict[str, float], stat: dict[str, Any], wl: Workload)
     row = cost_models.evaluate(wl, board, POINT, arch="spatial", baseline=None, detail=True)
     model = row.iloc[0]
     print(f"\n{flow}: whole sp_top vs the spatial cost model on {board} (same family)")
-    print(f"{'resource':9s} {'measured':>9s} {'model':>9s} {'model/layer':>12s} {'ports':>8s}")
+    # "w/o ports": what a build of the accelerator is paired with (dse.scoring's
+    # predict_build): the whole figure less the memory ports the model charges (_fixed).
+    print(f"{'resource':9s} {'measured':>9s} {'model':>9s} {'w/o ports':>10s}")
     for key in KEYS[:4]:
-        whole, layer = float(model[key]), float(model[f"{key}_per_layer"])
-        fixed = float(model[f"{key}_fixed"])
-        print(f"{key:9s} {got[key]:9.1f} {whole:9.1f} {layer:12.1f} {fixed:8.1f}")
-    print(f"lutram    {got['lutram']:9.1f}   (LUTs used as RAM, beside the logic LUTs)")
+        whole, fixed = float(model[key]), float(model[f"{key}_fixed"])
+        print(f"{key:9s} {got[key]:9.1f} {whole:9.1f} {whole - fixed:10.1f}")
+    print(f"lutram    {got['lutram']:9.1f}   (LUT RAM cells, beside the logic LUTs)")
+    print(f"carry     {got['carry']:9.1f}   (carry cells: CCU2C = 2 LUT4, CARRY8)")
     if any(m.lstrip("\\") == TOP for m in stat.get("modules", {})) and len(stat["modules"]) > 1:
         print(f"per kernel kind (all instances, hierarchy kept): {' '.join(KEYS)}")
         for kind, vals in per_kind(stat, TOP).items():
