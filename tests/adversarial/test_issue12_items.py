@@ -134,7 +134,7 @@ def test_utf16_and_latin1_files(tmp_path: Path, capsys: pytest.CaptureFixture[st
     ("key", "value", "expected"),
     [
         ("arch", [], "study.yaml:9: arch: expected one of spatial, temporal, got []"),
-        ("build", {"flow": []}, "build.flow: expected one of yosys-xilinx"),
+        ("build", {"flow": []}, "build.flow: template 'spatial_rtl' builds with sim-verilator"),
         ("space.density_ffn.when", "sparsity > 3", "space.density_ffn.when: cannot be evaluated"),
         ("workload.hf_config", "sub", "sub: hf_config: is a directory; expected a file"),
     ],
