@@ -225,7 +225,7 @@ BAD = [
     (
         BASE + "build: {flow: ecp6}\n",
         [],
-        r"study\.yaml:26: build\.flow: expected one of .*got 'ecp6'.*"
+        r"study\.yaml:26: build\.flow: template 'spatial_rtl' builds with .*got 'ecp6'.*"
         r"did you mean 'ecp5'",
     ),
     (
