@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
+
 from overlay.flow import TINY_SHAPES
 
 SHAPES = {
@@ -43,3 +47,13 @@ POINTS = {
     },
 }
 CASES = [(s, p) for s in SHAPES for p in POINTS]
+
+
+def residual_mismatches(xs: list[Any], family: str, traces: list[dict]) -> list[int]:
+    """Steps whose last-layer residual (``xs``, one per step from the simulation) differs
+    from the reference's trace of the same step."""
+    last = f"l{SHAPES[family].n_layers - 1}.x"
+    assert len(xs) == len(traces)
+    return [
+        i for i, (x, t) in enumerate(zip(xs, traces, strict=True)) if not np.array_equal(x, t[last])
+    ]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import shutil
 from functools import cache
 
-import numpy as np
 import pytest
 
 from overlay import sim
 from overlay.flow import Prepared, default_prompt, prepare
 from overlay.reference import run_reference
-from tests.overlay_tests.cases import CASES, POINTS, SHAPES
+from tests.overlay_tests.cases import CASES, POINTS, SHAPES, residual_mismatches
 
 pytestmark = pytest.mark.skipif(
     shutil.which("verilator") is None, reason="verilator not installed (make sysdeps)"
@@ -32,13 +31,7 @@ def _prepared(
 
 
 def _residual_mismatches(run: sim.SimRun, family: str, traces: list[dict]) -> list[int]:
-    last = f"l{SHAPES[family].n_layers - 1}.x"
-    assert len(run.xs) == len(traces)
-    return [
-        i
-        for i, (x, t) in enumerate(zip(run.xs, traces, strict=True))
-        if not np.array_equal(x, t[last])
-    ]
+    return residual_mismatches(run.xs, family, traces)
 
 
 @pytest.mark.parametrize(("family", "point"), CASES)

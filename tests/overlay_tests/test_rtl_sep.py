@@ -8,14 +8,13 @@ from __future__ import annotations
 import shutil
 from functools import cache
 
-import numpy as np
 import pytest
 
 from overlay import sim
 from overlay.flow import Prepared, default_prompt, prepare
 from overlay.isa import F_MM
 from overlay.reference import run_reference
-from tests.overlay_tests.cases import POINTS, SHAPES
+from tests.overlay_tests.cases import POINTS, SHAPES, residual_mismatches
 
 pytestmark = pytest.mark.skipif(
     shutil.which("verilator") is None, reason="verilator not installed (make sysdeps)"
@@ -44,10 +43,7 @@ def _prepared(case: str) -> tuple[Prepared, list[int], list[dict]]:
 
 
 def _mismatches(run: sim.SimRun, case: str, traces: list[dict]) -> list[int]:
-    last = f"l{SHAPES[SEP_CASES[case][0]].n_layers - 1}.x"
-    assert len(run.xs) == len(traces)
-    pairs = enumerate(zip(run.xs, traces, strict=True))
-    return [i for i, (x, t) in pairs if not np.array_equal(x, t[last])]
+    return residual_mismatches(run.xs, SEP_CASES[case][0], traces)
 
 
 @pytest.mark.parametrize("case", list(SEP_CASES))
