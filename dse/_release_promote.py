@@ -75,7 +75,10 @@ def promote(
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{name}-", dir=final.parent))
     try:
         spec = _build_spec(chosen, tmp, flow, template, part)
-        spatial_release.refuse(spec)  # the spatial accelerator has no released form yet
+        # The spatial accelerator on ECP5: sp_top behind the UART, weights in the bitstream.
+        spatial = spatial_release.plan(tmp / "study.yaml", chosen.point, spec)
+        if spatial is not None:
+            spec = spatial_release.build_spec(spatial, spec)
         # The overlay on ECP5 runs from on-chip memory: refused here if it cannot fit.
         onchip = onchip_release.plan(tmp / "study.yaml", chosen.point, spec.template)
         if onchip is not None:  # build the released top (UART, images in the bitstream)
@@ -97,6 +100,8 @@ def promote(
         manifest = assemble(tmp, name, chosen, spec, res)
         if onchip is not None:
             manifest["onchip"] = onchip_release.publish(onchip, tmp, say)
+        if spatial is not None:
+            manifest["onchip"] = spatial_release.publish(spatial, tmp, say)
         if alveo is not None:
             xclbin = tmp / manifest["bitstream"]
             manifest["alveo"] = alveo_release.publish(alveo, tmp, xclbin, say)

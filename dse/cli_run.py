@@ -1,10 +1,11 @@
 """``dse run RELEASE --port DEV --prompt 1,2,3 --tokens 16``: decode on a board.
 
-Talks to a released on-chip overlay (a manifest with an ``onchip`` section, see
-``dse/onchip_release.py``) over its UART with pyserial; ``--port`` is a device path or any
-pyserial URL (``socket://host:port``, ``rfc2217://``...). An Alveo release (an ``alveo``
-section, ``dse/alveo_release.py``) runs on the card through XRT's ``pyxrt`` instead
-(``dse/cli_run_alveo.py``); it takes ``--device`` and no ``--port``.
+Talks to a released ECP5 top (a manifest with an ``onchip`` section: the overlay's,
+``dse/onchip_release.py``, or the spatial accelerator's, ``dse/spatial_release.py``; one
+UART protocol, ``overlay.onchip.run_uart``) over its UART with pyserial; ``--port`` is a
+device path or any pyserial URL (``socket://host:port``, ``rfc2217://``...). An Alveo
+release (an ``alveo`` section, ``dse/alveo_release.py``) runs on the card through XRT's
+``pyxrt`` instead (``dse/cli_run_alveo.py``); it takes ``--device`` and no ``--port``.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def onchip_section(results: Path, name: str) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise RunError(
             f"release {name!r}: its manifest has no 'onchip' section; `dse run` drives a "
-            "released ECP5 overlay over UART (an Alveo release has its own host runner)"
+            "released ECP5 top (overlay or spatial) over UART (an Alveo release has its own "
+            "host runner)"
         )
     model, uart = section.get("model"), section.get("uart")
     fields = {

@@ -231,7 +231,7 @@ def run_uart(port: SerialLike, prompt: list[int], n_gen: int) -> tuple[list[int]
     port.write(encode_request(prompt, n_gen))
     head = _read_exact(port, 2, "the reply header")
     if head[0] != MAGIC_RESP:
-        raise ValueError(f"not an overlay release on this port (reply starts 0x{head[0]:02x})")
+        raise ValueError(f"not a released UART top on this port (reply starts 0x{head[0]:02x})")
     if head[1] != 0:
         raise ValueError(f"the board {_status(head[1])}")
     tokens: list[int] = []

@@ -20,12 +20,20 @@ from typing import Any
 from cost_models import ModelShape
 from overlay.flow import default_prompt
 from overlay.model import make_float_model
-from overlay.reference import quantise_model
+from overlay.reference import QuantModel, quantise_model
 from spatial.plan import SpatialError, SpatialPlan, build_plan
 from spatial.rtl import render, write_roms
 from spatial.simflow import read_result, write_bundle
 
-__all__ = ["SIM_FLOW", "plan_of", "read_result", "shape_of", "write_bundle", "write_sources"]
+__all__ = [
+    "SIM_FLOW",
+    "plan_of",
+    "quantised",
+    "read_result",
+    "shape_of",
+    "write_bundle",
+    "write_sources",
+]
 
 SIM_FLOW = "sim-verilator"
 # Weights the generator quantises into ROMs at most: the float model it draws them from
@@ -73,6 +81,14 @@ def plan_of(point: Mapping[str, Any]) -> SpatialPlan:
     return build_plan(point, shape, max_pos)
 
 
+def quantised(plan: SpatialPlan, seed: int) -> QuantModel:
+    """The seeded random weights of ``plan``'s model, quantised (calibrated on a seeded
+    prompt) as the ROMs hold them; the released top's reference runs the same."""
+    shape = plan.shape
+    prompt = default_prompt(shape, 4, seed + 7)
+    return quantise_model(make_float_model(shape, seed, plan.max_pos), plan.quant_spec(), prompt)
+
+
 def write_sources(folder: Path, point: Mapping[str, Any], flow: str) -> list[str]:
     """``sp_top.v`` and ``rom/*.hex`` of the point (names relative to ``folder``)."""
     if flow == SIM_FLOW:
@@ -82,10 +98,7 @@ def write_sources(folder: Path, point: Mapping[str, Any], flow: str) -> list[str
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise SpatialError("weights_seed", f"expected an integer >= 0, got {seed!r}")
     files = render(plan, folder)  # raises SpatialError for what the RTL does not build
-    shape = plan.shape
-    prompt = default_prompt(shape, 4, seed + 7)
-    qm = quantise_model(make_float_model(shape, seed, plan.max_pos), plan.quant_spec(), prompt)
-    write_roms(plan, qm, folder)
+    write_roms(plan, quantised(plan, seed), folder)
     top = [f.name for f in files if f.name == "sp_top.v"]
     roms = sorted(p.relative_to(folder).as_posix() for p in (folder / "rom").glob("*.hex"))
     return top + roms

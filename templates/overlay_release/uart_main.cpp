@@ -1,6 +1,7 @@
-// Verilator harness of the released top: the board's UART wire, bridged to this process's
-// stdin (bytes the host sends, driven onto uart_rx at CPB clocks per bit) and stdout
-// (bytes decoded from uart_tx). Usage: Voverlay_uart_top CPB [LINGER]
+// Verilator harness of a released UART top (the overlay's overlay_uart_top or the spatial
+// family's sp_uart_top, whichever this build verilated): the board's UART wire, bridged to
+// this process's stdin (bytes the host sends, driven onto uart_rx at CPB clocks per bit) and
+// stdout (bytes decoded from uart_tx). Usage: V<top> CPB [LINGER]
 // On end of stdin it stops once uart_tx has been idle LINGER cycles (0: at once).
 #include <cstdint>
 #include <cstdio>
@@ -9,7 +10,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#if __has_include("Voverlay_uart_top.h")
 #include "Voverlay_uart_top.h"
+typedef Voverlay_uart_top Top;
+#else
+#include "Vsp_uart_top.h"
+typedef Vsp_uart_top Top;
+#endif
 #include "verilated.h"
 
 // A board has booted (reset, program copied into the core) long before a host talks to it.
@@ -21,7 +28,7 @@ int main(int argc, char** argv) {
     const uint64_t linger = argc > 2 ? strtoull(argv[2], nullptr, 10) : 0;
     if (cpb < 4) { fprintf(stderr, "CPB must be >= 4\n"); return 2; }
     fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
-    Voverlay_uart_top* top = new Voverlay_uart_top;
+    Top* top = new Top;
     std::deque<uint8_t> in;
     bool eof = false;
     int drv_bit = -1;          // bit of the frame being driven, -1 idle

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,22 +91,27 @@ def _bridge(master: int, port: SimPort) -> None:
         threading.Thread(target=fn, daemon=True).start()
 
 
+def dse_run_over_pty(port: SimPort, results: Path, args: list[str]) -> Any:
+    """``dse run ARGS`` with ``--port`` a pty bridged to the simulated board ``port``."""
+    master, slave = os.openpty()
+    _bridge(master, port)
+    try:
+        argv = [sys.executable, "-m", "dse.cli", "run", *args, "--port", os.ttyname(slave)]
+        argv += ["--results", str(results)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def test_dse_run_over_a_pty(released, tmp_path: Path) -> None:
     p, folder, section = released
     rel = tmp_path / "releases" / "tiny"
     rel.mkdir(parents=True)
     (rel / "manifest.json").write_text(json.dumps({"onchip": section}))
-    master, slave = os.openpty()
     binary = build(section["params"])
     with SimPort(binary, folder / "onchip", section["params"]["CPB"], timeout=300) as port:
-        _bridge(master, port)
-        done = subprocess.run(
-            [sys.executable, "-m", "dse.cli", "run", "tiny", "--port", os.ttyname(slave),
-             "--prompt", "1,2,3", "--tokens", "5", "--results", str(tmp_path)],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-    os.close(master)
-    os.close(slave)
+        done = dse_run_over_pty(port, tmp_path, ["tiny", "--prompt", "1,2,3", "--tokens", "5"])
     assert done.returncode == 0, done.stderr
     want = run_reference(p.rel.prep.qm, [1, 2, 3], 5)[0]
     assert done.stdout.strip() == ",".join(map(str, want))
