@@ -47,6 +47,7 @@ class SpatialReleaseError(DseError, ValueError):
 @dataclass
 class Plan:
     rel: Any  # spatial.release.SpatialRelease
+    point: dict[str, Any]  # the build's design point (the cost model's keys among them)
     need: dict[str, Any]
     available: dict[str, int]
     freq_mhz: float
@@ -79,7 +80,7 @@ def plan(config_path: Path, point: dict[str, Any], spec: Any) -> Plan | None:
         rel = prepare(point)
     except SpatialError as exc:
         raise SpatialReleaseError(f"{config_path.name}: design point {exc}") from None
-    return Plan(rel, need, available, freq)
+    return Plan(rel, point, need, available, freq)
 
 
 def build_spec(p: Plan, spec: Any) -> Any:
@@ -97,6 +98,7 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
     from overlay.onchip_sim import SimPort
     from overlay.reference import run_reference
     from spatial.release import TOP, build, digests, write_files
+    from spatial.simflow import model_cycles
 
     rel, plan_ = p.rel, p.rel.plan
     folder = release_dir / "onchip"
@@ -131,6 +133,12 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
         )
     image, plan_sha = digests(rel, folder)
     steps = len(prompt) + SIM_TOKENS - 1
+    decode = (cycles - prefill) / (SIM_TOKENS - 1)
+    # The spatial cost model's cycles of the same run (prefill of the prompt, each decode
+    # step at its KV length), as the sim rung pairs them.
+    positions = [len(prompt) + i for i in range(SIM_TOKENS - 1)]
+    pre_model, dec_model, _ = model_cycles(plan_.shape, p.point, len(prompt), positions)
+    dec_model_mean = sum(dec_model) / len(dec_model)
     return {
         "family": "spatial",
         "top": TOP,
@@ -158,7 +166,13 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
             "prefill_cycles": prefill,
         },
         "cycles_per_token": cycles / steps,
-        "decode_cycles_per_token": (cycles - prefill) / (SIM_TOKENS - 1),
+        "decode_cycles_per_token": decode,
+        "model_cycles": {
+            "prefill_cycles": round(pre_model),
+            "decode_cycles_per_token": round(dec_model_mean, 1),
+            "prefill_err_pct": round(100.0 * (pre_model - prefill) / prefill, 2),
+            "decode_err_pct": round(100.0 * (dec_model_mean - decode) / decode, 2),
+        },
     }
 
 

@@ -74,6 +74,7 @@ def test_released_top_decodes_the_reference_tokens(released) -> None:
     assert len(section["image_sha256"]) == 64 and len(section["plan_sha256"]) == 64
     assert 0 < sim["prefill_cycles"] < sim["call_cycles"]
     assert section["decode_cycles_per_token"] > 100
+    assert abs(section["model_cycles"]["decode_err_pct"]) < 25  # the spatial cost model
     assert section["fit_estimate"]["need"]["multipliers"] <= 156
 
 
