@@ -24,7 +24,7 @@ HLS = {"hls_gemv", "hls_gemm", "hls_attention"}
 SCRIPTS = {"vivado", "vitis_hls", "vitis_link"}
 # Whole accelerators: verified by their own suites (tests/overlay_tests), not by a unit
 # testbench, and predicted by the whole-design models rather than by summed units.
-WHOLE = {"overlay", "overlay_release", "spatial_rtl"}
+WHOLE = {"overlay", "overlay_release", "spatial_rtl", "spatial_release"}
 WHOLE_HLS = {"hls_spatial"}  # the spatial HLS top: C simulation in tests/spatial_tests
 
 
