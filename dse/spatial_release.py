@@ -94,11 +94,7 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
     section. Raises SpatialReleaseError when the simulated tokens differ from the
     reference's or the files differ from the built bundle's."""
     from overlay.flow import default_prompt
-    from overlay.onchip import run_uart
-    from overlay.onchip_sim import SimPort
-    from overlay.reference import run_reference
-    from spatial.release import TOP, build, digests, write_files
-    from spatial.simflow import model_cycles
+    from spatial.release import TOP, digests, write_files
 
     rel, plan_ = p.rel, p.rel.plan
     folder = release_dir / "onchip"
@@ -118,27 +114,17 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
             f"the simulated top's {', '.join(differ)} differ from the built bundle's: not published"
         )
     prompt = default_prompt(plan_.shape, 3, rel.seed + 11)
-    want, _ = run_reference(rel.qm, prompt, SIM_TOKENS)
     if log:
         log(
             f"simulating the released top {TOP} over its UART ({len(prompt)} + {SIM_TOKENS} tokens)"
         )
-    with SimPort(build(folder), folder, rel.cpb, timeout=600) as port:
-        first, prefill = run_uart(port, prompt, 1)  # the prompt's call alone
-        got, cycles = run_uart(port, prompt, SIM_TOKENS)
-    if got != want or first != want[:1]:
+    run = simulate(p, folder, prompt, SIM_TOKENS)
+    if not run["simulated"]["bit_exact"]:
         raise SpatialReleaseError(
-            f"the released top decoded {got} in simulation, the bit-exact reference {want}: "
-            "not published"
+            f"the released top decoded {run['simulated']['tokens']} in simulation, the "
+            f"bit-exact reference {run['simulated']['reference_tokens']}: not published"
         )
     image, plan_sha = digests(rel, folder)
-    steps = len(prompt) + SIM_TOKENS - 1
-    decode = (cycles - prefill) / (SIM_TOKENS - 1)
-    # The spatial cost model's cycles of the same run (prefill of the prompt, each decode
-    # step at its KV length), as the sim rung pairs them.
-    positions = [len(prompt) + i for i in range(SIM_TOKENS - 1)]
-    pre_model, dec_model, _ = model_cycles(plan_.shape, p.point, len(prompt), positions)
-    dec_model_mean = sum(dec_model) / len(dec_model)
     return {
         "family": "spatial",
         "top": TOP,
@@ -157,23 +143,56 @@ def publish(p: Plan, release_dir: Path, log: Any = None) -> dict[str, Any]:
         "clock_mhz": p.freq_mhz,
         "uart": {"baud": UART_BAUD, "clocks_per_bit": rel.cpb, "format": "8N1"},
         "fit_estimate": {"need": p.need, "available": p.available},
+        **run,
+    }
+
+
+def simulate(p: Plan, folder: Path, prompt: list[int], n: int) -> dict[str, Any]:
+    """Run the released top written in ``folder`` over its UART: the prompt alone (its
+    call's cycles), then the prompt and ``n`` tokens; the tokens beside the reference's and
+    the cycles beside the spatial cost model's for the same run (prefill of the prompt, each
+    decode step at its KV length, as the sim rung pairs them)."""
+    from overlay.onchip import run_uart
+    from overlay.onchip_sim import SimPort
+    from overlay.reference import run_reference
+    from spatial.release import build
+    from spatial.simflow import model_cycles
+
+    rel, shape = p.rel, p.rel.plan.shape
+    want, _ = run_reference(rel.qm, prompt, n)
+    with SimPort(build(folder), folder, rel.cpb, timeout=600) as port:
+        first, prefill = run_uart(port, prompt, 1)
+        got, cycles = run_uart(port, prompt, n)
+    decode = (cycles - prefill) / max(1, n - 1)
+    positions = [len(prompt) + i for i in range(n - 1)]
+    pre_model, dec_model, _ = model_cycles(shape, p.point, len(prompt), positions)
+    dec_mean = sum(dec_model) / max(1, len(dec_model))
+    return {
         "simulated": {
             "prompt": prompt,
             "tokens": got,
             "reference_tokens": want,
-            "bit_exact": True,
+            "bit_exact": got == want and first == want[:1],
             "call_cycles": cycles,
             "prefill_cycles": prefill,
         },
-        "cycles_per_token": cycles / steps,
+        "cycles_per_token": cycles / (len(prompt) + n - 1),
         "decode_cycles_per_token": decode,
         "model_cycles": {
             "prefill_cycles": round(pre_model),
-            "decode_cycles_per_token": round(dec_model_mean, 1),
+            "decode_cycles_per_token": round(dec_mean, 1),
             "prefill_err_pct": round(100.0 * (pre_model - prefill) / prefill, 2),
-            "decode_err_pct": round(100.0 * (dec_model_mean - decode) / decode, 2),
+            "decode_err_pct": round(100.0 * (dec_mean - decode) / decode, 2) if n > 1 else None,
         },
     }
 
 
-__all__ = ["RELEASE_TEMPLATE", "Plan", "SpatialReleaseError", "build_spec", "plan", "publish"]
+__all__ = [
+    "RELEASE_TEMPLATE",
+    "Plan",
+    "SpatialReleaseError",
+    "build_spec",
+    "plan",
+    "publish",
+    "simulate",
+]
