@@ -43,9 +43,10 @@ Last lines: ``key=value`` figures (``overhead_ssh_s=…``, ``util_4_hosts=…``,
 sections 3/4, per other pool and prior ``farm_pool_points_<flow>_<prior>=…`` and
 ``farm_builds_ratio_<flow>_<prior>=…``; then for the headline pool (the farm's flow,
 ``yosys-ecp5``, ``loo`` prior) ``farm_pool_points=…``, ``err_*``, ``builds_to_best_*``,
-``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy on the same seeds, and
-last ``farm_builds_ratio=…`` (the default policy: builds to the measured-best point /
-random among feasible; target <= 0.2).
+``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy on the same seeds,
+``farm_builds_ratio_floor=…`` (the ratio if the best is built first: a pool of N feasible
+points cannot go below 2/(N+1)), and last ``farm_builds_ratio=…`` (the default policy:
+builds to the measured-best point / random among feasible; target <= 0.2).
 
 Run: ``python benchmarks/farm.py [--quick] [--builds 8] [--util-builds 20] [--seeds 20]
 [--sections overhead,util,calib] [--pool-flows yosys-ecp5,yosys-xilinx] [--priors
@@ -367,8 +368,11 @@ def best_search(pool: fp.Pool, runs: Mapping[str, list[list[int]]]) -> dict[str,
             f"{stop:.0f} builds (median)"
         )
         out[name] = med
+    rand = "random among feasible, (N+1)/(k+1)"
+    print(f"   {rand:44}{random_expect:7.1f}  N={n_feasible}, k={k}")
     print(
-        f"   {'random among feasible, (N+1)/(k+1)':44}{random_expect:7.1f}  N={n_feasible}, k={k}"
+        f"   (the best built first gives the smallest ratio this pool allows: "
+        f"{1 / random_expect:.2f}; <= 0.2 needs (N+1)/(k+1) >= 5)"
     )
     out["random"] = random_expect
     return out
@@ -422,6 +426,7 @@ def pool_section(
         out[f"ratio_{name}"] = builds / rand
         print(f"   ratio {labels[name]} / random: {builds / rand:.2f}")
     out["ratio"] = out[f"ratio_{policy.choice}"]
+    out["ratio_floor"] = 1 / rand
     return out
 
 
@@ -474,6 +479,8 @@ def calib(
     for name in [*POLICIES, "spread0"]:
         if f"ratio_{name}" in head:
             out[f"farm_builds_ratio_{name}"] = round(head[f"ratio_{name}"], 3)
+    if "ratio_floor" in head:
+        out["farm_builds_ratio_floor"] = round(head["ratio_floor"], 3)
     if "ratio" in head:
         print(f"\nratio loop/random ({flows[0]}, {priors[0]} prior, build.choice default): "
               f"{head['ratio']:.2f}   target: <= 0.20")  # fmt: skip
