@@ -56,6 +56,9 @@ HW_KEYS = (
 # Keys a point may leave out (builds measured before the batched MV had them): one token
 # slot, one token lane.
 HW_DEFAULTS = {"prefill_slots": 1, "mm_lanes": 1}
+# A separate MM engine's parameters (manifest SEP, MM_K, MM_N, CAP_MM) and their values
+# without one: read where a point has them, not part of a measured build's key.
+SEP_KEYS = {"mm_engine": 0, "mm_red": 8, "mm_rows": 8, "stream_cap_mm": 0}
 # Instruction memory width: 256 bits (IMEM 256 maps to 4 RAMB36 at 512 x 72).
 IMEM_BITS = 256
 DW_SPAD = 18
@@ -79,8 +82,23 @@ def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
     fw = g["w_bits"] + g["idx_bits"]
     tileb = 2 * g["mv_n"] + np.floor((lanes * fw + 7) / 8)
     win = np.maximum(np.maximum(tileb, lanes), 2 * sfu)
+    sep = np.asarray(p.get("mm_engine", 0), dtype=float) != 0
+    cap = g["stream_cap"]
+    tt, mt, xbl = g["prefill_slots"], g["mm_lanes"], g["xbuf_words"] / g["mm_lanes"]
+    if np.any(sep):
+        # A separate MM engine (SEP = 1, ``SEP_KEYS``): the streams' window and buffers
+        # grow to its tile (TILEBM, CAPX); the core keeps one slot and one lane (TTV, MTV),
+        # its x buffers XBUF >> (clog2(TT + 1) - 1) words. The MM engine itself is not a
+        # unit here (no build of one is fitted): the temporal model charges it per MAC.
+        e = {k: np.asarray(p.get(k, d), dtype=float) for k, d in SEP_KEYS.items()}
+        lm = e["mm_red"] * e["mm_rows"]
+        tilebm = np.where(sep, 2 * e["mm_rows"] + np.floor((lm * fw + 7) / 8), 0.0)
+        win = np.maximum(np.maximum(np.maximum(tileb, lanes), tilebm), 2 * sfu)
+        cap = np.maximum(cap, np.where(sep, e["stream_cap_mm"], 0.0))
+        xbl = np.where(sep, g["xbuf_words"] / np.exp2(_clog2(tt + 1) - 1), xbl)
+        tt, mt = np.where(sep, 1.0, tt), np.where(sep, 1.0, mt)
     lnbk = _clog2(np.maximum(win, g["beat_bytes"]))
-    caw = np.maximum(_clog2(g["stream_cap"]), lnbk)
+    caw = np.maximum(_clog2(cap), lnbk)
     # DSP packing: W4, dense, even mv_n -> one multiplier per row pair and column
     pack = (g["w_bits"] == 4) & (g["idx_bits"] == 0) & (np.mod(g["mv_n"], 2) == 0)
     return {
@@ -97,10 +115,10 @@ def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
         "saw": _clog2(g["spad_words"]),
         # token lanes (MM mode): each lane's x buffers hold XBUF / MT words (slots banked
         # by lane); TT token slots of row accumulators
-        "tt": g["prefill_slots"],
-        "mt": g["mm_lanes"],
-        "xbl": g["xbuf_words"] / g["mm_lanes"],
-        "xaw": _clog2(g["xbuf_words"] / g["mm_lanes"]),
+        "tt": tt,
+        "mt": mt,
+        "xbl": xbl,
+        "xaw": _clog2(xbl),
     }
 
 
@@ -316,50 +334,6 @@ def coefficients(flow: str) -> dict[str, Any]:
 
 def fitted_flows() -> tuple[str, ...]:
     return tuple(f for f in FLOWS if coefficients(f))
-
-
-# The template's defaults for what a temporal design point does not set (manifest
-# ``parameters`` defaults; tests check them against templates/overlay/manifest.yaml).
-TEMPLATE_DEFAULTS = {"spad_words": 1024, "imem_words": 256, "burst_bytes": 256, "xbuf_words": 1024}
-OVERLAY_QUANTS = ("w8a8", "w4a8")  # what the overlay hardware builds (overlay/config.py)
-# Other knobs overlay/config.py refuses a build for unless they have these values.
-OVERLAY_FIXED = {"kv_bits": 8, "cores": 1, "tp": 1, "pp": 1, "attn_macs": 0}
-
-
-def builds(p: Mapping[str, Any], quant_ok: Array) -> Array:
-    """Points the overlay hardware builds (``quant_ok``: the precision is one it has):
-    the others keep the engine-level model."""
-    ok = np.asarray(quant_ok, bool)
-    for key, want in OVERLAY_FIXED.items():
-        if key in p:
-            ok = ok & (np.asarray(p[key]) == want)
-    if "act_onchip" in p:
-        ok = ok & (np.asarray(p["act_onchip"]) != 0)
-    return ok
-
-
-FLOW_OF_DSP_KIND = {"dsp48e2": "yosys-xilinx", "mult18x18d": "yosys-ecp5"}
-
-
-def template_point(p: Mapping[str, Any], w_bits: float) -> dict[str, Array]:
-    """The overlay's template parameters at temporal design points ``p`` (arrays), as the
-    manifest's ``derive`` section computes them for a build."""
-    mv_k, mv_n = np.asarray(p["mv_k"], float), np.asarray(p["mv_n"], float)
-    sfu = np.asarray(p["sfu_lanes"], float)
-    beat = np.floor(np.asarray(p["axi_port_bits"], float) / 8)
-    pop = np.maximum(np.maximum(mv_n * 2 + np.floor(mv_n * mv_k * 12 / 8), mv_k * mv_n), sfu * 2)
-    one = np.ones_like(mv_k * beat)
-    return {
-        "mv_k": mv_k * one,
-        "mv_n": mv_n * one,
-        "w_bits": w_bits * one,
-        "sfu_lanes": sfu * one,
-        "beat_bytes": beat * one,
-        "stream_cap": (2 * pop + beat * 56 + 256) * one,
-        "overlap": np.asarray(p.get("overlap", 1), float) * one,
-        "idx_bits": np.where(np.asarray(p.get("sparsity", 0)) == 0, 0.0, 4.0) * one,
-        **{k: v * one for k, v in TEMPLATE_DEFAULTS.items()},
-    }
 
 
 # The core's features by the unit of the design they stand for (the core is one module,

@@ -1,10 +1,10 @@
 """Resources of a temporal (overlay) design point: LUT, FF, DSP, block RAM, URAM per FPGA.
 
-Where the overlay template builds the point (``_overlay_resources.builds``) and its flow has
-fitted coefficients, the figures are the whole-overlay model's prediction of the generated
-accelerator; elsewhere (another precision, several cores, a separate attention engine) the
-engine-level model below: MACs, SFU lanes, dequantisation, controller, FIFOs and buffers.
-The platform shell's share (memory ports, their clock crossing) is kept apart in ``*_fixed``.
+Where the overlay template builds the point (``_overlay_template``) and its flow has fitted
+coefficients, the figures are the whole-overlay model's prediction of the accelerator the
+point's build generates; elsewhere (another precision, several cores, a separate attention
+engine) the engine-level model below: MACs, SFU lanes, dequantisation, controller, FIFOs and
+buffers. The platform shell's share (memory ports, their clock crossing) is in ``*_fixed``.
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from typing import Any
 import numpy as np
 
 from cost_models import _overlay_resources as ovr
+from cost_models import _overlay_template as ovt
 from cost_models._common import Arrays, dequant_lanes, dsp_table, sel, sparse_group_terms
 from cost_models._points import QUANTS
 from cost_models._spatial import logic
 from cost_models._workload import Workload
-
-# Prefill token slots the overlay template builds at most (templates/overlay manifest TT).
-TT_MAX = 8
 
 
 def temporal_resources(
@@ -114,37 +112,35 @@ def temporal_resources(
         "dequant": cores * dq_lanes * dq["lut"],
         "nonlinear": cores * nl * nl_lane["lut"],
     }
-    flow = ovr.FLOW_OF_DSP_KIND.get(platform.dsp_kind)
-    built = ovr.builds(p, np.isin(q, [QUANTS.index(k) for k in ovr.OVERLAY_QUANTS]))
+    flow = ovt.FLOW_OF_DSP_KIND.get(platform.dsp_kind)
+    built = ovt.overlay_knobs(p, np.isin(q, [QUANTS.index(k) for k in ovt.OVERLAY_QUANTS]))
     if flow is not None and ovr.coefficients(flow) and np.any(built):
         # The whole overlay as templates/overlay builds it at this point (fitted to Yosys
-        # builds of it, docs/models.md "Whole overlay"): engine, controller, SFU, buffers,
-        # AXI read streams. MACs the RTL does not build (a separate prefill engine,
-        # attention MACs) keep their per-MAC figures; the shell's clock crossing stays.
-        # Points the overlay does not build (another precision, several cores, ...) keep
+        # builds of it, docs/models.md "Whole overlay"): engine with its token slots (TT)
+        # and lanes (MT), controller, SFU, buffers, AXI read streams, at the parameters the
+        # manifest generates for the point (``_overlay_template``). A separate MM engine
+        # (SEP) is not a unit of that model: its mm_t·mm_k·mm_n MACs and weight tiles keep
+        # their per-MAC figures; the shell's clock crossing stays. Points the overlay does
+        # not build (another precision, several cores, more than 8 token slots, ...) keep
         # the engine-level model.
-        hw = ovr.template_point(p, prec.w_bits)
+        hw = ovt.template_point(p, prec.w_bits)
+        built = built & ovt.template_accepts(hw)
         whole = ovr.predict(hw, flow)
-        # the RTL's one engine is the MV engine; a separate prefill engine is not built.
-        # Its MM mode's token lanes 1..mm_t-1 (ov_mm_lanes: multipliers, products, x
-        # buffers banked by lane) are not in the fitted whole-overlay model: per-MAC figures,
-        # where the template builds them (batched prefill of at most TT_MAX slots; serial
-        # prefill and more slots build MT = 1 or nothing)
-        separate = sel(p["unified_engine"], 0.0, mm)
-        batched = ~np.asarray(p["prefill_serial"], bool) & (p["tile_tokens"] <= TT_MAX)
-        lanes = np.where(batched, (p["mm_t"] - 1) * mv, 0.0)
-        extra = sel(p["unified_engine"], lanes, mm)
+        separate = np.where(hw["mm_engine"] != 0, mm, 0.0)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
-        per_mac = extra * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
+        per_mac = separate * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
         lut = np.where(built, cores * (whole["lut"] + per_mac), lut)
-        per_mac = extra * tab["ff_per_mac"][q] + attn * tab["ff_per_mac"][aq]
+        per_mac = separate * tab["ff_per_mac"][q] + attn * tab["ff_per_mac"][aq]
         ff = np.where(built, cores * (whole["ff"] + per_mac), ff)
-        dsps = np.ceil(extra / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
+        dsps = np.ceil(separate / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
         dsp = np.where(built, cores * (whole["dsp"] + dsps), dsp)
-        # a separate engine's weight tiles
         bram_core = np.where(built, whole["bram"] * per_bram + w_banks * (separate > 0), bram_core)
         for r in ("lut", "ff", "bram36"):
             fixed[r] = np.where(built, cdc * cc[r], fixed[r])
+        # the overlay keeps activations in its scratchpad (spad_replica): no buffer of its own
+        act_blocks = np.where(built, 0.0, act_blocks)
+        if has_uram:
+            fixed["uram"] = act_blocks
         if detail:
             bd = ovr.breakdown(hw, flow)
             ov_parts = {

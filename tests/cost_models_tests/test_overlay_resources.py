@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import cost_models as cm
 from cost_models import _overlay_resources as ov
+from cost_models import _overlay_template as ovt
 from cost_models._points import SPARSITY_KINDS
-from runners import load_template
+from dse.buildspec import resolve_build
+from dse.config import load_config
+from dse.scoring import Model
+from runners import TemplateError, load_template
 from runners.reports._open import count_cells
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +76,25 @@ POINTS = [
     {"mv_k": 8, "mv_n": 4, "sfu_lanes": 2, "axi_port_bits": 128, "quant": "w4a8"},
     {"mv_k": 16, "mv_n": 16, "sfu_lanes": 4, "axi_port_bits": 512, "quant": "w8a8",
      "sparsity": "nm", "overlap": False},
+    # batched prefill: token slots and lanes (TT 4, MT 2; TT 8 doubles the x buffers)
+    {"mv_k": 8, "mv_n": 4, "sfu_lanes": 2, "axi_port_bits": 64, "quant": "w4a8",
+     "prefill_serial": False, "unified_engine": True, "tile_tokens": 4, "mm_t": 2},
+    {"mv_k": 16, "mv_n": 1, "sfu_lanes": 1, "axi_port_bits": 128, "quant": "w8a8",
+     "prefill_serial": False, "unified_engine": True, "tile_tokens": 8, "mm_t": 4},
+    # serial prefill builds no MM mode, whatever tile_tokens and mm_t say
+    {"mv_k": 8, "mv_n": 4, "sfu_lanes": 2, "axi_port_bits": 64, "quant": "w4a8",
+     "prefill_serial": True, "unified_engine": True, "tile_tokens": 128, "mm_t": 2},
+    # a separate MM engine (SEP, its tile and stream buffer)
+    {"mv_k": 8, "mv_n": 4, "sfu_lanes": 2, "axi_port_bits": 64, "quant": "w4a8",
+     "prefill_serial": False, "unified_engine": False, "tile_tokens": 4, "mm_t": 2,
+     "mm_k": 16, "mm_n": 4},
 ]  # fmt: skip
+
+
+def _arrays(point: dict[str, object]) -> dict[str, np.ndarray]:
+    arrays = {k: np.array([v]) for k, v in point.items() if k not in ("quant", "sparsity")}
+    arrays["sparsity"] = np.array([SPARSITY_KINDS.index(str(point.get("sparsity", "none")))])
+    return arrays
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -81,12 +102,30 @@ def test_template_point_is_what_the_build_synthesises(point: dict[str, object]) 
     """The model's template parameters equal the manifest's resolution of the same point."""
     params = load_template("overlay").resolve_params(point)
     keys = {p.point_key: name for name, p in load_template("overlay").parameters.items()}
-    arrays = {k: np.array([v]) for k, v in point.items() if k not in ("quant", "sparsity")}
-    arrays["sparsity"] = np.array([SPARSITY_KINDS.index(str(point.get("sparsity", "none")))])
     w_bits = 4 if point["quant"] == "w4a8" else 8
-    hw = ov.template_point(arrays, w_bits)
+    hw = ovt.template_point(_arrays(point), w_bits)
+    assert bool(ovt.template_accepts(hw)[0])
     for key, value in hw.items():
         assert float(value[0]) == float(params[keys[key]]), key
+
+
+REFUSED = [
+    {"tile_tokens": 128, "mm_t": 2},  # the house default: more slots than the template has
+    {"tile_tokens": 2, "mm_t": 4},  # lanes must divide the slots
+    {"tile_tokens": 6, "mm_t": 4},
+    {"tile_tokens": 4, "mm_t": 8},  # 1, 2 or 4 lanes
+    {"unified_engine": False, "mm_k": 3, "mm_n": 3},  # MM tiles are whole bytes
+]
+
+
+@pytest.mark.parametrize("knobs", REFUSED)
+def test_the_model_refuses_what_the_template_refuses(knobs: dict[str, object]) -> None:
+    """A point whose build the manifest refuses is not predicted as an overlay."""
+    point = {**POINTS[2], **knobs}
+    with pytest.raises(TemplateError):
+        load_template("overlay").resolve_params(point)
+    hw = ovt.template_point(_arrays(point), 4)
+    assert not bool(ovt.template_accepts(hw)[0])
 
 
 def test_breakdown_adds_up_to_the_whole() -> None:
@@ -96,7 +135,7 @@ def test_breakdown_adds_up_to_the_whole() -> None:
         "stream_port": {"lut": {"one": 200.0}, "ff": {"caw": 3.0}},
         **{u: {"lut": {"mux": 0.5, "addr_bits": 1.0}} for u in ov.UNITS[2:]},
     }
-    p = ov.template_point({"mv_k": 8, "mv_n": 2, "sfu_lanes": 2, "axi_port_bits": 128}, 8)
+    p = ovt.template_point({"mv_k": 8, "mv_n": 2, "sfu_lanes": 2, "axi_port_bits": 128}, 8)
     for flow in ov.FLOWS:
         whole = ov.predict(p, flow, coef)
         parts = ov.breakdown(p, flow, coef)
@@ -158,25 +197,64 @@ def test_batched_mv_registers_and_lane_units_are_counted() -> None:
             assert float(row["dsp"]) == float(ov.predict(p, "yosys-xilinx", {})["dsp"]), p
 
 
-@pytest.mark.parametrize(
-    ("platform", "flow"), [("u280", "yosys-xilinx"), ("ecp5-85", "yosys-ecp5")]
-)
-def test_temporal_model_predicts_the_built_overlay(platform: str, flow: str) -> None:
-    """A temporal point the overlay builds: the study model's LUT/FF/DSP/BRAM are the whole
-    overlay at the template parameters the manifest resolves for that point (no shell share,
-    no engine-level figures)."""
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# (example study, a trial's point (every space key), the flow the board's DSP kind selects)
+STUDY_POINTS = [
+    ("tiny-llama-u280.yaml", {"mv_n": 4, "sfu_lanes": 2}, "yosys-xilinx"),
+    ("tiny-llama-u280.yaml", {"mv_n": 4, "sfu_lanes": 2, "prefill_serial": False,
+                              "tile_tokens": 4, "mm_t": 2}, "yosys-xilinx"),
+    ("tiny-llama-ecp5.yaml", {"mv_n": 4, "sfu_lanes": 1, "prefill_serial": False,
+                              "tile_tokens": 8, "mm_t": 4}, "yosys-ecp5"),
+    ("tiny-llama-ecp5.yaml", {"mv_n": 2, "sfu_lanes": 4}, "yosys-ecp5"),
+]  # fmt: skip
+
+
+def _built(example: str, point: dict[str, object]) -> tuple[Model, dict[str, np.ndarray]]:
+    """The study's model and the whole-overlay parameters its build of ``point`` generates
+    (``dse build``'s own resolution: model defaults, design, point, manifest)."""
+    cfg = load_config(EXAMPLES / example)
+    params = resolve_build(cfg, point, template="overlay").template_params()
+    keys = {p.point_key: name for name, p in load_template("overlay").parameters.items()}
+    wanted = (*ov.HW_KEYS, *ov.SEP_KEYS)
+    return Model.of(cfg), {k: np.array(float(params[keys[k]])) for k in wanted}
+
+
+@pytest.mark.parametrize(("example", "point", "flow"), STUDY_POINTS)
+def test_study_prediction_is_the_generated_overlay(
+    example: str, point: dict[str, object], flow: str
+) -> None:
+    """A temporal point's predicted LUT/FF/DSP/BRAM (what calibration pairs with a build of
+    it, the shell apart) are ``_overlay_resources`` at the template parameters the point's
+    build generates: its token slots (TT) and lanes (MT), SPAD, IMEM and XBUF included, no
+    per-MAC lane figures, no activation buffer beside the scratchpad."""
     if not ov.coefficients(flow):
         pytest.skip(f"no fitted overlay coefficients for {flow} yet")
-    point = {"quant": "w4a8", "mv_k": 8, "mv_n": 4, "mm_k": 8, "mm_n": 4, "sfu_lanes": 2,
-             "axi_port_bits": 128, "attn_macs": 0, "cores": 1, "tp": 1}  # fmt: skip
-    row = cm.evaluate("gpt2-medium", platform, [point], arch="temporal").iloc[0]
-    t = load_template("overlay")
-    resolved = t.resolve_params(point)
-    keys = {p.point_key: name for name, p in t.parameters.items()}
-    hw = {k: np.array(float(resolved[name])) for k, name in keys.items() if k in ov.HW_KEYS}
+    model, hw = _built(example, point)
     want = ov.predict(hw, flow)
-    per_bram = 0.5 if flow == "yosys-ecp5" else 1.0
-    assert row["lut"] == pytest.approx(float(want["lut"]))
-    assert row["ff"] == pytest.approx(float(want["ff"]))
-    assert row["dsp"] == float(want["dsp"])
-    assert row["bram36"] >= float(want["bram"]) * per_bram  # + activations where no URAM
+    got = model.predict_build(point)
+    per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
+    assert got["lut"] == pytest.approx(float(want["lut"]))
+    assert got["ff"] == pytest.approx(float(want["ff"]))
+    assert got["dsp"] == float(want["dsp"])
+    assert got["bram36"] == pytest.approx(float(want["bram"]) * per_bram)
+    assert got["uram"] == 0.0
+
+
+def test_study_prediction_of_a_separate_mm_engine() -> None:
+    """With a separate MM engine the generated core (one slot, one lane, its stream buffers
+    grown to an MM tile) is the whole-overlay model's; the MM engine, which no fitted unit
+    describes, adds its mm_t·mm_k·mm_n MACs at the per-MAC figures (two W4 MACs a DSP48E2)."""
+    if not ov.coefficients("yosys-xilinx"):
+        pytest.skip("no fitted overlay coefficients for yosys-xilinx yet")
+    point = {"mv_n": 4, "sfu_lanes": 2, "prefill_serial": False, "unified_engine": False,
+             "tile_tokens": 4, "mm_t": 2, "mm_k": 16, "mm_n": 4}  # fmt: skip
+    model, hw = _built("tiny-llama-u280.yaml", point)
+    assert float(hw["mm_engine"]) == 1.0
+    core = ov.predict(
+        {**hw, "prefill_slots": np.array(1.0), "mm_lanes": np.array(1.0)}, "yosys-xilinx"
+    )
+    want = ov.predict(hw, "yosys-xilinx")
+    assert float(want["dsp"]) == float(core["dsp"])  # the core has one slot and one lane
+    got = model.predict_build(point)
+    assert got["dsp"] == float(want["dsp"]) + 2 * 16 * 4 / 2
+    assert got["lut"] > float(want["lut"])
