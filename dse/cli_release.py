@@ -165,6 +165,8 @@ def release_show(
         if isinstance(shown.get("measured"), dict):
             shown["measured"] = {k: _measured(k, v) for k, v in shown["measured"].items()}
         shown["util_unit"] = "fraction"  # *_util in predicted and measured: 0-1
+        run, why = _run_model(rel)
+        shown["run_model"] = run if why is None else {"error": why}
         typer.echo(json.dumps(shown))
         return
     _summary(rel)
@@ -176,6 +178,7 @@ def release_show(
     for key in [k for k in meas if k in pred] + [k for k in meas if k not in pred]:
         table.add_row(key, _fmt(pred.get(key)), _fmt(_measured(key, meas.get(key))))
     console.print(table)
+    _run_table(rel)
     typer.echo("parameters: " + ", ".join(f"{k}={v}" for k, v in rel.parameters.items()))
     for prog, version in (m.get("tool_versions") or {}).items():
         typer.echo(f"tool {prog}: {version}")
@@ -265,6 +268,43 @@ def release_sign(
     from dse.release import sign_release
 
     typer.echo(f"signed: {sign_release(results, name, key)}")
+
+
+def _run_model(rel: Release) -> tuple[dict[str, Any] | None, str | None]:
+    """The cost model beside the release's measured run (None: it records no run), or why
+    the model could not be evaluated."""
+    from dse._release_model import run_prediction
+
+    try:
+        return run_prediction(rel), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _run_table(rel: Release) -> None:
+    """Cycles per token and tokens/s of the release's own run: measured, and the study's cost
+    model's prediction of the same run (same shape, prompt, tokens, point, clock, memory)."""
+    run, why = _run_model(rel)
+    if why is not None:
+        typer.echo(f"model of the release's run: not available ({why})")
+    if run is None:
+        return
+    title = (
+        f"the release's run ({run['run']}: prompt {run['prompt_tokens']} + "
+        f"{run['generated_tokens']} tokens, {run['steps']} steps, {_fmt(run['clock_mhz'])} MHz, "
+        f"{run['memory']}): cost model vs measured"
+    )
+    table = Table(title=escape(title), title_justify="left")
+    for col in ("metric", "model", "measured", "model error"):
+        table.add_column(col, justify="right" if col != "metric" else "left")
+    model, meas = run["model_cycles_per_token"], run["measured_cycles_per_token"]
+    table.add_row("cycles/token", f"{model:,.0f}", f"{meas:,.0f}", f"{run['error_pct']:+.1f} %")
+    model, meas = run["model_tokens_per_s"], run["measured_tokens_per_s"]
+    table.add_row("tokens/s", f"{model:,.1f}", f"{meas:,.1f}", f"{100 * (model / meas - 1):+.1f} %")
+    if "cycle_model_cycles_per_token" in run:  # the overlay cycle model, recorded at promote
+        cyc = run["cycle_model_cycles_per_token"]
+        table.add_row("cycles/token (overlay cycle model)", f"{cyc:,.0f}", "", "")
+    console.print(table)
 
 
 def _summary(rel: Release) -> None:
