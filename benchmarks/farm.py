@@ -41,15 +41,16 @@ builds, a local Ray instance, OpenSSH ``sshd`` hosts on 127.0.0.1 from
 
 Last lines: ``key=value`` figures (``overhead_ssh_s=…``, ``util_4_hosts=…``, ...); with
 sections 3/4, per other pool and prior ``farm_pool_points_<flow>_<prior>=…`` and
-``farm_builds_ratio_<flow>_<prior>=…``; then for the headline pool (the farm's flow,
-``yosys-ecp5``, ``loo`` prior) ``farm_pool_points=…``, ``err_*``, ``builds_to_best_*``,
-``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy on the same seeds,
-``farm_builds_ratio_floor=…`` (the ratio if the best is built first: a pool of N feasible
-points cannot go below 2/(N+1)), and last ``farm_builds_ratio=…`` (the default policy:
-builds to the measured-best point / random among feasible; target <= 0.2).
+``farm_builds_ratio_<flow>_<prior>=…``; then for the headline pool (``--pool-flows``'s
+first; by default the flow with the most measured points, a tie going to the farm's flow
+``yosys-ecp5``; ``loo`` prior) ``farm_pool_flow=…``, ``farm_pool_points=…``, ``err_*``,
+``builds_to_best_*``, ``farm_builds_ratio_<policy>=…`` for every ``build.choice`` policy
+on the same seeds, ``farm_builds_ratio_floor=…`` (the ratio if the best is built first: a
+pool of N feasible points cannot go below 2/(N+1)), and last ``farm_builds_ratio=…`` (the
+default policy: builds to the measured-best point / random among feasible; target <= 0.2).
 
 Run: ``python benchmarks/farm.py [--quick] [--builds 8] [--util-builds 20] [--seeds 20]
-[--sections overhead,util,calib] [--pool-flows yosys-ecp5,yosys-xilinx] [--priors
+[--sections overhead,util,calib] [--pool-flows auto|yosys-ecp5,yosys-xilinx] [--priors
 loo,committed] [--rtl REV] [--csv PATH]``; ``--sections calib`` alone needs no Ray, no
 sshd and no synthesis (seconds).
 """
@@ -439,10 +440,18 @@ def committed_points() -> dict[str, int]:
 
 def calib(
     flows: list[str], priors: list[str], csv: Path, rtl: str | None, seeds: int, quick: bool
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Sections 3 and 4 for every pool (flow) and prior; the first of each is the headline
-    (figures without a suffix, printed last)."""
+    (figures without a suffix, printed last). ``flows`` ``["auto"]``: every flow, the one
+    with the most measured points first (a tie: the farm's flow)."""
     rows, use = read_rows(csv, rtl)
+    if flows == ["auto"]:
+        size = {f: len(fp.pool_rows(rows, f, use)) for f in fp.TARGETS}
+        flows = sorted(size, key=lambda f: (-size[f], f != FLOW))
+        print(
+            f"\npools: {', '.join(f'{f} {n} points' for f, n in size.items())}; headline: "
+            f"{flows[0]} (the most measured points; a tie: the farm's flow {FLOW})"
+        )
     print(
         f"\n== 3./4. the build loop over measured whole-overlay builds: RTL {use} "
         f"(templates/overlay at {ovs.commit_of(use) or 'no recent commit'}), {csv.name}\n"
@@ -468,7 +477,8 @@ def calib(
             side[f"farm_pool_points{tag}"] = got.get("points", 0.0)
             if "ratio" in got:
                 side[f"farm_builds_ratio{tag}"] = round(got["ratio"], 3)
-    out = dict(side)
+    out: dict[str, Any] = dict(side)
+    out["farm_pool_flow"] = flows[0]
     out["farm_pool_points"] = head.get("points", 0.0)
     for key, v in head.items():
         if key.startswith("err_"):
@@ -497,7 +507,7 @@ def main() -> None:
     ap.add_argument("--sections", default="overhead,util,calib")
     ap.add_argument("--csv", type=Path, default=ovs.CSV_PATH, help="measured overlay builds")
     ap.add_argument("--rtl", default=None, help="RTL revision of the pool (default: newest)")
-    ap.add_argument("--pool-flows", default=f"{FLOW},yosys-xilinx", help="pools, headline first")
+    ap.add_argument("--pool-flows", default="auto", help="pools, headline first (auto: largest)")
     ap.add_argument("--priors", default="loo,committed", help="model coefficients, headline first")
     args = ap.parse_args()
     q = args.quick
@@ -510,7 +520,7 @@ def main() -> None:
         f"--seeds {seeds} --sections {args.sections}  ({os.cpu_count()} cores, load average "
         f"{os.getloadavg()[0]:.1f})"
     )
-    figures: dict[str, float] = {}
+    figures: dict[str, Any] = {}
     ssh_ok = Path(SSHD).exists()
     with tempfile.TemporaryDirectory(prefix="dse-farm-bench-") as tmp:
         work = Path(tmp)
