@@ -340,7 +340,9 @@ ROWS = [
         lambda: float(SEED_A.evaluate()["decode_tokens_per_s"]),
         before=180.134,
         moved_by="no fix of the issue; the encoding (+2.9 %): the artifact streams no weight "
-        "scales (quant_group 0, was the default 128)",
+        "scales (quant_group 0, was the default 128); then issue 19 (-40 %): a decode "
+        "token's GEMV stages fetch their streamed weights one after another, as the spatial "
+        "RTL measures (two rows buffered; W_o and W_down do not stream column-wise)",
     ),
     Row(
         "Seed A (spatial)",
@@ -355,7 +357,8 @@ ROWS = [
         "whose large matrices run while the host issues the next kernels",
         before=2.013,
         moved_by="item 10 (as EdgeLLM vs A100: host->GPU pipeline, fused c_attn, GPU runs "
-        "the LM head and generate's kernels); the encoding (+2.9 %, as the row above)",
+        "the LM head and generate's kernels); the encoding (+2.9 %, as the row above); "
+        "issue 19's streamed-weight chain (-40 %, as the row above)",
     ),
     Row(
         "Seed A (spatial)",

@@ -43,6 +43,7 @@ from spatial.cycles import estimate
 from spatial.hls import build_csim, run_csim
 from spatial.plan import TINY_BERT, SpatialPlan, build_plan
 from spatial.rtl import simulate
+from spatial.rtl_stream import DISJOINT
 
 PROMPT, KV, MAX_POS, FREQ = 8, 16, 32, 200.0
 SHAPES = ("tiny-gpt2", "tiny-llama", "tiny-bert")
@@ -76,6 +77,46 @@ def points(knobs: tuple[str, ...] = tuple(KNOBS)) -> list[tuple[str, dict]]:
     return out
 
 
+# Streamed weights (spatial/rtl_stream.py): one plan a model (W4 dense C = 1 with two
+# passes; W8 with N:M FFN C = N; a W8 encoder), each under three memories the harness serves
+# as the cost model prices them: HBM channels at the default port (compute-bound), and one
+# channel a group behind a 128-bit or a 64-bit port (memory-bound). One Verilator build a
+# model: the memory is the run's, not the RTL's. quant_group 0: the RTL keeps the per-row
+# scales in ROMs, as the model prices them (a group scale's 16 bits would be streamed).
+STREAM_PLANS = {
+    "tiny-gpt2": {"quant": "w4a8", "layers_per_fpga": 1, "tile_tokens": 2},
+    "tiny-llama": {"quant": "w8a8", "layers_per_fpga": 2, "tile_tokens": 8, "sparsity": "nm",
+                   "nm_m": 4, "density_ffn": 0.5},
+    "tiny-bert": {"quant": "w8a8", "layers_per_fpga": 2, "tile_tokens": 8},
+}  # fmt: skip
+ONE_CHANNEL = {f"hbm_ch_{g}": 1 for g in ("wqkv", "wo", "wffn", "kv", "act")}
+MEMORIES = {
+    "hbm": DISJOINT,
+    "ch1-128b": {**ONE_CHANNEL, "axi_port_bits": 128},
+    "ch1-64b": {**ONE_CHANNEL, "axi_port_bits": 64},
+}
+
+
+def stream_points() -> list[tuple[str, dict]]:
+    """(shape name, streamed point with its ``_name``): every plan under every memory."""
+    out = []
+    for (shape, plan), (mname, mem) in itertools.product(STREAM_PLANS.items(), MEMORIES.items()):
+        pt = {
+            "quant_group": 0,
+            "m_qkv": 16,
+            "m_attn": 8,
+            "m_ffn": 32,
+            "fifo_depth": 32,
+            "weight_storage": "stream",
+            "freq_mhz": FREQ,
+            **DISJOINT,
+            **plan,
+            **mem,
+        }
+        out.append((shape, {**pt, "_name": f"stream-{mname}"}))
+    return out
+
+
 def bit_exact(plan: SpatialPlan) -> bool:
     prompt = default_prompt(plan.shape, PROMPT)
     qm = quantise_model(make_float_model(plan.shape, 5, MAX_POS), plan.quant_spec(), prompt)
@@ -86,13 +127,14 @@ def bit_exact(plan: SpatialPlan) -> bool:
     return all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
 
 
-def rtl_run(plan: SpatialPlan) -> tuple[bool, float, float]:
-    """(bit-exact, prefill cycles, cycles of the decode step at KV) measured in Verilator;
-    an encoder's pass is its prefill (its decode is reported as 0)."""
+def rtl_run(plan: SpatialPlan, pt: dict | None = None) -> tuple[bool, float, float]:
+    """(bit-exact, prefill cycles, cycles of the decode step at KV) measured in Verilator
+    (streamed weights served as the cost model prices ``pt``'s memory); an encoder's pass
+    is its prefill (its decode is reported as 0)."""
     prompt = default_prompt(plan.shape, PROMPT)
     qm = quantise_model(make_float_model(plan.shape, 5, MAX_POS), plan.quant_spec(), prompt)
     n_new = 1 if plan.encoder else KV - PROMPT + 2  # the last call decodes at position KV
-    run = simulate(plan, qm, prompt, n_new)
+    run = simulate(plan, qm, prompt, n_new, pt)
     _, want = run_reference(qm, prompt, n_new)
     ok = all(np.array_equal(g, w) for g, w in zip(run.accs, want, strict=True))
     return ok, float(run.cycles[0]), 0.0 if plan.encoder else float(run.cycles[-1])
@@ -107,19 +149,21 @@ def model_cycles(plan: SpatialPlan, pt: dict) -> dict[str, float]:
 
 
 def rtl_section(knobs: tuple[str, ...]) -> int:
-    """RTL cycles vs the cost model at ``points(knobs)``, per point and phase (the spatial
-    section of benchmarks/sim_vs_model.py); last lines spatial_points, spatial_bit_exact,
-    spatial_median_err_pct, spatial_max_err_pct over every phase of every point (an
-    encoder's pass counts as its prefill). Returns the number of points not bit-exact."""
-    errs: dict[str, list[float]] = {"prefill": [], "decode": [], "encoder": []}
+    """RTL cycles vs the cost model at ``points(knobs)`` and the streamed ``stream_points``,
+    per point and phase (the spatial section of benchmarks/sim_vs_model.py); last lines
+    spatial_points, spatial_bit_exact, spatial_median_err_pct, spatial_max_err_pct over
+    every phase of every point (an encoder's pass counts as its prefill; the streamed
+    points' errors also on their own, spatial_stream_*). Returns the number of points not
+    bit-exact."""
+    errs: dict[str, list[float]] = {"prefill": [], "decode": [], "encoder": [], "stream": []}
     n_points = exact = 0
     print(f"{'model':10} {'point':16} {'exact':5} {'phase':7} {'rtl':>8} {'model':>8} "
           f"{'err%':>6} {'wall_s':>6}")  # fmt: skip
-    for shape_name, pt in points(knobs):
+    for shape_name, pt in points(knobs) + stream_points():
         name = pt.pop("_name")
         plan = build_plan(pt, SHAPE_OF[shape_name], max_pos=MAX_POS)
         t0 = time.monotonic()
-        ok, pre, dec = rtl_run(plan)
+        ok, pre, dec = rtl_run(plan, pt)
         wall = time.monotonic() - t0
         n_points += 1
         exact += ok
@@ -127,12 +171,15 @@ def rtl_section(knobs: tuple[str, ...]) -> int:
         for phase, pred in model_cycles(plan, pt).items():
             err = 100.0 * (pred - measured[phase]) / measured[phase]
             errs["encoder" if plan.encoder else phase].append(abs(err))
+            if not plan.weights_onchip:  # also on their own
+                errs["stream"].append(abs(err))
             print(f"{shape_name:10} {name:16} {ok!s:5} {phase:7} {measured[phase]:8.0f} "
                   f"{pred:8.0f} {err:+6.1f} {wall:6.1f}", flush=True)  # fmt: skip
     for key, v in errs.items():
         print(f"spatial_{key}_median_err_pct={np.median(v):.2f}")
         print(f"spatial_{key}_max_err_pct={np.max(v):.2f}")
-    every = [e for v in errs.values() for e in v]
+    every = [e for k, v in errs.items() if k != "stream" for e in v]  # each phase once
+    print(f"spatial_stream_points={len(stream_points())}")
     print(f"spatial_points={n_points}")
     print(f"spatial_bit_exact={exact}")
     print(f"spatial_median_err_pct={np.median(every):.2f}")

@@ -185,8 +185,24 @@ def evaluate_spatial(
         pos0 = 0.0 if prefill else float(w.kv_len)
         # The last pass crosses only the layers left (C need not divide N/pp).
         rest = np.ceil(n_layers / pp) - (passes - 1) * layers
-        run, run_last, l1, pace, tiles = pass_cycles(
-            m, p, dens, tokens, pos0, onchip, layers, rest, t_io, seq=float(seq_tokens)
+        # Streamed, each GEMV stage of the chain fetches its weights once per tile over its
+        # group's channels (q/k/v together, up/gate together, then down): cycles per tile.
+        stages = {
+            "qkv": ("wqkv", w_qkv),
+            "o": ("wo", w_o),
+            "up": ("wffn", ffn_read * (nffn - 1) / nffn),
+            "down": ("wffn", ffn_read / nffn),
+        }
+        mem = {
+            k: sel(onchip, 0.0, memory_time({g: b / tp}, ch) * f) for k, (g, b) in stages.items()
+        }
+        # ... and with the group's other stages of every built layer (later tiles overlap)
+        group = {
+            g: sum(mem[k] for k, (h, _) in stages.items() if h == g) for g, _ in stages.values()
+        }
+        shared = {k: layers * group[g] for k, (g, _) in stages.items()}
+        run, run_last, l1, pace, tiles, waits = pass_cycles(
+            m, p, dens, tokens, pos0, onchip, layers, rest, t_io, float(seq_tokens), mem, shared
         )
         mem_i = layers * t_mem / tiles
         comm_i: Any = t_comm if single else layers * t_comm / tiles
@@ -201,7 +217,8 @@ def evaluate_spatial(
         if not prefill:
             seconds = seconds + p["host_overhead_us"] * 1e-6
         out[f"{phase}_latency_s"] = seconds
-        out[f"bound_{phase}"] = _bound(stage, mem_i, comm_i)
+        # memory-bound also where the chain waits for its weights (streamed, one tile)
+        out[f"bound_{phase}"] = _bound(stage, np.where(waits, stage, mem_i), comm_i)
         if detail:
             per_layer = {
                 "qkv": t_qkv,

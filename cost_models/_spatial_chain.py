@@ -16,6 +16,16 @@ token of the call before it computes (each token attends to all of them), so the
 walked once for the whole call (``encoder_pass``): the GEMVs still take it a tile at a
 time, but no tile crosses a layer's attention before the last one arrives.
 
+With streamed weights a GEMV fetches its rows (a tile's worth: every row once per tile)
+while it computes, two row buffers deep: its rows take the longer of their MACs and their
+fetch (``mem``: a stage's weight bytes over its group's bandwidth; the GEMVs of one stage,
+q/k/v or up/gate, share it). A token's chain crosses the stages one after another, so their
+fetch times add up along it; only concurrent tiles overlap them (``pass_cycles``' ``t_io``).
+But a GEMV busy with tile i + 1 shares its group's channels with the other stages of the
+group and the other built layers, all busy with other tiles: its occupancy takes the whole
+group's fetch of a tile (``shared``), not its own alone. ``wait`` sums what the first
+tile's chain waits for weights beyond its MACs (the weights' fetch is on its path).
+
 Each kernel maps the events of its input stream, ``(first, last)`` word times, to its
 output's; all arrays are per design point. ``occupancy`` is how long a kernel is busy
 with one tile (it takes the next once done), so the slowest one paces later tiles.
@@ -49,7 +59,9 @@ class Chain:
     occupancy is taken at ``pos_pace`` (the tile that paces the later ones)."""
 
     def __init__(self, m: ModelShape, p: dict[str, Any], dens: dict[str, Any], t: Any,
-                 pos0: float, pos_pace: float, onchip: Any, tile: Any = None) -> None:  # fmt: skip
+                 pos0: float, pos_pace: float, onchip: Any, tile: Any = None,
+                 mem: dict[str, Any] | None = None,
+                 shared: dict[str, Any] | None = None) -> None:  # fmt: skip
         self.m, self.p, self.dens, self.t, self.pos0 = m, p, dens, t, pos0
         # tokens per GEMV tile: the whole stream (a decoder's chain walks one tile)
         self.tile = t if tile is None else tile
@@ -58,24 +70,35 @@ class Chain:
         self.onchip = onchip
         self.tp = p["tp"]
         self.occ: list[Any] = []
+        # cycles to fetch a stage's streamed weights once (per tile); none on chip
+        self.mem = mem or {}
+        self.shared = shared or {}
+        self.wait: Any = 0.0
 
-    def _gemv(self, ev: Ev, rows: float, k: float, macs: Any, dens: Any, cols: bool) -> Ev:
+    def _gemv(
+        self, ev: Ev, rows: float, k: float, macs: Any, dens: Any, cols: bool, stage: str
+    ) -> Ev:
         """``rows`` x ``k`` weights at ``macs`` MACs/cycle; ``cols``: may consume a lone
-        token block by block (weights on chip)."""
+        token block by block (weights on chip); ``stage``: its key in ``mem``."""
         first, last = ev
         t, rows = self.t, rows / self.tp
         g = self.p["quant_group"]
         unroll = np.maximum(1.0, np.minimum(macs, k))
         grp = np.where(g > 0, g, k)
         per_row = k / grp * np.ceil(grp * dens / unroll)  # groups of a row, one after another
-        compute = rows * t * per_row
+        fetch = self.mem.get(stage, 0.0)  # a tile's rows arrive no faster than this
+        tl = np.minimum(self.tile, t)
+        nt = np.ceil(t / tl)
+        macs = rows * t * per_row
+        compute = np.maximum(macs, nt * fetch)
+        self.wait = self.wait + (compute - macs)
+        steady = nt * self.shared.get(stage, 0.0)  # sharing the group with other tiles
+        per_row = np.maximum(per_row, fetch / (rows * tl))
         start = np.maximum(last, first + t * k)  # the read loop: a word a cycle
         one = t == 1
         ev_first = np.where(one, start + per_row, start + compute)
         ev_last = np.where(one, start + compute + 1, start + compute + t * rows)
-        tl = np.minimum(self.tile, t)
         if np.any(tl < t):  # several tiles (an encoder's call): read, compute, write each
-            nt = np.ceil(t / tl)
             t_last = t - (nt - 1) * tl  # the last tile reads once its words are all in
             start1 = np.maximum(first + tl * k, first + (last - first) * tl / t)
             ev_first = np.where(tl < t, start1 + rows * tl * per_row, ev_first)
@@ -92,7 +115,7 @@ class Chain:
             use = one & (self.onchip > 0)
             ev_first = np.where(use, done + 1, ev_first)
             ev_last = np.where(use, done + rows, ev_last)
-        self.occ.append(t * k + compute + np.where(one, 0.0, t * rows))
+        self.occ.append(t * k + np.maximum(compute, steady) + np.where(one, 0.0, t * rows))
         return ev_first, ev_last
 
     def _stream(self, ev: Ev, n: float) -> Ev:
@@ -149,16 +172,16 @@ class Chain:
         m, p, dens = self.m, self.p, self.dens
         d, enc = m.d_model, not m.causal
         h = self._stream(x, d) if enc else self._norm(x)
-        qkv = self._gemv(h, m.d_q, d, p["m_qkv"], np.maximum(dens["qk"], dens["vo"]), False)
+        qkv = self._gemv(h, m.d_q, d, p["m_qkv"], np.maximum(dens["qk"], dens["vo"]), False, "qkv")
         if m.positions == "rope":  # rotates q and k as they stream
             qkv = self._stream(qkv, m.d_q / self.tp)
         ctx = self._bidirectional(qkv) if enc else self._attention(qkv)
-        o = self._gemv(ctx, d, m.d_q, p["m_qkv"], dens["vo"], True)
+        o = self._gemv(ctx, d, m.d_q, p["m_qkv"], dens["vo"], True, "o")
         h2 = self._norm(self._stream(o, d))
         mf = p["m_ffn"]
-        up = self._gemv(h2, m.ffn_width, d, mf, dens["ffn"], False)
+        up = self._gemv(h2, m.ffn_width, d, mf, dens["ffn"], False, "up")
         mid = self._stream(up, m.ffn_width / self.tp)
-        down = self._gemv(mid, d, m.ffn_width, mf, dens["ffn"], True)
+        down = self._gemv(mid, d, m.ffn_width, mf, dens["ffn"], True, "down")
         out = self._stream(down, d)
         return self._norm(out) if enc else out
 
@@ -172,24 +195,27 @@ class Chain:
 def pass_cycles(
     m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
     onchip: Any, layers: Any, rest: Any, t_io: Any, seq: float = 0.0,
-) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    mem: dict[str, Any] | None = None, shared: dict[str, Any] | None = None,
+) -> tuple[Any, Any, Any, Any, Any, Any]:  # fmt: skip
     """Cycles of one pass of ``tokens`` tokens through ``layers`` built layers (and of the
     last, through ``rest``), the first tile's latency ``l1`` and the tile interval: tiles
     enter one interval apart, paced by the busiest kernel (``pace``) or by the bytes
     (``t_io``: one layer's memory or link time for all the tokens) a tile moves through
-    the layers. Returns both passes, ``l1``, ``pace`` and the number of tiles."""
+    the layers; ``mem``, ``shared``: a stage's weight fetch per tile alone and with its
+    group's other stages (``Chain``), streamed. Returns both passes, ``l1``, ``pace``, the
+    number of tiles and whether the first tile's chain waits for weights."""
     tile = np.minimum(p["tile_tokens"], tokens)
     tiles = np.ceil(tokens / tile)
     d = m.d_model
     if not m.causal:
-        return _encoder_pass(m, p, dens, tokens, pos0, onchip, layers, rest, t_io, tile, seq)
+        return _encoder_pass(m, p, dens, tokens, pos0, onchip, layers, rest, t_io, tile, seq, mem)
     ev: Ev = (np.ones_like(tile, dtype=float), np.maximum(1.0, tile * d))  # the feed
     # Every layer maps its input events the same way and its output's spread no longer
     # depends on its input's after one layer: two layers give the per-layer step.
     # Later tiles see longer contexts: pace them by the middle tile's kernels.
-    first = Chain(m, p, dens, tile, pos0, pos0 + tokens / 2, onchip)
+    first = Chain(m, p, dens, tile, pos0, pos0 + tokens / 2, onchip, mem=mem, shared=shared)
     one = first.layer(ev)
-    two = Chain(m, p, dens, tile, pos0, pos0, onchip).layer(one)
+    two = Chain(m, p, dens, tile, pos0, pos0, onchip, mem=mem).layer(one)
     step = two[1] - one[1]
     pace = first.occupancy()
 
@@ -199,20 +225,21 @@ def pass_cycles(
         return np.maximum(l1, io) + (tiles - 1) * np.maximum(pace, io), l1
 
     total, l1 = run(layers)
-    return total, run(rest)[0], l1, pace, tiles
+    return total, run(rest)[0], l1, pace, tiles, first.wait > 0
 
 
 def _encoder_pass(
     m: ModelShape, p: dict[str, Any], dens: dict[str, Any], tokens: int, pos0: float,
     onchip: Any, layers: Any, rest: Any, t_io: Any, tile: Any, seq: float,
-) -> tuple[Any, Any, Any, Any, Any]:  # fmt: skip
+    mem: dict[str, Any] | None,
+) -> tuple[Any, Any, Any, Any, Any, Any]:  # fmt: skip
     """``pass_cycles`` of an encoder: the whole call is one stream through the chain (its
     attention waits for every token; each token attends to the ``seq`` of its sequence),
     tiled only inside the GEMVs; returns one "tile"."""
     tok = np.full_like(np.asarray(tile, dtype=float), float(tokens))
     ev: Ev = (np.ones_like(tok), np.maximum(1.0, tok * m.d_model))  # the feed
-    first = Chain(m, p, dens, tok, pos0, pos0, onchip, tile)
-    second = Chain(m, p, dens, tok, pos0, pos0, onchip, tile)
+    first = Chain(m, p, dens, tok, pos0, pos0, onchip, tile, mem)
+    second = Chain(m, p, dens, tok, pos0, pos0, onchip, tile, mem)
     first.seq = second.seq = seq
     one = first.layer(ev)
     two = second.layer(one)
@@ -223,4 +250,4 @@ def _encoder_pass(
         return np.maximum(l1, n * t_io), l1
 
     total, l1 = run(layers)
-    return total, run(rest)[0], l1, first.occupancy(), np.ones_like(tok)
+    return total, run(rest)[0], l1, first.occupancy(), np.ones_like(tok), first.wait > 0

@@ -72,6 +72,12 @@ def plan_of(point: Mapping[str, Any]) -> SpatialPlan:
             "weight_storage",
             "auto: the spatial RTL keeps weights on chip; set weight_storage: onchip",
         )
+    if point.get("weight_storage") == "stream":  # ports to a memory no board flow wires
+        raise SpatialError(
+            "weight_storage",
+            "the spatial RTL synthesises and releases weights on chip only (onchip); "
+            "streamed weights run in simulation (flow sim-verilator)",
+        )
     if shape.params_total() > MAX_WEIGHTS:
         raise SpatialError(
             "model_shape",

@@ -6,7 +6,9 @@ operator, FIFOs of the plan's depths, C layer instances) beside the kernel libra
 (weights chunked as the GEMVs issue them, N:M columns resolved); ``build`` verilates the
 top once per plan (cached like the overlay's simulators, see ``overlay.sim.verilate``);
 ``simulate`` runs a prompt and greedy decode and returns accumulators and cycles per call.
-Weights are on chip only: a streamed point is refused (:class:`SpatialError`).
+A streamed point (``weight_storage: stream``) reads its GEMV weights from memory ports
+instead of ROMs (spatial/rtl_stream.py: the ports, the image, the memory the harness
+serves them with).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import math
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ import numpy as np
 from overlay.model import is_gpt, layer_mats
 from overlay.reference import MAT_CLASS, QMat, QuantModel
 from overlay.sim import SimError, verilate
+from spatial import rtl_stream
 from spatial.hls import jinja_env
 from spatial.image import compress
 from spatial.plan import SpatialError, SpatialPlan
@@ -77,14 +81,10 @@ class RtlRun:
 
 def check(plan: SpatialPlan) -> None:
     """Refuse what the RTL does not build (one key, what is supported)."""
-    if not plan.weights_onchip:
-        raise SpatialError(
-            "weight_storage", "the spatial RTL builds weights on chip only (onchip); stream is HLS"
-        )
     if plan.passes > 255:
         raise SpatialError("layers_per_fpga", "the RTL reuses a layer instance 255 passes at most")
     for name, g in gemvs(plan).items():
-        if g.rows * g.ng * g.nch * plan.passes > MAX_ROM_WORDS:
+        if plan.weights_onchip and g.rows * g.ng * g.nch * plan.passes > MAX_ROM_WORDS:
             raise SpatialError(
                 "m_ffn" if name.startswith("w_") else "m_qkv",
                 f"{name}'s weight ROM exceeds {MAX_ROM_WORDS} words (a model for hardware, "
@@ -145,14 +145,23 @@ def render(plan: SpatialPlan, out: Path) -> list[Path]:
         "FIFOS": plan.fifos,
         "K": g,
         "LM": g["lm"],
+        "STREAM": not plan.weights_onchip,
     }
+    if ctx["STREAM"]:
+        ps = rtl_stream.ports(plan)
+        ctx.update(PORTS=ps, NP=len(ps), PW=rtl_stream.slot_bits(ps))
     out.mkdir(parents=True, exist_ok=True)
     top = out / f"{TOP}.v"
     top.write_text(env.get_template(f"{TOP}.v.j2").render(**ctx), encoding="utf-8")
     files = [top]
-    for name in (*LIBRARY, HARNESS):
+    for name in LIBRARY:
         shutil.copyfile(RTL_DIR / name, out / name)
         files.append(out / name)
+    harness = (RTL_DIR / HARNESS).read_text(encoding="utf-8")
+    # the harness serves the memory ports only where sp_top has them
+    prefix = "" if plan.weights_onchip else "#define SP_STREAM 1\n"
+    (out / HARNESS).write_text(prefix + harness, encoding="utf-8")
+    files.append(out / HARNESS)
     return files
 
 
@@ -230,8 +239,10 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
     _hex(rom / "nf_g.hex", gf, 8)
     _hex(rom / "nf_b.hex", bf, 8)
     _hex(rom / "nf_rq.hex", _rq([(mf, shf)]), 32)
-    w, _ = _chunks(qm.lm, g["lm"], None, plan.w_bits)
-    _hex(rom / "lm_w.hex", w, g["lm"].unroll * plan.w_bits)
+    onchip = plan.weights_onchip  # else the weights are in the streamed image
+    if onchip:
+        w, _ = _chunks(qm.lm, g["lm"], None, plan.w_bits)
+        _hex(rom / "lm_w.hex", w, g["lm"].unroll * plan.w_bits)
     _hex(rom / "lm_s.hex", qm.lm.s, 16)
     _hex(rom / "lm_rq.hex", [0], 32)
     for c in range(c_built):
@@ -244,7 +255,7 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
             ixs: list[int] = []
             cws: list[int] = []
             cixs: list[int] = []
-            for li in layers:
+            for li in layers if onchip else []:
                 w, ix = _chunks(qm.layers[li][name], gm, nm, plan.w_bits)
                 ws += w
                 ixs += ix
@@ -252,8 +263,9 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
                     w, ix = _columns(qm.layers[li][name], gm, plan.w_bits)
                     cws += w
                     cixs += ix
-            _hex(Path(f"{p}{name}_w.hex"), ws, gm.unroll * plan.w_bits)
-            if gm.sparse:
+            if onchip:
+                _hex(Path(f"{p}{name}_w.hex"), ws, gm.unroll * plan.w_bits)
+            if gm.sparse and onchip:
                 _hex(Path(f"{p}{name}_ix.hex"), ixs, gm.unroll * gm.cb)
             if gm.ch:
                 _hex(Path(f"{p}{name}_cw.hex"), cws, gm.rpc * gm.lpr * plan.w_bits)
@@ -279,8 +291,16 @@ def build(plan: SpatialPlan) -> Path:
         return verilate(TOP, srcs, {}, tag="spatial")
 
 
-def simulate(plan: SpatialPlan, qm: QuantModel, prompt: list[int], n_new: int) -> RtlRun:
-    """Prefill ``prompt`` and decode ``n_new - 1`` greedy tokens in RTL simulation."""
+def simulate(
+    plan: SpatialPlan,
+    qm: QuantModel,
+    prompt: list[int],
+    n_new: int,
+    point: Mapping[str, Any] | None = None,
+) -> RtlRun:
+    """Prefill ``prompt`` and decode ``n_new - 1`` greedy tokens in RTL simulation; a
+    streamed plan's memory is the one the cost model prices for ``point`` (its clock,
+    channels, port width; ``rtl_stream.memory``)."""
     if len(prompt) + n_new - 1 > plan.max_pos:
         raise SpatialError("max_positions", f"prompt + new tokens exceed {plan.max_pos}")
     binary = build(plan)
@@ -289,6 +309,9 @@ def simulate(plan: SpatialPlan, qm: QuantModel, prompt: list[int], n_new: int) -
         write_roms(plan, qm, wd)
         run = f"vocab {plan.shape.vocab}\ntokens {len(prompt)} {n_new} "
         run += " ".join(map(str, prompt)) + "\nout result.txt\n"
+        if not plan.weights_onchip:
+            (wd / "weights.bin").write_bytes(rtl_stream.image(plan, qm))
+            run += rtl_stream.run_lines(plan, rtl_stream.memory(point or {}), "weights.bin")
         (wd / "run.txt").write_text(run)
         done = subprocess.run([str(binary), "run.txt"], cwd=wd, capture_output=True, text=True)
         if done.returncode != 0:

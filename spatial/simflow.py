@@ -3,12 +3,13 @@
 ``write_bundle`` (deterministic, no tools) builds the point's plan for a tiny model of the
 study's family (``sim_model``; by default tiny-gpt2 for a GPT-2-style study, tiny-llama
 otherwise), writes ``sp_top.v``, the kernel library, the harness and the ROMs of seeded
-random weights, the run file, and ``expected.json``: the bit-exact reference's LM-head
-accumulators of every call and the spatial cost model's cycles for the same run (prefill of
-the prompt, each decode step at its KV length). It returns the Verilator build and run
-argv. ``read_result`` turns the harness output into the rung's metrics (the overlay's
-names, so calibration pairs ``decode_cycles_per_token`` with
-``model_decode_cycles_per_token`` alike).
+random weights (and, for streamed weights, the image the memory ports read and the memory
+the harness serves them with: spatial/rtl_stream.py), the run file, and ``expected.json``:
+the bit-exact reference's LM-head accumulators of every call and the spatial cost
+model's cycles for the same run (prefill of the prompt, each decode step at its KV
+length). It returns the Verilator build and run argv. ``read_result`` turns the harness
+output into the rung's metrics (the overlay's names, so calibration pairs
+``decode_cycles_per_token`` with ``model_decode_cycles_per_token`` alike).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from overlay.flow import TINY_SHAPES, default_prompt
 from overlay.model import make_float_model
 from overlay.reference import quantise_model, run_reference
 from overlay.sim import verilator_argv
+from spatial import rtl_stream
 from spatial.plan import SpatialError, build_plan
 from spatial.plan import _int as knob  # an integer knob in range, else SpatialError
 from spatial.rtl import HARNESS, TOP, render, write_roms
@@ -104,12 +106,8 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
         pre, dec, onchip = model_cycles(shape, point, n_prompt, positions)
     except cm.InputError as exc:
         raise SpatialError(exc.key, exc.expected) from None
-    if point.get("weight_storage", "onchip") == "auto":
-        if not onchip:
-            raise SpatialError(
-                "weight_storage", "auto streams the weights; the RTL keeps them on chip"
-            )
-        point = {**point, "weight_storage": "onchip"}
+    if point.get("weight_storage", "onchip") == "auto":  # as the model resolves it
+        point = {**point, "weight_storage": "onchip" if onchip else "stream"}
     try:
         plan = build_plan(point, shape, SIM_MAX_POS)
     except SpatialError as exc:
@@ -120,7 +118,15 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
     write_roms(plan, qm, folder)
     tokens, accs = run_reference(qm, prompt, n_new)
     run = f"vocab {shape.vocab}\ntokens {n_prompt} {n_new} " + " ".join(map(str, prompt))
-    (folder / "run.txt").write_text(run + f"\nout {RESULT}\n")
+    run += f"\nout {RESULT}\n"
+    if not plan.weights_onchip:
+        try:
+            mem = rtl_stream.memory(point, str(point.get("platform", "u280")))
+        except ValueError as exc:
+            raise SpatialError("hbm_ch_wqkv", str(exc)) from None
+        (folder / "weights.bin").write_bytes(rtl_stream.image(plan, qm))
+        run += rtl_stream.run_lines(plan, mem, "weights.bin")
+    (folder / "run.txt").write_text(run)
     expected = {
         "model": shape.name,
         "prompt": prompt,

@@ -11,6 +11,13 @@
 // it arrives; each block updates every row's partial sum, RPC rows x LPR of the block's
 // CHS stored weights a cycle (a second ROM holds the weights in that order); a group's
 // sums are scaled when its last block is done; the rows leave after the last block.
+// STREAM: no weight ROMs; the rows come from a memory read port (wm_*), a burst of NG x NCH
+// beats (one chunk of U weights, and if SPARSE their OB-bit offsets in their N:M blocks, a
+// beat: what the cost model counts a stored weight as) per row, requested
+// at BASE + pass * ROWS * row bytes + row * row bytes for every tile of the call. Two row
+// buffers: row i + 1 arrives while row i is computed (a beat is taken only when its
+// buffer is free), and rows are requested up to AHEAD beats ahead (an AXI master's 16
+// outstanding bursts of 16 beats), which covers the read latency at a beat a cycle.
 module sp_gemv #(
     parameter ROWS = 64,
     parameter K = 64,
@@ -37,7 +44,15 @@ module sp_gemv #(
     parameter CFILE = "",
     parameter CIFILE = "",
     parameter SFILE = "",
-    parameter RFILE = ""
+    parameter RFILE = "",
+    parameter STREAM = 0,
+    parameter BASE = 0,     // byte address of this kernel's weights (pass 0, row 0)
+    parameter BB = 1,       // bytes of a beat
+    parameter NN = 1,       // STREAM, SPARSE: N of N:M
+    parameter MM = 1,       //   M
+    parameter OB = 1,       //   bits of an offset in a block
+    parameter DW = U * WB + SPARSE * U * OB,  // bits of a beat: weights, then offsets
+    parameter AHEAD = 256
 ) (
     input  wire          clk,
     input  wire          rst,
@@ -49,7 +64,13 @@ module sp_gemv #(
     output wire          in_r,
     output wire          out_v,
     output wire [OW-1:0] out_d,
-    input  wire          out_r
+    input  wire          out_r,
+    output wire          wm_ar_v,
+    output wire [31:0]   wm_ar_a,
+    input  wire          wm_ar_r,
+    input  wire          wm_r_v,
+    input  wire [DW-1:0] wm_r_d,
+    output wire          wm_r_r
 );
     localparam GROUP = K / NG;
     localparam PASSLEN = ROWS * NG * NCH;
@@ -72,13 +93,41 @@ module sp_gemv #(
 
     wire [U*WB-1:0] wq;
     wire [U*CB-1:0] iq;
+    wire [U*OB-1:0] oq;  // STREAM, SPARSE: in-block offsets
     wire [31:0] waddr = {24'b0, pass} * PASSLEN + (ir * NG + ig) * NCH + ic;
-    sp_rom #(U * WB, PASSES * PASSLEN, WFILE) wrom (clk, waddr, wq);
+    // STREAM: rows requested (rq_n: tile rq_tok's row rq_row), received (rx_n, beat bcnt)
+    // and computed (cr); the issue stage waits for its row (w_ok).
+    localparam RB = NG * NCH;  // beats of a row
+    localparam OUTST = AHEAD / RB > 2 ? AHEAD / RB : 2;  // rows requested, not yet in
+    reg [31:0] rq_n, rq_row, rq_tok, rx_n, bcnt, cr;
+    wire w_ok = !STREAM || rx_n > cr;
     generate
-        if (SPARSE) begin : g_ix
-            sp_rom #(U * CB, PASSES * PASSLEN, IFILE) irom (clk, waddr, iq);
-        end else begin : g_dense
+        if (STREAM) begin : g_stream
+            reg [DW-1:0] wbuf[0:2*RB-1];
+            reg [DW-1:0] wcur;
+            always @(posedge clk) wcur <= wbuf[{31'b0, cr[0]} * RB + ig * NCH + ic];
+            assign wq = wcur[U*WB-1:0];
+            if (SPARSE) begin : g_six
+                assign oq = wcur[DW-1-:U*OB];
+            end else begin : g_sdense
+                assign oq = 0;
+            end
             assign iq = 0;
+            always @(posedge clk) if (wm_r_v && wm_r_r) wbuf[{31'b0, rx_n[0]} * RB + bcnt] <= wm_r_d;
+            assign wm_ar_v = st != S_IDLE && rq_tok < n_tok && rq_n - rx_n < OUTST;
+            assign wm_ar_a = BASE + ({24'b0, pass} * ROWS + rq_row) * RB * BB;
+            assign wm_r_r = st != S_IDLE && rx_n < cr + 2;
+        end else begin : g_rom
+            sp_rom #(U * WB, PASSES * PASSLEN, WFILE) wrom (clk, waddr, wq);
+            if (SPARSE) begin : g_ix
+                sp_rom #(U * CB, PASSES * PASSLEN, IFILE) irom (clk, waddr, iq);
+            end else begin : g_dense
+                assign iq = 0;
+            end
+            assign oq = 0;
+            assign wm_ar_v = 1'b0;
+            assign wm_ar_a = 0;
+            assign wm_r_r = 1'b0;
         end
     endgenerate
     wire [15:0] sq;
@@ -94,6 +143,9 @@ module sp_gemv #(
         psum = 0;
         for (l = 0; l < U; l = l + 1) begin
             col = SPARSE ? {{(32 - CB) {1'b0}}, iq[l*CB+:CB]} : bg * GROUP + bc * U + l;
+            // streamed N:M: stored weight j of the group sits in block j / NN at its offset
+            if (STREAM && SPARSE)
+                col = bg * GROUP + (bc * U + l) / NN * MM + {{(32 - OB) {1'b0}}, oq[l*OB+:OB]};
             if (col >= K) col = 0;  // padding lanes carry weight 0
             psum = psum + $signed(wq[l*WB+:WB]) * xb[bt*K+col];
         end
@@ -186,7 +238,7 @@ module sp_gemv #(
             st <= S_IDLE;
             bv <= 1'b0;
         end else begin
-            bv <= st == S_COMP;
+            bv <= st == S_COMP && w_ok;
             br <= ir;
             bt <= it;
             bg <= ig;
@@ -222,7 +274,9 @@ module sp_gemv #(
                         {ir, it, ig, ic} <= 0;
                     end
                 end
-                S_COMP: begin
+                S_COMP:
+                if (w_ok) begin
+                    if (STREAM && it == T - 1 && ig == NG - 1 && ic == NCH - 1) cr <= cr + 1;
                     if (last_issue) st <= S_WAIT;
                     else if (ic != NCH - 1) ic <= ic + 1;
                     else begin
@@ -277,7 +331,19 @@ module sp_gemv #(
                 end
                 default: ;
             endcase
+            if (STREAM) begin
+                if (wm_ar_v && wm_ar_r) begin
+                    rq_n <= rq_n + 1;
+                    rq_row <= rq_row == ROWS - 1 ? 0 : rq_row + 1;
+                    if (rq_row == ROWS - 1) rq_tok <= rq_tok + TILE;
+                end
+                if (wm_r_v && wm_r_r) begin
+                    bcnt <= bcnt == RB - 1 ? 0 : bcnt + 1;
+                    if (bcnt == RB - 1) rx_n <= rx_n + 1;
+                end
+            end
             if (start) begin
+                {rq_n, rq_row, rq_tok, rx_n, bcnt, cr} <= 0;
                 done_tok <= 0;
                 T <= n_tok < TILE ? n_tok : TILE;
                 rcnt <= 0;
