@@ -4,8 +4,9 @@ model, the HLS top (g++ C simulation) and the RTL (Verilator) bit-exact against 
 A tiny encoder (``spatial.plan.TINY_BERT``: bidirectional attention, learned positions,
 post-LayerNorm, GELU) runs one pass over a 5-token prompt; the head's accumulators (final
 norm + LM head on the first token) are compared exactly. C sim: the four shared points
-(C = 1 and C = N, on chip and streamed, dense and N:M); RTL (weights on chip only): four
-points over C, dense/N:M and tiles of 2, 3 and 64 tokens (a partial last tile at 2 and 3).
+(C = 1 and C = N, on chip and streamed, dense and N:M); RTL (weights on chip; streamed:
+test_rtl_stream.py): four points over C, dense/N:M and tiles of 2, 3 and 64 tokens (a
+partial last tile at 2 and 3).
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from cost_models import Workload
 from overlay.flow import default_prompt
 from overlay.model import make_float_model
 from overlay.reference import quantise_model, run_reference
-from spatial.plan import build_plan
+from spatial.plan import SpatialError, build_plan
 from spatial.rtl import simulate
 from spatial.rtl_stream import ports
+from spatial.simflow import write_bundle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import spatial_vs_model as svm
@@ -82,3 +83,19 @@ def test_the_ports_stream_the_bytes_the_cost_model_prices(shape: str) -> None:
         got[p.group] = got.get(p.group, 0) + p.beats * p.bb
     for group, n in got.items():
         assert n == pytest.approx(float(row[f"group_bytes_{group}"])), group
+
+
+def test_the_sim_rung_bundles_a_streamed_point_with_its_memory(tmp_path: Path) -> None:
+    """The ``sim`` rung's bundle of a streamed point (no tools run): the top with memory
+    ports, the weight image and the run file's memory lines; weight groups that share HBM
+    channels (which the harness does not model) are refused naming the key."""
+    point = {**_point("tiny-gpt2", "ch1-64b"), "sim_model": "tiny-gpt2"}
+    write_bundle(tmp_path / "ok", point)
+    run = (tmp_path / "ok" / "run.txt").read_text().splitlines()
+    assert "wm_ar_v" in (tmp_path / "ok" / "sp_top.v").read_text()
+    assert (tmp_path / "ok" / "weights.bin").stat().st_size > 0
+    groups = [ln.split() for ln in run if ln.startswith("group ")]
+    assert len(groups) == 3 and all(float(g[3]) == pytest.approx(5.6) for g in groups)
+    with pytest.raises(SpatialError) as exc:
+        write_bundle(tmp_path / "shared", {**point, "hbm_ch_wqkv": 30})
+    assert exc.value.key == "hbm_ch_wqkv"
