@@ -24,6 +24,9 @@ Extra last lines: spatial_rtl_points, spatial_rtl_bit_exact, spatial_rtl_median_
 spatial_rtl_max_err_pct (model vs RTL), spatial_rtl_est_median_err_pct (estimate vs RTL).
 A cold run verilates 24 designs (about a minute each on a 2-core machine); ``--rtl-only
 SHAPE`` limits it to one shape.
+
+``--stream`` runs only the streamed-weight points of ``sim_vs_model.py --family spatial``
+(``stream_points``: 3 Verilator builds cold) and prints that section's last lines for them.
 """
 
 from __future__ import annotations
@@ -189,6 +192,8 @@ def rtl_section(knobs: tuple[str, ...]) -> int:
 
 def main() -> None:
     argv = sys.argv[1:]
+    if "--stream" in argv:  # the streamed points of sim_vs_model's spatial section alone
+        sys.exit(min(1, rtl_section(())))
     csim = "--no-csim" not in argv
     rtl = "--rtl" in argv or "--rtl-only" in argv
     only = argv[argv.index("--rtl-only") + 1] if "--rtl-only" in argv else None
