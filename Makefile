@@ -76,8 +76,12 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Two pytest-xdist workers, each file on one worker (a module's sshd/Ray/study fixtures are
+# set up once); most slow tests wait on tools, servers and subprocesses, so two overlap well
+# even on two cores. TEST_WORKERS=0 runs them in this process, one after another.
+TEST_WORKERS ?= 2
 test: $(STAMP) sysdeps lint
-	$(BIN)/pytest -q --timeout=900
+	$(BIN)/pytest -q --timeout=900 -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/published.py

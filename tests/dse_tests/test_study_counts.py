@@ -149,9 +149,13 @@ def test_concurrent_workers_print_the_study_counts(
 def test_interrupted_sweep_hint_keeps_the_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cfg = tmp_path / "my study.yaml"
+    # Relative paths: rich folds a word longer than its 80 columns mid-word, which the
+    # whitespace folding of ``cli`` cannot undo, and an absolute storage URL passes 80
+    # characters once pytest-xdist adds its popen-gwN/ folder to tmp_path.
+    monkeypatch.chdir(tmp_path)
+    cfg = Path("my study.yaml")
     cfg.write_text(BASE)
-    url = _url(tmp_path / "s.db")
+    url = _url(Path("s.db"))
 
     def interrupted(cfg: object, **kw: object) -> SweepSummary:
         return SweepSummary(30, 30, 20, 3, 1.0, 30.0, str(kw["storage"]), "t", interrupted=True)
