@@ -37,18 +37,19 @@ TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rele
 TOP = "sp_uart_top"
 UART = RELEASE_DIR / "ov_uart.v"  # the overlay release's UART, one copy for both families
 # MULT18X18D of the kernels besides their weight lanes, as synth_ecp5 maps the library's
-# full-width arithmetic (counted from the $mul cells of a generated top; docs/release.md):
-# a GEMV's 48 x 16-bit scale multiply (3) and two 64 x 16-bit requantisers (4 each; the LM
-# head has one), a column-mode lane's product and scale (1 + 3), a norm's sums, reciprocal
-# and scaling (16), attention's two requantisers, softmax reciprocal and index (11), a GLU
-# activation's requantiser (4), a RoPE's rotations (2).
+# full-width arithmetic (counted from the $mul cells of generated tops, 17-bit slices per
+# operand beyond 18 bits, as Yosys's mul2dsp splits them; docs/release.md): a GEMV's 48 x
+# 16-bit scale multiply (3) and two 64 x 16-bit requantisers (4 each; the LM head has one
+# without scale groups), a column-mode lane's product and scale (1 + 3), a LayerNorm's sums,
+# reciprocal and scaling (16; an RMSNorm 8), attention's two requantisers and softmax
+# reciprocal (11), a GLU activation (2), a RoPE's rotations (4).
 GEMV_MULTS = 3 + 2 * 4
 LM_MULTS = 3 + 4
 COLUMN_LANE_MULTS = 1 + 3
-NORM_MULTS = 16
+NORM_MULTS = {True: 16, False: 8}  # LayerNorm, RMSNorm
 ATTN_MULTS = 11
-GLU_MULTS = 4
-ROPE_MULTS = 2
+GLU_MULTS = 2
+ROPE_MULTS = 4
 
 
 @dataclass
@@ -160,13 +161,14 @@ def rom_blocks(plan: SpatialPlan) -> dict[str, int]:
 def multipliers(plan: SpatialPlan) -> int:
     """The MULT18X18D the top takes, estimated kernel by kernel (weight lanes of row and
     column mode, 2 x m_attn, and the fixed multiplies above); synthesis counts them."""
-    per_layer = 2 * NORM_MULTS + ATTN_MULTS + 2 * plan.kernel("attn").unroll
+    norm = NORM_MULTS[plan.gpt or plan.encoder]
+    per_layer = 2 * norm + ATTN_MULTS + 2 * plan.kernel("attn").unroll
     per_layer += 0 if plan.gpt else GLU_MULTS + 2 * ROPE_MULTS
-    total = NORM_MULTS  # the final norm
+    total = norm  # the final norm
     for name, g in gemvs(plan).items():
         lanes = g.unroll + (g.rpc * g.lpr * COLUMN_LANE_MULTS if g.ch else 0)
         if name == "lm":
-            total += lanes + LM_MULTS
+            total += lanes + (GEMV_MULTS if plan.group else LM_MULTS)
         else:
             per_layer += lanes + GEMV_MULTS
     return total + plan.layers_built * per_layer
@@ -190,8 +192,8 @@ def check_fits(plan: SpatialPlan, ebr: int, dsp: int, where: str) -> dict[str, A
         raise SpatialError(
             "m_ffn",
             f"the top needs about {need['multipliers']} multipliers (the weight lanes of "
-            f"m_qkv and m_ffn, 2 x m_attn, and {GEMV_MULTS} more per GEMV, {NORM_MULTS} per "
-            f"norm for the full-width scale arithmetic) and {where} has {dsp} MULT18X18D: "
+            f"m_qkv and m_ffn, 2 x m_attn, and {GEMV_MULTS} more per GEMV, up to 16 per norm "
+            f"for the full-width scale arithmetic) and {where} has {dsp} MULT18X18D: "
             "lower m_qkv, m_ffn, m_attn or layers_per_fpga",
         )
     return need
