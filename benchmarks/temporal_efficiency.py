@@ -50,8 +50,9 @@ BEFORE_OVERLAY = (38.5, 87.0)  # median / max |error| % of the temporal model at
 
 def overlay_memory(point: dict[str, Any]) -> tuple[Any, OverlayMemory]:
     """The overlay's config and the temporal model's per-group bytes per cycle as an
-    OverlayMemory: ``n · min(channel peak, port) · efficiency`` (the sim's own memory
-    model applies the efficiency to the channel only; here both see the same rates)."""
+    OverlayMemory: ``min(n · min(channel peak, port) · efficiency, beat)`` (one AXI master
+    per group: a beat a cycle at most; the sim's own memory model applies the efficiency
+    to the channel only; here both see the same rates)."""
     cfg = overlay_config(point)
     plat = cm.load_platform(point["platform"])
     assert isinstance(plat, cm.Platform)
@@ -60,7 +61,10 @@ def overlay_memory(point: dict[str, Any]) -> tuple[Any, OverlayMemory]:
     peak = mem.channel_gbps * 1e9
     if mem.port_clock_mhz > 0:
         peak = min(peak, mem.port_bits / 8 * mem.port_clock_mhz * 1e6)
-    rates = {g: n * min(peak, cfg.beat * f) * mem.eff_local / f for g, n in cfg.hbm_ch.items()}
+    rates = {
+        g: min(n * min(peak, cfg.beat * f) * mem.eff_local / f, cfg.beat)
+        for g, n in cfg.hbm_ch.items()
+    }
     return cfg, OverlayMemory(DEFAULT_LATENCY, rates, cfg.beat)
 
 

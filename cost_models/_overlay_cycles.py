@@ -3,8 +3,8 @@
 The same object the ``sim`` rung measures: one pass of the step program (the compiler's
 instruction stream, docs/overlay.md) for one token at a KV length, on an engine of
 ``mv_n × mv_k`` MACs and ``sfu_lanes`` SFU lanes, fed by one AXI port per tensor group with
-a given latency and bytes per cycle. Scalar (one point at a time); each term is the
-hardware's physics, explained where it appears:
+a given latency and bytes per cycle (at most a beat). Scalar (one point at a time); each
+term is the hardware's physics, explained where it appears:
 
 * a streamed operand costs ``setup + latency + max(compute, memory)`` (``overlap``), or per
   tile ``latency + transfer`` then the compute (no overlap: fetch and compute alternate);
@@ -60,6 +60,11 @@ class OverlayMemory:
     rates: Mapping[str, float]
     beat: int
     write_latency: int = 0  # 0: same as latency
+
+    def rate(self, port: str) -> float:
+        """Bytes per cycle of ``port``: what its channels deliver, but never more than the
+        one beat a cycle its AXI master takes (a group has one port, whatever it spans)."""
+        return min(float(self.rates[port]), float(self.beat))
 
 
 @dataclass
@@ -206,7 +211,7 @@ def _matrix(n: int, k: int, d: _Design, nm: tuple[int, int] | None, port: str,
     gck = (d.group * keep // m) // d.mv_k if d.group else nch
     tile = d.mv_n * d.mv_k * fb // 8
     per_tile_bytes = nch * tile + _cdiv(nch, gck) * 2 * d.mv_n
-    rate = mem.rates[port]
+    rate = mem.rate(port)
     # x-buffer copy, slot by slot (a slot's last block may be short), then the last
     # block's write cycle
     fill = tokens * _cdiv(k, d.banks) + 1
@@ -247,7 +252,7 @@ def _embed(m: ModelShape, d: _Design, mem: OverlayMemory, rope: bool) -> dict[st
     def load(nbytes: int, elems: int) -> float:
         esz = nbytes // elems
         return _streamed(
-            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rates["act"], mem, d.lanes * esz, d.overlap
+            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rate("act"), mem, d.lanes * esz, d.overlap
         )
 
     out = {"embed": load(dm, dm)}
@@ -281,7 +286,7 @@ def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: in
     gpt = m.ffn == "gelu"
     lanes_kv = d.kv_lanes
     wlat = mem.write_latency or mem.latency
-    kv_rate = mem.rates["kv"]
+    kv_rate = mem.rate("kv")
     out: dict[str, float] = {}
 
     def add(key: str, c: float) -> None:

@@ -271,8 +271,12 @@ def passes(p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool) ->
     tp, cores = p["tp"], p["cores"]
     bits, dens = sparse_weights(p, prec)
     ops = layer_ops(w)
-    # f / bandwidth: cycles per byte of each group (memory_time of one stream, in cycles).
-    cpb = {g: f / bw for g, bw in ch.bw.items()}
+    # Cycles per byte of each group's stream. The overlay reads a group through ONE AXI
+    # master (per core) of axi_port_bits that takes a beat a cycle at most
+    # (templates/overlay: m_axi_<group>, rready held high), so its channels' bandwidth
+    # (n · channel · efficiency) counts only up to that beat.
+    beat_cpb = 8.0 / (cores * p["axi_port_bits"])
+    cpb = {g: np.maximum(f / bw, beat_cpb) for g, bw in ch.bw.items()}
     per_bit = {c: bits[c] / 8 / tp for c in ("qk", "vo", "ffn")}
     # Per layer on average (``share``: the fraction of layers that have the operator).
     wbytes = {op.name: op.weights * op.share * per_bit[op.cls] for op in ops}
@@ -305,8 +309,8 @@ def passes(p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool) ->
     eff = efficiency(
         p, w, platform, f, heads, kv_split, prec.kv_bits / 8, prec.w_bits, wbytes, kv_pack
     )
-    # A local group has a port per channel; global placement one port per core.
-    kv_ports = sel(p["hbm_placement"] == 0, ch.count["kv"], cores)
+    # The KV group's bursts in flight: one port per core, however many channels it spans.
+    kv_ports = cores
     return Passes(
         p=p,
         w=w,

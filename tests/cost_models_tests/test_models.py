@@ -316,15 +316,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
         # close timing on the ECP5 release) cost every design a few cycles per block and
         # instruction: DFX 168.0019 / 185.4653, FlightLLM 50.1878 / 303.2822, EdgeLLM
         # 75.0366 / 399.0064 before.
-        ("DFX", 167.7917, 185.7038),
+        # One AXI master per tensor group (per core), a beat a cycle at most, as the overlay
+        # reads memory: the 32-channel groups of DFX, FlightLLM and EdgeLLM (their hardware
+        # has a port per channel) stream at one axi_port_bits beat a cycle per core — DFX
+        # 167.7917 / 185.7038, FlightLLM 50.1695 / 416.5036, EdgeLLM 74.9747 / 513.7222
+        # before (docs/models.md, "Memory channels").
+        ("DFX", 17.6791, 1805.0395),
         # FlightLLM: 51.4676 / 301.8526 before issue 16 item 7 (its 3 cores in 3 SLRs hand
         # each layer's results across 2 registered SLL crossings, 2 cycles each).
         # Issue 13 (token lanes): batched prefill runs norms, RoPE and every head's
         # attention token by token (causal, K/V streamed per query) as the overlay does, and
         # each block writes every token's rows back: prefill 304.3181 (FlightLLM) and
         # 407.0559 (EdgeLLM) before; decode unchanged.
-        ("FLIGHTLLM", 50.1695, 416.5036),
-        ("EDGELLM", 74.9747, 513.7222),
+        ("FLIGHTLLM", 6.855, 610.1748),
+        ("EDGELLM", 3.5805, 1063.9981),
         # Seed A re-encoded from its artifact (256/64 MACs per linear/attention kernel, 8-token
         # tiles): decode was 168.2190 with the earlier 128-MAC reading, 180.1338 while the
         # encoding streamed an FP16 scale per 128 weights that the artifact does not have.

@@ -98,3 +98,18 @@ def test_temporal_model_stores_the_separate_engines_weight_copy() -> None:
     assert uni.group_bytes_wffn < sep.group_bytes_wffn < 2 * uni.group_bytes_wffn  # LM head once
     assert ser.group_bytes_wqkv == uni.group_bytes_wqkv
     assert sep.decode_bytes_per_token == uni.decode_bytes_per_token
+
+
+def test_a_port_takes_at_most_a_beat_a_cycle() -> None:
+    """A group has one AXI master (templates/overlay): channels that could deliver more
+    than a beat a cycle stream no faster than one beat a cycle, overlapped or not."""
+    shape = SHAPES["gpt2"]
+    for overlap in (True, False):
+        point = {**POINTS["dense-w8"], "overlap": overlap}
+        at_beat = step_cycles(shape, point, 8, _mem(16))
+        assert step_cycles(shape, point, 8, _mem(64)) == at_beat
+        assert step_cycles(shape, point, 8, _mem(8))["total"] > at_beat["total"]
+    batched = {**POINTS["dense-w8"], "tile_tokens": 4}
+    assert prefill_cycles(shape, batched, 4, _mem(64)) == prefill_cycles(
+        shape, batched, 4, _mem(16)
+    )
