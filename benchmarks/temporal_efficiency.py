@@ -26,6 +26,7 @@ from sim_vs_model import HW, MEMORY
 
 import cost_models as cm
 from cost_models._overlay_cycles import OverlayMemory, prefill_cycles, step_cycles
+from cost_models._points import temporal_params
 from cost_models._workload import Workload
 from overlay.config import overlay_config
 from overlay.flow import TINY_SHAPES
@@ -156,13 +157,18 @@ def why_the_profiler_differs() -> None:
     moved = float(r.decode_bytes_per_token)
     ld = PROFILER_UNITS["decode_ld_144"] * 1e-3
     ours = float(r.decode_latency_s_per_token)
+    space = {q.name: q.default for q in temporal_params(plat)}
+    bits, cores = int(point.get("axi_port_bits", space["axi_port_bits"])), int(point["cores"])
+    port = cores * bits / 8 * float(point["freq_mhz"]) * 1e6
     print(
         f"  decode KV 144: our encoding moves {moved / 1e9:.2f} GB per token; the profiler's "
         f"LD time ({ld * 1e3:.2f} ms) implies {moved / ld / 1e9:.0f} GB/s, above the "
         f"{peak:.1f} GB/s peak of its own config (and of ours): every instruction time is "
         f"divided by {CORRECTION_FACTOR}, loads included; our model is memory-bound at "
-        f"{moved / ours / 1e9:.0f} GB/s (efficiency {plat.memory.eff_local} of peak, less the "
-        f"per-operand latency). Its decode is MV-bound instead "
+        f"{moved / ours / 1e9:.0f} GB/s: a group streams through one {bits}-bit AXI master "
+        f"per core, a beat a cycle ({port / 1e9:.1f} GB/s for its {cores} cores, the "
+        f"overlay's ports), where the channels at {plat.memory.eff_local} of peak would give "
+        f"{plat.memory.eff_local * peak:.0f}. Its decode is MV-bound instead "
         f"({PROFILER_UNITS['decode_mv_144']:.2f} ms = one core's MV time / {CORRECTION_FACTOR})."
     )
     print(
@@ -171,7 +177,9 @@ def why_the_profiler_differs() -> None:
         "ours runs each core's engine at its own rate (as the overlay RTL and its sim do), so its "
         "MM work is faster by about that factor; ours then runs norms and attention token by "
         "token, each query streaming its K/V rows, as the overlay does (issue 13), which "
-        f"FlightLLM's MM-mode attention does not. Neither gap is engine efficiency."
+        f"FlightLLM's MM-mode attention does not. Neither gap is engine efficiency. And every "
+        f"chunk of tile_tokens reloads its weights through the groups' ports "
+        f"({port / 1e9:.1f} GB/s), which bind our prefill as they bind decode."
     )
 
 
