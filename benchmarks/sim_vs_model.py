@@ -140,10 +140,11 @@ def run(argv: list[str]) -> int:
     (``svm.rtl_section``): the generated spatial RTL of tiny GPT-2-, LLaMA- and BERT-style
     models at ``SPATIAL_KNOBS`` × C ∈ {1, 2} × tile ∈ {2, 8} (24 points, weights on chip)
     and one streamed-weight plan a model under three memories (9 points,
-    ``svm.stream_points``) in Verilator, bit-exact against overlay/reference.py, its cycles against the spatial
-    cost model's: the prompt's call (8 tokens, pipeline fill included; an encoder's one
-    pass) and the decoders' decode step at KV 16. Nothing fitted. Last lines
-    spatial_points, spatial_bit_exact, spatial_median_err_pct, spatial_max_err_pct."""
+    ``svm.stream_points``) in Verilator, bit-exact against overlay/reference.py, its
+    cycles against the spatial cost model's: the prompt's call (8 tokens, pipeline fill
+    included; an encoder's one pass) and the decoders' decode step at KV 16. Nothing
+    fitted. Last lines spatial_points, spatial_bit_exact, spatial_median_err_pct,
+    spatial_max_err_pct."""
     family = "temporal"
     if "--family" in argv:
         i = argv.index("--family")
