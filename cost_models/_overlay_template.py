@@ -23,7 +23,8 @@ Array = np.ndarray
 TEMPLATE_DEFAULTS = {"spad_words": 1024, "imem_words": 256, "burst_bytes": 256}
 OVERLAY_QUANTS = ("w8a8", "w4a8")  # what the overlay hardware builds (overlay/config.py)
 # Other knobs overlay/config.py refuses a build for unless they have these values.
-OVERLAY_FIXED = {"kv_bits": 8, "cores": 1, "tp": 1, "pp": 1, "attn_macs": 0}
+# (group_ports 0: one memory master per tensor group)
+OVERLAY_FIXED = {"kv_bits": 8, "cores": 1, "tp": 1, "pp": 1, "attn_macs": 0, "group_ports": 0}
 FLOW_OF_DSP_KIND = {"dsp48e2": "yosys-xilinx", "mult18x18d": "yosys-ecp5"}
 # The manifest's ranges: MV_K, MV_N, SFU_LANES, MM_K, MM_N at most 64; TT (token slots)
 # 1..8; MT (token lanes) 1, 2 or 4 dividing TT; BEAT 4..64 bytes.

@@ -25,8 +25,10 @@ QUANT_A_BITS = np.array([16, 16, 16, 8, 8], dtype=np.float64)
 SPARSITY_KINDS = ("none", "nm", "log")
 PLACEMENTS = ("local", "global")
 WEIGHT_STORAGE = ("auto", "onchip", "stream")
+PREFETCH = ("rows", "tile")  # how far ahead a streamed GEMV fetches its weights (spatial)
 MEMS = ("uram", "bram")
 PORT_CLOCKS = ("memory", "kernel")
+GROUP_PORTS = ("group", "channel")  # memory masters of a tensor group (temporal)
 GROUPS = ("wqkv", "wo", "wffn", "kv", "act")  # tensor groups mapped to memory channels
 
 
@@ -135,6 +137,15 @@ def spatial_params(platform: Any) -> list[Param]:
         Param("m_ffn", "int", 1, 1 << 20, default=512, doc="MACs/cycle of each FFN matrix"),
         Param("layers_per_fpga", "int", 1, 1024, default=2, doc="C: layers resident per FPGA"),
         Param("weight_storage", "cat", choices=WEIGHT_STORAGE, default="auto"),
+        Param(
+            "weight_prefetch",
+            "cat",
+            choices=PREFETCH,
+            default="rows",
+            doc="streamed weights: two rows buffered, so a token's stages fetch in turn on "
+            "its path (rows: what templates/spatial_rtl builds), or each kernel fetches its "
+            "next tile's weights while it computes, off the path (tile: seed A's model)",
+        ),
         Param("weight_mem", "cat", choices=MEMS, default=mem),
         Param("kv_mem", "cat", choices=MEMS, default=mem),
         Param(
@@ -180,6 +191,15 @@ def temporal_params(platform: Any) -> list[Param]:
             doc="MACs/cycle of a separate FP16 attention engine (0: use the main engine)",
         ),
         Param("sfu_lanes", "int", 1, 4096, default=16, doc="non-linear unit elements/cycle"),
+        Param(
+            "group_ports",
+            "cat",
+            choices=GROUP_PORTS,
+            default="group",
+            doc="memory masters of a tensor group: one, a beat a cycle at most (group: what "
+            "templates/overlay builds), or one per channel it spans (channel: DFX, "
+            "FlightLLM, EdgeLLM)",
+        ),
         Param("overlap", "bool", default=True, doc="weight loads overlap compute"),
         Param(
             "tile_tokens",

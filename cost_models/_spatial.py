@@ -26,7 +26,7 @@ from cost_models._common import (
     sparse_weights,
     uniform,
 )
-from cost_models._points import MEMS, WEIGHT_STORAGE
+from cost_models._points import MEMS, PREFETCH, WEIGHT_STORAGE
 from cost_models._spatial_chain import pass_cycles
 from cost_models._workload import Workload
 
@@ -193,8 +193,11 @@ def evaluate_spatial(
             "up": ("wffn", ffn_read * (nffn - 1) / nffn),
             "down": ("wffn", ffn_read / nffn),
         }
+        # ``weight_prefetch: tile`` fetches a tile ahead, off the chain's path: only the
+        # bytes' pace (t_io) is left of the fetch.
+        off_path = (np.asarray(onchip) > 0) | (p["weight_prefetch"] == PREFETCH.index("tile"))
         mem = {
-            k: sel(onchip, 0.0, memory_time({g: b / tp}, ch) * f) for k, (g, b) in stages.items()
+            k: sel(off_path, 0.0, memory_time({g: b / tp}, ch) * f) for k, (g, b) in stages.items()
         }
         # ... and with the group's other stages of every built layer (later tiles overlap)
         group = {

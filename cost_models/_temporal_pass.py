@@ -27,7 +27,7 @@ from cost_models._common import (
     uniform,
 )
 from cost_models._overlay_cycles import MAX_BURST_BYTES, MV_SUM
-from cost_models._points import QUANTS
+from cost_models._points import GROUP_PORTS, PLACEMENTS, QUANTS
 from cost_models._spatial import _link_bw
 from cost_models._temporal_efficiency import efficiency, kv_fetch_cycles
 from cost_models._workload import Workload
@@ -271,11 +271,13 @@ def passes(p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool) ->
     tp, cores = p["tp"], p["cores"]
     bits, dens = sparse_weights(p, prec)
     ops = layer_ops(w)
-    # Cycles per byte of each group's stream. The overlay reads a group through ONE AXI
-    # master (per core) of axi_port_bits that takes a beat a cycle at most
-    # (templates/overlay: m_axi_<group>, rready held high), so its channels' bandwidth
-    # (n · channel · efficiency) counts only up to that beat.
-    beat_cpb = 8.0 / (cores * p["axi_port_bits"])
+    # Cycles per byte of each group's stream. ``group_ports: group``: the overlay reads a
+    # group through ONE AXI master (per core) of axi_port_bits that takes a beat a cycle at
+    # most (templates/overlay: m_axi_<group>, rready held high), so its channels' bandwidth
+    # (n · channel · efficiency) counts only up to that beat. ``channel``: a master per
+    # channel (DFX, FlightLLM, EdgeLLM), each already capped at its beat in ``ch.bw``.
+    per_channel = p["group_ports"] == GROUP_PORTS.index("channel")
+    beat_cpb = sel(per_channel, 0.0, 8.0 / (cores * p["axi_port_bits"]))
     cpb = {g: np.maximum(f / bw, beat_cpb) for g, bw in ch.bw.items()}
     per_bit = {c: bits[c] / 8 / tp for c in ("qk", "vo", "ffn")}
     # Per layer on average (``share``: the fraction of layers that have the operator).
@@ -309,8 +311,10 @@ def passes(p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool) ->
     eff = efficiency(
         p, w, platform, f, heads, kv_split, prec.kv_bits / 8, prec.w_bits, wbytes, kv_pack
     )
-    # The KV group's bursts in flight: one port per core, however many channels it spans.
-    kv_ports = cores
+    # The KV group's bursts in flight: one port per core, however many channels it spans;
+    # with a master per channel, a local group has a port per channel (global: one a core).
+    local = p["hbm_placement"] == PLACEMENTS.index("local")
+    kv_ports = sel(per_channel & local, ch.count["kv"], cores)
     return Passes(
         p=p,
         w=w,

@@ -96,6 +96,12 @@ def overlay_config(point: Mapping[str, Any]) -> OverlayConfig:
     for key, want in (("tp", 1), ("pp", 1), ("cores", 1), ("attn_macs", 0)):
         if point.get(key, want) != want:
             raise OverlayError(key, f"the overlay builds {key} = {want} only, got {point[key]!r}")
+    if point.get("group_ports", "group") != "group":
+        raise OverlayError(
+            "group_ports",
+            "the overlay reads each tensor group through one AXI master (group only), "
+            f"got {point['group_ports']!r}",
+        )
     if not _bool(point, "act_onchip", True):
         raise OverlayError("act_onchip", "the overlay keeps activations on chip (true only)")
     group = _int(point, "quant_group", 128, 0, 1 << 16)

@@ -120,6 +120,12 @@ def write_bundle(folder: Path, point: Mapping[str, Any]) -> tuple[list[str], lis
     run = f"vocab {shape.vocab}\ntokens {n_prompt} {n_new} " + " ".join(map(str, prompt))
     run += f"\nout {RESULT}\n"
     if not plan.weights_onchip:
+        if point.get("weight_prefetch", "rows") != "rows":
+            raise SpatialError(
+                "weight_prefetch",
+                "the spatial RTL buffers two rows of streamed weights (rows only), "
+                f"got {point['weight_prefetch']!r}",
+            )
         try:
             mem = rtl_stream.memory(point, str(point.get("platform", "u280")))
         except ValueError as exc:

@@ -112,6 +112,7 @@ def test_sparse_storage_matches_cost_model_bits() -> None:
         ({"mm_k": 16}, "mm_k"),
         ({"mm_n": 4}, "mm_n"),
         ({"tile_tokens": 9}, "tile_tokens"),
+        ({"group_ports": "channel"}, "group_ports"),  # one AXI master per tensor group
     ],
 )
 def test_unbuildable_point_names_key(change: dict, key: str) -> None:

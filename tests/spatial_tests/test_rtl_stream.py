@@ -99,3 +99,7 @@ def test_the_sim_rung_bundles_a_streamed_point_with_its_memory(tmp_path: Path) -
     with pytest.raises(SpatialError) as exc:
         write_bundle(tmp_path / "shared", {**point, "hbm_ch_wqkv": 30})
     assert exc.value.key == "hbm_ch_wqkv"
+    # a design that fetches a tile ahead is the model's, not this RTL's (two rows buffered)
+    with pytest.raises(SpatialError) as exc:
+        write_bundle(tmp_path / "ahead", {**point, "weight_prefetch": "tile"})
+    assert exc.value.key == "weight_prefetch"
