@@ -260,8 +260,9 @@ FIXED = {
 # 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced), and at RTL
 # aa9bf8b836c8 (7e65bcf; traced at 44f942e31c9a, e8bebc0, where Xilinx counts the same)
 # one fixed MULT18X18D fewer than there (K16xN1: 68, was 69; not traced). Not exact on
-# ECP5 at mv_n 8: K2xN8 W4 sfu 1 has 76 where this counts 79 (one more point needed to
-# tell the SFU's sharing from the rows').
+# every build: ECP5 K2xN8 W4 sfu 1 has 76 where this counts 79, K4xN4 W8 sfu 2 81 for
+# 83; Xilinx K8xN2 W8 sfu 2 77 for 78 (tests/cost_models_tests/test_overlay_resources.py,
+# DSP_MISSES; not traced).
 DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
 # Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 builds: Xilinx 92 = 73 + 16 + 3, ECP5
 # 90 = 68 + 16 + 6): each lane's multipliers (ov_mm_lanes, ``mults`` of that unit) and
