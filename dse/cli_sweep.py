@@ -114,6 +114,7 @@ def sweep(
             f"interrupted: {s.n_trials:,} trials saved; continue with `{again}`",
             highlight=False,
             markup=False,
+            soft_wrap=True,  # a command to paste: never broken inside a path
         )
         sys.exit(130)  # the shell's code for "stopped by SIGINT"
 

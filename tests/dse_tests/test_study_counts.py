@@ -149,13 +149,15 @@ def test_concurrent_workers_print_the_study_counts(
 def test_interrupted_sweep_hint_keeps_the_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Relative paths: rich folds a word longer than its 80 columns mid-word, which the
-    # whitespace folding of ``cli`` cannot undo, and an absolute storage URL passes 80
-    # characters once pytest-xdist adds its popen-gwN/ folder to tmp_path.
+    # A storage URL longer than the console's 80 columns: the hint is a command to paste,
+    # printed unwrapped (rich would otherwise fold the path mid-word).
     monkeypatch.chdir(tmp_path)
     cfg = Path("my study.yaml")
     cfg.write_text(BASE)
-    url = _url(Path("s.db"))
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4)
+    deep.mkdir()
+    url = _url(deep / "s.db")
+    assert len(url) > 100
 
     def interrupted(cfg: object, **kw: object) -> SweepSummary:
         return SweepSummary(30, 30, 20, 3, 1.0, 30.0, str(kw["storage"]), "t", interrupted=True)
