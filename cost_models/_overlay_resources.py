@@ -261,7 +261,7 @@ FIXED = {
 # aa9bf8b836c8 (7e65bcf; traced at 44f942e31c9a, e8bebc0, where Xilinx counts the same)
 # one fixed MULT18X18D fewer than there (K16xN1: 68, was 69; not traced). Not exact on
 # every build: ECP5 K2xN8 W4 sfu 1 has 76 where this counts 79, K4xN4 W8 sfu 2 81 for
-# 83; every Xilinx build with mv_n = 2 one fewer than counted (K8xN2 W8, K4xN2 W4 and W8;
+# 83; every Xilinx build with mv_n = 2 (6 of 6) one fewer than counted (K8xN2, K4xN2;
 # tests/cost_models_tests/test_overlay_resources.py, DSP_MISSES; not traced).
 DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
 # Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 builds: Xilinx 92 = 73 + 16 + 3, ECP5

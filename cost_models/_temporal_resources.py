@@ -16,7 +16,7 @@ import numpy as np
 from cost_models import _overlay_resources as ovr
 from cost_models import _overlay_template as ovt
 from cost_models._common import Arrays, dequant_lanes, dsp_table, sel, sparse_group_terms
-from cost_models._points import GROUP_PORTS, GROUPS, QUANTS
+from cost_models._points import QUANTS
 from cost_models._spatial import logic
 from cost_models._workload import Workload
 
@@ -93,11 +93,10 @@ def temporal_resources(
     has_uram = platform.resources.uram > 0
     act_blocks = np.ceil(act_bits / (lg["uram_bits"] if has_uram else lg["bram36_bits"]))
     port = lg["memory_port"]
-    # Memory masters: one per tensor group and core (group_ports ``group``, the overlay's
-    # m_axi_<group>), or one per distinct channel (``channel``, local) or per core (global).
-    per_channel = p["group_ports"] == GROUP_PORTS.index("channel")
-    by_channel = sel(p["hbm_placement"] == 0, ch.distinct, cores)
-    ports = sel(per_channel, by_channel, len(GROUPS) * cores)
+    # Engines reach memory through one port per distinct channel (local) or per core (global).
+    # (The overlay's five masters are in the whole-overlay model; this engine-level count
+    # serves the points it does not build.)
+    ports = sel(p["hbm_placement"] == 0, ch.distinct, cores)
     cdc = sel(ch.port_cdc, ports, 0.0)  # ports crossing into the memory clock
     cc = lg["port_cdc"]
     fixed = {
