@@ -82,10 +82,13 @@ def _bridge(master: int, port: SimPort) -> None:
 
     def up() -> None:
         while True:
-            data = port.read(256)
-            if not data:
+            try:  # the board or the pty may close first once the host has its tokens
+                data = port.read(256)
+                if not data:
+                    return
+                os.write(master, data)
+            except (OSError, ValueError):
                 return
-            os.write(master, data)
 
     for fn in (down, up):
         threading.Thread(target=fn, daemon=True).start()
