@@ -17,8 +17,6 @@ from typing import Any
 import cost_models as cm
 from dse._release_read import Release
 
-GROUPS = ("wqkv", "wo", "wffn", "kv", "act")
-
 
 def _memory(kind: str, platform: Any, clock_mhz: float, beat: int) -> Any:
     """``platform`` with the memory the release's measured run had."""
@@ -29,7 +27,7 @@ def _memory(kind: str, platform: Any, clock_mhz: float, beat: int) -> Any:
     if kind == "onchip":  # one block-RAM port per group: a beat a cycle, 2-cycle reads
         mem = replace(
             mem,
-            channels=len(GROUPS),
+            channels=len(cm.GROUPS),
             channel_gbps=beat * clock_mhz * 1e6 / 1e9,
             eff_local=1.0,
             eff_global=1.0,
@@ -73,7 +71,7 @@ def run_prediction(rel: Release) -> dict[str, Any] | None:
     point = {**rel.parameters, "freq_mhz": clock, "host_overhead_us": 0.0}
     point.setdefault("axi_port_bits", cfg.design.get("axi_port_bits", 128))
     if kind == "onchip":
-        point.update({f"hbm_ch_{g}": 1 for g in GROUPS}, hbm_placement="local")
+        point.update({f"hbm_ch_{g}": 1 for g in cm.GROUPS}, hbm_placement="local")
     platform = _memory(kind, cfg.platform, clock, int(point["axi_port_bits"]) // 8)
     base = Model.of(cfg)
     cycles = 0.0
