@@ -1,0 +1,79 @@
+"""``cost_models._overlay_program`` counts what ``overlay.compiler.compile_model`` emits:
+scratchpad words, program length and the longest MV reduction, without compiling; and
+rounds them to the template's SPAD/IMEM/XBUF as the sim rung sizes its own program."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from cost_models._overlay_program import fits, memory_words, program_sizes, shortfall
+from overlay.flow import TINY_SHAPES, prepare
+from overlay.sim import max_reduction, verilator_params
+
+# serial prefill; batched (unified, 2 and 4 slots, odd slot counts); a separate MM engine
+POINTS = [
+    {"prefill_serial": True},
+    {"prefill_serial": False, "tile_tokens": 4, "mm_t": 2},
+    {"prefill_serial": False, "tile_tokens": 3, "mm_t": 1},
+    {"prefill_serial": False, "tile_tokens": 8, "mm_t": 4, "sparsity": "nm",
+     "density_ffn": 0.5, "nm_m": 4},
+    {"prefill_serial": False, "tile_tokens": 2, "mm_t": 1, "unified_engine": False,
+     "mm_k": 16, "mm_n": 4},
+]  # fmt: skip
+# GQA with more heads, and max_pos above every layer width (the x buffer's longest is then
+# the attention context)
+WIDE = dataclasses.replace(
+    TINY_SHAPES["tiny-llama"], name="wide", n_layers=3, n_heads=8, n_kv_heads=2, head_dim=8
+)
+SHAPES = [*TINY_SHAPES.values(), WIDE]
+
+
+def _compiled(shape, point, max_pos):  # type: ignore[no-untyped-def]
+    prep = prepare(shape, {"quant_group": 64, "mv_k": 8, "mv_n": 4, **point}, 0, max_pos)
+    return prep.cfg, prep.comp
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
+@pytest.mark.parametrize("point", POINTS, ids=range(len(POINTS)))
+def test_program_sizes_are_the_compilers(shape, point) -> None:  # type: ignore[no-untyped-def]
+    for max_pos in (32, 300):
+        cfg, comp = _compiled(shape, point, max_pos)
+        got = program_sizes(shape, max_pos, cfg.prefill_tokens)
+        want = {
+            "scratch_words": comp.scratch_words,
+            "program_len": len(comp.program),
+            "max_reduction": max_reduction(comp),
+        }
+        assert {k: int(v) for k, v in got.items()} == want, (shape.name, max_pos)
+
+
+def test_memory_words_are_the_sim_rungs_sizing_of_the_same_program() -> None:
+    """At the sim rung's own model and positions, the study-side sizing gives the Verilator
+    parameters the sim rung derives from the compiled program (one rule, two callers)."""
+    for shape in TINY_SHAPES.values():
+        for point in POINTS:
+            cfg, comp = _compiled(shape, point, 32)
+            sim = verilator_params(cfg, comp)
+            got = memory_words(shape, 32, cfg.prefill_tokens)
+            assert (int(got["spad_words"]), int(got["imem_words"]), int(got["xbuf_words"])) == (
+                sim["SPAD"],
+                sim["IMEM"],
+                sim["XBUF"],
+            ), (shape.name, point)
+
+
+def test_vectorised_over_points_and_shortfall_names_the_memory() -> None:
+    shape = TINY_SHAPES["tiny-gpt2"]
+    slots = np.array([1, 8, 4, 1])
+    many = program_sizes(shape, 32, slots)
+    for i, t in enumerate(slots):
+        one = program_sizes(shape, 32, int(t))
+        assert all(float(many[k][i]) == float(one[k]) for k in one)
+    big = dataclasses.replace(shape, n_layers=40, d_model=512, d_ffn=2048)
+    words = memory_words(big, 32, np.array([1]))
+    assert not bool(fits(words)[0])
+    assert shortfall(words).startswith("scratchpad words (SPAD) 131072 > 65536")
+    assert fits(memory_words(shape, 32, np.array([1])))[0]
