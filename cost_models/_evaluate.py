@@ -62,7 +62,14 @@ VIOLATIONS = (
     "clock above achievable",
     "memory capacity exceeded",
     "no inter-FPGA link",
+    # an overlay point whose workload's program needs more than the template's largest
+    # memory (cost_models/_overlay_program.py): nothing builds it
+    "program over the overlay's scratchpad (SPAD > 65536 words)",
+    "program over the overlay's instruction memory (IMEM > 65536)",
+    "x buffer over the overlay's (XBUF > 65536 words)",
 )
+# The model's flags behind those three (set by _temporal_resources where the overlay builds).
+_OVERLAY_OVER = ("over_spad_words", "over_imem_words", "over_xbuf_words")
 
 
 def _resolve(workload: Workload | str, platform: Platform | str) -> tuple[Workload, Platform]:
@@ -282,6 +289,9 @@ def _columns(
     mask |= _capacity_violation(r, ch) * np.int16(1 << 8)
     if plat.link_count == 0:
         mask |= np.asarray(n_fpga > 1) * np.int16(1 << 9)
+    for i, key in enumerate(_OVERLAY_OVER):
+        if key in r:
+            mask |= np.asarray(r[key]) * np.int16(1 << (10 + i))
 
     # Power per FPGA: static + activity of each resource at the clock + memory traffic.
     pw = plat.power

@@ -12,6 +12,7 @@ accelerator that holds the program of the study's workload.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -78,9 +79,10 @@ def program_sizes(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Arra
 
 
 def pow2(n: Any, floor: Any) -> Array:
-    """The least power of two at least ``n`` and ``floor``."""
-    n = np.maximum(np.asarray(n, dtype=float), 1.0)
-    return np.maximum(np.asarray(floor, dtype=float), np.exp2(np.ceil(np.log2(n))))
+    """The least power of two at least ``n`` and ``floor`` (the manifest takes powers of two
+    only: with 3, 5, 6 or 7 slots the sim rung's ``256 × TT`` floor is rounded up too)."""
+    n = np.maximum(np.maximum(np.asarray(n, dtype=float), np.asarray(floor, dtype=float)), 1.0)
+    return np.exp2(np.ceil(np.log2(n)))
 
 
 def memory_words(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Array]:
@@ -94,6 +96,14 @@ def memory_words(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Array
         "imem_words": pow2(need["program_len"], IMEM_FLOOR),
         "xbuf_words": pow2(need["max_reduction"] * t, XBUF_FLOOR * t),
     }
+
+
+def point_words(p: Mapping[str, Any], shape: ModelShape, max_pos: int) -> dict[str, Array]:
+    """``memory_words`` at design points ``p`` (arrays or scalars): the compiler's prefill
+    slots are 1 with ``prefill_serial``, else ``tile_tokens`` (``overlay/config.py``)."""
+    serial = np.asarray(p.get("prefill_serial", 0)) != 0
+    slots = np.where(serial, 1.0, np.asarray(p.get("tile_tokens", 1), dtype=float))
+    return memory_words(shape, max_pos, slots)
 
 
 def fits(words: dict[str, Any]) -> Array:

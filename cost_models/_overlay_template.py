@@ -7,7 +7,9 @@ parameters. ``template_point`` computes the same parameters, vectorised over des
 ``overlay/config.py``) and the manifest (its ranges) build at all. The resource model then
 predicts exactly the accelerator a build of the point generates;
 ``tests/cost_models_tests/test_overlay_resources.py`` checks the mapping against the
-manifest's own resolution.
+manifest's own resolution. A study sizes the memories (SPAD, IMEM, XBUF) for its workload's
+program (``_overlay_program.point_words``): the build of its point gets the same values as
+explicit keys (``dse.buildspec``), so both hold the program the study is scored on.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 Array = np.ndarray
 # The template's defaults for what a temporal design point does not set (manifest
-# ``parameters`` defaults; the program's SPAD and IMEM need is not known to a build).
+# ``parameters`` defaults): a point without its workload's ``words`` builds these memories.
 TEMPLATE_DEFAULTS = {"spad_words": 1024, "imem_words": 256, "burst_bytes": 256}
 OVERLAY_QUANTS = ("w8a8", "w4a8")  # what the overlay hardware builds (overlay/config.py)
 # Other knobs overlay/config.py refuses a build for unless they have these values.
@@ -38,9 +40,14 @@ def _arr(p: Mapping[str, Any], key: str, default: float) -> Array:
     return np.asarray(p.get(key, default), dtype=float)
 
 
-def template_point(p: Mapping[str, Any], w_bits: float) -> dict[str, Array]:
+def template_point(
+    p: Mapping[str, Any], w_bits: float, words: Mapping[str, Array] | None = None
+) -> dict[str, Array]:
     """The overlay's template parameters (``_overlay_resources`` keys) at temporal design
-    points ``p`` (arrays), as the manifest's ``derive`` section computes them for a build."""
+    points ``p`` (arrays), as the manifest's ``derive`` section computes them for a build;
+    ``words``: the workload's ``spad_words``, ``imem_words`` and ``xbuf_words``
+    (``_overlay_program.point_words``, what a study's build is given), else the manifest's
+    defaults and its x-buffer rule."""
     mv_k, mv_n = _arr(p, "mv_k", 8), _arr(p, "mv_n", 8)
     sfu = _arr(p, "sfu_lanes", 4)
     beat = np.floor(_arr(p, "axi_port_bits", 128) / 8)
@@ -67,6 +74,7 @@ def template_point(p: Mapping[str, Any], w_bits: float) -> dict[str, Array]:
         "mm_lanes": np.where(serial, 1.0, _arr(p, "mm_t", 1)) * one,
         # at least 256 words a slot, a power of two
         "xbuf_words": np.where(serial | (tile <= 4), 1024.0, 2048.0) * one,
+        **({k: np.asarray(v, dtype=float) * one for k, v in words.items()} if words else {}),
         "mm_engine": sep.astype(float) * one,
         "mm_red": np.where(sep, mm_k, 8.0) * one,
         "mm_rows": np.where(sep, mm_n, 8.0) * one,

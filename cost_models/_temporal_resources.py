@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from cost_models import _overlay_program as ovp
 from cost_models import _overlay_resources as ovr
 from cost_models import _overlay_template as ovt
 from cost_models._common import Arrays, dequant_lanes, dsp_table, sel, sparse_group_terms
@@ -125,8 +126,14 @@ def temporal_resources(
         # their per-MAC figures; the shell's clock crossing stays. Points the overlay does
         # not build (another precision, several cores, more than 8 token slots, ...) keep
         # the engine-level model.
-        hw = ovt.template_point(p, prec.w_bits)
+        # SPAD, IMEM and XBUF hold the program of the study's own model (what its build is
+        # given, dse.buildspec); a point whose program needs more than the template's
+        # largest memories is built by nothing: a violation naming the memory.
+        words = ovp.point_words(p, m, ovp.study_max_pos(m, w.prompt_len, w.gen_len))
+        hw = ovt.template_point(p, prec.w_bits, words)
         built = built & ovt.template_accepts(hw)
+        for key, most in ovp.TEMPLATE_MAX.items():
+            out[f"over_{key}"] = built & (words[key] > most)
         whole = ovr.predict(hw, flow)
         separate = np.where(hw["mm_engine"] != 0, mm, 0.0)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks

@@ -14,12 +14,16 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import cost_models as cm
+from cost_models import _overlay_program as ovp
 from dse.config import StudyConfig
 from dse.errors import ConfigError
 
 # What a study builds when no template is named: the whole generated accelerator of its
 # architecture, for every flow. The unit templates (llm_top, gemv_int, ...) build by name only.
 ACCELERATORS = {"temporal": "overlay", "spatial": "spatial_rtl"}
+# Point keys a build of a temporal study is given beside the design: the memories its
+# model's program needs (``overlay_words``); not cost-model keys.
+MEMORY_KEYS = tuple(ovp.TEMPLATE_MAX)
 
 
 def default_template(arch: str, source: str = "--template") -> str:
@@ -53,6 +57,32 @@ def workload_context(cfg: StudyConfig, template: Any) -> dict[str, Any]:
         "platform": cfg.platform.name,
     }
     return {k: v for k, v in facts.items() if k in template.context}
+
+
+def overlay_words(cfg: StudyConfig, template: Any, point: Mapping[str, Any]) -> dict[str, int]:
+    """The memories (``spad_words``, ``imem_words``, ``xbuf_words``) that hold the program of
+    the study's model at ``point``, for a template that has them (the overlay), else {}: the
+    same function (``cost_models._overlay_program.point_words``) sizes the accelerator the
+    cost model scores."""
+    keys = {p.point_key for p in template.parameters.values()}
+    if cfg.arch != "temporal" or not set(ovp.TEMPLATE_MAX) <= keys:
+        return {}
+    shape, w = cfg.workload.model, cfg.workload
+    words = ovp.point_words(point, shape, ovp.study_max_pos(shape, w.prompt_len, w.gen_len))
+    return {k: int(v) for k, v in words.items()}
+
+
+def refuse_oversized(cfg: StudyConfig, words: Mapping[str, int]) -> None:
+    """ConfigError naming the workload when its program needs more than the template's
+    largest memories: no build of the point could run the model the study scores."""
+    missing = ovp.shortfall(dict(words)) if words else ""
+    if missing:
+        raise ConfigError(
+            cfg.source,
+            "workload.model",
+            f"the overlay's program of {cfg.workload.model.name} needs {missing} (the "
+            "template's largest); no build of this point can run it",
+        )
 
 
 @dataclass(frozen=True)
@@ -170,6 +200,7 @@ def resolve_build(
     part: str | None = None,
     source: str = "point",
     check_keys: bool = True,
+    check_memory: bool = True,
 ) -> BuildSpec:
     """The build of ``point`` (merged over the config's ``design:``) for ``cfg``.
 
@@ -178,6 +209,11 @@ def resolve_build(
             (``source`` names where the point came from), or the template does not offer
             ``flow``.
         runners.TemplateError: unknown template, or its parameters are out of range.
+
+    With ``check_memory`` (``dse build``, ``dse promote``) a temporal point whose model's
+    program needs more than the overlay's largest memories is a ConfigError naming
+    ``workload.model``; a sweep checks only template and flow (its model calls such points
+    infeasible, so its build rung never picks one).
     """
     from runners import load_template
 
@@ -200,10 +236,34 @@ def resolve_build(
             f"template '{tpl.name}' has no such flow (its flows: {', '.join(tpl.flows)})",
             hint=cm.did_you_mean(chosen, list(tpl.flows)),
         )
+    if not _is_sim(chosen):  # the sim rung sizes the memories of the tiny model it runs
+        words = overlay_words(cfg, tpl, merged)
+        merged = {**words, **merged}  # a point's own spad_words etc. win (explicit builds)
+        if check_memory and _template_accepts(
+            tpl, {k: v for k, v in merged.items() if k not in words}
+        ):
+            refuse_oversized(cfg, {k: merged[k] for k in words})
     chosen_part = choose_part(cfg, chosen, part)
     if not part and chosen_part == platform_part(cfg):
         _check_platform_part(cfg, tpl, chosen, chosen_part)
     return BuildSpec(tpl.name, merged, chosen, chosen_part)
+
+
+def _is_sim(flow: str) -> bool:
+    from runners import get_toolchain
+
+    return bool(get_toolchain(flow).fidelity == "sim")
+
+
+def _template_accepts(tpl: Any, point: Mapping[str, Any]) -> bool:
+    """Whether the template resolves ``point`` (its own refusal, e.g. TT=128, comes first)."""
+    from runners import TemplateError
+
+    try:
+        tpl.resolve_params(point)
+    except TemplateError:
+        return False
+    return True
 
 
 def _check_platform_part(cfg: StudyConfig, tpl: Any, flow: str, part: str) -> None:

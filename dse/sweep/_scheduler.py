@@ -28,10 +28,12 @@ from typing import Any
 import numpy as np
 
 from dse.buildspec import (
+    MEMORY_KEYS,
     BuildSpec,
     choose_flow,
     choose_part,
     model_defaults,
+    overlay_words,
     resolve_build,
     workload_context,
 )
@@ -105,7 +107,9 @@ class BuildScheduler:
         # The sim rung beside the build flow (build.sim): cycles of the same accelerator.
         self.sim_flow = sim_flow(policy.template) if policy.sim else None
         # Checks template and flow once; loading a template is slow, so it is kept.
-        resolve_build(cfg, {}, template=policy.template, flow=self.flow, part=self.part)
+        resolve_build(
+            cfg, {}, template=policy.template, flow=self.flow, part=self.part, check_memory=False
+        )
         from runners import load_template
 
         self.template = load_template(policy.template)
@@ -219,6 +223,9 @@ class BuildScheduler:
     def spec(self, point: Mapping[str, Any]) -> tuple[BuildSpec, dict[str, Any]] | None:
         """The build of a trial's point and its template parameters (None: not buildable)."""
         point = {**self.base, **self.context, **point}
+        # the memories the study's model needs (SPAD, IMEM, XBUF), as the model sizes them;
+        # a point that needs more than the template has fails resolve_params below
+        point = {**overlay_words(self.cfg, self.template, point), **point}
         spec = BuildSpec(self.template.name, point, self.flow, self.part)
         try:
             return spec, self.template.resolve_params(spec.point)
@@ -228,7 +235,7 @@ class BuildScheduler:
 
     def _design(self, point: Mapping[str, Any]) -> dict[str, Any]:
         """A build's point without the study facts a generated template reads."""
-        return {k: v for k, v in point.items() if k not in self.context}
+        return {k: v for k, v in point.items() if k not in self.context and k not in MEMORY_KEYS}
 
     def _request(
         self,

@@ -1,0 +1,95 @@
+"""A temporal study's overlay holds the program of the study's own model: its build gets the
+SPAD, IMEM and XBUF that program needs (not the manifest's 1024/256 defaults), the model
+predicts that accelerator, and a model whose program needs more than the template's largest
+memories is infeasible in the model and refused by ``dse build`` in one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cost_models import _overlay_program as ovp
+from dse.buildspec import overlay_words, resolve_build
+from dse.config import load_config
+from dse.scoring import Model
+from overlay.flow import TINY_SHAPES, prepare
+from overlay.sim import max_reduction
+from runners import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ROOT / "examples" / "tiny-llama-ecp5.yaml"
+SMOLLM = ROOT / "examples" / "smollm-135m-ecp5.yaml"
+POINTS = [
+    {"mv_n": 2, "sfu_lanes": 4},  # the example's serial prefill
+    {"mv_n": 4, "mm_k": 8, "mm_n": 4, "sfu_lanes": 1, "prefill_serial": False,
+     "tile_tokens": 4, "mm_t": 2},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("point", POINTS, ids=("serial", "batched"))
+def test_a_study_build_holds_the_compiled_program_of_its_model(point: dict) -> None:
+    cfg = load_config(TINY)
+    spec = resolve_build(cfg, point, template="overlay", flow="yosys-ecp5")
+    params = spec.template_params()
+    w = cfg.workload
+    max_pos = ovp.study_max_pos(w.model, w.prompt_len, w.gen_len)
+    comp = prepare(w.model, {**cfg.design, **point}, 0, max_pos).comp
+    slots = params["TT"]
+    assert comp.scratch_words <= params["SPAD"] < 2 * max(comp.scratch_words, 32)
+    assert len(comp.program) <= params["IMEM"]
+    assert max_reduction(comp) * slots <= params["XBUF"]
+    assert params["SPAD"] > 1024  # more than the manifest's default: the 5 layers' constants
+    # the model's template point is the same accelerator
+    words = overlay_words(cfg, load_template("overlay"), spec.point)
+    assert (params["SPAD"], params["IMEM"], params["XBUF"]) == (
+        words["spad_words"],
+        words["imem_words"],
+        words["xbuf_words"],
+    )
+
+
+def test_the_model_calls_a_model_too_big_for_the_templates_memories_infeasible() -> None:
+    """SmolLM-135M: 30 layers' norm gains, betas and LUTs alone take 85,632 scratch words
+    (the ISA addresses 65,536)."""
+    smol = Model.of(load_config(SMOLLM)).evaluate(
+        {"mv_n": 4, "sfu_lanes": 2, "freq_mhz": 30.0}, detail=True, baseline=False
+    )
+    assert not bool(smol["feasible"].iloc[0])
+    assert "scratchpad (SPAD > 65536 words)" in str(smol["violations"].iloc[0])
+    assert bool(smol["over_spad_words"].iloc[0]) and not bool(smol["over_imem_words"].iloc[0])
+    tiny = Model.of(load_config(TINY)).evaluate(POINTS[0], detail=True, baseline=False)
+    assert "SPAD" not in str(tiny["violations"].iloc[0])
+    w = load_config(SMOLLM).workload
+    need = ovp.program_sizes(w.model, ovp.study_max_pos(w.model, 64, 64), np.array([1]))
+    assert float(need["scratch_words"][0]) > 65536
+
+
+def test_dse_build_refuses_it_in_one_line(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "dse.cli", "build", str(SMOLLM), "--flow", "yosys-ecp5"]
+    done = subprocess.run(
+        [*argv, "--results", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path
+    )
+    lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
+    assert done.returncode == 2 and len(lines) == 1, lines
+    assert "smollm-135m-ecp5.yaml" in lines[0] and "workload.model" in lines[0]
+    assert "scratchpad words (SPAD) 131072 > 65536" in lines[0]
+    assert not (tmp_path / "builds").exists()  # nothing was built
+
+
+@pytest.mark.parametrize("example", ["tiny-llama-ecp5.yaml", "tiny-llama-u280.yaml"])
+def test_a_tiny_study_accelerator_holds_every_sim_rung_program(example: str) -> None:
+    """The sim rung simulates a tiny model with memories sized for its own program; the
+    study's accelerator (same knobs) is at least as large at every slot count, so the
+    simulated program runs on it too (memory depths do not change cycles)."""
+    w = load_config(ROOT / "examples" / example).workload
+    slots = np.arange(1, 9)
+    study = ovp.memory_words(w.model, ovp.study_max_pos(w.model, w.prompt_len, w.gen_len), slots)
+    assert ovp.fits(study).all()
+    for shape in TINY_SHAPES.values():
+        sim = ovp.memory_words(shape, 32, slots)  # overlay/simflow.py's max_pos
+        for key, need in sim.items():
+            assert (study[key] >= need).all(), (shape.name, key)
