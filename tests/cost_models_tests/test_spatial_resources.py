@@ -1,0 +1,123 @@
+"""The whole-design resource model of the spatial RTL (``cost_models._spatial_resources``).
+
+Checked against the real Yosys builds the campaign cached (benchmarks/data/spatial_synth.csv,
+``benchmarks/spatial_whole_synth.py``; skipped where absent): the model's instances are the
+modules the build elaborated, with the same parameters; DSPs are counted exactly. And the
+wiring: a spatial study's prediction of a point (what calibration pairs with a build of it)
+is this model's whole design.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cost_models as cm
+from cost_models import ModelShape
+from cost_models import _spatial_resources as sr
+
+ROOT = Path(__file__).resolve().parents[2]
+CSV_PATH = ROOT / "benchmarks" / "data" / "spatial_synth.csv"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def _rows() -> list[dict[str, str]]:
+    if not CSV_PATH.exists():
+        pytest.skip("no spatial whole builds cached yet (benchmarks/spatial_whole_synth.py)")
+    with CSV_PATH.open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["rtl"] == sr.rtl_hash()]
+    if not rows:
+        pytest.skip(f"no spatial whole build of the current RTL {sr.rtl_hash()} cached")
+    return rows
+
+
+def _insts(row: dict[str, str]) -> list[sr.Instance]:
+    from spatial_whole_synth import SHAPES
+
+    return sr.instances(SHAPES[row["shape"]], json.loads(row["knobs"]), int(row["max_pos"]))
+
+
+def test_instances_are_the_modules_the_build_elaborated() -> None:
+    """Every kernel, FIFO and table module of each cached Xilinx build (parameters from the
+    Yosys log, instances from the netlist) is one the model lists for the point, as often."""
+    rows = [r for r in _rows() if r["flow"] == "yosys-xilinx"]
+    for pt in sorted({r["point"] for r in rows}):
+        own = [r for r in rows if r["point"] == pt]
+        whole = next(r for r in own if r["unit"] == "whole")
+        measured = Counter()
+        for r in own:
+            if r["unit"] in sr.KINDS and r["unit"] not in ("top", "sp_add", "sp_fifo", "sp_tab"):
+                p = {**sr.DEFAULTS[r["unit"]], **json.loads(r["params"])}
+                measured[(r["unit"], json.dumps(p, sort_keys=True))] += int(r["inst"])
+        model = Counter()
+        for kind, p, n in _insts(whole):
+            if kind not in ("top", "sp_add", "sp_fifo", "sp_tab"):
+                model[(kind, json.dumps({**sr.DEFAULTS[kind], **p}, sort_keys=True))] += n
+        assert model == measured, pt
+
+
+def test_dsp_count_matches_every_cached_build() -> None:
+    """DSPs are counted, not fitted: exact on every cached build, whole and per kind."""
+    rows = [r for r in _rows() if r["flow"] == "yosys-xilinx"]
+    for pt in sorted({r["point"] for r in rows}):
+        own = [r for r in rows if r["point"] == pt]
+        whole = next(r for r in own if r["unit"] == "whole")
+        insts = _insts(whole)
+        assert sr.predict(insts, "yosys-xilinx", {})["dsp"] == float(whole["dsp"]), pt
+        per = sr.predict_units(insts, "yosys-xilinx", {})
+        for r in own:
+            if r["unit"] in per:
+                got = sum(float(x["dsp"]) for x in own if x["unit"] == r["unit"])
+                assert per[r["unit"]]["dsp"] == got, (pt, r["unit"])
+
+
+def test_memories_in_block_ram_as_counted() -> None:
+    """Block RAMs of every cached build: within one block or 10 % of the memory rule's."""
+    rows = [r for r in _rows() if r["unit"] == "whole"]
+    for r in rows:
+        want = sr.predict(_insts(r), r["flow"], {})["bram"]
+        assert abs(want - float(r["bram"])) <= max(1.0, 0.1 * float(r["bram"])), r["point"]
+
+
+MICRO = ModelShape("micro-llama", 32, 2, 2, 1, 16, 64, "swiglu", 64)
+POINT = {"quant": "w8a8", "quant_group": 0, "layers_per_fpga": 1, "weight_storage": "onchip"}
+POINT |= {"m_qkv": 4, "m_attn": 2, "m_ffn": 8, "fifo_depth": 4, "tile_tokens": 2}
+
+
+def test_study_prediction_is_the_generated_rtl() -> None:
+    """A spatial point the generator builds is scored, on a board whose flow has fitted
+    coefficients, as the whole RTL of that point (max_pos as dse.buildspec sets it) with no
+    memory ports charged on chip; a point it refuses (W8A16) keeps the engine-level model."""
+    if not sr.coefficients("yosys-xilinx"):
+        pytest.skip("no fitted spatial coefficients for yosys-xilinx yet")
+    wl = cm.Workload(MICRO, batch=1, prompt_len=3, gen_len=5)
+    row = cm.evaluate(wl, "u280", POINT, arch="spatial", baseline=None, detail=True).iloc[0]
+    want = sr.predict(sr.instances(MICRO, POINT, 8), "yosys-xilinx")
+    assert row["lut"] == pytest.approx(want["lut"])
+    assert row["ff"] == pytest.approx(want["ff"])
+    assert row["dsp"] == want["dsp"]
+    assert row["bram36"] == pytest.approx(want["bram"])
+    for r in ("lut", "ff", "dsp", "bram36"):
+        assert row[f"{r}_fixed"] == 0.0
+    other = cm.evaluate(wl, "u280", {**POINT, "quant": "w8a16"}, arch="spatial", baseline=None)
+    assert float(other["dsp"].iloc[0]) != want["dsp"]
+
+
+def test_vectorised_points_are_scored_one_by_one() -> None:
+    """Columns of points: each built point gets its own RTL's figures."""
+    if not sr.coefficients("yosys-xilinx"):
+        pytest.skip("no fitted spatial coefficients for yosys-xilinx yet")
+    wl = cm.Workload(MICRO, batch=1, prompt_len=3, gen_len=5)
+    cols = {**{k: [v, v] for k, v in POINT.items()}, "m_ffn": [8, 16]}
+    df = cm.evaluate(wl, "u280", cols, arch="spatial", baseline=None)
+    for i, m_ffn in enumerate((8, 16)):
+        want = sr.predict(sr.instances(MICRO, {**POINT, "m_ffn": m_ffn}, 8), "yosys-xilinx")
+        assert float(df["dsp"].iloc[i]) == want["dsp"]
+        assert float(df["lut"].iloc[i]) == pytest.approx(want["lut"])
+    assert np.all(np.diff(df["dsp"].to_numpy()) > 0)
