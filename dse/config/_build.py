@@ -8,9 +8,9 @@ build:
   template: overlay       # default: the accelerator of the arch (temporal: overlay)
   every: 200              # a round of candidates every 200 trials (omit: only at the end)
   at_end: true            # and a last round when the search ends
-  top_k: 4                # candidates per round: best predicted Pareto rank, kept diverse
-  choice: spread          # build policy (dse/search/build_choice.py): spread | ehvi
-  diversity: 0.05         # min distance between picks in normalised objective space
+  top_k: 4                # candidates per round, as choice: picks them
+  choice: merit           # build policy (dse/search/build_choice.py): merit | spread | ehvi
+  diversity: 0.05         # spread: min distance between picks, normalised objective space
   wait: false             # true: the search pauses until a round's builds are in
   max_concurrent: 2       # builds running at once (local host; a hosts file sets its own)
   budget: 20              # builds in total over the study
@@ -61,7 +61,7 @@ class BuildPolicy:
     every: int | None = None
     at_end: bool = True
     top_k: int = 4
-    choice: str = "spread"  # a name in dse.search.build_choice.POLICIES
+    choice: str = "merit"  # a name in dse.search.build_choice.POLICIES (DEFAULT)
     diversity: float = 0.05
     wait: bool = False
     max_concurrent: int = 2

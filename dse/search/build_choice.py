@@ -16,10 +16,14 @@ build scheduler calls::
 - ``layers``: row indices by predicted Pareto layer, crowding order within a layer
   (:func:`layers_of`); the policies look at these rows only.
 
-It returns row indices into ``u``. Two policies (:data:`POLICIES`):
+It returns row indices into ``u``. Three policies (:data:`POLICIES`):
 
-- ``spread`` (the default): by Pareto layer, crowding order within a layer (extremes
-  first), skipping rows within ``diversity`` of a build or pick; new hardware first.
+- ``merit`` (the default): the rows of best predicted figure of merit (the objectives'
+  product, each maximised one counting up and each minimised one down: tokens/s per LUT),
+  which is the expected-improvement choice under the calibrated model; new hardware
+  first. See :func:`merit`.
+- ``spread``: by Pareto layer, crowding order within a layer (extremes first), skipping
+  rows within ``diversity`` of a build or pick; new hardware first.
 - ``ehvi``: model-prior Bayesian choice, greedy batch expected hypervolume improvement;
   see :func:`expected_gain`.
 """
@@ -185,8 +189,64 @@ def _best(
     return None
 
 
-POLICIES: dict[str, Choose] = {"spread": spread, "ehvi": expected_gain}
-DEFAULT = "spread"
+def merit(
+    u: np.ndarray,
+    built: np.ndarray,
+    want: int,
+    diversity: float,
+    keys: Keys,
+    taken_specs: set[str],
+    taken_hw: set[str],
+    *,
+    layers: list[np.ndarray] | None = None,
+) -> list[int]:
+    """Up to ``want`` rows of the best predicted figure of merit; new hardware first.
+
+    The figure of merit is the product of the objectives, each maximised one counting up
+    and each minimised one down: decode tokens/s per LUT for (tokens/s up, LUTs down),
+    the inverse energy-delay product for (tokens/s up, joules per token down), an
+    area-delay product for two costs. In log space it is the unweighted sum of the
+    objectives' logs, so no unit or range of the candidates sets a weight (a normalised
+    sum or a hypervolume changes when one far candidate is added), and it is one number,
+    so "the best design" has a meaning. In
+    ``u`` (minimised; a maximised objective negated) a column is ``log u`` when positive,
+    ``-log(-u)`` when negative: both rise with ``u``, so the merit's best row is on the
+    predicted Pareto front.
+
+    Why no sampling: the calibrated model's error is about the same share of every
+    prediction (a log-normal spread, ``SIGMA`` per objective), so in log space every
+    candidate's merit is its prediction plus the same noise. The expected improvement over
+    the best build so far, and the chance of being the best as measured, then both rise
+    with the predicted merit alone: the rows in that order are the Bayes choice under the
+    model as prior, with no radius (``diversity`` is not used) and whatever ``built`` is.
+    After each round the sweep recalibrates, and the next round ranks again.
+
+    Where an objective is zero or changes sign among the rows (no logarithm), the round
+    falls back to :func:`expected_gain`.
+    """
+    if len(u) == 0 or want <= 0:
+        return []
+    layers = layers if layers is not None else layers_of(u, want * 50)
+    rows = np.concatenate(layers) if layers else np.arange(len(u))
+    v = u[rows]
+    pos, neg = (v > 0).all(axis=0), (v < 0).all(axis=0)
+    if not (pos | neg).all():
+        return expected_gain(u, built, want, diversity, keys, taken_specs, taken_hw, layers=layers)
+    # Higher is better: minus the log-space merit of the minimised columns.
+    score = -(np.log(np.abs(v)) * np.where(pos, 1.0, -1.0)).sum(axis=1)
+    chosen: list[int] = []
+    skip: set[int] = set()
+    for new_hw in (True, False):
+        while len(chosen) < want:
+            pick = _best(rows, score, keys, taken_specs, taken_hw, new_hw, chosen, skip)
+            if pick is None:
+                break
+            chosen.append(pick)
+    return chosen
+
+
+POLICIES: dict[str, Choose] = {"merit": merit, "spread": spread, "ehvi": expected_gain}
+DEFAULT = "merit"
 
 
 def policy(name: str, source: str = "build") -> Choose:

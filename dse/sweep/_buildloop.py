@@ -1,15 +1,15 @@
 """The build policy: which scored trials a round builds (``choose``) and build identity.
 
 The policies live in :mod:`dse.search.build_choice` (``build: choice:`` selects one);
-``choose`` is the default, ``spread``, described here.
+``choose`` is the default, ``merit``.
 
-**Picking candidates.** The feasible trials are sorted into Pareto layers by their (corrected)
-predicted objectives; within a layer the NSGA-II crowding distance orders them, extremes
-first. A candidate is skipped when its build (template parameters, flow options, part) was
-already requested, or when it lies within ``diversity`` of a build already picked, in
-objective space normalised to [0, 1] per objective (the builds so far placed by the current
-model). Hardware not built yet (template parameters) comes first, then new hardware the
-model cannot tell apart from a pick (ties hide what the model is blind to), and the same
+**Picking candidates.** The feasible trials, scored by the (corrected) model, go to the
+policy. ``merit`` takes those of best predicted figure of merit (the objectives' product,
+maximised ones up, minimised ones down: tokens/s per LUT), the expected-improvement choice
+with the calibrated model as prior; ``spread`` walks the predicted Pareto layers, extremes
+first, keeping picks ``diversity`` apart; ``ehvi`` maximises the expected hypervolume gain.
+Every policy skips a candidate whose build (template parameters, flow options, part) was
+already requested, and takes hardware not built yet (template parameters) first; the same
 hardware at another clock only fills what is left.
 
 The scheduler (:mod:`dse.sweep._scheduler`) calls the policy through one injectable
@@ -24,8 +24,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from dse.buildspec import BuildSpec
-from dse.search.build_choice import POLICIES, layers_of
-from dse.search.build_choice import spread as choose
+from dse.search.build_choice import DEFAULT, POLICIES, layers_of
+
+choose = POLICIES[DEFAULT]
 
 __all__ = ["MEASURED_KEYS", "POLICIES", "choose", "hw_key", "layers_of", "spec_key"]
 

@@ -10,7 +10,15 @@ from sweep_cases import cli
 
 from dse.config import load_config
 from dse.errors import ConfigError
-from dse.search.build_choice import POLICIES, expected_gain, layers_of, policy, spread
+from dse.search.build_choice import (
+    DEFAULT,
+    POLICIES,
+    expected_gain,
+    layers_of,
+    merit,
+    policy,
+    spread,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "smollm-135m-ecp5.yaml"
@@ -70,9 +78,50 @@ def test_ehvi_uncertainty_reaches_behind_the_front() -> None:
     assert got == [2]
 
 
+def _speed_area(n: int = 40, seed: int = 3) -> np.ndarray:
+    """Candidates as the sweep hands them over: tokens/s (maximised, so negated) and LUTs."""
+    rng = np.random.default_rng(seed)
+    lut = rng.uniform(10_000, 60_000, n)
+    tps = lut**1.3 * rng.uniform(0.5, 1.5, n) / 10  # faster designs cost more, unevenly
+    return np.stack([-tps, lut], axis=1)
+
+
+def test_merit_builds_the_best_predicted_tokens_per_lut_first() -> None:
+    u = _speed_area()
+    per_lut = -u[:, 0] / u[:, 1]
+    got = merit(u, np.empty((0, 2)), 4, 0.05, _keys, set(), set())
+    assert got == list(np.argsort(-per_lut)[:4])  # best first
+    assert merit(u, u[:5], 4, 0.05, _keys, set(), set()) == got  # whatever was built
+    assert spread(u, np.empty((0, 2)), 1, 0.05, _keys, set(), set())[0] != got[0]
+
+
+def test_merit_is_free_of_units_and_of_the_candidates_range() -> None:
+    u = _speed_area()
+    first = merit(u, np.empty((0, 2)), 3, 0.0, _keys, set(), set())
+    # LUTs in thousands, tokens/s per ms: the same picks (a normalised score would move)
+    assert merit(u * [1e-3, 1e-3], np.empty((0, 2)), 3, 0.0, _keys, set(), set()) == first
+    # a far, slow, huge candidate widens every range; the merit's picks stay
+    wide = np.vstack([u, [[-1.0, 1e7]]])
+    assert merit(wide, np.empty((0, 2)), 3, 0.0, _keys, set(), set()) == first
+
+
+def test_merit_takes_new_hardware_first_and_falls_back_without_logarithms() -> None:
+    # rows 0 and 1: the same hardware (another clock), both better than row 2
+    u = np.array([[-10.0, 1.0], [-9.0, 1.0], [-5.0, 1.0]])
+    keys = {0: ("a", "h"), 1: ("b", "h"), 2: ("c", "g")}
+    assert merit(u, np.empty((0, 2)), 2, 0.0, keys.get, set(), set()) == [0, 2]
+    assert merit(u, np.empty((0, 2)), 3, 0.0, keys.get, set(), set()) == [0, 2, 1]
+    # an objective that crosses zero has no logarithm: the round is ehvi's
+    z = _front() - 1.5
+    assert merit(z, np.empty((0, 2)), 3, 0.0, _keys, set(), set()) == expected_gain(
+        z, np.empty((0, 2)), 3, 0.0, _keys, set(), set()
+    )
+
+
 def test_policy_lookup_names_the_key() -> None:
     assert policy("ehvi") is expected_gain
-    with pytest.raises(ConfigError, match=r"build\.choice.*spread, ehvi.*'ehvy'"):
+    assert POLICIES[DEFAULT] is merit
+    with pytest.raises(ConfigError, match=r"build\.choice.*merit, spread, ehvi.*'ehvy'"):
         policy("ehvy", "study.yaml")
 
 
@@ -83,10 +132,10 @@ def test_build_choice_key_is_validated(tmp_path: Path, capsys: pytest.CaptureFix
     good.write_text(text.replace("  every: 200", "  choice: ehvi\n  every: 200", 1))
     cfg = load_config(good)
     assert cfg.build is not None and cfg.build.choice == "ehvi"
-    assert load_config(EXAMPLE).build.choice == "spread"  # type: ignore[union-attr]
+    assert load_config(EXAMPLE).build.choice == DEFAULT  # type: ignore[union-attr]
     bad = tmp_path / "bad.yaml"
     bad.write_text(text.replace("  every: 200", "  choice: ehvy\n  every: 200", 1))
     code, out, err = cli(["sweep", str(bad), "--trials", "10", "--no-builds"], capsys)
     assert code == 2
-    assert "bad.yaml" in err and "build.choice" in err and "spread, ehvi" in err
+    assert "bad.yaml" in err and "build.choice" in err and "merit, spread, ehvi" in err
     assert "ehvi" in err and "Traceback" not in err + out

@@ -20,7 +20,7 @@ import farm_pool as fp  # noqa: E402
 import overlay_synth as ovs  # noqa: E402
 from overlay_points import whole_points  # noqa: E402
 
-from dse.search.build_choice import POLICIES  # noqa: E402
+from dse.search.build_choice import DEFAULT, POLICIES  # noqa: E402
 from overlay.config import overlay_config  # noqa: E402
 from overlay.sim import index_bits  # noqa: E402
 from runners import load_template  # noqa: E402
@@ -94,6 +94,17 @@ def test_the_loop_never_builds_what_the_model_rules_out() -> None:
     for name, choose in POLICIES.items():
         order = fp.loop_order(pool, np.arange(5), 2, 0.05, 5, choose)
         assert 1 not in order and len(order) == len(set(order)), name
+
+
+def test_the_default_policy_builds_the_model_s_most_efficient_point_first() -> None:
+    # the model rates point 2 best (1,000 tok/s per kLUT); as measured point 3 is
+    pool = _pool(
+        [30_000, 20_000, 21_000, 16_000, 35_000],
+        [30_000, 20_000, 15_000, 16_000, 35_000],
+        [12_000, 9_000, 15_000, 14_000, 30_000],
+    )
+    order = fp.loop_order(pool, np.arange(5), 2, 0.05, 5, POLICIES[DEFAULT])
+    assert order[:2] == [2, 3] and pool.winners() == {3}
 
 
 def test_corrections_learnt_from_builds_shrink_a_uniform_model_error() -> None:
