@@ -5,6 +5,7 @@ memories is infeasible in the model and refused by ``dse build`` in one line."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,10 @@ from runners import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "examples" / "tiny-llama-ecp5.yaml"
-SMOLLM = ROOT / "examples" / "smollm-135m-ecp5.yaml"
+LLAMA = ROOT / "examples" / "llama2-7b-u280-temporal.yaml"
+# the knobs that make the example's point one the overlay builds (one core, int8 KV cache,
+# serial prefill): then its memories are the template's
+OVERLAY_7B = {"kv_bits": 8, "cores": 1, "prefill_serial": True}
 POINTS = [
     {"mv_n": 2, "sfu_lanes": 4},  # the example's serial prefill
     {"mv_n": 4, "mm_k": 8, "mm_n": 4, "sfu_lanes": 1, "prefill_serial": False,
@@ -53,43 +57,42 @@ def test_a_study_build_holds_the_compiled_program_of_its_model(point: dict) -> N
 
 
 def test_the_model_calls_a_model_too_big_for_the_templates_memories_infeasible() -> None:
-    """SmolLM-135M: 30 layers' norm gains, betas and LUTs alone take 85,632 scratch words
-    (the ISA addresses 65,536)."""
-    smol = Model.of(load_config(SMOLLM)).evaluate(
-        {"mv_n": 4, "sfu_lanes": 2, "freq_mhz": 30.0}, detail=True, baseline=False
-    )
-    assert not bool(smol["feasible"].iloc[0])
-    assert "scratchpad (SPAD > 65536 words)" in str(smol["violations"].iloc[0])
-    assert bool(smol["over_spad_words"].iloc[0]) and not bool(smol["over_imem_words"].iloc[0])
+    """LLaMA-2-7B on the overlay (one core, int8 KV): its program needs more scratchpad
+    than the template's largest (the ISA addresses 65,536 words)."""
+    big = Model.of(load_config(LLAMA)).evaluate(OVERLAY_7B, detail=True, baseline=False)
+    assert not bool(big["feasible"].iloc[0])
+    assert "scratchpad (SPAD > 65536 words)" in str(big["violations"].iloc[0])
+    assert bool(big["over_spad_words"].iloc[0]) and not bool(big["over_imem_words"].iloc[0])
     tiny = Model.of(load_config(TINY)).evaluate(POINTS[0], detail=True, baseline=False)
     assert "SPAD" not in str(tiny["violations"].iloc[0])
-    w = load_config(SMOLLM).workload
-    need = ovp.program_sizes(w.model, ovp.study_max_pos(w.model, 64, 64), np.array([1]))
+    assert not bool(tiny["over_spad_words"].iloc[0])
+    w = load_config(LLAMA).workload
+    need = ovp.program_sizes(w.model, ovp.study_max_pos(w.model, 128, 256), np.array([1]))
     assert float(need["scratch_words"][0]) > 65536
 
 
 def test_dse_build_refuses_it_in_one_line(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "dse.cli", "build", str(SMOLLM), "--flow", "yosys-ecp5"]
-    done = subprocess.run(
-        [*argv, "--results", str(tmp_path)], capture_output=True, text=True, cwd=tmp_path
-    )
+    argv = [sys.executable, "-m", "dse.cli", "build", str(LLAMA), "--flow", "yosys-xilinx"]
+    argv += ["--point", json.dumps(OVERLAY_7B), "--results", str(tmp_path)]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     assert done.returncode == 2 and len(lines) == 1, lines
-    assert "smollm-135m-ecp5.yaml" in lines[0] and "workload.model" in lines[0]
-    assert "scratchpad words (SPAD) 131072 > 65536" in lines[0]
+    assert "llama2-7b-u280-temporal.yaml" in lines[0] and "workload.model" in lines[0]
+    assert "scratchpad words (SPAD)" in lines[0] and "> 65536" in lines[0]
+    assert "Traceback" not in lines[0]
     assert not (tmp_path / "builds").exists()  # nothing was built
 
 
 @pytest.mark.parametrize("example", ["tiny-llama-ecp5.yaml", "tiny-llama-u280.yaml"])
-def test_a_tiny_study_accelerator_holds_every_sim_rung_program(example: str) -> None:
-    """The sim rung simulates a tiny model with memories sized for its own program; the
-    study's accelerator (same knobs) is at least as large at every slot count, so the
-    simulated program runs on it too (memory depths do not change cycles)."""
+def test_a_tiny_study_accelerator_holds_the_sim_rungs_program(example: str) -> None:
+    """The sim rung simulates its tiny model (``sim_model``, default tiny-llama: the study's
+    family) with memories sized for that program; the study's accelerator (same knobs) is
+    at least as large at every slot count, so the simulated program runs on it too (memory
+    depths do not change cycles)."""
     w = load_config(ROOT / "examples" / example).workload
     slots = np.arange(1, 9)
     study = ovp.memory_words(w.model, ovp.study_max_pos(w.model, w.prompt_len, w.gen_len), slots)
     assert ovp.fits(study).all()
-    for shape in TINY_SHAPES.values():
-        sim = ovp.memory_words(shape, 32, slots)  # overlay/simflow.py's max_pos
-        for key, need in sim.items():
-            assert (study[key] >= need).all(), (shape.name, key)
+    sim = ovp.memory_words(TINY_SHAPES["tiny-llama"], 32, slots)  # overlay/simflow.py's
+    for key, need in sim.items():
+        assert (study[key] >= need).all(), key
