@@ -72,6 +72,8 @@ POINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "G-c2-w4": ("micro-gpt2", {"layers_per_fpga": 2, "quant": "w4a8", "m_qkv": 8, "m_ffn": 16}),
     "B-small": ("micro-bert", {"m_qkv": 2, "m_attn": 1, "m_ffn": 4, "fifo_depth": 8}),
     "L-nm-c2": ("micro-llama", {**NM, "layers_per_fpga": 2, "m_ffn": 4}),
+    "L-nm": ("micro-llama", {**NM, "m_qkv": 8, "m_ffn": 4}),
+    "G-w4": ("micro-gpt2", {"quant": "w4a8", "m_attn": 4, "m_ffn": 16, "fifo_depth": 8}),
     "G-stream": ("micro-gpt2", {"weight_storage": "stream"}),
     "L-grp-w4": ("micro-llama", {"quant": "w4a8", "quant_group": 16, "m_qkv": 8}),
     "G-wide": ("micro-gpt2", {"m_qkv": 16, "m_attn": 8, "m_ffn": 32, "tile_tokens": 4}),

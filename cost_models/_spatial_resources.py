@@ -83,6 +83,7 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
     """Every module instance of the point's ``sp_top`` with its parameters, as generated.
     Raises ``spatial.plan.SpatialError`` for a point the generator does not build."""
     from overlay.model import layer_mats  # the generator's plan: imported where used
+    from spatial import rtl_stream
     from spatial.plan import build_plan
     from spatial.rtl import gemvs
 
@@ -102,9 +103,11 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
         }  # fmt: skip
 
     gpt, enc = int(plan.gpt), plan.encoder
-    for _ in range(c):
+    # a streamed GEMV's beat bytes (its read port's, spatial/rtl_stream.py)
+    beat = {q.inst: q.bb for q in rtl_stream.ports(plan).values()} if stream else {}
+    for ci in range(c):
         for name in layer_mats(m):
-            out.append(("sp_gemv", gemv(g[name]), 1))
+            out.append(("sp_gemv", gemv(g[name], BB=beat.get(f"c{ci}_{name}", 1)), 1))
         norm = {"D": m.d_model, "LN": 1 if enc else gpt, "PASSES": passes}
         out.append(("sp_norm", {**norm, "SKIP": 0 if enc else 1}, 1))
         out.append(("sp_norm", {**norm, "SKIP": 0 if enc else 1}, 1))
@@ -122,8 +125,9 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
     out.append(("sp_fifo", {"W": 8, "DEPTH": plan.fifo_depth}, c + 3))  # s0..sC, hf_in, hf
     out.append(("sp_norm", {"D": m.d_model, "LN": gpt, "SKIP": 0, "PASSES": 1}, 1))
     lm = g["lm"]
-    out.append(("sp_gemv", gemv(lm, TILE=1, PASSES=1, RAW=1, OW=64, CH=0, CHS=1, RPC=1,
-                                LPR=1, NRC=1, NJC=1, CCB=1, SPARSE=0), 1))  # fmt: skip
+    head = {"TILE": 1, "PASSES": 1, "RAW": 1, "OW": 64, "CH": 0, "CHS": 1, "RPC": 1, "LPR": 1}
+    head |= {"NRC": 1, "NJC": 1, "CCB": 1, "SPARSE": 0, "BB": beat.get("lm", 1)}
+    out.append(("sp_gemv", gemv(lm, **head), 1))
     out.append(("sp_tab", {"W": 8, "N": m.vocab * m.d_model}, 1))
     if gpt:
         out.append(("sp_tab", {"W": 8, "N": max_pos * m.d_model}, 1))
@@ -132,29 +136,37 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
 
 
 def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
-    """DSP48E2 blocks of one instance, counted from the RTL's multipliers (src lines of the
-    DSP cells of a synth_xilinx netlist, RTL 0c1f..., micro-LLaMA point): a GEMV lane's
-    WB x 8 product (sp_gemv.v psum) one each; a group's 48 x 17 scale product 3; column
-    mode per lane one and per bank its 48 x 17 scale product 3; ``bc * U`` of the dense
-    column index 2 where U is not a power of two; every sp_requant (GEMV 2, attention 2,
-    activation 1) 4. Attention: U score and U context lanes, the e x R probability
-    product 4. Norm: (D x - S) x inv 2, t x g x M 4, x^2 1. RoPE 4. Activation 1."""
+    """DSP blocks of one instance, counted from the RTL's multipliers as Yosys maps them
+    (the DSP cells of synth_xilinx (hierarchy kept) and synth_ecp5 (flattened) netlists
+    traced to their source lines by ``src``, micro-LLaMA point, RTL 05c0b4e8a89b).
+
+    GEMV: a lane's WB x 8 product one; a group's 48 x 17 scale product 3; column mode per
+    lane one and per bank its 48 x 17 scale product 3; ``bc * U`` of a lane's column
+    (dense or streamed: no column ROM) 2 where U is not a power of two; two sp_requant
+    (64 x 17: 4 each), one in the LM head, whose RAW result leaves the other unread (Yosys
+    drops it). Attention: U score and U context lanes (synth_ecp5's ``share`` merges each
+    score lane with its context lane: U), the e x R probability product (4 DSP48E2, 2
+    MULT18X18D), two requantisers. Norm: (D x - S) x inv, t x g x M and x^2 (7 DSP48E2,
+    12 MULT18X18D; RMSNorm). RoPE: four rotation products (ECP5 shares the two halves'
+    pair: 2). Activation (SwiGLU): the gate x up product and its requantiser; a GELU
+    table has neither."""
     q = {**DEFAULTS[kind], **p}
+    ecp5 = flow == "yosys-ecp5"
     if kind == "sp_gemv":
         n = q["U"] + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
-        if not q["SPARSE"] and not q["STREAM"] and not _pow2(q["U"]):
+        if (not q["SPARSE"] or q["STREAM"]) and not _pow2(q["U"]):
             n += 2
         if q["CH"] > 0:
             n += q["RPC"] * q["LPR"] + 3 * q["RPC"]
         return float(n)
     if kind == "sp_attn":
-        return float(2 * q["U"] + 4 + 2 * REQUANT_DSP)
+        return float((1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP)
     if kind == "sp_norm":
-        return 7.0
+        return 12.0 if ecp5 else 7.0
     if kind == "sp_rope":
-        return 4.0
+        return 2.0 if ecp5 else 4.0
     if kind == "sp_act":
-        return float(1 + REQUANT_DSP)
+        return float(1 + REQUANT_DSP) if q["GLU"] else 0.0
     return 0.0
 
 
@@ -247,6 +259,16 @@ def bram(kind: str, p: Mapping[str, int], flow: str) -> float:
     return sum(rom_bram(r, w, flow) for r, w in memories(kind, q))
 
 
+@cache
+def _figures(
+    kind: str, params: tuple[tuple[str, int], ...], flow: str
+) -> tuple[dict[str, float], float, float]:
+    """(features, DSPs, block RAMs) of one instance; the same module recurs across layer
+    instances and design points, so it is worked out once."""
+    p = dict(params)
+    return features(kind, p, flow), dsp(kind, p, flow), bram(kind, p, flow)
+
+
 def predict_units(
     insts: Sequence[Instance], flow: str, coef: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, float]]:
@@ -255,12 +277,12 @@ def predict_units(
     out: dict[str, dict[str, float]] = {}
     for kind, p, n in insts:
         acc = out.setdefault(kind, dict.fromkeys(RESOURCES, 0.0))
-        f = features(kind, p, flow)
+        f, n_dsp, n_bram = _figures(kind, tuple(sorted(p.items())), flow)
         for r in ("lut", "ff"):
             w = c.get(kind, {}).get(r, {})
             acc[r] += n * sum(float(w.get(k, 0.0)) * v for k, v in f.items())
-        acc["dsp"] += n * dsp(kind, p, flow)
-        acc["bram"] += n * bram(kind, p, flow)
+        acc["dsp"] += n * n_dsp
+        acc["bram"] += n * n_bram
     return out
 
 
