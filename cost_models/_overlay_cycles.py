@@ -50,6 +50,7 @@ WB_DRAIN = 2  # write-back rows pass a product and a shift stage (requant pipeli
 KV_DRAIN = 3  # a KV row's sum: product, sum, requant product, shift stages after the last pop
 NORM_DRAIN = 3  # norm: t at E, then t*g, *M, shift + beta stages before the write
 W_BITS = {"w8a8": 8, "w4a8": 4}
+LUT_ENTRIES = 256  # the exp and activation tables a layer loads (overlay/arith.py)
 
 
 @dataclass(frozen=True)
@@ -245,15 +246,20 @@ def _elementwise(n: int, d: _Design, passes: int = 1) -> float:
     return FETCH + SETUP + passes * (_cdiv(n, d.lanes) + SFU_DRAIN)
 
 
+def _load(nbytes: int, elems: int, d: _Design, mem: OverlayMemory) -> float:
+    """A LOAD of ``elems`` elements (``nbytes`` bytes) from the act port into the scratchpad."""
+    esz = nbytes // elems
+    return _streamed(
+        _cdiv(elems, d.lanes), [(0, nbytes)], mem.rate("act"), mem, d.lanes * esz, d.overlap
+    )
+
+
 def _embed(m: ModelShape, d: _Design, mem: OverlayMemory, rope: bool) -> dict[str, float]:
     """A token's embedding row (GPT-2: plus its position row); the RoPE tables if ``rope``."""
     dm, half = m.d_model, m.head_dim // 2
 
     def load(nbytes: int, elems: int) -> float:
-        esz = nbytes // elems
-        return _streamed(
-            _cdiv(elems, d.lanes), [(0, nbytes)], mem.rate("act"), mem, d.lanes * esz, d.overlap
-        )
+        return _load(nbytes, elems, d, mem)
 
     out = {"embed": load(dm, dm)}
     if m.ffn == "gelu":
@@ -295,7 +301,12 @@ def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: in
     def mat(n: int, k: int, cls: str, port: str) -> float:
         return _matrix(n, k, eng or d, d.stored[cls], port, mem, T)
 
+    # the layer's constants into the scratchpad: norms' gains and betas with the activation
+    # LUT (int8), the exp LUT (uint16)
+    n_i8 = 4 * dm + LUT_ENTRIES
+    consts = _load(n_i8, n_i8, d, mem) + _load(2 * LUT_ENTRIES, LUT_ENTRIES, d, mem)
     for _ in range(m.n_layers):
+        add("constants", consts)
         add("norm", 2 * T * _norm(m, d))
         add("wqkv", mat(m.d_q, dm, "qk", "wqkv") + mat(m.d_kv, dm, "qk", "wqkv"))
         add("wqkv", mat(m.d_kv, dm, "vo", "wqkv"))

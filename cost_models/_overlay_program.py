@@ -1,13 +1,14 @@
 """What the overlay's program needs of the accelerator's memories, for a workload's model.
 
-``overlay/compiler.py`` lays a model out in the scratchpad (every layer's norm parameters
-and LUTs, loaded once at ``init``; the buffers of one token; with batched prefill the
-buffers of ``tile_tokens`` tokens too) and emits a program whose length grows with layers,
-heads and prefill slots. ``program_sizes`` counts both without compiling (no weights),
-vectorised over design points; ``tests/overlay_tests/test_overlay_program.py`` checks it
-against ``compile_model``. ``memory_words`` rounds them to the template's SPAD, IMEM and XBUF
-(powers of two, at the sim rung's floors), so a build and the resource model describe an
-accelerator that holds the program of the study's workload.
+``overlay/compiler.py`` lays a model out in the scratchpad (one layer's norm parameters and
+LUTs, which every layer loads into the same region at its start; the buffers of one token;
+with batched prefill the buffers of ``tile_tokens`` tokens too) and emits a program whose
+length grows with layers, heads and prefill slots. ``program_sizes`` counts both without
+compiling (no weights), vectorised over design points;
+``tests/overlay_tests/test_overlay_program.py`` checks it against ``compile_model``.
+``memory_words`` rounds them to the template's SPAD, IMEM and XBUF (powers of two, at the
+sim rung's floors), so a build and the resource model describe an accelerator that holds the
+program of the study's workload.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ def program_sizes(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Arra
     d, dq, dkv, dff = shape.d_model, shape.d_q, shape.d_kv, shape.d_ffn
     half = shape.head_dim // 2
     n_l, nh, nkv = shape.n_layers, shape.n_heads, shape.n_kv_heads
-    # init: per layer two norms' gains and betas (d each), the exp and activation LUTs
-    # (256 each); the final norm's gain and beta
-    consts = n_l * (4 * d + 2 * 256) + 2 * d
+    # one layer's constants (two norms' gains and betas, d each; the activation and exp
+    # LUTs, 256 each: every layer loads its own into the same region) and the final
+    # norm's gain and beta (loaded once at init)
+    consts = 4 * d + 2 * 256 + 2 * d
 
     def buffers(n: Array) -> Array:  # compile_model's buffers(n): n tokens' slots
         return n * (3 * d + 2 * dq + 2 * dkv + 3 * dff + 2 * half) + 2 * max_pos
@@ -58,11 +60,11 @@ def program_sizes(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Arra
 
     def layers(n: Array) -> Array:  # instructions of layers(b, n): every layer, n tokens
         per_token = (n > 1) + (0 if gpt else 2) + 2 * nkv + 3 * nh
-        return n_l * (2 * n + 8 + (1 if gpt else 3) + n * per_token)
+        return n_l * (2 + 2 * n + 8 + (1 if gpt else 3) + n * per_token)  # 2: its LOADs
 
     embed = 3 if gpt else 1  # LOADX (+ LOAD of the position row and ADD)
     rope = 0 if gpt else 2  # the RoPE tables' two LOADs
-    init = n_l * 6 + 2 + 1  # the constants' LOADs, END
+    init = 2 + 1  # the final norm's two LOADs, END
     step = embed + rope + layers(np.ones_like(t)) + 2 + 1  # final norm, LM head, END
     # batched prefill: per slot an embedding entry and an LM-head entry (each with END);
     # per chunk size T = 1..slots a body: RoPE tables (SETPOS + 2 LOADs a token), layers, END

@@ -200,16 +200,25 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
     if qm.rope_cos is not None and qm.rope_sin is not None:
         cos_addr = img.put("act", "rope_cos", qm.rope_cos.astype("<i2").tobytes())
         sin_addr = img.put("act", "rope_sin", qm.rope_sin.astype("<i2").tobytes())
-    consts = []
+    # Per-layer constants (two norms' gains and betas, the activation LUT: one int8 block;
+    # the exp LUT: one uint16 block) stay in the act image and are loaded at each layer's
+    # start into one scratch region every layer reuses: the scratchpad holds one layer's
+    # constants, not the model's (30 layers of SmolLM-135M would take 84k words).
+    n_i8 = 4 * d + len(qm.luts[0]["act"])
+    n_exp = len(qm.luts[0]["exp"])
+    c_i8, c_exp = sp.alloc(n_i8), sp.alloc(n_exp)
+    c = {"n1g": c_i8, "n1b": c_i8 + d, "n2g": c_i8 + 2 * d, "n2b": c_i8 + 3 * d,
+         "act": c_i8 + 4 * d, "exp": c_exp}  # fmt: skip
+    const_loads: list[list[Instr]] = []
     for li in range(m.n_layers):
-        c = {}
-        for nm_ in ("n1", "n2"):
-            g, b, _, _ = qm.norms[li][nm_]
-            c[nm_ + "g"] = load_const(f"l{li}.{nm_}_g", g, E_I8)
-            c[nm_ + "b"] = load_const(f"l{li}.{nm_}_b", b, E_I8)
-        c["exp"] = load_const(f"l{li}.exp", qm.luts[li]["exp"], E_U16)
-        c["act"] = load_const(f"l{li}.act", qm.luts[li]["act"], E_I8)
-        consts.append(c)
+        nd, lt = qm.norms[li], qm.luts[li]
+        blk = np.concatenate([nd["n1"][0], nd["n1"][1], nd["n2"][0], nd["n2"][1], lt["act"]])
+        a_i8 = img.put("act", f"l{li}.consts", blk.astype("i1").tobytes())
+        a_exp = img.put("act", f"l{li}.exp", lt["exp"].astype("<u2").tobytes())
+        const_loads.append([
+            Instr("LOAD", port=PORT["act"], elem=E_I8, dst=c_i8, n=n_i8, addr=a_i8),
+            Instr("LOAD", port=PORT["act"], elem=E_U16, dst=c_exp, n=n_exp, addr=a_exp),
+        ])  # fmt: skip
     fg = load_const("nf_g", qm.norm_f[0], E_I8)
     fb = load_const("nf_b", qm.norm_f[1], E_I8)
     # --- weights
@@ -316,7 +325,8 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
         T, out = tokens, []
         dq, dff = m.d_q, m.d_ffn
         for li in range(m.n_layers):
-            c, r = consts[li], qm.rq[li]
+            r = qm.rq[li]
+            out += const_loads[li]
             _, _, mm1, sh1 = qm.norms[li]["n1"]
             _, _, mm2, sh2 = qm.norms[li]["n2"]
             for t in range(T):

@@ -74,7 +74,10 @@ def test_vectorised_over_points_and_shortfall_names_the_memory() -> None:
     for i, t in enumerate(slots):
         one = program_sizes(shape, 32, int(t))
         assert all(float(many[k][i]) == float(one[k]) for k in one)
-    big = dataclasses.replace(shape, n_layers=40, d_model=512, d_ffn=2048)
+    # every layer reuses one constants region: depth does not grow the scratchpad
+    deep = dataclasses.replace(shape, n_layers=40)
+    assert float(program_sizes(deep, 32, 1)["scratch_words"]) == float(one["scratch_words"])
+    big = dataclasses.replace(shape, d_ffn=24576)  # three d_ffn buffers of one token
     words = memory_words(big, 32, np.array([1]))
     assert not bool(fits(words)[0])
     assert shortfall(words).startswith("scratchpad words (SPAD) 131072 > 65536")
