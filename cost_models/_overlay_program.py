@@ -105,7 +105,12 @@ def point_words(p: Mapping[str, Any], shape: ModelShape, max_pos: int) -> dict[s
     slots are 1 with ``prefill_serial``, else ``tile_tokens`` (``overlay/config.py``)."""
     serial = np.asarray(p.get("prefill_serial", 0)) != 0
     slots = np.where(serial, 1.0, np.asarray(p.get("tile_tokens", 1), dtype=float))
-    return memory_words(shape, max_pos, slots)
+    idx = slots.astype(np.intp)
+    if slots.ndim == 0 or np.any(idx != slots) or np.any(idx < 1):
+        return memory_words(shape, max_pos, slots)
+    # a search chunk holds few distinct slot counts: size 1..max once, then look them up
+    table = memory_words(shape, max_pos, np.arange(1, int(idx.max()) + 1))
+    return {k: v[idx - 1] for k, v in table.items()}
 
 
 def fits(words: dict[str, Any]) -> Array:

@@ -9,7 +9,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from cost_models._overlay_program import fits, memory_words, pow2, program_sizes, shortfall
+from cost_models._overlay_program import (
+    fits,
+    memory_words,
+    point_words,
+    pow2,
+    program_sizes,
+    shortfall,
+)
 from overlay.flow import TINY_SHAPES, prepare
 from overlay.sim import max_reduction, verilator_params
 
@@ -77,6 +84,12 @@ def test_vectorised_over_points_and_shortfall_names_the_memory() -> None:
     # every layer reuses one constants region: depth does not grow the scratchpad
     deep = dataclasses.replace(shape, n_layers=40)
     assert float(program_sizes(deep, 32, 1)["scratch_words"]) == float(one["scratch_words"])
+    # design points (serial prefill: one slot) through the lookup point_words uses
+    tile = np.array([8.0, 3.0, 128.0, 1.0, 4.0])
+    serial = np.array([0.0, 0.0, 1.0, 0.0, 0.0])
+    got = point_words({"prefill_serial": serial, "tile_tokens": tile}, shape, 32)
+    want = memory_words(shape, 32, np.where(serial != 0, 1.0, tile))
+    assert all(np.array_equal(got[k], want[k]) for k in want)
     big = dataclasses.replace(shape, d_ffn=24576)  # three d_ffn buffers of one token
     words = memory_words(big, 32, np.array([1]))
     assert not bool(fits(words)[0])
