@@ -62,6 +62,11 @@ SHAPES = {
     "micro-bert": ModelShape(
         "micro-bert", 32, 2, 2, 2, 16, 64, "gelu", 64, causal=False, positions="learned"
     ),
+    # widths that are not powers of two: the RTL's index products by d_model, rows, ...
+    # are then real multipliers (the model does not count them yet)
+    "micro-gpt2-48": ModelShape(
+        "micro-gpt2-48", 48, 2, 3, 3, 16, 96, "gelu", 80, positions="learned"
+    ),
 }
 BASE = {"quant": "w8a8", "quant_group": 0, "layers_per_fpga": 1, "weight_storage": "onchip"}
 BASE |= {"m_qkv": 4, "m_attn": 2, "m_ffn": 8, "fifo_depth": 4, "tile_tokens": 2}
@@ -80,6 +85,7 @@ POINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "B-c2-nm": ("micro-bert", {**NM, "layers_per_fpga": 2, "m_qkv": 8, "m_ffn": 16}),
     "L-stream-w4": ("micro-llama", {"weight_storage": "stream", "quant": "w4a8", "m_ffn": 16}),
     "G-deep": ("micro-gpt2", {"fifo_depth": 32, "tile_tokens": 8, "m_attn": 4}),
+    "G48": ("micro-gpt2-48", {"m_qkv": 6, "m_ffn": 12, "m_attn": 3}),
 }
 FLOWS = {
     "yosys-xilinx": "synth_xilinx -family xcup -top {top} -noiopad",

@@ -410,15 +410,16 @@ def _whole_rtl(
     layers: Any,
     onchip: Any,
 ) -> None:
-    """Where the spatial RTL generator builds the point and its board's flow has fitted
-    coefficients, the resources are the whole-design model's of the RTL a build of the
-    point generates (``_spatial_resources``: every kernel, FIFO, table and the top, DSPs
-    counted from its multipliers), spread over the C layers for the per-SLR check; an
-    on-chip design has no memory ports, so nothing is charged as the shell's (``fixed``).
-    Other points (a precision, shape or knob the generator refuses) keep the engine-level
+    """Where the spatial RTL generator builds the point, the resources of the RTL a build
+    of the point generates (``_spatial_resources``: every kernel, FIFO, table and the top,
+    DSPs counted from its multipliers), spread over the C layers for the per-SLR check.
+    With fitted LUT/FF coefficients for the board's flow, every resource is the whole
+    design's and an on-chip design charges no memory ports (it has none: ``fixed`` 0);
+    without (ECP5 today), only the DSPs, which are counted, not fitted. Points the
+    generator refuses (a precision, shape or knob it does not build) keep the engine-level
     figures above."""
     flow = FLOW_OF_DSP_KIND.get(platform.dsp_kind)
-    if flow is None or not sr.coefficients(flow):
+    if flow is None:
         return
     m = w.model
     max_pos = min(w.prompt_len + w.gen_len, m.max_positions or 1 << 30)  # dse.buildspec's
@@ -430,9 +431,12 @@ def _whole_rtl(
         shape = built.shape
     ok = built.reshape(shape) if shape else bool(built[0])
     per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
-    rtl = {"lut": whole["lut"], "ff": whole["ff"], "dsp": whole["dsp"]}
-    rtl |= {"bram36": whole["bram"] * per_bram, "uram": np.zeros(built.size)}
-    port_free = np.asarray(onchip) > 0
+    rtl = {"dsp": whole["dsp"]}
+    fitted = bool(sr.coefficients(flow))
+    if fitted:
+        rtl |= {"lut": whole["lut"], "ff": whole["ff"], "bram36": whole["bram"] * per_bram}
+        rtl["uram"] = np.zeros(built.size)
+    port_free = (np.asarray(onchip) > 0) & fitted
     for r, v in rtl.items():
         val = v.reshape(shape) if shape else v[0]
         per_layer[r] = np.where(ok, val / layers, per_layer[r])
