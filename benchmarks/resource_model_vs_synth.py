@@ -19,7 +19,8 @@ measured by real Yosys runs are cached in ``benchmarks/data/overlay_synth.csv`` 
 leave-one-out prediction (model fitted without that point), per unit where the netlist keeps
 the hierarchy (newest RTL revision measured, or ``--rtl``; unit rows of other revisions count
 where the unit's Verilog is unchanged, ``overlay_synth.with_reused``), and last the lines
-``whole_points=`` (the smaller per-flow count),
+``whole_bram_within_1_or_10pct=N/N`` (block RAMs are counted, not fitted: every point of
+both flows within one block or 10 %), ``whole_points=`` (the smaller per-flow count),
 ``whole_lut_loo_median_pct=`` ... ``whole_dsp_exact=N/N`` (both flows' held-out errors).
 ``--rebuild`` builds the points (``--points N``, ``--jobs J`` at once) through the build
 cache and re-reads them (``--at REV``: the template at a pinned git revision);
@@ -374,8 +375,10 @@ def whole_section(flows: list[str], rtl: str | None) -> list[str]:
                 f"FF median {ff[0]:.1f} % max {ff[1]:.1f} %"
             )
     lut, ff = ovs.summary(errs["lut"]), ovs.summary(errs["ff"])
-    dsp = errs["dsp_exact"]
+    dsp, bram = errs["dsp_exact"], errs["bram_ok"]
     return [
+        # BRAM: counted (the memory rule), so not held out; within 1 block or 10 %
+        f"whole_bram_within_1_or_10pct={sum(bram):.0f}/{len(bram)}",
         f"whole_points={min(counts) if counts else 0}",
         f"whole_lut_loo_median_pct={lut[0]:.1f}",
         f"whole_lut_loo_max_pct={lut[1]:.1f}",

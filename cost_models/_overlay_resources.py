@@ -163,15 +163,41 @@ def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
     # An NB:1 mux per rotated bit: ceil((NB-1)/3) LUT6 (4:1 per LUT6 plus F7/F8), or NB/2
     # LUT4 on ECP5 (2:1 per LUT4, the slice's PFUMX/L6MUX combine them).
     per_bit = nb / 2 if flow == "yosys-ecp5" else np.ceil((nb - 1) / 3)
+    # A LUT-RAM bank deeper than one primitive is tiles of it (64 deep on Xilinx, RAM32M16
+    # up to 32; 16 on ECP5) whose read data a (tiles - 1)-input mux chain selects.
+    rows = depth / nb
+    tiles = (
+        np.ceil(rows / 16) if flow == "yosys-ecp5" else np.where(rows <= 32, 1, np.ceil(rows / 64))
+    )
     return {
         "mux": nb * dw * per_bit,  # read lanes from banks and write data into banks
+        # the same rotations as Yosys builds them at wide NB: a log shifter, LNB mux2
+        # stages per rotated bit (measured: NBK 64 stream buffers are 4.6 k LUT3 + 1.1 k
+        # LUT5 per instance, 6.1 k LUT, where NB:1 muxes per bit would be 10.8 k)
+        "rot": nb * dw * lnb,
         "addr_bits": nb * _clog2(depth),  # per-bank read/write address adders
+        "tile_mux": nb * dw * (tiles - 1) * (mem["lutram"] > 0),
         "lutram": nb * mem["lutram"],
         "bram": nb * mem["bram"],
         # the banks' read registers (block RAM absorbs them into its output register)
         "q_bits": nb * dw * (mem["bram"] == 0),
         "lnb": lnb,  # the registered low read address
     }
+
+
+def _wb_index_products(mv_n: Array, flow: str) -> Array:
+    """DSP blocks of the write-back's index products ``acc[48*(MV_N*bt + wr) +: 48]``
+    (overlay_core.v at 7e65bcf, line 594; a product per row wr = 1 .. MV_N-1, wr = 0 is a
+    shift of the slot). At MV_N = 2 Yosys's ``peepopt`` folds 48*(2*bt + 1) into the
+    shift (no DSP; the write-back loop alone, ``synth_xilinx -run :coarse``: N = 2 -> 0,
+    4 -> 3, 8 -> 7 DSP48E2, as in every build, NB = 2 or 4). ECP5 (flat netlist,
+    ``share`` merges products whose uses exclude each other): 4 -> 1, 8 -> 5 in the
+    builds, i.e. two fewer. Measured at powers of two only: in isolation N = 3 -> 3,
+    5 -> 6, 6 -> 6, which the count does not follow (the measured points use 1, 2, 4,
+    8)."""
+    n = np.asarray(mv_n, dtype=float)
+    per = n - 1 if flow == "yosys-xilinx" else n - 3
+    return np.where(n >= 4, per, 0.0)
 
 
 def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, Array]]]:
@@ -187,17 +213,26 @@ def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, A
         "lane_addr": g["lanes"] * g["xaw"],  # per-lane x-buffer read address
         "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
         "rows": g["mv_n"],  # 48-bit row accumulators and scales
+        # index products 48 * (MV_N * slot + row) into the slot-indexed accumulators
+        # (DSP blocks, ``DSP``): the MAC's, rows after the first, and the write-back's
+        "row_idx": g["mv_n"] - 1,
+        "wb_idx": _wb_index_products(g["mv_n"], flow),
         "sfu": g["sfu_lanes"],  # element-wise datapath per lane
         "wb": np.minimum(g["nb"], g["mv_n"]),  # write-back lanes with a row to requantise
         "words": g["nb"],  # scratchpad word lanes: operand, result and write registers
         "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
         "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
+        # The accumulators' slot-indexed access (overlay_core.v, stage s2):
+        # each of the MT*MV_N row updates reads and writes acc[48*(MV_N*sl + r) +: 48]
+        # and part[32*(...) +: 32] at a run-time slot sl (a 16-bit value even at TT = 1),
+        # which Yosys expands into a case over every position of the TT*MV_N*(48 + 32)
+        # bits of state: per bit a select and an enable per writer, so it grows as
+        # TT*MT*MV_N^2, not with MV_N (K2xN8 builds: core 4-6 k LUT over a linear fit).
+        "acc_mux": 80 * g["tt"] * g["mt"] * g["mv_n"] ** 2,
         # Batched MV (TT token slots, MT token lanes): each slot has its own 48-bit row
-        # accumulators and 32-bit partial sums; every lane reads and writes the slot it
-        # accumulates (slot-indexed muxes, ``batch_rows``) and has its own 32 x 16 scale
-        # product per row (``lane_rows``; rows after the first also two index products).
+        # accumulators and 32-bit partial sums; every lane has its own 32 x 16 scale
+        # product per row (``lane_rows``; rows after the first also index products).
         "slot_bits": 80 * (g["tt"] - 1) * g["mv_n"],
-        "batch_rows": (g["tt"] - 1) * g["mv_n"] * g["mt"],
         "lane_rows": (g["mt"] - 1) * g["mv_n"],
         "lane_idx": (g["mt"] - 1) * (g["mv_n"] - 1),
         "lutram": imem["lutram"],
@@ -248,31 +283,31 @@ FIXED = {
     "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0, "slot_bits": 1.0, "prod_bits": 1.0},
     "bram": {"bram": 1.0},
 }
-# DSP blocks of the core, counted from the RTL's multipliers as Yosys tiles them (Xilinx
-# netlist cells traced to their source lines at the K16xN1 and K2xN8 points, RTL at
-# e8bebc0): one per MV multiplier (8x8, or 17x8 for a packed row pair: ``mults``); per SFU
-# lane 18 (norm, softmax, RoPE, square, variance and MULQ products); per lane of the
-# requant pipeline (NB lanes, 48x16) 3; per MV row 5: the 32x16 scale-accumulate (3) and,
-# for every row but the first, two index products 48 * (MV_N * slot + row) into the
-# per-token-slot accumulators (the slot is a run-time value even at TT = 1); fixed 10
-# (address and length products, isqrt, the variance's remainder, less the first row's two).
-# ECP5 (``synth_ecp5`` shares more of the SFU's mutually exclusive products): the same less
-# 2 per SFU lane, from the ECP5 builds measured (no ECP5 netlist traced), and at RTL
-# aa9bf8b836c8 (7e65bcf; traced at 44f942e31c9a, e8bebc0, where Xilinx counts the same)
-# one fixed MULT18X18D fewer than there (K16xN1: 68, was 69; not traced). Not exact on
-# every build: ECP5 K2xN8 W4 sfu 1 has 76 where this counts 79, K4xN4 W8 sfu 2 81 for
-# 83; every Xilinx build with mv_n = 2 (6 of 6) one fewer than counted (K8xN2, K4xN2;
-# tests/cost_models_tests/test_overlay_resources.py, DSP_MISSES; not traced).
+# DSP blocks of the core, counted site by site from the RTL's multipliers as Yosys maps them
+# (RTL aa9bf8b836c8 = templates/overlay at 7e65bcf; Xilinx: the DSP48E2 cells of 32 whole
+# builds' netlists traced to their source lines): one per MV multiplier (8x8, or 17x8 for
+# a packed row pair: ``mults``); per SFU lane 18 (line 154's requant product, norm,
+# softmax, RoPE, square, variance and MULQ products); per requant lane (NB, 48x16) 3; per
+# MV row the 32x16 scale-accumulate, 3 (line 808); for every row but the first an index
+# product 48*(MV_N*slot + row) into the slot-indexed accumulators (``row_idx``, line 807:
+# the slot is a run-time value even at TT = 1; row 0 is a shift of it) and the
+# write-back's (``wb_idx``, line 594, see ``_wb_index_products``); fixed 12 (address and
+# length products, isqrt, the variance's remainder). Token lanes 1..MT-1: their
+# multipliers (ov_mm_lanes, ``mults`` of that unit), per row the scale product
+# (``lane_rows``, 3) and after the first row the MAC's index product (``lane_idx``, 1; a
+# ``synth_xilinx -run :map_memory`` of K4xN2 TT2 MT2 has 66, the count's figure).
+# ECP5 (``synth_ecp5`` runs ``share`` before its multiplier mapping: products whose uses
+# exclude each other, e.g. the SFU ops of one lane or the controller's address products,
+# become one; K8xN1's 43 MULT18X18D include 3 such supercells): fixed 9, 17 per SFU lane,
+# write-back index products two fewer; from the ECP5 builds (a flat netlist, traced at
+# K8xN1 only). Share's pairing depends on the whole design, so the ECP5 count is not
+# exact everywhere (DSP_MISSES in tests/cost_models_tests/test_overlay_resources.py).
 DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
-# Token lanes (RTL aa9bf8b836c8, K16xN1 TT4 MT2 builds: Xilinx 92 = 73 + 16 + 3, ECP5
-# 90 = 68 + 16 + 6): each lane's multipliers (ov_mm_lanes, ``mults`` of that unit) and
-# per row its 32 x 16 scale product (``lane_rows``: 3 DSP48E2, 6 MULT18X18D) and, after
-# the first row, the two index products (``lane_idx``, as the core's rows).
 DSP = {
-    "yosys-xilinx": {"one": 10.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 5.0,
-                     "lane_rows": 3.0, "lane_idx": 2.0},
-    "yosys-ecp5": {"one": 9.0, "mults": 1.0, "sfu": 16.0, "words": 3.0, "rows": 5.0,
-                   "lane_rows": 6.0, "lane_idx": 2.0},
+    "yosys-xilinx": {"one": 12.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 3.0,
+                     "row_idx": 1.0, "wb_idx": 1.0, "lane_rows": 3.0, "lane_idx": 1.0},
+    "yosys-ecp5": {"one": 9.0, "mults": 1.0, "sfu": 17.0, "words": 3.0, "rows": 3.0,
+                   "row_idx": 1.0, "wb_idx": 1.0, "lane_rows": 3.0, "lane_idx": 1.0},
 }  # fmt: skip
 
 
@@ -342,12 +377,12 @@ def fitted_flows() -> tuple[str, ...]:
 CORE_PARTS = {
     "controller": ("one",),
     "instruction_memory": ("lutram", "bram"),
-    "mv_engine": ("lanes", "mults", "pack_pairs", "lane_addr", "rows"),
+    "mv_engine": ("lanes", "mults", "pack_pairs", "lane_addr", "rows", "row_idx"),
     "sparse_decode": ("decode",),
-    "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant) lanes
+    "sfu": ("sfu", "wb", "wb_idx", "words"),  # element-wise lanes, write-back (requant)
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
-    "batched_mv": ("slot_bits", "batch_rows", "lane_rows", "lane_idx"),  # TT slots, MT lanes
+    "batched_mv": ("acc_mux", "slot_bits", "lane_rows", "lane_idx"),  # slot-indexed rows
 }
 
 
