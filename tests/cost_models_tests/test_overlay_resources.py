@@ -147,10 +147,14 @@ def test_breakdown_adds_up_to_the_whole() -> None:
 # beat_bytes, idx_bits, prefill_slots, mm_lanes) -> (counted, built). ECP5 only:
 # ``synth_ecp5`` runs ``share`` before mapping multipliers, and which products it pairs
 # depends on the whole design (K4xN4 sfu 1 keeps the write-back's index products that sfu 2
-# pairs away; the K16xN1 MT 2 build has 3 more than its lanes' scale products).
+# pairs away; the K16xN1 MT 2 build has 3 more than its lanes' scale products; at mv_n 4
+# an SFU lane after the second costs 15, not 17). No linear count in the model's terms
+# gets more than 6 of the first 9 ECP5 builds exact (searched: fixed, per SFU lane, per
+# word lane, index products).
 DSP_MISSES = {
     ("yosys-ecp5", 4, 4, 8, 1, 64, 4, 1, 1): (64.0, 66.0),
     ("yosys-ecp5", 16, 1, 4, 2, 8, 0, 4, 2): (87.0, 90.0),
+    ("yosys-ecp5", 4, 4, 8, 4, 8, 0, 1, 1): (121.0, 117.0),
 }
 _MISS_KEYS = ("mv_k", "mv_n", "w_bits", "sfu_lanes", "beat_bytes", "idx_bits")
 
