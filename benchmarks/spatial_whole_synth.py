@@ -64,6 +64,10 @@ SHAPES = {
     ),
     # widths that are not powers of two: the RTL's index products by d_model, rows, ...
     # are then real multipliers (the model does not count them yet)
+    # examples/micro-gpt2-ecp5-spatial.yaml's model (the ECP5 release, 20 positions)
+    "micro-gpt2-2l": ModelShape(
+        "micro-gpt2-2l", 32, 2, 2, 2, 16, 128, "gelu", 64, max_positions=32, positions="rope"
+    ),
     "micro-gpt2-48": ModelShape(
         "micro-gpt2-48", 48, 2, 3, 3, 16, 96, "gelu", 80, positions="learned"
     ),
@@ -86,7 +90,10 @@ POINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "L-stream-w4": ("micro-llama", {"weight_storage": "stream", "quant": "w4a8", "m_ffn": 16}),
     "G-deep": ("micro-gpt2", {"fifo_depth": 32, "tile_tokens": 8, "m_attn": 4}),
     "G48": ("micro-gpt2-48", {"m_qkv": 6, "m_ffn": 12, "m_attn": 3}),
+    "G-rel": ("micro-gpt2-2l", {"m_qkv": 1, "m_attn": 1, "m_ffn": 1}),
 }
+# positions a point's buffers hold where not MAX_POS (the release example's 20)
+MAX_POS_OF = {"G-rel": 20}
 FLOWS = {
     "yosys-xilinx": "synth_xilinx -family xcup -top {top} -noiopad",
     "yosys-ecp5": "synth_ecp5 -top {top}",
@@ -160,9 +167,10 @@ def synth(name: str, flow: str, wd: Path, timeout: float) -> list[dict[str, Any]
     """Build point ``name`` with ``flow`` in ``wd``; its CSV rows."""
     shape_name, _ = POINTS[name]
     shape, knobs = SHAPES[shape_name], knobs_of(name)
-    plan = build_plan(knobs, shape, max_pos=MAX_POS)
+    max_pos = MAX_POS_OF.get(name, MAX_POS)
+    plan = build_plan(knobs, shape, max_pos=max_pos)
     qm = quantise_model(
-        make_float_model(shape, 11, MAX_POS), plan.quant_spec(), default_prompt(shape, 5)
+        make_float_model(shape, 11, max_pos), plan.quant_spec(), default_prompt(shape, 5)
     )
     files = [f.name for f in render(plan, wd) if f.suffix == ".v"]
     write_roms(plan, qm, wd)
@@ -195,7 +203,7 @@ def harvest(wd: Path, name: str, flow: str, wall: float) -> list[dict[str, Any]]
         "point": name,
         "shape": POINTS[name][0],
         "knobs": json.dumps(knobs_of(name), sort_keys=True),
-        "max_pos": MAX_POS,
+        "max_pos": MAX_POS_OF.get(name, MAX_POS),
         "yosys_s": round(wall),
     }
     rows = [{**head, "unit": "whole", "inst": 1, "params": "{}"}]

@@ -134,7 +134,7 @@ def test_vectorised_points_are_scored_one_by_one() -> None:
 # Yosys maps to multipliers too (traced: bg * GROUP, bc * U, bt * K, T * ROWS per GEMV,
 # D * q and D * x per norm and LayerNorm's wider (D x - S) x inv, attention's c * U and
 # j * DKV, the top's token x D): not counted yet.
-DSP_MISSES = {("yosys-ecp5-dsp", "G48"): (280.0, 374.0)}
+DSP_MISSES = {("yosys-ecp5-dsp", "G48"): (310.0, 374.0)}
 
 
 def test_ecp5_multipliers_match_every_cached_count() -> None:
