@@ -1,7 +1,6 @@
 """A small real study for the dashboard tests: a short sweep that builds for real.
 
-A tiny LLaMA (SmolLM-135M's program does not fit the overlay's scratchpad) on an ECP5 with
-a small searched engine and a ``build:`` section, so
+SmolLM-135M on an ECP5 with a small searched engine and a ``build:`` section, so
 ``dse sweep`` itself queues, runs and records builds: unit builds (``llm_top``, Yosys takes
 seconds per build), which calibrate nothing of the design. The whole overlay of a built trial
 then runs on the sim rung (Verilator), and the resumed sweep calibrates the decode latency
@@ -21,11 +20,6 @@ import yaml
 
 NAME = "dash-smollm"
 TRIALS = 64
-# A LLaMA-style model small enough for the overlay's memories (examples/tiny-llama-ecp5.yaml)
-RUNNABLE_SHAPE = {
-    "name": "tiny-llama-5l", "d_model": 64, "n_layers": 5, "n_heads": 4, "n_kv_heads": 2,
-    "head_dim": 16, "d_ffn": 128, "ffn": "swiglu", "vocab": 512, "max_positions": 64,
-}  # fmt: skip
 OVERLAY_KEYS = {
     "quant_group": 64,
     "mm_k": 1,
@@ -86,9 +80,6 @@ def study_yaml(folder: Path) -> Path:
     # on chip, groups that divide the sim rung's tiny model), so every trial runs on the
     # overlay's sim rung as the study scores it.
     doc["design"].update(OVERLAY_KEYS)
-    # ... and a model whose program the overlay holds: SmolLM's needs more scratchpad than
-    # the template has, so its overlay points are all infeasible (docs/overlay.md)
-    doc["workload"] = {"shape": dict(RUNNABLE_SHAPE), "batch": 1, "prompt_len": 8, "gen_len": 16}
     del doc["design"]["sfu_lanes"]
     doc["space"] = {
         "freq_mhz": {"type": "float", "low": 40, "high": 120},

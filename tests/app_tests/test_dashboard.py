@@ -316,7 +316,7 @@ def test_pareto_page_draws_only_measured_axes_and_marks_failed_builds(
     assert fig["layout"]["scene"]["zaxis"]["title"]["text"].startswith("power_w (W)")
     # Opening a trial (and comparing it with another) switches to the Design page.
     target, other = int(front["number"].iloc[-1]), int(front["number"].iloc[0])
-    if other == target:  # a front of one design (the tiny model's can be): any other trial
+    if other == target:  # a front of one design: any other complete trial
         done = data.frame[data.frame["state"] == "COMPLETE"]["number"]
         other = next(int(n) for n in done if int(n) != target)
     app.number_input(key="pareto_trial").set_value(target)

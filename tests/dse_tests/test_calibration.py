@@ -45,8 +45,7 @@ def test_slope_is_clamped_and_bad_values_are_skipped() -> None:
 
 
 def test_apply_rescales_resources_and_rechecks_feasibility() -> None:
-    # (the tiny LLaMA: SmolLM's program does not fit the overlay's scratchpad, docs/overlay.md)
-    cfg = load_config(Path(__file__).parents[2] / "examples" / "tiny-llama-ecp5.yaml")
+    cfg = load_config(Path(__file__).parents[2] / "examples" / "smollm-135m-ecp5.yaml")
     # Two sizes of the whole overlay (8 and 16 multipliers, two SFU lanes) that fit the ECP5.
     design = {**cfg.design, "mv_n": [1, 2], "sfu_lanes": 2, "freq_mhz": 20}
     df = cm.evaluate(cfg.workload, cfg.platform, design, arch=cfg.arch)

@@ -251,11 +251,6 @@ def test_stored_whole_design_builds_calibrate_every_trial_of_the_sweep(tmp_path:
 
     doc: dict[str, Any] = yaml.safe_load((REPO / "examples" / "smollm-135m-ecp5.yaml").read_text())
     doc["name"] = "stored-builds"
-    # SmolLM's program does not fit the overlay's scratchpad (every point infeasible,
-    # docs/overlay.md): the same design on the tiny LLaMA the overlay runs
-    doc["workload"] = yaml.safe_load((REPO / "examples" / "tiny-llama-ecp5.yaml").read_text())[
-        "workload"
-    ]
     doc["batch_size"] = 8
     doc["build"] = {"template": "overlay", "flow": "yosys-ecp5", "sim": True, "budget": 0}
     path = tmp_path / "s.yaml"

@@ -19,9 +19,6 @@ from dse.scoring import RAW, Calibration, Cone, Model, Score, Scorer
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "smollm-135m-ecp5.yaml"
-# SmolLM's program does not fit the overlay's scratchpad (its points are infeasible,
-# docs/overlay.md): a sweep that must find feasible points scores the tiny LLaMA instead
-RUNNABLE = yaml.safe_load((REPO / "examples" / "tiny-llama-ecp5.yaml").read_text())["workload"]
 
 
 def _evaluate_calls(path: Path) -> list[int]:
@@ -121,7 +118,6 @@ def test_design_page_of_a_calibrated_study_is_what_the_sweep_stored(tmp_path: Pa
 
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["name"] = "calibrated"
-    doc["workload"] = RUNNABLE
     for key in ("mv_n", "mm_k", "mm_n"):
         doc["design"].pop(key, None)
     doc["design"].update(

@@ -53,11 +53,6 @@ def head() -> Iterator[str]:
 def _study(tmp: Path) -> Path:
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["name"] = "ray-check"
-    # SmolLM's program does not fit the overlay's scratchpad (no feasible point to build,
-    # docs/overlay.md): the same design on the tiny LLaMA the overlay runs
-    doc["workload"] = yaml.safe_load((REPO / "examples" / "tiny-llama-ecp5.yaml").read_text())[
-        "workload"
-    ]
     doc["budget"] = {"trials": 32}
     doc["batch_size"] = 16
     doc["build"] = {"flow": "yosys-ecp5", "every": 16, "top_k": 1, "budget": 1}
