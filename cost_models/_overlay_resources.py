@@ -192,9 +192,10 @@ def _wb_index_products(mv_n: Array, flow: str) -> Array:
     shift (no DSP; the write-back loop alone, ``synth_xilinx -run :coarse``: N = 2 -> 0,
     4 -> 3, 8 -> 7 DSP48E2, as in every build, NB = 2 or 4). ECP5 (flat netlist,
     ``share`` merges products whose uses exclude each other): 4 -> 1, 8 -> 5 in the
-    builds, i.e. two fewer. Measured at powers of two only: in isolation N = 3 -> 3,
-    5 -> 6, 6 -> 6, which the count does not follow (the measured points use 1, 2, 4,
-    8)."""
+    builds, i.e. two fewer (the loop alone under ``synth_ecp5 -run :map_ram``: 0, 2, 4
+    MULT18X18D; in the whole design ``share`` pairs them with other sites). Measured at
+    powers of two only: in isolation N = 3 -> 3, 5 -> 6, 6 -> 6 DSP48E2, which the count
+    does not follow (the measured points use 1, 2, 4, 8)."""
     n = np.asarray(mv_n, dtype=float)
     per = n - 1 if flow == "yosys-xilinx" else n - 3
     return np.where(n >= 4, per, 0.0)
