@@ -410,16 +410,16 @@ def _whole_rtl(
     layers: Any,
     onchip: Any,
 ) -> None:
-    """Where the spatial RTL generator builds the point, the resources of the RTL a build
-    of the point generates (``_spatial_resources``: every kernel, FIFO, table and the top,
-    DSPs counted from its multipliers), spread over the C layers for the per-SLR check.
-    With fitted LUT/FF coefficients for the board's flow, every resource is the whole
-    design's and an on-chip design charges no memory ports (it has none: ``fixed`` 0);
-    without (ECP5 today), only the DSPs, which are counted, not fitted. Points the
-    generator refuses (a precision, shape or knob it does not build) keep the engine-level
-    figures above."""
+    """Where dse's synthesis flows build the point's spatial RTL (weights on chip, ROMs the
+    generator makes) and the board's flow has fitted coefficients (``yosys-xilinx``), the
+    resources are the whole-design model's of that RTL (``_spatial_resources``: every
+    kernel, FIFO, table and the top; DSPs counted from its multipliers), spread over the C
+    layers for the per-SLR check, and no memory ports are charged (it has none). Other
+    points (streamed weights, a model too large for ROMs, a knob the generator refuses)
+    and boards without a fit (ECP5: its multipliers are counted, but a whole ECP5 build
+    folds some away, see docs/spatial.md) keep the engine-level figures above."""
     flow = FLOW_OF_DSP_KIND.get(platform.dsp_kind)
-    if flow is None:
+    if flow is None or not sr.coefficients(flow):
         return
     m = w.model
     max_pos = min(w.prompt_len + w.gen_len, m.max_positions or 1 << 30)  # dse.buildspec's
@@ -431,13 +431,9 @@ def _whole_rtl(
         shape = built.shape
     ok = built.reshape(shape) if shape else bool(built[0])
     per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
-    rtl = {"dsp": whole["dsp"]}
-    fitted = bool(sr.coefficients(flow))
-    if fitted:
-        rtl |= {"lut": whole["lut"], "ff": whole["ff"], "bram36": whole["bram"] * per_bram}
-        rtl["uram"] = np.zeros(built.size)
-    port_free = (np.asarray(onchip) > 0) & fitted
+    rtl = {"lut": whole["lut"], "ff": whole["ff"], "dsp": whole["dsp"]}
+    rtl |= {"bram36": whole["bram"] * per_bram, "uram": np.zeros(built.size)}
     for r, v in rtl.items():
         val = v.reshape(shape) if shape else v[0]
         per_layer[r] = np.where(ok, val / layers, per_layer[r])
-        fixed[r] = np.where(ok & port_free, 0.0, fixed[r])
+        fixed[r] = np.where(ok, 0.0, fixed[r])

@@ -322,15 +322,14 @@ _NUM += ("m_qkv", "m_attn", "m_ffn", "fifo_depth", "tile_tokens", "tp", "pp", "k
 
 def knobs_at(p: Mapping[str, Any], onchip: Any) -> list[dict[str, Any] | None]:
     """Per design point of the columns ``p`` (the cost model's encoded arrays), the point as
-    the generator reads it, or None where the RTL builds no such design (a streamed point
-    that fetches a tile ahead: the RTL buffers two rows)."""
+    the generator reads it, or None where dse's synthesis flows build no such design
+    (streamed weights: the RTL streams them in simulation only)."""
     from cost_models import _points
 
     keys = [k for k in (*_CATS, *_NUM) if k in p]
     cols = np.broadcast_arrays(
         *(np.asarray(p[k]) for k in keys),
         np.asarray(onchip),
-        np.asarray(p.get("weight_prefetch", 0)),
     )
     out: list[dict[str, Any] | None] = []
     for i in range(cols[0].size):
@@ -340,10 +339,9 @@ def knobs_at(p: Mapping[str, Any], onchip: Any) -> list[dict[str, Any] | None]:
             kn[k] = getattr(_points, _CATS[k])[int(x)] if k in _CATS else x.item()
             if isinstance(kn[k], float) and kn[k].is_integer() and not k.startswith("density"):
                 kn[k] = int(kn[k])
-        on = bool(cols[-2].flat[i])
-        kn["weight_storage"] = "onchip" if on else "stream"
-        tile_ahead = int(cols[-1].flat[i]) == _points.PREFETCH.index("tile")
-        out.append(None if (not on and tile_ahead) else kn)
+        # dse's synthesis flows build weights on chip only (spatial.flow.plan_of)
+        kn["weight_storage"] = "onchip"
+        out.append(kn if bool(cols[-1].flat[i]) else None)
     return out
 
 
@@ -352,8 +350,14 @@ def _point_prediction(
     shape: Any, key: tuple[tuple[str, Any], ...], max_pos: int, flow: str
 ) -> dict[str, float] | None:
     from overlay.config import OverlayError
+    from spatial.flow import MAX_WEIGHTS
+    from spatial.plan import build_plan
+    from spatial.rtl import check
 
+    if shape.params_total() > MAX_WEIGHTS:  # no ROMs that large: the flows refuse it
+        return None
     try:
+        check(build_plan(dict(key), shape, max_pos))  # what render refuses
         insts = instances(shape, dict(key), max_pos)
     except OverlayError:  # SpatialError: a point the generator does not build
         return None
