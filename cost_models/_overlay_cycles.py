@@ -278,6 +278,7 @@ def _norm(m: ModelShape, d: _Design) -> float:
 
 def _head(m: ModelShape, d: _Design, mem: OverlayMemory) -> dict[str, float]:
     return {
+        "constants": _load(2 * m.d_model, 2 * m.d_model, d, mem),  # the final norm's
         "norm": _norm(m, d),
         "lm_head": _matrix(m.vocab, m.d_model, d, None, "wffn", mem, argmax=True),
     }
@@ -301,10 +302,14 @@ def _layers(m: ModelShape, d: _Design, mem: OverlayMemory, pos0: int, tokens: in
     def mat(n: int, k: int, cls: str, port: str) -> float:
         return _matrix(n, k, eng or d, d.stored[cls], port, mem, T)
 
-    # the layer's constants into the scratchpad: norms' gains and betas with the activation
-    # LUT (int8), the exp LUT (uint16)
-    n_i8 = 4 * dm + LUT_ENTRIES
-    consts = _load(n_i8, n_i8, d, mem) + _load(2 * LUT_ENTRIES, LUT_ENTRIES, d, mem)
+    # the layer's constants into the scratchpad: the first norm's gain and beta and the
+    # exp LUT (uint16) at its start, the second norm's with the activation LUT before it
+    n2 = 2 * dm + LUT_ENTRIES
+    consts = (
+        _load(2 * dm, 2 * dm, d, mem)
+        + _load(2 * LUT_ENTRIES, LUT_ENTRIES, d, mem)
+        + _load(n2, n2, d, mem)
+    )
     for _ in range(m.n_layers):
         add("constants", consts)
         add("norm", 2 * T * _norm(m, d))

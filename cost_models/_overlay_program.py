@@ -47,31 +47,31 @@ def program_sizes(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Arra
     d, dq, dkv, dff = shape.d_model, shape.d_q, shape.d_kv, shape.d_ffn
     half = shape.head_dim // 2
     n_l, nh, nkv = shape.n_layers, shape.n_heads, shape.n_kv_heads
-    # one layer's constants (two norms' gains and betas, d each; the activation and exp
-    # LUTs, 256 each: every layer loads its own into the same region) and the final
-    # norm's gain and beta (loaded once at init)
-    consts = 4 * d + 2 * 256 + 2 * d
+    # one norm's gain and beta (d each) with the activation LUT (256), the exp LUT (256):
+    # every layer and the final norm load theirs into the same region before use
+    consts = 2 * d + 256 + 256
 
     def buffers(n: Array) -> Array:  # compile_model's buffers(n): n tokens' slots
-        return n * (3 * d + 2 * dq + 2 * dkv + 3 * dff + 2 * half) + 2 * max_pos
+        return n * (3 * d + 2 * dq + 2 * dkv + 2 * dff + 2 * half) + 2 * max_pos
 
     batched = t > 1
     scratch = consts + buffers(np.ones_like(t)) + np.where(batched, buffers(t), 0.0)
 
     def layers(n: Array) -> Array:  # instructions of layers(b, n): every layer, n tokens
         per_token = (n > 1) + (0 if gpt else 2) + 2 * nkv + 3 * nh
-        return n_l * (2 + 2 * n + 8 + (1 if gpt else 3) + n * per_token)  # 2: its LOADs
+        return n_l * (3 + 2 * n + 8 + (1 if gpt else 3) + n * per_token)  # 3: its LOADs
 
     embed = 3 if gpt else 1  # LOADX (+ LOAD of the position row and ADD)
     rope = 0 if gpt else 2  # the RoPE tables' two LOADs
-    init = 2 + 1  # the final norm's two LOADs, END
-    step = embed + rope + layers(np.ones_like(t)) + 2 + 1  # final norm, LM head, END
+    init = 1  # END: nothing is loaded at init
+    head = 3  # the final norm's LOAD, the norm, the LM head
+    step = embed + rope + layers(np.ones_like(t)) + head + 1  # and END
     # batched prefill: per slot an embedding entry and an LM-head entry (each with END);
     # per chunk size T = 1..slots a body: RoPE tables (SETPOS + 2 LOADs a token), layers, END
     tt = np.arange(1, int(np.max(t, initial=1)) + 1, dtype=float)
     upto = np.cumsum((0 if gpt else 3) * tt + layers(tt) + 1)  # bodies T = 1..k, k = index + 1
     idx = np.clip(t.astype(int) - 1, 0, len(tt) - 1)
-    prefill = np.where(batched, t * (embed + 1) + upto[idx] + t * 3, 0.0)
+    prefill = np.where(batched, t * (embed + 1) + upto[idx] + t * (head + 1), 0.0)
     reduction = max(d, dq, dff, shape.head_dim, max_pos)
     return {
         "scratch_words": scratch,

@@ -187,40 +187,40 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
     # --- act port: embeddings, positions, norm parameters, LUTs, RoPE tables
     emb = img.put("act", "emb", qm.emb.astype(np.int8).tobytes())
     pos_addr = img.put("act", "pos", qm.pos.astype(np.int8).tobytes()) if qm.pos is not None else 0
+    # the init program loads nothing: every constant is loaded where it is used
     prog_init: list[Instr] = []
-
-    def load_const(name: str, data: np.ndarray, elem: int) -> int:
-        dt = np.dtype({E_I8: "i1", E_I16: "<i2", E_U16: "<u2"}[elem])
-        addr = img.put("act", name, data.astype(dt).tobytes())
-        s = sp.alloc(data.size)
-        prog_init.append(Instr("LOAD", port=PORT["act"], elem=elem, dst=s, n=data.size, addr=addr))
-        return s
 
     cos_addr = sin_addr = 0
     if qm.rope_cos is not None and qm.rope_sin is not None:
         cos_addr = img.put("act", "rope_cos", qm.rope_cos.astype("<i2").tobytes())
         sin_addr = img.put("act", "rope_sin", qm.rope_sin.astype("<i2").tobytes())
-    # Per-layer constants (two norms' gains and betas, the activation LUT: one int8 block;
-    # the exp LUT: one uint16 block) stay in the act image and are loaded at each layer's
-    # start into one scratch region every layer reuses: the scratchpad holds one layer's
-    # constants, not the model's (30 layers of SmolLM-135M would take 84k words).
-    n_i8 = 4 * d + len(qm.luts[0]["act"])
-    n_exp = len(qm.luts[0]["exp"])
-    c_i8, c_exp = sp.alloc(n_i8), sp.alloc(n_exp)
-    c = {"n1g": c_i8, "n1b": c_i8 + d, "n2g": c_i8 + 2 * d, "n2b": c_i8 + 3 * d,
-         "act": c_i8 + 4 * d, "exp": c_exp}  # fmt: skip
-    const_loads: list[list[Instr]] = []
+    # Constants stay in the act image; each is loaded into the scratchpad just before its
+    # use, into one region every layer (and the final norm) reuses: a layer's first norm
+    # (gain, beta) and its exp LUT at the layer's start, its second norm with the
+    # activation LUT after the attention's residual, the final norm before the LM head.
+    # The scratchpad then holds one norm's constants, not the model's (SmolLM-135M's 30
+    # layers would take 84k words; with ChatGLM2-6B's buffers every word counts).
+    n_act, n_exp = len(qm.luts[0]["act"]), len(qm.luts[0]["exp"])
+    c_n, c_exp = sp.alloc(2 * d + n_act), sp.alloc(n_exp)
+    c = {"g": c_n, "b": c_n + d, "act": c_n + 2 * d, "exp": c_exp}
+
+    def const_load(name: str, data: np.ndarray, elem: int, dst: int) -> Instr:
+        dt = "<u2" if elem == E_U16 else "i1"
+        addr = img.put("act", name, data.astype(dt).tobytes())
+        return Instr("LOAD", port=PORT["act"], elem=elem, dst=dst, n=data.size, addr=addr)
+
+    loads_n1: list[list[Instr]] = []
+    loads_n2: list[Instr] = []
     for li in range(m.n_layers):
         nd, lt = qm.norms[li], qm.luts[li]
-        blk = np.concatenate([nd["n1"][0], nd["n1"][1], nd["n2"][0], nd["n2"][1], lt["act"]])
-        a_i8 = img.put("act", f"l{li}.consts", blk.astype("i1").tobytes())
-        a_exp = img.put("act", f"l{li}.exp", lt["exp"].astype("<u2").tobytes())
-        const_loads.append([
-            Instr("LOAD", port=PORT["act"], elem=E_I8, dst=c_i8, n=n_i8, addr=a_i8),
-            Instr("LOAD", port=PORT["act"], elem=E_U16, dst=c_exp, n=n_exp, addr=a_exp),
+        n1 = np.concatenate([nd["n1"][0], nd["n1"][1]])
+        n2 = np.concatenate([nd["n2"][0], nd["n2"][1], lt["act"]])
+        loads_n1.append([
+            const_load(f"l{li}.n1", n1, E_I8, c_n),
+            const_load(f"l{li}.exp", lt["exp"], E_U16, c_exp),
         ])  # fmt: skip
-    fg = load_const("nf_g", qm.norm_f[0], E_I8)
-    fb = load_const("nf_b", qm.norm_f[1], E_I8)
+        loads_n2.append(const_load(f"l{li}.n2", n2, E_I8, c_n))
+    load_nf = const_load("nf", np.concatenate([qm.norm_f[0], qm.norm_f[1]]), E_I8, c_n)
     # --- weights
     # a separate MM engine reads a second copy of every layer matrix in its own tile order
     # (the batched prefill's maps; the LM head runs on the MV engine only)
@@ -284,7 +284,8 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
         """Final norm of the residual at ``x`` and the LM head's argmax."""
         _, _, mf, shf = qm.norm_f
         return [
-            Instr("NORM", flags=ln, dst=h, src=x, src2=fg, aux2=fb, n=d, m=mf, sh=shf),
+            load_nf,
+            Instr("NORM", flags=ln, dst=h, src=x, src2=c["g"], aux2=c["b"], n=d, m=mf, sh=shf),
             Instr(
                 "MV",
                 flags=F_ARGMAX,
@@ -326,13 +327,13 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
         dq, dff = m.d_q, m.d_ffn
         for li in range(m.n_layers):
             r = qm.rq[li]
-            out += const_loads[li]
+            out += loads_n1[li]
             _, _, mm1, sh1 = qm.norms[li]["n1"]
             _, _, mm2, sh2 = qm.norms[li]["n2"]
             for t in range(T):
                 out.append(
                     Instr("NORM", flags=ln, dst=b["h"] + t * d, src=b["x"] + t * d,
-                          src2=c["n1g"], aux2=c["n1b"], n=d, m=mm1, sh=sh1)
+                          src2=c["g"], aux2=c["b"], n=d, m=mm1, sh=sh1)
                 )  # fmt: skip
             out += [
                 mv(nm_, li, b[o], b["h"], T, on_mm)
@@ -364,26 +365,27 @@ def compile_model(qm: QuantModel, cfg: OverlayConfig) -> Compiled:
                                      sh=r["ctx"][1]))  # fmt: skip
             out.append(mv("wo", li, b["tmp"], b["ctx"], T, on_mm))
             out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
+            out.append(loads_n2[li])
             for t in range(T):
                 out.append(
                     Instr("NORM", flags=ln, dst=b["h"] + t * d, src=b["x"] + t * d,
-                          src2=c["n2g"], aux2=c["n2b"], n=d, m=mm2, sh=sh2)
+                          src2=c["g"], aux2=c["b"], n=d, m=mm2, sh=sh2)
                 )  # fmt: skip
             out.append(mv("w_up", li, b["up"], b["h"], T, on_mm))
             if gpt:
-                out.append(Instr("LUT", dst=b["mid"], src=b["up"], n=T * dff, aux=c["act"]))
+                out.append(Instr("LUT", dst=b["up"], src=b["up"], n=T * dff, aux=c["act"]))
             else:
                 out.append(mv("w_gate", li, b["gate"], b["h"], T, on_mm))
                 out.append(Instr("LUT", dst=b["gate"], src=b["gate"], n=T * dff, aux=c["act"]))
-                out.append(Instr("MULQ", dst=b["mid"], src=b["gate"], src2=b["up"], n=T * dff,
+                out.append(Instr("MULQ", dst=b["up"], src=b["gate"], src2=b["up"], n=T * dff,
                                  m=r["mid"][0], sh=r["mid"][1]))  # fmt: skip
-            out.append(mv("w_down", li, b["tmp"], b["mid"], T, on_mm))
+            out.append(mv("w_down", li, b["tmp"], b["up"], T, on_mm))  # in place
             out.append(Instr("ADD", dst=b["x"], src=b["x"], src2=b["tmp"], n=T * d))
         return out
 
     def buffers(T: int) -> dict[str, int]:
         sizes = {"x": d, "tmp": d, "h": d, "q": m.d_q, "k": m.d_kv, "v": m.d_kv,
-                 "ctx": m.d_q, "up": m.d_ffn, "gate": m.d_ffn, "mid": m.d_ffn,
+                 "ctx": m.d_q, "up": m.d_ffn, "gate": m.d_ffn,
                  "cs": half, "sn": half}  # fmt: skip
         b = {name: sp.alloc(T * n) for name, n in sizes.items()}
         b["sc"], b["pr"] = sp.alloc(max_pos), sp.alloc(max_pos)

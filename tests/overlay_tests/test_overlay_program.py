@@ -90,7 +90,7 @@ def test_vectorised_over_points_and_shortfall_names_the_memory() -> None:
     got = point_words({"prefill_serial": serial, "tile_tokens": tile}, shape, 32)
     want = memory_words(shape, 32, np.where(serial != 0, 1.0, tile))
     assert all(np.array_equal(got[k], want[k]) for k in want)
-    big = dataclasses.replace(shape, d_ffn=24576)  # three d_ffn buffers of one token
+    big = dataclasses.replace(shape, d_ffn=36864)  # two d_ffn buffers of one token
     words = memory_words(big, 32, np.array([1]))
     assert not bool(fits(words)[0])
     assert shortfall(words).startswith("scratchpad words (SPAD) 131072 > 65536")

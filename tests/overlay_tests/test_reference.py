@@ -69,7 +69,7 @@ def test_prefill_modes_match_reference(family: str, change: dict, prompt_len: in
     assert all(np.array_equal(x, t[last]) for x, t in zip(xs, traces, strict=True))
 
 
-@pytest.mark.parametrize("region", ["l0.wq", "l1.w_down", "l0.consts", "l1.exp"])
+@pytest.mark.parametrize("region", ["l0.wq", "l1.w_down", "l0.n1", "l0.n2", "l1.exp"])
 def test_corrupted_image_is_caught(region: str) -> None:
     prep = prepare(SHAPES["llama-gqa"], POINTS["dense-w4-p64"])
     traces: list[dict] = []
