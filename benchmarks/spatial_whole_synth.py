@@ -53,7 +53,17 @@ from spatial.plan import build_plan  # noqa: E402
 from spatial.rtl import TOP, render, write_roms  # noqa: E402
 
 CSV_PATH = ROOT / "benchmarks" / "data" / "spatial_synth.csv"
-COLUMNS = ("flow", "rtl", "yosys", "point", "shape", "knobs", "max_pos", "unit", "inst")
+COLUMNS: tuple[str, ...] = (
+    "flow",
+    "rtl",
+    "yosys",
+    "point",
+    "shape",
+    "knobs",
+    "max_pos",
+    "unit",
+    "inst",
+)
 COLUMNS += ("params", "lut", "ff", "dsp", "bram", "lutram", "yosys_s")
 MAX_POS = 8
 SHAPES = {

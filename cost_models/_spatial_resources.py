@@ -37,8 +37,8 @@ RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
 _DATA = Path(__file__).parent / "data" / "spatial_resources.yaml"
 FLOWS = ("yosys-xilinx", "yosys-ecp5")
 RESOURCES = ("lut", "ff", "dsp", "bram")  # bram: RAMB36 equivalents (Xilinx), EBRs (ECP5)
-KINDS = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add", "sp_fifo", "sp_tab")
-KINDS += ("top",)
+KINDS: tuple[str, ...] = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add")
+KINDS += ("sp_fifo", "sp_tab", "top")
 # Verilog defaults of the parameters sp_top.v.j2 may leave out (a Yosys log lists only
 # those an instance sets).
 DEFAULTS = {
@@ -316,7 +316,14 @@ def coefficients(flow: str) -> dict[str, Any]:
 
 # Point keys the generator reads (spatial.plan.build_plan) and their codes' names.
 _CATS = {"quant": "QUANTS", "sparsity": "SPARSITY_KINDS"}
-_NUM = ("quant_group", "nm_m", "density_qk", "density_vo", "density_ffn", "layers_per_fpga")
+_NUM: tuple[str, ...] = (
+    "quant_group",
+    "nm_m",
+    "density_qk",
+    "density_vo",
+    "density_ffn",
+    "layers_per_fpga",
+)
 _NUM += ("m_qkv", "m_attn", "m_ffn", "fifo_depth", "tile_tokens", "tp", "pp", "kv_bits")
 
 
