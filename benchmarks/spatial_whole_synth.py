@@ -371,7 +371,8 @@ def main() -> int:
     print()
     print(f"spatial_whole_points={n}")
     for res in ("lut", "ff"):
-        e = [abs(v) for v in xil.get(res, [])]
+        # held out needs a second point to fit on: none with fewer than two
+        e = [abs(v) for v in xil.get(res, [])] if n >= 2 else []
         fit_e = [abs(v) for v in xil.get(f"fit_{res}", [])]
         med = f"{statistics.median(e):.1f}" if e else "nan"
         print(f"spatial_whole_{res}_fit_median_pct={statistics.median(fit_e) if fit_e else 0:.1f}")
