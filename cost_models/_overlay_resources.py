@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from cost_models import _overlay_mm_engine as mme
+
 Array = np.ndarray
 _DATA = Path(__file__).parent / "data" / "overlay_resources.yaml"
 FLOWS = ("yosys-xilinx", "yosys-ecp5")
@@ -88,8 +90,8 @@ def geometry(p: Mapping[str, Any]) -> dict[str, Array]:
     if np.any(sep):
         # A separate MM engine (SEP = 1, ``SEP_KEYS``): the streams' window and buffers
         # grow to its tile (TILEBM, CAPX); the core keeps one slot and one lane (TTV, MTV),
-        # its x buffers XBUF >> (clog2(TT + 1) - 1) words. The MM engine itself is not a
-        # unit here (no build of one is fitted): the temporal model charges it per MAC.
+        # its x buffers XBUF >> (clog2(TT + 1) - 1) words. The MM engine itself:
+        # ``_mm_engine_units``.
         e = {k: np.asarray(p.get(k, d), dtype=float) for k, d in SEP_KEYS.items()}
         lm = e["mm_red"] * e["mm_rows"]
         tilebm = np.where(sep, 2 * e["mm_rows"] + np.floor((lm * fw + 7) / 8), 0.0)
@@ -337,7 +339,25 @@ def predict_units(
                 total = total + _weight(unit, r, name, flow, c) * value
             res[r] = n * total
         out[unit] = res
+    if np.any(np.asarray(p.get("mm_engine", 0), dtype=float) != 0):
+        out.update(_mm_engine_units(p, flow, c))
     return out
+
+
+def _mm_engine_units(
+    p: Mapping[str, Any], flow: str, c: Mapping[str, Any]
+) -> dict[str, dict[str, Array]]:
+    """A separate MM engine (``cost_models/_overlay_mm_engine.py``) and its x buffers: one
+    ``ov_bankram`` per multiplier and token lane, XBUF / MT words, at the x buffers' costs."""
+    g = geometry(p)
+    e = mme.engine_geometry(p, g)
+    n = e["sep"] * e["mt"] * e["lanes"] / (1 + e["pack"])
+    feats = _bankram(g["nb"], e["xbl"], 8 * np.ones_like(n), flow)
+    xbuf = {
+        r: n * sum((_weight("x_buffer", r, k, flow, c) * v for k, v in feats.items()), 0.0 * n)
+        for r in RESOURCES
+    }
+    return {"mm_engine": mme.engine_resources(p, g, c), "mm_x_buffer": xbuf}
 
 
 def predict(

@@ -17,6 +17,7 @@ from cost_models._overlay_cycles import (
     BUF_READ,
     FETCH,
     KV_DRAIN,
+    LUT_ENTRIES,
     NORM_DRAIN,
     OUTSTANDING,
     SERIAL_STEPS,
@@ -42,6 +43,7 @@ def efficiency(
     w_bits: Any,
     wbytes: dict[str, Any],
     kv_pack: Any = 1.0,
+    act_cpb: Any = 0.0,
 ) -> dict[str, Any]:
     """Cycles the engines are not busy, as the sim rung measures them on the overlay
     (``_overlay_cycles``, docs/models.md "Engine efficiency"): every instruction costs a
@@ -71,28 +73,49 @@ def efficiency(
     layer_fixed = n_mats * (1 + inst + WB_DRAIN) + (2 + act) * inst
     layer_token = norms * norm + rope * inst
     head_fixed = 3 * inst + 1 + SERIAL_STEPS + KV_DRAIN  # scores, softmax (+ divider), context
+    # Constants into the scratchpad (each LOAD waits for its first bytes, then runs at the
+    # slower of ``banks`` words a cycle and the act port's ``act_cpb`` cycles a byte): per
+    # weight load a layer's two norms, its activation and exp LUTs (three LOADs); per
+    # sequence the final norm's. (elements, bytes) of each:
+    banks = np.maximum(2.0, 2.0 ** np.ceil(np.log2(np.maximum(p["sfu_lanes"], 1))))
+    d2 = 2 * m.d_model
+
+    def loads(*what: tuple[int, int]) -> Any:
+        total: Any = 0.0
+        for n, nbytes in what:
+            pops = _ceil_div(n, banks)
+            streamed = inst + fill + BUF_READ + np.maximum(pops, nbytes * act_cpb)
+            # without overlap each pop of ``banks`` elements that finds the buffer empty
+            # fetches whole beats and waits for them
+            beat = p["axi_port_bits"] / 8
+            per_fetch = np.maximum(beat, _ceil_div(banks * nbytes / n, beat) * beat)
+            waits = _ceil_div(nbytes, per_fetch) * (fill + BUF_READ)
+            total = total + sel(overlap, streamed, inst + 1 + waits + pops)
+        return total
+
+    layer_consts = loads((d2, d2), (LUT_ENTRIES, 2 * LUT_ENTRIES), (d2 + LUT_ENTRIES,) * 2)
     out = {
         "kvb": kvb,
         "burst_cycles": np.maximum(2.0, lat / OUTSTANDING),
         # per token: its embedding rows (and RoPE tables) and the host's start of its entry
         "step_token": 3 * fill + 3 * inst + FETCH + 2,
         # per sequence: the final norm and the LM head's stream
-        "step_seq": norm + ((fill + 1 + inst) if w.lm_head else 0.0),
+        "step_seq": norm + loads((d2, d2)) + ((fill + 1 + inst) if w.lm_head else 0.0),
         "layer_token": layer_token,
         # scratchpad / operand-buffer banks: SFU lanes rounded up to a power of two, >= 2
-        "banks": np.maximum(2.0, 2.0 ** np.ceil(np.log2(np.maximum(p["sfu_lanes"], 1)))),
+        "banks": banks,
         "first": STREAM_START + BUF_READ + lat,  # request to a streamed operand's first byte
     }
     writes = kvh * (2 * (inst + 1) + 2 * lat)  # K and V writes wait for their response
     if uniform(overlap) and bool(overlap):
-        out["layer"] = layer_fixed + n_mats * fill
+        out["layer"] = layer_fixed + layer_consts + n_mats * fill
         out["per_seq"] = hc * (head_fixed + 2 * fill) + writes
         return out
     # Without overlap a weight fetch is requested only when the engine waits for it: one
     # per tile, or per beat where a tile is narrower than a beat; each waits ``fill``.
     beat = p["axi_port_bits"] / 8
     fetches = sum(wbytes.values()) / np.maximum(p["mv_k"] * p["mv_n"] * w_bits / 8, beat)
-    out["layer"] = layer_fixed + sel(overlap, n_mats * fill, n_mats + fetches * fill)
+    out["layer"] = layer_fixed + layer_consts + sel(overlap, n_mats * fill, n_mats + fetches * fill)
     out["per_seq"] = hc * (head_fixed + sel(overlap, 2 * fill, 2.0)) + writes
     lanes = p["mv_k"] * p["mv_n"] / kv_pack  # multipliers a KV row uses
     k_pop = np.maximum(np.minimum(lanes, m.attn_qk_width) * kvb, beat)

@@ -309,7 +309,17 @@ def passes(p: Arrays, w: Workload, platform: Any, ch: Channels, detail: bool) ->
         packed = (quant == QUANTS.index("w4a8")) & dense & (np.mod(p["mv_n"], 2) == 0)
         kv_pack = sel(packed, 2.0, 1.0)
     eff = efficiency(
-        p, w, platform, f, heads, kv_split, prec.kv_bits / 8, prec.w_bits, wbytes, kv_pack
+        p,
+        w,
+        platform,
+        f,
+        heads,
+        kv_split,
+        prec.kv_bits / 8,
+        prec.w_bits,
+        wbytes,
+        kv_pack,
+        cpb["act"],
     )
     # The KV group's bursts in flight: one port per core, however many channels it spans;
     # with a master per channel, a local group has a port per channel (global: one a core).

@@ -120,12 +120,11 @@ def temporal_resources(
     if flow is not None and ovr.coefficients(flow) and np.any(built):
         # The whole overlay as templates/overlay builds it at this point (fitted to Yosys
         # builds of it, docs/models.md "Whole overlay"): engine with its token slots (TT)
-        # and lanes (MT), controller, SFU, buffers, AXI read streams, at the parameters the
-        # manifest generates for the point (``_overlay_template``). A separate MM engine
-        # (SEP) is not a unit of that model: its mm_t·mm_k·mm_n MACs and weight tiles keep
-        # their per-MAC figures; the shell's clock crossing stays. Points the overlay does
-        # not build (another precision, several cores, more than 8 token slots, ...) keep
-        # the engine-level model.
+        # and lanes (MT), a separate MM engine (SEP) with its x buffers, controller, SFU,
+        # buffers, AXI read streams, at the parameters the manifest generates for the point
+        # (``_overlay_template``); the shell's clock crossing stays. Points the overlay
+        # does not build (another precision, several cores, more than 8 token slots, ...)
+        # keep the engine-level model.
         # SPAD, IMEM and XBUF hold the program of the study's own model (what its build is
         # given, dse.buildspec); a point whose program needs more than the template's
         # largest memories is built by nothing: a violation naming the memory.
@@ -135,15 +134,12 @@ def temporal_resources(
         for key, most in ovp.TEMPLATE_MAX.items():
             out[f"over_{key}"] = built & (words[key] > most)
         whole = ovr.predict(hw, flow)
-        separate = np.where(hw["mm_engine"] != 0, mm, 0.0)
         per_bram = 0.5 if flow == "yosys-ecp5" else 1.0  # EBR (18 Kb) -> 36 Kb blocks
-        per_mac = separate * (tab["lut_per_mac"][q] + mux_lut) + attn * tab["lut_per_mac"][aq]
-        lut = np.where(built, cores * (whole["lut"] + per_mac), lut)
-        per_mac = separate * tab["ff_per_mac"][q] + attn * tab["ff_per_mac"][aq]
-        ff = np.where(built, cores * (whole["ff"] + per_mac), ff)
-        dsps = np.ceil(separate / tab["macs_per_dsp"][q]) + np.ceil(attn / tab["macs_per_dsp"][aq])
+        lut = np.where(built, cores * (whole["lut"] + attn * tab["lut_per_mac"][aq]), lut)
+        ff = np.where(built, cores * (whole["ff"] + attn * tab["ff_per_mac"][aq]), ff)
+        dsps = np.ceil(attn / tab["macs_per_dsp"][aq])
         dsp = np.where(built, cores * (whole["dsp"] + dsps), dsp)
-        bram_core = np.where(built, whole["bram"] * per_bram + w_banks * (separate > 0), bram_core)
+        bram_core = np.where(built, whole["bram"] * per_bram, bram_core)
         for r in ("lut", "ff", "bram36"):
             fixed[r] = np.where(built, cdc * cc[r], fixed[r])
         # the overlay keeps activations in its scratchpad (spad_replica): no buffer of its own

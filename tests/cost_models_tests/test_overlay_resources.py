@@ -291,19 +291,21 @@ def test_study_prediction_is_the_generated_overlay(
 
 def test_study_prediction_of_a_separate_mm_engine() -> None:
     """With a separate MM engine the generated core (one slot, one lane, its stream buffers
-    grown to an MM tile) is the whole-overlay model's; the MM engine, which no fitted unit
-    describes, adds its mm_t·mm_k·mm_n MACs at the per-MAC figures (two W4 MACs a DSP48E2)."""
+    grown to an MM tile) is the whole-overlay model's, and so is the engine: its unit
+    (``_overlay_mm_engine``) with its multipliers, scale and index products counted, and
+    its x buffers. The study's prediction is that model's, nothing per MAC on top."""
     if not ov.coefficients("yosys-xilinx"):
         pytest.skip("no fitted overlay coefficients for yosys-xilinx yet")
     point = {"mv_n": 4, "sfu_lanes": 2, "prefill_serial": False, "unified_engine": False,
              "tile_tokens": 4, "mm_t": 2, "mm_k": 16, "mm_n": 4}  # fmt: skip
     model, hw = _built("tiny-llama-u280.yaml", point)
     assert float(hw["mm_engine"]) == 1.0
-    core = ov.predict(
-        {**hw, "prefill_slots": np.array(1.0), "mm_lanes": np.array(1.0)}, "yosys-xilinx"
-    )
-    want = ov.predict(hw, "yosys-xilinx")
-    assert float(want["dsp"]) == float(core["dsp"])  # the core has one slot and one lane
+    units = ov.predict_units(hw, "yosys-xilinx")
+    # W4 dense, even mm_n: packed pairs; 2 lanes x 64 multipliers / 2, 2 scale DSPs per
+    # lane row, 2 x (2*4 - 1) index products, 3 write-back, 1 in the core
+    assert float(units["mm_engine"]["dsp"]) == 64 + 2 * 2 * 4 + 2 * 7 + 3 + 1
+    assert float(units["mm_x_buffer"]["bram"]) >= 0
+    whole = ov.predict(hw, "yosys-xilinx")
     got = model.predict_build(point)
-    assert got["dsp"] == float(want["dsp"]) + 2 * 16 * 4 / 2
-    assert got["lut"] > float(want["lut"])
+    assert got["dsp"] == float(whole["dsp"])
+    assert got["lut"] == pytest.approx(float(whole["lut"]), rel=1e-9)
