@@ -25,8 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "examples" / "tiny-llama-ecp5.yaml"
 LLAMA = ROOT / "examples" / "llama2-7b-u280-temporal.yaml"
 # the knobs that make the example's point one the overlay builds (one core, int8 KV cache,
-# serial prefill): then its memories are the template's
-OVERLAY_7B = {"kv_bits": 8, "cores": 1, "prefill_serial": True}
+# the unified engine's 8 prefill slots): its x buffers then need d_ffn x 8 = 88,064 words,
+# more than the template's 65,536 whatever the compiler's scratchpad layout
+OVERLAY_7B = {"kv_bits": 8, "cores": 1, "prefill_serial": False, "tile_tokens": 8,
+              "mm_k": 16, "mm_n": 64}  # fmt: skip
 POINTS = [
     {"mv_n": 2, "sfu_lanes": 4},  # the example's serial prefill
     {"mv_n": 4, "mm_k": 8, "mm_n": 4, "sfu_lanes": 1, "prefill_serial": False,
@@ -57,28 +59,29 @@ def test_a_study_build_holds_the_compiled_program_of_its_model(point: dict) -> N
 
 
 def test_the_model_calls_a_model_too_big_for_the_templates_memories_infeasible() -> None:
-    """LLaMA-2-7B on the overlay (one core, int8 KV): its program needs more scratchpad
-    than the template's largest (the ISA addresses 65,536 words)."""
+    """LLaMA-2-7B on the overlay with 8 prefill slots: its x buffers need more than the
+    template's largest (and its program more instruction memory)."""
     big = Model.of(load_config(LLAMA)).evaluate(OVERLAY_7B, detail=True, baseline=False)
     assert not bool(big["feasible"].iloc[0])
-    assert "scratchpad (SPAD > 65536 words)" in str(big["violations"].iloc[0])
-    assert bool(big["over_spad_words"].iloc[0]) and not bool(big["over_imem_words"].iloc[0])
+    assert "x buffer over the overlay's (XBUF > 65536 words)" in str(big["violations"].iloc[0])
+    assert bool(big["over_xbuf_words"].iloc[0]) and bool(big["over_imem_words"].iloc[0])
     tiny = Model.of(load_config(TINY)).evaluate(POINTS[0], detail=True, baseline=False)
     assert "SPAD" not in str(tiny["violations"].iloc[0])
     assert not bool(tiny["over_spad_words"].iloc[0])
     w = load_config(LLAMA).workload
-    need = ovp.program_sizes(w.model, ovp.study_max_pos(w.model, 128, 256), np.array([1]))
-    assert float(need["scratch_words"][0]) > 65536
+    need = ovp.program_sizes(w.model, ovp.study_max_pos(w.model, 128, 256), np.array([8]))
+    assert float(need["max_reduction"][0]) * 8 > 65536
 
 
 def test_dse_build_refuses_it_in_one_line(tmp_path: Path) -> None:
-    argv = [sys.executable, "-m", "dse.cli", "build", str(LLAMA), "--flow", "yosys-xilinx"]
+    # vivado: absent here, so a refusal that did not happen fails in seconds, not a synthesis
+    argv = [sys.executable, "-m", "dse.cli", "build", str(LLAMA), "--flow", "vivado"]
     argv += ["--point", json.dumps(OVERLAY_7B), "--results", str(tmp_path)]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     lines = [ln for ln in (done.stdout + done.stderr).splitlines() if ln.strip()]
     assert done.returncode == 2 and len(lines) == 1, lines
     assert "llama2-7b-u280-temporal.yaml" in lines[0] and "workload.model" in lines[0]
-    assert "scratchpad words (SPAD)" in lines[0] and "> 65536" in lines[0]
+    assert "x-buffer words (XBUF) 131072 > 65536" in lines[0]
     assert "Traceback" not in lines[0]
     assert not (tmp_path / "builds").exists()  # nothing was built
 
