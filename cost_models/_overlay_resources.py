@@ -420,6 +420,7 @@ def breakdown(
             w = {f: _weight("core", r, f, flow, c) for f in names}
             out[part][r] = n_core * sum((w[f] * core[f] for f in names), start=np.zeros(()))
     per = predict_units(p, flow, c)
-    for unit in UNITS[1:]:
-        out[unit] = per[unit]
+    for unit, res in per.items():  # the other units (and a separate MM engine's)
+        if unit != "core":
+            out[unit] = res
     return out

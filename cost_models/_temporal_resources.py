@@ -151,7 +151,9 @@ def temporal_resources(
             ov_parts = {
                 "control": bd["controller"]["lut"] + bd["instruction_memory"]["lut"],
                 "axi": bd["stream_port"]["lut"] + bd["stream_buffer"]["lut"],
-                "fifo": bd["spad_replica"]["lut"] + bd["x_buffer"]["lut"],
+                "fifo": bd["spad_replica"]["lut"]
+                + bd["x_buffer"]["lut"]
+                + bd.get("mm_x_buffer", {}).get("lut", 0.0),
                 "dequant": bd["sparse_decode"]["lut"],
                 "nonlinear": bd["sfu"]["lut"],
             }
