@@ -147,7 +147,7 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     drops it). Attention: U score and U context lanes (synth_ecp5's ``share`` merges each
     score lane with its context lane: U), the e x R probability product (4 DSP48E2, 2
     MULT18X18D), two requantisers. Norm: (D x - S) x inv, t x g x M and x^2 (7 DSP48E2,
-    12 MULT18X18D; an ECP5 LayerNorm 22, traced on the d_model 48 point). RoPE: four
+    12 MULT18X18D; a LayerNorm 15 and 22, measured on the micro-GPT-2 C = 2 point). RoPE: four
     rotation products (ECP5 shares the two halves' pair: 2). Activation (SwiGLU): the
     gate x up product and its requantiser; a GELU table has neither. Exact where the
     dimensions the RTL indexes by are powers of two (see ``DSP_MISSES`` in the tests)."""
@@ -162,10 +162,10 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
         return float(n)
     if kind == "sp_attn":
         return float((1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP)
-    if kind == "sp_norm":
-        if ecp5:  # LayerNorm: S^2 4 more, (D x - S) x inv 33 x 33 bits: 8 (RMSNorm 2)
+    if kind == "sp_norm":  # LayerNorm: S^2 and a 33 x 33-bit (D x - S) x inv more
+        if ecp5:
             return 22.0 if q["LN"] else 12.0
-        return 7.0
+        return 15.0 if q["LN"] else 7.0
     if kind == "sp_rope":
         return 2.0 if ecp5 else 4.0
     if kind == "sp_act":
