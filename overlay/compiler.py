@@ -1,8 +1,9 @@
 """Compiler: a quantised model and an overlay config to a program and a memory image.
 
-The program has two entry points: ``init`` (load norm gains, LUTs into the scratchpad,
-once) and ``step`` (one token at registers POS/TOK; the same stream serves every prefill
-and decode token). The image has one byte array per AXI port (docs/overlay.md: layout).
+The program has two entry points: ``init`` (nothing to load: every constant, a layer's
+norm gains and LUTs or the final norm's, is loaded into one reused scratchpad region just
+before its use) and ``step`` (one token at registers POS/TOK; the same stream serves every
+prefill and decode token). The image has one byte array per AXI port (docs/overlay.md: layout).
 """
 
 from __future__ import annotations
