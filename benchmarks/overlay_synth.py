@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yosys_stat as ys
 from scipy.optimize import nnls
 
 from cost_models import _overlay_resources as ov
-from runners.reports._open import count_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "benchmarks" / "data" / "overlay_synth.csv"
@@ -127,37 +127,16 @@ def _git(*args: str) -> str:
 
 
 def _counts(cells: Mapping[str, int], flow: str) -> dict[str, float]:
-    """The counts as the resource benchmark measures them (LUT RAM cells count as LUTs; an
-    ECP5 CCU2C carry is two LUT4 slots; BRAM: RAMB36 equivalents or ECP5 EBRs)."""
-    v = count_cells(cells)
-    num = {
-        k: float(v.get(k) or 0) for k in ("lut", "lutram", "carry", "ff", "dsp", "bram36", "ebr")
-    }
-    lut = num["lut"] + num["lutram"] + (2 * num["carry"] if flow == "yosys-ecp5" else 0.0)
-    bram = num["ebr"] if flow == "yosys-ecp5" else num["bram36"]
-    return {"lut": lut, "ff": num["ff"], "dsp": num["dsp"], "bram": bram}
-
-
-def _paramods(log: str) -> dict[str, dict[str, int]]:
-    """Derived module name -> its parameters, from Yosys's hierarchy messages."""
-    out: dict[str, dict[str, int]] = {}
-    params: dict[str, int] = {}
-    for line in log.splitlines():
-        if "derive mode" in line:
-            params = {}
-        elif m := re.match(r"^Parameter \\(\w+) = (\d+)", line):
-            params[m.group(1)] = int(m.group(2))
-        elif m := re.match(r"^Generating RTLIL representation for module `(.+)'\.", line):
-            out[m.group(1)] = dict(params)
-    return out
+    """The counts as the resource benchmark measures them (``yosys_stat.counts``, the CSV's
+    columns)."""
+    got = ys.counts(cells, flow)
+    return {k: got[k] for k in ("lut", "ff", "dsp", "bram")}
 
 
 def _unit_rows(stat: Mapping[str, Any], log: str, flow: str) -> dict[str, dict[str, float]]:
     """Per-unit measured counts of a hierarchical netlist (instances x per-module cells)."""
-    mods: dict[str, Mapping[str, int]] = {
-        k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat["modules"].items()
-    }
-    params = _paramods(log)
+    mods = ys.module_cells(stat)
+    params = ys.paramods(log)
     top = next(m for m in mods if m.endswith("overlay_top"))
     inst: dict[str, float] = defaultdict(float)
     parent: dict[str, str] = {}

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yosys_stat as ys
+
 import cost_models
 from cost_models import Workload
 from overlay.flow import TINY_SHAPES, default_prompt
@@ -95,20 +97,14 @@ def _kernel_kind(module: str) -> str:
 def per_kind(stat: dict[str, Any], top: str) -> dict[str, dict[str, float]]:
     """Hierarchical counts of the top's sub-module instances, summed per module kind
     (sp_gemv, sp_attn, sp_fifo, ...), and the top's own cells under ``(top)``."""
-    mods = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat["modules"].items()}
-
-    def flat(name: str) -> dict[str, int]:
-        cells: dict[str, int] = {}
-        for ctype, n in mods[name].items():
-            sub = ctype.lstrip("\\")
-            for c2, n2 in (flat(sub) if sub in mods else {ctype: 1}).items():
-                cells[c2] = cells.get(c2, 0) + n * n2
-        return cells
+    mods = ys.module_cells(stat)
 
     out: dict[str, dict[str, int]] = {}
     for ctype, n in mods[top].items():
         sub = ctype.lstrip("\\")
-        kind, cells = (_kernel_kind(sub), flat(sub)) if sub in mods else ("(top)", {ctype: 1})
+        kind, cells = (
+            (_kernel_kind(sub), ys.flatten(mods, sub)) if sub in mods else ("(top)", {ctype: 1})
+        )
         acc = out.setdefault(kind, {})
         for c2, n2 in cells.items():
             acc[c2] = acc.get(c2, 0) + n * n2

@@ -43,12 +43,13 @@ from scipy.optimize import nnls
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yosys_stat as ys  # noqa: E402
+
 from cost_models import ModelShape  # noqa: E402
 from cost_models import _spatial_resources as sr  # noqa: E402
 from overlay.flow import default_prompt  # noqa: E402
 from overlay.model import make_float_model  # noqa: E402
 from overlay.reference import quantise_model  # noqa: E402
-from runners.reports._open import count_cells  # noqa: E402
 from spatial.plan import build_plan  # noqa: E402
 from spatial.rtl import TOP, render, write_roms  # noqa: E402
 
@@ -117,45 +118,11 @@ def knobs_of(name: str) -> dict[str, Any]:
     return {**BASE, **POINTS[name][1]}
 
 
-def counts(cells: dict[str, int], flow: str) -> dict[str, float]:
-    """LUT (logic and LUT-RAM cells, ECP5 carries as two LUT4), FF, DSP, BRAM (RAMB36
-    equivalents; ECP5 EBRs) and the LUT-RAM share, as the whole-overlay benchmark counts."""
-    v = count_cells(cells)
-    n = {k: float(v.get(k) or 0) for k in ("lut", "lutram", "carry", "ff", "dsp", "bram36", "ebr")}
-    lut = n["lut"] + n["lutram"] + (2 * n["carry"] if flow == "yosys-ecp5" else 0.0)
-    bram = n["ebr"] if flow == "yosys-ecp5" else n["bram36"]
-    return {"lut": lut, "ff": n["ff"], "dsp": n["dsp"], "bram": bram, "lutram": n["lutram"]}
-
-
-def _paramods(log: str) -> dict[str, dict[str, int]]:
-    """Derived module -> its integer parameters, from Yosys's hierarchy messages."""
-    out: dict[str, dict[str, int]] = {}
-    params: dict[str, int] = {}
-    for line in log.splitlines():
-        if "derive mode" in line:
-            params = {}
-        # "Parameter \\U = 8" or, set by position, "Parameter 2 (\\DEPTH) = 4"; strings
-        # (file names) are printed as bit strings and skipped
-        elif m := re.match(r"^Parameter (?:\d+ \()?\\(\w+)\)? = (-?\d+)$", line):
-            params[m.group(1)] = int(m.group(2))
-        elif m := re.match(r"^Generating RTLIL representation for module `(.+)'\.", line):
-            out[m.group(1).lstrip("\\")] = dict(params)
-    return out
-
-
 def unit_rows(stat: dict[str, Any], log: str, flow: str) -> list[dict[str, Any]]:
     """One row per sub-module type instantiated by the top (its cells flattened), with the
     instance count, the kind and its parameters; the top's own cells as kind ``top``."""
-    mods = {k.lstrip("\\"): v.get("num_cells_by_type", {}) for k, v in stat["modules"].items()}
-    params = _paramods(log)
-
-    def flat(name: str) -> dict[str, int]:
-        cells: dict[str, int] = {}
-        for ctype, n in mods[name].items():
-            sub = ctype.lstrip("\\")
-            for c2, n2 in (flat(sub) if sub in mods else {ctype: 1}).items():
-                cells[c2] = cells.get(c2, 0) + n * n2
-        return cells
+    mods = ys.module_cells(stat)
+    params = ys.paramods(log)
 
     out: list[dict[str, Any]] = []
     own: dict[str, int] = {}
@@ -167,9 +134,9 @@ def unit_rows(stat: dict[str, Any], log: str, flow: str) -> list[dict[str, Any]]
         kind = next(p for p in sub.split("\\") if p and not p.startswith("$paramod"))
         kind = kind.split("=")[0]
         row = {"unit": kind, "inst": n, "params": json.dumps(params.get(sub, {}))}
-        cells = {c: n * k for c, k in flat(sub).items()}  # every instance of the module
-        out.append({**row, **counts(cells, flow)})
-    out.append({"unit": "top", "inst": 1, "params": "{}", **counts(own, flow)})
+        cells = {c: n * k for c, k in ys.flatten(mods, sub).items()}  # every instance of the module
+        out.append({**row, **ys.counts(cells, flow)})
+    out.append({"unit": "top", "inst": 1, "params": "{}", **ys.counts(own, flow)})
     return out
 
 
@@ -217,7 +184,7 @@ def harvest(wd: Path, name: str, flow: str, wall: float) -> list[dict[str, Any]]
         "yosys_s": round(wall),
     }
     rows = [{**head, "unit": "whole", "inst": 1, "params": "{}"}]
-    rows[0].update(counts(stat["design"]["num_cells_by_type"], flow))
+    rows[0].update(ys.counts(stat["design"]["num_cells_by_type"], flow))
     if len(stat["modules"]) > 1:
         rows += [{**head, **r} for r in unit_rows(stat, log, flow)]
     return rows
