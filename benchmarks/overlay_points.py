@@ -16,6 +16,11 @@ def stream_cap(mv_k: int, mv_n: int, sfu: int, beat: int) -> int:
     return 2 * max(mv_n * 2 + mv_n * mv_k * 12 // 8, mv_k * mv_n, sfu * 2) + beat * 56 + 256
 
 
+def stream_cap_mm(mm_k: int, mm_n: int, beat: int) -> int:
+    """The manifest's ``stream_cap_mm`` rule: two MM tiles + 56 beats + a burst."""
+    return 2 * (mm_n * 2 + mm_n * mm_k * 12 // 8) + beat * 56 + 256
+
+
 # The points measured first, in order: the first three as drawn below with a W4-packed
 # point second, then the engine's size and the SFU's width at the ends of the range (few
 # points must still span them).

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import overlay_synth as ovs
-from overlay_points import stream_cap
+from overlay_points import stream_cap, stream_cap_mm
 
 from cost_models import _overlay_resources as ov
 
@@ -47,7 +47,7 @@ def point(k: int, n: int, w: int, mk: int, mn: int, tt: int, mt: int, idx: int =
         "imem_words": 256, "burst_bytes": 256, "overlap": 1, "idx_bits": idx,
         "xbuf_words": 1024, "prefill_slots": tt, "mm_lanes": mt, "mm_engine": 1,
         "mm_red": mk, "mm_rows": mn,
-        "stream_cap_mm": 2 * (mn * 2 + mn * mk * 12 // 8) + beat * 56 + 256,
+        "stream_cap_mm": stream_cap_mm(mk, mn, beat),
     }  # fmt: skip
 
 

@@ -203,9 +203,12 @@ def _wb_index_products(mv_n: Array, flow: str) -> Array:
     return np.where(n >= 4, per, 0.0)
 
 
-def units(p: Mapping[str, Any], flow: str) -> dict[str, tuple[Array, dict[str, Array]]]:
-    """Unit -> (instances, features of one instance) of the overlay at template point ``p``."""
-    g = geometry(p)
+def units(
+    p: Mapping[str, Any], flow: str, g: Mapping[str, Array] | None = None
+) -> dict[str, tuple[Array, dict[str, Array]]]:
+    """Unit -> (instances, features of one instance) of the overlay at template point ``p``
+    (``g``: its ``geometry``, if already computed)."""
+    g = geometry(p) if g is None else g
     one = np.ones_like(g["lanes"])
     imem = memory(g["imem_words"], IMEM_BITS * one, flow)
     core = {
@@ -331,7 +334,8 @@ def predict_units(
     """Unit -> resource -> total over its instances (arrays like the point's values)."""
     c = coefficients(flow) if coef is None else coef
     out: dict[str, dict[str, Array]] = {}
-    for unit, (n, feats) in units(p, flow).items():
+    g = geometry(p)
+    for unit, (n, feats) in units(p, flow, g).items():
         res: dict[str, Array] = {}
         for r in RESOURCES:
             total = 0.0 * n
@@ -340,16 +344,15 @@ def predict_units(
             res[r] = n * total
         out[unit] = res
     if np.any(np.asarray(p.get("mm_engine", 0), dtype=float) != 0):
-        out.update(_mm_engine_units(p, flow, c))
+        out.update(_mm_engine_units(p, g, flow, c))
     return out
 
 
 def _mm_engine_units(
-    p: Mapping[str, Any], flow: str, c: Mapping[str, Any]
+    p: Mapping[str, Any], g: Mapping[str, Array], flow: str, c: Mapping[str, Any]
 ) -> dict[str, dict[str, Array]]:
     """A separate MM engine (``cost_models/_overlay_mm_engine.py``) and its x buffers: one
     ``ov_bankram`` per multiplier and token lane, XBUF / MT words, at the x buffers' costs."""
-    g = geometry(p)
     e = mme.engine_geometry(p, g)
     n = e["sep"] * e["mt"] * e["lanes"] / (1 + e["pack"])
     feats = _bankram(g["nb"], e["xbl"], 8 * np.ones_like(n), flow)

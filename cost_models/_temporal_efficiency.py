@@ -80,6 +80,8 @@ def efficiency(
     banks = np.maximum(2.0, 2.0 ** np.ceil(np.log2(np.maximum(p["sfu_lanes"], 1))))
     d2 = 2 * m.d_model
 
+    beat = p["axi_port_bits"] / 8
+
     def loads(*what: tuple[int, int]) -> Any:
         total: Any = 0.0
         for n, nbytes in what:
@@ -87,7 +89,6 @@ def efficiency(
             streamed = inst + fill + BUF_READ + np.maximum(pops, nbytes * act_cpb)
             # without overlap each pop of ``banks`` elements that finds the buffer empty
             # fetches whole beats and waits for them
-            beat = p["axi_port_bits"] / 8
             per_fetch = np.maximum(beat, _ceil_div(banks * nbytes / n, beat) * beat)
             waits = _ceil_div(nbytes, per_fetch) * (fill + BUF_READ)
             total = total + sel(overlap, streamed, inst + 1 + waits + pops)
@@ -113,7 +114,6 @@ def efficiency(
         return out
     # Without overlap a weight fetch is requested only when the engine waits for it: one
     # per tile, or per beat where a tile is narrower than a beat; each waits ``fill``.
-    beat = p["axi_port_bits"] / 8
     fetches = sum(wbytes.values()) / np.maximum(p["mv_k"] * p["mv_n"] * w_bits / 8, beat)
     out["layer"] = layer_fixed + layer_consts + sel(overlap, n_mats * fill, n_mats + fetches * fill)
     out["per_seq"] = hc * (head_fixed + sel(overlap, 2 * fill, 2.0)) + writes
