@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cost_models._overlay_cycles import LUT_ENTRIES
 from cost_models._shape import ModelShape
 
 Array = np.ndarray
@@ -47,9 +48,9 @@ def program_sizes(shape: ModelShape, max_pos: int, slots: Any) -> dict[str, Arra
     d, dq, dkv, dff = shape.d_model, shape.d_q, shape.d_kv, shape.d_ffn
     half = shape.head_dim // 2
     n_l, nh, nkv = shape.n_layers, shape.n_heads, shape.n_kv_heads
-    # one norm's gain and beta (d each) with the activation LUT (256), the exp LUT (256):
+    # one norm's gain and beta (d each) with the activation LUT, the exp LUT (256 each):
     # every layer and the final norm load theirs into the same region before use
-    consts = 2 * d + 256 + 256
+    consts = 2 * d + 2 * LUT_ENTRIES
 
     def buffers(n: Array) -> Array:  # compile_model's buffers(n): n tokens' slots
         return n * (3 * d + 2 * dq + 2 * dkv + 2 * dff + 2 * half) + 2 * max_pos
