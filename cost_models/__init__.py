@@ -30,7 +30,8 @@ from cost_models._platform import (
     list_platforms,
     load_platform,
 )
-from cost_models._points import GROUPS, QUANTS, Param, check_written, normalise, param_specs
+from cost_models._point_columns import check_written, normalise
+from cost_models._points import GROUPS, QUANTS, Param, param_specs
 from cost_models._prepared import Prepared
 from cost_models._units import UNITS, Unit, unit_features, unit_resources
 from cost_models._workload import (

@@ -25,7 +25,7 @@ import numpy as np
 
 import cost_models as cm
 from cost_models._common import channels
-from cost_models._points import normalise
+from cost_models._point_columns import normalise
 from overlay.model import layer_mats
 from overlay.reference import QMat, QuantModel
 from spatial.image import compress
