@@ -33,17 +33,16 @@ from cost_models._platform import (
 from cost_models._point_columns import check_written, normalise
 from cost_models._points import GROUPS, QUANTS, Param, param_specs
 from cost_models._prepared import Prepared
-from cost_models._units import UNITS, Unit, unit_features, unit_resources
-from cost_models._workload import (
+from cost_models._shape import ModelShape
+from cost_models._shape_sources import (
     SUPPORTED_MODEL_TYPES,
-    ModelShape,
-    Workload,
     list_presets,
     load_shape_file,
-    load_workload,
     preset_shape,
     shape_from_hf,
 )
+from cost_models._units import UNITS, Unit, unit_features, unit_resources
+from cost_models._workload import Workload, load_workload
 
 __all__ = [
     "ARCHS",

@@ -17,9 +17,10 @@ from cost_models._gpu import GpuResult, gpu_baseline
 from cost_models._platform import RESOURCES, Gpu, Platform, load_platform
 from cost_models._point_columns import as_columns, resolve_columns
 from cost_models._points import GROUPS, Param, param_specs
+from cost_models._shape_sources import preset_shape
 from cost_models._spatial import BOUNDS, evaluate_spatial
 from cost_models._temporal import evaluate_temporal
-from cost_models._workload import Workload, preset_shape
+from cost_models._workload import Workload
 
 ARCHS: dict[str, Callable[..., dict[str, np.ndarray]]] = {
     "spatial": evaluate_spatial,

@@ -1,7 +1,7 @@
 """Hugging Face ``config.json`` families beyond the plain dense decoder, and the rule that
 no key which could change the computation is silently ignored.
 
-``_workload.shape_from_hf`` reads the fields every family shares (through ``_HF_KEYS``);
+``_shape_sources.shape_from_hf`` reads the fields every family shares (through ``_HF_KEYS``);
 :func:`extend_shape` then reads what makes a family different — experts, latent attention,
 windows, parallel blocks, positions, embeddings — and rejects any key it does not
 understand unless it is known not to change the cost (``HARMLESS``).
@@ -16,7 +16,7 @@ from typing import Any
 from cost_models._errors import InputError
 from cost_models._shape import ModelShape
 
-# The LLaMA config.json fields, which most families reuse (_workload's "llama" too).
+# The LLaMA config.json fields, which most families reuse (_shape_sources's "llama" too).
 LLAMA_KEYS: dict[str, tuple[str, ...]] = {
     "d_model": ("hidden_size",),
     "n_layers": ("num_hidden_layers",),
@@ -27,7 +27,7 @@ LLAMA_KEYS: dict[str, tuple[str, ...]] = {
     "vocab": ("vocab_size",),
     "max_positions": ("max_position_embeddings",),
 }
-# Shared fields of the families added here (merged into _workload._HF_KEYS).
+# Shared fields of the families added here (merged into _shape_sources._HF_KEYS).
 FAMILY_KEYS: dict[str, dict[str, tuple[str, ...]]] = {
     "phi3": LLAMA_KEYS,
     "gemma2": LLAMA_KEYS,
@@ -173,7 +173,7 @@ HARMLESS = frozenset(
         "output_past",
     ]
 )
-# Per family: keys read below (besides FAMILY_KEYS / _workload._HF_KEYS fields).
+# Per family: keys read below (besides FAMILY_KEYS / _shape_sources._HF_KEYS fields).
 UNDERSTOOD: dict[str, frozenset[str]] = {
     k: frozenset(v.split())
     for k, v in {
