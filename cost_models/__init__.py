@@ -21,15 +21,8 @@ from cost_models._board import (
 from cost_models._errors import InputError, did_you_mean
 from cost_models._evaluate import ARCHS, COLUMNS, VIOLATIONS, evaluate, load_baseline
 from cost_models._gpu import GpuResult, gpu_baseline
-from cost_models._platform import (
-    RESOURCES,
-    Gpu,
-    Memory,
-    Platform,
-    Resources,
-    list_platforms,
-    load_platform,
-)
+from cost_models._platform import list_platforms, load_platform
+from cost_models._platform_types import RESOURCES, Gpu, Memory, Platform, Resources
 from cost_models._point_columns import check_written, normalise
 from cost_models._points import GROUPS, QUANTS, Param, param_specs
 from cost_models._prepared import Prepared

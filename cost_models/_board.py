@@ -135,7 +135,8 @@ def families() -> dict[str, Family]:
 
 def family_of_part(part: str) -> Family | None:
     """The family of ``part``: a board with that part says it, else the families' patterns."""
-    from cost_models._platform import Platform, list_platforms, load_platform
+    from cost_models._platform import list_platforms, load_platform
+    from cost_models._platform_types import Platform
 
     for name in list_platforms():
         board = load_platform(name)
@@ -147,7 +148,8 @@ def family_of_part(part: str) -> Family | None:
 def part_of_vitis_platform(platform: str) -> str | None:
     """The FPGA part of a Vitis platform name, from the board that lists it (or another
     version of it: the same ``xilinx_<board>_`` stem); None when no board does."""
-    from cost_models._platform import Platform, list_platforms, load_platform
+    from cost_models._platform import list_platforms, load_platform
+    from cost_models._platform_types import Platform
 
     stem = _vitis_stem(platform)
     for name in list_platforms():
@@ -162,7 +164,8 @@ def part_of_vitis_platform(platform: str) -> str | None:
 
 def vitis_platforms() -> list[str]:
     """Every Vitis platform some board lists (for messages)."""
-    from cost_models._platform import Platform, list_platforms, load_platform
+    from cost_models._platform import list_platforms, load_platform
+    from cost_models._platform_types import Platform
 
     boards = [load_platform(n) for n in list_platforms()]
     return [v for b in boards if isinstance(b, Platform) for v in b.build.vitis_platforms]

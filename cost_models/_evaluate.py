@@ -14,7 +14,8 @@ import pandas as pd
 from cost_models._common import Channels, channels, per_channel_peak, uniform
 from cost_models._errors import InputError
 from cost_models._gpu import GpuResult, gpu_baseline
-from cost_models._platform import RESOURCES, Gpu, Platform, load_platform
+from cost_models._platform import load_platform
+from cost_models._platform_types import RESOURCES, Gpu, Platform
 from cost_models._point_columns import as_columns, resolve_columns
 from cost_models._points import GROUPS, Param, param_specs
 from cost_models._shape_sources import preset_shape

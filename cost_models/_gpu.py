@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cost_models._common import layer_ops, routed_factor
-from cost_models._platform import Gpu
+from cost_models._platform_types import Gpu
 from cost_models._shape import ModelShape
 from cost_models._workload import Workload
 

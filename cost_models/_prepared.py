@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cost_models._evaluate import _baseline, _resolve, score_resolved
-from cost_models._platform import Gpu, Platform
+from cost_models._platform_types import Gpu, Platform
 from cost_models._point_columns import _check, resolve_columns
 from cost_models._points import ARCH_DEFAULT_QUANT, QUANT_A_BITS, param_specs
 from cost_models._workload import Workload

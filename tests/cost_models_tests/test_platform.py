@@ -69,7 +69,7 @@ def test_clock_curve_interpolation_matches_numpy_bit_for_bit() -> None:
     next to every breakpoint too, for every platform's curve."""
     import numpy as np
 
-    from cost_models._platform import interp
+    from cost_models._platform_types import interp
 
     rng = np.random.default_rng(0)
     for name in cm.list_platforms():
