@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cost_models._workload import ModelShape
+from cost_models._shape import ModelShape
 
 OUTSTANDING = 8  # bursts a read port keeps in flight
 MAX_BURST_BYTES = 256
