@@ -102,6 +102,25 @@ POINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "G-deep": ("micro-gpt2", {"fifo_depth": 32, "tile_tokens": 8, "m_attn": 4}),
     "G48": ("micro-gpt2-48", {"m_qkv": 6, "m_ffn": 12, "m_attn": 3}),
     "G-rel": ("micro-gpt2-2l", {"m_qkv": 1, "m_attn": 1, "m_ffn": 1}),
+    # a second spread (the issue asks 30 points a flow): every family against each knob
+    "L-small": ("micro-llama", {"m_qkv": 2, "m_attn": 1, "m_ffn": 2}),
+    "B-base": ("micro-bert", {}),
+    "G-base": ("micro-gpt2", {}),
+    "L-w4": ("micro-llama", {"quant": "w4a8", "m_attn": 4, "m_ffn": 16}),
+    "B-w4": ("micro-bert", {"quant": "w4a8", "m_qkv": 8, "fifo_depth": 16}),
+    "G-nm": ("micro-gpt2", {**NM, "m_qkv": 2, "m_ffn": 8}),
+    "B-nm": ("micro-bert", {**NM, "m_attn": 4, "m_ffn": 16}),
+    "L-stream": ("micro-llama", {"weight_storage": "stream", "m_qkv": 8}),
+    "B-stream": ("micro-bert", {"weight_storage": "stream", "m_ffn": 4, "tile_tokens": 4}),
+    "G-grp-w4": ("micro-gpt2", {"quant": "w4a8", "quant_group": 16, "m_ffn": 4}),
+    "B-grp-w4": ("micro-bert", {"quant": "w4a8", "quant_group": 8, "m_attn": 1}),
+    "L-deep": ("micro-llama", {"fifo_depth": 16, "tile_tokens": 4, "m_qkv": 2}),
+    "L-wide": ("micro-llama", {"m_qkv": 16, "m_attn": 4, "m_ffn": 16}),
+    "B-wide": ("micro-bert", {"m_qkv": 16, "m_attn": 8, "m_ffn": 8, "fifo_depth": 2}),
+    "G-nm-w4": ("micro-gpt2", {**NM, "quant": "w4a8", "m_qkv": 8, "m_ffn": 4}),
+    "L-nm-w4": ("micro-llama", {**NM, "quant": "w4a8", "m_attn": 1, "m_ffn": 8}),
+    "G-stream-w4": ("micro-gpt2", {"weight_storage": "stream", "quant": "w4a8", "m_qkv": 2}),
+    "B-c2": ("micro-bert", {"layers_per_fpga": 2, "m_qkv": 2, "m_attn": 1, "m_ffn": 2}),
 }
 # positions a point's buffers hold where not MAX_POS (the release example's 20)
 MAX_POS_OF = {"G-rel": 20}
