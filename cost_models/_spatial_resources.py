@@ -53,7 +53,9 @@ DEFAULTS = {
     "sp_fifo": {"W": 8, "DEPTH": 8},
     "sp_tab": {"W": 8, "N": 2},
     "sp_add": {},
-    "top": {"D": 64, "MAXPOS": 16, "C": 1},
+    # GPT: a learned position table; ENC: an encoder (reads the call's first token); PMUL:
+    # the products by the pass number Yosys keeps (``pass_products``): the model's, not HDL
+    "top": {"D": 64, "MAXPOS": 16, "C": 1, "GPT": 1, "ENC": 0, "PMUL": 0},
 }  # fmt: skip
 REQUANT_DSP = 4  # sp_requant: a 64 x 17 product (a submodule: kept even where unused)
 
@@ -74,6 +76,24 @@ def _pow2(n: float) -> bool:
 
 def _clog2(n: float) -> int:
     return max(1, math.ceil(math.log2(max(n, 1))))
+
+
+def _odd(c: int) -> bool:
+    """A product by the constant ``c`` is a real multiplier (not a shift, not a wire)."""
+    return c > 1 and not _pow2(c)
+
+
+def _slices(bits: int) -> int:
+    """MULT18X18D of an operand of ``bits`` times a constant of at most 18 bits, as mul2dsp
+    splits it: 18 bits in the first, 17 a slice beyond."""
+    return 1 + max(0, -(-(bits - 18) // 17))
+
+
+def _wide(c: int, bits: int = 32) -> int:
+    """MULT18X18D of a ``bits``-wide register times ``c`` into a ``bits``-wide result:
+    opt_expr moves the constant's trailing zeros into a shift, so ``bits`` less those
+    (a 32-bit index: 2)."""
+    return _slices(bits - (c & -c).bit_length() + 1) if _odd(c) else 0
 
 
 Instance = tuple[str, dict[str, int], int]  # kind, Verilog parameters, instances
@@ -122,6 +142,7 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
         fifos = [f.depth for f in plan.fifos] + ([plan.fifo_depth] if enc else [])
         for depth in fifos:
             out.append(("sp_fifo", {"W": 8, "DEPTH": depth}, 1))
+    layer = list(out)  # the instances that read the top's pass number
     out.append(("sp_fifo", {"W": 8, "DEPTH": plan.fifo_depth}, c + 3))  # s0..sC, hf_in, hf
     out.append(("sp_norm", {"D": m.d_model, "LN": gpt, "SKIP": 0, "PASSES": 1}, 1))
     lm = g["lm"]
@@ -131,8 +152,38 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
     out.append(("sp_tab", {"W": 8, "N": m.vocab * m.d_model}, 1))
     if gpt:
         out.append(("sp_tab", {"W": 8, "N": max_pos * m.d_model}, 1))
-    out.append(("top", {"D": m.d_model, "MAXPOS": max_pos, "C": c}, 1))
+    top = {"D": m.d_model, "MAXPOS": max_pos, "C": c, "GPT": gpt, "ENC": int(enc)}
+    out.append(("top", {**top, "PMUL": pass_products(layer)}, 1))
     return out
+
+
+def pass_products(layer: Sequence[Instance]) -> int:
+    """Multipliers (MULT18X18D, one each) by the pass number (``{24'b0, pass} * X``: the
+    layer instances' ROM, scale table and KV-buffer addresses) that synth_ecp5 keeps. The
+    pass is one register of the top that every layer instance reads, so after flattening
+    ``opt_merge`` makes one product of each constant X, design-wide; opt_expr then moves
+    X's trailing zeros into a shift (an 8-bit pass times X's odd part, a few result bits:
+    one MULT18X18D each), and a power-of-two X leaves none. X: a GEMV's ROWS (its scale
+    ROM and column-mode scale table), ROWS * NG * NCH (its weight ROM, not streamed) and
+    its column ROM's NB * NRC * NJC; a norm's D; attention's MAXPOS * DKV. Where NG is not
+    a power of two, the scale address's ``(pass * ROWS) * NG`` one more per (ROWS, NG).
+    Traced on micro-gpt2-48 (G48: 48, 96 and 384: 3), the release example's point at 20
+    positions (G-rel: attention's 20 * 32 = 640: 1) and the d_model-48 LLaMA probe of
+    ``_index_mults`` (11, four of them per (ROWS, NG))."""
+    keys: set[Any] = set()
+    for kind, p, _ in layer:
+        q = {**DEFAULTS[kind], **p}
+        if kind == "sp_gemv":
+            keys |= {q["ROWS"], *(() if q["STREAM"] else (q["ROWS"] * q["NG"] * q["NCH"],))}
+            if q["CH"] > 0:
+                keys.add(q["K"] // q["CH"] * q["NRC"] * q["NJC"])
+            if _odd(q["NG"]):
+                keys.add(("ng", q["ROWS"], q["NG"]))
+        elif kind == "sp_norm":
+            keys.add(q["D"])
+        elif kind == "sp_attn":
+            keys.add(q["MAXPOS"] * q["NKV"] * q["HD"])
+    return sum(1 for k in keys if not isinstance(k, int) or _odd(k))
 
 
 def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
@@ -149,28 +200,100 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     MULT18X18D), two requantisers. Norm: (D x - S) x inv, t x g x M and x^2 (7 DSP48E2,
     12 MULT18X18D; a LayerNorm 15 and 22, measured on the micro-GPT-2 C = 2 point). RoPE: four
     rotation products (ECP5 shares the two halves' pair: 2). Activation (SwiGLU): the
-    gate x up product and its requantiser; a GELU table has neither. Exact where the
-    dimensions the RTL indexes by are powers of two (see ``DSP_MISSES`` in the tests)."""
+    gate x up product and its requantiser; a GELU table has neither. On ECP5 also the
+    address and index products by dimensions that are not powers of two (``_index_mults``,
+    the top's and the pass number's included); on Xilinx, exact where the dimensions the
+    RTL indexes by are powers of two, those are not counted (not traced there: a product
+    of fewer than 9 result bits stays in LUTs, DSP_Y_MINWIDTH). The ECP5 count is the
+    multiplier stage's (``synth_ecp5 -run :map_ram``, what the campaign measures); the whole
+    synth_ecp5 drops one more per 64-bit (D x - S) x inv (a LayerNorm's, or an RMSNorm's
+    where D is not a power of two): its top slice pair lies wholly above the 64-bit result,
+    and map_gates' opt removes it once the adders are gates (G-rel: 167 there, 164 whole)."""
     q = {**DEFAULTS[kind], **p}
     ecp5 = flow == "yosys-ecp5"
+    extra = _index_mults(kind, q) if ecp5 else 0
     if kind == "sp_gemv":
         n = q["U"] + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
         if (not q["SPARSE"] or q["STREAM"]) and not _pow2(q["U"]):
             n += 2
         if q["CH"] > 0:
             n += q["RPC"] * q["LPR"] + 3 * q["RPC"]
-        return float(n)
+        return float(n + extra)
     if kind == "sp_attn":
-        return float((1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP)
+        n = (1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP
+        return float(n + extra)
     if kind == "sp_norm":  # LayerNorm: S^2 and a 33 x 33-bit (D x - S) x inv more
         if ecp5:
-            return 22.0 if q["LN"] else 12.0
+            return (22.0 if q["LN"] else 12.0) + extra
         return 15.0 if q["LN"] else 7.0
     if kind == "sp_rope":
-        return 2.0 if ecp5 else 4.0
+        return 2.0 + extra if ecp5 else 4.0
     if kind == "sp_act":
         return float(1 + REQUANT_DSP) if q["GLU"] else 0.0
-    return 0.0
+    return float(extra)
+
+
+def _chain(inner: int, outer: int) -> int:
+    """MULT18X18D of an address ``(x * inner + y) * outer``: the inner product is narrow
+    unless the outer one is a real product too, whose 32-bit operand keeps the sum and so
+    the inner product at 32 bits (wreduce narrows a product's result, not its operands)."""
+    return (_wide(inner) if _odd(outer) else _odd(inner)) + _odd(outer)
+
+
+def _index_mults(kind: str, q: Mapping[str, int]) -> int:
+    """MULT18X18D of the address and index products of one instance by parameters that are
+    not powers of two (synth_ecp5; a power of two is a shift). Traced cell by cell, by the
+    ``$mul$<file>:<line>`` in their names, on flattened ``synth_ecp5 -run :map_ram``
+    netlists (RTL 05c0b4e8a89b, Yosys 0.70): micro-gpt2-48 (G48: d_model 48, ROWS 48/96/80,
+    U 3/6/12/24, RPC 6/12; 64 of its 374), the release point at 20 positions (G-rel: 1 of
+    167), and two probes built for it: a micro-LLaMA of d_model 48, head_dim 24, one KV
+    head, groups of 16 (NG 3/6, NCH 3/6; 427) and a micro-BERT of d_model 48 (299). Yosys's
+    opt_expr moves a constant's trailing zeros into a shift, opt_merge merges equal
+    products (same operand, same constant, same width) before wreduce narrows them, and
+    mul2dsp maps any product with a constant of 2 bits or more. A product into an address
+    (a few bits) is one MULT18X18D; into a 32-bit register or compare ``_wide`` (2).
+
+    GEMV: ``bg * GROUP`` of a lane's column (dense: 2), ``bt * K`` (its x buffer) and
+    ``bt * ROWS`` (its y buffer), ``T * K`` (words in) and ``T * ROWS`` (rows out): one
+    each, the ROWS pair merged into the K pair where ROWS = K; the weight ROM's
+    ``(ir * NG + ig) * NCH`` (``_chain``) and the scale ROM's ``br * NG``; column mode:
+    the column ROM's ``(cbk * NRC + crc) * NJC``, ``(cbk + 1) * CH`` (2) and ``bb * CH``,
+    a bank's row ``brc * RPC`` (2; the banks share it), its scale index ``r_ * NG`` (per
+    bank) and ``bjc * LPR`` (2). Attention: ``c * U`` (2), ``j * DKV`` (scores),
+    ``jj * DKV`` (per context lane), ``pos * DKV`` (KV writes), ``h * HD`` and
+    ``(h / GRP) * HD`` (merged where GRP = 1), an encoder's ``t * DQ``. Norm: ``D * Q``
+    (48-bit Q: 3) and ``D * x``, whose product (a shift where D is a power of two) leaves
+    an RMSNorm's ``(D x) * inv`` 64 bits wide as a LayerNorm's (8, not 2). RoPE:
+    ``(pos0 + t) * H`` (H = HD / 2). Top: ``n_tok * D`` (the call's words; and the decoder's
+    head read, ``(n_tok - 1) * D``), ``tok * D`` and ``(pos0 + et) * D`` (learned positions),
+    and the products by the pass number, design-wide (``pass_products``). Not built with
+    such a dimension yet, counted by the same lines' rule: CH, LPR, NRC, NJC. A streamed
+    GEMV's memory-port addresses are not counted (no ECP5 flow streams weights)."""
+    if kind == "sp_gemv":
+        k, rows = q["K"], q["ROWS"]
+        n = 2 * (_odd(k) + (rows != k) * _odd(rows))  # bt * K, T * K; bt * ROWS, T * ROWS
+        if not q["SPARSE"] or q["STREAM"]:
+            n += _wide(k // q["NG"])  # bg * GROUP
+        if not q["STREAM"]:
+            n += _chain(q["NG"], q["NCH"])  # the weight ROM's (ir * NG + ig) * NCH
+        n += _odd(q["NG"])  # the scale ROM's br * NG
+        if q["CH"] > 0:
+            n += _chain(q["NRC"], q["NJC"]) + _wide(q["CH"]) + _odd(q["CH"])
+            n += _wide(q["RPC"]) + q["RPC"] * _odd(q["NG"]) + _wide(q["LPR"])
+        return n
+    if kind == "sp_attn":
+        dkv, hd = q["NKV"] * q["HD"], q["HD"]
+        n = _wide(q["U"]) + (2 + q["U"]) * _odd(dkv)
+        n += (1 if q["NH"] == q["NKV"] else 2) * _odd(hd)
+        return n + (0 if q["CAUSAL"] else _odd(q["NH"] * hd))
+    if kind == "sp_norm":  # an RMSNorm's D x (a product, not a shift) stays 64 bits wide
+        wide_c = 0 if q["LN"] or not _odd(q["D"]) else 2 * (_wide(q["D"], 64) - 1)
+        return _wide(q["D"], 48) + _odd(q["D"]) + wide_c
+    if kind == "sp_rope":
+        return int(_odd(q["HD"] // 2))
+    if kind == "top":
+        return (2 + q["GPT"] + 1 - q["ENC"]) * _odd(q["D"]) + q["PMUL"]
+    return 0
 
 
 def _rom(n: float, w: float) -> float:
