@@ -114,12 +114,15 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
     out: list[Instance] = []
 
     def gemv(k: Any, **extra: int) -> dict[str, int]:
-        ob = max(1, math.ceil(math.log2(k.mm)))
+        # N:M block geometry reaches only a streamed GEMV (its offsets ride the beats,
+        # sp_top's mport); an on-chip one reads its columns from a ROM and keeps 1, 1, 1
+        nn, mm = (k.nn, k.mm) if stream else (1, 1)
+        ob = max(1, math.ceil(math.log2(mm)))
         return {
             "ROWS": k.rows, "K": k.k, "NG": k.ng, "GS": k.gs, "U": k.unroll, "NCH": k.nch,
             "SPARSE": k.sparse, "WB": plan.w_bits, "CB": k.cb, "TILE": tile, "PASSES": passes,
             "CH": k.ch, "CHS": k.chs, "RPC": k.rpc, "LPR": k.lpr, "NRC": k.nrc, "NJC": k.njc,
-            "CCB": k.ccb, "STREAM": stream, "NN": k.nn, "MM": k.mm, "OB": ob, **extra,
+            "CCB": k.ccb, "STREAM": stream, "NN": nn, "MM": mm, "OB": ob, **extra,
         }  # fmt: skip
 
     gpt, enc = int(plan.gpt), plan.encoder
