@@ -83,6 +83,45 @@ def test_dsp_count_matches_every_cached_build() -> None:
                 assert per[r["unit"]]["dsp"] == got, (pt, r["unit"])
 
 
+# DSP48E2 of one module alone (its sp_requant and sp_div submodules not included), traced on
+# standalone synth_xilinx -family xcup builds of the kernel (Yosys 0.70, RTL 05c0b4e8a89b):
+# the index products by dimensions that are not powers of two (``_xilinx_index_mults``).
+LM = {"ROWS": 64, "K": 32, "GS": 32, "TILE": 1, "PASSES": 1, "RAW": 1, "OW": 64}
+COL = {"ROWS": 32, "K": 64, "GS": 64, "U": 4, "NCH": 16, "TILE": 2, "CH": 4, "CHS": 4}
+XILINX_TRACED: list[tuple[str, dict[str, int], int]] = [
+    ("sp_gemv", {**LM, "U": 12, "NCH": 3}, 20),  # L-nm's LM head (24 with its requant)
+    ("sp_gemv", {**LM, "U": 8, "NCH": 4}, 11),
+    ("sp_gemv", {**LM, "U": 8, "NCH": 4, "NG": 3, "K": 48, "GS": 16, "ROWS": 48}, 19),
+    ("sp_gemv", {**LM, "U": 6, "NCH": 3, "NG": 3, "K": 48, "ROWS": 80, "TILE": 3}, 22),
+    ("sp_gemv", {**LM, "U": 8, "NCH": 3, "SPARSE": 1, "NG": 3, "K": 48, "GS": 16}, 20),
+    ("sp_gemv", {**LM, "STREAM": 1, "U": 12, "NCH": 3, "BB": 12, "ROWS": 48}, 23),
+    ("sp_gemv", {**LM, "STREAM": 1, "SPARSE": 1, "NN": 2, "MM": 4, "OB": 2, "U": 12,
+                 "NCH": 3, "BB": 15, "ROWS": 96, "NG": 2, "K": 64}, 23),
+    ("sp_gemv", {**COL, "RPC": 3, "LPR": 2, "NRC": 11, "NJC": 2}, 27),
+    ("sp_gemv", {**COL, "ROWS": 40, "K": 96, "U": 24, "NCH": 4, "CH": 6, "CHS": 6, "RPC": 5,
+                 "LPR": 3, "NRC": 8, "NJC": 2}, 71),
+    ("sp_gemv", {**COL, "ROWS": 128, "K": 96, "NG": 6, "GS": 16, "U": 16, "NCH": 1,
+                 "TILE": 4, "PASSES": 3, "RPC": 6, "LPR": 4, "NRC": 22, "NJC": 1}, 85),
+    ("sp_attn", {"NH": 2, "NKV": 1, "HD": 16, "MAXPOS": 8, "U": 3, "PASSES": 2}, 12),
+    ("sp_attn", {"NH": 4, "NKV": 2, "HD": 48, "MAXPOS": 32, "U": 5, "PASSES": 3}, 32),
+    ("sp_attn", {"CAUSAL": 0, "NH": 4, "NKV": 4, "HD": 24, "MAXPOS": 40, "U": 6}, 20),
+    ("sp_norm", {"D": 48, "LN": 0}, 12),
+    ("sp_norm", {"D": 80, "LN": 1}, 20),
+    ("sp_rope", {"NH": 3, "HD": 40, "MAXPOS": 20}, 6),
+    ("top", {"D": 48, "MAXPOS": 8, "GPT": 1, "ENC": 0}, 4),  # micro-gpt2-48
+    ("top", {"D": 48, "MAXPOS": 8, "GPT": 0, "ENC": 0}, 2),  # a d_model-48 LLaMA
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "params", "measured"), XILINX_TRACED)
+def test_xilinx_dsp_of_traced_modules(kind: str, params: dict[str, int], measured: int) -> None:
+    """The Xilinx count of a module whose dimensions are not powers of two is the traced
+    standalone build's, plus the requantisers it instantiates (counted apart there)."""
+    q = {**sr.DEFAULTS[kind], **params}
+    requant = {"sp_gemv": 1 if q.get("RAW") else 2, "sp_attn": 2}.get(kind, 0)
+    assert sr.dsp(kind, q, "yosys-xilinx") == measured + requant * sr.REQUANT_DSP
+
+
 def test_memories_in_block_ram_as_counted() -> None:
     """Block RAMs of every cached build: within one block or 10 % of the memory rule's."""
     rows = [r for r in _rows() if r["unit"] == "whole" and r["flow"] == "yosys-xilinx"]
