@@ -307,7 +307,7 @@ FIXED = {
 # become one; K8xN1's 43 MULT18X18D include 3 such supercells): fixed 9, 17 per SFU lane,
 # write-back index products two fewer; from the ECP5 builds (a flat netlist, traced at
 # K8xN1 only). Share merges greedily, in Yosys's cell order, so its groups differ from
-# point to point: the ECP5 count is exact on 11 of 33 builds and off by -4..+4 on the
+# point to point: the ECP5 count is exact on 12 of 39 builds and off by -4..+4 on the
 # rest (DSP_MISSES in tests/cost_models_tests/test_overlay_resources.py; docs/models.md).
 DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
 DSP = {

@@ -144,8 +144,8 @@ def test_breakdown_adds_up_to_the_whole() -> None:
 
 
 # Builds of DSP_RTL whose DSPs the count misses, (flow, mv_k, mv_n, w_bits, sfu_lanes,
-# beat_bytes, idx_bits, prefill_slots, mm_lanes) -> (counted, built). ECP5 only, 22 of its
-# 33 builds, by -4 to +4 blocks: ``synth_ecp5`` (synth_lattice) runs ``share`` before it
+# beat_bytes, idx_bits, prefill_slots, mm_lanes) -> (counted, built). ECP5 only, 26 of its
+# 39 builds, by -4 to +4 blocks: ``synth_ecp5`` (synth_lattice) runs ``share`` before it
 # maps multipliers (``synth_xilinx`` maps DSPs first, so its count is structural and exact),
 # and ``share`` merges products whose uses it proves exclusive (SAT on the controller's
 # state and opcode), greedily, in the order of Yosys's cell pool: the merged groups differ
@@ -154,18 +154,22 @@ def test_breakdown_adds_up_to_the_whole() -> None:
 # ``opt`` passes drop 1-2 more MULT18X18D at some points. No count in the model's terms
 # follows that (the best linear one found got 7 of the first 12 exact).
 DSP_MISSES = {
+    ("yosys-ecp5", 2, 4, 4, 3, 4, 4, 1, 1): (96.0, 94.0),
     ("yosys-ecp5", 2, 8, 4, 2, 16, 0, 1, 1): (93.0, 91.0),
     ("yosys-ecp5", 2, 8, 4, 4, 32, 0, 1, 1): (133.0, 132.0),
     ("yosys-ecp5", 2, 8, 8, 1, 8, 2, 1, 1): (84.0, 82.0),
+    ("yosys-ecp5", 4, 2, 4, 1, 8, 0, 1, 1): (43.0, 45.0),
     ("yosys-ecp5", 4, 2, 4, 2, 8, 2, 1, 1): (64.0, 66.0),
     ("yosys-ecp5", 4, 2, 8, 1, 16, 2, 1, 1): (47.0, 50.0),
     ("yosys-ecp5", 4, 2, 8, 2, 4, 0, 1, 1): (64.0, 65.0),
+    ("yosys-ecp5", 4, 4, 4, 1, 64, 0, 1, 1): (56.0, 58.0),
     ("yosys-ecp5", 4, 4, 8, 1, 16, 4, 1, 1): (64.0, 66.0),
     ("yosys-ecp5", 4, 4, 8, 1, 64, 2, 1, 1): (64.0, 66.0),
     ("yosys-ecp5", 4, 4, 8, 1, 64, 4, 1, 1): (64.0, 66.0),
     ("yosys-ecp5", 4, 4, 8, 4, 8, 0, 1, 1): (121.0, 117.0),
     ("yosys-ecp5", 8, 1, 4, 1, 16, 0, 1, 1): (43.0, 45.0),
     ("yosys-ecp5", 8, 2, 4, 1, 32, 0, 1, 1): (47.0, 48.0),
+    ("yosys-ecp5", 8, 2, 4, 1, 32, 2, 1, 1): (55.0, 57.0),
     ("yosys-ecp5", 8, 2, 8, 1, 32, 0, 1, 1): (55.0, 57.0),
     ("yosys-ecp5", 8, 4, 4, 2, 16, 4, 1, 1): (97.0, 98.0),
     ("yosys-ecp5", 16, 1, 4, 1, 16, 4, 1, 1): (51.0, 55.0),
