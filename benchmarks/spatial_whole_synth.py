@@ -74,7 +74,7 @@ SHAPES = {
         "micro-bert", 32, 2, 2, 2, 16, 64, "gelu", 64, causal=False, positions="learned"
     ),
     # widths that are not powers of two: the RTL's index products by d_model, rows, ...
-    # are then real multipliers (the model does not count them yet)
+    # are then real multipliers (``_spatial_resources.dsp`` counts them per flow)
     # examples/micro-gpt2-ecp5-spatial.yaml's model (the ECP5 release, 20 positions)
     "micro-gpt2-2l": ModelShape(
         "micro-gpt2-2l", 32, 2, 2, 2, 16, 128, "gelu", 64, max_positions=32, positions="rope"
