@@ -121,9 +121,12 @@ POINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "L-nm-w4": ("micro-llama", {**NM, "quant": "w4a8", "m_attn": 1, "m_ffn": 8}),
     "G-stream-w4": ("micro-gpt2", {"weight_storage": "stream", "quant": "w4a8", "m_qkv": 2}),
     "B-c2": ("micro-bert", {"layers_per_fpga": 2, "m_qkv": 2, "m_attn": 1, "m_ffn": 2}),
+    # longer KV buffers and position tables than MAX_POS (MAX_POS_OF)
+    "L-pos": ("micro-llama", {"m_attn": 4}),
+    "B-pos": ("micro-bert", {"m_attn": 1, "m_ffn": 4}),
 }
 # positions a point's buffers hold where not MAX_POS (the release example's 20)
-MAX_POS_OF = {"G-rel": 20}
+MAX_POS_OF = {"G-rel": 20, "L-pos": 24, "B-pos": 16}
 FLOWS = {
     "yosys-xilinx": "synth_xilinx -family xcup -top {top} -noiopad",
     "yosys-ecp5": "synth_ecp5 -top {top}",
