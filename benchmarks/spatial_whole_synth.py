@@ -17,8 +17,14 @@ Then, per flow, at the newest RTL revision measured: every point measured vs the
 (``cost_models._spatial_resources``) fitted without it (leave-one-out), per unit kind and
 whole; last lines ``spatial_whole_points=N``, ``spatial_whole_lut_loo_median_pct=``,
 ``..._max_pct``, ``spatial_whole_ff_loo_...``, ``spatial_whole_dsp_exact=N/N``,
-``spatial_whole_bram_ok=N/N`` (within one block or 10 %). ``--write`` refits on every
-point and writes ``cost_models/data/spatial_resources.yaml``.
+``spatial_whole_bram_ok=N/N`` (within one block or 10 %): Xilinx. ECP5's netlist is flat
+(whole rows only), so its LUT/FF are the Xilinx fit's shape times one scale per resource
+plus a constant (a constant from four points); held out, the point's Xilinx builds are left
+out of the shape as its ECP5 build is out of the scale (as ``overlay_synth``'s ECP5
+section): the same lines as ``spatial_whole_ecp5_...`` (its DSPs: the complete flow's
+count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the ``yosys-ecp5-dsp`` runs'
+multipliers (``-run :map_ram``) vs that stage's count. ``--write`` refits on every point
+and writes ``cost_models/data/spatial_resources.yaml``.
 """
 
 from __future__ import annotations
@@ -236,7 +242,9 @@ def _insts(row: dict[str, Any]) -> list[sr.Instance]:
 
 def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
     """LUT/FF coefficients per kind: non-negative least squares over the measured
-    per-instance rows (Xilinx) of ``rows``."""
+    per-instance rows (Xilinx) of ``rows``; a flat flow's: ``fit_flat``."""
+    if flow in sr.FLAT:
+        return fit_flat(rows, flow, fit(rows, sr.FLAT[flow]))
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r["flow"] == flow and r["unit"] in sr.KINDS:
@@ -263,6 +271,26 @@ def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
     return coef
 
 
+def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> dict[str, Any]:
+    """A flat flow's coefficients from its whole rows: per resource, least squares of the
+    measured counts on ``shape``'s prediction (the hierarchical fit's), a scale and, from
+    four points (two spare), a constant; {} without rows or shape."""
+    whole = [r for r in rows if r["flow"] == flow and r["unit"] == "whole"]
+    if not whole or not shape:
+        return {}
+    unit = sr.flat_coefficients(shape, {"lut": 1.0, "ff": 1.0}, {})
+    xs = [sr.predict(_insts(r), flow, unit) for r in whole]
+    scale, const = {}, {}
+    for res in ("lut", "ff"):
+        x = np.array([p[res] for p in xs])
+        y = np.array([float(r[res]) for r in whole])
+        a = np.stack([x, np.ones_like(x)], axis=1) if len(whole) >= 4 else x[:, None]
+        c = np.linalg.lstsq(a, y, rcond=None)[0]
+        scale[res] = round(float(c[0]), 4)
+        const[res] = round(float(c[1]), 1) if len(c) > 1 else 0.0
+    return sr.flat_coefficients(shape, scale, const)
+
+
 def _top_params(row: dict[str, Any]) -> dict[str, int]:
     return next(p for k, p, _ in _insts(row) if k == "top")
 
@@ -274,19 +302,25 @@ def _pct(model: float, got: float) -> float:
 def report(rows: list[dict[str, Any]], flow: str) -> dict[str, list[Any]] | None:
     """Per point: measured vs leave-one-out model, whole and per kind; the errors."""
     rtl = sr.rtl_hash()
-    mine = [r for r in rows if r["flow"] == flow and r["rtl"] == rtl]
-    points = sorted({r["point"] for r in mine})
+    cur = [r for r in rows if r["rtl"] == rtl]
+    mine = [r for r in cur if r["flow"] == flow]
+    points = sorted({r["point"] for r in mine if r["unit"] == "whole"})
     if not points:
         return None
     print(f"\n{flow} at RTL {rtl}: {len(points)} whole builds (model fitted without the point)")
+    if flow in sr.FLAT:
+        print(
+            f"  flat netlist: LUT/FF = scale x the {sr.FLAT[flow]} fit's shape + constant; "
+            f"held out, the point's {sr.FLAT[flow]} builds are left out of the shape too"
+        )
     print(f"{'point':14s} {'res':4s} {'measured':>9s} {'loo':>9s} {'err%':>7s} {'in-sample':>9s}")
-    full = fit(mine, flow)
+    full = fit(cur, flow)
     errs: dict[str, list[Any]] = {"lut": [], "ff": [], "dsp": [], "bram": [], "fit_lut": []}
     errs["fit_ff"] = []
     for pt in points:
         own = [r for r in mine if r["point"] == pt]
         whole = next(r for r in own if r["unit"] == "whole")
-        coef = fit([r for r in mine if r["point"] != pt], flow)
+        coef = fit([r for r in cur if r["point"] != pt], flow)
         insts = _insts(whole)
         loo, ins = sr.predict(insts, flow, coef), sr.predict(insts, flow, full)
         for res in sr.RESOURCES:
@@ -352,31 +386,37 @@ def main() -> int:
         print(f"{name} {args.flow}: {rows[0]['yosys_s']} s, lut {rows[0]['lut']:.0f}", flush=True)
     rows = load()
     if args.write:
-        write({f: fit([r for r in rows if r["rtl"] == rtl], f) for f in FLOWS}, rtl)
-    summary = {f: report(rows, f) for f in ("yosys-xilinx", "yosys-ecp5")}
+        write({f: fit([r for r in rows if r["rtl"] == rtl], f) for f in sr.FLOWS}, rtl)
+    summary = {f: report(rows, f) for f in sr.FLOWS}
     ecp5_ok, ecp5_n = ecp5_dsp(rows)
-    xil = summary.get("yosys-xilinx") or {}
-    n = len(xil.get("lut", []))
     print()
-    print(f"spatial_whole_points={n}")
-    for res in ("lut", "ff"):
-        # held out needs a second point to fit on: none with fewer than two
-        e = [abs(v) for v in xil.get(res, [])] if n >= 2 else []
-        fit_e = [abs(v) for v in xil.get(f"fit_{res}", [])]
-        med = f"{statistics.median(e):.1f}" if e else "nan"
-        print(f"spatial_whole_{res}_fit_median_pct={statistics.median(fit_e) if fit_e else 0:.1f}")
-        print(f"spatial_whole_{res}_loo_median_pct={med}")
-        print(f"spatial_whole_{res}_loo_max_pct={max(e) if e else float('nan'):.1f}")
-    ok = sum(1 for v in xil.get("dsp", []) if v == 0)
-    print(f"spatial_whole_dsp_exact={ok}/{n}")
-    bram = sum(1 for v, got in xil.get("bram_pair", []) if abs(v - got) <= max(1, 0.1 * got))
-    print(f"spatial_whole_bram_ok={bram}/{n}")
-    print(f"spatial_whole_ecp5_dsp_exact={ecp5_ok}/{ecp5_n}")
+    lines("spatial_whole", summary.get("yosys-xilinx") or {})
+    lines("spatial_whole_ecp5", summary.get("yosys-ecp5") or {})
+    print(f"spatial_whole_ecp5_probe_dsp_exact={ecp5_ok}/{ecp5_n}")
     return 0
 
 
+def lines(prefix: str, errs: dict[str, list[Any]]) -> None:
+    """One flow's last lines: points, LUT/FF in sample and held out, DSP exact, BRAM ok."""
+    n = len(errs.get("lut", []))
+    print(f"{prefix}_points={n}")
+    for res in ("lut", "ff"):
+        # held out needs a second point to fit on: none with fewer than two
+        e = [abs(v) for v in errs.get(res, [])] if n >= 2 else []
+        fit_e = [abs(v) for v in errs.get(f"fit_{res}", [])]
+        med = f"{statistics.median(e):.1f}" if e else "nan"
+        print(f"{prefix}_{res}_fit_median_pct={statistics.median(fit_e) if fit_e else 0:.1f}")
+        print(f"{prefix}_{res}_loo_median_pct={med}")
+        print(f"{prefix}_{res}_loo_max_pct={max(e) if e else float('nan'):.1f}")
+    ok = sum(1 for v in errs.get("dsp", []) if v == 0)
+    print(f"{prefix}_dsp_exact={ok}/{n}")
+    bram = sum(1 for v, got in errs.get("bram_pair", []) if abs(v - got) <= max(1, 0.1 * got))
+    print(f"{prefix}_bram_ok={bram}/{n}")
+
+
 def ecp5_dsp(rows: list[dict[str, Any]]) -> tuple[int, int]:
-    """ECP5 multipliers (synth_ecp5 up to block RAM mapping) vs the model's count."""
+    """ECP5 multipliers (synth_ecp5 up to block RAM mapping) vs the model's count of that
+    stage (flow ``yosys-ecp5-dsp``)."""
     rtl = sr.rtl_hash()
     mine = [r for r in rows if r["flow"] == "yosys-ecp5-dsp" and r["rtl"] == rtl]
     mine = [r for r in mine if r["unit"] == "whole"]
@@ -384,7 +424,7 @@ def ecp5_dsp(rows: list[dict[str, Any]]) -> tuple[int, int]:
         print(f"\nyosys-ecp5 MULT18X18D at RTL {rtl} (flattened; counted, not fitted)")
     ok = 0
     for r in sorted(mine, key=lambda r: r["point"]):
-        want = sr.predict(_insts(r), "yosys-ecp5", {})["dsp"]
+        want = sr.predict(_insts(r), "yosys-ecp5-dsp", {})["dsp"]
         ok += want == float(r["dsp"])
         print(f"{r['point']:14s} measured {float(r['dsp']):5.0f} model {want:5.0f}")
     return ok, len(mine)
@@ -397,7 +437,9 @@ def write(coef: dict[str, Any], rtl: str) -> None:
         "# by  python benchmarks/spatial_whole_synth.py --write  (benchmarks/data/\n"
         "# spatial_synth.csv). Do not edit by hand: rerun the command.\n"
     )
-    doc = {"version": 1, "rtl": rtl, "flows": {f: c for f, c in coef.items() if c}}
+    # a flat flow's shape is its hierarchical flow's, written beside it: not repeated
+    flows = {f: {k: v for k, v in c.items() if k != "shape"} for f, c in coef.items() if c}
+    doc = {"version": 1, "rtl": rtl, "flows": flows}
     (ROOT / "cost_models" / "data" / "spatial_resources.yaml").write_text(
         head + yaml.safe_dump(doc, sort_keys=False)
     )

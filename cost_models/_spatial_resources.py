@@ -16,7 +16,15 @@ prices exactly what a build of the point generates). Per instance:
   memory rule (``_overlay_resources.memory``);
 - LUT and FF linear in a few structural features per kind (``features``), coefficients per
   flow fitted to whole builds (``benchmarks/spatial_whole_synth.py --write`` ->
-  ``data/spatial_resources.yaml``, with the RTL revision they describe, ``rtl``).
+  ``data/spatial_resources.yaml``, with the RTL revision they describe, ``rtl``). Xilinx
+  keeps the hierarchy, so its coefficients are fitted per kind on each kernel instance;
+  ECP5's netlist is flat (whole rows only), so its LUT and FF are the Xilinx fit's shape
+  (its per-kind weights on ECP5's features) times one scale per resource plus a constant,
+  fitted to ECP5 whole-design counts (``FLAT``, ``flat_coefficients``).
+
+Flow ``yosys-ecp5-dsp`` (``PROBE``) is synth_ecp5 stopped after its multiplier mapping
+(``-run :map_ram``), which the campaign runs for the multiplier count alone: priced as
+``yosys-ecp5`` but for its DSPs, that stage's count (``dsp``).
 """
 
 from __future__ import annotations
@@ -36,6 +44,10 @@ from cost_models._overlay_resources import memory
 RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
 _DATA = Path(__file__).parent / "data" / "spatial_resources.yaml"
 FLOWS = ("yosys-xilinx", "yosys-ecp5")
+# flat flow -> the hierarchical flow whose per-kind fit gives its LUT/FF shape
+FLAT = {"yosys-ecp5": "yosys-xilinx"}
+# a stage of a flow: its multipliers counted as that stage has them, the rest as the flow's
+PROBE = {"yosys-ecp5-dsp": "yosys-ecp5"}
 RESOURCES = ("lut", "ff", "dsp", "bram")  # bram: RAMB36 equivalents (Xilinx), EBRs (ECP5)
 KINDS: tuple[str, ...] = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add")
 KINDS += ("sp_fifo", "sp_tab", "top")
@@ -219,9 +231,11 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     multiplier stage's (``synth_ecp5 -run :map_ram``, what the campaign measures); the whole
     synth_ecp5 drops one more per 64-bit (D x - S) x inv (a LayerNorm's, or an RMSNorm's
     where D is not a power of two): its top slice pair lies wholly above the 64-bit result,
-    and map_gates' opt removes it once the adders are gates (G-rel: 167 there, 164 whole)."""
+    and map_gates' opt removes it once the adders are gates (G-rel: 167 there, 164 whole).
+    So flow ``yosys-ecp5`` (a complete synth_ecp5 build) counts one fewer per such norm
+    than ``yosys-ecp5-dsp`` (the ``-run :map_ram`` stage)."""
     q = {**DEFAULTS[kind], **p}
-    ecp5 = flow == "yosys-ecp5"
+    ecp5 = flow in ("yosys-ecp5", "yosys-ecp5-dsp")
     extra = _index_mults(kind, q) if ecp5 else _xilinx_index_mults(kind, q)
     if kind == "sp_gemv":
         n = q["U"] + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
@@ -234,8 +248,9 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
         n = (1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP
         return float(n + extra)
     if kind == "sp_norm":  # LayerNorm: S^2 and a 33 x 33-bit (D x - S) x inv more
-        if ecp5:
-            return (22.0 if q["LN"] else 12.0) + extra
+        if ecp5:  # the complete flow drops one of a 64-bit (D x - S) x inv
+            dropped = flow == "yosys-ecp5" and (q["LN"] or _odd(q["D"]))
+            return (22.0 if q["LN"] else 12.0) + extra - dropped
         return (15.0 if q["LN"] else 7.0) + extra
     if kind == "sp_rope":
         return (2.0 if ecp5 else 4.0) + extra
@@ -511,24 +526,34 @@ def _figures(
 ) -> tuple[dict[str, float], float, float]:
     """(features, DSPs, block RAMs) of one instance; the same module recurs across layer
     instances and design points, so it is worked out once."""
-    p = dict(params)
-    return features(kind, p, flow), dsp(kind, p, flow), bram(kind, p, flow)
+    p, base = dict(params), PROBE.get(flow, flow)
+    return features(kind, p, base), dsp(kind, p, flow), bram(kind, p, base)
 
 
 def predict_units(
     insts: Sequence[Instance], flow: str, coef: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, float]]:
-    """Kind -> resource -> total over the kind's instances."""
+    """Kind -> resource -> total over the kind's instances. A flat flow's (``FLAT``)
+    ``coef`` is ``flat_coefficients``': each kind's LUT/FF the shape's times the
+    resource's scale, the constant on ``top``."""
     c = coefficients(flow) if coef is None else coef
+    flat = PROBE.get(flow, flow) in FLAT
+    scale = {r: float((c.get("scale") or {}).get(r, 0.0)) for r in ("lut", "ff")}
+    weights = c.get("shape", {}) if flat else c
     out: dict[str, dict[str, float]] = {}
     for kind, p, n in insts:
         acc = out.setdefault(kind, dict.fromkeys(RESOURCES, 0.0))
         f, n_dsp, n_bram = _figures(kind, tuple(sorted(p.items())), flow)
         for r in ("lut", "ff"):
-            w = c.get(kind, {}).get(r, {})
-            acc[r] += n * sum(float(w.get(k, 0.0)) * v for k, v in f.items())
+            w = weights.get(kind, {}).get(r, {})
+            v = n * sum(float(w.get(k, 0.0)) * x for k, x in f.items())
+            acc[r] += v * scale[r] if flat else v
         acc["dsp"] += n * n_dsp
         acc["bram"] += n * n_bram
+    if flat and c.get("scale"):
+        top = out.setdefault("top", dict.fromkeys(RESOURCES, 0.0))
+        for r in ("lut", "ff"):
+            top[r] += float((c.get("const") or {}).get(r, 0.0))
     return out
 
 
@@ -553,8 +578,23 @@ def fitted_rtl() -> str:
 
 
 def coefficients(flow: str) -> dict[str, Any]:
-    """Fitted coefficients of ``flow`` (kind -> resource -> feature -> weight); {} if none."""
-    return dict((_doc().get("flows") or {}).get(flow) or {})
+    """Fitted coefficients of ``flow`` (kind -> resource -> feature -> weight; a flat
+    flow's: ``flat_coefficients``' with the committed shape); {} if none."""
+    flow = PROBE.get(flow, flow)
+    c = dict((_doc().get("flows") or {}).get(flow) or {})
+    if flow in FLAT and c:
+        shape = coefficients(FLAT[flow])
+        return flat_coefficients(shape, c["scale"], c.get("const", {})) if shape else {}
+    return c
+
+
+def flat_coefficients(
+    shape: Mapping[str, Any], scale: Mapping[str, float], const: Mapping[str, float]
+) -> dict[str, Any]:
+    """A flat flow's coefficients: per resource (lut, ff) the whole design is ``scale``
+    times the hierarchical fit's prediction (``shape``: its per-kind weights, on the flat
+    flow's features) plus ``const``."""
+    return {"shape": dict(shape), "scale": dict(scale), "const": dict(const)}
 
 
 # Point keys the generator reads (spatial.plan.build_plan) and their codes' names.
