@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cost_models._overlay_resources import memory
+from cost_models._overlay_resources import _tiles, memory
 
 RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
 _DATA = Path(__file__).parent / "data" / "spatial_resources.yaml"
@@ -440,18 +440,50 @@ def rom_bram(rows: float, width: float, flow: str) -> float:
     """Block RAMs of a synchronous ROM (``sp_rom``), or 0 where Yosys leaves it to logic:
     the cheapest block RAM tiling (``memory``'s costs) unless logic costs less, a ROM bit
     counting 1/64 (Xilinx: measured, 512 x 16 and 128 x 192 ROMs stay logic, 512 x 32
-    and 512 x 64 go to a RAMB18 / RAMB36)."""
+    and 512 x 64 go to a RAMB18 / RAMB36), 1/16 on ECP5 (memory_libmap's default
+    ``-logic-cost-rom``, which synth_ecp5 keeps: L-base's 128 x 192 LM head ROM, logic
+    1536 against 6 PDPW16KD, 770, went to block RAM)."""
     mem = memory(np.asarray(rows, float), np.asarray(width, float), flow)
     blocks = float(mem["bram"])
+    ecp5 = flow == "yosys-ecp5"
     # DP16KD 128; a RAMB36 257, a RAMB18 129 (half a block)
-    cost = (128 if flow == "yosys-ecp5" else 257) * blocks
-    return blocks if blocks and rows * width / 64 >= cost else 0.0
+    cost = (128 if ecp5 else 257) * blocks
+    return blocks if blocks and rows * width / (16 if ecp5 else 64) >= cost else 0.0
+
+
+def ecp5_ram(rows: float, width: float) -> dict[str, float]:
+    """TRELLIS_DPR16X4 cells and EBRs of a ``rows`` x ``width`` RAM with one read port
+    (a FIFO's, a GEMV's result buffer) as synth_ecp5's memory_libmap chooses, its costs in
+    full: a LUT-RAM deeper than 16 words pays, besides 4 a cell, 0.5 a read bit per
+    further tile (the read mux) and 0.5 a tile (the write demux), which ``memory`` leaves
+    out. Traced on L-base's log (Yosys 0.70): the 192 x 8 skip FIFOs, LUT-RAM 154 (96 +
+    44 + 6, + 8 emulation) against a DP16KD's 136, and the LM head's 64 x 64 result
+    buffer, 362 against two PDPW16KD's 264, went to block RAM."""
+    tiles = math.ceil(rows / 16)
+    cells = tiles * math.ceil(width / 4)
+    lutram = 4 * cells + 0.5 * (tiles - 1) * width + (0.5 * tiles if tiles > 1 else 0.0)
+    blocks = float(_tiles(np.asarray(rows, float), np.asarray(width, float), 512 * 36))
+    if 128 * blocks < lutram:
+        return {"lutram": 0.0, "bram": blocks}
+    return {"lutram": float(cells), "bram": 0.0}
+
+
+def _ram(rows: float, width: float, flow: str) -> dict[str, float]:
+    """LUT-RAM cells and block RAMs of a one-read-port RAM: ``ecp5_ram`` on ECP5."""
+    if flow == "yosys-ecp5":
+        return ecp5_ram(rows, width)
+    mem = memory(np.asarray(rows, float), np.asarray(width, float), flow)
+    return {"lutram": float(mem["lutram"]), "bram": float(mem["bram"])}
 
 
 def memories(kind: str, p: Mapping[str, int]) -> list[tuple[float, float]]:
-    """(rows, width) of the synchronous ROMs of one instance (weights, N:M columns)."""
+    """(rows, width) of the synchronous ROMs of one instance (weights, N:M columns; a GELU
+    activation's table, whose output register ``out_d`` makes its read synchronous where
+    a SwiGLU's feeds a product: B-small's 512 x 8 went to a DP16KD on ECP5)."""
     q = {**DEFAULTS[kind], **p}
     out: list[tuple[float, float]] = []
+    if kind == "sp_act" and not q["GLU"]:
+        out.append((q["PASSES"] * 256, 8))
     if kind != "sp_gemv":
         return out
     if not q["STREAM"]:
@@ -499,8 +531,7 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
         f["glu"] = q["GLU"]
         f["tables"] = _rom(q["PASSES"] * 256, 8)
     elif kind == "sp_fifo":
-        mem = memory(np.asarray(q["DEPTH"], float), np.asarray(q["W"], float), flow)
-        f["lutram"] = float(mem["lutram"])
+        f["lutram"] = _ram(q["DEPTH"], q["W"], flow)["lutram"]
         f["aw"] = _clog2(q["DEPTH"])
     elif kind == "sp_tab":
         f["tables"] = _rom(q["N"], q["W"])
@@ -512,12 +543,15 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
 
 def bram(kind: str, p: Mapping[str, int], flow: str) -> float:
     """Block RAMs of one instance (RAMB36 equivalents, or EBRs): its ROMs that Yosys puts
-    in block RAM; the FIFOs' memories, as deep as the plan makes them, by the rule."""
+    in block RAM; the FIFOs' memories, as deep as the plan makes them, by the rule (on
+    ECP5 ``ecp5_ram``, and a GEMV's result buffer by it too)."""
     q = {**DEFAULTS[kind], **p}
     if kind == "sp_fifo":
-        mem = memory(np.asarray(q["DEPTH"], float), np.asarray(q["W"], float), flow)
-        return float(mem["bram"])
-    return sum(rom_bram(r, w, flow) for r, w in memories(kind, q))
+        return _ram(q["DEPTH"], q["W"], flow)["bram"]
+    n = sum(rom_bram(r, w, flow) for r, w in memories(kind, q))
+    if kind == "sp_gemv" and flow == "yosys-ecp5":  # its result buffer (L-base's LM head)
+        n += ecp5_ram(q["TILE"] * q["ROWS"], q["OW"])["bram"]
+    return n
 
 
 @cache

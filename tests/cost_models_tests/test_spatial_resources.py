@@ -240,6 +240,17 @@ def test_ecp5_whole_builds_dsp_is_the_complete_flow_count() -> None:
         assert got == ECP5_WHOLE_MISSES.get(r["point"], (got[1], got[1])), r["point"]
 
 
+def test_ecp5_whole_builds_block_ram_as_counted() -> None:
+    """EBRs of every cached complete synth_ecp5 build: exactly the model's (its ROMs by
+    memory_libmap's 1/16 a ROM bit, its FIFOs and GEMV result buffers by libmap's LUT-RAM
+    cost with the read mux, ``_spatial_resources.ecp5_ram``)."""
+    rows = [r for r in _rows() if r["flow"] == "yosys-ecp5" and r["unit"] == "whole"]
+    if not rows:
+        pytest.skip("no complete synth_ecp5 build cached for the current RTL")
+    for r in rows:
+        assert sr.predict(_insts(r), "yosys-ecp5", {})["bram"] == float(r["bram"]), r["point"]
+
+
 def test_ecp5_logic_is_the_xilinx_shape_scaled() -> None:
     """ECP5's LUT/FF (a flat netlist) are the Xilinx per-kind fit's prediction, on ECP5's
     features, times one scale per resource plus a constant; DSP and BRAM are counted as
