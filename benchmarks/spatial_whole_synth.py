@@ -19,12 +19,12 @@ whole; last lines ``spatial_whole_points=N``, ``spatial_whole_lut_loo_median_pct
 ``..._max_pct``, ``spatial_whole_ff_loo_...``, ``spatial_whole_dsp_exact=N/N``,
 ``spatial_whole_bram_ok=N/N`` (within one block or 10 %): Xilinx. ECP5's netlist is flat
 (whole rows only), so its LUT/FF are the Xilinx fit's shape times one scale per resource
-plus a constant (a constant from four points); held out, the point's Xilinx builds are left
-out of the shape as its ECP5 build is out of the scale (as ``overlay_synth``'s ECP5
-section): the same lines as ``spatial_whole_ecp5_...`` (its DSPs: the complete flow's
-count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the ``yosys-ecp5-dsp`` runs'
-multipliers (``-run :map_ram``) vs that stage's count. ``--write`` refits on every point
-and writes ``cost_models/data/spatial_resources.yaml``.
+plus a constant (from six points, ``FLAT_CONST_POINTS``); held out, the point's Xilinx
+builds are left out of the shape as its ECP5 build is out of the scale (as
+``overlay_synth``'s ECP5 section): the same lines as ``spatial_whole_ecp5_...`` (its
+DSPs: the complete flow's count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the
+``yosys-ecp5-dsp`` runs' multipliers (``-run :map_ram``) vs that stage's count.
+``--write`` refits on every point and writes ``cost_models/data/spatial_resources.yaml``.
 """
 
 from __future__ import annotations
@@ -271,10 +271,16 @@ def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
     return coef
 
 
+# Points before a flat flow's fit takes a constant: the first four ECP5 builds (35 to 44 k
+# LUT) gave LUT = 1.83 x shape - 16 k, a slope that a small or large design would carry
+# far off; a scale alone held out at 3.8 / 7.9 % (median / max) on them.
+FLAT_CONST_POINTS = 6
+
+
 def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> dict[str, Any]:
     """A flat flow's coefficients from its whole rows: per resource, least squares of the
     measured counts on ``shape``'s prediction (the hierarchical fit's), a scale and, from
-    four points (two spare), a constant; {} without rows or shape."""
+    ``FLAT_CONST_POINTS`` points, a constant; {} without rows or shape."""
     whole = [r for r in rows if r["flow"] == flow and r["unit"] == "whole"]
     if not whole or not shape:
         return {}
@@ -284,7 +290,8 @@ def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> di
     for res in ("lut", "ff"):
         x = np.array([p[res] for p in xs])
         y = np.array([float(r[res]) for r in whole])
-        a = np.stack([x, np.ones_like(x)], axis=1) if len(whole) >= 4 else x[:, None]
+        const_ok = len(whole) >= FLAT_CONST_POINTS
+        a = np.stack([x, np.ones_like(x)], axis=1) if const_ok else x[:, None]
         c = np.linalg.lstsq(a, y, rcond=None)[0]
         scale[res] = round(float(c[0]), 4)
         const[res] = round(float(c[1]), 1) if len(c) > 1 else 0.0
