@@ -411,13 +411,13 @@ def _whole_rtl(
     onchip: Any,
 ) -> None:
     """Where dse's synthesis flows build the point's spatial RTL (weights on chip, ROMs the
-    generator makes) and the board's flow has fitted coefficients (``yosys-xilinx``), the
+    generator makes) and the board's flow has fitted coefficients (``yosys-xilinx``, and
+    ``yosys-ecp5``: the Xilinx fit's shape scaled to ECP5's whole builds), the
     resources are the whole-design model's of that RTL (``_spatial_resources``: every
     kernel, FIFO, table and the top; DSPs counted from its multipliers), spread over the C
     layers for the per-SLR check, and no memory ports are charged (it has none). Other
     points (streamed weights, a model too large for ROMs, a knob the generator refuses)
-    and boards without a fit (ECP5: its multipliers are counted, but a whole ECP5 build
-    folds some away, see docs/spatial.md) keep the engine-level figures above."""
+    and boards whose flow has no fit keep the engine-level figures above."""
     flow = FLOW_OF_DSP_KIND.get(platform.dsp_kind)
     if flow is None or not sr.coefficients(flow):
         return
