@@ -95,6 +95,11 @@ def _odd(c: int) -> bool:
     return c > 1 and not _pow2(c)
 
 
+def _tz(c: int) -> int:
+    """Trailing zero bits of ``c`` (what opt_expr moves into a shift)."""
+    return (c & -c).bit_length() - 1
+
+
 def _slices(bits: int) -> int:
     """MULT18X18D of an operand of ``bits`` times a constant of at most 18 bits, as mul2dsp
     splits it: 18 bits in the first, 17 a slice beyond."""
@@ -105,7 +110,7 @@ def _wide(c: int, bits: int = 32) -> int:
     """MULT18X18D of a ``bits``-wide register times ``c`` into a ``bits``-wide result:
     opt_expr moves the constant's trailing zeros into a shift, so ``bits`` less those
     (a 32-bit index: 2)."""
-    return _slices(bits - (c & -c).bit_length() + 1) if _odd(c) else 0
+    return _slices(bits - _tz(c)) if _odd(c) else 0
 
 
 Instance = tuple[str, dict[str, int], int]  # kind, Verilog parameters, instances
@@ -323,10 +328,6 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
 
 
 X_WIDE = 2  # DSP48E2 of a 32-bit register times a constant of up to 17 bits (see below)
-
-
-def _tz(c: int) -> int:
-    return (c & -c).bit_length() - 1
 
 
 def _xnarrow(depth: int, c: int, zeros: int = 0, blocks: int = X_WIDE) -> int:
