@@ -264,10 +264,14 @@ def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
         coef[kind] = {}
         for res in ("lut", "ff"):
             b = np.array([float(r[res]) for r in rs])
-            w, _ = nnls(a, b)
+            use = [i for i, k in enumerate(names) if k not in sr.FIXED]
+            fixed = {k: w[flow] for k, (r, w) in sr.FIXED.items() if r == res and k in names}
+            for k, w in fixed.items():  # priced by rule: taken off before the fit
+                b = b - w * a[:, names.index(k)]
+            w, _ = nnls(a[:, use], b)
             coef[kind][res] = {
-                k: round(float(v), 4) for k, v in zip(names, w, strict=True) if v > 0
-            }
+                names[i]: round(float(v), 4) for i, v in zip(use, w, strict=True) if v > 0
+            } | {k: round(v, 4) for k, v in fixed.items()}
     return coef
 
 
@@ -285,11 +289,13 @@ def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> di
     if not whole or not shape:
         return {}
     unit = sr.flat_coefficients(shape, {"lut": 1.0, "ff": 1.0}, {})
+    none = sr.flat_coefficients(shape, {"lut": 0.0, "ff": 0.0}, {})  # the FIXED part only
     xs = [sr.predict(_insts(r), flow, unit) for r in whole]
+    fixed = [sr.predict(_insts(r), flow, none) for r in whole]
     scale, const = {}, {}
     for res in ("lut", "ff"):
-        x = np.array([p[res] for p in xs])
-        y = np.array([float(r[res]) for r in whole])
+        x = np.array([p[res] - q[res] for p, q in zip(xs, fixed, strict=True)])
+        y = np.array([float(r[res]) - q[res] for r, q in zip(whole, fixed, strict=True)])
         const_ok = len(whole) >= FLAT_CONST_POINTS
         a = np.stack([x, np.ones_like(x)], axis=1) if const_ok else x[:, None]
         c = np.linalg.lstsq(a, y, rcond=None)[0]

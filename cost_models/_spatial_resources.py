@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from cost_models._overlay_resources import _tiles, memory
+from cost_models._libmap import _ram, async_ram, ecp5_ram, rom_bram
 
 RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
 _DATA = Path(__file__).parent / "data" / "spatial_resources.yaml"
@@ -49,15 +49,27 @@ FLAT = {"yosys-ecp5": "yosys-xilinx"}
 # a stage of a flow: its multipliers counted as that stage has them, the rest as the flow's
 PROBE = {"yosys-ecp5-dsp": "yosys-ecp5"}
 RESOURCES = ("lut", "ff", "dsp", "bram")  # bram: RAMB36 equivalents (Xilinx), EBRs (ECP5)
+# Features priced by rule, not fitted: feature -> (the one resource it counts, its weight
+# per flow; a flat flow's scale leaves them out). A logic-mapped memory's bits are
+# flip-flops (x_ff, 64 bits a unit); its read ports' 2:1 muxes LUTs (x_mux, 64 mux bits a
+# unit), at the weight an A/B build measured: the same kernel with its x buffer forced to
+# LUT-RAM (``ram_style``) and left to logic took 15.1 k LUT more for B-nm's sparse FFN on
+# Xilinx (32 ports, 32.5 k mux bits: 0.46 a bit) and 6.8 k LUT4 more for G-nm's on ECP5
+# (16 ports, 16.3 k bits: 0.42), and 1024 flip-flops more, the array's bits. The campaign
+# cannot pin them: every point with the one has the other, and few have a wide one.
+FIXED: dict[str, tuple[str, dict[str, float]]] = {
+    "x_ff": ("ff", {"yosys-xilinx": 64.0, "yosys-ecp5": 64.0}),
+    "x_mux": ("lut", {"yosys-xilinx": 29.7, "yosys-ecp5": 26.9}),
+}
 KINDS: tuple[str, ...] = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add")
 KINDS += ("sp_fifo", "sp_tab", "top")
 # Verilog defaults of the parameters sp_top.v.j2 may leave out (a Yosys log lists only
-# those an instance sets).
+# those an instance sets), and the model's own (``MODEL_ONLY``), which no log lists.
 DEFAULTS = {
     "sp_gemv": {"ROWS": 64, "K": 64, "NG": 1, "GS": 64, "U": 16, "NCH": 4, "SPARSE": 0,
                 "WB": 8, "CB": 6, "TILE": 1, "PASSES": 1, "RAW": 0, "OW": 8, "CH": 0,
                 "CHS": 1, "RPC": 1, "LPR": 1, "NRC": 1, "NJC": 1, "CCB": 1, "STREAM": 0,
-                "BB": 1, "NN": 1, "MM": 1, "OB": 1},
+                "BB": 1, "NN": 1, "MM": 1, "OB": 1, "IXB": 0},
     "sp_attn": {"CAUSAL": 1, "NH": 4, "NKV": 4, "HD": 16, "MAXPOS": 16, "U": 8, "PASSES": 1},
     "sp_norm": {"D": 64, "LN": 1, "SKIP": 1, "PASSES": 1},
     "sp_rope": {"NH": 4, "HD": 16, "MAXPOS": 16},
@@ -69,6 +81,7 @@ DEFAULTS = {
     # the products by the pass number Yosys keeps (``pass_products``): the model's, not HDL
     "top": {"D": 64, "MAXPOS": 16, "C": 1, "GPT": 1, "ENC": 0, "PMUL": 0},
 }  # fmt: skip
+MODEL_ONLY = {"sp_gemv": ("IXB",), "top": ("PMUL",)}
 REQUANT_DSP = 4  # sp_requant: a 64 x 17 product (a submodule: kept even where unused)
 
 
@@ -135,11 +148,17 @@ def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instan
         # sp_top's mport); an on-chip one reads its columns from a ROM and keeps 1, 1, 1
         nn, mm = (k.nn, k.mm) if stream else (1, 1)
         ob = max(1, math.ceil(math.log2(mm)))
+        # IXB (the model's, not HDL): the bits of the on-chip column ROM that vary over
+        # its words, which Yosys keeps: a lane's offset in its N:M block and which chunk
+        # and group it serves (its block within them is the lane's own, a constant), on
+        # the lanes that carry weights (B-nm's ROMs: 16, 32 and 12 of 80, 96 and 20 bits)
+        per_lane = math.ceil(math.log2(k.mm)) + math.ceil(math.log2(k.nch * k.ng))
+        ixb = min(k.unroll, k.gs) * min(k.cb, per_lane) if k.sparse and not stream else 0
         return {
             "ROWS": k.rows, "K": k.k, "NG": k.ng, "GS": k.gs, "U": k.unroll, "NCH": k.nch,
             "SPARSE": k.sparse, "WB": plan.w_bits, "CB": k.cb, "TILE": tile, "PASSES": passes,
             "CH": k.ch, "CHS": k.chs, "RPC": k.rpc, "LPR": k.lpr, "NRC": k.nrc, "NJC": k.njc,
-            "CCB": k.ccb, "STREAM": stream, "NN": nn, "MM": mm, "OB": ob, **extra,
+            "CCB": k.ccb, "STREAM": stream, "NN": nn, "MM": mm, "OB": ob, "IXB": ixb, **extra,
         }  # fmt: skip
 
     gpt, enc = int(plan.gpt), plan.encoder
@@ -437,50 +456,12 @@ def _rom(n: float, w: float) -> float:
     return w * math.ceil(n / 64)
 
 
-def rom_bram(rows: float, width: float, flow: str) -> float:
-    """Block RAMs of a synchronous ROM (``sp_rom``), or 0 where Yosys leaves it to logic:
-    the cheapest block RAM tiling (``memory``'s costs) unless logic costs less, a ROM bit
-    counting 1/64 (Xilinx: measured, 512 x 16 and 128 x 192 ROMs stay logic, 512 x 32
-    and 512 x 64 go to a RAMB18 / RAMB36), 1/16 on ECP5 (memory_libmap's default
-    ``-logic-cost-rom``, which synth_ecp5 keeps: L-base's 128 x 192 LM head ROM, logic
-    1536 against 6 PDPW16KD, 770, went to block RAM)."""
-    mem = memory(np.asarray(rows, float), np.asarray(width, float), flow)
-    blocks = float(mem["bram"])
-    ecp5 = flow == "yosys-ecp5"
-    # DP16KD 128; a RAMB36 257, a RAMB18 129 (half a block)
-    cost = (128 if ecp5 else 257) * blocks
-    return blocks if blocks and rows * width / (16 if ecp5 else 64) >= cost else 0.0
-
-
-def ecp5_ram(rows: float, width: float) -> dict[str, float]:
-    """TRELLIS_DPR16X4 cells and EBRs of a ``rows`` x ``width`` RAM with one read port
-    (a FIFO's, a GEMV's result buffer) as synth_ecp5's memory_libmap chooses, its costs in
-    full: a LUT-RAM deeper than 16 words pays, besides 4 a cell, 0.5 a read bit per
-    further tile (the read mux) and 0.5 a tile (the write demux), which ``memory`` leaves
-    out. Traced on L-base's log (Yosys 0.70): the 192 x 8 skip FIFOs, LUT-RAM 154 (96 +
-    44 + 6, + 8 emulation) against a DP16KD's 136, and the LM head's 64 x 64 result
-    buffer, 362 against two PDPW16KD's 264, went to block RAM."""
-    tiles = math.ceil(rows / 16)
-    cells = tiles * math.ceil(width / 4)
-    lutram = 4 * cells + 0.5 * (tiles - 1) * width + (0.5 * tiles if tiles > 1 else 0.0)
-    blocks = float(_tiles(np.asarray(rows, float), np.asarray(width, float), 512 * 36))
-    if 128 * blocks < lutram:
-        return {"lutram": 0.0, "bram": blocks}
-    return {"lutram": float(cells), "bram": 0.0}
-
-
-def _ram(rows: float, width: float, flow: str) -> dict[str, float]:
-    """LUT-RAM cells and block RAMs of a one-read-port RAM: ``ecp5_ram`` on ECP5."""
-    if flow == "yosys-ecp5":
-        return ecp5_ram(rows, width)
-    mem = memory(np.asarray(rows, float), np.asarray(width, float), flow)
-    return {"lutram": float(mem["lutram"]), "bram": float(mem["bram"])}
-
-
-def memories(kind: str, p: Mapping[str, int]) -> list[tuple[float, float]]:
+def memories(kind: str, p: Mapping[str, int], narrow: bool = False) -> list[tuple[float, float]]:
     """(rows, width) of the synchronous ROMs of one instance (weights, N:M columns; a GELU
     activation's table, whose output register ``out_d`` makes its read synchronous where
-    a SwiGLU's feeds a product: B-small's 512 x 8 went to a DP16KD on ECP5)."""
+    a SwiGLU's feeds a product: B-small's 512 x 8 went to a DP16KD on ECP5). ``narrow``:
+    a row-mode column ROM as wide as its varying bits (``IXB``, where known), the width
+    Yosys maps once it has dropped the bits that are constant in every word."""
     q = {**DEFAULTS[kind], **p}
     out: list[tuple[float, float]] = []
     if kind == "sp_act" and not q["GLU"]:
@@ -489,15 +470,42 @@ def memories(kind: str, p: Mapping[str, int]) -> list[tuple[float, float]]:
         return out
     if not q["STREAM"]:
         deep = q["PASSES"] * q["ROWS"] * q["NG"] * q["NCH"]
-        out.append((deep, q["U"] * q["WB"]))
+        # lanes beyond a group's stored weights only ever hold zero: columns Yosys drops
+        # (B-nm's 16-lane sparse FFN of 8 stored weights: its 128 x 128 ROM took 2 EBRs)
+        out.append((deep, min(q["U"], q["GS"]) * q["WB"]))
         if q["SPARSE"]:
-            out.append((deep, q["U"] * q["CB"]))
+            out.append((deep, q["IXB"] if narrow and q["IXB"] else q["U"] * q["CB"]))
     if q["CH"] > 0:
         deep = q["PASSES"] * (q["K"] // q["CH"]) * q["NRC"] * q["NJC"]
         out.append((deep, q["RPC"] * q["LPR"] * q["WB"]))
         if q["SPARSE"]:
             out.append((deep, q["RPC"] * q["LPR"] * q["CCB"]))
     return out
+
+
+def x_reads(q: Mapping[str, int]) -> int:
+    """Read ports of a GEMV's x buffer: a row-mode lane each, and in column mode the banks'
+    gathers (``xb[bb*CH+col_]``): one address for all banks when dense (Yosys merges
+    them), a column of each bank's own when sparse."""
+    gathers = q["LPR"] * (q["RPC"] if q["SPARSE"] else 1)
+    return q["U"] + (gathers if q["CH"] > 0 else 0)
+
+
+def x_mux_bits(q: Mapping[str, int]) -> float:
+    """2:1 multiplexer bits of a logic-mapped x buffer's read ports, each as wide as the
+    words its address can reach once Yosys folds the constant terms: a dense row lane
+    reads ``bt*K + bg*GROUP + bc*U + l``, whose counters are 32 bits wide: l plus any
+    multiple of gcd(U, GROUP, K) that the address bits hold (at powers of two one word a
+    tile, group and chunk; the LM head's 32 lanes at K = 32: a wire each); a sparse lane
+    any word of the tile buffer;
+    a bank's gather any word (its block counter is 32 bits wide: Yosys cannot bound
+    ``bb*CH + col_`` below K)."""
+    depth = q["TILE"] * q["K"]
+    # a dense lane's address is l plus multiples of g modulo the address range: D / g words
+    g = math.gcd(q["U"], q["K"] // q["NG"], q["K"], 1 << _clog2(depth))
+    row = depth if q["SPARSE"] else math.ceil(depth / g)
+    gathers = x_reads(q) - q["U"]
+    return 8.0 * (q["U"] * (row - 1) + gathers * (depth - 1))
 
 
 def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
@@ -507,11 +515,17 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
     if kind == "sp_gemv":
         col = q["CH"] > 0
         f["lanes"] = q["U"]  # lane adders (the products are DSPs), x reads
-        f["x_read"] = q["U"] * q["TILE"] * q["K"] / 64  # x buffer: a copy per read lane
+        # the x buffer: LUT-RAM, a copy per read port, or flip-flops and a mux per port
+        xb = async_ram(q["TILE"] * q["K"], 8, x_reads(q), flow)
+        f["x_read"] = xb["lutram"]
+        f["x_ff"] = xb["ff"] / 64
+        f["x_mux"] = x_mux_bits(q) / 64 if xb["ff"] else 0.0
         f["y_bits"] = q["TILE"] * q["ROWS"] * q["OW"] / 64  # result buffer
         f["scales"] = (1 + col * q["RPC"]) * _rom(q["PASSES"] * q["ROWS"] * q["NG"], 16)
         f["idx"] = q["SPARSE"] * q["U"] * q["CB"]  # N:M column gather
-        f["raw"] = q["RAW"]  # the LM head: 64-bit results, one requantiser
+        # the LM head (64-bit results, no per-row requantiser) has a constant of its own:
+        # it is smaller than any other GEMV's, which a non-negative fit could not express
+        f["raw"], f["one"] = q["RAW"], 1.0 - q["RAW"]
         f["col"] = float(col)  # column mode's counters and its requantiser
         f["col_banks"] = col * q["RPC"]  # per bank: partial sums, scale product, adders
         f["col_lanes"] = col * q["RPC"] * q["LPR"]
@@ -520,8 +534,17 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
     elif kind == "sp_attn":
         kv = q["PASSES"] * q["MAXPOS"] * q["NKV"] * q["HD"]
         f["lanes"] = q["U"]
-        f["kv_read"] = q["U"] * kv / 64  # K and V buffers: a copy per read lane
-        f["q_bits"] = q["NH"] * q["HD"] * (1 if q["CAUSAL"] else q["MAXPOS"]) / 64
+        # K and V buffers: LUT-RAM, a copy per read lane, or (ECP5 from 4 lanes) logic,
+        # each lane's read reaching any word; the q buffer likewise (B-nm on ECP5: its
+        # 256 x 8 and both 512 x 8 buffers in flip-flops: 10.2 k of the kernel's 10.6 k)
+        bits = 1 if flow == "yosys-ecp5" else 4
+        buf = async_ram(kv, 8, q["U"], flow, cell_bits=bits)
+        qn = q["NH"] * q["HD"] * (1 if q["CAUSAL"] else q["MAXPOS"])
+        qbuf = async_ram(qn, 8, q["U"], flow, cell_bits=bits)
+        f["kv_read"] = q["U"] * kv / 64 if not buf["ff"] else 0.0
+        f["q_bits"] = qn / 64 if not qbuf["ff"] else 0.0
+        f["x_ff"] = (2 * buf["ff"] + qbuf["ff"]) / 64
+        f["x_mux"] = (2 * buf["mux"] + qbuf["mux"]) / 64
         f["pos"] = q["MAXPOS"]
     elif kind == "sp_norm":
         f["ln"] = q["LN"]
@@ -549,7 +572,7 @@ def bram(kind: str, p: Mapping[str, int], flow: str) -> float:
     q = {**DEFAULTS[kind], **p}
     if kind == "sp_fifo":
         return _ram(q["DEPTH"], q["W"], flow)["bram"]
-    n = sum(rom_bram(r, w, flow) for r, w in memories(kind, q))
+    n = sum(rom_bram(r, w, flow) for r, w in memories(kind, q, narrow=True))
     if kind == "sp_gemv" and flow == "yosys-ecp5":  # its result buffer (L-base's LM head)
         n += ecp5_ram(q["TILE"] * q["ROWS"], q["OW"])["bram"]
     return n
@@ -570,19 +593,25 @@ def predict_units(
 ) -> dict[str, dict[str, float]]:
     """Kind -> resource -> total over the kind's instances. A flat flow's (``FLAT``)
     ``coef`` is ``flat_coefficients``': each kind's LUT/FF the shape's times the
-    resource's scale, the constant on ``top``."""
+    resource's scale (its ``FIXED`` features at the flow's own weights), the constant on
+    ``top``."""
     c = coefficients(flow) if coef is None else coef
     flat = PROBE.get(flow, flow) in FLAT
     scale = {r: float((c.get("scale") or {}).get(r, 0.0)) for r in ("lut", "ff")}
     weights = c.get("shape", {}) if flat else c
     out: dict[str, dict[str, float]] = {}
+    base = PROBE.get(flow, flow)
     for kind, p, n in insts:
         acc = out.setdefault(kind, dict.fromkeys(RESOURCES, 0.0))
         f, n_dsp, n_bram = _figures(kind, tuple(sorted(p.items())), flow)
         for r in ("lut", "ff"):
             w = weights.get(kind, {}).get(r, {})
-            v = n * sum(float(w.get(k, 0.0)) * x for k, x in f.items())
-            acc[r] += v * scale[r] if flat else v
+            if not flat:
+                acc[r] += n * sum(float(w.get(k, 0.0)) * x for k, x in f.items())
+                continue
+            v = n * sum(float(w.get(k, 0.0)) * x for k, x in f.items() if k not in FIXED)
+            rule = sum(FIXED[k][1][base] * x for k, x in f.items() if FIXED.get(k, ("",))[0] == r)
+            acc[r] += v * scale[r] + n * rule
         acc["dsp"] += n * n_dsp
         acc["bram"] += n * n_bram
     if flat and c.get("scale"):
@@ -628,7 +657,8 @@ def flat_coefficients(
 ) -> dict[str, Any]:
     """A flat flow's coefficients: per resource (lut, ff) the whole design is ``scale``
     times the hierarchical fit's prediction (``shape``: its per-kind weights, on the flat
-    flow's features) plus ``const``."""
+    flow's features, less its ``FIXED`` ones), plus the ``FIXED`` features at the flow's
+    weights, plus ``const``."""
     return {"shape": dict(shape), "scale": dict(scale), "const": dict(const)}
 
 
