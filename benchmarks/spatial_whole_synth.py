@@ -53,6 +53,7 @@ import yosys_stat as ys  # noqa: E402
 
 from cost_models import ModelShape  # noqa: E402
 from cost_models import _spatial_resources as sr  # noqa: E402
+from cost_models._spatial_params import KINDS  # noqa: E402
 from overlay.flow import default_prompt  # noqa: E402
 from overlay.model import make_float_model  # noqa: E402
 from overlay.reference import quantise_model  # noqa: E402
@@ -80,7 +81,7 @@ SHAPES = {
         "micro-bert", 32, 2, 2, 2, 16, 64, "gelu", 64, causal=False, positions="learned"
     ),
     # widths that are not powers of two: the RTL's index products by d_model, rows, ...
-    # are then real multipliers (``_spatial_resources.dsp`` counts them per flow)
+    # are then real multipliers (``_spatial_dsp.dsp`` counts them per flow)
     # examples/micro-gpt2-ecp5-spatial.yaml's model (the ECP5 release, 20 positions)
     "micro-gpt2-2l": ModelShape(
         "micro-gpt2-2l", 32, 2, 2, 2, 16, 128, "gelu", 64, max_positions=32, positions="rope"
@@ -247,7 +248,7 @@ def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
         return fit_flat(rows, flow, fit(rows, sr.FLAT[flow]))
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        if r["flow"] == flow and r["unit"] in sr.KINDS:
+        if r["flow"] == flow and r["unit"] in KINDS:
             by_kind.setdefault(r["unit"], []).append(r)
     coef: dict[str, Any] = {}
     for kind, rs in by_kind.items():

@@ -20,7 +20,9 @@ import pytest
 
 import cost_models as cm
 from cost_models import ModelShape
+from cost_models import _spatial_params as sp
 from cost_models import _spatial_resources as sr
+from cost_models._spatial_dsp import REQUANT_DSP
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV_PATH = ROOT / "benchmarks" / "data" / "spatial_synth.csv"
@@ -46,7 +48,7 @@ def _insts(row: dict[str, str]) -> list[sr.Instance]:
 def _key(kind: str, params: dict[str, int]) -> tuple[str, str]:
     """A module by its kind and the parameters the model reads (a streamed GEMV's port
     address, BASE, is not one of them)."""
-    skip = sr.MODEL_ONLY.get(kind, ())
+    skip = sp.MODEL_ONLY.get(kind, ())
     p = {k: params.get(k, v) for k, v in sr.DEFAULTS[kind].items() if k not in skip}
     return kind, json.dumps(p, sort_keys=True)
 
@@ -60,7 +62,7 @@ def test_instances_are_the_modules_the_build_elaborated() -> None:
         whole = next(r for r in own if r["unit"] == "whole")
         measured: Counter[tuple[str, str]] = Counter()
         for r in own:
-            if r["unit"] in sr.KINDS and r["unit"] not in ("top", "sp_add", "sp_fifo", "sp_tab"):
+            if r["unit"] in sp.KINDS and r["unit"] not in ("top", "sp_add", "sp_fifo", "sp_tab"):
                 measured[_key(r["unit"], json.loads(r["params"]))] += int(r["inst"])
         model: Counter[tuple[str, str]] = Counter()
         for kind, p, n in _insts(whole):
@@ -120,7 +122,7 @@ def test_xilinx_dsp_of_traced_modules(kind: str, params: dict[str, int], measure
     standalone build's, plus the requantisers it instantiates (counted apart there)."""
     q = {**sr.DEFAULTS[kind], **params}
     requant = {"sp_gemv": 1 if q.get("RAW") else 2, "sp_attn": 2}.get(kind, 0)
-    assert sr.dsp(kind, q, "yosys-xilinx") == measured + requant * sr.REQUANT_DSP
+    assert sr.dsp(kind, q, "yosys-xilinx") == measured + requant * REQUANT_DSP
 
 
 def test_memories_in_block_ram_as_counted() -> None:
@@ -171,7 +173,7 @@ def test_vectorised_points_are_scored_one_by_one() -> None:
 
 # Counts the model misses, by point: (model, measured). None: G48's index products by
 # dimensions that are not powers of two and G-rel's pass x MAXPOS * DKV KV base (20 * 32)
-# are counted since they were traced (``_spatial_resources._index_mults``).
+# are counted since they were traced (``_spatial_dsp._index_mults``).
 DSP_MISSES: dict[tuple[str, str], tuple[float, float]] = {}
 
 
