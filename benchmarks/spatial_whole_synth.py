@@ -18,8 +18,10 @@ Then, per flow, at the newest RTL revision measured: every point measured vs the
 whole; last lines ``spatial_whole_points=N``, ``spatial_whole_lut_loo_median_pct=``,
 ``..._max_pct``, ``spatial_whole_ff_loo_...``, ``spatial_whole_dsp_exact=N/N``,
 ``spatial_whole_bram_ok=N/N`` (within one block or 10 %): Xilinx. ECP5's netlist is flat
-(whole rows only), so its LUT/FF are the Xilinx fit's shape times one scale per resource
-plus a constant (from six points, ``FLAT_CONST_POINTS``); held out, the point's Xilinx
+(whole rows only), so its LUT/FF are the Xilinx fit's shape times one scale per resource,
+plus the features priced by rule (``_spatial_resources.FIXED``: logic-mapped buffers) at
+ECP5's weights, plus a constant (from six points, ``FLAT_CONST_POINTS``); held out, the
+point's Xilinx
 builds are left out of the shape as its ECP5 build is out of the scale (as
 ``overlay_synth``'s ECP5 section): the same lines as ``spatial_whole_ecp5_...`` (its
 DSPs: the complete flow's count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the

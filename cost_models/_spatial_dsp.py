@@ -162,7 +162,9 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
     head read, ``(n_tok - 1) * D``), ``tok * D`` and ``(pos0 + et) * D`` (learned positions),
     and the products by the pass number, design-wide (``pass_products``). Not built with
     such a dimension yet, counted by the same lines' rule: CH, LPR, NRC, NJC. A streamed
-    GEMV's memory-port addresses are not counted (no ECP5 flow streams weights)."""
+    GEMV's memory-port address ``(pass * ROWS + row) * RB * BB``: a product by RB = NG *
+    NCH and one by BB (L-stream's LM head, 24-byte beats: 2, the only ECP5 stream build
+    with one)."""
     if kind == "sp_gemv":
         k, rows = q["K"], q["ROWS"]
         n = 2 * (_odd(k) + (rows != k) * _odd(rows))  # bt * K, T * K; bt * ROWS, T * ROWS
@@ -170,6 +172,8 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
             n += _wide(k // q["NG"])  # bg * GROUP
         if not q["STREAM"]:
             n += _chain(q["NG"], q["NCH"])  # the weight ROM's (ir * NG + ig) * NCH
+        else:
+            n += _wide(q["NG"] * q["NCH"]) + _wide(q["BB"])  # the row's byte address
         n += _odd(q["NG"])  # the scale ROM's br * NG
         if q["CH"] > 0:
             n += _chain(q["NRC"], q["NJC"]) + _wide(q["CH"]) + _odd(q["CH"])

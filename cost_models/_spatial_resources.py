@@ -1,26 +1,26 @@
 """Resources of the whole spatial accelerator (``templates/spatial_rtl``), kernel by kernel.
 
 A spatial point's RTL (``spatial/rtl.py``) instantiates one module per operator of each of
-its C layer instances (``sp_gemv``, ``sp_attn``, ``sp_norm``, ``sp_rope``, ``sp_act``,
-``sp_add``), the FIFOs between them (``sp_fifo``), the embedding tables (``sp_tab``), the
-final norm and LM head, and the top's control and activation buffer. ``instances`` lists
+its C layer instances, the FIFOs between them, the embedding tables, the final norm and LM
+head, and the top's control and activation buffer: ``_spatial_params.instances`` lists
 them with the Verilog parameters ``sp_top.v.j2`` gives them, from the generator's own plan
-(``spatial.plan.build_plan``, ``spatial.rtl.gemvs``: one source of truth, so the model
-prices exactly what a build of the point generates). Per instance:
+(one source of truth, so the model prices exactly what a build of the point generates).
+Per instance:
 
-- DSP blocks are counted from the RTL's multipliers as Yosys maps them (``dsp``; DSP48E2
-  cells of a ``synth_xilinx`` netlist traced to their source lines by their ``src``
-  attributes, see the function);
-- block RAM from the sizes of the memories Yosys can put in block RAM (the synchronous
-  weight ROMs, the FIFOs whose read address is a register), by the whole-overlay model's
-  memory rule (``_overlay_resources.memory``);
+- DSP blocks are counted from the RTL's multipliers as Yosys maps them
+  (``_spatial_dsp.dsp``);
+- block RAM from the memories Yosys can put in block RAM (the synchronous ROMs as wide as
+  their varying bits, the FIFOs, a GEMV's result buffer), by memory_libmap's costs
+  (``_libmap``);
 - LUT and FF linear in a few structural features per kind (``features``), coefficients per
   flow fitted to whole builds (``benchmarks/spatial_whole_synth.py --write`` ->
-  ``data/spatial_resources.yaml``, with the RTL revision they describe, ``rtl``). Xilinx
+  ``data/spatial_resources.yaml``, with the RTL revision they describe, ``rtl``), but for
+  the buffers libmap leaves to flip-flops and muxes, priced by rule (``FIXED``). Xilinx
   keeps the hierarchy, so its coefficients are fitted per kind on each kernel instance;
   ECP5's netlist is flat (whole rows only), so its LUT and FF are the Xilinx fit's shape
-  (its per-kind weights on ECP5's features) times one scale per resource plus a constant,
-  fitted to ECP5 whole-design counts (``FLAT``, ``flat_coefficients``).
+  (its per-kind weights on ECP5's features) times one scale per resource, plus the
+  ``FIXED`` features at ECP5's weights, plus a constant, fitted to ECP5 whole-design
+  counts (``FLAT``, ``flat_coefficients``).
 
 Flow ``yosys-ecp5-dsp`` (``PROBE``) is synth_ecp5 stopped after its multiplier mapping
 (``-run :map_ram``), which the campaign runs for the multiplier count alone: priced as
