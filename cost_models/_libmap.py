@@ -60,9 +60,9 @@ def async_ram(
             if best is None or cost < best[0]:
                 best = (cost, tiles * math.ceil(width / w), tiles)
         assert best is not None
-        cost, cells, demux = best[0], best[1], 0.0
-    if cost + demux < depth * width:
-        return {"lutram": float(reads * cells), "ff": 0.0, "mux": 0.0}
+        cost, cells, tiles, demux = best[0], best[1], best[2], 0.0
+    if cost + demux < depth * width:  # the read mux over the LUT-RAM's tiles of depth
+        return {"lutram": float(reads * cells), "ff": 0.0, "mux": reads * width * (tiles - 1.0)}
     return {"lutram": 0.0, "ff": float(depth * width), "mux": float(reads * width * (depth - 1))}
 
 

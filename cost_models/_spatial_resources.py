@@ -143,7 +143,10 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
         xb = async_ram(q["TILE"] * q["K"], 8, x_reads(q), flow)
         f["x_read"] = xb["lutram"]
         f["x_ff"] = xb["ff"] / 64
-        f["x_mux"] = x_mux_bits(q) / 64 if xb["ff"] else 0.0
+        f["x_mux"] = (x_mux_bits(q) if xb["ff"] else xb["mux"]) / 64
+        if col:  # a bank's partial sums and accumulators, NRC rows: one row is registers
+            banks = [async_ram(q["NRC"], w, 1, flow) for w in (48, 64)]
+            f["x_ff"] += q["RPC"] * sum(b["ff"] for b in banks) / 64
         f["y_bits"] = q["TILE"] * q["ROWS"] * q["OW"] / 64  # result buffer
         f["scales"] = (1 + col * q["RPC"]) * _rom(q["PASSES"] * q["ROWS"] * q["NG"], 16)
         f["idx"] = q["SPARSE"] * q["U"] * q["CB"]  # N:M column gather

@@ -77,7 +77,7 @@ def test_rom_tie_stays_logic() -> None:
 
 
 SPARSE_COL = {"ROWS": 32, "K": 64, "NG": 1, "GS": 16, "U": 16, "NCH": 1, "SPARSE": 1}
-SPARSE_COL |= {"CB": 6, "TILE": 2, "CH": 4, "CHS": 1, "RPC": 16, "LPR": 1, "CCB": 2}
+SPARSE_COL |= {"CB": 6, "TILE": 2, "CH": 4, "CHS": 1, "RPC": 16, "LPR": 1, "NRC": 2, "CCB": 2}
 
 
 def test_sparse_column_gathers_are_ports_of_their_own() -> None:
@@ -103,3 +103,14 @@ def test_dense_lanes_reach_a_word_a_chunk() -> None:
     assert sr.x_mux_bits({**lm, "TILE": 1}) == 0
     odd = {**sr.DEFAULTS["sp_gemv"], "K": 96, "GS": 96, "U": 12, "NCH": 8, "TILE": 2}
     assert sr.x_mux_bits(odd) == 8 * 12 * (48 - 1)
+
+
+def test_one_row_banks_are_registers() -> None:
+    """Column mode with a bank per row (G-wide's FFN down, RPC 32 of 32 rows: NRC 1): each
+    bank's one-word partial sum and accumulator cost more as LUT-RAM than as flip-flops,
+    112 a bank (the build: 6975 FF where two-row banks keep ~1 k); two rows stay LUT-RAM."""
+    q = {**sr.DEFAULTS["sp_gemv"], "ROWS": 32, "K": 64, "GS": 64, "U": 32, "NCH": 2}
+    q |= {"TILE": 4, "CH": 16, "CHS": 16, "RPC": 32, "NRC": 1, "NJC": 16, "CCB": 4}
+    one = sr.features("sp_gemv", q, "yosys-xilinx")["x_ff"]
+    two = sr.features("sp_gemv", {**q, "RPC": 16, "NRC": 2}, "yosys-xilinx")["x_ff"]
+    assert one * 64 == 32 * (48 + 64) + two * 64
