@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 
 from cost_models._libmap import _ram, async_ram, ecp5_ram, rom_bram
-from cost_models._spatial_dsp import dsp
+from cost_models._spatial_dsp import _pow2, dsp
 from cost_models._spatial_params import DEFAULTS, Instance, _clog2, instances
 
 RTL_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_rtl"
@@ -161,17 +161,23 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
     elif kind == "sp_attn":
         kv = q["PASSES"] * q["MAXPOS"] * q["NKV"] * q["HD"]
         f["lanes"] = q["U"]
-        # K and V buffers: LUT-RAM, a copy per read lane, or (ECP5 from 4 lanes) logic,
-        # each lane's read reaching any word; the q buffer likewise (B-nm on ECP5: its
-        # 256 x 8 and both 512 x 8 buffers in flip-flops: 10.2 k of the kernel's 10.6 k)
+        # K and V buffers: LUT-RAM, a copy per read lane, or (ECP5 from 4 lanes) logic;
+        # the q buffer likewise (B-nm on ECP5: its 256 x 8 and both 512 x 8 buffers in
+        # flip-flops: 10.2 k of the kernel's 10.6 k). A lane reads every U-th word (its
+        # own offset l in ``c*U + l``, every other term a multiple of U where U is a power
+        # of two dividing HD), so a logic-mapped buffer's mux per lane spans 1/U of it.
         bits = 1 if flow == "yosys-ecp5" else 4
         buf = async_ram(kv, 8, q["U"], flow, cell_bits=bits)
         qn = q["NH"] * q["HD"] * (1 if q["CAUSAL"] else q["MAXPOS"])
         qbuf = async_ram(qn, 8, q["U"], flow, cell_bits=bits)
+        strided = _pow2(q["U"]) and q["HD"] % q["U"] == 0
         f["kv_read"] = q["U"] * kv / 64 if not buf["ff"] else 0.0
         f["q_bits"] = qn / 64 if not qbuf["ff"] else 0.0
         f["x_ff"] = (2 * buf["ff"] + qbuf["ff"]) / 64
-        f["x_mux"] = (2 * buf["mux"] + qbuf["mux"]) / 64
+        f["x_mux"] = 0.0
+        for n, depth, b in ((2, kv, buf), (1, qn, qbuf)):
+            span = math.ceil(depth / q["U"]) if strided else depth
+            f["x_mux"] += n * (8 * q["U"] * (span - 1) if b["ff"] else b["mux"]) / 64
         f["pos"] = q["MAXPOS"]
     elif kind == "sp_norm":
         f["ln"] = q["LN"]
