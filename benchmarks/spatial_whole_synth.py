@@ -282,6 +282,7 @@ def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
 # LUT) gave LUT = 1.83 x shape - 16 k, a slope that a small or large design would carry
 # far off; a scale alone held out at 3.8 / 7.9 % (median / max) on them.
 FLAT_CONST_POINTS = 6
+RESIDENT_POINTS = 2
 
 
 def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> dict[str, Any]:
@@ -295,16 +296,24 @@ def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> di
     none = sr.flat_coefficients(shape, {"lut": 0.0, "ff": 0.0}, {})  # the FIXED part only
     xs = [sr.predict(_insts(r), flow, unit) for r in whole]
     fixed = [sr.predict(_insts(r), flow, none) for r in whole]
-    scale, const = {}, {}
+    # resident points (C = N: the pass register folds away) take a scale of their own
+    # from RESIDENT_POINTS of them
+    res_of = np.array([float(sr.resident(_insts(r))) for r in whole])
+    split = res_of.sum() >= RESIDENT_POINTS
+    scale, const, scale_res = {}, {}, {}
     for res in ("lut", "ff"):
         x = np.array([p[res] - q[res] for p, q in zip(xs, fixed, strict=True)])
         y = np.array([float(r[res]) - q[res] for r, q in zip(whole, fixed, strict=True)])
-        const_ok = len(whole) >= FLAT_CONST_POINTS
-        a = np.stack([x, np.ones_like(x)], axis=1) if const_ok else x[:, None]
-        c = np.linalg.lstsq(a, y, rcond=None)[0]
+        cols = [x * (1 - res_of), x * res_of] if split else [x]
+        with_const = len(whole) >= FLAT_CONST_POINTS
+        c = np.linalg.lstsq(
+            np.stack([*cols, np.ones_like(x)][: len(cols) + with_const], axis=1), y, rcond=None
+        )[0]
         scale[res] = round(float(c[0]), 4)
-        const[res] = round(float(c[1]), 1) if len(c) > 1 else 0.0
-    return sr.flat_coefficients(shape, scale, const)
+        if split:
+            scale_res[res] = round(float(c[1]), 4)
+        const[res] = round(float(c[-1]), 1) if with_const else 0.0
+    return sr.flat_coefficients(shape, scale, const, scale_res or None)
 
 
 def _top_params(row: dict[str, Any]) -> dict[str, int]:

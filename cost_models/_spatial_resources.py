@@ -226,11 +226,12 @@ def predict_units(
 ) -> dict[str, dict[str, float]]:
     """Kind -> resource -> total over the kind's instances. A flat flow's (``FLAT``)
     ``coef`` is ``flat_coefficients``': each kind's LUT/FF the shape's times the
-    resource's scale (its ``FIXED`` features at the flow's own weights), the constant on
-    ``top``."""
+    resource's scale (a resident point's own where fitted; its ``FIXED`` features at the
+    flow's own weights), the constant on ``top``."""
     c = coefficients(flow) if coef is None else coef
     flat = PROBE.get(flow, flow) in FLAT
-    scale = {r: float((c.get("scale") or {}).get(r, 0.0)) for r in ("lut", "ff")}
+    which = "scale_resident" if resident(insts) and c.get("scale_resident") else "scale"
+    scale = {r: float((c.get(which) or {}).get(r, 0.0)) for r in ("lut", "ff")}
     weights = c.get("shape", {}) if flat else c
     out: dict[str, dict[str, float]] = {}
     base = PROBE.get(flow, flow)
@@ -252,6 +253,13 @@ def predict_units(
         for r in ("lut", "ff"):
             top[r] += float((c.get("const") or {}).get(r, 0.0))
     return out
+
+
+def resident(insts: Sequence[Instance]) -> bool:
+    """Every layer built (C = N): each layer instance serves one pass, so the top's pass
+    register never leaves 0 and a flattened netlist folds every pass-indexed table and
+    address (B-c2 on ECP5: 1.16 x the Xilinx shape where the C = 1 points take 1.3)."""
+    return all(p.get("PASSES", 1) == 1 for kind, p, _ in insts if kind == "sp_attn")
 
 
 def predict(
@@ -286,13 +294,19 @@ def coefficients(flow: str) -> dict[str, Any]:
 
 
 def flat_coefficients(
-    shape: Mapping[str, Any], scale: Mapping[str, float], const: Mapping[str, float]
+    shape: Mapping[str, Any],
+    scale: Mapping[str, float],
+    const: Mapping[str, float],
+    scale_resident: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """A flat flow's coefficients: per resource (lut, ff) the whole design is ``scale``
     times the hierarchical fit's prediction (``shape``: its per-kind weights, on the flat
     flow's features, less its ``FIXED`` ones), plus the ``FIXED`` features at the flow's
-    weights, plus ``const``."""
-    return {"shape": dict(shape), "scale": dict(scale), "const": dict(const)}
+    weights, plus ``const``; a ``resident`` point's scale is ``scale_resident`` if given."""
+    out = {"shape": dict(shape), "scale": dict(scale), "const": dict(const)}
+    if scale_resident:
+        out["scale_resident"] = dict(scale_resident)
+    return out
 
 
 # Point keys the generator reads (spatial.plan.build_plan) and their codes' names.

@@ -290,3 +290,21 @@ def test_ecp5_logic_is_the_xilinx_shape_scaled() -> None:
         want = sr.predict(insts, "yosys-ecp5", sr.flat_coefficients(shape, **{
             k: committed[k] for k in ("scale", "const")}))  # fmt: skip
         assert sr.predict(insts, "yosys-ecp5") == want
+
+
+def test_resident_points_take_their_own_ecp5_scale() -> None:
+    """C = N (every layer built, the pass register constant): a flattened netlist folds the
+    pass-indexed tables and addresses, so such a point takes the resident scale where the
+    coefficients have one; a C = 1 point keeps the other."""
+    shape = sr.coefficients("yosys-xilinx")
+    if not shape:
+        pytest.skip("no fitted spatial coefficients for yosys-xilinx yet")
+    one = sr.instances(MICRO, POINT, 8)
+    both = sr.instances(MICRO, {**POINT, "layers_per_fpga": 2}, 8)
+    assert not sr.resident(one) and sr.resident(both)
+    plain = sr.flat_coefficients(shape, {"lut": 1.3, "ff": 1.0}, {})
+    split = sr.flat_coefficients(shape, {"lut": 1.3, "ff": 1.0}, {}, {"lut": 1.1, "ff": 1.0})
+    assert sr.predict(one, "yosys-ecp5", split) == sr.predict(one, "yosys-ecp5", plain)
+    assert (
+        sr.predict(both, "yosys-ecp5", split)["lut"] < sr.predict(both, "yosys-ecp5", plain)["lut"]
+    )
