@@ -287,8 +287,10 @@ RESIDENT_POINTS = 2
 
 def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> dict[str, Any]:
     """A flat flow's coefficients from its whole rows: per resource, least squares of the
-    measured counts on ``shape``'s prediction (the hierarchical fit's), a scale and, from
-    ``FLAT_CONST_POINTS`` points, a constant; {} without rows or shape."""
+    measured counts, less the rule-priced features (``sr.FIXED``), on ``shape``'s
+    prediction (the hierarchical fit's): a scale, a resident points' scale (from
+    ``RESIDENT_POINTS`` of them) and, from ``FLAT_CONST_POINTS`` points, a constant; {}
+    without rows or shape."""
     whole = [r for r in rows if r["flow"] == flow and r["unit"] == "whole"]
     if not whole or not shape:
         return {}
