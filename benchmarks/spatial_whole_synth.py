@@ -296,11 +296,12 @@ def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> di
         return {}
     unit = sr.flat_coefficients(shape, {"lut": 1.0, "ff": 1.0}, {})
     none = sr.flat_coefficients(shape, {"lut": 0.0, "ff": 0.0}, {})  # the FIXED part only
-    xs = [sr.predict(_insts(r), flow, unit) for r in whole]
-    fixed = [sr.predict(_insts(r), flow, none) for r in whole]
+    insts = [_insts(r) for r in whole]  # each point's plan, built once
+    xs = [sr.predict(i, flow, unit) for i in insts]
+    fixed = [sr.predict(i, flow, none) for i in insts]
     # resident points (C = N: the pass register folds away) take a scale of their own
     # from RESIDENT_POINTS of them
-    res_of = np.array([float(sr.resident(_insts(r))) for r in whole])
+    res_of = np.array([float(sr.resident(i)) for i in insts])
     split = res_of.sum() >= RESIDENT_POINTS
     scale, const, scale_res = {}, {}, {}
     for res in ("lut", "ff"):

@@ -46,11 +46,8 @@ def async_ram(
     whose write demux it then scores a cell each): those buffers go to logic from 4 read
     lanes (4728 against 4096 at 512 x 8, ``debug memory_libmap``; 2428 at 2 lanes)."""
     if flow == "yosys-ecp5":
-        tiles = math.ceil(depth / 16)
-        cells = tiles * math.ceil(width / cell_bits)
-        port = 4 * cells + 0.5 * width * (tiles - 1) + _EMU
-        per_bit = cell_bits == 1
-        cost, demux = reads * port, 0.5 * tiles * (width if per_bit else 1) * (tiles > 1)
+        cells, tiles, port, demux = _ecp5_lutram(depth, width, cell_bits)
+        cost = reads * (port + _EMU)
     else:
         best: tuple[float, int, int] | None = None
         for d, w in _XILINX_SDP:
@@ -64,6 +61,17 @@ def async_ram(
     if cost + demux < depth * width:  # the read mux over the LUT-RAM's tiles of depth
         return {"lutram": float(reads * cells), "ff": 0.0, "mux": reads * width * (tiles - 1.0)}
     return {"lutram": 0.0, "ff": float(depth * width), "mux": float(reads * width * (depth - 1))}
+
+
+def _ecp5_lutram(depth: float, width: float, cell_bits: int = 4) -> tuple[int, int, float, float]:
+    """(cells, tiles, read port cost, write demux cost) of a TRELLIS_DPR16X4 array: 4 a
+    cell, 0.5 a read bit per further 16-deep tile, 0.5 a tile for the write demux (a cell
+    each where the word is laid out a bit a cell, ``cell_bits`` 1)."""
+    tiles = math.ceil(depth / 16)
+    cells = tiles * math.ceil(width / cell_bits)
+    port = 4 * cells + 0.5 * width * (tiles - 1)
+    demux = 0.5 * tiles * (width if cell_bits == 1 else 1) * (tiles > 1)
+    return cells, tiles, port, demux
 
 
 def rom_bram(rows: float, width: float, flow: str) -> float:
@@ -90,9 +98,8 @@ def ecp5_ram(rows: float, width: float) -> dict[str, float]:
     out. Traced on L-base's log (Yosys 0.70): the 192 x 8 skip FIFOs, LUT-RAM 154 (96 +
     44 + 6, + 8 emulation) against a DP16KD's 136, and the LM head's 64 x 64 result
     buffer, 362 against two PDPW16KD's 264, went to block RAM."""
-    tiles = math.ceil(rows / 16)
-    cells = tiles * math.ceil(width / 4)
-    lutram = 4 * cells + 0.5 * (tiles - 1) * width + (0.5 * tiles if tiles > 1 else 0.0)
+    cells, _, port, demux = _ecp5_lutram(rows, width)
+    lutram = port + demux
     blocks = float(_tiles(np.asarray(rows, float), np.asarray(width, float), 512 * 36))
     if 128 * blocks < lutram:
         return {"lutram": 0.0, "bram": blocks}

@@ -232,34 +232,25 @@ def test_ecp5_complete_flow_drops_a_wide_norm_product() -> None:
 ECP5_WHOLE_MISSES: dict[str, tuple[float, float]] = {}
 
 
-def test_ecp5_whole_builds_dsp_is_the_complete_flow_count() -> None:
-    """MULT18X18D of every cached complete synth_ecp5 build (flow ``yosys-ecp5``, whole
-    rows): the model's count of that flow, but the misses ``ECP5_WHOLE_MISSES`` names."""
-    rows = [r for r in _rows() if r["flow"] == "yosys-ecp5" and r["unit"] == "whole"]
-    if not rows:
-        pytest.skip("no complete synth_ecp5 build cached for the current RTL")
-    for r in rows:
-        got = (sr.predict(_insts(r), "yosys-ecp5", {})["dsp"], float(r["dsp"]))
-        assert got == ECP5_WHOLE_MISSES.get(r["point"], (got[1], got[1])), r["point"]
-
-
 # Complete synth_ecp5 builds whose EBRs the count misses: point -> (counted, built). None
 # since the ROMs are counted as wide as their varying bits and a tie stays logic (the N:M
 # points' column ROMs, which had made L-nm 23 against 19 and G-nm 27 against 21).
 ECP5_EBR_MISSES: dict[str, tuple[float, float]] = {}
 
 
-def test_ecp5_whole_builds_block_ram_as_counted() -> None:
-    """EBRs of every cached complete synth_ecp5 build: exactly the model's (its ROMs by
-    memory_libmap's 1/16 a ROM bit, its FIFOs and GEMV result buffers by libmap's LUT-RAM
-    cost with the read mux, ``_spatial_resources.ecp5_ram``), but the misses
-    ``ECP5_EBR_MISSES`` lists, which must still miss by what it says."""
+@pytest.mark.parametrize(("res", "misses"), [("dsp", ECP5_WHOLE_MISSES), ("bram", ECP5_EBR_MISSES)])
+def test_ecp5_whole_builds_are_counted(res: str, misses: dict[str, tuple[float, float]]) -> None:
+    """MULT18X18D and EBRs of every cached complete synth_ecp5 build (flow ``yosys-ecp5``,
+    whole rows): exactly the model's count of that flow (its ROMs by memory_libmap's 1/16
+    a ROM bit, its FIFOs and GEMV result buffers by libmap's LUT-RAM cost with the read
+    mux, ``_libmap.ecp5_ram``), but the misses each list names, which must still miss by
+    what it says."""
     rows = [r for r in _rows() if r["flow"] == "yosys-ecp5" and r["unit"] == "whole"]
     if not rows:
         pytest.skip("no complete synth_ecp5 build cached for the current RTL")
     for r in rows:
-        got = (sr.predict(_insts(r), "yosys-ecp5", {})["bram"], float(r["bram"]))
-        assert got == ECP5_EBR_MISSES.get(r["point"], (got[1], got[1])), r["point"]
+        got = (sr.predict(_insts(r), "yosys-ecp5", {})[res], float(r[res]))
+        assert got == misses.get(r["point"], (got[1], got[1])), r["point"]
 
 
 def test_ecp5_logic_is_the_xilinx_shape_scaled() -> None:
