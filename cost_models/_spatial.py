@@ -34,15 +34,11 @@ from cost_models._workload import Workload
 
 # Flows whose builds of a point are the sp_top the whole-design model describes. Not ECP5
 # yet: an ECP5 board builds the released top (spatial_release: sp_top, its ROMs and the
-# UART), whose complete synth_ecp5 maps 146 MULT18X18D at the micro-GPT-2 example where
-# sp_top alone maps 164 (the model's count; the device has 156). Same RTL (05c0b4e8a89b)
-# and ROMs, both built on 2026-12-07: the 18 are the three LayerNorms' (21 each alone, 15
-# in the release, by their nets' names). Both have the same $mul cells (53, 52 after
-# ``share``); in the release ``wreduce`` has narrowed the norms' products (c * inv 33 x 33,
-# the scale product 54 x 17, where sp_top alone keeps 64 x 33 and 96 x 17), so mul2dsp
-# slices them into fewer multipliers. Why the wrapper lets Yosys narrow them is not
-# traced, so there is no count of it. Priced as sp_top, the released example would be
-# refused as over the device.
+# UART). Up to RTL 05c0b4e8a89b the two mapped different multipliers (146 against 164 at
+# the micro-GPT-2 example), by the order Yosys's wreduce visited the norms' products; the
+# norm now declares their widths and both map 125, the model's count (docs/spatial.md).
+# ECP5's LUT/FF coefficients are still those fitted at 05c0b4e8a89b, so ECP5 studies keep
+# the engine-level figures until the campaign has rebuilt that flow at this RTL.
 WHOLE_RTL_FLOWS = ("yosys-xilinx",)
 
 BOUNDS = ("compute", "memory", "link", "overhead")

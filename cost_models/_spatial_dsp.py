@@ -33,6 +33,50 @@ def _slices(bits: int) -> int:
     return 1 + max(0, -(-(bits - 18) // 17))
 
 
+# mul2dsp's limits per flow: the widest A and B operand of one block, the A slice width
+# beyond it, a sign bit each slice takes (DSP_SIGNEDONLY) and the narrowest result mapped.
+_MUL2DSP = {"ecp5": (18, 18, 18, 0, 0), "xilinx": (27, 18, 18, 1, 9)}
+
+
+def mul_dsp(a: int, b: int, flow: str) -> int:
+    """DSP blocks of one signed ``a`` x ``b``-bit product as Yosys's mul2dsp splits it on
+    ``flow``: the wider operand on A; A beyond its limit in slices (less a sign bit each on
+    Xilinx), each slice times B split the same way; a last slice under 2 bits, or a partial
+    product under DSP_Y_MINWIDTH result bits, stays in logic (so a 19-bit operand takes one
+    MULT18X18D). Checked on standalone products of 14 to 44 bits on both flows."""
+    amax, bmax, part, head, ymin = _MUL2DSP["ecp5" if "ecp5" in flow else "xilinx"]
+    a, b = max(a, b), min(a, b)
+
+    def split(width: int, limit: int) -> list[int]:
+        if width <= limit:
+            return [width]
+        n = (width - limit + part - head - 1) // (part - head)
+        return [part] * n + [width - n * (part - head)]
+
+    return sum(
+        1
+        for sa in split(a, amax)
+        for sb in split(b, bmax)
+        if sa >= 2 and sb >= 2 and sa + sb >= ymin
+    )
+
+
+def norm_products(q: Mapping[str, int]) -> list[tuple[int, int]]:
+    """The (A, B) bit widths of sp_norm's products, as the kernel declares them (DB =
+    clog2 D): x^2, S^2 (LayerNorm), c x inv, t x g, t g x M; and by a D that is not a power
+    of two, D x and D Q (its odd part; a power of two is a shift)."""
+    d, ln = q["D"], q["LN"]
+    db = max(1, _clog2(d))
+    tw = db + 21
+    out = [(8, 8), (db + 8 + ln, 32), (tw, 8), (tw + 8, 17)]
+    if ln:
+        out.append((db + 8, db + 8))
+    if _odd(d):
+        odd_bits = (d >> _tz(d)).bit_length() + 1  # a signed constant
+        out += [(8, odd_bits), (db + 16, odd_bits)]
+    return out
+
+
 def _wide(c: int, bits: int = 32) -> int:
     """MULT18X18D of a ``bits``-wide register times ``c`` into a ``bits``-wide result:
     opt_expr moves the constant's trailing zeros into a shift, so ``bits`` less those
@@ -80,8 +124,9 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     (64 x 17: 4 each), one in the LM head, whose RAW result leaves the other unread (Yosys
     drops it). Attention: U score and U context lanes (synth_ecp5's ``share`` merges each
     score lane with its context lane: U), the e x R probability product (4 DSP48E2, 2
-    MULT18X18D), two requantisers. Norm: (D x - S) x inv, t x g x M and x^2 (7 DSP48E2,
-    12 MULT18X18D; a LayerNorm 15 and 22, measured on the micro-GPT-2 C = 2 point). RoPE: four
+    MULT18X18D), two requantisers. Norm: its products at the widths the kernel declares
+    (``norm_products``), each split as mul2dsp splits it (``mul_dsp``; standalone norms
+    of d_model 32 to 768, LayerNorm and RMSNorm, both flows: exact). RoPE: four
     rotation products (ECP5 shares the two halves' pair: 2). Activation (SwiGLU): the
     gate x up product and its requantiser; a GELU table has neither. Also the address and
     index products by dimensions that are not powers of two, which the two flows map
@@ -95,13 +140,10 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     (U 12, NCH 3: ``bc * U`` 2, the weight ROM's ``(ir + ig) * NCH`` 2 and ``pass * ROWS
     * NG * NCH`` 1, so 24 with its sp_requant, not 21) and on standalone builds of every
     kernel over the dimensions (every module of d_model-48 GPT-2, BERT and LLaMA points,
-    groups, GQA, N:M on chip and streamed: exact). The ECP5 count is the
-    multiplier stage's (``synth_ecp5 -run :map_ram``, what the campaign measures); the whole
-    synth_ecp5 drops one more per 64-bit (D x - S) x inv (a LayerNorm's, or an RMSNorm's
-    where D is not a power of two): its top slice pair lies wholly above the 64-bit result,
-    and map_gates' opt removes it once the adders are gates (G-rel: 167 there, 164 whole).
-    So flow ``yosys-ecp5`` (a complete synth_ecp5 build) counts one fewer per such norm
-    than ``yosys-ecp5-dsp`` (the ``-run :map_ram`` stage)."""
+    groups, GQA, N:M on chip and streamed: exact). The complete synth_ecp5 flow and its
+    multiplier stage (``synth_ecp5 -run :map_ram``) count the same: the norm's 64-bit
+    products whose top slices the complete flow used to drop are declared at their width
+    now."""
     q = {**DEFAULTS[kind], **p}
     ecp5 = flow in ("yosys-ecp5", "yosys-ecp5-dsp")
     extra = _index_mults(kind, q) if ecp5 else _xilinx_index_mults(kind, q)
@@ -115,11 +157,8 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     if kind == "sp_attn":
         n = (1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP
         return float(n + extra)
-    if kind == "sp_norm":  # LayerNorm: S^2 and a 33 x 33-bit (D x - S) x inv more
-        if ecp5:  # the complete flow drops one of a 64-bit (D x - S) x inv
-            dropped = flow == "yosys-ecp5" and (q["LN"] or _odd(q["D"]))
-            return (22.0 if q["LN"] else 12.0) + extra - dropped
-        return (15.0 if q["LN"] else 7.0) + extra
+    if kind == "sp_norm":
+        return float(sum(mul_dsp(a, b, flow) for a, b in norm_products(q)) + extra)
     if kind == "sp_rope":
         return (2.0 if ecp5 else 4.0) + extra
     if kind == "sp_act":
@@ -155,9 +194,8 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
     a bank's row ``brc * RPC`` (2; the banks share it), its scale index ``r_ * NG`` (per
     bank) and ``bjc * LPR`` (2). Attention: ``c * U`` (2), ``j * DKV`` (scores),
     ``jj * DKV`` (per context lane), ``pos * DKV`` (KV writes), ``h * HD`` and
-    ``(h / GRP) * HD`` (merged where GRP = 1), an encoder's ``t * DQ``. Norm: ``D * Q``
-    (48-bit Q: 3) and ``D * x``, whose product (a shift where D is a power of two) leaves
-    an RMSNorm's ``(D x) * inv`` 64 bits wide as a LayerNorm's (8, not 2). RoPE:
+    ``(h / GRP) * HD`` (merged where GRP = 1), an encoder's ``t * DQ``. (A norm's
+    ``D * Q`` and ``D * x`` are ``norm_products``.) RoPE:
     ``(pos0 + t) * H`` (H = HD / 2). Top: ``n_tok * D`` (the call's words; and the decoder's
     head read, ``(n_tok - 1) * D``), ``tok * D`` and ``(pos0 + et) * D`` (learned positions),
     and the products by the pass number, design-wide (``pass_products``). Not built with
@@ -184,9 +222,6 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
         n = _wide(q["U"]) + (2 + q["U"]) * _odd(dkv)
         n += (1 if q["NH"] == q["NKV"] else 2) * _odd(hd)
         return n + (0 if q["CAUSAL"] else _odd(q["NH"] * hd))
-    if kind == "sp_norm":  # an RMSNorm's D x (a product, not a shift) stays 64 bits wide
-        wide_c = 0 if q["LN"] or not _odd(q["D"]) else 2 * (_wide(q["D"], 64) - 1)
-        return _wide(q["D"], 48) + _odd(q["D"]) + wide_c
     if kind == "sp_rope":
         return int(_odd(q["HD"] // 2))
     if kind == "top":
@@ -213,7 +248,7 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
     begin:map_dsp``, then map_dsp's own commands; Yosys 0.70, RTL 05c0b4e8a89b): sp_gemv
     over U, NCH, NG, K, ROWS, TILE, PASSES, SPARSE, STREAM, BB and column mode's CH, RPC,
     LPR, NRC, NJC (40 sets), sp_attn over U, HD, MAXPOS, NH/NKV, CAUSAL, PASSES (11),
-    sp_norm over D, LN (9), sp_rope over HD (5), sp_top of three d_model-48 points, then
+    sp_rope over HD (5), sp_top of three d_model-48 points, then
     every module of five d_model-48 points (GPT-2, BERT, LLaMA with groups and GQA, N:M on
     chip and streamed): all exact; and on L-nm's build (the LM head: 3 more than U + 5).
 
@@ -246,8 +281,8 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
     ``bc * U`` (2) is ``dsp``'s."""
     if kind == "sp_attn":
         return _xilinx_attn(q)
-    if kind == "sp_norm":  # D * q (48-bit q: 3), D * x, pass * D (the g and b tables)
-        return 5 * _odd(q["D"])
+    if kind == "sp_norm":  # pass * D into the g and b tables' 32-bit address
+        return int(_odd(q["D"]))
     if kind == "sp_rope":  # (pos0 + t) * H, H = HD / 2 (its tables' 32-bit address)
         return X_WIDE * _odd(q["HD"] // 2)
     if kind == "top":  # n_tok * D, tok * D (16-bit: 1 each), learned (pos0 + et) * D (2),

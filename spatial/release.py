@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cost_models._spatial_dsp import dsp
 from overlay.onchip import HARNESS, RELEASE_DIR, ecp5_blocks
 from overlay.reference import QuantModel
 from overlay.sim import verilate
@@ -40,13 +41,12 @@ UART = RELEASE_DIR / "ov_uart.v"  # the overlay release's UART, one copy for bot
 # full-width arithmetic (counted from the $mul cells of generated tops, 17-bit slices per
 # operand beyond 18 bits, as Yosys's mul2dsp splits them; docs/release.md): a GEMV's 48 x
 # 16-bit scale multiply (3) and two 64 x 16-bit requantisers (4 each; the LM head has one
-# without scale groups), a column-mode lane's product and scale (1 + 3), a LayerNorm's sums,
-# reciprocal and scaling (16; an RMSNorm 8), attention's two requantisers and softmax
-# reciprocal (11), a GLU activation (2), a RoPE's rotations (4).
+# without scale groups), a column-mode lane's product and scale (1 + 3), attention's two
+# requantisers and softmax reciprocal (11), a GLU activation (2), a RoPE's rotations (4).
+# A norm's products are declared at their widths: the resource model's count of them.
 GEMV_MULTS = 3 + 2 * 4
 LM_MULTS = 3 + 4
 COLUMN_LANE_MULTS = 1 + 3
-NORM_MULTS = {True: 16, False: 8}  # LayerNorm, RMSNorm
 ATTN_MULTS = 11
 GLU_MULTS = 2
 ROPE_MULTS = 4
@@ -161,7 +161,8 @@ def rom_blocks(plan: SpatialPlan) -> dict[str, int]:
 def multipliers(plan: SpatialPlan) -> int:
     """The MULT18X18D the top takes, estimated kernel by kernel (weight lanes of row and
     column mode, 2 x m_attn, and the fixed multiplies above); synthesis counts them."""
-    norm = NORM_MULTS[plan.gpt or plan.encoder]
+    ln = int(plan.gpt or plan.encoder)  # LayerNorm, else RMSNorm
+    norm = int(dsp("sp_norm", {"D": plan.shape.d_model, "LN": ln}, "yosys-ecp5"))
     per_layer = 2 * norm + ATTN_MULTS + 2 * plan.kernel("attn").unroll
     per_layer += 0 if plan.gpt else GLU_MULTS + 2 * ROPE_MULTS
     total = norm  # the final norm

@@ -132,8 +132,8 @@ def _elaborated_multipliers(folder: Path, verilog: list[str]) -> int:
 
 def test_the_multiplier_estimate_follows_the_library(tmp_path: Path) -> None:
     """promote refuses by this estimate: it must stay the count of what the library builds
-    (synth_ecp5 mapped the example's top to 146 MULT18X18D where this counts 150; the
-    LLaMA point of the test above: 284 estimated, 282 counted, not run here for time)."""
+    (at RTL 05c0b4e8a89b synth_ecp5 mapped the example's top to 146 MULT18X18D where this
+    counted 150, before the norm's products were declared at their widths)."""
     _, spec = _spec(EXAMPLE)
     rel = prepare({**spec.point, "CPB": 104})
     got = _elaborated_multipliers(tmp_path, write_files(rel, tmp_path))
@@ -141,9 +141,9 @@ def test_the_multiplier_estimate_follows_the_library(tmp_path: Path) -> None:
 
 
 def test_promote_refuses_what_the_release_cannot_hold() -> None:
-    cfg, spec = _spec(EXAMPLE, m_ffn=2)  # the study's other trial: 158 multipliers
-    with pytest.raises(SpatialReleaseError, match="m_ffn: the top needs about 158 multipliers"):
-        plan(EXAMPLE, {**cfg.point, "m_ffn": 2}, spec)
+    cfg, spec = _spec(EXAMPLE, m_ffn=4, m_qkv=2)  # 158 multipliers of the device's 156
+    with pytest.raises(SpatialReleaseError, match="the top needs about 158 multipliers"):
+        plan(EXAMPLE, {**cfg.point, "m_ffn": 4, "m_qkv": 2}, spec)
     cfg, spec = _spec(EXAMPLE, weight_storage="stream")
     with pytest.raises(SpatialReleaseError, match="weight_storage: 'stream'"):
         plan(EXAMPLE, cfg.point, spec)
