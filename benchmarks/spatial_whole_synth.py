@@ -27,6 +27,8 @@ builds are left out of the shape as its ECP5 build is out of the scale (as
 DSPs: the complete flow's count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the
 ``yosys-ecp5-dsp`` runs' multipliers (``-run :map_ram``) vs that stage's count.
 ``--write`` refits on every point and writes ``cost_models/data/spatial_resources.yaml``.
+Where those coefficients were fitted at an earlier RTL, ``committed`` prints them against
+the current RTL's builds (held out: later builds).
 """
 
 from __future__ import annotations
@@ -421,6 +423,8 @@ def main() -> int:
     lines("spatial_whole", summary.get("yosys-xilinx") or {})
     lines("spatial_whole_ecp5", summary.get("yosys-ecp5") or {})
     print(f"spatial_whole_ecp5_probe_dsp_exact={ecp5_ok}/{ecp5_n}")
+    for f in sr.FLOWS:
+        committed(rows, f)
     return 0
 
 
@@ -440,6 +444,29 @@ def lines(prefix: str, errs: dict[str, list[Any]]) -> None:
     print(f"{prefix}_dsp_exact={ok}/{n}")
     bram = sum(1 for v, got in errs.get("bram_pair", []) if abs(v - got) <= max(1, 0.1 * got))
     print(f"{prefix}_bram_ok={bram}/{n}")
+
+
+def committed(rows: list[dict[str, Any]], flow: str) -> None:
+    """The committed coefficients (fitted at ``sr.fitted_rtl()``) on this RTL's builds when
+    the two differ: builds the fit never saw, so every figure is held out. Last lines
+    ``spatial_whole_committed_<flow>_{points,lut_median_pct,lut_max_pct,ff_...,dsp_exact}``."""
+    rtl, fitted = sr.rtl_hash(), sr.fitted_rtl()
+    mine = [r for r in rows if r["rtl"] == rtl and r["flow"] == flow and r["unit"] == "whole"]
+    if fitted == rtl or not mine:
+        return
+    errs: dict[str, list[float]] = {"lut": [], "ff": [], "dsp": []}
+    for r in mine:
+        want = sr.predict(_insts(r), flow)
+        for res in errs:
+            got = float(r[res])
+            errs[res].append(abs(_pct(want[res], got)) if res != "dsp" else want[res] - got)
+    tag = f"spatial_whole_committed_{flow.replace('-', '_')}"
+    print(f"\n{flow}: coefficients fitted at RTL {fitted} on {len(mine)} builds of RTL {rtl}")
+    print(f"{tag}_points={len(mine)}")
+    for res in ("lut", "ff"):
+        print(f"{tag}_{res}_median_pct={statistics.median(errs[res]):.1f}")
+        print(f"{tag}_{res}_max_pct={max(errs[res]):.1f}")
+    print(f"{tag}_dsp_exact={sum(1 for v in errs['dsp'] if v == 0)}/{len(mine)}")
 
 
 def ecp5_dsp(rows: list[dict[str, Any]]) -> tuple[int, int]:
