@@ -18,7 +18,7 @@ from cost_models import _overlay_resources as ovr
 from cost_models import _overlay_template as ovt
 from cost_models._common import Arrays, dequant_lanes, dsp_table, sel, sparse_group_terms
 from cost_models._points import QUANTS
-from cost_models._spatial import logic
+from cost_models._spatial_area import logic
 from cost_models._workload import Workload
 
 
