@@ -20,9 +20,9 @@ whole; last lines ``spatial_whole_points=N``, ``spatial_whole_lut_loo_median_pct
 ``spatial_whole_bram_ok=N/N`` (within one block or 10 %): Xilinx. ECP5's netlist is flat
 (whole rows only), so its LUT/FF are the Xilinx fit's shape times one scale per resource,
 plus the features priced by rule (``_spatial_resources.FIXED``: logic-mapped buffers) at
-ECP5's weights, plus a constant (from six points, ``FLAT_CONST_POINTS``); held out, the
-point's Xilinx
-builds are left out of the shape as its ECP5 build is out of the scale (as
+ECP5's weights, plus a constant (from six points, ``spatial_fit.FLAT_CONST_POINTS``);
+held out, the point's Xilinx builds are left out of the shape as its ECP5 build is out of
+the scale (as
 ``overlay_synth``'s ECP5 section): the same lines as ``spatial_whole_ecp5_...`` (its
 DSPs: the complete flow's count). ``spatial_whole_ecp5_probe_dsp_exact=N/N``: the
 ``yosys-ecp5-dsp`` runs' multipliers (``-run :map_ram``) vs that stage's count.
@@ -46,18 +46,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import yaml
-from scipy.optimize import nnls
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yosys_stat as ys  # noqa: E402
+from spatial_fit import fit, write  # noqa: E402
+from spatial_points import MAX_POS, MAX_POS_OF, POINTS, SHAPES, insts_of, knobs_of  # noqa: E402
 
-from cost_models import ModelShape  # noqa: E402
 from cost_models import _spatial_resources as sr  # noqa: E402
-from cost_models._spatial_params import KINDS  # noqa: E402
 from overlay.flow import default_prompt  # noqa: E402
 from overlay.model import make_float_model  # noqa: E402
 from overlay.reference import quantise_model  # noqa: E402
@@ -77,67 +73,6 @@ COLUMNS: tuple[str, ...] = (
     "inst",
 )
 COLUMNS += ("params", "lut", "ff", "dsp", "bram", "lutram", "yosys_s")
-MAX_POS = 8
-SHAPES = {
-    "micro-gpt2": ModelShape("micro-gpt2", 32, 2, 2, 2, 16, 64, "gelu", 64, positions="learned"),
-    "micro-llama": ModelShape("micro-llama", 32, 2, 2, 1, 16, 64, "swiglu", 64),
-    "micro-bert": ModelShape(
-        "micro-bert", 32, 2, 2, 2, 16, 64, "gelu", 64, causal=False, positions="learned"
-    ),
-    # widths that are not powers of two: the RTL's index products by d_model, rows, ...
-    # are then real multipliers (``_spatial_dsp.dsp`` counts them per flow)
-    # examples/micro-gpt2-ecp5-spatial.yaml's model (the ECP5 release, 20 positions)
-    "micro-gpt2-2l": ModelShape(
-        "micro-gpt2-2l", 32, 2, 2, 2, 16, 128, "gelu", 64, max_positions=32, positions="rope"
-    ),
-    "micro-gpt2-48": ModelShape(
-        "micro-gpt2-48", 48, 2, 3, 3, 16, 96, "gelu", 80, positions="learned"
-    ),
-}
-BASE = {"quant": "w8a8", "quant_group": 0, "layers_per_fpga": 1, "weight_storage": "onchip"}
-BASE |= {"m_qkv": 4, "m_attn": 2, "m_ffn": 8, "fifo_depth": 4, "tile_tokens": 2}
-NM = {"sparsity": "nm", "nm_m": 4, "density_ffn": 0.25, "density_qk": 0.25}
-# name -> (shape, knobs over BASE): in the order the campaign builds them
-POINTS: dict[str, tuple[str, dict[str, Any]]] = {
-    "L-base": ("micro-llama", {}),
-    "G-c2-w4": ("micro-gpt2", {"layers_per_fpga": 2, "quant": "w4a8", "m_qkv": 8, "m_ffn": 16}),
-    "B-small": ("micro-bert", {"m_qkv": 2, "m_attn": 1, "m_ffn": 4, "fifo_depth": 8}),
-    "L-nm-c2": ("micro-llama", {**NM, "layers_per_fpga": 2, "m_ffn": 4}),
-    "L-nm": ("micro-llama", {**NM, "m_qkv": 8, "m_ffn": 4}),
-    "G-w4": ("micro-gpt2", {"quant": "w4a8", "m_attn": 4, "m_ffn": 16, "fifo_depth": 8}),
-    "G-stream": ("micro-gpt2", {"weight_storage": "stream"}),
-    "L-grp-w4": ("micro-llama", {"quant": "w4a8", "quant_group": 16, "m_qkv": 8}),
-    "G-wide": ("micro-gpt2", {"m_qkv": 16, "m_attn": 8, "m_ffn": 32, "tile_tokens": 4}),
-    "B-c2-nm": ("micro-bert", {**NM, "layers_per_fpga": 2, "m_qkv": 8, "m_ffn": 16}),
-    "L-stream-w4": ("micro-llama", {"weight_storage": "stream", "quant": "w4a8", "m_ffn": 16}),
-    "G-deep": ("micro-gpt2", {"fifo_depth": 32, "tile_tokens": 8, "m_attn": 4}),
-    "G48": ("micro-gpt2-48", {"m_qkv": 6, "m_ffn": 12, "m_attn": 3}),
-    "G-rel": ("micro-gpt2-2l", {"m_qkv": 1, "m_attn": 1, "m_ffn": 1}),
-    # a second spread (the issue asks 30 points a flow): every family against each knob
-    "L-small": ("micro-llama", {"m_qkv": 2, "m_attn": 1, "m_ffn": 2}),
-    "B-base": ("micro-bert", {}),
-    "G-base": ("micro-gpt2", {}),
-    "L-w4": ("micro-llama", {"quant": "w4a8", "m_attn": 4, "m_ffn": 16}),
-    "B-w4": ("micro-bert", {"quant": "w4a8", "m_qkv": 8, "fifo_depth": 16}),
-    "G-nm": ("micro-gpt2", {**NM, "m_qkv": 2, "m_ffn": 8}),
-    "B-nm": ("micro-bert", {**NM, "m_attn": 4, "m_ffn": 16}),
-    "L-stream": ("micro-llama", {"weight_storage": "stream", "m_qkv": 8}),
-    "B-stream": ("micro-bert", {"weight_storage": "stream", "m_ffn": 4, "tile_tokens": 4}),
-    "G-grp-w4": ("micro-gpt2", {"quant": "w4a8", "quant_group": 16, "m_ffn": 4}),
-    "B-grp-w4": ("micro-bert", {"quant": "w4a8", "quant_group": 8, "m_attn": 1}),
-    "L-deep": ("micro-llama", {"fifo_depth": 16, "tile_tokens": 4, "m_qkv": 2}),
-    "L-wide": ("micro-llama", {"m_qkv": 16, "m_attn": 4, "m_ffn": 16}),
-    "B-wide": ("micro-bert", {"m_qkv": 16, "m_attn": 8, "m_ffn": 8, "fifo_depth": 2}),
-    "G-nm-w4": ("micro-gpt2", {**NM, "quant": "w4a8", "m_qkv": 8, "m_ffn": 4}),
-    "L-nm-w4": ("micro-llama", {**NM, "quant": "w4a8", "m_attn": 1, "m_ffn": 8}),
-    "G-stream-w4": ("micro-gpt2", {"weight_storage": "stream", "quant": "w4a8", "m_qkv": 2}),
-    "B-c2": ("micro-bert", {"layers_per_fpga": 2, "m_qkv": 2, "m_attn": 1, "m_ffn": 2}),
-    # longer KV buffers and position tables than MAX_POS (MAX_POS_OF)
-    "L-pos": ("micro-llama", {"m_attn": 4}),
-    "B-pos": ("micro-bert", {"m_attn": 1, "m_ffn": 4}),
-}
-# positions a point's buffers hold where not MAX_POS (the release example's 20)
-MAX_POS_OF = {"G-rel": 20, "L-pos": 24, "B-pos": 16}
 FLOWS = {
     "yosys-xilinx": "synth_xilinx -family xcup -top {top} -noiopad",
     "yosys-ecp5": "synth_ecp5 -top {top}",
@@ -145,10 +80,6 @@ FLOWS = {
     # mapped to MULT18X18D in "coarse"): minutes where the whole flow takes an hour or more
     "yosys-ecp5-dsp": "synth_ecp5 -top {top} -run :map_ram",
 }
-
-
-def knobs_of(name: str) -> dict[str, Any]:
-    return {**BASE, **POINTS[name][1]}
 
 
 def unit_rows(stat: dict[str, Any], log: str, flow: str) -> list[dict[str, Any]]:
@@ -240,91 +171,6 @@ def load() -> list[dict[str, Any]]:
         return list(csv.DictReader(fh))
 
 
-def _insts(row: dict[str, Any]) -> list[sr.Instance]:
-    """The model's instances of a cached point (its shape, knobs and max_pos)."""
-    return sr.instances(SHAPES[row["shape"]], json.loads(row["knobs"]), int(row["max_pos"]))
-
-
-def fit(rows: list[dict[str, Any]], flow: str) -> dict[str, Any]:
-    """LUT/FF coefficients per kind: non-negative least squares over the measured
-    per-instance rows (Xilinx) of ``rows``; a flat flow's: ``fit_flat``."""
-    if flow in sr.FLAT:
-        return fit_flat(rows, flow, fit(rows, sr.FLAT[flow]))
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        if r["flow"] == flow and r["unit"] in KINDS:
-            by_kind.setdefault(r["unit"], []).append(r)
-    coef: dict[str, Any] = {}
-    for kind, rs in by_kind.items():
-        feats = [sr.features(kind, {**json.loads(r["params"])}, flow) for r in rs]
-        if kind == "top":  # the top's parameters are the point's
-            feats = [sr.features("top", _top_params(r), flow) for r in rs]
-        names = sorted({k for f in feats for k in f})
-        a = np.array(
-            [
-                [f.get(k, 0.0) * float(r["inst"]) for k in names]
-                for f, r in zip(feats, rs, strict=True)
-            ]
-        )
-        coef[kind] = {}
-        for res in ("lut", "ff"):
-            b = np.array([float(r[res]) for r in rs])
-            use = [i for i, k in enumerate(names) if k not in sr.FIXED]
-            fixed = {k: w[flow] for k, (r, w) in sr.FIXED.items() if r == res and k in names}
-            for k, w in fixed.items():  # priced by rule: taken off before the fit
-                b = b - w * a[:, names.index(k)]
-            w, _ = nnls(a[:, use], b)
-            coef[kind][res] = {
-                names[i]: round(float(v), 4) for i, v in zip(use, w, strict=True) if v > 0
-            } | {k: round(v, 4) for k, v in fixed.items()}
-    return coef
-
-
-# Points before a flat flow's fit takes a constant: the first four ECP5 builds (35 to 44 k
-# LUT) gave LUT = 1.83 x shape - 16 k, a slope that a small or large design would carry
-# far off; a scale alone held out at 3.8 / 7.9 % (median / max) on them.
-FLAT_CONST_POINTS = 6
-RESIDENT_POINTS = 2
-
-
-def fit_flat(rows: list[dict[str, Any]], flow: str, shape: dict[str, Any]) -> dict[str, Any]:
-    """A flat flow's coefficients from its whole rows: per resource, least squares of the
-    measured counts, less the rule-priced features (``sr.FIXED``), on ``shape``'s
-    prediction (the hierarchical fit's): a scale, a resident points' scale (from
-    ``RESIDENT_POINTS`` of them) and, from ``FLAT_CONST_POINTS`` points, a constant; {}
-    without rows or shape."""
-    whole = [r for r in rows if r["flow"] == flow and r["unit"] == "whole"]
-    if not whole or not shape:
-        return {}
-    unit = sr.flat_coefficients(shape, {"lut": 1.0, "ff": 1.0}, {})
-    none = sr.flat_coefficients(shape, {"lut": 0.0, "ff": 0.0}, {})  # the FIXED part only
-    insts = [_insts(r) for r in whole]  # each point's plan, built once
-    xs = [sr.predict(i, flow, unit) for i in insts]
-    fixed = [sr.predict(i, flow, none) for i in insts]
-    # resident points (C = N: the pass register folds away) take a scale of their own
-    # from RESIDENT_POINTS of them
-    res_of = np.array([float(sr.resident(i)) for i in insts])
-    split = res_of.sum() >= RESIDENT_POINTS
-    scale, const, scale_res = {}, {}, {}
-    for res in ("lut", "ff"):
-        x = np.array([p[res] - q[res] for p, q in zip(xs, fixed, strict=True)])
-        y = np.array([float(r[res]) - q[res] for r, q in zip(whole, fixed, strict=True)])
-        cols = [x * (1 - res_of), x * res_of] if split else [x]
-        with_const = len(whole) >= FLAT_CONST_POINTS
-        c = np.linalg.lstsq(
-            np.stack([*cols, np.ones_like(x)][: len(cols) + with_const], axis=1), y, rcond=None
-        )[0]
-        scale[res] = round(float(c[0]), 4)
-        if split:
-            scale_res[res] = round(float(c[1]), 4)
-        const[res] = round(float(c[-1]), 1) if with_const else 0.0
-    return sr.flat_coefficients(shape, scale, const, scale_res or None)
-
-
-def _top_params(row: dict[str, Any]) -> dict[str, int]:
-    return next(p for k, p, _ in _insts(row) if k == "top")
-
-
 def _pct(model: float, got: float) -> float:
     return 100.0 * (model - got) / got if got else 0.0
 
@@ -351,7 +197,7 @@ def report(rows: list[dict[str, Any]], flow: str) -> dict[str, list[Any]] | None
         own = [r for r in mine if r["point"] == pt]
         whole = next(r for r in own if r["unit"] == "whole")
         coef = fit([r for r in cur if r["point"] != pt], flow)
-        insts = _insts(whole)
+        insts = insts_of(whole)
         loo, ins = sr.predict(insts, flow, coef), sr.predict(insts, flow, full)
         for res in sr.RESOURCES:
             got = float(whole[res])
@@ -456,7 +302,7 @@ def committed(rows: list[dict[str, Any]], flow: str) -> None:
         return
     errs: dict[str, list[float]] = {"lut": [], "ff": [], "dsp": []}
     for r in mine:
-        want = sr.predict(_insts(r), flow)
+        want = sr.predict(insts_of(r), flow)
         for res in errs:
             got = float(r[res])
             errs[res].append(abs(_pct(want[res], got)) if res != "dsp" else want[res] - got)
@@ -479,25 +325,10 @@ def ecp5_dsp(rows: list[dict[str, Any]]) -> tuple[int, int]:
         print(f"\nyosys-ecp5 MULT18X18D at RTL {rtl} (flattened; counted, not fitted)")
     ok = 0
     for r in sorted(mine, key=lambda r: r["point"]):
-        want = sr.predict(_insts(r), "yosys-ecp5-dsp", {})["dsp"]
+        want = sr.predict(insts_of(r), "yosys-ecp5-dsp", {})["dsp"]
         ok += want == float(r["dsp"])
         print(f"{r['point']:14s} measured {float(r['dsp']):5.0f} model {want:5.0f}")
     return ok, len(mine)
-
-
-def write(coef: dict[str, Any], rtl: str) -> None:
-    head = (
-        "# Coefficients of cost_models._spatial_resources per flow -> kind -> resource ->\n"
-        "# feature, fitted to whole Yosys builds of templates/spatial_rtl (RTL revision `rtl`)\n"
-        "# by  python benchmarks/spatial_whole_synth.py --write  (benchmarks/data/\n"
-        "# spatial_synth.csv). Do not edit by hand: rerun the command.\n"
-    )
-    # a flat flow's shape is its hierarchical flow's, written beside it: not repeated
-    flows = {f: {k: v for k, v in c.items() if k != "shape"} for f, c in coef.items() if c}
-    doc = {"version": 1, "rtl": rtl, "flows": flows}
-    (ROOT / "cost_models" / "data" / "spatial_resources.yaml").write_text(
-        head + yaml.safe_dump(doc, sort_keys=False)
-    )
 
 
 if __name__ == "__main__":

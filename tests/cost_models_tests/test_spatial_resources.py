@@ -40,7 +40,7 @@ def _rows() -> list[dict[str, str]]:
 
 
 def _insts(row: dict[str, str]) -> list[sr.Instance]:
-    from spatial_whole_synth import SHAPES
+    from spatial_points import SHAPES
 
     return sr.instances(SHAPES[row["shape"]], json.loads(row["knobs"]), int(row["max_pos"]))
 
