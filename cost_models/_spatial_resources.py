@@ -289,7 +289,8 @@ def coefficients(flow: str) -> dict[str, Any]:
     c = dict((_doc().get("flows") or {}).get(flow) or {})
     if flow in FLAT and c:
         shape = coefficients(FLAT[flow])
-        return flat_coefficients(shape, c["scale"], c.get("const", {})) if shape else {}
+        res = c.get("scale_resident")
+        return flat_coefficients(shape, c["scale"], c.get("const", {}), res) if shape else {}
     return c
 
 

@@ -295,3 +295,6 @@ def test_resident_points_take_their_own_ecp5_scale() -> None:
     assert (
         sr.predict(both, "yosys-ecp5", split)["lut"] < sr.predict(both, "yosys-ecp5", plain)["lut"]
     )
+    committed = sr.coefficients("yosys-ecp5")  # the yaml's resident scale reaches a study
+    if "scale_resident" in ((sr._doc().get("flows") or {}).get("yosys-ecp5") or {}):
+        assert committed["scale_resident"]["lut"] != committed["scale"]["lut"]
