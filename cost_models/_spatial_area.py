@@ -28,10 +28,11 @@ from cost_models._workload import Workload
 # Flows whose builds of a point are the sp_top the whole-design model describes. Not ECP5
 # yet: an ECP5 board builds the released top (spatial_release: sp_top, its ROMs and the
 # UART). Up to RTL 05c0b4e8a89b the two mapped different multipliers (146 against 164 at
-# the micro-GPT-2 example), by the order Yosys's wreduce visited the norms' products; the
-# norm now declares their widths and both map 125, the model's count (docs/spatial.md).
-# ECP5's LUT/FF coefficients are still those fitted at 05c0b4e8a89b, so ECP5 studies keep
-# the engine-level figures until the campaign has rebuilt that flow at this RTL.
+# the micro-GPT-2 example), by the order Yosys's wreduce visited the norms' and the GLU
+# requantiser's products; those now declare their widths and both map the model's count
+# (125; the micro-LLaMA release 266; docs/spatial.md). ECP5's LUT/FF coefficients are
+# still those fitted at 05c0b4e8a89b, so ECP5 studies keep the engine-level figures
+# until the campaign has rebuilt both flows at this RTL and refitted.
 WHOLE_RTL_FLOWS = ("yosys-xilinx",)
 
 

@@ -128,7 +128,8 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     (``norm_products``), each split as mul2dsp splits it (``mul_dsp``; standalone norms
     of d_model 32 to 768, LayerNorm and RMSNorm, both flows: exact). RoPE: four
     rotation products (ECP5 shares the two halves' pair: 2). Activation (SwiGLU): the
-    gate x up product and its requantiser; a GELU table has neither. Also the address and
+    gate x up product and its requantiser, 16 bits wide as the kernel declares it (one
+    each); a GELU table has neither. Also the address and
     index products by dimensions that are not powers of two, which the two flows map
     differently: on ECP5 ``_index_mults`` (flattened: the top's and the pass number's
     products design-wide, merged by constant, ``pass_products``), on Xilinx
@@ -161,8 +162,8 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
         return float(sum(mul_dsp(a, b, flow) for a, b in norm_products(q)) + extra)
     if kind == "sp_rope":
         return (2.0 if ecp5 else 4.0) + extra
-    if kind == "sp_act":
-        return float(1 + REQUANT_DSP) if q["GLU"] else 0.0
+    if kind == "sp_act":  # the gate x up product (16 bits declared) and its requantiser
+        return float(mul_dsp(8, 8, flow) + mul_dsp(16, 17, flow)) if q["GLU"] else 0.0
     return float(extra)
 
 

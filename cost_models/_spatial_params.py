@@ -44,14 +44,20 @@ Instance = tuple[str, dict[str, int], int]  # kind, Verilog parameters, instance
 def instances(shape: Any, knobs: Mapping[str, Any], max_pos: int) -> list[Instance]:
     """Every module instance of the point's ``sp_top`` with its parameters, as generated.
     Raises ``spatial.plan.SpatialError`` for a point the generator does not build."""
+    from spatial.plan import build_plan  # the generator's plan: imported where used
+
+    return plan_instances(build_plan(knobs, shape, max_pos))
+
+
+def plan_instances(plan: Any) -> list[Instance]:
+    """``instances`` of a generator's plan (``spatial.plan.SpatialPlan``)."""
     from cost_models._spatial_dsp import pass_products  # which imports this module
-    from overlay.model import layer_mats  # the generator's plan: imported where used
+    from overlay.model import layer_mats
     from spatial import rtl_stream
-    from spatial.plan import build_plan
     from spatial.rtl import gemvs
 
-    plan = build_plan(knobs, shape, max_pos)
-    m, c, passes, g = shape, plan.layers_built, plan.passes, gemvs(plan)
+    m, c, passes, g = plan.shape, plan.layers_built, plan.passes, gemvs(plan)
+    max_pos = plan.max_pos
     tile = min(plan.tile_tokens, plan.max_pos)
     stream = int(not plan.weights_onchip)
     out: list[Instance] = []

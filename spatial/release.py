@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cost_models._spatial_dsp import dsp
+from cost_models._spatial_params import plan_instances
+from cost_models._spatial_resources import predict
 from overlay.onchip import HARNESS, RELEASE_DIR, ecp5_blocks
 from overlay.reference import QuantModel
 from overlay.sim import verilate
@@ -37,19 +38,6 @@ from spatial.rtl import LIBRARY, RTL_DIR, gemvs, render, write_roms
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates" / "spatial_release"
 TOP = "sp_uart_top"
 UART = RELEASE_DIR / "ov_uart.v"  # the overlay release's UART, one copy for both families
-# MULT18X18D of the kernels besides their weight lanes, as synth_ecp5 maps the library's
-# full-width arithmetic (counted from the $mul cells of generated tops, 17-bit slices per
-# operand beyond 18 bits, as Yosys's mul2dsp splits them; docs/release.md): a GEMV's 48 x
-# 16-bit scale multiply (3) and two 64 x 16-bit requantisers (4 each; the LM head has one
-# without scale groups), a column-mode lane's product and scale (1 + 3), attention's two
-# requantisers and softmax reciprocal (11), a GLU activation (2), a RoPE's rotations (4).
-# A norm's products are declared at their widths: the resource model's count of them.
-GEMV_MULTS = 3 + 2 * 4
-LM_MULTS = 3 + 4
-COLUMN_LANE_MULTS = 1 + 3
-ATTN_MULTS = 11
-GLU_MULTS = 2
-ROPE_MULTS = 4
 
 
 @dataclass
@@ -159,20 +147,9 @@ def rom_blocks(plan: SpatialPlan) -> dict[str, int]:
 
 
 def multipliers(plan: SpatialPlan) -> int:
-    """The MULT18X18D the top takes, estimated kernel by kernel (weight lanes of row and
-    column mode, 2 x m_attn, and the fixed multiplies above); synthesis counts them."""
-    ln = int(plan.gpt or plan.encoder)  # LayerNorm, else RMSNorm
-    norm = int(dsp("sp_norm", {"D": plan.shape.d_model, "LN": ln}, "yosys-ecp5"))
-    per_layer = 2 * norm + ATTN_MULTS + 2 * plan.kernel("attn").unroll
-    per_layer += 0 if plan.gpt else GLU_MULTS + 2 * ROPE_MULTS
-    total = norm  # the final norm
-    for name, g in gemvs(plan).items():
-        lanes = g.unroll + (g.rpc * g.lpr * COLUMN_LANE_MULTS if g.ch else 0)
-        if name == "lm":
-            total += lanes + (GEMV_MULTS if plan.group else LM_MULTS)
-        else:
-            per_layer += lanes + GEMV_MULTS
-    return total + plan.layers_built * per_layer
+    """The MULT18X18D the released top takes: the whole-design model's count of its sp_top
+    (``cost_models._spatial_dsp``, what synth_ecp5 maps; the UART wrapper has none)."""
+    return int(predict(plan_instances(plan), "yosys-ecp5", {})["dsp"])
 
 
 def check_fits(plan: SpatialPlan, ebr: int, dsp: int, where: str) -> dict[str, Any]:
@@ -192,9 +169,9 @@ def check_fits(plan: SpatialPlan, ebr: int, dsp: int, where: str) -> dict[str, A
     if need["multipliers"] > dsp:
         raise SpatialError(
             "m_ffn",
-            f"the top needs about {need['multipliers']} multipliers (the weight lanes of "
-            f"m_qkv and m_ffn, 2 x m_attn, and {GEMV_MULTS} more per GEMV, up to 16 per norm "
-            f"for the full-width scale arithmetic) and {where} has {dsp} MULT18X18D: "
+            f"the top needs {need['multipliers']} multipliers (the weight lanes of m_qkv "
+            "and m_ffn, 2 x m_attn, and each GEMV's scale and requantiser, norm and "
+            f"attention arithmetic besides) and {where} has {dsp} MULT18X18D: "
             "lower m_qkv, m_ffn, m_attn or layers_per_fpga",
         )
     return need

@@ -75,8 +75,12 @@ module sp_tab #(
 endmodule
 
 // sat8((a * M + 2^(sh-1)) >> sh); rq = {M[15:0], sh[7:0]} (round half up, floor shift).
-module sp_requant (
-    input  wire signed [63:0] a,
+// AW: a's width as its driver declares it (a product's operand left wider than its driver
+// is narrowed by Yosys only where wreduce happens to visit them in order: docs/spatial.md).
+module sp_requant #(
+    parameter AW = 64
+) (
+    input  wire signed [AW-1:0] a,
     input  wire        [31:0] rq,
     output wire signed [7:0]  y
 );

@@ -92,8 +92,8 @@ module sp_act #(
         end
     endgenerate
     wire signed [7:0] mid;
-    wire signed [63:0] prod = $signed(lq) * $signed(up_d);
-    sp_requant mul (prod, rq, mid);
+    wire signed [15:0] prod = $signed(lq) * $signed(up_d);
+    sp_requant #(16) mul (prod, rq, mid);
     wire go = up_v && (!GLU || gate_v) && (!out_v || out_r);
     assign up_r = go;
     assign gate_r = GLU && go;
