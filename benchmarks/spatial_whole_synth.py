@@ -184,11 +184,15 @@ def report(rows: list[dict[str, Any]], flow: str) -> dict[str, list[Any]] | None
     if not points:
         return None
     print(f"\n{flow} at RTL {rtl}: {len(points)} whole builds (model fitted without the point)")
+    # a flat flow's LUT/FF scale the hierarchical flow's fit at this RTL: none without it
+    shaped = flow not in sr.FLAT or any(r["flow"] == sr.FLAT[flow] for r in cur)
     if flow in sr.FLAT:
         print(
             f"  flat netlist: LUT/FF = scale x the {sr.FLAT[flow]} fit's shape + constant; "
             f"held out, the point's {sr.FLAT[flow]} builds are left out of the shape too"
         )
+    if not shaped:
+        print(f"  no {sr.FLAT[flow]} build at this RTL: LUT/FF not fitted, DSP/BRAM counted")
     print(f"{'point':14s} {'res':4s} {'measured':>9s} {'loo':>9s} {'err%':>7s} {'in-sample':>9s}")
     full = fit(cur, flow)
     errs: dict[str, list[Any]] = {"lut": [], "ff": [], "dsp": [], "bram": [], "fit_lut": []}
@@ -205,10 +209,14 @@ def report(rows: list[dict[str, Any]], flow: str) -> dict[str, list[Any]] | None
                 f"{pt:14s} {res:4s} {got:9.0f} {loo[res]:9.0f} {_pct(loo[res], got):7.1f} "
                 f"{ins[res]:9.0f}"
             )
-            errs[res].append(_pct(loo[res], got) if res in ("lut", "ff") else loo[res] - got)
+            if res in ("dsp", "bram"):
+                errs[res].append(loo[res] - got)
+            elif shaped:
+                errs[res].append(_pct(loo[res], got))
         errs.setdefault("bram_pair", []).append((loo["bram"], float(whole["bram"])))
-        errs["fit_lut"].append(_pct(ins["lut"], float(whole["lut"])))
-        errs["fit_ff"].append(_pct(ins["ff"], float(whole["ff"])))
+        if shaped:
+            errs["fit_lut"].append(_pct(ins["lut"], float(whole["lut"])))
+            errs["fit_ff"].append(_pct(ins["ff"], float(whole["ff"])))
         units = sr.predict_units(insts, flow, coef)
         got_units: dict[str, dict[str, float]] = {}
         for r in own:
@@ -276,14 +284,15 @@ def main() -> int:
 
 def lines(prefix: str, errs: dict[str, list[Any]]) -> None:
     """One flow's last lines: points, LUT/FF in sample and held out, DSP exact, BRAM ok."""
-    n = len(errs.get("lut", []))
+    n = len(errs.get("dsp", []))
     print(f"{prefix}_points={n}")
     for res in ("lut", "ff"):
         # held out needs a second point to fit on: none with fewer than two
         e = [abs(v) for v in errs.get(res, [])] if n >= 2 else []
         fit_e = [abs(v) for v in errs.get(f"fit_{res}", [])]
         med = f"{statistics.median(e):.1f}" if e else "nan"
-        print(f"{prefix}_{res}_fit_median_pct={statistics.median(fit_e) if fit_e else 0:.1f}")
+        fit_med = f"{statistics.median(fit_e):.1f}" if fit_e else "nan"
+        print(f"{prefix}_{res}_fit_median_pct={fit_med}")
         print(f"{prefix}_{res}_loo_median_pct={med}")
         print(f"{prefix}_{res}_loo_max_pct={max(e) if e else float('nan'):.1f}")
     ok = sum(1 for v in errs.get("dsp", []) if v == 0)
@@ -297,7 +306,8 @@ def committed(rows: list[dict[str, Any]], flow: str) -> None:
     the two differ: builds the fit never saw, so every figure is held out. Last lines
     ``spatial_whole_committed_<flow>_{points,lut_median_pct,lut_max_pct,ff_...,dsp_exact}``."""
     rtl, fitted = sr.rtl_hash(), sr.fitted_rtl()
-    mine = [r for r in rows if r["rtl"] == rtl and r["flow"] == flow and r["unit"] == "whole"]
+    whole = [r for r in rows if r["rtl"] == rtl and r["flow"] == flow and r["unit"] == "whole"]
+    mine = list({r["point"]: r for r in whole}.values())  # a point built twice: once
     if fitted == rtl or not mine:
         return
     errs: dict[str, list[float]] = {"lut": [], "ff": [], "dsp": []}
