@@ -153,8 +153,9 @@ def multipliers(plan: SpatialPlan) -> int:
 
 
 def check_fits(plan: SpatialPlan, ebr: int, dsp: int, where: str) -> dict[str, Any]:
-    """The estimate of what the released top needs; :class:`SpatialError` naming what is
-    missing when it cannot fit ``where`` (``ebr`` block RAMs, ``dsp`` multipliers)."""
+    """What the released top needs (ROM blocks, multipliers); :class:`SpatialError`
+    naming what is missing when it cannot fit ``where`` (``ebr`` block RAMs, ``dsp``
+    multipliers)."""
     roms = rom_blocks(plan)
     need = {"weight_rom_ebr": sum(roms.values()), "multipliers": multipliers(plan)}
     if need["weight_rom_ebr"] > ebr:
