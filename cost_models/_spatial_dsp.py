@@ -27,12 +27,6 @@ def _tz(c: int) -> int:
     return (c & -c).bit_length() - 1
 
 
-def _slices(bits: int) -> int:
-    """MULT18X18D of an operand of ``bits`` times a constant of at most 18 bits, as mul2dsp
-    splits it: 18 bits in the first, 17 a slice beyond."""
-    return 1 + max(0, -(-(bits - 18) // 17))
-
-
 # mul2dsp's limits per flow: the widest A and B operand of one block, the A slice width
 # beyond it, a sign bit each slice takes (DSP_SIGNEDONLY) and the narrowest result mapped.
 _MUL2DSP = {"ecp5": (18, 18, 18, 0, 0), "xilinx": (27, 18, 18, 1, 9)}
@@ -80,8 +74,10 @@ def norm_products(q: Mapping[str, int]) -> list[tuple[int, int]]:
 def _wide(c: int, bits: int = 32) -> int:
     """MULT18X18D of a ``bits``-wide register times ``c`` into a ``bits``-wide result:
     opt_expr moves the constant's trailing zeros into a shift, so ``bits`` less those
-    (a 32-bit index: 2)."""
-    return _slices(bits - _tz(c)) if _odd(c) else 0
+    (a 32-bit index: 2), times the constant's odd part (a signed constant)."""
+    if not _odd(c):
+        return 0
+    return mul_dsp(bits - _tz(c), (c >> _tz(c)).bit_length() + 1, "yosys-ecp5")
 
 
 def pass_products(layer: Sequence[Instance]) -> int:

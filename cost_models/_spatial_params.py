@@ -58,7 +58,7 @@ def plan_instances(plan: Any) -> list[Instance]:
 
     m, c, passes, g = plan.shape, plan.layers_built, plan.passes, gemvs(plan)
     max_pos = plan.max_pos
-    tile = min(plan.tile_tokens, plan.max_pos)
+    tile = min(plan.tile_tokens, max_pos)
     stream = int(not plan.weights_onchip)
     out: list[Instance] = []
 

@@ -40,9 +40,9 @@ def _rows() -> list[dict[str, str]]:
 
 
 def _insts(row: dict[str, str]) -> list[sr.Instance]:
-    from spatial_points import SHAPES
+    from spatial_points import insts_of
 
-    return sr.instances(SHAPES[row["shape"]], json.loads(row["knobs"]), int(row["max_pos"]))
+    return insts_of(row)
 
 
 def _key(kind: str, params: dict[str, int]) -> tuple[str, str]:
