@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from cost_models._shape import ModelShape
+from cost_models._spatial_params import row_pack
 
 Ev = tuple[Any, Any]
 BLOCK = 16  # inputs of a block in a column-wise GEMV (the template's block, dense weights)
@@ -85,7 +86,11 @@ class Chain:
         g = self.p["quant_group"]
         unroll = np.maximum(1.0, np.minimum(macs, k))
         grp = np.where(g > 0, g, k)
-        per_row = k / grp * np.ceil(grp * dens / unroll)  # groups of a row, one after another
+        # groups of a row one after another; where the RTL packs (row_pack), a pair of
+        # rows at half the lanes
+        pk = row_pack(rows, grp * dens, unroll, dens >= 1, self.onchip > 0)
+        per_issue = k / grp * np.ceil(grp * dens / np.where(pk, np.maximum(unroll // 2, 1), unroll))
+        per_row = np.where(pk, per_issue / 2, per_issue)
         fetch = self.mem.get(stage, 0.0)  # a tile's rows arrive no faster than this
         tl = np.minimum(self.tile, t)
         nt = np.ceil(t / tl)
@@ -96,8 +101,8 @@ class Chain:
         per_row = np.maximum(per_row, fetch / (rows * tl))
         start = np.maximum(last, first + t * k)  # the read loop: a word a cycle
         one = t == 1
-        ev_first = np.where(one, start + per_row, start + compute)
-        ev_last = np.where(one, start + compute + 1, start + compute + t * rows)
+        ev_first = np.where(one, start + per_issue, start + compute)
+        ev_last = np.where(one, start + compute + 1 + pk, start + compute + t * rows)
         if np.any(tl < t):  # several tiles (an encoder's call): read, compute, write each
             t_last = t - (nt - 1) * tl  # the last tile reads once its words are all in
             start1 = np.maximum(first + tl * k, first + (last - first) * tl / t)

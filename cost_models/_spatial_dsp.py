@@ -55,6 +55,12 @@ def mul_dsp(a: int, b: int, flow: str) -> int:
     )
 
 
+def packed_lane(wb: int, flow: str) -> int:
+    """DSP blocks of a packed lane: (w_b * 2^(WB + 8) + w_a) x an 8-bit activation, a
+    (2 WB + 8)-bit operand (W4: one block on both flows; W8: one DSP48E2, two MULT18X18D)."""
+    return mul_dsp(2 * wb + 8, 8, flow)
+
+
 def norm_products(q: Mapping[str, int]) -> list[tuple[int, int]]:
     """The (A, B) bit widths of sp_norm's products, as the kernel declares them (DB =
     clog2 D): x^2, S^2 (LayerNorm), c x inv, t x g, t g x M; and by a D that is not a power
@@ -97,7 +103,8 @@ def pass_products(layer: Sequence[Instance]) -> int:
     for kind, p, _ in layer:
         q = {**DEFAULTS[kind], **p}
         if kind == "sp_gemv":
-            keys |= {q["ROWS"], *(() if q["STREAM"] else (q["ROWS"] * q["NG"] * q["NCH"],))}
+            rom = (q["ROWS"] >> q["PACK"]) * q["NG"] * q["NCH"]  # PACK: pairs of rows
+            keys |= {q["ROWS"], *(() if q["STREAM"] else (rom,))}
             if q["CH"] > 0:
                 keys.add(q["K"] // q["CH"] * q["NRC"] * q["NJC"])
             if _odd(q["NG"]):
@@ -145,11 +152,13 @@ def dsp(kind: str, p: Mapping[str, int], flow: str = "yosys-xilinx") -> float:
     ecp5 = flow in ("yosys-ecp5", "yosys-ecp5-dsp")
     extra = _index_mults(kind, q) if ecp5 else _xilinx_index_mults(kind, q)
     if kind == "sp_gemv":
-        n = q["U"] + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
+        packed = packed_lane(q["WB"], flow)
+        n = q["U"] * (packed if q["PACK"] else 1) + 3 + (1 if q["RAW"] else 2) * REQUANT_DSP
         if (not q["SPARSE"] or q["STREAM"]) and not _pow2(q["U"]):
             n += 2
         if q["CH"] > 0:
-            n += q["RPC"] * q["LPR"] + 3 * q["RPC"]
+            pairs = 0 if q["SPARSE"] else q["RPC"] // 2
+            n += q["LPR"] * (pairs * packed + q["RPC"] - 2 * pairs) + 3 * q["RPC"]
         return float(n + extra)
     if kind == "sp_attn":
         n = (1 if ecp5 else 2) * q["U"] + (2 if ecp5 else 4) + 2 * REQUANT_DSP
@@ -203,6 +212,8 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
     if kind == "sp_gemv":
         k, rows = q["K"], q["ROWS"]
         n = 2 * (_odd(k) + (rows != k) * _odd(rows))  # bt * K, T * K; bt * ROWS, T * ROWS
+        # packed, the result buffer's row is written by either stage: (C ? ct : bt) * ROWS
+        n += q["PACK"] * (rows == k) * _odd(rows)
         if not q["SPARSE"] or q["STREAM"]:
             n += _wide(k // q["NG"])  # bg * GROUP
         if not q["STREAM"]:
@@ -289,7 +300,8 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
         return 0
     k, rows, ng, nch, tile = q["K"], q["ROWS"], q["NG"], q["NCH"], q["TILE"]
     n = _odd(k) + (rows != k) * _odd(rows)  # T * K, T * ROWS
-    n += _xnarrow(tile * k, k) + (rows != k) * _xnarrow(tile * rows, rows)  # bt * K, bt * ROWS
+    merged = rows == k and not q["PACK"]  # packed: (C ? ct : bt) * ROWS, its own
+    n += _xnarrow(tile * k, k) + (not merged) * _xnarrow(tile * rows, rows)  # bt * K, bt * ROWS
     if not q["SPARSE"] or q["STREAM"]:
         n += X_WIDE * _odd(k // ng)  # bg * GROUP
     passes = {rows}  # the pass number's constants (pass * ROWS: the scale table's first)
@@ -297,7 +309,7 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
         n += X_WIDE * (_odd(ng * nch) + _odd(q["BB"])) + _xnarrow(2 * ng * nch, nch)
     else:
         n += X_WIDE * (_odd(ng) + _odd(nch))  # (ir * NG + ig) * NCH
-        passes.add(rows * ng * nch)
+        passes.add((rows >> q["PACK"]) * ng * nch)
     n += (X_WIDE + 1) * _odd(ng)  # br * NG, (pass * ROWS) * NG
     if q["CH"] > 0:
         rpc = q["RPC"]
@@ -305,7 +317,7 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
         n += X_WIDE * (_odd(q["NRC"]) + _odd(q["NJC"]) + _odd(q["CH"]) + _odd(rpc))
         n += X_WIDE * _odd(q["LPR"]) + _xnarrow(tile * k, q["CH"])
         depth = q["PASSES"] * rows * ng
-        n += sum(_xnarrow(depth, ng, 0 if gr else _tz(rpc)) for gr in range(rpc))
+        n += sum(_xnarrow(depth, ng, 0 if gr else _tz(rpc), 1) for gr in range(rpc))
     return n + sum(_odd(c) for c in passes)
 
 

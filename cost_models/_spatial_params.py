@@ -11,12 +11,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 KINDS: tuple[str, ...] = ("sp_gemv", "sp_attn", "sp_norm", "sp_rope", "sp_act", "sp_add")
 KINDS += ("sp_fifo", "sp_tab", "top")
 # Verilog defaults of the parameters sp_top.v.j2 may leave out (a Yosys log lists only
 # those an instance sets), and the model's own (``MODEL_ONLY``), which no log lists.
 DEFAULTS = {
-    "sp_gemv": {"ROWS": 64, "K": 64, "NG": 1, "GS": 64, "U": 16, "NCH": 4, "SPARSE": 0,
+    "sp_gemv": {"ROWS": 64, "K": 64, "NG": 1, "GS": 64, "U": 16, "NCH": 4, "PACK": 0, "SPARSE": 0,
                 "WB": 8, "CB": 6, "TILE": 1, "PASSES": 1, "RAW": 0, "OW": 8, "CH": 0,
                 "CHS": 1, "RPC": 1, "LPR": 1, "NRC": 1, "NJC": 1, "CCB": 1, "STREAM": 0,
                 "BB": 1, "NN": 1, "MM": 1, "OB": 1, "IXB": 0},
@@ -32,6 +34,18 @@ DEFAULTS = {
     "top": {"D": 64, "MAXPOS": 16, "C": 1, "GPT": 1, "ENC": 0, "PMUL": 0},
 }  # fmt: skip
 MODEL_ONLY = {"sp_gemv": ("IXB",), "top": ("PMUL",)}
+
+
+def row_pack(rows: Any, gs: Any, macs: Any, dense: Any, onchip: Any) -> Any:
+    """Whether the RTL's row mode packs a GEMV (sp_gemv's PACK: rows in pairs, one
+    multiplier per lane forming both rows' products at one column, ``macs`` / 2 lanes):
+    dense weights read from on-chip ROMs, an even number of rows and of MACs a cycle, and
+    at least two chunks a group (``gs`` stored weights), so that the pair's two group ends
+    share one scale product and requantiser a cycle apart. Arrays broadcast."""
+    macs = np.asarray(macs)
+    lanes = np.maximum(macs // 2, 1)
+    ok = (np.asarray(rows) % 2 == 0) & (macs % 2 == 0) & (np.ceil(np.asarray(gs) / lanes) >= 2)
+    return np.asarray(dense, dtype=bool) & np.asarray(onchip, dtype=bool) & ok
 
 
 def _clog2(n: float) -> int:
@@ -75,6 +89,7 @@ def plan_instances(plan: Any) -> list[Instance]:
         ixb = min(k.unroll, k.gs) * min(k.cb, per_lane) if k.sparse and not stream else 0
         return {
             "ROWS": k.rows, "K": k.k, "NG": k.ng, "GS": k.gs, "U": k.unroll, "NCH": k.nch,
+            "PACK": k.pack,
             "SPARSE": k.sparse, "WB": plan.w_bits, "CB": k.cb, "TILE": tile, "PASSES": passes,
             "CH": k.ch, "CHS": k.chs, "RPC": k.rpc, "LPR": k.lpr, "NRC": k.nrc, "NJC": k.njc,
             "CCB": k.ccb, "STREAM": stream, "NN": nn, "MM": mm, "OB": ob, "IXB": ixb, **extra,

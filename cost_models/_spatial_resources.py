@@ -93,10 +93,11 @@ def memories(kind: str, p: Mapping[str, int], narrow: bool = False) -> list[tupl
     if kind != "sp_gemv":
         return out
     if not q["STREAM"]:
-        deep = q["PASSES"] * q["ROWS"] * q["NG"] * q["NCH"]
+        deep = q["PASSES"] * (q["ROWS"] >> q["PACK"]) * q["NG"] * q["NCH"]
         # lanes beyond a group's stored weights only ever hold zero: columns Yosys drops
-        # (B-nm's 16-lane sparse FFN of 8 stored weights: its 128 x 128 ROM took 2 EBRs)
-        out.append((deep, min(q["U"], q["GS"]) * q["WB"]))
+        # (B-nm's 16-lane sparse FFN of 8 stored weights: its 128 x 128 ROM took 2 EBRs);
+        # a packed lane holds two rows' weights
+        out.append((deep, min(q["U"], q["GS"]) * q["WB"] * (1 + q["PACK"])))
         if q["SPARSE"]:
             out.append((deep, q["IXB"] if narrow and q["IXB"] else q["U"] * q["CB"]))
     if q["CH"] > 0:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from cost_models._spatial_params import row_pack
 from overlay.reference import MAT_CLASS
 from spatial.plan import SpatialPlan
 
@@ -62,11 +63,13 @@ class _Schedule:
                 arrive = first + (last - first) * (b + 1) / n_blocks
                 done = max(done, arrive) + per_block
             return self._done(key, (done + 1, done + k.rows))
-        per_row = (k.k // group) * math.ceil(gs / k.unroll)
-        compute = k.rows * t * per_row
+        per_issue, per_tok, pack = row_cycles(
+            k.rows, k.k, group, gs, k.unroll, nm is None, self.plan.weights_onchip
+        )
+        compute = t * per_tok
         start = max(last, first + t * k.k)  # the read loop: one word a cycle
         if t == 1:  # each row leaves as it is done
-            return self._done(key, (start + per_row, start + compute + 1))
+            return self._done(key, (start + per_issue, start + compute + 1 + pack))
         return self._done(key, (start + compute, start + compute + t * k.rows))
 
     def stream(self, key: str, src: Ev, t: int, n: int) -> Ev:
@@ -144,6 +147,16 @@ class _Schedule:
         return self.stream(p + "add2", down, t, m.d_model)
 
 
+def row_cycles(
+    rows: int, k: int, group: int, gs: int, unroll: int, dense: bool, onchip: bool
+) -> tuple[int, int, bool]:
+    """Row mode's cycles: per issued row (a pair where the RTL packs, ``row_pack``: its
+    groups one after another, half the lanes), per token, and whether it packs."""
+    pack = bool(row_pack(rows, gs, unroll, dense, onchip))
+    per_issue = (k // group) * math.ceil(gs / (unroll // 2 if pack else unroll))
+    return per_issue, rows // (2 if pack else 1) * per_issue, pack
+
+
 def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
     """Cycles of one ``spatial_top`` call: embedding, passes (each a dataflow region that
     all tiles cross, pipelined), final norm and LM head of the last token."""
@@ -170,7 +183,8 @@ def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
             end = sched.stream("drain", ev, t, m.d_model)[1]
         total += end
     g = plan.group or m.d_model
-    lm_cycles = m.vocab * (m.d_model // g) * math.ceil(g / plan.kernel("lm_head").unroll)
+    lm_unroll = plan.kernel("lm_head").unroll
+    lm_cycles = row_cycles(m.vocab, m.d_model, g, g, lm_unroll, True, plan.weights_onchip)[1]
     return total + 2 * m.d_model + lm_cycles  # final norm (sums, outputs) + LM head
 
 

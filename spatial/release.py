@@ -134,7 +134,7 @@ def rom_blocks(plan: SpatialPlan) -> dict[str, int]:
     for name, g in gemvs(plan).items():
         n = 1 if name == "lm" else plan.layers_built
         passes = 1 if name == "lm" else plan.passes
-        blocks = ecp5_blocks(g.unroll * plan.w_bits, passes * g.rows * g.ng * g.nch)
+        blocks = ecp5_blocks(g.word_bits(plan.w_bits), passes * g.issue_rows * g.ng * g.nch)
         if g.sparse:
             blocks += ecp5_blocks(g.unroll * g.cb, passes * g.rows * g.ng * g.nch)
         if g.ch:

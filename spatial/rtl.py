@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from cost_models._spatial_params import row_pack
 from overlay.model import is_gpt, layer_mats
 from overlay.reference import MAT_CLASS, QMat, QuantModel
 from overlay.sim import SimError, verilate
@@ -42,8 +43,10 @@ MAX_ROM_WORDS = 1 << 22  # words of one ROM the simulation is built with at most
 
 @dataclass(frozen=True)
 class Gemv:
-    """A GEMV kernel as the RTL builds it: NCH chunks of U stored weights per group; in
-    column mode (``ch`` > 0, a decode token) RPC rows x LPR weights of a block a cycle."""
+    """A GEMV kernel as the RTL builds it: NCH chunks of ``unroll`` lanes per group; in
+    column mode (``ch`` > 0, a decode token) RPC rows x LPR weights of a block a cycle.
+    ``pack``: rows issue in pairs, a lane's multiplier forming both rows' products at one
+    column (``cost_models._spatial_params.row_pack``: half the plan's MACs a cycle in lanes)."""
 
     rows: int
     k: int
@@ -59,6 +62,16 @@ class Gemv:
     chs: int = 1
     rpc: int = 1
     lpr: int = 1
+    pack: int = 0
+
+    @property
+    def issue_rows(self) -> int:
+        """Rows (pairs when packed) a weight ROM holds NG x NCH words of, per pass."""
+        return self.rows // 2 if self.pack else self.rows
+
+    def word_bits(self, wb: int) -> int:
+        """Bits of a row-mode weight ROM word: a lane's weight, or a packed pair."""
+        return self.unroll * wb * (2 if self.pack else 1)
 
     @property
     def nrc(self) -> int:
@@ -84,7 +97,7 @@ def check(plan: SpatialPlan) -> None:
     if plan.passes > 255:
         raise SpatialError("layers_per_fpga", "the RTL reuses a layer instance 255 passes at most")
     for name, g in gemvs(plan).items():
-        if plan.weights_onchip and g.rows * g.ng * g.nch * plan.passes > MAX_ROM_WORDS:
+        if plan.weights_onchip and g.issue_rows * g.ng * g.nch * plan.passes > MAX_ROM_WORDS:
             raise SpatialError(
                 "m_ffn" if name.startswith("w_") else "m_qkv",
                 f"{name}'s weight ROM exceeds {MAX_ROM_WORDS} words (a model for hardware, "
@@ -93,12 +106,21 @@ def check(plan: SpatialPlan) -> None:
 
 
 def _gemv(
-    rows: int, k: int, group: int, unroll: int, nm: tuple[int, int] | None, ch: int = 0
+    rows: int,
+    k: int,
+    group: int,
+    unroll: int,
+    nm: tuple[int, int] | None,
+    ch: int = 0,
+    onchip: bool = True,
 ) -> Gemv:
     gs = group // nm[1] * nm[0] if nm else group
     nn, mm = nm if nm else (1, 1)
     cb = max(1, (k - 1).bit_length())
-    g = Gemv(rows, k, k // group, gs, unroll, math.ceil(gs / unroll), int(bool(nm)), nn, mm, cb)
+    pack = bool(row_pack(rows, gs, unroll, nm is None, onchip))
+    lanes = unroll // 2 if pack else unroll
+    g = Gemv(rows, k, k // group, gs, lanes, math.ceil(gs / lanes), int(bool(nm)), nn, mm, cb)
+    g = dataclasses.replace(g, pack=int(pack))
     if not ch:
         return g
     # A block's rows x chs weights at UNROLL a cycle (spatial.cycles: ceil(rows*chs/U)):
@@ -114,10 +136,12 @@ def gemvs(plan: SpatialPlan) -> dict[str, Gemv]:
     for name in layer_mats(plan.shape):
         k = plan.kernel(name)
         nm = plan.prune[MAT_CLASS[name]] if k.sparse else None
-        out[name] = _gemv(k.rows, k.k, plan.group or k.k, k.unroll, nm, k.block_in)
+        grp = plan.group or k.k
+        out[name] = _gemv(k.rows, k.k, grp, k.unroll, nm, k.block_in, plan.weights_onchip)
     m = plan.shape
     lm_unroll = plan.kernel("lm_head").unroll
-    out["lm"] = _gemv(m.vocab, m.d_model, plan.group or m.d_model, lm_unroll, None)
+    grp = plan.group or m.d_model
+    out["lm"] = _gemv(m.vocab, m.d_model, grp, lm_unroll, None, onchip=plan.weights_onchip)
     return out
 
 
@@ -185,6 +209,11 @@ def _chunks(q: QMat, g: Gemv, nm: tuple[int, int] | None, wb: int) -> tuple[list
     pad = g.nch * g.unroll - g.gs
     v = np.pad(vals.reshape(g.rows, g.ng, g.gs), ((0, 0), (0, 0), (0, pad)))
     c = np.pad(cols.reshape(g.rows, g.ng, g.gs), ((0, 0), (0, 0), (0, pad)))
+    if g.pack:  # a lane holds rows 2i (low) and 2i + 1 (high) at one column
+        v = v.reshape(g.rows // 2, 2, g.ng, g.nch, g.unroll).transpose(0, 2, 3, 4, 1)
+        v = v.reshape(-1, 2 * g.unroll).astype(object) & ((1 << wb) - 1)
+        sh = np.array([1 << (n * wb) for n in range(2 * g.unroll)], dtype=object)
+        return list((v * sh).sum(axis=1)), []
     v = v.reshape(-1, g.unroll).astype(object) & ((1 << wb) - 1)
     c = c.reshape(-1, g.unroll).astype(object)
     sh = np.array([1 << (lane * wb) for lane in range(g.unroll)], dtype=object)
@@ -242,7 +271,7 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
     onchip = plan.weights_onchip  # else the weights are in the streamed image
     if onchip:
         w, _ = _chunks(qm.lm, g["lm"], None, plan.w_bits)
-        _hex(rom / "lm_w.hex", w, g["lm"].unroll * plan.w_bits)
+        _hex(rom / "lm_w.hex", w, g["lm"].word_bits(plan.w_bits))
     _hex(rom / "lm_s.hex", qm.lm.s, 16)
     _hex(rom / "lm_rq.hex", [0], 32)
     for c in range(c_built):
@@ -264,7 +293,7 @@ def write_roms(plan: SpatialPlan, qm: QuantModel, folder: Path) -> None:
                     cws += w
                     cixs += ix
             if onchip:
-                _hex(Path(f"{p}{name}_w.hex"), ws, gm.unroll * plan.w_bits)
+                _hex(Path(f"{p}{name}_w.hex"), ws, gm.word_bits(plan.w_bits))
             if gm.sparse and onchip:
                 _hex(Path(f"{p}{name}_ix.hex"), ixs, gm.unroll * gm.cb)
             if gm.ch:

@@ -18,6 +18,13 @@
 // buffers: row i + 1 arrives while row i is computed (a beat is taken only when its
 // buffer is free), and rows are requested up to AHEAD beats ahead (an AXI master's 16
 // outstanding bursts of 16 beats), which covers the read latency at a beat a cycle.
+// PACK (row mode, dense, on chip): rows issue in pairs, a lane's ROM word holding both
+// rows' weights at one column: one multiplier per lane forms both products from the
+// operand w_a + w_b * 2^S (S = WB + 8 bits, wide enough for w_a * x; the DSP packing of
+// AMD WP486: W4 in one MULT18X18D, W4 and W8 in one DSP48E2); the pair's second row goes
+// through the scale and requant path a cycle after the first (NCH >= 2 keeps group ends
+// two cycles apart, so the one scale multiplier and requantiser serve both).
+// Column mode pairs banks 2i and 2i + 1 the same way where dense (they share a column).
 module sp_gemv #(
     parameter ROWS = 64,
     parameter K = 64,
@@ -25,6 +32,7 @@ module sp_gemv #(
     parameter GS = 64,      // stored weights per group
     parameter U = 16,       // MACs a cycle
     parameter NCH = 4,      // ceil(GS / U) chunks per group
+    parameter PACK = 0,     // two rows a lane (dense, on chip, even ROWS, NCH >= 2)
     parameter SPARSE = 0,
     parameter WB = 8,       // weight bits
     parameter CB = 6,       // column bits (sparse)
@@ -73,7 +81,10 @@ module sp_gemv #(
     output wire          wm_r_r
 );
     localparam GROUP = K / NG;
-    localparam PASSLEN = ROWS * NG * NCH;
+    localparam IR = PACK ? ROWS / 2 : ROWS;  // rows issued (pairs when packed)
+    localparam LWB = PACK ? 2 * WB : WB;  // a lane's ROM bits
+    localparam PS = WB + 8;  // the second row's offset in a packed operand
+    localparam PASSLEN = IR * NG * NCH;
     localparam S_IDLE = 3'd0, S_READ = 3'd1, S_COMP = 3'd2, S_WAIT = 3'd3, S_OUT = 3'd4,
                S_COLS = 3'd5, S_COLOUT = 3'd6;
     localparam NB = CH > 0 ? K / CH : 1;
@@ -88,10 +99,15 @@ module sp_gemv #(
     reg [31:0] ir, it, ig, ic;
     reg bv;
     reg [31:0] br, bt, bg, bc;
-    reg signed [47:0] part;
-    reg signed [63:0] acc;
+    reg signed [47:0] part, part2;
+    reg signed [63:0] acc, acc2;
+    // PACK: the pair's second row a cycle behind (C stage): its group sum, group, row, token
+    reg cv_q;
+    wire cv = PACK && cv_q;  // folds away unpacked
+    reg signed [47:0] hpart;
+    reg [31:0] cg, crow, ct;
 
-    wire [U*WB-1:0] wq;
+    wire [U*LWB-1:0] wq;
     wire [U*CB-1:0] iq;
     wire [U*OB-1:0] oq;  // STREAM, SPARSE: in-block offsets
     wire [31:0] waddr = {24'b0, pass} * PASSLEN + (ir * NG + ig) * NCH + ic;
@@ -106,7 +122,7 @@ module sp_gemv #(
             reg [DW-1:0] wbuf[0:2*RB-1];
             reg [DW-1:0] wcur;
             always @(posedge clk) wcur <= wbuf[{31'b0, cr[0]} * RB + ig * NCH + ic];
-            assign wq = wcur[U*WB-1:0];
+            assign wq = wcur[U*LWB-1:0];
             if (SPARSE) begin : g_six
                 assign oq = wcur[DW-1-:U*OB];
             end else begin : g_sdense
@@ -118,7 +134,7 @@ module sp_gemv #(
             assign wm_ar_a = BASE + ({24'b0, pass} * ROWS + rq_row) * RB * BB;
             assign wm_r_r = st != S_IDLE && rx_n < cr + 2;
         end else begin : g_rom
-            sp_rom #(U * WB, PASSES * PASSLEN, WFILE) wrom (clk, waddr, wq);
+            sp_rom #(U * LWB, PASSES * PASSLEN, WFILE) wrom (clk, waddr, wq);
             if (SPARSE) begin : g_ix
                 sp_rom #(U * CB, PASSES * PASSLEN, IFILE) irom (clk, waddr, iq);
             end else begin : g_dense
@@ -132,31 +148,63 @@ module sp_gemv #(
     endgenerate
     wire [15:0] sq;
     wire [31:0] rqw;
-    sp_tab #(16, PASSES * ROWS * NG, SFILE) srom ({24'b0, pass} * ROWS * NG + br * NG + bg, sq);
+    // the row and group the scale path serves this cycle (the C stage's, or the B stage's)
+    wire [31:0] srow = cv ? crow : PACK ? {br[30:0], 1'b0} : br;
+    wire [31:0] sgrp = cv ? cg : bg;
+    sp_tab #(16, PASSES * ROWS * NG, SFILE) srom ({24'b0, pass} * ROWS * NG + srow * NG + sgrp, sq);
     sp_tab #(32, PASSES, RFILE) rrom ({24'b0, pass}, rqw);
 
-    // U products of the chunk at the B stage
-    reg signed [31:0] psum;
+    // U products of the chunk at the B stage (PACK: 2U, the second row's into psum2)
+    reg signed [31:0] psum, psum2;
     reg [31:0] col;
+    reg signed [PS+WB-1:0] pop;  // packed operand
+    reg signed [PS+WB+7:0] pp;  // its product
+    reg signed [PS-1:0] plo;
+    reg signed [WB+7:0] phi;
     integer l;
     always @* begin
         psum = 0;
+        psum2 = 0;
+        pop = 0;
+        pp = 0;
+        plo = 0;
+        phi = 0;
         for (l = 0; l < U; l = l + 1) begin
             col = SPARSE ? {{(32 - CB) {1'b0}}, iq[l*CB+:CB]} : bg * GROUP + bc * U + l;
             // streamed N:M: stored weight j of the group sits in block j / NN at its offset
             if (STREAM && SPARSE)
                 col = bg * GROUP + (bc * U + l) / NN * MM + {{(32 - OB) {1'b0}}, oq[l*OB+:OB]};
             if (col >= K) col = 0;  // padding lanes carry weight 0
-            psum = psum + $signed(wq[l*WB+:WB]) * xb[bt*K+col];
+            if (PACK) begin
+                // w_b * 2^S + w_a times x; the low S bits are w_a * x (signed), the rest
+                // w_b * x less the borrow of a negative low half
+                pop = $signed(wq[l*LWB+WB+:WB]) * (2 ** PS) + $signed(wq[l*LWB+:WB]);
+                pp = pop * xb[bt*K+col];
+                plo = pp[PS-1:0];
+                phi = $signed(pp[PS+WB+7:PS]) + $signed({1'b0, pp[PS-1]});
+                psum = psum + plo;
+                psum2 = psum2 + phi;
+            end else psum = psum + $signed(wq[l*WB+:WB]) * xb[bt*K+col];
         end
     end
     wire signed [47:0] part_n = (bc == 0 ? 48'sd0 : part) + psum;
-    wire signed [63:0] acc_n = (bg == 0 ? 64'sd0 : acc) + part_n * $signed({1'b0, sq});
+    wire signed [47:0] part2_n = (bc == 0 ? 48'sd0 : part2) + psum2;
+    // one scale product and requantiser: the B stage's group end, or a cycle later the C
+    // stage's (the pair's second row)
+    wire signed [47:0] spart = cv ? hpart : part_n;
+    wire signed [63:0] sacc = sgrp == 0 ? 64'sd0 : cv ? acc2 : acc;
+    wire signed [63:0] acc_n = sacc + spart * $signed({1'b0, sq});
     wire signed [7:0] y8;
     sp_requant rq (acc_n, rqw, y8);
     wire signed [63:0] yv = RAW ? acc_n : {{56{y8[7]}}, y8};
+    // a result row is written at the B stage's last group end (PACK: its first row's),
+    // or at the C stage's (the second row's): never in one cycle
+    wire b_end = bv && bc == NCH - 1;
+    wire y_we = (b_end && bg == NG - 1) || (cv && cg == NG - 1);
+    wire [31:0] yrow = cv ? crow : PACK ? {br[30:0], 1'b0} : br;
+    wire [31:0] ytok = cv ? ct : bt;
 
-    wire last_issue = ir == ROWS - 1 && it == T - 1 && ig == NG - 1 && ic == NCH - 1;
+    wire last_issue = ir == IR - 1 && it == T - 1 && ig == NG - 1 && ic == NCH - 1;
     wire [15:0] rem = n_tok - done_tok;
     assign in_r = st == S_READ || (st == S_COLS && rcnt < K);
     wire oavail = st == S_OUT || st == S_COLOUT
@@ -196,8 +244,32 @@ module sp_gemv #(
     // first block (cpart) and at the first group (cacc) instead of clearing the banks.
     wire [CAW-1:0] cra = st == S_COLOUT ? ocr[CAW-1:0] : brc[CAW-1:0];
     wire [RPC*64-1:0] cacc_all;
-    genvar gr;
+    // the lanes' products, 16 bits each (bank gr, lane jj at (gr * LPR + jj) * 16); dense
+    // banks 2i and 2i + 1 read one column, so one packed product serves both (CPK)
+    localparam CPK = CH > 0 && !SPARSE;
+    wire [RPC*LPR*16-1:0] cprod;
+    genvar gr, gl;
     generate
+        for (gr = 0; gr < (CH > 0 ? RPC : 0); gr = gr + 1) begin : g_cmul
+            for (gl = 0; gl < LPR; gl = gl + 1) begin : g_lane
+                wire [31:0] j_ = bjc * LPR + gl;
+                wire [31:0] col_ = SPARSE ? {{(32 - CCB) {1'b0}}, ciq[(gr*LPR+gl)*CCB+:CCB]} : j_;
+                wire signed [WB-1:0] w_ = cq[(gr*LPR+gl)*WB+:WB];
+                if (CPK && gr % 2 == 0 && gr + 1 < RPC) begin : g_pk
+                    wire signed [WB-1:0] w2 = cq[((gr+1)*LPR+gl)*WB+:WB];
+                    wire signed [PS+WB-1:0] op = w2 * (2 ** PS) + w_;
+                    wire signed [PS+WB+7:0] p_ = op * xb[bb*CH+col_];
+                    wire signed [PS-1:0] lo = p_[PS-1:0];
+                    wire signed [WB+7:0] hi = $signed(p_[PS+WB+7:PS]) + $signed({1'b0, p_[PS-1]});
+                    wire signed [15:0] lx = lo, hx = hi;  // sign-extended
+                    assign cprod[(gr*LPR+gl)*16+:16] = lx;
+                    assign cprod[((gr+1)*LPR+gl)*16+:16] = hx;
+                end else if (!(CPK && gr % 2 == 1)) begin : g_one
+                    wire signed [15:0] p_ = w_ * xb[bb*CH+col_];
+                    assign cprod[(gr*LPR+gl)*16+:16] = p_;
+                end
+            end
+        end
         for (gr = 0; gr < (CH > 0 ? RPC : 0); gr = gr + 1) begin : g_bank
             reg signed [47:0] cpart[0:NRC-1];
             reg signed [63:0] cacc[0:NRC-1];
@@ -206,15 +278,11 @@ module sp_gemv #(
             wire [31:0] r_ = brc * RPC + gr;
             wire [15:0] sc = stab[{24'b0, pass}*ROWS*NG+r_*NG+bgn];
             reg signed [47:0] cs;
-            reg [31:0] j_, col_;
             integer jj;
             always @* begin
                 cs = bjc == 0 && bgb == 0 ? 48'sd0 : pr;
-                for (jj = 0; jj < LPR; jj = jj + 1) begin
-                    j_ = bjc * LPR + jj;
-                    col_ = SPARSE ? {{(32 - CCB) {1'b0}}, ciq[(gr*LPR+jj)*CCB+:CCB]} : j_;
-                    if (j_ < CHS) cs = cs + $signed(cq[(gr*LPR+jj)*WB+:WB]) * xb[bb*CH+col_];
-                end
+                for (jj = 0; jj < LPR; jj = jj + 1)
+                    if (bjc * LPR + jj < CHS) cs = cs + $signed(cprod[(gr*LPR+jj)*16+:16]);
             end
             wire signed [63:0] an = (bgn == 0 ? 64'sd0 : ar) + cs * $signed({1'b0, sc});
             always @(posedge clk)
@@ -237,6 +305,7 @@ module sp_gemv #(
         if (rst) begin
             st <= S_IDLE;
             bv <= 1'b0;
+            cv_q <= 1'b0;
         end else begin
             bv <= st == S_COMP && w_ok;
             br <= ir;
@@ -245,14 +314,19 @@ module sp_gemv #(
             bc <= ic;
             if (bv) begin
                 part <= part_n;
-                if (bc == NCH - 1) begin
-                    acc <= acc_n;
-                    if (bg == NG - 1) begin
-                        yb[bt*ROWS+br] <= yv[OW-1:0];
-                        if (bt == T - 1) rows_done <= rows_done + 1;
-                    end
-                end
+                part2 <= part2_n;
             end
+            if (b_end) acc <= acc_n;
+            if (cv) acc2 <= acc_n;
+            if (y_we) begin
+                yb[ytok*ROWS+yrow] <= yv[OW-1:0];
+                if (ytok == T - 1) rows_done <= rows_done + 1;
+            end
+            cv_q <= PACK && b_end;
+            hpart <= part2_n;
+            cg <= bg;
+            crow <= {br[30:0], 1'b1};
+            ct <= bt;
             if (out_v && out_r) oidx <= oidx + 1;
             cbv <= st == S_COLS && cissue && c_arrived;
             bb <= cbk;
@@ -293,7 +367,7 @@ module sp_gemv #(
                     end
                 end
                 S_WAIT:
-                if (!bv) begin
+                if (!bv && !cv) begin
                     if (T != 1) st <= S_OUT;
                     else if (oidx == ROWS) st <= S_OUT;  // all rows already left
                 end
