@@ -194,7 +194,8 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
 
     GEMV: ``bg * GROUP`` of a lane's column (dense: 2), ``bt * K`` (its x buffer) and
     ``bt * ROWS`` (its y buffer), ``T * K`` (words in) and ``T * ROWS`` (rows out): one
-    each, the ROWS pair merged into the K pair where ROWS = K; the weight ROM's
+    each, ``T * ROWS`` merged into ``T * K`` where ROWS = K (the y buffer's row is a
+    stage's choice, ``(C ? ct : bt) * ROWS``, a product of its own); the weight ROM's
     ``(ir * NG + ig) * NCH`` (``_chain``) and the scale ROM's ``br * NG``; column mode:
     the column ROM's ``(cbk * NRC + crc) * NJC``, ``(cbk + 1) * CH`` (2) and ``bb * CH``,
     a bank's row ``brc * RPC`` (2; the banks share it), its scale index ``r_ * NG`` (per
@@ -211,9 +212,11 @@ def _index_mults(kind: str, q: Mapping[str, int]) -> int:
     with one)."""
     if kind == "sp_gemv":
         k, rows = q["K"], q["ROWS"]
-        n = 2 * (_odd(k) + (rows != k) * _odd(rows))  # bt * K, T * K; bt * ROWS, T * ROWS
-        # packed, the result buffer's row is written by either stage: (C ? ct : bt) * ROWS
-        n += q["PACK"] * (rows == k) * _odd(rows)
+        # bt * K (x buffer) and T * K (words in); T * ROWS (rows out) merged into T * K
+        # where ROWS = K; the result buffer's (C ? ct : bt) * ROWS (the row a packed pair's
+        # either stage writes) its own, packed or not (RTL 66e1a0e7e119: a d_model-48
+        # encoder's four unpacked ROWS = K GEMVs, one each)
+        n = 2 * _odd(k) + (rows != k) * _odd(rows) + _odd(rows)
         if not q["SPARSE"] or q["STREAM"]:
             n += _wide(k // q["NG"])  # bg * GROUP
         if not q["STREAM"]:
@@ -300,8 +303,8 @@ def _xilinx_index_mults(kind: str, q: Mapping[str, int]) -> int:
         return 0
     k, rows, ng, nch, tile = q["K"], q["ROWS"], q["NG"], q["NCH"], q["TILE"]
     n = _odd(k) + (rows != k) * _odd(rows)  # T * K, T * ROWS
-    merged = rows == k and not q["PACK"]  # packed: (C ? ct : bt) * ROWS, its own
-    n += _xnarrow(tile * k, k) + (not merged) * _xnarrow(tile * rows, rows)  # bt * K, bt * ROWS
+    # bt * K and the result buffer's (C ? ct : bt) * ROWS (its own, as on ECP5)
+    n += _xnarrow(tile * k, k) + _xnarrow(tile * rows, rows)
     if not q["SPARSE"] or q["STREAM"]:
         n += X_WIDE * _odd(k // ng)  # bg * GROUP
     passes = {rows}  # the pass number's constants (pass * ROWS: the scale table's first)
