@@ -152,6 +152,14 @@ def spatial_params(platform: Any) -> list[Param]:
             doc="tokens that reuse one streamed weight tile in prefill",
         ),
         Param("fifo_depth", "int", 2, 1 << 16, default=32),
+        Param(
+            "dsp_pack",
+            "bool",
+            default=True,
+            doc="two weights of one activation per multiplier (W4 on 18x18, W4/W8 on "
+            "DSP48E2): a dense on-chip GEMV issues rows in pairs, half the multipliers for "
+            "some registers; off: one product per multiplier",
+        ),
     ]
 
 

@@ -78,8 +78,10 @@ def spatial_resources(
     attn_macs = 2 * ma
     dq_lanes = dequant_lanes(p, prec, mw, m.d_model)
     dq = lg["dequant_lane"]
+    # two weights of one activation per multiplier where the point packs (dsp_pack)
+    per_dsp = np.where(np.asarray(p.get("dsp_pack", True)) > 0, tab["macs_per_dsp"][q], 1.0)
     dsp_layer = (
-        np.ceil(mw / tab["macs_per_dsp"][q])
+        np.ceil(mw / per_dsp)
         + np.ceil(attn_macs / tab["macs_per_dsp"][aq])
         + nl_lanes * nl_ctl["dsp"]
         + dq_lanes * dq["dsp"]

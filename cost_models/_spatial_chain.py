@@ -69,6 +69,7 @@ class Chain:
         self.seq: Any = 0.0  # an encoder's sequence (entries a token attends); 0: all t
         self.pos_pace = pos_pace
         self.onchip = onchip
+        self.pack = np.asarray(p.get("dsp_pack", True)) > 0  # the RTL's row_pack allowed
         self.tp = p["tp"]
         self.occ: list[Any] = []
         # cycles to fetch a stage's streamed weights once (per tile); none on chip
@@ -88,7 +89,7 @@ class Chain:
         grp = np.where(g > 0, g, k)
         # groups of a row one after another; where the RTL packs (row_pack), a pair of
         # rows at half the lanes
-        pk = row_pack(rows, grp * dens, unroll, dens >= 1, self.onchip > 0)
+        pk = row_pack(rows, grp * dens, unroll, dens >= 1, (self.onchip > 0) & self.pack)
         per_issue = k / grp * np.ceil(grp * dens / np.where(pk, np.maximum(unroll // 2, 1), unroll))
         per_row = np.where(pk, per_issue / 2, per_issue)
         fetch = self.mem.get(stage, 0.0)  # a tile's rows arrive no faster than this

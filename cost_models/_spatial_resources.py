@@ -157,6 +157,12 @@ def features(kind: str, p: Mapping[str, int], flow: str) -> dict[str, float]:
         f["col"] = float(col)  # column mode's counters and its requantiser
         f["col_banks"] = col * q["RPC"]  # per bank: partial sums, scale product, adders
         f["col_lanes"] = col * q["RPC"] * q["LPR"]
+        # DSP packing: a packed pair's second row (its group sum, accumulator, the stage a
+        # cycle behind and the scale path's multiplexers) and per packed lane the second
+        # row's adder and the split of the product; column mode's bank pairs split theirs
+        f["pack"] = q["PACK"]
+        f["pack_lanes"] = q["PACK"] * q["U"]
+        f["col_pack"] = col * (1 - q["SPARSE"]) * (q["RPC"] // 2) * q["LPR"]
         f["stream"] = q["STREAM"] * (1 + 2 * q["NG"] * q["NCH"] * q["U"] * q["WB"] / 64)
         f["rom_logic"] = sum(r * w / 64 for r, w in memories(kind, q) if not rom_bram(r, w, flow))
     elif kind == "sp_attn":
@@ -322,6 +328,7 @@ _NUM: tuple[str, ...] = (
     "layers_per_fpga",
 )
 _NUM += ("m_qkv", "m_attn", "m_ffn", "fifo_depth", "tile_tokens", "tp", "pp", "kv_bits")
+_NUM += ("dsp_pack",)
 
 
 def knobs_at(p: Mapping[str, Any], onchip: Any) -> list[dict[str, Any] | None]:

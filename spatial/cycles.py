@@ -64,7 +64,13 @@ class _Schedule:
                 done = max(done, arrive) + per_block
             return self._done(key, (done + 1, done + k.rows))
         per_issue, per_tok, pack = row_cycles(
-            k.rows, k.k, group, gs, k.unroll, nm is None, self.plan.weights_onchip
+            k.rows,
+            k.k,
+            group,
+            gs,
+            k.unroll,
+            nm is None,
+            self.plan.weights_onchip and self.plan.dsp_pack,
         )
         compute = t * per_tok
         start = max(last, first + t * k.k)  # the read loop: one word a cycle
@@ -151,7 +157,8 @@ def row_cycles(
     rows: int, k: int, group: int, gs: int, unroll: int, dense: bool, onchip: bool
 ) -> tuple[int, int, bool]:
     """Row mode's cycles: per issued row (a pair where the RTL packs, ``row_pack``: its
-    groups one after another, half the lanes), per token, and whether it packs."""
+    groups one after another, half the lanes), per token, and whether it packs
+    (``onchip``: weights in ROMs and the point's ``dsp_pack``)."""
     pack = bool(row_pack(rows, gs, unroll, dense, onchip))
     per_issue = (k // group) * math.ceil(gs / (unroll // 2 if pack else unroll))
     return per_issue, rows // (2 if pack else 1) * per_issue, pack
@@ -184,7 +191,8 @@ def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
         total += end
     g = plan.group or m.d_model
     lm_unroll = plan.kernel("lm_head").unroll
-    lm_cycles = row_cycles(m.vocab, m.d_model, g, g, lm_unroll, True, plan.weights_onchip)[1]
+    packs = plan.weights_onchip and plan.dsp_pack
+    lm_cycles = row_cycles(m.vocab, m.d_model, g, g, lm_unroll, True, packs)[1]
     return total + 2 * m.d_model + lm_cycles  # final norm (sums, outputs) + LM head
 
 

@@ -74,6 +74,7 @@ class SpatialPlan:
     max_pos: int
     kernels: tuple[Kernel, ...]
     fifos: tuple[Fifo, ...]
+    dsp_pack: bool = True  # dense on-chip GEMVs pair rows on one multiplier (row_pack)
 
     @property
     def gpt(self) -> bool:
@@ -166,6 +167,9 @@ def build_plan(point: Mapping[str, Any], shape: ModelShape, max_pos: int = 32) -
     m_ffn = _int(point, "m_ffn", 512, 1, MAX_UNROLL)
     depth = _int(point, "fifo_depth", 32, 2, 1 << 16)
     tile = _int(point, "tile_tokens", 64, 1, 1 << 16)
+    pack = point.get("dsp_pack", True)
+    if pack not in (True, False, 0, 1):
+        raise SpatialError("dsp_pack", f"expected true or false, got {pack!r}")
 
     def gemv(name: str, rows: int, k: int, macs: int) -> Kernel:
         # Wk, Wv get d_kv/d_q of m_qkv (the model's sizing), so q, k and v finish together.
@@ -195,6 +199,7 @@ def build_plan(point: Mapping[str, Any], shape: ModelShape, max_pos: int = 32) -
     return SpatialPlan(
         shape, w_bits, q_group, prune, stored, c, math.ceil(n / c), depth, tile,
         storage == "onchip", max_pos, tuple(ks), tuple(_fifos(shape, depth, tile, max_pos)),
+        bool(pack),
     )  # fmt: skip
 
 

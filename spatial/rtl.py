@@ -113,11 +113,12 @@ def _gemv(
     nm: tuple[int, int] | None,
     ch: int = 0,
     onchip: bool = True,
+    pack: bool = True,
 ) -> Gemv:
     gs = group // nm[1] * nm[0] if nm else group
     nn, mm = nm if nm else (1, 1)
     cb = max(1, (k - 1).bit_length())
-    pack = bool(row_pack(rows, gs, unroll, nm is None, onchip))
+    pack = pack and bool(row_pack(rows, gs, unroll, nm is None, onchip))
     lanes = unroll // 2 if pack else unroll
     g = Gemv(rows, k, k // group, gs, lanes, math.ceil(gs / lanes), int(bool(nm)), nn, mm, cb)
     g = dataclasses.replace(g, pack=int(pack))
@@ -137,11 +138,15 @@ def gemvs(plan: SpatialPlan) -> dict[str, Gemv]:
         k = plan.kernel(name)
         nm = plan.prune[MAT_CLASS[name]] if k.sparse else None
         grp = plan.group or k.k
-        out[name] = _gemv(k.rows, k.k, grp, k.unroll, nm, k.block_in, plan.weights_onchip)
+        out[name] = _gemv(
+            k.rows, k.k, grp, k.unroll, nm, k.block_in, plan.weights_onchip, plan.dsp_pack
+        )
     m = plan.shape
     lm_unroll = plan.kernel("lm_head").unroll
     grp = plan.group or m.d_model
-    out["lm"] = _gemv(m.vocab, m.d_model, grp, lm_unroll, None, onchip=plan.weights_onchip)
+    out["lm"] = _gemv(
+        m.vocab, m.d_model, grp, lm_unroll, None, onchip=plan.weights_onchip, pack=plan.dsp_pack
+    )
     return out
 
 

@@ -308,3 +308,26 @@ def test_resident_points_take_their_own_ecp5_scale() -> None:
     committed = sr.coefficients("yosys-ecp5")  # the yaml's resident scale reaches a study
     if "scale_resident" in ((sr._doc().get("flows") or {}).get("yosys-ecp5") or {}):
         assert committed["scale_resident"]["lut"] != committed["scale"]["lut"]
+
+
+def test_dsp_pack_is_priced_on_both_models() -> None:
+    """Off, every multiplier forms one product: the engine-level model (an ECP5 board, W4)
+    and the whole-RTL count (U280) both price more DSPs; W8 on ECP5 packs no pair into an
+    18 x 18 multiplier, so there the knob moves no DSP."""
+    wl = cm.Workload(MICRO, batch=1, prompt_len=3, gen_len=5)
+    w4 = {**POINT, "quant": "w4a8"}
+    for board in ("ecp5-85", "u280"):
+        on, off = (
+            float(
+                cm.evaluate(wl, board, {**w4, "dsp_pack": v}, arch="spatial", baseline=None)[
+                    "dsp"
+                ].iloc[0]
+            )
+            for v in (True, False)
+        )
+        assert on < off, board
+    # 16 MACs a cycle at W8: 8 packed lanes or 16 plain ones
+    packed = {"ROWS": 64, "K": 64, "GS": 64, "U": 8, "NCH": 8, "PACK": 1}
+    plain = {"ROWS": 64, "K": 64, "GS": 64, "U": 16, "NCH": 4, "PACK": 0}
+    assert sr.dsp("sp_gemv", packed, "yosys-ecp5") == sr.dsp("sp_gemv", plain, "yosys-ecp5")
+    assert sr.dsp("sp_gemv", plain, "yosys-xilinx") - sr.dsp("sp_gemv", packed, "yosys-xilinx") == 8

@@ -40,6 +40,22 @@ def test_kernels_fifos_and_passes_follow_the_knobs() -> None:
     assert s.kernel("w_down").block_in == 8  # one N:M block (M = 8)
 
 
+def test_dsp_pack_pairs_the_rows_of_dense_on_chip_gemvs() -> None:
+    """Packed: every dense GEMV with weights in ROMs at half the lanes (two rows a lane);
+    N:M rows and streamed weights never; ``dsp_pack: false`` none."""
+    from spatial.rtl import gemvs
+
+    dense = build_plan(POINTS["c2-onchip-dense-w8"], LLAMA)
+    assert all(g.pack for g in gemvs(dense).values())
+    assert gemvs(dense)["wq"].unroll == dense.kernel("wq").unroll // 2
+    off = build_plan({**POINTS["c2-onchip-dense-w8"], "dsp_pack": False}, LLAMA)
+    assert not any(g.pack for g in gemvs(off).values())
+    assert gemvs(off)["wq"].unroll == off.kernel("wq").unroll
+    nm = gemvs(build_plan(POINTS["c1-onchip-nm-w4"], LLAMA))
+    assert not nm["w_up"].pack and nm["w_up"].sparse
+    assert not any(g.pack for g in gemvs(build_plan(POINTS["c1-stream-dense-w4"], LLAMA)).values())
+
+
 def test_each_knob_changes_the_generated_source(tmp_path: Path) -> None:
     base = POINTS["c1-stream-dense-w4"]
 
@@ -74,6 +90,7 @@ def test_each_knob_changes_the_generated_source(tmp_path: Path) -> None:
         ({"m_qkv": 0}, "m_qkv"),
         ({"fifo_depth": 1}, "fifo_depth"),
         ({"quant_group": 48}, "quant_group"),
+        ({"dsp_pack": "yes"}, "dsp_pack"),
     ],
 )
 def test_unbuildable_points_are_refused_by_key(change: dict, key: str) -> None:
