@@ -12,7 +12,10 @@ one after another, as ``spatial_top`` calls them. An encoder's layer (post-LN) t
 tile through its fork and q/k/v GEMVs before its attention computes (each token attends to
 all), then the tiles go on through the rest of the layer.
 Weights are assumed on chip (a streamed row's load time is the memory's, which the cost
-model prices; this estimate does not), and the KV buffers too.
+model prices; this estimate does not), and the KV buffers too. A GEMV the RTL packs
+(``row_pack``, the point's ``dsp_pack``) issues its rows in pairs at half the lanes, as the
+RTL does; the HLS loops do not pair rows, and the two differ only where half the unroll
+does not divide a scale group (and by a cycle at the end of a lone token's rows).
 """
 
 from __future__ import annotations
