@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from cost_models._spatial_params import row_pack
 from overlay.reference import MAT_CLASS
 from spatial.plan import SpatialPlan
+from spatial.rtl import Gemv, gemvs
 
 Ev = tuple[float, float]  # (first output word, last output word)
 
@@ -40,8 +40,9 @@ class _Schedule:
     """Kernel events tile by tile: a kernel starts tile i once it has finished tile i - 1
     (``free``, keyed by layer instance and kernel) and its input allows."""
 
-    def __init__(self, plan: SpatialPlan) -> None:
+    def __init__(self, plan: SpatialPlan, gemv_kernels: dict[str, Gemv]) -> None:
         self.plan = plan
+        self.gemvs = gemv_kernels  # as the RTL builds them (lanes, chunks, packing)
         self.free: dict[str, float] = {}
 
     def _at(self, key: str, src: Ev) -> Ev:
@@ -53,9 +54,7 @@ class _Schedule:
 
     def gemv(self, key: str, name: str, src: Ev, t: int) -> Ev:
         k = self.plan.kernel(name)
-        group = self.plan.group or k.k
         nm = self.plan.prune[MAT_CLASS[name]] if k.sparse else None
-        gs = group // nm[1] * nm[0] if nm else group
         first, last = self._at(key, src)
         if t == 1 and k.block_in:  # blocks as they arrive, UNROLL MACs a cycle across rows
             chs = k.block_in // nm[1] * nm[0] if nm else k.block_in
@@ -66,19 +65,13 @@ class _Schedule:
                 arrive = first + (last - first) * (b + 1) / n_blocks
                 done = max(done, arrive) + per_block
             return self._done(key, (done + 1, done + k.rows))
-        per_issue, per_tok, pack = row_cycles(
-            k.rows,
-            k.k,
-            group,
-            gs,
-            k.unroll,
-            nm is None,
-            self.plan.weights_onchip and self.plan.dsp_pack,
-        )
-        compute = t * per_tok
+        # a row's (packed: a pair's) groups one after another, NCH chunks each
+        g = self.gemvs[name]
+        per_issue = g.ng * g.nch
+        compute = t * g.issue_rows * per_issue
         start = max(last, first + t * k.k)  # the read loop: one word a cycle
         if t == 1:  # each row leaves as it is done
-            return self._done(key, (start + per_issue, start + compute + 1 + pack))
+            return self._done(key, (start + per_issue, start + compute + 1 + g.pack))
         return self._done(key, (start + compute, start + compute + t * k.rows))
 
     def stream(self, key: str, src: Ev, t: int, n: int) -> Ev:
@@ -156,25 +149,15 @@ class _Schedule:
         return self.stream(p + "add2", down, t, m.d_model)
 
 
-def row_cycles(
-    rows: int, k: int, group: int, gs: int, unroll: int, dense: bool, onchip: bool
-) -> tuple[int, int, bool]:
-    """Row mode's cycles: per issued row (a pair where the RTL packs, ``row_pack``: its
-    groups one after another, half the lanes), per token, and whether it packs
-    (``onchip``: weights in ROMs and the point's ``dsp_pack``)."""
-    pack = bool(row_pack(rows, gs, unroll, dense, onchip))
-    per_issue = (k // group) * math.ceil(gs / (unroll // 2 if pack else unroll))
-    return per_issue, rows // (2 if pack else 1) * per_issue, pack
-
-
 def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
     """Cycles of one ``spatial_top`` call: embedding, passes (each a dataflow region that
     all tiles cross, pipelined), final norm and LM head of the last token."""
     m = plan.shape
     tile = min(plan.tile_tokens, plan.max_pos)
     total = float(n_tok * m.d_model)  # embedding
+    g = gemvs(plan)
     for _ in range(plan.passes):
-        sched = _Schedule(plan)
+        sched = _Schedule(plan, g)
         end = 0.0
         if plan.encoder:
             ts = [min(tile, n_tok - t0) for t0 in range(0, n_tok, tile)]
@@ -192,10 +175,8 @@ def call_cycles(plan: SpatialPlan, n_tok: int, pos0: int) -> float:
                 ev = sched.layer(c, ev, t, pos0 + t0)
             end = sched.stream("drain", ev, t, m.d_model)[1]
         total += end
-    g = plan.group or m.d_model
-    lm_unroll = plan.kernel("lm_head").unroll
-    packs = plan.weights_onchip and plan.dsp_pack
-    lm_cycles = row_cycles(m.vocab, m.d_model, g, g, lm_unroll, True, packs)[1]
+    lm = g["lm"]
+    lm_cycles = lm.issue_rows * lm.ng * lm.nch
     return total + 2 * m.d_model + lm_cycles  # final norm (sums, outputs) + LM head
 
 

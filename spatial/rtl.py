@@ -120,8 +120,8 @@ def _gemv(
     cb = max(1, (k - 1).bit_length())
     pack = pack and bool(row_pack(rows, gs, unroll, nm is None, onchip))
     lanes = unroll // 2 if pack else unroll
-    g = Gemv(rows, k, k // group, gs, lanes, math.ceil(gs / lanes), int(bool(nm)), nn, mm, cb)
-    g = dataclasses.replace(g, pack=int(pack))
+    nch = math.ceil(gs / lanes)
+    g = Gemv(rows, k, k // group, gs, lanes, nch, int(bool(nm)), nn, mm, cb, pack=int(pack))
     if not ch:
         return g
     # A block's rows x chs weights at UNROLL a cycle (spatial.cycles: ceil(rows*chs/U)):
