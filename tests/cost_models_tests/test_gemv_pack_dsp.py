@@ -5,9 +5,7 @@ counts exactly what ``_spatial_dsp.dsp`` says on its flow."""
 
 from __future__ import annotations
 
-import json
 import random
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +14,8 @@ import pytest
 from cost_models import _spatial_resources as sr
 from cost_models._spatial_dsp import pass_products
 from cost_models._spatial_params import DEFAULTS
-from tests._yosys import yosys_or_skip
+from tests._yosys import dsp_blocks
 
-RTL = Path(__file__).resolve().parents[2] / "templates" / "spatial_rtl"
-SYNTH = {
-    "yosys-xilinx": "synth_xilinx -family xcup -noiopad -top w",
-    "yosys-ecp5": "synth_ecp5 -top w -run :map_ram",  # multipliers are mapped by then
-}
 # the LM head's shape: 64 rows of 32, one group, 64-bit results (one requantiser)
 LM = {"ROWS": 64, "K": 32, "GS": 32, "TILE": 1, "PASSES": 1, "RAW": 1, "OW": 64}
 COL = {"ROWS": 32, "K": 64, "GS": 64, "U": 4, "NCH": 16, "TILE": 2, "CH": 4, "CHS": 4}
@@ -57,16 +50,7 @@ def _dsp_blocks(tmp: Path, params: dict[str, int], flow: str) -> int:
         "    .out_d(out_d), .out_r(out_r), .wm_ar_r(1'b0), .wm_r_v(1'b0), .wm_r_d({64{1'b0}}));\n"
         "endmodule\n"
     )
-    script = [f"read_verilog -defer {RTL / f}" for f in ("sp_lib.v", "sp_gemv.v")]
-    script += ["read_verilog -defer w.v", "hierarchy -top w", SYNTH[flow]]
-    script += ["tee -q -o stat.json stat -json", ""]
-    (tmp / "s.ys").write_text("\n".join(script))
-    done = subprocess.run(
-        [yosys_or_skip(), "-q", "-s", "s.ys"], cwd=tmp, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-500:]
-    cells = json.loads((tmp / "stat.json").read_text())["design"]["num_cells_by_type"]
-    return int(cells.get("DSP48E2", 0) + cells.get("MULT18X18D", 0))
+    return dsp_blocks(tmp, ("sp_lib.v", "sp_gemv.v"), flow)
 
 
 def _model(params: dict[str, int], flow: str) -> float:

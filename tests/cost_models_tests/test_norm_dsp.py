@@ -6,21 +6,14 @@ alone while wreduce narrowed 64-bit products in an order the hierarchy changed).
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from cost_models import _spatial_resources as sr
 from cost_models._spatial_dsp import mul_dsp
-from tests._yosys import yosys_or_skip
+from tests._yosys import dsp_blocks
 
-RTL = Path(__file__).resolve().parents[2] / "templates" / "spatial_rtl"
-SYNTH = {
-    "yosys-xilinx": "synth_xilinx -family xcup -noiopad -top w",
-    "yosys-ecp5": "synth_ecp5 -top w -run :map_ram",  # multipliers are mapped by then
-}
 PORTS = "clk, rst, start, pass, in_v, in_d, in_r, sk_v, sk_d, sk_r, out_v, out_d, out_r"
 DECL = (
     "input clk, input rst, input start, input [7:0] pass, input in_v, input [7:0] in_d, "
@@ -40,15 +33,7 @@ def _multipliers(tmp: Path, d: int, ln: int, flow: str, depth: int) -> int:
     body = [f"{inner} u ({PORTS});" for inner in names[1:]] + [norm]
     mods = [f"module {m} ({DECL});\n  {b}\nendmodule\n" for m, b in zip(names, body, strict=True)]
     (tmp / "w.v").write_text("".join(mods))
-    script = [f"read_verilog -defer {RTL / f}" for f in ("sp_lib.v", "sp_norm.v")]
-    script += ["read_verilog -defer w.v", "hierarchy -top w", SYNTH[flow]]
-    script += ["tee -q -o stat.json stat -json", ""]
-    (tmp / "s.ys").write_text("\n".join(script))
-    argv = [yosys_or_skip(), "-q", "-s", "s.ys"]
-    done = subprocess.run(argv, cwd=tmp, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-500:]
-    cells = json.loads((tmp / "stat.json").read_text())["design"]["num_cells_by_type"]
-    return int(cells.get("DSP48E2", 0) + cells.get("MULT18X18D", 0))
+    return dsp_blocks(tmp, ("sp_lib.v", "sp_norm.v"), flow)
 
 
 NORMS = [("yosys-xilinx", 48, 1), ("yosys-xilinx", 64, 0)]
