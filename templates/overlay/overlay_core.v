@@ -325,7 +325,6 @@ module overlay_core #(
     reg [SAW-1:0] h_a;
     reg [15:0] lanes_left;
     reg iss;
-    wire [15:0] esz = (elem == 0) ? 16'd1 : 16'd2;
     always @(*) begin
         lanes_left = (nrow - ii < LANES16) ? nrow - ii : LANES16;
     end
@@ -340,7 +339,7 @@ module overlay_core #(
     reg [L-1:0] live_iss;
     reg [15:0] g0_nx;
     reg [4:0] r0_nx;
-    integer ap, mi, tj, rj, wl, wr, r, j, bc, br;
+    integer ap, mi, tj, rj, wl, wr, ws, r, j, bc, br;
     // a weight tile's fields, N:M columns and x addresses (ov_tile_dec)
     wire [L*8-1:0] t_w;
     wire [L-1:0] t_live;
@@ -451,7 +450,7 @@ module overlay_core #(
 
     // token lanes 1..MT-1 of the batched MV: the same chunk, the next slots' x
     wire signed [(MTV > 1 ? MTV - 1 : 1)*MV_N*24-1:0] ldot;
-    integer lu;
+    integer lu, ms;
     generate
         if (MTV > 1) begin : g_mm
             wire [MTV-1:0] xw_lane;
@@ -484,7 +483,7 @@ module overlay_core #(
         if (state == ST_EXEC && ph != 0) begin
             if ((op == OP_LOAD || op == OP_LOADX) && ph == 1) begin
                 consuming = 1'b1;
-                s_need = lanes_left * esz;
+                s_need = (elem == 0) ? lanes_left : lanes_left << 1;  // 1 or 2 bytes
             end else if (op == OP_MV && ph == 2) begin
                 consuming = 1'b1;
                 s_need = sc_bytes + tbytes;
@@ -557,50 +556,59 @@ module overlay_core #(
         end
     end
 
+    // ---------------------------------------------------------------- SFU multipliers
+    // Four multipliers per SFU lane, time-shared by the element-wise ops (one runs at a
+    // time): M0 (26 x 33) stage E's MULQ a*b, EXP e*R, RoPE a*cos and the norm's c*inv;
+    // M1 (40 x 18) MULQ's a*b*M, the norm's t*g*M (n2) and RoPE b*sin; M2 (32 x 18) the
+    // norm's t*g (n1) and RoPE b*cos; M3 (17 x 18) stage D's x*x and d*x, RoPE a*sin.
+    // Lane 0's M0 and M1 also form the variance d*Q - S^2. Each feeds a norm pipeline
+    // register every cycle, so each is live in every state: Yosys's ``share`` finds no
+    // exclusive products to merge, and a lane's DSPs are its four products' blocks.
+    wire [SFU_LANES*59-1:0] m0_p;
+    wire [SFU_LANES*58-1:0] m1_p;
+    wire [SFU_LANES*50-1:0] m2_p;
+    wire [SFU_LANES*35-1:0] m3_p;
+
     // ---------------------------------------------------------------- stage E results
     reg [NB*DW-1:0] res, res2;
-    reg signed [7:0] a8, b8;
-    reg signed [17:0] cs, sn, tv;
+    reg signed [17:0] tv;
     reg signed [31:0] esum;
     reg signed [47:0] pe;
+    reg signed [63:0] mq;
     reg signed [26:0] rot;
     always @(*) begin
         res = 0;
         res2 = 0;
         esum = sq;
-        a8 = 0;
-        b8 = 0;
         tv = 0;
-        cs = 0;
-        sn = 0;
         pe = 0;
+        mq = 0;
         rot = 0;
         for (rj = 0; rj < SFU_LANES; rj = rj + 1) begin
-            a8 = a_e[rj*DW +: 8];
-            b8 = b_e[rj*DW +: 8];
             tv = q_t[rj*NB*DW +: DW];
             if ({16'd0, rj[15:0]} < {16'd0, e_n}) begin
                 case (e_op)
-                OP_ADD: res[rj*DW +: DW] = w18(sat8({{56{a8[7]}}, a8} + {{56{b8[7]}}, b8}));
-                OP_MULQ: res[rj*DW +: DW] = w18(rq(a8 * b8, f_m, f_sh));  // signed, 48-bit context
+                OP_ADD: res[rj*DW +: DW] = w18(sat8($signed({{56{a_e[rj*DW + 7]}}, a_e[rj*DW +: 8]})
+                                                    + $signed({{56{b_e[rj*DW + 7]}}, b_e[rj*DW +: 8]})));
+                OP_MULQ: begin  // (a*b*M + 2^(sh-1)) >> sh, saturated: M0 then M1
+                    mq = $signed({{6{m1_p[58*rj + 57]}}, m1_p[58*rj +: 58]})
+                         + ((mut == 5) ? 64'sd0 : (64'sd1 <<< (f_sh - 8'd1)));
+                    res[rj*DW +: DW] = w18(sat8(mq >>> f_sh));
+                end
                 OP_LUT: res[rj*DW +: DW] = tv;
                 OP_SOFTMAX: begin
                     if (ph == 2) begin
                         res[rj*DW +: DW] = tv;
                         esum = esum + {{14{tv[17]}}, tv};
                     end else begin
-                        pe = $signed({31'd0, a_e[rj*DW +: 17]}) * $signed({16'd0, d_q})
-                             + 48'sd8388608;
+                        pe = $signed(m0_p[59*rj +: 48]) + 48'sd8388608;  // e*R (M0)
                         res[rj*DW +: DW] = (pe >>> 24) > 48'sd127 ? 18'd127 : pe[41:24];
                     end
                 end
-                OP_ROPE: begin
-                    cs = tv;
-                    sn = c_e[rj*DW +: DW];
-                    if (mut == 1) sn = -sn;
-                    rot = a8 * cs - b8 * sn + 27'sd8192;
+                OP_ROPE: begin  // a*cos - b*sin and b*cos + a*sin (M0 - M1, M2 + M3)
+                    rot = $signed(m0_p[59*rj +: 27]) - $signed(m1_p[58*rj +: 27]) + 27'sd8192;
                     res[rj*DW +: DW] = w18(sat8($signed({{37{rot[26]}}, rot}) >>> 14));
-                    rot = b8 * cs + a8 * sn + 27'sd8192;
+                    rot = $signed(m2_p[50*rj +: 27]) + $signed(m3_p[35*rj +: 27]) + 27'sd8192;
                     res2[rj*DW +: DW] = w18(sat8($signed({{37{rot[26]}}, rot}) >>> 14));
                 end
                 default: ;
@@ -623,8 +631,9 @@ module overlay_core #(
         wb_row = 0;
         for (wl = 0; wl < NB; wl = wl + 1) begin
             wb_acc = 0;
-            for (wr = 0; wr < MV_N; wr = wr + 1)
-                if ({16'd0, wj} + wl == wr) wb_acc = acc[48*(MV_N*bt + wr) +: 48];
+            for (ws = 0; ws < TTV; ws = ws + 1)  // slot by compare: no index product
+                for (wr = 0; wr < MV_N; wr = wr + 1)
+                    if (bt == ws[15:0] && {16'd0, wj} + wl == wr) wb_acc = acc[48*(MV_N*ws + wr) +: 48];
             wb_row = rb + wj + wl[15:0];
             if ({16'd0, wj} + wl < MV_N && wb_row < nrow) begin
                 wb_n = wl[15:0] + 16'd1;
@@ -666,7 +675,6 @@ module overlay_core #(
     reg [SFU_LANES*8-1:0] n1_g, n1_b, n2_b, n3_b;
     reg [SFU_LANES*32-1:0] e_t;
     reg [NB*DW-1:0] n3_d;
-    reg signed [25:0] nc;
     reg signed [57:0] nct;
     reg signed [56:0] ny;
     reg signed [7:0] nbe;
@@ -674,13 +682,11 @@ module overlay_core #(
     always @(*) begin
         e_t = 0;
         n3_d = 0;
-        nc = 0;
         nct = 0;
         ny = 0;
         nbe = 0;
         for (nl = 0; nl < SFU_LANES; nl = nl + 1) begin
-            nc = cn_e[26*nl +: 26];
-            nct = nc * $signed({26'd0, d_q}) + 58'sd131072;
+            nct = $signed(m0_p[59*nl +: 58]) + 58'sd131072;  // c*inv (M0)
             e_t[32*nl +: 32] = nct[49:18];
             ny = $signed(n3_y[57*nl +: 57]) >>> f_sh;
             nbe = n3_b[8*nl +: 8];
@@ -688,6 +694,36 @@ module overlay_core #(
             n3_d[nl*DW +: DW] = w18(sat8({{7{ny[56]}}, ny}));
         end
     end
+
+    // the SFU multipliers' operands (see "SFU multipliers" above), each sign-extended to
+    // its multiplier's width before the select
+    genvar gm;
+    generate
+        for (gm = 0; gm < SFU_LANES; gm = gm + 1) begin : g_smul
+            wire [7:0] ea = a_e[gm*DW +: 8], eb = b_e[gm*DW +: 8], dx = q_a[gm*DW +: 8];
+            wire [17:0] cs = q_t[gm*NB*DW +: 18];
+            wire [17:0] sn = (mut == 1) ? -c_e[gm*DW +: 18] : c_e[gm*DW +: 18];
+            wire nrm = op == OP_NORM, rope = op == OP_ROPE;
+            wire var0 = nrm && ph == 2 && gm == 0;  // lane 0: d*Q (M1) and S^2 (M0)
+            wire [25:0] a0 = var0 ? {{2{ssum[23]}}, ssum} : nrm ? cn_e[26*gm +: 26]
+                           : op == OP_SOFTMAX ? {9'd0, a_e[gm*DW +: 17]} : {{18{ea[7]}}, ea};
+            wire [32:0] b0 = var0 ? {{9{ssum[23]}}, ssum} : (nrm || op == OP_SOFTMAX) ? {1'b0, d_q}
+                           : rope ? {{15{cs[17]}}, cs} : {{25{eb[7]}}, eb};
+            wire signed [58:0] p0 = $signed(a0) * $signed(b0);
+            wire [39:0] a1 = var0 ? {{8{sq[31]}}, sq} : nrm ? n2_t[40*gm +: 40]
+                           : rope ? {{32{eb[7]}}, eb} : {{24{p0[15]}}, p0[15:0]};
+            wire [17:0] b1 = var0 ? {2'b0, nrow} : rope ? sn : {2'b0, f_m};
+            wire [31:0] a2 = nrm ? n1_t[32*gm +: 32] : {{24{eb[7]}}, eb};
+            wire [17:0] b2 = nrm ? {{10{n1_g[8*gm + 7]}}, n1_g[8*gm +: 8]} : cs;
+            wire [16:0] a3 = rope ? {{9{ea[7]}}, ea} : (nrm && ph == 1) ? {{9{dx[7]}}, dx}
+                           : {1'b0, nrow};
+            wire [17:0] b3 = rope ? sn : {{10{dx[7]}}, dx};
+            assign m0_p[59*gm +: 59] = p0;
+            assign m1_p[58*gm +: 58] = $signed(a1) * $signed(b1);
+            assign m2_p[50*gm +: 50] = $signed(a2) * $signed(b2);
+            assign m3_p[35*gm +: 35] = $signed(a3) * $signed(b3);
+        end
+    endgenerate
 
     // ---------------------------------------------------------------- main FSM
     wire [15:0] nrow_dyn = (flags & F_DYN_N) != 0 ? pos + 16'd1 : f_n;
@@ -702,6 +738,10 @@ module overlay_core #(
     wire pass_done = sfu_pass && idone && !d_v;  // the last group is in stage E
     wire dividing = ex && (op == OP_NORM || op == OP_SOFTMAX) && ph == 4;
     wire [15:0] nn16 = {11'd0, nn};
+    // the controller's one stride product: LOAD's and STORE's row address (position or
+    // token times stride), MV's contiguous-rows length (rows times stride)
+    wire [31:0] strd_x = {8'd0, f_strd}
+                         * {16'd0, op == OP_MV ? nrow_dyn : op == OP_LOADX ? tok : pos};
     wire [31:0] ks_w = ({16'd0, f_k} * {16'd0, nn16}) >> lmm;   // M a power of two
     wire [31:0] gs_w = ({16'd0, f_grp} * {16'd0, nn16}) >> lmm;
     always @(posedge clk) begin
@@ -748,13 +788,8 @@ module overlay_core #(
             wr_d <= h_d;
         end
         // norm pipeline (ph 5 of NORM): c at stage D, then E, n1, n2, n3 -> write register
-        for (j = 0; j < SFU_LANES; j = j + 1) begin : norm_d
-            reg signed [7:0] xd;
-            reg signed [25:0] t26;
-            xd = q_a[j*DW +: 8];
-            t26 = $signed({10'd0, nrow}) * xd - $signed({{2{ssum[23]}}, ssum});
-            cn_e[26*j +: 26] <= t26;
-        end
+        for (j = 0; j < SFU_LANES; j = j + 1)  // c = d*x - S (M3)
+            cn_e[26*j +: 26] <= m3_p[35*j +: 26] - {{2{ssum[23]}}, ssum};
         n1_v <= state == ST_EXEC && e_v && op == OP_NORM && ph == 5;
         n1_a <= sa({16'd0, f_dst} + {16'd0, e_ii});
         n1_n <= e_n[LNB:0];
@@ -767,20 +802,11 @@ module overlay_core #(
         n3_a <= n2_a;
         n3_n <= n2_n;
         n3_b <= n2_b;
-        for (j = 0; j < SFU_LANES; j = j + 1) begin : norm_mul
-            reg signed [31:0] t32n;
-            reg signed [7:0] g8n;
-            reg signed [39:0] t40;
-            reg signed [56:0] t57;
+        for (j = 0; j < SFU_LANES; j = j + 1) begin  // t*g (M2), then *M + r (M1)
             n1_g[8*j +: 8] <= b_e[j*DW +: 8];
             n1_b[8*j +: 8] <= c_e[j*DW +: 8];
-            t32n = n1_t[32*j +: 32];
-            g8n = n1_g[8*j +: 8];
-            t40 = t32n * g8n;
-            n2_t[40*j +: 40] <= t40;
-            t40 = n2_t[40*j +: 40];
-            t57 = t40 * $signed({1'b0, f_m}) + (57'sd1 <<< (f_sh - 8'd1));
-            n3_y[57*j +: 57] <= t57;
+            n2_t[40*j +: 40] <= m2_p[50*j +: 40];
+            n3_y[57*j +: 57] <= m1_p[58*j +: 57] + (57'd1 << (f_sh - 8'd1));
         end
         if (n3_v) begin
             wr_v <= 1;
@@ -827,23 +853,33 @@ module overlay_core #(
                 // lane lu accumulates slot s2_t + lu (lanes past the chunk's last slot idle)
                 for (lu = 0; lu < MTV; lu = lu + 1)
                 for (r = 0; r < MV_N; r = r + 1) begin : mac
-                    reg signed [31:0] t32;
+                    reg signed [31:0] t32, pv;
+                    reg signed [47:0] av;
                     reg signed [23:0] dv;
                     reg [15:0] sc, sl;
                     sl = s2_t + lu[15:0];
                     dv = (lu == 0) ? dot[r] : ldot[24*((lu == 0 ? 0 : lu - 1)*MV_N + r) +: 24];
-                    t32 = (s2_gst ? 32'sd0 : part[32*(MV_N*sl + r) +: 32])
-                          + {{8{dv[23]}}, dv};
-                    sc = (mut == 2) ? 16'd1 : scale_s2[16*r +: 16];
-                    if (lu == 0 || sl < bT) begin
-                        if (s2_gend) begin
-                            acc[48*(MV_N*sl + r) +: 48] <= acc[48*(MV_N*sl + r) +: 48]
-                                + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
-                            part[32*(MV_N*sl + r) +: 32] <= 0;
-                        end else begin
-                            part[32*(MV_N*sl + r) +: 32] <= t32;
+                    // the slot's partial sum and accumulator, selected by compare (a
+                    // TT-way mux) rather than indexed by a run-time product
+                    pv = 0;
+                    av = 0;
+                    for (ms = 0; ms < TTV; ms = ms + 1)
+                        if (sl == ms[15:0]) begin
+                            pv = part[32*(MV_N*ms + r) +: 32];
+                            av = acc[48*(MV_N*ms + r) +: 48];
                         end
-                    end
+                    t32 = (s2_gst ? 32'sd0 : pv) + {{8{dv[23]}}, dv};
+                    sc = (mut == 2) ? 16'd1 : scale_s2[16*r +: 16];
+                    av = av + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
+                    for (ms = 0; ms < TTV; ms = ms + 1)
+                        if (sl == ms[15:0] && (lu == 0 || sl < bT)) begin
+                            if (s2_gend) begin
+                                acc[48*(MV_N*ms + r) +: 48] <= av;
+                                part[32*(MV_N*ms + r) +: 32] <= 0;
+                            end else begin
+                                part[32*(MV_N*ms + r) +: 32] <= t32;
+                            end
+                        end
                 end
             end
         end
@@ -900,8 +936,8 @@ module overlay_core #(
             OP_LOAD, OP_LOADX: begin
                 if (ph == 0) begin
                     s_req[port[2:0]] <= 1;
-                    s_addr <= f_addr + {16'd0, op == OP_LOAD ? pos : tok} * {8'd0, f_strd};
-                    s_len <= {8'd0, f_n} * (elem == 0 ? 24'd1 : 24'd2);
+                    s_addr <= f_addr + strd_x;
+                    s_len <= (elem == 0) ? {8'd0, f_n} : {7'd0, f_n, 1'b0};  // 1 or 2 bytes
                     s_rows <= 1;
                     s_stride <= 0;
                     ii <= 0;
@@ -927,7 +963,7 @@ module overlay_core #(
                 if (ph == 0) begin
                     ii <= 0;
                     stoff <= 0;
-                    base <= f_addr + {16'd0, pos} * {8'd0, f_strd};
+                    base <= f_addr + strd_x;
                     aw_busy <= 0;
                     w_busy <= 0;
                     ph <= 1;
@@ -989,7 +1025,7 @@ module overlay_core #(
                     if ((flags & F_ROWS) != 0) begin
                         // rows that follow each other in memory are one region (K cache)
                         if (f_strd == {8'd0, f_k} && (flags & F_DYN_K) == 0) begin
-                            s_len <= f_strd * {8'd0, nrow_dyn};
+                            s_len <= strd_x[23:0];
                             s_rows <= 1;
                         end else begin
                             s_len <= {8'd0, kdim_dyn};
@@ -1143,15 +1179,13 @@ module overlay_core #(
                         reg signed [23:0] ts;
                         reg signed [31:0] tq;
                         reg signed [7:0] xa;
-                        reg signed [15:0] x2;
                         ts = ssum;
                         tq = sq;
                         for (j = 0; j < SFU_LANES; j = j + 1)
                             if ({16'd0, j[15:0]} < {16'd0, d_n}) begin
                                 xa = q_a[j*DW +: 8];
                                 ts = ts + {{16{xa[7]}}, xa};
-                                x2 = xa * xa;
-                                tq = tq + {16'd0, x2};
+                                tq = tq + {16'd0, m3_p[35*j +: 16]};  // x*x (M3)
                             end
                         ssum <= (flags & 1) != 0 ? ts : 24'sd0;
                         sq <= tq;
@@ -1161,8 +1195,8 @@ module overlay_core #(
                     end
                 end
                 2: begin  // v = d*Q - S^2 + 1, start the square root
-                    v_rem <= $signed({32'd0, nrow}) * $signed({{16{sq[31]}}, sq})
-                             - $signed({{24{ssum[23]}}, ssum}) * $signed({{24{ssum[23]}}, ssum}) + 1;
+                    // lane 0's M1 and M0
+                    v_rem <= m1_p[47:0] - m0_p[47:0] + 48'd1;
                     v_res <= 0;
                     it <= 32;
                     ph <= 3;
