@@ -110,7 +110,7 @@ module ov_mm_engine #(
     // ------------------------------------------------------------ s2: accumulate
     reg signed [TT*MM_N*48-1:0] acc;  // per token slot, MM_N rows
     reg signed [TT*MM_N*32-1:0] part;
-    integer lu;
+    integer lu, ms;
     always @(posedge clk) begin
         if (clr) begin
             acc <= 0;
@@ -119,28 +119,39 @@ module ov_mm_engine #(
             // lane lu accumulates slot s2_t + lu (lanes past the chunk's last slot idle)
             for (lu = 0; lu < MT; lu = lu + 1)
             for (r = 0; r < MM_N; r = r + 1) begin : mac
-                reg signed [31:0] t32;
+                reg signed [31:0] t32, pv;
+                reg signed [47:0] av;
                 reg signed [23:0] dv;
                 reg [15:0] sc, sl;
                 sl = s2_t + lu[15:0];
                 dv = dot[24*(lu*MM_N + r) +: 24];
                 sc = (mut == 2 || mut == 7) ? 16'd1 : scale_s2[16*r +: 16];
-                if (sl < bT) begin
-                    t32 = (s2_gst ? 32'sd0 : part[32*(MM_N*sl + r) +: 32]) + {{8{dv[23]}}, dv};
-                    if (s2_gend) begin
-                        acc[48*(MM_N*sl + r) +: 48] <= acc[48*(MM_N*sl + r) +: 48]
-                            + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
-                        part[32*(MM_N*sl + r) +: 32] <= 0;
-                    end else begin
-                        part[32*(MM_N*sl + r) +: 32] <= t32;
+                // the slot's partial sum and accumulator by compare (a TT-way mux), not
+                // by a run-time index product
+                pv = 0;
+                av = 0;
+                for (ms = 0; ms < TT; ms = ms + 1)
+                    if (sl == ms[15:0]) begin
+                        pv = part[32*(MM_N*ms + r) +: 32];
+                        av = acc[48*(MM_N*ms + r) +: 48];
                     end
-                end
+                t32 = (s2_gst ? 32'sd0 : pv) + {{8{dv[23]}}, dv};
+                av = av + $signed({{16{t32[31]}}, t32}) * $signed({32'd0, sc});
+                for (ms = 0; ms < TT; ms = ms + 1)
+                    if (sl == ms[15:0] && sl < bT) begin
+                        if (s2_gend) begin
+                            acc[48*(MM_N*ms + r) +: 48] <= av;
+                            part[32*(MM_N*ms + r) +: 32] <= 0;
+                        end else begin
+                            part[32*(MM_N*ms + r) +: 32] <= t32;
+                        end
+                    end
             end
         end
     end
 
     // ------------------------------------------------------------ write-back lanes
-    integer wl, wr;
+    integer wl, wr, ws;
     reg signed [47:0] wb_acc;
     reg [15:0] wb_row;
     always @(*) begin
@@ -150,8 +161,10 @@ module ov_mm_engine #(
         wb_row = 0;
         for (wl = 0; wl < NB; wl = wl + 1) begin
             wb_acc = 0;
-            for (wr = 0; wr < MM_N; wr = wr + 1)
-                if ({16'd0, wj} + wl == wr) wb_acc = acc[48*(MM_N*bt + wr) +: 48];
+            for (ws = 0; ws < TT; ws = ws + 1)  // slot by compare: no index product
+                for (wr = 0; wr < MM_N; wr = wr + 1)
+                    if (bt == ws[15:0] && {16'd0, wj} + wl == wr)
+                        wb_acc = acc[48*(MM_N*ws + wr) +: 48];
             wb_row = rb + wj + wl[15:0];
             if ({16'd0, wj} + wl < MM_N && wb_row < nrow) begin
                 wb_n = wl[15:0] + 16'd1;
