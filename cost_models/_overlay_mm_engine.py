@@ -2,13 +2,14 @@
 
 The engine is the MV engine's datapath again at its own size (MM_K x MM_N multipliers, MT
 token lanes, TT token slots): a tile decoder (``ov_tile_dec``), the lanes' multipliers and
-products (``ov_mm_lanes``, all MT lanes), group scales, TT x MM_N slot-indexed accumulators
-and the write-back lanes. Its x buffers are ``ov_bankram``s, counted with the core's in the
+products (``ov_mm_lanes``, all MT lanes), group scales, TT x MM_N slot accumulators and
+the write-back lanes. Its x buffers are ``ov_bankram``s, counted with the core's in the
 ``x_buffer`` unit. LUTs take the core's fitted per-feature costs (the same RTL constructs:
-``acc_mux`` for the slot-indexed accumulators, ``lanes`` and ``decode`` per multiplier
+``acc_mux`` for the slot accumulators, ``lanes`` and ``decode`` per multiplier
 lane, the token lanes' ``mm_lanes`` cost); flip-flops and DSP blocks are counted from the
-RTL (templates/overlay/ov_mm_engine.v at RTL 344d0f98cc1e, traced on Xilinx builds of
-SEP points by the DSP48E2 cells' source lines). Nothing here is fitted to SEP builds:
+RTL (templates/overlay/ov_mm_engine.v; traced at RTL 344d0f98cc1e on Xilinx builds of SEP
+points by the DSP48E2 cells' source lines, less the slot index products RTL 576d68e654db
+removed). Nothing here is fitted to SEP builds:
 ``benchmarks/overlay_sep_synth.py`` compares the whole design with every one, held out.
 """
 
@@ -41,16 +42,11 @@ def engine_features(e: Mapping[str, Array], idx_bits: Array) -> dict[str, Array]
     return {
         "lanes": lanes,  # tile decode, live gating (lane 0's share of the core's cost)
         "decode": lanes * idx_bits,  # N:M index fields
-        "acc_mux": 80 * tt * mt * n**2,  # acc/part[(MM_N * slot + r)] per lane and row
+        "acc_mux": 80 * (tt - 1) * mt * n,  # the slot select per lane and row
         "lane_mults": (mt - 1) * lanes,  # token lanes past the first (``mm_lanes``' cost)
-        # DSP blocks: the multipliers, per lane and row the 32 x 16 scale product (2), per
-        # lane the accumulate's index products 48 * (MM_N * slot + r) (2 * MM_N - 1, row
-        # 0's read a shift), the write-back's 48 * (MM_N * bt + r) for r >= 1 (folded by
-        # peepopt below MM_N = 4, as the core's)
+        # DSP blocks: the multipliers, per lane and row the 32 x 16 scale product (2)
         "dsp_mults": mults,
         "dsp_scale": 2 * mt * n,
-        "dsp_idx": mt * (2 * n - 1),
-        "dsp_wb": np.where(n >= 4, n - 1, 0.0),
         # and in the core: the tile's bytes, (engine ? MM_K * MM_N : MV_K * MV_N) * field
         # bits, a product once the engine makes its operand a run-time choice
         "dsp_core": np.ones_like(lanes),
@@ -68,7 +64,7 @@ SHARED_LUT = {
     "acc_mux": ("core", "acc_mux"),
     "lane_mults": ("mm_lanes", "lanes"),
 }
-DSP_FEATURES = ("dsp_mults", "dsp_scale", "dsp_idx", "dsp_wb", "dsp_core")
+DSP_FEATURES = ("dsp_mults", "dsp_scale", "dsp_core")
 
 
 def engine_resources(

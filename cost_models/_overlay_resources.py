@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from cost_models import _overlay_mm_engine as mme
+from cost_models._mul2dsp import mul_dsp
 
 Array = np.ndarray
 _DATA = Path(__file__).parent / "data" / "overlay_resources.yaml"
@@ -187,22 +188,6 @@ def _bankram(nb: Array, depth: Array, dw: Array, flow: str) -> dict[str, Array]:
     }
 
 
-def _wb_index_products(mv_n: Array, flow: str) -> Array:
-    """DSP blocks of the write-back's index products ``acc[48*(MV_N*bt + wr) +: 48]``
-    (overlay_core.v at 7e65bcf, line 594; a product per row wr = 1 .. MV_N-1, wr = 0 is a
-    shift of the slot). At MV_N = 2 Yosys's ``peepopt`` folds 48*(2*bt + 1) into the
-    shift (no DSP; the write-back loop alone, ``synth_xilinx -run :coarse``: N = 2 -> 0,
-    4 -> 3, 8 -> 7 DSP48E2, as in every build, NB = 2 or 4). ECP5 (flat netlist,
-    ``share`` merges products whose uses exclude each other): 4 -> 1, 8 -> 5 in the
-    builds, i.e. two fewer (the loop alone under ``synth_ecp5 -run :map_ram``: 0, 2, 4
-    MULT18X18D; in the whole design ``share`` pairs them with other sites). Measured at
-    powers of two only: in isolation N = 3 -> 3, 5 -> 6, 6 -> 6 DSP48E2, which the count
-    does not follow (the measured points use 1, 2, 4, 8)."""
-    n = np.asarray(mv_n, dtype=float)
-    per = n - 1 if flow == "yosys-xilinx" else n - 3
-    return np.where(n >= 4, per, 0.0)
-
-
 def units(
     p: Mapping[str, Any], flow: str, g: Mapping[str, Array] | None = None
 ) -> dict[str, tuple[Array, dict[str, Array]]]:
@@ -219,28 +204,20 @@ def units(
         "lane_addr": g["lanes"] * g["xaw"],  # per-lane x-buffer read address
         "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
         "rows": g["mv_n"],  # 48-bit row accumulators and scales
-        # index products 48 * (MV_N * slot + row) into the slot-indexed accumulators
-        # (DSP blocks, ``DSP``): the MAC's, rows after the first, and the write-back's
-        "row_idx": g["mv_n"] - 1,
-        "wb_idx": _wb_index_products(g["mv_n"], flow),
         "sfu": g["sfu_lanes"],  # element-wise datapath per lane
         "wb": np.minimum(g["nb"], g["mv_n"]),  # write-back lanes with a row to requantise
         "words": g["nb"],  # scratchpad word lanes: operand, result and write registers
         "win_bits": 8 * g["win"],  # the five-port stream mux the engine reads
         "beat_bits": 8 * g["beat_bytes"],  # KV write data and strobes
-        # The accumulators' slot-indexed access (overlay_core.v, stage s2):
-        # each of the MT*MV_N row updates reads and writes acc[48*(MV_N*sl + r) +: 48]
-        # and part[32*(...) +: 32] at a run-time slot sl (a 16-bit value even at TT = 1),
-        # which Yosys expands into a case over every position of the TT*MV_N*(48 + 32)
-        # bits of state: per bit a select and an enable per writer, so it grows as
-        # TT*MT*MV_N^2, not with MV_N (K2xN8 builds: core 4-6 k LUT over a linear fit).
-        "acc_mux": 80 * g["tt"] * g["mt"] * g["mv_n"] ** 2,
+        # The accumulators' slots (overlay_core.v, stage s2 and the write-back): each of
+        # the MT*MV_N row updates selects its slot's 48-bit accumulator and 32-bit partial
+        # sum by compare, a TT-way mux, and writes back under the same compare.
+        "acc_mux": 80 * (g["tt"] - 1) * g["mt"] * g["mv_n"],
         # Batched MV (TT token slots, MT token lanes): each slot has its own 48-bit row
         # accumulators and 32-bit partial sums; every lane has its own 32 x 16 scale
         # product per row (``lane_rows``; rows after the first also index products).
         "slot_bits": 80 * (g["tt"] - 1) * g["mv_n"],
         "lane_rows": (g["mt"] - 1) * g["mv_n"],
-        "lane_idx": (g["mt"] - 1) * (g["mv_n"] - 1),
         "lutram": imem["lutram"],
         "bram": imem["bram"],
     }
@@ -289,33 +266,33 @@ FIXED = {
     "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0, "slot_bits": 1.0, "prod_bits": 1.0},
     "bram": {"bram": 1.0},
 }
-# DSP blocks of the core, counted site by site from the RTL's multipliers as Yosys maps them
-# (RTL aa9bf8b836c8 = templates/overlay at 7e65bcf; Xilinx: the DSP48E2 cells of 32 whole
-# builds' netlists traced to their source lines): one per MV multiplier (8x8, or 17x8 for
-# a packed row pair: ``mults``); per SFU lane 18 (line 154's requant product, norm,
-# softmax, RoPE, square, variance and MULQ products); per requant lane (NB, 48x16) 3; per
-# MV row the 32x16 scale-accumulate, 3 (line 808); for every row but the first an index
-# product 48*(MV_N*slot + row) into the slot-indexed accumulators (``row_idx``, line 807:
-# the slot is a run-time value even at TT = 1; row 0 is a shift of it) and the
-# write-back's (``wb_idx``, line 594, see ``_wb_index_products``); fixed 12 (address and
-# length products, isqrt, the variance's remainder). Token lanes 1..MT-1: their
-# multipliers (ov_mm_lanes, ``mults`` of that unit), per row the scale product
-# (``lane_rows``, 3) and after the first row the MAC's index product (``lane_idx``, 1; a
-# ``synth_xilinx -run :map_memory`` of K4xN2 TT2 MT2 has 66, the count's figure).
-# ECP5 (``synth_ecp5`` runs ``share`` before its multiplier mapping: products whose uses
-# exclude each other, e.g. the SFU ops of one lane or the controller's address products,
-# become one; K8xN1's 43 MULT18X18D include 3 such supercells): fixed 9, 17 per SFU lane,
-# write-back index products two fewer; from the ECP5 builds (a flat netlist, traced at
-# K8xN1 only). Share merges greedily, in Yosys's cell order, so its groups differ from
-# point to point: the ECP5 count is exact on 12 of 39 builds and off by -4..+4 on the
-# rest (DSP_MISSES in tests/cost_models_tests/test_overlay_resources.py; docs/models.md).
-DSP_RTL = "aa9bf8b836c8"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
-DSP = {
-    "yosys-xilinx": {"one": 12.0, "mults": 1.0, "sfu": 18.0, "words": 3.0, "rows": 3.0,
-                     "row_idx": 1.0, "wb_idx": 1.0, "lane_rows": 3.0, "lane_idx": 1.0},
-    "yosys-ecp5": {"one": 9.0, "mults": 1.0, "sfu": 17.0, "words": 3.0, "rows": 3.0,
-                   "row_idx": 1.0, "wb_idx": 1.0, "lane_rows": 3.0, "lane_idx": 1.0},
-}  # fmt: skip
+# DSP blocks of the core, counted from the RTL's multipliers, each split as Yosys's mul2dsp
+# splits it (``mul_dsp``); (A, B) are the signed operand widths Yosys sees. Per SFU lane
+# the four time-shared multipliers M0..M3 (overlay_core.v, "SFU multipliers"); per
+# write-back lane (NB) the requant a*M; per MV row and token lane the partial sum times
+# the scale; once the controller's stride product, the K and group sizes (times N:M's N)
+# and the x fill. The MV multipliers are one block each (8 x 8, or 17 x 8 for a packed
+# row pair: ``mults``). No product is shared by Yosys's ``share`` (each SFU multiplier
+# is live every cycle; the slot accumulators are selected by compare, with no index
+# products), so the count is the same on both flows' netlists: checked exact on every
+# build (tests/cost_models_tests/test_overlay_resources.py).
+SFU_PRODUCTS = ((26, 33), (40, 18), (32, 18), (17, 18))
+REQUANT_PRODUCT = (48, 17)
+SCALE_PRODUCT = (32, 17)
+CONTROL_PRODUCTS = ((25, 17), (17, 6), (17, 6), (17, 17))
+DSP_RTL = "576d68e654db"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
+
+
+def _dsp_table(flow: str) -> dict[str, float]:
+    def blocks(products: tuple[tuple[int, int], ...]) -> float:
+        return float(sum(mul_dsp(a, b, flow) for a, b in products))
+
+    scale = blocks((SCALE_PRODUCT,))
+    return {"one": blocks(CONTROL_PRODUCTS), "mults": 1.0, "sfu": blocks(SFU_PRODUCTS),
+            "words": blocks((REQUANT_PRODUCT,)), "rows": scale, "lane_rows": scale}  # fmt: skip
+
+
+DSP = {flow: _dsp_table(flow) for flow in FLOWS}
 
 
 def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> float:
@@ -402,12 +379,12 @@ def fitted_flows() -> tuple[str, ...]:
 CORE_PARTS = {
     "controller": ("one",),
     "instruction_memory": ("lutram", "bram"),
-    "mv_engine": ("lanes", "mults", "pack_pairs", "lane_addr", "rows", "row_idx"),
+    "mv_engine": ("lanes", "mults", "pack_pairs", "lane_addr", "rows"),
     "sparse_decode": ("decode",),
-    "sfu": ("sfu", "wb", "wb_idx", "words"),  # element-wise lanes, write-back (requant)
+    "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant)
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
-    "batched_mv": ("acc_mux", "slot_bits", "lane_rows", "lane_idx"),  # slot-indexed rows
+    "batched_mv": ("acc_mux", "slot_bits", "lane_rows"),  # slot-indexed rows
 }
 
 

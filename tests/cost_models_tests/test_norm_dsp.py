@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cost_models import _spatial_resources as sr
-from cost_models._spatial_dsp import mul_dsp
+from cost_models._mul2dsp import mul_dsp
 from tests._yosys import dsp_blocks
 
 PORTS = "clk, rst, start, pass, in_v, in_d, in_r, sk_v, sk_d, sk_r, out_v, out_d, out_r"

@@ -26,9 +26,11 @@ def _rows() -> list[dict[str, str]]:
 
 
 def test_whole_design_with_an_engine_is_predicted_held_out() -> None:
-    """Every SEP build: DSP and block RAM exact, LUT within 10 %, FF within 5 %."""
-    rows = _rows()
-    assert rows
+    """Every SEP build of the RTL the count describes (``DSP_RTL``): DSP and block RAM
+    exact, LUT within 10 %, FF within 5 %."""
+    rows = [r for r in _rows() if r["rtl"] == ov.DSP_RTL]
+    if not rows:
+        pytest.skip(f"no SEP build of {ov.DSP_RTL} measured yet")
     for row in rows:
         p = {k: float(row[k]) for k in (*ov.HW_KEYS, *SEP)}
         pred = ov.predict(p, row["flow"])
@@ -49,8 +51,8 @@ def test_engine_is_a_unit_only_where_built_and_grows_with_its_size() -> None:
     small = ov.predict_units(sep, "yosys-xilinx")["mm_engine"]
     big = ov.predict_units({**sep, "mm_rows": 8.0}, "yosys-xilinx")["mm_engine"]
     assert float(big["lut"]) > float(small["lut"]) > 0
-    # 32 multipliers, 2 scale DSPs per row, 2*4-1 index products, 3 write-back, 1 in core
-    assert float(small["dsp"]) == 32 + 8 + 7 + 3 + 1
+    # 32 multipliers, 2 scale DSPs per row, 1 in the core
+    assert float(small["dsp"]) == 32 + 8 + 1
     # vectorised: a SEP and a unified point side by side
     both = ov.predict({k: np.array([v, v]) for k, v in sep.items()} | {
         "mm_engine": np.array([1.0, 0.0])}, "yosys-xilinx")  # fmt: skip
