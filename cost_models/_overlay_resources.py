@@ -215,7 +215,7 @@ def units(
         "acc_mux": 80 * (g["tt"] - 1) * g["mt"] * g["mv_n"],
         # Batched MV (TT token slots, MT token lanes): each slot has its own 48-bit row
         # accumulators and 32-bit partial sums; every lane has its own 32 x 16 scale
-        # product per row (``lane_rows``; rows after the first also index products).
+        # product per row (``lane_rows``).
         "slot_bits": 80 * (g["tt"] - 1) * g["mv_n"],
         "lane_rows": (g["mt"] - 1) * g["mv_n"],
         "lutram": imem["lutram"],
