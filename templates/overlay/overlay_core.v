@@ -703,11 +703,14 @@ module overlay_core #(
             wire [7:0] ea = a_e[gm*DW +: 8], eb = b_e[gm*DW +: 8], dx = q_a[gm*DW +: 8];
             wire [17:0] cs = q_t[gm*NB*DW +: 18];
             wire [17:0] sn = (mut == 1) ? -c_e[gm*DW +: 18] : c_e[gm*DW +: 18];
-            wire nrm = op == OP_NORM, rope = op == OP_ROPE;
+            // selected by the registered op (e_op, = op from an instruction's second cycle,
+            // before any element reaches stage D), not by the instruction register's
+            // decode: that path ran into MULQ's chained multiplies once (docs/overlay.md)
+            wire nrm = e_op == OP_NORM, rope = e_op == OP_ROPE, smx = e_op == OP_SOFTMAX;
             wire var0 = nrm && ph == 2 && gm == 0;  // lane 0: d*Q (M1) and S^2 (M0)
             wire [25:0] a0 = var0 ? {{2{ssum[23]}}, ssum} : nrm ? cn_e[26*gm +: 26]
-                           : op == OP_SOFTMAX ? {9'd0, a_e[gm*DW +: 17]} : {{18{ea[7]}}, ea};
-            wire [32:0] b0 = var0 ? {{9{ssum[23]}}, ssum} : (nrm || op == OP_SOFTMAX) ? {1'b0, d_q}
+                           : smx ? {9'd0, a_e[gm*DW +: 17]} : {{18{ea[7]}}, ea};
+            wire [32:0] b0 = var0 ? {{9{ssum[23]}}, ssum} : (nrm || smx) ? {1'b0, d_q}
                            : rope ? {{15{cs[17]}}, cs} : {{25{eb[7]}}, eb};
             wire signed [58:0] p0 = $signed(a0) * $signed(b0);
             wire [39:0] a1 = var0 ? {{8{sq[31]}}, sq} : nrm ? n2_t[40*gm +: 40]
