@@ -559,8 +559,8 @@ module overlay_core #(
     // ---------------------------------------------------------------- SFU multipliers
     // Four multipliers per SFU lane, time-shared by the element-wise ops (one runs at a
     // time): M0 (26 x 33) stage E's MULQ a*b, EXP e*R, RoPE a*cos and the norm's c*inv;
-    // M1 (40 x 18) MULQ's a*b*M, the norm's t*g*M (n2) and RoPE b*sin; M2 (32 x 18) the
-    // norm's t*g (n1) and RoPE b*cos; M3 (17 x 18) stage D's x*x and d*x, RoPE a*sin.
+    // M1 (40 x 18) the norm's t*g*M (n2) and RoPE b*sin; M2 (32 x 18) the norm's t*g (n1)
+    // and RoPE b*cos; M3 (17 x 18) stage D's x*x and d*x, RoPE a*sin and MULQ's a*b*M.
     // Lane 0's M0 and M1 also form the variance d*Q - S^2. Each feeds a norm pipeline
     // register every cycle, so each is live in every state: Yosys's ``share`` finds no
     // exclusive products to merge, and a lane's DSPs are its four products' blocks.
@@ -590,8 +590,8 @@ module overlay_core #(
                 case (e_op)
                 OP_ADD: res[rj*DW +: DW] = w18(sat8($signed({{56{a_e[rj*DW + 7]}}, a_e[rj*DW +: 8]})
                                                     + $signed({{56{b_e[rj*DW + 7]}}, b_e[rj*DW +: 8]})));
-                OP_MULQ: begin  // (a*b*M + 2^(sh-1)) >> sh, saturated: M0 then M1
-                    mq = $signed({{6{m1_p[58*rj + 57]}}, m1_p[58*rj +: 58]})
+                OP_MULQ: begin  // (a*b*M + 2^(sh-1)) >> sh, saturated: M0 then M3
+                    mq = $signed({{29{m3_p[35*rj + 34]}}, m3_p[35*rj +: 35]})
                          + ((mut == 5) ? 64'sd0 : (64'sd1 <<< (f_sh - 8'd1)));
                     res[rj*DW +: DW] = w18(sat8(mq >>> f_sh));
                 end
@@ -714,13 +714,14 @@ module overlay_core #(
                            : rope ? {{15{cs[17]}}, cs} : {{25{eb[7]}}, eb};
             wire signed [58:0] p0 = $signed(a0) * $signed(b0);
             wire [39:0] a1 = var0 ? {{8{sq[31]}}, sq} : nrm ? n2_t[40*gm +: 40]
-                           : rope ? {{32{eb[7]}}, eb} : {{24{p0[15]}}, p0[15:0]};
-            wire [17:0] b1 = var0 ? {2'b0, nrow} : rope ? sn : {2'b0, f_m};
+                           : {{32{eb[7]}}, eb};
+            wire [17:0] b1 = var0 ? {2'b0, nrow} : nrm ? {2'b0, f_m} : sn;
             wire [31:0] a2 = nrm ? n1_t[32*gm +: 32] : {{24{eb[7]}}, eb};
             wire [17:0] b2 = nrm ? {{10{n1_g[8*gm + 7]}}, n1_g[8*gm +: 8]} : cs;
-            wire [16:0] a3 = rope ? {{9{ea[7]}}, ea} : (nrm && ph == 1) ? {{9{dx[7]}}, dx}
-                           : {1'b0, nrow};
-            wire [17:0] b3 = rope ? sn : {{10{dx[7]}}, dx};
+            // MULQ's a*b*M: M0's 16-bit a*b into M3, one block as a 16 x 17 product was
+            wire [16:0] a3 = rope ? {{9{ea[7]}}, ea} : !nrm ? {p0[15], p0[15:0]}
+                           : (ph == 1) ? {{9{dx[7]}}, dx} : {1'b0, nrow};
+            wire [17:0] b3 = rope ? sn : !nrm ? {2'b0, f_m} : {{10{dx[7]}}, dx};
             assign m0_p[59*gm +: 59] = p0;
             assign m1_p[58*gm +: 58] = $signed(a1) * $signed(b1);
             assign m2_p[50*gm +: 50] = $signed(a2) * $signed(b2);
