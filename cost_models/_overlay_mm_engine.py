@@ -8,7 +8,7 @@ the write-back lanes. Its x buffers are ``ov_bankram``s, counted with the core's
 ``acc_mux`` for the slot accumulators, ``lanes`` and ``decode`` per multiplier
 lane, the token lanes' ``mm_lanes`` cost); flip-flops and DSP blocks are counted from the
 RTL (templates/overlay/ov_mm_engine.v; traced at RTL 344d0f98cc1e on Xilinx builds of SEP
-points by the DSP48E2 cells' source lines, less the slot index products RTL 5c677580b7e5
+points by the DSP48E2 cells' source lines, less the slot index products RTL e88e5434abf9
 removed). Nothing here is fitted to SEP builds:
 ``benchmarks/overlay_sep_synth.py`` compares the whole design with every one, held out.
 """

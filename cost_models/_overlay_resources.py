@@ -280,7 +280,7 @@ SFU_PRODUCTS = ((26, 33), (40, 18), (32, 18), (17, 18))
 REQUANT_PRODUCT = (48, 17)
 SCALE_PRODUCT = (32, 17)
 CONTROL_PRODUCTS = ((25, 17), (17, 6), (17, 6), (17, 17))
-DSP_RTL = "5c677580b7e5"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
+DSP_RTL = "e88e5434abf9"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
 
 
 def _dsp_table(flow: str) -> dict[str, float]:

@@ -143,7 +143,7 @@ def test_breakdown_adds_up_to_the_whole() -> None:
 
 # Builds of DSP_RTL whose DSPs the count misses, (flow, mv_k, mv_n, w_bits, sfu_lanes,
 # beat_bytes, idx_bits, prefill_slots, mm_lanes) -> (counted, built): none. (Before RTL
-# 5c677580b7e5, ``synth_ecp5``'s ``share`` merged the SFU's exclusive products in Yosys's
+# e88e5434abf9, ``synth_ecp5``'s ``share`` merged the SFU's exclusive products in Yosys's
 # cell order, a different grouping at each point: 27 of 39 ECP5 builds missed by -4..+4.)
 DSP_MISSES: dict[tuple[object, ...], tuple[float, float]] = {}
 _MISS_KEYS = ("mv_k", "mv_n", "w_bits", "sfu_lanes", "beat_bytes", "idx_bits")
