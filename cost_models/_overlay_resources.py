@@ -221,15 +221,23 @@ def units(
         "lutram": imem["lutram"],
         "bram": imem["bram"],
     }
-    # ov_mm_lanes (MT > 1): lanes 1..MT-1's multipliers and registered 16-bit products
+    # ov_mm_lanes (MT > 1): lanes 1..MT-1's multipliers and registered products, 16 bits
+    # each, or 26 a packed pair (its two 13-bit halves: Yosys merges the sign copies; the
+    # K2xN8 W4 TT2 MT2 builds, 208 FF at 16 products)
     extra = g["mt"] - 1
+    mults = extra * g["lanes"] / (1 + g["pack"])
     lanes = {
         "lanes": extra * g["lanes"],
-        "mults": extra * g["lanes"] / (1 + g["pack"]),
-        "prod_bits": 16 * extra * g["lanes"],
+        "mults": mults,
+        "prod_bits": mults * (16 + 10 * g["pack"]),
         "lutram": 0 * one,
         "bram": 0 * one,
     }
+    # x buffers of token lanes 1..MT-1: ov_mm_lanes instantiates one per lane and multiplier
+    # slot, L, also the odd rows' of packed pairs, which nothing reads; a hierarchical
+    # netlist keeps them (synth_xilinx: 24 at K2xN8 W4 TT2 MT2, 8 of them the core's), a
+    # flat one drops them as the core's (synth_ecp5)
+    lane_x = g["lanes"] if flow == "yosys-xilinx" else g["lanes"] / (1 + g["pack"])
     stream = {
         "one": one,
         "shift_bits": 8 * g["beat_bytes"] * g["log_beat"],  # first-beat skip shifter
@@ -248,10 +256,10 @@ def units(
             3 + g["sfu_lanes"],
             _bankram(g["nb"], g["spad_words"], DW_SPAD * one, flow),
         ),
-        # one per multiplier and token lane: a packed pair reads one x, the odd row's
-        # buffer has no reader
+        # one per multiplier and token lane (a packed pair reads one x; the odd row's buffer
+        # has no reader: see lane_x)
         "x_buffer": (
-            g["mt"] * g["lanes"] / (1 + g["pack"]),
+            g["lanes"] / (1 + g["pack"]) + (g["mt"] - 1) * lane_x,
             _bankram(g["nb"], g["xbl"], 8 * one, flow),
         ),
         "mm_lanes": ((g["mt"] > 1).astype(float), lanes),
@@ -384,7 +392,7 @@ CORE_PARTS = {
     "sfu": ("sfu", "wb", "words"),  # element-wise lanes, write-back (requant)
     "stream_mux": ("win_bits",),
     "kv_write": ("beat_bits",),
-    "batched_mv": ("acc_mux", "slot_bits", "lane_rows"),  # slot-indexed rows
+    "batched_mv": ("acc_mux", "slot_bits", "lane_rows"),  # token slots and lanes
 }
 
 
