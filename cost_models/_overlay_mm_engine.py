@@ -42,7 +42,7 @@ def engine_features(e: Mapping[str, Array], idx_bits: Array) -> dict[str, Array]
     return {
         "lanes": lanes,  # tile decode, live gating (lane 0's share of the core's cost)
         "decode": lanes * idx_bits,  # N:M index fields
-        "acc_mux": 80 * (tt - 1) * mt * n,  # the slot select per lane and row
+        "acc_mux": 80 * np.log2(tt) * mt * n,  # the slot select per lane and row (core's)
         "lane_mults": (mt - 1) * lanes,  # token lanes past the first (``mm_lanes``' cost)
         # DSP blocks: the multipliers, per lane and row the 32 x 16 scale product (2)
         "dsp_mults": mults,
