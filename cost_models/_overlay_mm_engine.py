@@ -20,6 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from cost_models._mul2dsp import mul_dsp
+from cost_models._overlay_dsp import SCALE_PRODUCT
+
 Array = np.ndarray
 
 
@@ -44,9 +47,10 @@ def engine_features(e: Mapping[str, Array], idx_bits: Array) -> dict[str, Array]
         "decode": lanes * idx_bits,  # N:M index fields
         "acc_mux": 80 * np.log2(tt) * mt * n,  # the slot select per lane and row (core's)
         "lane_mults": (mt - 1) * lanes,  # token lanes past the first (``mm_lanes``' cost)
-        # DSP blocks: the multipliers, per lane and row the 32 x 16 scale product (2)
+        # DSP blocks: the multipliers, per lane and row the core's scale product (its Xilinx
+        # blocks: the engine's ECP5 count is unmeasured)
         "dsp_mults": mults,
-        "dsp_scale": 2 * mt * n,
+        "dsp_scale": mul_dsp(*SCALE_PRODUCT, "yosys-xilinx") * mt * n,
         # and in the core: the tile's bytes, (engine ? MM_K * MM_N : MV_K * MV_N) * field
         # bits, a product once the engine makes its operand a run-time choice
         "dsp_core": np.ones_like(lanes),

@@ -33,7 +33,8 @@ import numpy as np
 import yaml
 
 from cost_models import _overlay_mm_engine as mme
-from cost_models._mul2dsp import mul_dsp
+from cost_models._overlay_dsp import DSP_RTL as DSP_RTL
+from cost_models._overlay_dsp import dsp_table
 
 Array = np.ndarray
 _DATA = Path(__file__).parent / "data" / "overlay_resources.yaml"
@@ -195,11 +196,12 @@ def units(
     (``g``: its ``geometry``, if already computed)."""
     g = geometry(p) if g is None else g
     one = np.ones_like(g["lanes"])
+    mul = g["lanes"] / (1 + g["pack"])  # multipliers of a token lane (a packed pair shares one)
     imem = memory(g["imem_words"], IMEM_BITS * one, flow)
     core = {
         "one": one,
         "lanes": g["lanes"],  # product, live gating, dot adders
-        "mults": g["lanes"] / (1 + g["pack"]),  # MV multipliers (a packed pair shares one)
+        "mults": mul,  # MV multipliers
         "pack_pairs": g["pack"] * g["lanes"] / 2,  # packed pairs' pre-add and product split
         "lane_addr": g["lanes"] * g["xaw"],  # per-lane x-buffer read address
         "decode": g["lanes"] * g["idx_bits"],  # N:M index fields and their column adders
@@ -227,7 +229,7 @@ def units(
     # each, or 26 a packed pair (its two 13-bit halves: Yosys merges the sign copies; the
     # K2xN8 W4 TT2 MT2 builds, 208 FF at 16 products)
     extra = g["mt"] - 1
-    mults = extra * g["lanes"] / (1 + g["pack"])
+    mults = extra * mul
     lanes = {
         "lanes": extra * g["lanes"],
         "mults": mults,
@@ -239,7 +241,7 @@ def units(
     # slot, L, also the odd rows' of packed pairs, which nothing reads; a hierarchical
     # netlist keeps them (synth_xilinx: 24 at K2xN8 W4 TT2 MT2, 8 of them the core's), a
     # flat one drops them as the core's (synth_ecp5)
-    lane_x = g["lanes"] if flow == "yosys-xilinx" else g["lanes"] / (1 + g["pack"])
+    lane_x = g["lanes"] if flow == "yosys-xilinx" else mul
     stream = {
         "one": one,
         "shift_bits": 8 * g["beat_bytes"] * g["log_beat"],  # first-beat skip shifter
@@ -261,7 +263,7 @@ def units(
         # one per multiplier and token lane (a packed pair reads one x; the odd row's buffer
         # has no reader: see lane_x)
         "x_buffer": (
-            g["lanes"] / (1 + g["pack"]) + (g["mt"] - 1) * lane_x,
+            mul + (g["mt"] - 1) * lane_x,
             _bankram(g["nb"], g["xbl"], 8 * one, flow),
         ),
         "mm_lanes": ((g["mt"] > 1).astype(float), lanes),
@@ -276,33 +278,8 @@ FIXED = {
     "ff": {"q_bits": 1.0, "lnb": 1.0, "ptr_regs": 1.0, "slot_bits": 1.0, "prod_bits": 1.0},
     "bram": {"bram": 1.0},
 }
-# DSP blocks of the core, counted from the RTL's multipliers, each split as Yosys's mul2dsp
-# splits it (``mul_dsp``); (A, B) are the signed operand widths Yosys sees. Per SFU lane
-# the four time-shared multipliers M0..M3 (overlay_core.v, "SFU multipliers"); per
-# write-back lane (NB) the requant a*M; per MV row and token lane the partial sum times
-# the scale; once the controller's stride product, the K and group sizes (times N:M's N)
-# and the x fill. The MV multipliers are one block each (8 x 8, or 17 x 8 for a packed
-# row pair: ``mults``). No product is shared by Yosys's ``share`` (each SFU multiplier
-# is live every cycle; the slot accumulators are selected by compare, with no index
-# products), so the count is the same on both flows' netlists: checked exact on every
-# build (tests/cost_models_tests/test_overlay_resources.py).
-SFU_PRODUCTS = ((26, 33), (40, 18), (32, 18), (17, 18))
-REQUANT_PRODUCT = (48, 17)
-SCALE_PRODUCT = (32, 17)
-CONTROL_PRODUCTS = ((25, 17), (17, 6), (17, 6), (17, 17))
-DSP_RTL = "e88e5434abf9"  # the RTL revision (sha256 of templates/overlay's Verilog) counted
-
-
-def _dsp_table(flow: str) -> dict[str, float]:
-    def blocks(products: tuple[tuple[int, int], ...]) -> float:
-        return float(sum(mul_dsp(a, b, flow) for a, b in products))
-
-    scale = blocks((SCALE_PRODUCT,))
-    return {"one": blocks(CONTROL_PRODUCTS), "mults": 1.0, "sfu": blocks(SFU_PRODUCTS),
-            "words": blocks((REQUANT_PRODUCT,)), "rows": scale, "lane_rows": scale}  # fmt: skip
-
-
-DSP = {flow: _dsp_table(flow) for flow in FLOWS}
+# DSP blocks of the core (structural, not fitted): ``_overlay_dsp``
+DSP = {flow: dsp_table(flow) for flow in FLOWS}
 
 
 def _weight(unit: str, r: str, name: str, flow: str, c: Mapping[str, Any]) -> float:
